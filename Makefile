@@ -1,0 +1,73 @@
+# accelsched front door. `make demo` and `make test` are the two commands in README.md.
+#   make deps    install the Debian 12 packages that are missing (apt-get; sudo if not root)
+#   make build   configure + build (gcc, warnings are errors) into build/
+#   make test    deps + build + ctest, then the same tests under clang with ASan+UBSan and
+#                -Wthread-safety (build-san/)
+#   make demo    deps + build + run the main job (for now: accelsched-topo over the examples)
+#   make bench   run the Google Benchmark suite (figures go to bench/RESULTS.md by hand)
+#   make format / make lint   clang-format in place / clang-tidy over the sources
+
+SHELL := /bin/bash
+JOBS ?= 2
+BUILD ?= build
+SAN_BUILD ?= build-san
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+# Debian 12 packages the build, tests and tools need.
+PACKAGES := build-essential cmake ninja-build pkg-config ccache clang clang-format clang-tidy \
+            libclang-rt-14-dev libboost-graph-dev libabsl-dev nlohmann-json3-dev \
+            libgtest-dev libgmock-dev libbenchmark-dev
+
+SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+
+.PHONY: all deps configure build test test-gcc test-san demo bench format lint clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(PACKAGES)) packages present"; exit 0; fi; \
+	echo "deps: installing:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACCELSCHED_WERROR=ON
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: deps configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test-gcc: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+$(SAN_BUILD)/CMakeCache.txt:
+	CC=clang CXX=clang++ cmake -S . -B $(SAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+	  -DACCELSCHED_WERROR=ON -DACCELSCHED_SANITIZE=ON -DACCELSCHED_THREAD_SAFETY=ON \
+	  -DACCELSCHED_BUILD_BENCHMARKS=OFF
+
+test-san: deps $(SAN_BUILD)/CMakeCache.txt
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+test: test-gcc test-san
+
+demo: build
+	./deploy/examples/topology/demo.sh $(BUILD)/topology/accelsched-topo
+
+bench: build
+	$(BUILD)/bench/accelsched-bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+format:
+	clang-format -i $(SOURCES)
+
+lint: configure
+	clang-tidy -p $(BUILD) --quiet $(filter %.cc,$(SOURCES))
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

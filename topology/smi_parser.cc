@@ -1,0 +1,404 @@
+#include "topology/smi_parser.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+#include "topology/status_macros.h"
+
+namespace accelsched::topology {
+namespace {
+
+// Links per GPU of the largest NVLink generation (Hopper, Blackwell). A GPU pair that shows more
+// links than a direct mesh could give (count x (G-1) > this) must go through NVSwitches.
+constexpr int kMaxDirectNvlinksPerGpu = 18;
+
+absl::Status LineError(int line, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("nvidia-smi topo line ", line, ": ", what));
+}
+
+std::vector<absl::string_view> Fields(absl::string_view line) {
+  return absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
+}
+
+bool IsGpuLabel(absl::string_view s, int* index) {
+  if (!absl::ConsumePrefix(&s, "GPU") || s.empty()) return false;
+  return absl::SimpleAtoi(s, index) && *index >= 0;
+}
+
+// Parses one connection cell; nullopt if it is not one.
+std::optional<SmiCell> ParseCell(absl::string_view s) {
+  if (s == "X") return SmiCell{PathKind::kSelf, 0};
+  if (absl::ConsumePrefix(&s, "NV")) {
+    int n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n < 1 || n > 64) return std::nullopt;
+    return SmiCell{PathKind::kNvlink, n};
+  }
+  if (std::optional<PathKind> level = PcieLevelFromName(s)) return SmiCell{*level, 0};
+  return std::nullopt;
+}
+
+// Minimal union-find over endpoint indices.
+class Partition {
+ public:
+  explicit Partition(int n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), 0); }
+  int Find(int x) {
+    while (parent_[x] != x) x = parent_[x] = parent_[parent_[x]];
+    return x;
+  }
+  void Union(int a, int b) { parent_[Find(a)] = Find(b); }
+
+ private:
+  std::vector<int> parent_;
+};
+
+}  // namespace
+
+absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
+  const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  size_t header = lines.size();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::vector<absl::string_view> f = Fields(lines[i]);
+    if (!f.empty() && f[0] == "GPU0") {
+      header = i;
+      break;
+    }
+  }
+  if (header == lines.size()) {
+    return absl::InvalidArgumentError(
+        "nvidia-smi topo: no header line found (expected a line starting with \"GPU0\")");
+  }
+  const int header_line = static_cast<int>(header) + 1;
+
+  // Header: device labels, then the affinity column titles.
+  SmiMatrix m;
+  std::vector<std::string> labels;
+  std::vector<absl::string_view> head = Fields(lines[header]);
+  size_t pos = 0;
+  for (; pos < head.size(); ++pos) {
+    const absl::string_view f = head[pos];
+    if (f == "CPU" || f == "NUMA" ||
+        (f == "GPU" && pos + 1 < head.size() && head[pos + 1] == "NUMA")) {
+      break;
+    }
+    int index = 0;
+    if (IsGpuLabel(f, &index)) {
+      if (!m.nic_labels.empty()) {
+        return LineError(header_line, absl::StrCat("GPU column ", f, " after NIC columns"));
+      }
+      if (index != m.num_gpus) {
+        return LineError(header_line,
+                         absl::StrCat("expected column GPU", m.num_gpus, ", found ", f));
+      }
+      ++m.num_gpus;
+    } else {
+      if (std::find(m.nic_labels.begin(), m.nic_labels.end(), f) != m.nic_labels.end()) {
+        return LineError(header_line, absl::StrCat("column ", f, " appears twice"));
+      }
+      m.nic_labels.emplace_back(f);
+    }
+    labels.emplace_back(f);
+  }
+  if (m.num_gpus > kMaxGpus) {
+    return LineError(header_line,
+                     absl::StrCat(m.num_gpus, " GPU columns; at most ", kMaxGpus, " supported"));
+  }
+  if (m.nic_labels.size() > static_cast<size_t>(kMaxDevices)) {
+    return LineError(header_line, "too many NIC columns");
+  }
+  enum class Extra { kCpu, kNuma, kGpuNuma };
+  std::vector<Extra> extras;
+  const std::string rest = absl::StrJoin(head.begin() + pos, head.end(), " ");
+  for (absl::string_view r = rest; !r.empty();) {
+    if (absl::ConsumePrefix(&r, "CPU Affinity")) {
+      extras.push_back(Extra::kCpu);
+    } else if (absl::ConsumePrefix(&r, "NUMA Affinity")) {
+      extras.push_back(Extra::kNuma);
+    } else if (absl::ConsumePrefix(&r, "GPU NUMA ID")) {
+      extras.push_back(Extra::kGpuNuma);
+    } else {
+      return LineError(header_line, absl::StrCat("unknown column title near \"", r, "\""));
+    }
+    absl::ConsumePrefix(&r, " ");
+  }
+
+  const int n = static_cast<int>(labels.size());
+  m.cells.assign(n, std::vector<std::optional<SmiCell>>(n));
+  m.cpu_affinity.assign(m.num_gpus, "");
+  m.numa.assign(m.num_gpus, -1);
+  std::vector<bool> seen(n, false);
+
+  // Rows, until the first line that is not one (blank line, "Legend:", a cut marker).
+  size_t i = header + 1;
+  for (; i < lines.size(); ++i) {
+    const int line_no = static_cast<int>(i) + 1;
+    const std::vector<absl::string_view> f = Fields(lines[i]);
+    if (f.empty()) break;
+    auto it = std::find(labels.begin(), labels.end(), f[0]);
+    if (it == labels.end()) break;
+    const int row = static_cast<int>(it - labels.begin());
+    if (seen[row]) return LineError(line_no, absl::StrCat("second row for ", f[0]));
+    seen[row] = true;
+    const bool is_gpu = row < m.num_gpus;
+    const size_t want = 1 + n + (is_gpu ? extras.size() : 0);
+    if (f.size() < 1 + static_cast<size_t>(n)) {
+      return LineError(
+          line_no, absl::StrCat(f[0], ": expected ", n, " connection cells, found ", f.size() - 1));
+    }
+    if (f.size() > want) {
+      return LineError(line_no,
+                       absl::StrCat(f[0], ": expected ", want - 1, " cells, found ", f.size() - 1));
+    }
+    for (int c = 0; c < n; ++c) {
+      std::optional<SmiCell> cell = ParseCell(f[1 + c]);
+      if (!cell) {
+        return LineError(line_no, absl::StrCat(f[0], ", column ", labels[c],
+                                               ": unknown connection \"", f[1 + c], "\""));
+      }
+      if ((cell->kind == PathKind::kSelf) != (c == row)) {
+        return LineError(line_no, absl::StrCat(f[0], ", column ", labels[c], ": \"X\" belongs ",
+                                               "on the diagonal and only there"));
+      }
+      if (cell->kind == PathKind::kNvlink && (!is_gpu || c >= m.num_gpus)) {
+        return LineError(line_no, absl::StrCat(f[0], ", column ", labels[c],
+                                               ": NVLink is only valid between two GPUs"));
+      }
+      m.cells[row][c] = cell;
+    }
+    if (is_gpu) {
+      // Affinity cells: present ones in header order; a row may stop early (older drivers).
+      for (size_t e = 0; e < extras.size() && 1 + n + e < f.size(); ++e) {
+        const absl::string_view v = f[1 + n + e];
+        if (extras[e] == Extra::kCpu && v != "N/A") m.cpu_affinity[row] = std::string(v);
+        int numa = 0;
+        if (extras[e] == Extra::kNuma && absl::SimpleAtoi(v, &numa) && numa >= 0) {
+          m.numa[row] = numa;
+        }
+      }
+    }
+  }
+  const int stop_line = static_cast<int>(i) + 1;
+  for (int r = 0; r < m.num_gpus; ++r) {
+    if (!seen[r]) {
+      return LineError(stop_line, absl::StrCat("matrix cut short: no row for GPU", r));
+    }
+  }
+  for (int r = m.num_gpus; r < n; ++r) m.nic_rows_missing += seen[r] ? 0 : 1;
+
+  // Symmetry of what both rows state.
+  for (int a = 0; a < n; ++a) {
+    for (int b = a + 1; b < n; ++b) {
+      if (m.cells[a][b] && m.cells[b][a] && !(*m.cells[a][b] == *m.cells[b][a])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("nvidia-smi topo: ", labels[a], "-", labels[b], " is not symmetric (row ",
+                         labels[a], " says ", PathKindName(m.cells[a][b]->kind), ", row ",
+                         labels[b], " says ", PathKindName(m.cells[b][a]->kind), ")"));
+      }
+    }
+  }
+
+  // NIC legend, anywhere after the matrix.
+  m.nic_names = m.nic_labels;
+  bool in_legend = false;
+  for (; i < lines.size(); ++i) {
+    const absl::string_view line = absl::StripAsciiWhitespace(lines[i]);
+    if (line == "NIC Legend:") {
+      in_legend = true;
+      continue;
+    }
+    if (!in_legend || line.empty()) continue;
+    const std::vector<absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
+    if (kv.size() != 2) break;
+    const absl::string_view label = absl::StripAsciiWhitespace(kv[0]);
+    const absl::string_view name = absl::StripAsciiWhitespace(kv[1]);
+    auto it = std::find(m.nic_labels.begin(), m.nic_labels.end(), label);
+    if (it == m.nic_labels.end() || name.empty()) {
+      return LineError(static_cast<int>(i) + 1,
+                       absl::StrCat("NIC legend entry \"", line, "\" names no NIC column"));
+    }
+    m.nic_names[it - m.nic_labels.begin()] = std::string(name);
+  }
+  return m;
+}
+
+// How the graph is inferred. nvidia-smi gives pairwise facts, not the tree, so:
+//  * NVLink: if every GPU pair shows the same NV<n> and a direct mesh could not carry it
+//    (n x (G-1) > 18 links per GPU), the GPUs hang off one NVSwitch vertex with n links each
+//    (A100/H100/B200, DGX-2); otherwise each NV<n> pair is a direct edge (DGX-1 hybrid cube-mesh).
+//  * PCIe: endpoints (GPUs, NICs) are clustered by single linkage on the known pair levels
+//    (GPU-GPU cells that are not NVLink, GPU-NIC cells, NIC-NIC cells of the rows present):
+//    clusters at PIX get a PCIe switch, at PXB an upper bridge, at PHB a host bridge, at NODE a CPU
+//    socket (locality domain). Clusters still apart after NODE whose members have no known
+//    relation to each other (NVLink hides the PCIe level) and share a NUMA node or CPU affinity
+//    join one socket. Each remaining cluster is its own socket; sockets are joined by SYS links.
+//    A non-tree matrix (no tree reproduces it) is rejected, naming the first pair that disagrees.
+absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string name,
+                                               std::string gpu_product) {
+  const int g = m.num_gpus;
+  const int n = g + static_cast<int>(m.nic_labels.size());
+  const bool blackwell = absl::StrContains(gpu_product, "B200") ||
+                         absl::StrContains(gpu_product, "B100") ||
+                         absl::StrContains(gpu_product, "B300");
+  const double per_link = blackwell ? kNvlink5LinkGbps : kNvlink4LinkGbps;
+  TopologyBuilder b(name, gpu_product);
+
+  std::vector<VertexId> top(n);
+  for (int i = 0; i < g; ++i) {
+    top[i] = b.AddGpu(absl::StrCat("GPU", i), m.numa[i], m.cpu_affinity[i]);
+  }
+  for (int j = 0; g + j < n; ++j) top[g + j] = b.AddNic(m.nic_names[j]);
+  const std::vector<VertexId> endpoint = top;
+
+  // NVLink.
+  std::set<int> nv_counts;
+  bool all_nvlink = g >= 2;
+  for (int a = 0; a < g; ++a) {
+    for (int c = a + 1; c < g; ++c) {
+      const SmiCell& cell = *m.cells[a][c];
+      if (cell.kind == PathKind::kNvlink) {
+        nv_counts.insert(cell.nvlinks);
+      } else {
+        all_nvlink = false;
+      }
+    }
+  }
+  if (all_nvlink && nv_counts.size() == 1 &&
+      *nv_counts.begin() * (g - 1) > kMaxDirectNvlinksPerGpu) {
+    const VertexId sw = b.AddNvSwitch("nvswitch0");
+    for (int i = 0; i < g; ++i) b.AddNvlink(endpoint[i], sw, *nv_counts.begin(), per_link);
+  } else {
+    for (int a = 0; a < g; ++a) {
+      for (int c = a + 1; c < g; ++c) {
+        const SmiCell& cell = *m.cells[a][c];
+        if (cell.kind == PathKind::kNvlink) {
+          b.AddNvlink(endpoint[a], endpoint[c], cell.nvlinks, per_link);
+        }
+      }
+    }
+  }
+
+  // Known PCIe level of a pair, if the matrix states one.
+  auto known = [&](int a, int c) -> std::optional<PathKind> {
+    std::optional<SmiCell> cell = m.cells[a][c] ? m.cells[a][c] : m.cells[c][a];
+    if (!cell || cell->kind == PathKind::kNvlink || cell->kind == PathKind::kSelf) {
+      return std::nullopt;
+    }
+    return cell->kind;
+  };
+
+  Partition part(n);
+  int sockets_made = 0;
+  const PathKind levels[] = {PathKind::kPix, PathKind::kPxb, PathKind::kPhb, PathKind::kNode};
+  for (const PathKind level : levels) {
+    for (int a = 0; a < n; ++a) {
+      for (int c = a + 1; c < n; ++c) {
+        const std::optional<PathKind> k = known(a, c);
+        if (k && *k <= level) part.Union(a, c);
+      }
+    }
+    if (level == PathKind::kNode) {
+      // Locality merge for clusters only NVLink relates (their PCIe level is hidden).
+      auto locality = [&](int i) -> std::string {
+        if (i >= g) return "";
+        if (m.numa[i] >= 0) return absl::StrCat("numa:", m.numa[i]);
+        return m.cpu_affinity[i].empty() ? "" : absl::StrCat("cpu:", m.cpu_affinity[i]);
+      };
+      for (int a = 0; a < g; ++a) {
+        for (int c = a + 1; c < g; ++c) {
+          if (part.Find(a) == part.Find(c) || locality(a).empty() || locality(a) != locality(c)) {
+            continue;
+          }
+          bool related = false;
+          for (int x = 0; x < n && !related; ++x) {
+            for (int y = 0; y < n && !related; ++y) {
+              related = part.Find(x) == part.Find(a) && part.Find(y) == part.Find(c) &&
+                        known(x, y).has_value();
+            }
+          }
+          if (!related) part.Union(a, c);
+        }
+      }
+    }
+    // One parent vertex per cluster that joins two or more clusters of the level below (and,
+    // at NODE, for every cluster, so each endpoint has a socket).
+    std::map<int, std::vector<int>> members;
+    for (int i = 0; i < n; ++i) members[part.Find(i)].push_back(i);
+    for (auto& [root, list] : members) {
+      std::set<VertexId> children;
+      for (int i : list) children.insert(top[i]);
+      if (children.size() < 2 && level != PathKind::kNode) continue;
+      VertexId parent;
+      switch (level) {
+        case PathKind::kPix:
+          parent = b.AddPcieSwitch(absl::StrCat("pcie-switch", b.num_vertices()), PathKind::kPix);
+          break;
+        case PathKind::kPxb:
+          parent = b.AddPcieSwitch(absl::StrCat("pcie-bridge", b.num_vertices()), PathKind::kPxb);
+          break;
+        case PathKind::kPhb:
+          parent = b.AddHostBridge(absl::StrCat("host-bridge", b.num_vertices()));
+          break;
+        default: {
+          std::set<int> numas;
+          for (int i : list) {
+            if (i < g && m.numa[i] >= 0) numas.insert(m.numa[i]);
+          }
+          parent = b.AddCpuSocket(absl::StrCat("cpu", sockets_made++),
+                                  numas.size() == 1 ? *numas.begin() : -1);
+          break;
+        }
+      }
+      for (VertexId child : children) b.AddPcie(child, parent, kPcieGen4Gbps);
+      for (int i : list) top[i] = parent;
+    }
+  }
+  // Sockets: a star of SYS links from the first one.
+  std::vector<VertexId> sockets;
+  for (int i = 0; i < n; ++i) {
+    if (std::find(sockets.begin(), sockets.end(), top[i]) == sockets.end()) {
+      sockets.push_back(top[i]);
+    }
+  }
+  for (size_t s = 1; s < sockets.size(); ++s) b.AddInterSocket(sockets[0], sockets[s]);
+
+  ACCELSCHED_ASSIGN_OR_RETURN(Topology topo, std::move(b).Build());
+
+  // The graph must reproduce every fact the matrix states.
+  auto label = [&](int i) { return i < g ? absl::StrCat("GPU", i) : m.nic_labels[i - g]; };
+  for (int a = 0; a < g; ++a) {
+    for (int c = 0; c < n; ++c) {
+      if (a == c || !m.cells[a][c]) continue;
+      const SmiCell& cell = *m.cells[a][c];
+      const PathKind got = c < g ? topo.GpuPath(a, c) : topo.GpuNicPath(a, c - g);
+      const bool ok = cell.kind == PathKind::kNvlink
+                          ? got == PathKind::kNvlink && topo.NvlinkCount(a, c) == cell.nvlinks
+                          : got == cell.kind;
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "nvidia-smi topo: the matrix is not consistent with any PCIe tree: ", label(a), "-",
+            label(c), " is ", PathKindName(cell.kind), " but the inferred tree gives ",
+            PathKindName(got)));
+      }
+    }
+  }
+  return topo;
+}
+
+absl::StatusOr<Topology> ParseNvidiaSmiTopo(absl::string_view text, std::string name,
+                                            std::string gpu_product) {
+  ACCELSCHED_ASSIGN_OR_RETURN(SmiMatrix m, ParseSmiMatrix(text));
+  return TopologyFromSmiMatrix(m, std::move(name), std::move(gpu_product));
+}
+
+}  // namespace accelsched::topology
