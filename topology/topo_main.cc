@@ -176,6 +176,12 @@ absl::StatusOr<Topology> LoadSource(const Args& args) {
   return t;
 }
 
+// "dir/dgx1.txt" -> "dgx1": the default topology name of a parsed file.
+std::string Basename(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  return base.substr(0, base.find('.'));
+}
+
 void Print(const Json& j, bool pretty) { std::cout << (pretty ? j.dump(2) : j.dump()) << "\n"; }
 
 void PrintAnnotation(const Topology& t, bool pretty) {
@@ -185,8 +191,9 @@ void PrintAnnotation(const Topology& t, bool pretty) {
 absl::StatusOr<int> RunParse(const Args& args) {
   if (args.positional.size() != 1) return absl::InvalidArgumentError("expected one FILE");
   ACCELSCHED_ASSIGN_OR_RETURN(const std::string text, ReadInput(args.positional[0]));
-  absl::StatusOr<Topology> t = ParseNvidiaSmiTopo(
-      text, args.Flag("name").value_or(args.positional[0]), args.Flag("product").value_or(""));
+  absl::StatusOr<Topology> t =
+      ParseNvidiaSmiTopo(text, args.Flag("name").value_or(Basename(args.positional[0])),
+                         args.Flag("product").value_or(""));
   if (!t.ok()) {
     return absl::Status(t.status().code(),
                         absl::StrCat(args.positional[0], ": ", t.status().message()));
@@ -359,8 +366,10 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Args> args =
       ParseArgs(argc - 2, argv + 2, {"profile", "gpus", "free", "model", "name", "product"},
                 {"nic", "numa", "double-memory", "pretty"});
-  absl::StatusOr<int> rc = args.status();
-  if (args.ok()) {
+  absl::StatusOr<int> rc = 2;
+  if (!args.ok()) {
+    rc = args.status();
+  } else {
     if (command == "parse") rc = RunParse(*args);
     if (command == "profiles") rc = RunProfiles(*args);
     if (command == "profile") rc = RunProfile(*args);
