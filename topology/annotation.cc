@@ -60,21 +60,17 @@ absl::StatusOr<int64_t> GetInt(const Json& obj, const std::string& path, const c
 }  // namespace
 
 std::string EncodeTopologyAnnotation(const Topology& topology) {
-  const Graph& g = topology.graph();
   Json devices = Json::array();
-  for (VertexId v = 0; v < boost::num_vertices(g); ++v) {
-    const Device& d = g[v];
+  for (const Device& d : topology.devices()) {
     Json dev = {{"kind", std::string(DeviceKindName(d.kind))}, {"name", d.name}};
     if (d.numa >= 0) dev["numa"] = d.numa;
     if (!d.cpu_affinity.empty()) dev["cpuAffinity"] = d.cpu_affinity;
     devices.push_back(std::move(dev));
   }
   Json links = Json::array();
-  for (auto [it, end] = boost::edges(g); it != end; ++it) {
-    const Link& l = g[*it];
-    Json link = {{"a", boost::source(*it, g)},
-                 {"b", boost::target(*it, g)},
-                 {"kind", std::string(LinkKindName(l.kind))}};
+  for (const LinkRecord& r : topology.links()) {
+    const Link& l = r.link;
+    Json link = {{"a", r.a}, {"b", r.b}, {"kind", std::string(LinkKindName(l.kind))}};
     if (l.kind == LinkKind::kNvlink) link["count"] = l.nvlink_count;
     if (l.kind == LinkKind::kPcie) link["level"] = std::string(PathKindName(l.pcie_level));
     link["gbps"] = l.bandwidth_gbps;
@@ -181,7 +177,7 @@ absl::StatusOr<Topology> DecodeTopologyAnnotation(absl::string_view text) {
     } else if (*kind == LinkKind::kInterSocket) {
       link.pcie_level = PathKind::kSys;
     }
-    builder.AddLink(static_cast<VertexId>(a), static_cast<VertexId>(b), link);
+    builder.AddLink(static_cast<DeviceId>(a), static_cast<DeviceId>(b), link);
   }
   return std::move(builder).Build();
 }

@@ -28,7 +28,7 @@ Topology MustBuild(TopologyBuilder&& b) {
 // one PCIe switch shares one EDR IB HCA; two switches per socket.
 Topology Dgx1V100(const std::string& product) {
   TopologyBuilder b("dgx1-v100", product);
-  std::array<VertexId, 8> gpu;
+  std::array<DeviceId, 8> gpu;
   for (int i = 0; i < 8; ++i) {
     gpu[i] = b.AddGpu(absl::StrCat("GPU", i), i / 4, i < 4 ? "0-19,40-59" : "20-39,60-79");
   }
@@ -36,12 +36,12 @@ Topology Dgx1V100(const std::string& product) {
   const int nv1[][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 6}, {3, 7}, {4, 5}, {4, 6}, {5, 7}};
   for (const auto& p : nv2) b.AddNvlink(gpu[p[0]], gpu[p[1]], 2, kNvlink2LinkGbps);
   for (const auto& p : nv1) b.AddNvlink(gpu[p[0]], gpu[p[1]], 1, kNvlink2LinkGbps);
-  std::array<VertexId, 2> socket;
+  std::array<DeviceId, 2> socket;
   for (int s = 0; s < 2; ++s) socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
   b.AddInterSocket(socket[0], socket[1]);
   for (int sw = 0; sw < 4; ++sw) {
-    const VertexId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
-    const VertexId hb = b.AddHostBridge(absl::StrCat("root-port", sw));
+    const DeviceId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
+    const DeviceId hb = b.AddHostBridge(absl::StrCat("root-port", sw));
     b.AddPcie(gpu[2 * sw], pcie, kPcieGen3Gbps);
     b.AddPcie(gpu[2 * sw + 1], pcie, kPcieGen3Gbps);
     b.AddPcie(b.AddNic(absl::StrCat("mlx5_", sw)), pcie, kPcieGen3Gbps);
@@ -56,17 +56,17 @@ Topology Dgx1V100(const std::string& product) {
 // fabric with 6 links per GPU. 8 PCIe switches of 2 GPUs + 1 HCA, four per socket.
 Topology Hgx2V100(const std::string& product) {
   TopologyBuilder b("hgx2-v100", product);
-  std::array<VertexId, 2> socket;
+  std::array<DeviceId, 2> socket;
   for (int s = 0; s < 2; ++s) socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
   b.AddInterSocket(socket[0], socket[1]);
-  const VertexId fabric = b.AddNvSwitch("nvswitch-fabric");
-  std::array<VertexId, 16> gpu;
+  const DeviceId fabric = b.AddNvSwitch("nvswitch-fabric");
+  std::array<DeviceId, 16> gpu;
   for (int i = 0; i < 16; ++i) {
     gpu[i] = b.AddGpu(absl::StrCat("GPU", i), i / 8, i < 8 ? "0-23,48-71" : "24-47,72-95");
     b.AddNvlink(gpu[i], fabric, 6, kNvlink2LinkGbps);
   }
   for (int sw = 0; sw < 8; ++sw) {
-    const VertexId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
+    const DeviceId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
     b.AddPcie(gpu[2 * sw], pcie, kPcieGen3Gbps);
     b.AddPcie(gpu[2 * sw + 1], pcie, kPcieGen3Gbps);
     b.AddPcie(b.AddNic(absl::StrCat("mlx5_", sw)), pcie, kPcieGen3Gbps);
@@ -85,32 +85,32 @@ Topology DgxA100(const std::string& product) {
   constexpr int kNuma[4] = {3, 1, 7, 5};
   constexpr const char* kAffinity[4] = {"48-63,176-191", "16-31,144-159", "112-127,240-255",
                                         "80-95,208-223"};
-  std::array<VertexId, 6> nvswitch;
+  std::array<DeviceId, 6> nvswitch;
   for (int s = 0; s < 6; ++s) nvswitch[s] = b.AddNvSwitch(absl::StrCat("nvswitch", s));
-  std::array<VertexId, 5> numa_node;
+  std::array<DeviceId, 5> numa_node;
   for (int c = 0; c < 4; ++c)
     numa_node[c] = b.AddCpuSocket(absl::StrCat("numa", kNuma[c]), kNuma[c]);
   numa_node[4] = b.AddCpuSocket("numa0", 0);
   for (int c = 1; c < 5; ++c) b.AddInterSocket(numa_node[0], numa_node[c]);
   for (int c = 0; c < 4; ++c) {
-    const VertexId bridge = b.AddPcieSwitch(absl::StrCat("complex", c), PathKind::kPxb);
-    const VertexId hb = b.AddHostBridge(absl::StrCat("root-port", c));
+    const DeviceId bridge = b.AddPcieSwitch(absl::StrCat("complex", c), PathKind::kPxb);
+    const DeviceId hb = b.AddHostBridge(absl::StrCat("root-port", c));
     b.AddPcie(bridge, hb, kPcieGen4Gbps);
     b.AddPcie(hb, numa_node[c], kPcieGen4Gbps);
     for (int k = 0; k < 2; ++k) {
       const int i = 2 * c + k;
-      const VertexId gpu = b.AddGpu(absl::StrCat("GPU", i), kNuma[c], kAffinity[c]);
-      for (const VertexId sw : nvswitch) b.AddNvlink(gpu, sw, 2, kNvlink3LinkGbps);
-      const VertexId leaf = b.AddPcieSwitch(absl::StrCat("gpu-switch", i));
+      const DeviceId gpu = b.AddGpu(absl::StrCat("GPU", i), kNuma[c], kAffinity[c]);
+      for (const DeviceId sw : nvswitch) b.AddNvlink(gpu, sw, 2, kNvlink3LinkGbps);
+      const DeviceId leaf = b.AddPcieSwitch(absl::StrCat("gpu-switch", i));
       b.AddPcie(gpu, leaf, kPcieGen4Gbps);
       b.AddPcie(leaf, bridge, kPcieGen4Gbps);
     }
-    const VertexId nic_leaf = b.AddPcieSwitch(absl::StrCat("nic-switch", c));
+    const DeviceId nic_leaf = b.AddPcieSwitch(absl::StrCat("nic-switch", c));
     for (int k = 0; k < 2; ++k)
       b.AddPcie(b.AddNic(absl::StrCat("mlx5_", 2 * c + k)), nic_leaf, kPcieGen4Gbps);
     b.AddPcie(nic_leaf, bridge, kPcieGen4Gbps);
   }
-  const VertexId storage = b.AddPcieSwitch("storage-switch");
+  const DeviceId storage = b.AddPcieSwitch("storage-switch");
   b.AddPcie(b.AddNic("mlx5_8"), storage, kPcieGen4Gbps);
   b.AddPcie(b.AddNic("mlx5_9"), storage, kPcieGen4Gbps);
   b.AddPcie(storage, numa_node[4], kPcieGen4Gbps);
@@ -129,31 +129,31 @@ Topology HgxHopperOrBlackwell(const std::string& name, const std::string& produc
   const std::vector<int> links_per_switch =
       blackwell ? std::vector<int>{9, 9} : std::vector<int>{5, 4, 4, 5};
   const double per_link = blackwell ? kNvlink5LinkGbps : kNvlink4LinkGbps;
-  std::vector<VertexId> nvswitch;
+  std::vector<DeviceId> nvswitch;
   for (size_t s = 0; s < links_per_switch.size(); ++s) {
     nvswitch.push_back(b.AddNvSwitch(absl::StrCat("nvswitch", s)));
   }
-  std::array<VertexId, 2> socket;
+  std::array<DeviceId, 2> socket;
   for (int s = 0; s < 2; ++s) socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
   b.AddInterSocket(socket[0], socket[1]);
   constexpr int kComputeNic[8] = {0, 3, 4, 5, 6, 9, 10, 11};
   // Add NICs in mlx5 order so that NIC index j is mlx5_j.
-  std::array<VertexId, 12> nic;
+  std::array<DeviceId, 12> nic;
   for (int j = 0; j < 12; ++j) nic[j] = b.AddNic(absl::StrCat("mlx5_", j));
   const double pcie = kPcieGen5Gbps;  // H100, H200 and B200 hosts are PCIe Gen5.
   for (int i = 0; i < 8; ++i) {
-    const VertexId gpu = b.AddGpu(absl::StrCat("GPU", i), i / 4, kXeon56Affinity[i / 4]);
+    const DeviceId gpu = b.AddGpu(absl::StrCat("GPU", i), i / 4, kXeon56Affinity[i / 4]);
     for (size_t s = 0; s < nvswitch.size(); ++s) {
       b.AddNvlink(gpu, nvswitch[s], links_per_switch[s], per_link);
     }
-    const VertexId leaf = b.AddPcieSwitch(absl::StrCat("pcie-switch", i));
+    const DeviceId leaf = b.AddPcieSwitch(absl::StrCat("pcie-switch", i));
     b.AddPcie(gpu, leaf, pcie);
     b.AddPcie(nic[kComputeNic[i]], leaf, pcie);
     b.AddPcie(leaf, socket[i / 4], pcie);
   }
   constexpr int kStorage[4] = {1, 2, 7, 8};
   for (int k = 0; k < 4; ++k) {
-    const VertexId leaf = b.AddPcieSwitch(absl::StrCat("storage-switch", k));
+    const DeviceId leaf = b.AddPcieSwitch(absl::StrCat("storage-switch", k));
     b.AddPcie(nic[kStorage[k]], leaf, pcie);
     b.AddPcie(leaf, socket[k / 2], pcie);
   }
@@ -166,16 +166,16 @@ Topology HgxHopperOrBlackwell(const std::string& name, const std::string& produc
 // the tray the fabric is one NVSwitch vertex. One ConnectX-7 per GPU at PIX.
 Topology Gb200Tray(const std::string& product) {
   TopologyBuilder b("gb200-nvl72-tray", product);
-  const VertexId fabric = b.AddNvSwitch("nvl72-fabric");
-  std::array<VertexId, 2> grace;
+  const DeviceId fabric = b.AddNvSwitch("nvl72-fabric");
+  std::array<DeviceId, 2> grace;
   for (int s = 0; s < 2; ++s) grace[s] = b.AddCpuSocket(absl::StrCat("grace", s), s);
   b.AddInterSocket(grace[0], grace[1], 100);  // Grace-Grace C2C.
   constexpr const char* kAffinity[2] = {"0-71", "72-143"};
   for (int i = 0; i < 4; ++i) {
-    const VertexId gpu = b.AddGpu(absl::StrCat("GPU", i), i / 2, kAffinity[i / 2]);
+    const DeviceId gpu = b.AddGpu(absl::StrCat("GPU", i), i / 2, kAffinity[i / 2]);
     b.AddNvlink(gpu, fabric, 18, kNvlink5LinkGbps);
     b.AddC2c(gpu, grace[i / 2], 450);
-    const VertexId leaf = b.AddPcieSwitch(absl::StrCat("pcie-switch", i));
+    const DeviceId leaf = b.AddPcieSwitch(absl::StrCat("pcie-switch", i));
     b.AddPcie(gpu, leaf, kPcieGen5Gbps);
     b.AddPcie(b.AddNic(absl::StrCat("mlx5_", i)), leaf, kPcieGen5Gbps);
     b.AddPcie(leaf, grace[i / 2], kPcieGen5Gbps);
@@ -189,16 +189,16 @@ Topology Gb200Tray(const std::string& product) {
 Topology PcieBox(const std::string& name, const std::string& product, int gpus, int sockets,
                  int per_switch, bool nic_per_switch, double gbps) {
   TopologyBuilder b(name, product);
-  std::vector<VertexId> socket;
+  std::vector<DeviceId> socket;
   for (int s = 0; s < sockets; ++s) socket.push_back(b.AddCpuSocket(absl::StrCat("cpu", s), s));
   for (int s = 1; s < sockets; ++s) b.AddInterSocket(socket[0], socket[s]);
   const int groups = per_switch > 0 ? gpus / per_switch : gpus;
   const int size = per_switch > 0 ? per_switch : 1;
   for (int grp = 0; grp < groups; ++grp) {
     const int s = grp * sockets / groups;
-    const VertexId hb = b.AddHostBridge(absl::StrCat("root-port", grp));
+    const DeviceId hb = b.AddHostBridge(absl::StrCat("root-port", grp));
     b.AddPcie(hb, socket[s], gbps);
-    VertexId parent = hb;
+    DeviceId parent = hb;
     if (per_switch > 0) {
       parent = b.AddPcieSwitch(absl::StrCat("pcie-switch", grp));
       b.AddPcie(parent, hb, gbps);
@@ -303,8 +303,8 @@ absl::StatusOr<Topology> BuiltinProfile(absl::string_view name) {
 Topology GenericPcieTopology(int gpus, std::string gpu_product) {
   gpus = std::clamp(gpus, 1, kMaxGpus);
   TopologyBuilder b(absl::StrCat("generic-pcie-", gpus), std::move(gpu_product));
-  const VertexId socket = b.AddCpuSocket("cpu0", 0);
-  const VertexId hb = b.AddHostBridge("host-bridge0");
+  const DeviceId socket = b.AddCpuSocket("cpu0", 0);
+  const DeviceId hb = b.AddHostBridge("host-bridge0");
   b.AddPcie(hb, socket, kPcieGen4Gbps);
   for (int i = 0; i < gpus; ++i)
     b.AddPcie(b.AddGpu(absl::StrCat("GPU", i), 0, ""), hb, kPcieGen4Gbps);

@@ -253,12 +253,12 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
   const double per_link = blackwell ? kNvlink5LinkGbps : kNvlink4LinkGbps;
   TopologyBuilder b(name, gpu_product);
 
-  std::vector<VertexId> top(n);
+  std::vector<DeviceId> top(n);
   for (int i = 0; i < g; ++i) {
     top[i] = b.AddGpu(absl::StrCat("GPU", i), m.numa[i], m.cpu_affinity[i]);
   }
   for (int j = 0; g + j < n; ++j) top[g + j] = b.AddNic(m.nic_names[j]);
-  const std::vector<VertexId> endpoint = top;
+  const std::vector<DeviceId> endpoint = top;
 
   // NVLink.
   std::set<int> nv_counts;
@@ -275,7 +275,7 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
   }
   if (all_nvlink && nv_counts.size() == 1 &&
       *nv_counts.begin() * (g - 1) > kMaxDirectNvlinksPerGpu) {
-    const VertexId sw = b.AddNvSwitch("nvswitch0");
+    const DeviceId sw = b.AddNvSwitch("nvswitch0");
     for (int i = 0; i < g; ++i) b.AddNvlink(endpoint[i], sw, *nv_counts.begin(), per_link);
   } else {
     for (int a = 0; a < g; ++a) {
@@ -335,19 +335,19 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
     std::map<int, std::vector<int>> members;
     for (int i = 0; i < n; ++i) members[part.Find(i)].push_back(i);
     for (auto& [root, list] : members) {
-      std::set<VertexId> children;
+      std::set<DeviceId> children;
       for (int i : list) children.insert(top[i]);
       if (children.size() < 2 && level != PathKind::kNode) continue;
-      VertexId parent;
+      DeviceId parent;
       switch (level) {
         case PathKind::kPix:
-          parent = b.AddPcieSwitch(absl::StrCat("pcie-switch", b.num_vertices()), PathKind::kPix);
+          parent = b.AddPcieSwitch(absl::StrCat("pcie-switch", b.num_devices()), PathKind::kPix);
           break;
         case PathKind::kPxb:
-          parent = b.AddPcieSwitch(absl::StrCat("pcie-bridge", b.num_vertices()), PathKind::kPxb);
+          parent = b.AddPcieSwitch(absl::StrCat("pcie-bridge", b.num_devices()), PathKind::kPxb);
           break;
         case PathKind::kPhb:
-          parent = b.AddHostBridge(absl::StrCat("host-bridge", b.num_vertices()));
+          parent = b.AddHostBridge(absl::StrCat("host-bridge", b.num_devices()));
           break;
         default: {
           std::set<int> numas;
@@ -359,12 +359,12 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
           break;
         }
       }
-      for (VertexId child : children) b.AddPcie(child, parent, kPcieGen4Gbps);
+      for (DeviceId child : children) b.AddPcie(child, parent, kPcieGen4Gbps);
       for (int i : list) top[i] = parent;
     }
   }
   // Sockets: a star of SYS links from the first one.
-  std::vector<VertexId> sockets;
+  std::vector<DeviceId> sockets;
   for (int i = 0; i < n; ++i) {
     if (std::find(sockets.begin(), sockets.end(), top[i]) == sockets.end()) {
       sockets.push_back(top[i]);

@@ -12,8 +12,12 @@
 #include "boost/graph/filtered_graph.hpp"
 #include "boost/property_map/function_property_map.hpp"
 
+#include "topology/topology_graph.h"
+
 namespace accelsched::topology {
 namespace {
+
+using VertexId = Graph::vertex_descriptor;
 
 constexpr std::array<absl::string_view, 6> kDeviceKindNames = {
     "gpu", "nvswitch", "pcieSwitch", "hostBridge", "cpuSocket", "nic"};
@@ -112,6 +116,7 @@ std::vector<NicDistance> Topology::NearestNics(int gpu) const {
 }
 
 absl::Status Topology::Derive() {
+  const Graph& graph = graph_->graph;
   const int g = num_gpus();
   const int nn = num_nics();
   gpu_path_.assign(g * g, PathKind::kSelf);
@@ -124,13 +129,13 @@ absl::Status Topology::Derive() {
   // NVLink: direct GPU-GPU edges, and per NVSwitch the links (and bandwidth) each GPU has to it.
   std::vector<double> nv_gbps(g * g, 0.0);
   std::map<VertexId, std::vector<std::pair<int, double>>> switch_links;  // switch -> (count, bw)
-  std::vector<int> gpu_of_vertex(boost::num_vertices(graph_), -1);
-  for (int i = 0; i < g; ++i) gpu_of_vertex[gpu_vertex_[i]] = i;
-  for (auto [it, end] = boost::edges(graph_); it != end; ++it) {
-    const Link& link = graph_[*it];
+  std::vector<int> gpu_of_vertex(boost::num_vertices(graph), -1);
+  for (int i = 0; i < g; ++i) gpu_of_vertex[gpu_device_[i]] = i;
+  for (auto [it, end] = boost::edges(graph); it != end; ++it) {
+    const Link& link = graph[*it];
     if (link.kind != LinkKind::kNvlink) continue;
-    VertexId a = boost::source(*it, graph_);
-    VertexId b = boost::target(*it, graph_);
+    VertexId a = boost::source(*it, graph);
+    VertexId b = boost::target(*it, graph);
     if (gpu_of_vertex[a] < 0) std::swap(a, b);
     const int ga = gpu_of_vertex[a];
     const int gb = gpu_of_vertex[b];
@@ -158,10 +163,10 @@ absl::Status Topology::Derive() {
 
   // PCIe distances from every GPU.
   for (int a = 0; a < g; ++a) {
-    const std::vector<PathFacts> facts = PcieDistancesFrom(graph_, gpu_vertex_[a]);
+    const std::vector<PathFacts> facts = PcieDistancesFrom(graph, gpu_device_[a]);
     for (int b = 0; b < g; ++b) {
       if (a == b) continue;
-      const PathFacts& f = facts[gpu_vertex_[b]];
+      const PathFacts& f = facts[gpu_device_[b]];
       if (nvlink_count_[a * g + b] > 0) {
         gpu_path_[a * g + b] = PathKind::kNvlink;
         bandwidth_[a * g + b] = nv_gbps[a * g + b];
@@ -173,7 +178,7 @@ absl::Status Topology::Derive() {
       }
     }
     for (int j = 0; j < nn; ++j) {
-      const PathKind kind = facts[nic_vertex_[j]].kind;
+      const PathKind kind = facts[nic_device_[j]].kind;
       gpu_nic_path_[a * nn + j] = kind;
       nics_by_distance_[a].push_back({j, kind});
       if (kind <= PathKind::kPxb) close_nic_gpus_ |= 1u << a;
@@ -186,12 +191,12 @@ absl::Status Topology::Derive() {
   gpu_numa_.assign(g, -1);
   int max_known = -1;
   for (int i = 0; i < g; ++i) {
-    int numa = graph_[gpu_vertex_[i]].numa;
+    int numa = graph[gpu_device_[i]].numa;
     if (numa < 0) {
-      for (auto [it, end] = boost::out_edges(gpu_vertex_[i], graph_); it != end; ++it) {
-        const VertexId other = boost::target(*it, graph_);
-        if (graph_[*it].kind == LinkKind::kC2c && graph_[other].numa >= 0) {
-          numa = graph_[other].numa;
+      for (auto [it, end] = boost::out_edges(gpu_device_[i], graph); it != end; ++it) {
+        const VertexId other = boost::target(*it, graph);
+        if (graph[*it].kind == LinkKind::kC2c && graph[other].numa >= 0) {
+          numa = graph[other].numa;
         }
       }
     }
@@ -201,7 +206,7 @@ absl::Status Topology::Derive() {
   std::map<std::string, int> affinity_group;
   for (int i = 0; i < g; ++i) {
     if (gpu_numa_[i] >= 0) continue;
-    const std::string& key = graph_[gpu_vertex_[i]].cpu_affinity;
+    const std::string& key = graph[gpu_device_[i]].cpu_affinity;
     auto [it, inserted] = affinity_group.emplace(key, max_known + 1);
     if (inserted) ++max_known;
     gpu_numa_[i] = it->second;
@@ -220,7 +225,7 @@ absl::Status Topology::Derive() {
 TopologyBuilder::TopologyBuilder(std::string name, std::string gpu_product)
     : name_(std::move(name)), gpu_product_(std::move(gpu_product)) {}
 
-VertexId TopologyBuilder::AddDevice(Device device) {
+DeviceId TopologyBuilder::AddDevice(Device device) {
   device.index = count_[static_cast<int>(device.kind)]++;
   PathKind level = PathKind::kSys;
   switch (device.kind) {
@@ -237,44 +242,45 @@ VertexId TopologyBuilder::AddDevice(Device device) {
       break;
   }
   level_.push_back(level);
-  return boost::add_vertex(std::move(device), graph_);
+  devices_.push_back(std::move(device));
+  return num_devices() - 1;
 }
 
-VertexId TopologyBuilder::AddGpu(std::string name, int numa, std::string cpu_affinity) {
+DeviceId TopologyBuilder::AddGpu(std::string name, int numa, std::string cpu_affinity) {
   return AddDevice({DeviceKind::kGpu, 0, std::move(name), numa, std::move(cpu_affinity)});
 }
-VertexId TopologyBuilder::AddNic(std::string name) {
+DeviceId TopologyBuilder::AddNic(std::string name) {
   return AddDevice({DeviceKind::kNic, 0, std::move(name), -1, ""});
 }
-VertexId TopologyBuilder::AddNvSwitch(std::string name) {
+DeviceId TopologyBuilder::AddNvSwitch(std::string name) {
   return AddDevice({DeviceKind::kNvSwitch, 0, std::move(name), -1, ""});
 }
-VertexId TopologyBuilder::AddPcieSwitch(std::string name, PathKind level) {
-  const VertexId v = AddDevice({DeviceKind::kPcieSwitch, 0, std::move(name), -1, ""});
+DeviceId TopologyBuilder::AddPcieSwitch(std::string name, PathKind level) {
+  const DeviceId v = AddDevice({DeviceKind::kPcieSwitch, 0, std::move(name), -1, ""});
   level_[v] = level == PathKind::kPxb ? PathKind::kPxb : PathKind::kPix;
   return v;
 }
-VertexId TopologyBuilder::AddHostBridge(std::string name) {
+DeviceId TopologyBuilder::AddHostBridge(std::string name) {
   return AddDevice({DeviceKind::kHostBridge, 0, std::move(name), -1, ""});
 }
-VertexId TopologyBuilder::AddCpuSocket(std::string name, int numa) {
+DeviceId TopologyBuilder::AddCpuSocket(std::string name, int numa) {
   return AddDevice({DeviceKind::kCpuSocket, 0, std::move(name), numa, ""});
 }
 
-void TopologyBuilder::AddLink(VertexId a, VertexId b, const Link& link) {
-  boost::add_edge(a, b, link, graph_);
+void TopologyBuilder::AddLink(DeviceId a, DeviceId b, const Link& link) {
+  links_.push_back({a, b, link});
 }
-void TopologyBuilder::AddNvlink(VertexId a, VertexId b, int links, double per_link_gbps) {
+void TopologyBuilder::AddNvlink(DeviceId a, DeviceId b, int links, double per_link_gbps) {
   AddLink(a, b, {LinkKind::kNvlink, links, PathKind::kPix, links * per_link_gbps});
 }
-void TopologyBuilder::AddPcie(VertexId child, VertexId parent, double gbps) {
-  const PathKind level = parent < level_.size() ? level_[parent] : PathKind::kSys;
+void TopologyBuilder::AddPcie(DeviceId child, DeviceId parent, double gbps) {
+  const PathKind level = parent >= 0 && parent < num_devices() ? level_[parent] : PathKind::kSys;
   AddLink(child, parent, {LinkKind::kPcie, 0, level, gbps});
 }
-void TopologyBuilder::AddInterSocket(VertexId a, VertexId b, double gbps) {
+void TopologyBuilder::AddInterSocket(DeviceId a, DeviceId b, double gbps) {
   AddLink(a, b, {LinkKind::kInterSocket, 0, PathKind::kSys, gbps});
 }
-void TopologyBuilder::AddC2c(VertexId gpu, VertexId socket, double gbps) {
+void TopologyBuilder::AddC2c(DeviceId gpu, DeviceId socket, double gbps) {
   AddLink(gpu, socket, {LinkKind::kC2c, 0, PathKind::kPix, gbps});
 }
 
@@ -284,23 +290,26 @@ absl::StatusOr<Topology> TopologyBuilder::Build() && {
     return absl::InvalidArgumentError(
         absl::StrCat("topology ", name_, ": has ", gpus, " GPUs; must be 1..", kMaxGpus));
   }
-  if (num_vertices() > kMaxDevices) {
-    return absl::InvalidArgumentError(absl::StrCat("topology ", name_, ": ", num_vertices(),
+  if (num_devices() > kMaxDevices) {
+    return absl::InvalidArgumentError(absl::StrCat("topology ", name_, ": ", num_devices(),
                                                    " devices exceed the cap of ", kMaxDevices));
   }
-  if (static_cast<int>(boost::num_edges(graph_)) > kMaxLinks) {
-    return absl::InvalidArgumentError(absl::StrCat("topology ", name_, ": ",
-                                                   boost::num_edges(graph_),
+  if (static_cast<int>(links_.size()) > kMaxLinks) {
+    return absl::InvalidArgumentError(absl::StrCat("topology ", name_, ": ", links_.size(),
                                                    " links exceed the cap of ", kMaxLinks));
   }
-  int link_no = 0;
-  for (auto [it, end] = boost::edges(graph_); it != end; ++it, ++link_no) {
-    const Link& link = graph_[*it];
-    const Device& a = graph_[boost::source(*it, graph_)];
-    const Device& b = graph_[boost::target(*it, graph_)];
+  for (size_t link_no = 0; link_no < links_.size(); ++link_no) {
+    const LinkRecord& record = links_[link_no];
+    const Link& link = record.link;
+    if (record.a < 0 || record.a >= num_devices() || record.b < 0 || record.b >= num_devices()) {
+      return absl::InvalidArgumentError(absl::StrCat("topology ", name_, ": link ", link_no,
+                                                     " names a device that does not exist"));
+    }
+    const Device& a = devices_[record.a];
+    const Device& b = devices_[record.b];
     const std::string where = absl::StrCat("topology ", name_, ": link ", link_no, " (", a.name,
                                            " - ", b.name, ", ", LinkKindName(link.kind), ")");
-    if (boost::source(*it, graph_) == boost::target(*it, graph_)) {
+    if (record.a == record.b) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": joins a device to itself"));
     }
     if (!(link.bandwidth_gbps > 0) || link.bandwidth_gbps > 1e6) {
@@ -351,13 +360,18 @@ absl::StatusOr<Topology> TopologyBuilder::Build() && {
   Topology topo;
   topo.name_ = std::move(name_);
   topo.gpu_product_ = std::move(gpu_product_);
-  topo.graph_ = std::move(graph_);
-  topo.gpu_vertex_.assign(gpus, 0);
-  topo.nic_vertex_.assign(count_[static_cast<int>(DeviceKind::kNic)], 0);
-  for (VertexId v = 0; v < boost::num_vertices(topo.graph_); ++v) {
-    const Device& d = topo.graph_[v];
-    if (d.kind == DeviceKind::kGpu) topo.gpu_vertex_[d.index] = v;
-    if (d.kind == DeviceKind::kNic) topo.nic_vertex_[d.index] = v;
+  auto holder = std::make_shared<internal::GraphHolder>();
+  for (const Device& d : devices_) boost::add_vertex(d, holder->graph);
+  for (const LinkRecord& r : links_) boost::add_edge(r.a, r.b, r.link, holder->graph);
+  topo.graph_ = std::move(holder);
+  topo.devices_ = std::move(devices_);
+  topo.links_ = std::move(links_);
+  topo.gpu_device_.assign(gpus, 0);
+  topo.nic_device_.assign(count_[static_cast<int>(DeviceKind::kNic)], 0);
+  for (DeviceId v = 0; v < static_cast<DeviceId>(topo.devices_.size()); ++v) {
+    const Device& d = topo.devices_[v];
+    if (d.kind == DeviceKind::kGpu) topo.gpu_device_[d.index] = v;
+    if (d.kind == DeviceKind::kNic) topo.nic_device_[d.index] = v;
   }
   absl::Status derived = topo.Derive();
   if (!derived.ok()) return derived;

@@ -18,12 +18,17 @@
 // generation; the GPU pair bandwidth over PCIe is the smallest edge bandwidth on the path (so an
 // inter-socket hop caps it, as NCCL's topology model does).
 //
+// The Boost.Graph graph itself is declared in topology/topology_graph.h, so that only the
+// translation units that run graph algorithms compile Boost.Graph; everyone else sees the device
+// and link lists (devices(), links()), which are the graph's vertices and edges in order.
+//
 // Thread-safety: a built Topology is immutable and safe to share between threads.
-// Ownership: TopologyBuilder owns the graph until Build() moves it into the Topology.
+// Ownership: a Topology shares its immutable graph between copies (shared_ptr<const>).
 #ifndef ACCELSCHED_TOPOLOGY_TOPOLOGY_H_
 #define ACCELSCHED_TOPOLOGY_TOPOLOGY_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,7 +36,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "boost/graph/adjacency_list.hpp"
 
 namespace accelsched::topology {
 
@@ -75,8 +79,19 @@ struct Link {
   double bandwidth_gbps = 0;             // One direction.
 };
 
-using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, Device, Link>;
-using VertexId = Graph::vertex_descriptor;
+// A device's position in Topology::devices() (= its Boost.Graph vertex).
+using DeviceId = int;
+
+// One edge of the graph: devices `a` and `b` joined by `link` (for kPcie, `a` is the lower end).
+struct LinkRecord {
+  DeviceId a = 0;
+  DeviceId b = 0;
+  Link link;
+};
+
+namespace internal {
+struct GraphHolder;  // Defined in topology/topology_graph.h.
+}  // namespace internal
 
 struct NicDistance {
   int nic = 0;  // NIC index.
@@ -105,13 +120,17 @@ class Topology {
   const std::string& name() const { return name_; }
   // The GPU product as GPU feature discovery reports it (may be empty).
   const std::string& gpu_product() const { return gpu_product_; }
-  const Graph& graph() const { return graph_; }
+  // Every device and link, in insertion order (the annotation codec writes them as they are).
+  absl::Span<const Device> devices() const { return devices_; }
+  absl::Span<const LinkRecord> links() const { return links_; }
+  // The Boost.Graph form (include topology/topology_graph.h to use it).
+  const internal::GraphHolder& graph() const { return *graph_; }
 
-  int num_gpus() const { return static_cast<int>(gpu_vertex_.size()); }
-  int num_nics() const { return static_cast<int>(nic_vertex_.size()); }
-  GpuMask all_gpus() const { return num_gpus() == 32 ? ~0u : (1u << num_gpus()) - 1; }
-  const Device& gpu(int i) const { return graph_[gpu_vertex_[i]]; }
-  const Device& nic(int j) const { return graph_[nic_vertex_[j]]; }
+  int num_gpus() const { return static_cast<int>(gpu_device_.size()); }
+  int num_nics() const { return static_cast<int>(nic_device_.size()); }
+  GpuMask all_gpus() const { return (1u << num_gpus()) - 1; }  // num_gpus() <= kMaxGpus.
+  const Device& gpu(int i) const { return devices_[gpu_device_[i]]; }
+  const Device& nic(int j) const { return devices_[nic_device_[j]]; }
 
   // GPU pair facts; a == b gives kSelf / 0 links / 0 bandwidth.
   PathKind GpuPath(int a, int b) const { return gpu_path_[a * num_gpus() + b]; }
@@ -140,9 +159,11 @@ class Topology {
 
   std::string name_;
   std::string gpu_product_;
-  Graph graph_;
-  std::vector<VertexId> gpu_vertex_;  // By GPU index.
-  std::vector<VertexId> nic_vertex_;  // By NIC index.
+  std::vector<Device> devices_;
+  std::vector<LinkRecord> links_;
+  std::shared_ptr<const internal::GraphHolder> graph_;
+  std::vector<DeviceId> gpu_device_;  // By GPU index.
+  std::vector<DeviceId> nic_device_;  // By NIC index.
   std::vector<PathKind> gpu_path_;
   std::vector<int> nvlink_count_;
   std::vector<double> bandwidth_;
@@ -159,25 +180,25 @@ class TopologyBuilder {
  public:
   explicit TopologyBuilder(std::string name, std::string gpu_product = "");
 
-  VertexId AddGpu(std::string name, int numa = -1, std::string cpu_affinity = "");
-  VertexId AddNic(std::string name);
-  VertexId AddNvSwitch(std::string name);
+  DeviceId AddGpu(std::string name, int numa = -1, std::string cpu_affinity = "");
+  DeviceId AddNic(std::string name);
+  DeviceId AddNvSwitch(std::string name);
   // A PCIe switch. `level` is kPix for a leaf switch (devices directly below it are PIX to each
   // other) or kPxb for an upper-level bridge that joins switches.
-  VertexId AddPcieSwitch(std::string name, PathKind level = PathKind::kPix);
-  VertexId AddHostBridge(std::string name);
-  VertexId AddCpuSocket(std::string name, int numa = -1);
+  DeviceId AddPcieSwitch(std::string name, PathKind level = PathKind::kPix);
+  DeviceId AddHostBridge(std::string name);
+  DeviceId AddCpuSocket(std::string name, int numa = -1);
 
-  void AddNvlink(VertexId a, VertexId b, int links, double per_link_gbps);
+  void AddNvlink(DeviceId a, DeviceId b, int links, double per_link_gbps);
   // A PCIe edge from `child` up to `parent`; its level is implied by the parent's kind.
-  void AddPcie(VertexId child, VertexId parent, double gbps);
-  void AddInterSocket(VertexId a, VertexId b, double gbps = kInterSocketGbps);
-  void AddC2c(VertexId gpu, VertexId socket, double gbps);
+  void AddPcie(DeviceId child, DeviceId parent, double gbps);
+  void AddInterSocket(DeviceId a, DeviceId b, double gbps = kInterSocketGbps);
+  void AddC2c(DeviceId gpu, DeviceId socket, double gbps);
   // Low-level: any edge as given (the annotation decoder uses it; Build() validates).
-  void AddLink(VertexId a, VertexId b, const Link& link);
-  VertexId AddDevice(Device device);
+  void AddLink(DeviceId a, DeviceId b, const Link& link);
+  DeviceId AddDevice(Device device);
 
-  int num_vertices() const { return static_cast<int>(boost::num_vertices(graph_)); }
+  int num_devices() const { return static_cast<int>(devices_.size()); }
 
   // Validates (GPU count 1..kMaxGpus, devices/links under the caps, no self loops, link kinds
   // that match their endpoints, positive bandwidths) and derives the matrices.
@@ -186,7 +207,8 @@ class TopologyBuilder {
  private:
   std::string name_;
   std::string gpu_product_;
-  Graph graph_;
+  std::vector<Device> devices_;
+  std::vector<LinkRecord> links_;
   int count_[6] = {0, 0, 0, 0, 0, 0};
   std::vector<PathKind> level_;  // Per vertex: the level an edge into it carries.
 };

@@ -4,6 +4,8 @@
 
 #include "gtest/gtest.h"
 
+#include "topology/topology_graph.h"
+
 namespace accelsched::topology {
 namespace {
 
@@ -12,19 +14,19 @@ namespace {
 // GPU0-GPU1 also share 4 NVLink links.
 Topology SmallNode() {
   TopologyBuilder b("small", "test");
-  const VertexId s0 = b.AddCpuSocket("cpu0", 0);
-  const VertexId s1 = b.AddCpuSocket("cpu1", 1);
+  const DeviceId s0 = b.AddCpuSocket("cpu0", 0);
+  const DeviceId s1 = b.AddCpuSocket("cpu1", 1);
   b.AddInterSocket(s0, s1, 10);
-  const VertexId hb0 = b.AddHostBridge("hb0");
-  const VertexId hb1 = b.AddHostBridge("hb1");
+  const DeviceId hb0 = b.AddHostBridge("hb0");
+  const DeviceId hb1 = b.AddHostBridge("hb1");
   b.AddPcie(hb0, s0, 24);
   b.AddPcie(hb1, s0, 24);
-  const VertexId sw = b.AddPcieSwitch("sw0");
+  const DeviceId sw = b.AddPcieSwitch("sw0");
   b.AddPcie(sw, hb0, 24);
-  const VertexId g0 = b.AddGpu("GPU0", 0);
-  const VertexId g1 = b.AddGpu("GPU1", 0);
-  const VertexId g2 = b.AddGpu("GPU2", 0);
-  const VertexId g3 = b.AddGpu("GPU3", 1);
+  const DeviceId g0 = b.AddGpu("GPU0", 0);
+  const DeviceId g1 = b.AddGpu("GPU1", 0);
+  const DeviceId g2 = b.AddGpu("GPU2", 0);
+  const DeviceId g3 = b.AddGpu("GPU3", 1);
   b.AddPcie(g0, sw, 24);
   b.AddPcie(g1, sw, 16);  // A narrower link: caps GPU1's PCIe paths at 16.
   b.AddPcie(g2, hb1, 24);
@@ -63,13 +65,29 @@ TEST(TopologyTest, PathKindsComeFromTheLowestCommonAncestor) {
   EXPECT_EQ(t.NumaRank(3), 1);
 }
 
+TEST(TopologyTest, BoostGraphMirrorsTheDeviceAndLinkLists) {
+  const Topology t = SmallNode();
+  const Graph& g = GraphOf(t);
+  ASSERT_EQ(boost::num_vertices(g), t.devices().size());
+  ASSERT_EQ(boost::num_edges(g), t.links().size());
+  for (size_t v = 0; v < t.devices().size(); ++v) EXPECT_EQ(g[v].name, t.devices()[v].name);
+  size_t e = 0;
+  for (auto [it, end] = boost::edges(g); it != end; ++it, ++e) {
+    EXPECT_EQ(static_cast<int>(boost::source(*it, g)), t.links()[e].a);
+    EXPECT_EQ(static_cast<int>(boost::target(*it, g)), t.links()[e].b);
+    EXPECT_EQ(g[*it].kind, t.links()[e].link.kind);
+  }
+  EXPECT_EQ(t.gpu(3).name, "GPU3");
+  EXPECT_EQ(t.nic(0).name, "mlx5_0");
+}
+
 TEST(TopologyTest, NvSwitchCountsAreMinOfLinksPerSwitch) {
   // GPU0 has 3+2 links to two switches, GPU1 has 1+2: pairs get min(3,1) + min(2,2) = 3 links.
   TopologyBuilder b("switched");
-  const VertexId g0 = b.AddGpu("GPU0");
-  const VertexId g1 = b.AddGpu("GPU1");
-  const VertexId s0 = b.AddNvSwitch("s0");
-  const VertexId s1 = b.AddNvSwitch("s1");
+  const DeviceId g0 = b.AddGpu("GPU0");
+  const DeviceId g1 = b.AddGpu("GPU1");
+  const DeviceId s0 = b.AddNvSwitch("s0");
+  const DeviceId s1 = b.AddNvSwitch("s1");
   b.AddNvlink(g0, s0, 3, 25);
   b.AddNvlink(g0, s1, 2, 25);
   b.AddNvlink(g1, s0, 1, 25);
@@ -110,7 +128,7 @@ TEST(TopologyTest, BuildRejectsInvalidGraphs) {
        "bandwidth must be in (0, 1e6]"},
       {"self loop",
        [](TopologyBuilder& b) {
-         const VertexId g = b.AddGpu("GPU0");
+         const DeviceId g = b.AddGpu("GPU0");
          b.AddLink(g, g, {LinkKind::kPcie, 0, PathKind::kPix, 1});
        },
        "joins a device to itself"},
@@ -120,6 +138,8 @@ TEST(TopologyTest, BuildRejectsInvalidGraphs) {
       {"c2c to a switch",
        [](TopologyBuilder& b) { b.AddC2c(b.AddGpu("GPU0"), b.AddPcieSwitch("sw"), 100); },
        "chip-to-chip link must join a GPU and a CPU socket"},
+      {"link to a missing device", [](TopologyBuilder& b) { b.AddPcie(b.AddGpu("GPU0"), 7, 24); },
+       "link 0 names a device that does not exist"},
       {"PCIe SYS level",
        [](TopologyBuilder& b) {
          b.AddLink(b.AddGpu("GPU0"), b.AddHostBridge("hb"),
