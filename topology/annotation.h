@@ -31,7 +31,7 @@ inline constexpr char kTopologyAnnotation[] = "accelsched.io/topology";
 inline constexpr int kAnnotationVersion = 1;
 // Kubernetes caps all annotations of an object at 256 KiB together; one annotation must stay
 // well below that. A DGX with 17 NICs encodes to about 8 KiB.
-inline constexpr size_t kMaxAnnotationBytes = 128 * 1024;
+inline constexpr size_t kMaxAnnotationBytes = size_t{128} * 1024;
 
 // Compact JSON (one line), deterministic for a given topology.
 std::string EncodeTopologyAnnotation(const Topology& topology);

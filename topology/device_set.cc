@@ -46,7 +46,7 @@ absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology
   s.close_nic_ = topology.close_nic_gpus();
   const uint32_t n = 1u << g;
 
-  std::vector<uint32_t> bw(g * g, 0);
+  std::vector<uint32_t> bw(static_cast<size_t>(g) * g, 0);
   for (int a = 0; a < g; ++a) {
     for (int b = 0; b < g; ++b) {
       if (a != b)
@@ -200,9 +200,9 @@ absl::StatusOr<std::optional<DeviceSetResult>> DeviceSetSearch::Best(
     if (!request.require_same_numa || quality_[set].numa_span == 1) {
       if (best == 0 || CompareChoice(request.free, set, best) < 0) best = set;
     }
-    const uint32_t low = comb & -comb;
-    const uint32_t ripple = comb + low;
-    comb = (((ripple ^ comb) >> 2) / low) | ripple;
+    // Next combination with the same popcount; dividing by the lowest set bit is a shift.
+    const uint32_t ripple = comb + (comb & -comb);
+    comb = (((ripple ^ comb) >> 2) >> std::countr_zero(comb)) | ripple;
   }
   if (best == 0) return std::nullopt;
   return MakeResult(best);

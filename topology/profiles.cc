@@ -42,8 +42,9 @@ Topology Dgx1V100(const std::string& product) {
   for (int sw = 0; sw < 4; ++sw) {
     const DeviceId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
     const DeviceId hb = b.AddHostBridge(absl::StrCat("root-port", sw));
-    b.AddPcie(gpu[2 * sw], pcie, kPcieGen3Gbps);
-    b.AddPcie(gpu[2 * sw + 1], pcie, kPcieGen3Gbps);
+    const size_t first = static_cast<size_t>(sw) * 2;  // GPUs 2sw and 2sw+1 share the switch.
+    b.AddPcie(gpu[first], pcie, kPcieGen3Gbps);
+    b.AddPcie(gpu[first + 1], pcie, kPcieGen3Gbps);
     b.AddPcie(b.AddNic(absl::StrCat("mlx5_", sw)), pcie, kPcieGen3Gbps);
     b.AddPcie(pcie, hb, kPcieGen3Gbps);
     b.AddPcie(hb, socket[sw / 2], kPcieGen3Gbps);
@@ -67,8 +68,9 @@ Topology Hgx2V100(const std::string& product) {
   }
   for (int sw = 0; sw < 8; ++sw) {
     const DeviceId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
-    b.AddPcie(gpu[2 * sw], pcie, kPcieGen3Gbps);
-    b.AddPcie(gpu[2 * sw + 1], pcie, kPcieGen3Gbps);
+    const size_t first = static_cast<size_t>(sw) * 2;  // GPUs 2sw and 2sw+1 share the switch.
+    b.AddPcie(gpu[first], pcie, kPcieGen3Gbps);
+    b.AddPcie(gpu[first + 1], pcie, kPcieGen3Gbps);
     b.AddPcie(b.AddNic(absl::StrCat("mlx5_", sw)), pcie, kPcieGen3Gbps);
     b.AddPcie(pcie, socket[sw / 4], kPcieGen3Gbps);
   }

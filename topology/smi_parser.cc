@@ -119,7 +119,8 @@ absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
   }
   enum class Extra { kCpu, kNuma, kGpuNuma };
   std::vector<Extra> extras;
-  const std::string rest = absl::StrJoin(head.begin() + pos, head.end(), " ");
+  const std::string rest =
+      absl::StrJoin(head.begin() + static_cast<std::ptrdiff_t>(pos), head.end(), " ");
   for (absl::string_view r = rest; !r.empty();) {
     if (absl::ConsumePrefix(&r, "CPU Affinity")) {
       extras.push_back(Extra::kCpu);

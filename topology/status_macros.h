@@ -24,9 +24,11 @@
   ACCELSCHED_ASSIGN_OR_RETURN_IMPL_(ACCELSCHED_STATUS_CONCAT_(accelsched_statusor_, __LINE__), \
                                     lhs, expr)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration and cannot be parenthesized.
 #define ACCELSCHED_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                                      \
   if (!statusor.ok()) return std::move(statusor).status();     \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // ACCELSCHED_TOPOLOGY_STATUS_MACROS_H_

@@ -119,15 +119,16 @@ absl::Status Topology::Derive() {
   const Graph& graph = graph_->graph;
   const int g = num_gpus();
   const int nn = num_nics();
-  gpu_path_.assign(g * g, PathKind::kSelf);
-  nvlink_count_.assign(g * g, 0);
-  bandwidth_.assign(g * g, 0.0);
-  gpu_nic_path_.assign(g * nn, PathKind::kSys);
+  const size_t pairs = static_cast<size_t>(g) * g;
+  gpu_path_.assign(pairs, PathKind::kSelf);
+  nvlink_count_.assign(pairs, 0);
+  bandwidth_.assign(pairs, 0.0);
+  gpu_nic_path_.assign(static_cast<size_t>(g) * nn, PathKind::kSys);
   nics_by_distance_.assign(g, {});
   close_nic_gpus_ = 0;
 
   // NVLink: direct GPU-GPU edges, and per NVSwitch the links (and bandwidth) each GPU has to it.
-  std::vector<double> nv_gbps(g * g, 0.0);
+  std::vector<double> nv_gbps(pairs, 0.0);
   std::map<VertexId, std::vector<std::pair<int, double>>> switch_links;  // switch -> (count, bw)
   std::vector<int> gpu_of_vertex(boost::num_vertices(graph), -1);
   for (int i = 0; i < g; ++i) gpu_of_vertex[gpu_device_[i]] = i;
