@@ -115,7 +115,7 @@ std::vector<NicDistance> Topology::NearestNics(int gpu) const {
   return out;
 }
 
-absl::Status Topology::Derive() {
+void Topology::Derive() {
   const Graph& graph = graph_->graph;
   const int g = num_gpus();
   const int nn = num_nics();
@@ -220,7 +220,6 @@ absl::Status Topology::Derive() {
     gpu_numa_rank_[i] = static_cast<int>(
         std::lower_bound(distinct.begin(), distinct.end(), gpu_numa_[i]) - distinct.begin());
   }
-  return absl::OkStatus();
 }
 
 TopologyBuilder::TopologyBuilder(std::string name, std::string gpu_product)
@@ -374,8 +373,7 @@ absl::StatusOr<Topology> TopologyBuilder::Build() && {
     if (d.kind == DeviceKind::kGpu) topo.gpu_device_[d.index] = v;
     if (d.kind == DeviceKind::kNic) topo.nic_device_[d.index] = v;
   }
-  absl::Status derived = topo.Derive();
-  if (!derived.ok()) return derived;
+  topo.Derive();
   return topo;
 }
 

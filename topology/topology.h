@@ -155,7 +155,7 @@ class Topology {
  private:
   friend class TopologyBuilder;
   Topology() = default;
-  absl::Status Derive();
+  void Derive();  // Fills the derived matrices from graph_; cannot fail after Build validated.
 
   std::string name_;
   std::string gpu_product_;
