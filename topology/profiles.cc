@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 
 namespace accelsched::topology {
 namespace {
@@ -22,6 +23,16 @@ Topology MustBuild(TopologyBuilder&& b) {
   // Profiles are fixed data covered by tests; a failure here is a programming error.
   if (!t.ok()) std::abort();
   return *std::move(t);
+}
+
+// A PLX switch holding GPUs 2*sw and 2*sw+1 and HCA mlx5_<sw> (the DGX-1 / DGX-2 PCIe layout).
+DeviceId AddGpuPairSwitch(TopologyBuilder& b, absl::Span<const DeviceId> gpu, int sw, double gbps) {
+  const DeviceId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
+  const size_t first = static_cast<size_t>(sw) * 2;
+  b.AddPcie(gpu[first], pcie, gbps);
+  b.AddPcie(gpu[first + 1], pcie, gbps);
+  b.AddPcie(b.AddNic(absl::StrCat("mlx5_", sw)), pcie, gbps);
+  return pcie;
 }
 
 // DGX-1 / HGX-1 with 8 V100 SXM2: the hybrid cube-mesh (DESIGN section 11). Each GPU pair under
@@ -40,12 +51,8 @@ Topology Dgx1V100(const std::string& product) {
   for (int s = 0; s < 2; ++s) socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
   b.AddInterSocket(socket[0], socket[1]);
   for (int sw = 0; sw < 4; ++sw) {
-    const DeviceId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
+    const DeviceId pcie = AddGpuPairSwitch(b, gpu, sw, kPcieGen3Gbps);
     const DeviceId hb = b.AddHostBridge(absl::StrCat("root-port", sw));
-    const size_t first = static_cast<size_t>(sw) * 2;  // GPUs 2sw and 2sw+1 share the switch.
-    b.AddPcie(gpu[first], pcie, kPcieGen3Gbps);
-    b.AddPcie(gpu[first + 1], pcie, kPcieGen3Gbps);
-    b.AddPcie(b.AddNic(absl::StrCat("mlx5_", sw)), pcie, kPcieGen3Gbps);
     b.AddPcie(pcie, hb, kPcieGen3Gbps);
     b.AddPcie(hb, socket[sw / 2], kPcieGen3Gbps);
   }
@@ -67,11 +74,7 @@ Topology Hgx2V100(const std::string& product) {
     b.AddNvlink(gpu[i], fabric, 6, kNvlink2LinkGbps);
   }
   for (int sw = 0; sw < 8; ++sw) {
-    const DeviceId pcie = b.AddPcieSwitch(absl::StrCat("plx", sw));
-    const size_t first = static_cast<size_t>(sw) * 2;  // GPUs 2sw and 2sw+1 share the switch.
-    b.AddPcie(gpu[first], pcie, kPcieGen3Gbps);
-    b.AddPcie(gpu[first + 1], pcie, kPcieGen3Gbps);
-    b.AddPcie(b.AddNic(absl::StrCat("mlx5_", sw)), pcie, kPcieGen3Gbps);
+    const DeviceId pcie = AddGpuPairSwitch(b, gpu, sw, kPcieGen3Gbps);
     b.AddPcie(pcie, socket[sw / 4], kPcieGen3Gbps);
   }
   return MustBuild(std::move(b));
