@@ -12,10 +12,11 @@ shared=$(cd "$here/../../.." && pwd)/../shared/data/nvidia-smi-topo
 show() {
   local title=$1
   shift
-  local gpus
-  gpus=$("$topo" describe "$@" | sed -n 's/^  "gpus": \([0-9]*\),$/\1/p')
+  local description gpus
+  description=$("$topo" describe "$@")
+  gpus=$(sed -n 's/^  "gpus": \([0-9]*\),$/\1/p' <<<"$description")
   echo "== $title: $gpus GPUs"
-  "$topo" describe "$@" | sed -n 's/^  "\(nics\|devices\|links\)": \(.*\),$/   \1: \2/p' | paste -sd' ' -
+  sed -n 's/^  "\(nics\|devices\|links\)": \(.*\),$/   \1: \2/p' <<<"$description" | paste -sd' ' -
   local sizes
   sizes=$(printf '%s\n' 1 2 4 "$gpus" | awk -v g="$gpus" '$1 <= g' | sort -nu)
   for k in $sizes; do
