@@ -1,0 +1,330 @@
+// accelsched-sim: offline placement simulator (DESIGN section 9).
+//
+//   accelsched-sim trace --nodes FILE --pods FILE[,FILE...] --policy P[,P...] --seeds 42-51
+//                        [--summary-csv OUT] [--curves-csv OUT] [--svg OUT] [--expected FILE]
+//                        [--jobs N] [--tune 1.3] [--ties ordered|name|random]
+//   accelsched-sim scenario --file FILE --policy P[,P...] [--seeds S] [--json]
+//
+// Exit codes: 0 success, 1 bad usage or input, 2 internal error.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+#include "bench/sim/report.h"
+#include "bench/sim/scenario.h"
+#include "bench/sim/trace.h"
+#include "bench/sim/trace_sim.h"
+#include "plugins/policy.h"
+
+namespace accelsched::sim {
+namespace {
+
+constexpr char kTraceHelp[] =
+    R"(usage: accelsched-sim trace --nodes FILE --pods FILE[,FILE...] --policy P[,P...]
+                      [--seeds 42-51] [options]
+
+Replays Alibaba GPU trace v2023 pod lists with the FGD paper's protocol: shuffle with the seed,
+tune to 130% of GPU capacity by cloning random pods, no departures, no retries; records GPU
+allocation and fragmentation after every pod, bucketed by arrived demand 0..130%.
+
+  --nodes FILE          node list CSV (e.g. openb_node_list_gpu_node.csv)
+  --pods FILES          comma-separated pod list CSVs (11-column or 5-column multigpu files)
+  --policy NAMES        comma-separated: random firstfit bestfit dotprod gpupacking
+                        gpuclustering fgd accelsched, or "paper" (the six paper policies)
+  --seeds SPEC          a seed, a range A-B, or a comma list (default 42-51)
+  --tune R              target arrived demand / capacity (default 1.3)
+  --jobs N              worker threads (default: the number of cores)
+  --expected FILE       the authors' analysis_allo_discrete.csv, for the delta columns
+  --summary-csv OUT     one row per (trace, policy, seed):
+                        trace,policy,seed,alloc_100,alloc_130,frag_80,wall_seconds
+  --curves-csv OUT      one row per (trace, policy, seed, arrived %)
+  --svg OUT             plot of allocation vs arrived demand, mean over seeds
+  --ties MODE           how equal scores are broken (default ordered):
+                          ordered  first node in a seeded random node order, as the FGD
+                                   artifact (its nodes are renamed from a random permutation
+                                   and its scheduler takes the first best node)
+                          name     first node in node-name order
+                          random   a uniformly random best node per pod (stock kube-scheduler)
+  --help                this text
+)";
+
+constexpr char kMainHelp[] =
+    R"(usage: accelsched-sim <command> [flags]
+
+commands:
+  trace      replay the Alibaba GPU trace (the FGD paper's protocol)
+  scenario   event-driven run of a scenario file (topology-aware nodes, arrivals and
+             departures, MIG and multi-GPU requests)
+
+Run `accelsched-sim <command> --help` for the flags.
+)";
+
+struct Flags {
+  std::vector<std::pair<std::string, std::string>> values;
+  std::vector<std::string> switches;
+  const std::string* Get(absl::string_view name) const {
+    for (const auto& [k, v] : values) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
+  bool Has(absl::string_view name) const {
+    return std::find(switches.begin(), switches.end(), name) != switches.end();
+  }
+};
+
+absl::StatusOr<Flags> ParseFlags(int argc, char** argv, int first,
+                                 const std::vector<std::string>& with_value,
+                                 const std::vector<std::string>& boolean) {
+  Flags flags;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    if (std::find(boolean.begin(), boolean.end(), arg) != boolean.end()) {
+      flags.switches.push_back(arg);
+      continue;
+    }
+    if (std::find(with_value.begin(), with_value.end(), arg) == with_value.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
+      value = argv[++i];
+    }
+    flags.values.emplace_back(arg, value);
+  }
+  return flags;
+}
+
+absl::StatusOr<std::vector<uint64_t>> ParseSeeds(absl::string_view spec) {
+  std::vector<uint64_t> seeds;
+  for (absl::string_view part : absl::StrSplit(spec, ',')) {
+    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
+    uint64_t a = 0, b = 0;
+    if (!absl::SimpleAtoi(range[0], &a) ||
+        (range.size() == 2 && !absl::SimpleAtoi(range[1], &b))) {
+      return absl::InvalidArgumentError(absl::StrCat("--seeds: '", part, "' is not N or A-B"));
+    }
+    if (range.size() == 1) b = a;
+    if (b < a || b - a > 100000) {
+      return absl::InvalidArgumentError(absl::StrCat("--seeds: bad range '", part, "'"));
+    }
+    for (uint64_t s = a; s <= b; ++s) seeds.push_back(s);
+  }
+  return seeds;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
+  out << contents;
+  return out ? absl::OkStatus() : absl::InternalError(absl::StrCat(path, ": write failed"));
+}
+
+std::string TraceName(const std::string& path) {
+  absl::string_view base = path;
+  if (size_t slash = base.rfind('/'); slash != absl::string_view::npos) {
+    base = base.substr(slash + 1);
+  }
+  absl::ConsumeSuffix(&base, ".csv");
+  return std::string(base);
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "accelsched-sim: " << s.message() << "\n";
+  return s.code() == absl::StatusCode::kInternal ? 2 : 1;
+}
+
+int RunTraceCommand(int argc, char** argv) {
+  absl::StatusOr<Flags> flags = ParseFlags(
+      argc, argv, 2,
+      {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
+       "--summary-csv", "--curves-csv", "--svg", "--ties"},
+      {"--help"});
+  if (!flags.ok()) return Fail(flags.status());
+  if (flags->Has("--help")) {
+    std::cout << kTraceHelp;
+    return 0;
+  }
+  for (const char* required : {"--nodes", "--pods", "--policy"}) {
+    if (flags->Get(required) == nullptr) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(required, " is required (see --help)")));
+    }
+  }
+  absl::StatusOr<std::vector<uint64_t>> seeds =
+      ParseSeeds(flags->Get("--seeds") ? *flags->Get("--seeds") : "42-51");
+  if (!seeds.ok()) return Fail(seeds.status());
+  double tune = 1.3;
+  if (const std::string* t = flags->Get("--tune");
+      t != nullptr && (!absl::SimpleAtod(*t, &tune) || tune <= 0 || tune > 10)) {
+    return Fail(absl::InvalidArgumentError("--tune: must be a number in (0, 10]"));
+  }
+  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (const std::string* j = flags->Get("--jobs");
+      j != nullptr && (!absl::SimpleAtoi(*j, &jobs) || jobs < 1 || jobs > 256)) {
+    return Fail(absl::InvalidArgumentError("--jobs: must be an integer in 1..256"));
+  }
+  const std::string ties = flags->Get("--ties") ? *flags->Get("--ties") : "ordered";
+  if (ties != "ordered" && ties != "name" && ties != "random") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--ties: '", ties, "' is not one of ordered, name, random")));
+  }
+  std::vector<std::string> policies;
+  for (absl::string_view p : absl::StrSplit(*flags->Get("--policy"), ',')) {
+    if (p == "paper") {
+      for (const char* q : {"random", "dotprod", "gpuclustering", "gpupacking", "bestfit", "fgd"}) {
+        policies.emplace_back(q);
+      }
+    } else {
+      policies.emplace_back(p);
+    }
+  }
+  for (const std::string& p : policies) {
+    plugins::PolicyConfig config;
+    config.policy = p;
+    if (absl::Status s = plugins::ValidatePolicyConfig(config); !s.ok()) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--policy: ", s.message())));
+    }
+  }
+  absl::StatusOr<std::vector<TraceNode>> nodes = LoadTraceNodes(*flags->Get("--nodes"));
+  if (!nodes.ok()) return Fail(nodes.status());
+
+  // Per trace: the pods, the workload model, one solver per policy.
+  struct Trace {
+    std::string name;
+    std::vector<TracePod> pods;
+    std::vector<plugins::TaskShape> shapes;
+    std::vector<std::unique_ptr<plugins::Solver>> solvers;  // By policy.
+  };
+  std::vector<Trace> traces;
+  for (absl::string_view path : absl::StrSplit(*flags->Get("--pods"), ',')) {
+    Trace t;
+    t.name = TraceName(std::string(path));
+    absl::StatusOr<std::vector<TracePod>> pods = LoadTracePods(std::string(path));
+    if (!pods.ok()) return Fail(pods.status());
+    t.pods = std::move(*pods);
+    std::vector<plugins::PodRequest> requests;
+    for (const TracePod& p : t.pods) requests.push_back(ToPodRequest(p));
+    absl::StatusOr<std::vector<plugins::TaskShape>> shapes = plugins::TypicalShapes(requests);
+    if (!shapes.ok()) return Fail(shapes.status());
+    t.shapes = std::move(*shapes);
+    for (const std::string& p : policies) {
+      plugins::PolicyConfig config;
+      config.policy = p;
+      config.random_ties = ties == "random";
+      absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
+          plugins::BuildSolver(config, plugins::WorkloadModel{t.shapes, {}});
+      if (!solver.ok()) return Fail(solver.status());
+      t.solvers.push_back(std::move(*solver));
+    }
+    traces.push_back(std::move(t));
+  }
+  std::optional<ExpectedCurves> expected;
+  if (const std::string* e = flags->Get("--expected"); e != nullptr) {
+    absl::StatusOr<ExpectedCurves> loaded = LoadExpectedCurves(*e);
+    if (!loaded.ok()) return Fail(loaded.status());
+    expected = std::move(*loaded);
+  }
+
+  // Jobs in (trace, policy, seed) order; results keep that order whatever finishes first.
+  struct Job {
+    size_t trace, policy;
+    uint64_t seed;
+  };
+  std::vector<Job> work;
+  for (size_t t = 0; t < traces.size(); ++t) {
+    for (size_t p = 0; p < policies.size(); ++p) {
+      for (uint64_t s : *seeds) work.push_back({t, p, s});
+    }
+  }
+  std::vector<RunRecord> records(work.size());
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> done{0};
+  std::mutex error_mu;
+  absl::Status first_error;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  auto worker = [&] {
+    for (size_t i = next++; i < work.size(); i = next++) {
+      const Job& job = work[i];
+      const Trace& t = traces[job.trace];
+      TraceRunOptions options;
+      options.tune_ratio = tune;
+      options.seed = job.seed;
+      options.node_order = ties == "name" ? NodeOrder::kByName : NodeOrder::kShuffled;
+      absl::StatusOr<TraceRunResult> r =
+          RunTrace(*t.solvers[job.policy], *nodes, t.pods, t.shapes, options);
+      if (!r.ok()) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (first_error.ok()) {
+          first_error = absl::Status(r.status().code(),
+                                     absl::StrCat(t.name, " / ", policies[job.policy], " / seed ",
+                                                  job.seed, ": ", r.status().message()));
+        }
+        continue;
+      }
+      records[i] = RunRecord{t.name, policies[job.policy], job.seed, std::move(*r)};
+      const size_t finished = ++done;
+      if (tty) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        const int width = 40;
+        const int filled = static_cast<int>(finished * width / work.size());
+        std::fprintf(stderr, "\r[%s%s] %zu/%zu runs", std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), finished, work.size());
+        if (finished == work.size()) std::fprintf(stderr, "\n");
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 0; j < std::min<int>(jobs, static_cast<int>(work.size())); ++j) {
+    threads.emplace_back(worker);
+  }
+  for (std::thread& th : threads) th.join();
+  if (!first_error.ok()) return Fail(first_error);
+
+  std::cout << FormatTable(Summarize(records, expected ? &*expected : nullptr));
+  if (const std::string* out = flags->Get("--summary-csv"); out != nullptr) {
+    if (absl::Status s = WriteFile(*out, SummaryCsv(records)); !s.ok()) return Fail(s);
+  }
+  if (const std::string* out = flags->Get("--curves-csv"); out != nullptr) {
+    if (absl::Status s = WriteFile(*out, CurvesCsv(records)); !s.ok()) return Fail(s);
+  }
+  if (const std::string* out = flags->Get("--svg"); out != nullptr) {
+    if (absl::Status s = WriteFile(*out, SvgPlot(records)); !s.ok()) return Fail(s);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace accelsched::sim
+
+int main(int argc, char** argv) {
+  using accelsched::sim::kMainHelp;
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::cout << kMainHelp;
+    return argc < 2 ? 1 : 0;
+  }
+  const std::string command = argv[1];
+  if (command == "trace") return accelsched::sim::RunTraceCommand(argc, argv);
+  if (command == "scenario") return accelsched::sim::RunScenarioCommand(argc, argv);
+  std::cerr << "accelsched-sim: unknown command '" << command << "'\n" << kMainHelp;
+  return 1;
+}

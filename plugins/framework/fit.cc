@@ -1,0 +1,195 @@
+#include "plugins/framework/fit.h"
+
+#include <bit>
+
+#include "absl/strings/str_cat.h"
+
+namespace accelsched::plugins {
+
+namespace mig = topology::mig;
+
+GpuMask ShareCandidates(const PodRequest& pod, const NodeInfo& node) {
+  GpuMask m = 0;
+  const bool check_memory = pod.gpu_memory_mib > 0 && node.gpu_memory_mib > 0;
+  for (int i = 0; i < node.gpu_count; ++i) {
+    if ((node.mig_enabled >> i) & 1u) continue;
+    if (node.gpu_free_milli[i] < pod.gpu_milli) continue;
+    if (check_memory && node.gpu_free_memory_mib[i] < pod.gpu_memory_mib) continue;
+    m |= GpuMask{1} << i;
+  }
+  return m;
+}
+
+const mig::MigProfile* MigProfileFor(const MigRequest& request, const NodeInfo& node) {
+  if (node.mig_geometry == nullptr) return nullptr;
+  for (const mig::MigProfile& p : node.mig_geometry->profiles()) {
+    if (p.compute_slices != request.compute_slices) continue;
+    if (p.double_memory != request.double_memory) continue;
+    if (p.media_extensions != request.media_extensions) continue;
+    return &p;
+  }
+  return nullptr;
+}
+
+GpuMask MigCandidates(const mig::MigProfile& profile, const NodeInfo& node) {
+  GpuMask m = 0;
+  for (int i = 0; i < node.gpu_count; ++i) {
+    if (((node.mig_enabled >> i) & 1u) == 0) continue;
+    if (profile.media_extensions && ((node.mig_media_used >> i) & 1u) != 0) continue;
+    if (mig::FreeStarts(node.mig_used_slots[i], profile) != 0) m |= GpuMask{1} << i;
+  }
+  return m;
+}
+
+bool IsNvlinkRing(const NodeTopology& topo, GpuMask set) {
+  return set < topo.nvlink_ring.size() && topo.nvlink_ring[set] != 0;
+}
+
+namespace {
+
+// Lowest k set bits of `free`, or 0 if it has fewer.
+GpuMask LowestK(GpuMask free, int k) {
+  GpuMask out = 0;
+  while (k > 0 && free != 0) {
+    const GpuMask bit = free & (~free + 1);
+    out |= bit;
+    free &= ~bit;
+    --k;
+  }
+  return k == 0 ? out : 0;
+}
+
+}  // namespace
+
+std::optional<GpuMask> BestWholeGpuSet(const PodRequest& pod, const NodeInfo& node) {
+  const GpuMask free = node.WholeFreeGpus();
+  const int k = pod.gpu_count;
+  if (std::popcount(free) < k || k <= 0) return std::nullopt;
+  if (node.topology == nullptr) {
+    if (pod.nvlink == TopologyPreference::kRequired || pod.require_close_nic ||
+        pod.require_same_numa) {
+      return std::nullopt;
+    }
+    return LowestK(free, k);
+  }
+  const NodeTopology& topo = *node.topology;
+  GpuMask best = 0;
+  if (!pod.require_close_nic && !pod.require_same_numa) {
+    best = topo.search.BestUnconstrained(free, k);
+  } else {
+    topology::DeviceSetRequest request{k, free, pod.require_close_nic, pod.require_same_numa};
+    auto result = topo.search.Best(request);
+    if (!result.ok() || !result->has_value()) return std::nullopt;
+    best = (*result)->gpus;
+  }
+  if (best == 0) return std::nullopt;
+  if (pod.nvlink != TopologyPreference::kRequired || IsNvlinkRing(topo, best)) return best;
+  // The objective's favourite is not an NVLink ring; look for the best set that is. Enumerates
+  // the k-subsets of `free` (at most C(16, 8) = 12870), only for required-NVLink pods.
+  GpuMask chosen = 0;
+  const GpuMask close_nic = topo.topology.close_nic_gpus();
+  for (GpuMask s = free; s != 0; s = (s - 1) & free) {
+    if (std::popcount(s) != k || !IsNvlinkRing(topo, s)) continue;
+    if (pod.require_close_nic && (s & ~close_nic) != 0) continue;
+    if (pod.require_same_numa && topo.search.Quality(s).numa_span > 1) continue;
+    if (chosen == 0) {
+      chosen = s;
+      continue;
+    }
+    int c = topology::CompareQuality(topo.search.Quality(s), topo.search.Quality(chosen));
+    if (c == 0) {
+      c = topology::CompareLeftover(topo.search.Leftover(free & ~s),
+                                    topo.search.Leftover(free & ~chosen));
+    }
+    if (c < 0 || (c == 0 && s < chosen)) chosen = s;
+  }
+  if (chosen == 0) return std::nullopt;
+  return chosen;
+}
+
+std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& pod,
+                                   const NodeInfo& node) {
+  const bool explain = state.explain;
+  auto problem = [&](bool unresolvable, auto&&... parts) {
+    FitProblem p{unresolvable, {}};
+    if (explain) p.reason = absl::StrCat(parts...);
+    return std::optional<FitProblem>(std::move(p));
+  };
+  if (pod.cpu_milli > node.cpu_capacity_milli) {
+    return problem(true, "node has ", node.cpu_capacity_milli, "m CPU in all, pod asks ",
+                   pod.cpu_milli, "m");
+  }
+  if (pod.memory_mib > node.memory_capacity_mib) {
+    return problem(true, "node has ", node.memory_capacity_mib, " MiB memory in all, pod asks ",
+                   pod.memory_mib, " MiB");
+  }
+  if (pod.WantsGpu()) {
+    if (node.gpu_count == 0) return problem(true, "node has no GPUs");
+    if (!ModelAllowed(state, pod, node)) return problem(true, "GPU model not allowed by the pod");
+  }
+  if (pod.WantsWholeGpus()) {
+    const int usable = node.gpu_count - std::popcount(node.mig_enabled);
+    if (pod.gpu_count > usable) {
+      return problem(true, "node has ", usable, " non-MIG GPUs, pod asks ", pod.gpu_count);
+    }
+  }
+  std::optional<const mig::MigProfile*> mig_profile;
+  if (pod.WantsMig()) {
+    const mig::MigProfile* p = MigProfileFor(*pod.mig, node);
+    if (p == nullptr || node.mig_enabled == 0) {
+      return problem(true, "no MIG-enabled GPU with a ", pod.mig->compute_slices, "g profile");
+    }
+    mig_profile = p;
+  }
+  if (pod.WantsShare() && (node.all_gpus() & ~node.mig_enabled) == 0) {
+    return problem(true, "every GPU is in MIG mode; a share needs a non-MIG GPU");
+  }
+  if (pod.cpu_milli > node.cpu_free_milli) {
+    return problem(false, "insufficient CPU: ", node.cpu_free_milli, "m free, pod asks ",
+                   pod.cpu_milli, "m");
+  }
+  if (pod.memory_mib > node.memory_free_mib) {
+    return problem(false, "insufficient memory: ", node.memory_free_mib, " MiB free, pod asks ",
+                   pod.memory_mib, " MiB");
+  }
+  if (pod.WantsWholeGpus()) {
+    const int free = std::popcount(node.WholeFreeGpus());
+    if (free < pod.gpu_count) {
+      return problem(false, "insufficient GPUs: ", free, " entirely free, pod asks ",
+                     pod.gpu_count);
+    }
+    if (pod.nvlink == TopologyPreference::kRequired || pod.require_close_nic ||
+        pod.require_same_numa) {
+      if (!BestWholeGpuSet(pod, node).has_value()) {
+        return problem(node.topology == nullptr, "no set of ", pod.gpu_count, " free GPUs meets ",
+                       pod.nvlink == TopologyPreference::kRequired ? "the NVLink requirement" : "",
+                       pod.require_close_nic ? " the close-NIC requirement" : "",
+                       pod.require_same_numa ? " the same-NUMA requirement" : "",
+                       node.topology == nullptr ? " (node topology unknown)" : "");
+      }
+    }
+  } else if (pod.WantsShare()) {
+    if (ShareCandidates(pod, node) == 0) {
+      return problem(false, "no GPU has ", pod.gpu_milli, " milli-GPU",
+                     pod.gpu_memory_mib > 0 ? absl::StrCat(" and ", pod.gpu_memory_mib, " MiB")
+                                            : std::string(),
+                     " free");
+    }
+  } else if (pod.WantsMig()) {
+    if (MigCandidates(**mig_profile, node) == 0) {
+      return problem(false, "no MIG-enabled GPU has a free legal start for ",
+                     (*mig_profile)->name);
+    }
+  }
+  return std::nullopt;
+}
+
+Assignment BaseAssignment(const PodRequest& pod, NodeIndex node) {
+  Assignment a;
+  a.node = node;
+  a.cpu_milli = pod.cpu_milli;
+  a.memory_mib = pod.memory_mib;
+  return a;
+}
+
+}  // namespace accelsched::plugins

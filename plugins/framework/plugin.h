@@ -1,0 +1,127 @@
+// The plugin interfaces and the per-cycle scratchpad (STYLE snippet (a), after the Kubernetes
+// scheduler framework): one small interface per extension point.
+//
+//   PreFilter  once per pod and cycle: parse constraints, precompute into CycleState.
+//   Filter     per candidate node: Feasible | Unschedulable(reason) | Unresolvable(reason).
+//   Score      per cycle over the feasible nodes (batched: one virtual call per plugin, so a
+//              plugin reads its cycle state once), then Normalize onto [kMinScore, kMaxScore].
+//   Reserve    on the chosen node: the exact devices (GPU indices, share, MIG start). It decides
+//              only; ClusterState / the ledger commits.
+//
+// A non-OK Status from any method is an internal error (the call failed), never "does not fit".
+//
+// Thread-safety: plugins are immutable after construction and every method is const, so one
+// plugin instance serves concurrent cycles. A CycleState belongs to one cycle on one thread.
+#ifndef ACCELSCHED_PLUGINS_FRAMEWORK_PLUGIN_H_
+#define ACCELSCHED_PLUGINS_FRAMEWORK_PLUGIN_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+#include "plugins/framework/cluster_state.h"
+#include "plugins/framework/pod_request.h"
+#include "plugins/framework/snapshot.h"
+#include "plugins/framework/verdict.h"
+
+namespace accelsched::plugins {
+
+// The solver's random source: seeded by the caller, reproducible across platforms.
+using Rng = std::mt19937_64;
+
+class Plugin;
+
+// Base of a plugin's private per-cycle data.
+class StateData {
+ public:
+  virtual ~StateData() = default;
+};
+
+// Per-cycle scratchpad. The framework fills the public fields before PreFilter plugins run;
+// each plugin may keep one typed slot, keyed by the plugin itself.
+class CycleState {
+ public:
+  // Bit m set: GPU model index m (ClusterSnapshot::models()) is acceptable to the pod.
+  uint64_t allowed_models = ~uint64_t{0};
+  // Build human-readable reasons for infeasible nodes. The simulator turns it off: a verdict's
+  // reason may then be empty.
+  bool explain = true;
+  // Random source for plugins that need one (the random baseline); may be null, in which case
+  // such plugins fall back to a deterministic choice.
+  Rng* rng = nullptr;
+
+  void Write(const Plugin* owner, std::unique_ptr<StateData> data) {
+    for (auto& [key, value] : slots_) {
+      if (key == owner) {
+        value = std::move(data);
+        return;
+      }
+    }
+    slots_.emplace_back(owner, std::move(data));
+  }
+  // The owner's data as T, or null if it wrote none (or data of another type).
+  template <typename T>
+  const T* Read(const Plugin* owner) const {
+    for (const auto& [key, value] : slots_) {
+      if (key == owner) return dynamic_cast<const T*>(value.get());
+    }
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::pair<const Plugin*, std::unique_ptr<StateData>>> slots_;
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  // The plugin's name from plugins/names.h.
+  virtual std::string_view Name() const = 0;
+};
+
+class PreFilterPlugin : public virtual Plugin {
+ public:
+  // Called once per cycle before any Filter/Score/Reserve of this plugin.
+  virtual absl::Status PreFilter(CycleState& state, const PodRequest& pod,
+                                 const ClusterSnapshot& snapshot) const = 0;
+};
+
+class FilterPlugin : public virtual Plugin {
+ public:
+  // Looks only at `node`.
+  virtual absl::StatusOr<FilterVerdict> Filter(const CycleState& state, const PodRequest& pod,
+                                               const NodeInfo& node) const = 0;
+};
+
+class ScorePlugin : public virtual Plugin {
+ public:
+  // Raw scores of `nodes` (all feasible) into `scores` (same length).
+  virtual absl::Status Score(const CycleState& state, const PodRequest& pod,
+                             const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
+                             absl::Span<int64_t> scores) const = 0;
+  // Maps raw scores onto [kMinScore, kMaxScore] in place; the Solver checks the range.
+  virtual absl::Status Normalize(const CycleState& /*state*/, absl::Span<int64_t> /*scores*/) const {
+    return absl::OkStatus();
+  }
+};
+
+class ReservePlugin : public virtual Plugin {
+ public:
+  // The exact devices the pod gets on `node`, or nullopt if it cannot be hosted there.
+  virtual absl::StatusOr<std::optional<Assignment>> Reserve(const CycleState& state,
+                                                            const PodRequest& pod,
+                                                            const ClusterSnapshot& snapshot,
+                                                            NodeIndex node) const = 0;
+};
+
+}  // namespace accelsched::plugins
+
+#endif  // ACCELSCHED_PLUGINS_FRAMEWORK_PLUGIN_H_

@@ -1,0 +1,145 @@
+#include "plugins/framework/snapshot.h"
+
+#include <bit>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+#include "topology/status_macros.h"
+
+namespace accelsched::plugins {
+
+absl::StatusOr<std::shared_ptr<const NodeTopology>> NodeTopology::Create(
+    topology::Topology topology) {
+  ACCELSCHED_ASSIGN_OR_RETURN(topology::DeviceSetSearch search,
+                              topology::DeviceSetSearch::Create(topology));
+  const int g = topology.num_gpus();
+  const size_t subsets = size_t{1} << g;
+  std::vector<GpuMask> adjacent(static_cast<size_t>(g), 0);
+  for (int a = 0; a < g; ++a) {
+    for (int b = 0; b < g; ++b) {
+      if (a != b && topology.NvlinkCount(a, b) > 0) adjacent[a] |= GpuMask{1} << b;
+    }
+  }
+  // path[S] = bitmask of v such that a Hamiltonian NVLink path through S starts at min(S) and
+  // ends at v.
+  std::vector<GpuMask> path(subsets, 0);
+  std::vector<uint8_t> ring(subsets, 0);
+  for (size_t s = 1; s < subsets; ++s) {
+    const GpuMask set = static_cast<GpuMask>(s);
+    const int first = std::countr_zero(set);
+    if (std::popcount(set) == 1) {
+      path[s] = set;
+      ring[s] = 1;
+      continue;
+    }
+    GpuMask ends = 0;
+    for (int v = 0; v < g; ++v) {
+      if (v == first || ((set >> v) & 1u) == 0) continue;
+      const GpuMask prev = path[set & ~(GpuMask{1} << v)];
+      if ((prev & adjacent[v]) != 0) ends |= GpuMask{1} << v;
+    }
+    path[s] = ends;
+    // Two GPUs joined by NVLink form a (degenerate) ring; more need the last hop back.
+    ring[s] = (ends & adjacent[first]) != 0 ? 1 : 0;
+  }
+  return std::make_shared<const NodeTopology>(
+      NodeTopology{std::move(topology), std::move(search), std::move(ring)});
+}
+
+std::optional<absl::string_view> NodeInfo::Label(absl::string_view key) const {
+  for (const auto& [k, v] : *labels) {
+    if (k == key) return absl::string_view(v);
+  }
+  return std::nullopt;
+}
+
+int16_t ClusterSnapshot::ModelIndex(absl::string_view name) const {
+  for (size_t i = 0; i < models_.size(); ++i) {
+    if (models_[i] == name) return static_cast<int16_t>(i);
+  }
+  return kNoModel;
+}
+
+std::optional<NodeIndex> ClusterSnapshot::Find(absl::string_view name) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+ClusterSnapshotBuilder& ClusterSnapshotBuilder::AddNode(NodeSpec spec) {
+  specs_.push_back(std::move(spec));
+  return *this;
+}
+
+absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
+  ClusterSnapshot s;
+  s.nodes_.reserve(specs_.size());
+  auto shared_empty_labels = std::make_shared<const Labels>();
+  for (NodeSpec& spec : specs_) {
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat("node ", spec.name, ": ", why));
+    };
+    if (spec.name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node #", s.nodes_.size(), ": name must not be empty"));
+    }
+    if (spec.cpu_milli < 0 || spec.memory_mib < 0 || spec.gpu_memory_mib < 0) {
+      return bad("capacities must not be negative");
+    }
+    if (spec.gpu_count < 0 || spec.gpu_count > kMaxGpus) {
+      return bad(absl::StrCat("gpu_count ", spec.gpu_count, " is outside 0..", kMaxGpus));
+    }
+    if (spec.gpu_count > 0 && spec.gpu_model.empty()) return bad("has GPUs but no GPU model");
+    if (spec.gpu_count == 0 && !spec.gpu_model.empty()) {
+      return bad(absl::StrCat("has GPU model ", spec.gpu_model, " but no GPUs"));
+    }
+    NodeInfo n;
+    n.name = spec.name;
+    n.cpu_capacity_milli = n.cpu_free_milli = spec.cpu_milli;
+    n.memory_capacity_mib = n.memory_free_mib = spec.memory_mib;
+    n.gpu_count = static_cast<int8_t>(spec.gpu_count);
+    n.gpu_memory_mib = spec.gpu_memory_mib;
+    if (!spec.gpu_model.empty()) {
+      int16_t m = s.ModelIndex(spec.gpu_model);
+      if (m == kNoModel) {
+        if (s.models_.size() >= 64) return bad("more than 64 distinct GPU models in one cluster");
+        s.models_.push_back(spec.gpu_model);
+        m = static_cast<int16_t>(s.models_.size() - 1);
+      }
+      n.model = m;
+    }
+    for (int i = 0; i < spec.gpu_count; ++i) {
+      n.gpu_free_milli[i] = 1000;
+      n.gpu_free_memory_mib[i] = spec.gpu_memory_mib;
+    }
+    if (spec.mig_enabled != 0) {
+      if ((spec.mig_enabled & ~n.all_gpus()) != 0) return bad("MIG enabled on GPUs it does not have");
+      auto geometry = topology::mig::GeometryForModel(spec.gpu_model);
+      if (!geometry.ok()) {
+        return bad(absl::StrCat("MIG enabled, but GPU model ", spec.gpu_model,
+                                " has no known MIG geometry"));
+      }
+      n.mig_geometry = *geometry;
+      n.mig_enabled = spec.mig_enabled;
+    } else if (auto geometry = topology::mig::GeometryForModel(spec.gpu_model); geometry.ok()) {
+      n.mig_geometry = *geometry;
+    }
+    if (spec.topology != nullptr && spec.topology->topology.num_gpus() != spec.gpu_count) {
+      return bad(absl::StrCat("topology has ", spec.topology->topology.num_gpus(),
+                              " GPUs but the node has ", spec.gpu_count));
+    }
+    n.topology = std::move(spec.topology);
+    n.labels = spec.labels.empty() ? shared_empty_labels
+                                   : std::make_shared<const Labels>(std::move(spec.labels));
+    auto [it, inserted] = s.by_name_.emplace(n.name, static_cast<NodeIndex>(s.nodes_.size()));
+    if (!inserted) return bad("duplicate node name");
+    s.gpu_capacity_milli_ += int64_t{spec.gpu_count} * 1000;
+    s.nodes_.push_back(std::move(n));
+  }
+  specs_.clear();
+  return s;
+}
+
+}  // namespace accelsched::plugins

@@ -1,0 +1,173 @@
+// ClusterSnapshot: an immutable view of every node's capacity and what is free on it, the input of
+// every solver call (DESIGN sections 2 and 8, STYLE "Ownership & immutability").
+//
+// A snapshot is built once by ClusterSnapshotBuilder (every node empty) and then only changed by
+// ClusterState (cluster_state.h), which applies and releases assignments on its private copy and
+// hands out copies as `shared_ptr<const ClusterSnapshot>`. Solver calls take `const&`.
+//
+// Per node: CPU and memory capacity and free amounts; GPU model (interned: `NodeInfo::model` is an
+// index into `ClusterSnapshot::models()`), GPU count, per-GPU free milli-GPU and free GPU memory,
+// per-GPU MIG state (enabled, used memory slots, whether a +me instance exists), the intra-node
+// topology with its device-set tables (shared between nodes of the same hardware), labels.
+//
+// Thread-safety: immutable after construction; safe to read from many threads.
+// Ownership: owns its nodes; topologies and label sets are shared, immutable, reference counted.
+#ifndef ACCELSCHED_PLUGINS_FRAMEWORK_SNAPSHOT_H_
+#define ACCELSCHED_PLUGINS_FRAMEWORK_SNAPSHOT_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+#include "topology/device_set.h"
+#include "topology/mig/mig.h"
+#include "topology/topology.h"
+
+namespace accelsched::plugins {
+
+using NodeIndex = int32_t;
+using topology::GpuMask;
+using topology::kMaxGpus;
+
+// Pod classes by what GPU they take, for per-node counts (GPU clustering).
+inline constexpr int kNumGpuClasses = kMaxGpus + 2;
+inline constexpr int kShareClass = 0;
+inline constexpr int kMigClass = kMaxGpus + 1;
+
+// Model index of nodes without GPUs.
+inline constexpr int16_t kNoModel = -1;
+
+// A node's hardware model with its device-set tables, built once per distinct topology and
+// shared by every node that has it.
+struct NodeTopology {
+  topology::Topology topology;
+  topology::DeviceSetSearch search;
+  // By GPU subset: 1 if its members can be ordered in a ring whose every hop is an NVLink (or
+  // NVSwitch) connection; single GPUs count. Held-Karp over NVLink adjacency, O(2^G G^2).
+  std::vector<uint8_t> nvlink_ring;
+
+  // Builds the device-set tables (tens of microseconds for 8 GPUs, ~0.3 s for 16).
+  static absl::StatusOr<std::shared_ptr<const NodeTopology>> Create(topology::Topology topology);
+};
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// What a node has, as given to the builder. Everything starts free.
+struct NodeSpec {
+  std::string name;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+  std::string gpu_model;       // Empty iff gpu_count == 0.
+  int gpu_count = 0;           // 0..kMaxGpus.
+  int64_t gpu_memory_mib = 0;  // Per GPU; 0 = unknown (memory then never limits a share).
+  GpuMask mig_enabled = 0;     // GPUs in MIG mode; needs a MIG-capable model.
+  std::shared_ptr<const NodeTopology> topology;  // Null = unknown (all GPUs equal).
+  Labels labels;
+};
+
+// One node's capacity and current free resources. Plain data; see ClusterSnapshot for the rules.
+struct NodeInfo {
+  std::string name;
+  int64_t cpu_capacity_milli = 0;
+  int64_t cpu_free_milli = 0;
+  int64_t memory_capacity_mib = 0;
+  int64_t memory_free_mib = 0;
+
+  int16_t model = kNoModel;  // Index into ClusterSnapshot::models().
+  int8_t gpu_count = 0;
+  int64_t gpu_memory_mib = 0;  // Per-GPU capacity; 0 = unknown.
+  // Free milli-GPU per GPU (0..1000). A MIG-enabled GPU shows 1000 minus 1000/7 per used
+  // compute slice, for the allocation metric; only MIG requests may use it.
+  std::array<int16_t, kMaxGpus> gpu_free_milli{};
+  std::array<int64_t, kMaxGpus> gpu_free_memory_mib{};
+
+  const topology::mig::MigGeometry* mig_geometry = nullptr;  // Null if the model has no MIG.
+  GpuMask mig_enabled = 0;
+  std::array<uint8_t, kMaxGpus> mig_used_slots{};  // Memory-slot masks of MIG-enabled GPUs.
+  GpuMask mig_media_used = 0;                      // GPUs that already hold a +me instance.
+
+  std::shared_ptr<const NodeTopology> topology;  // Null = unknown.
+  std::shared_ptr<const Labels> labels;          // Never null.
+
+  int32_t pods = 0;  // Pods placed here.
+  // Pods placed here by GPU class (see GpuClassOf): [0] shares, [k] k whole GPUs (1..16),
+  // [17] MIG instances. CPU-only pods are not counted.
+  std::array<int16_t, kNumGpuClasses> pods_by_gpu_class{};
+  // Bumped by every change; lets callers memoise per-node results.
+  uint64_t version = 0;
+
+  GpuMask all_gpus() const { return static_cast<GpuMask>((1u << gpu_count) - 1u); }
+  // GPUs that can be handed out whole: entirely free, not MIG-enabled.
+  GpuMask WholeFreeGpus() const {
+    GpuMask m = 0;
+    for (int i = 0; i < gpu_count; ++i) {
+      if (gpu_free_milli[i] == 1000 && ((mig_enabled >> i) & 1u) == 0) m |= GpuMask{1} << i;
+    }
+    return m;
+  }
+  int64_t GpuFreeMilliTotal() const {
+    int64_t sum = 0;
+    for (int i = 0; i < gpu_count; ++i) sum += gpu_free_milli[i];
+    return sum;
+  }
+  // The label's value, or nullopt.
+  std::optional<absl::string_view> Label(absl::string_view key) const;
+};
+
+class ClusterSnapshot {
+ public:
+  ClusterSnapshot() = default;
+
+  absl::Span<const NodeInfo> nodes() const { return nodes_; }
+  const NodeInfo& node(NodeIndex i) const { return nodes_[static_cast<size_t>(i)]; }
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  // Interned GPU model names; NodeInfo::model indexes this.
+  absl::Span<const std::string> models() const { return models_; }
+  // Model index of `name` (exact match), or kNoModel.
+  int16_t ModelIndex(absl::string_view name) const;
+  // Node index by name, or nullopt.
+  std::optional<NodeIndex> Find(absl::string_view name) const;
+  // Sum over nodes of GPU count * 1000.
+  int64_t gpu_capacity_milli() const { return gpu_capacity_milli_; }
+  // Milli-GPU handed out (whole GPUs, shares, MIG compute).
+  int64_t gpu_used_milli() const { return gpu_used_milli_; }
+  // Incremented by every change to the cluster (ClusterState).
+  uint64_t version() const { return version_; }
+
+ private:
+  friend class ClusterSnapshotBuilder;
+  friend class ClusterState;
+
+  std::vector<NodeInfo> nodes_;
+  std::vector<std::string> models_;
+  absl::flat_hash_map<std::string, NodeIndex> by_name_;
+  int64_t gpu_capacity_milli_ = 0;
+  int64_t gpu_used_milli_ = 0;
+  uint64_t version_ = 0;
+};
+
+// Builds a snapshot with every node empty. Not thread-safe (one builder per thread).
+class ClusterSnapshotBuilder {
+ public:
+  ClusterSnapshotBuilder& AddNode(NodeSpec spec);
+  // InvalidArgument naming the node for: empty or duplicate name, negative capacity, gpu_count
+  // outside 0..16, a GPU model without GPUs (or GPUs without a model), MIG on a model without
+  // MIG geometry or on GPUs the node does not have, a topology whose GPU count differs.
+  absl::StatusOr<ClusterSnapshot> Build() &&;
+
+ private:
+  std::vector<NodeSpec> specs_;
+};
+
+}  // namespace accelsched::plugins
+
+#endif  // ACCELSCHED_PLUGINS_FRAMEWORK_SNAPSHOT_H_

@@ -1,0 +1,15 @@
+#include "plugins/resource_fit/resource_fit.h"
+
+#include "plugins/framework/fit.h"
+
+namespace accelsched::plugins {
+
+absl::StatusOr<FilterVerdict> ResourceFit::Filter(const CycleState& state, const PodRequest& pod,
+                                                  const NodeInfo& node) const {
+  std::optional<FitProblem> problem = CheckFit(state, pod, node);
+  if (!problem.has_value()) return FilterVerdict::Feasible();
+  return problem->unresolvable ? FilterVerdict::Unresolvable(std::move(problem->reason))
+                               : FilterVerdict::Unschedulable(std::move(problem->reason));
+}
+
+}  // namespace accelsched::plugins
