@@ -5,9 +5,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include "plugins/accelsched/accelsched.h"
 #include "plugins/baselines/baselines.h"
+#include "plugins/mig_fragmentation/mig_fragmentation.h"
 #include "plugins/resource_fit/resource_fit.h"
 #include "plugins/share_fragmentation/fgd.h"
+#include "plugins/topology_score/topology_score.h"
 
 namespace accelsched::plugins {
 namespace {
@@ -33,16 +36,16 @@ absl::Status ValidatePolicyConfig(const PolicyConfig& config) {
   } weights[] = {{"fragmentation_weight", config.fragmentation_weight},
                  {"topology_weight", config.topology_weight},
                  {"mig_weight", config.mig_weight}};
-  int64_t sum = 0;
   for (const auto& w : weights) {
     if (w.value < 0 || w.value > 1000) {
       return absl::InvalidArgumentError(
           absl::StrCat(w.field, ": ", w.value, " is outside 0..1000"));
     }
-    sum += w.value;
   }
-  if (config.policy == "accelsched" && sum == 0) {
-    return absl::InvalidArgumentError("accelsched weights: all are 0; at least one must be >= 1");
+  if (config.policy == "accelsched" && config.fragmentation_weight < 1) {
+    return absl::InvalidArgumentError(
+        "fragmentation_weight: must be >= 1 for the accelsched policy (its share and node choice "
+        "rest on the fragmentation measure)");
   }
   return absl::OkStatus();
 }
@@ -66,7 +69,22 @@ absl::StatusOr<std::unique_ptr<Solver>> BuildSolver(const PolicyConfig& config,
   } else if (p == "fgd") {
     b.Add(std::make_unique<FgdPlugin>(workload.shapes));
   } else if (p == "accelsched") {
-    return absl::UnimplementedError("accelsched policy: not built yet");
+    auto packing = std::make_unique<AccelschedPacking>(workload.shapes);
+    absl::StatusOr<std::unique_ptr<MigFragmentation>> mig_reserve =
+        MigFragmentation::Create(workload.mig_demand);
+    if (!mig_reserve.ok()) return mig_reserve.status();
+    auto allocator = std::make_unique<AccelschedAllocator>(packing.get(), std::move(*mig_reserve));
+    b.Add(std::move(packing), config.fragmentation_weight);
+    if (config.topology_weight > 0) {
+      b.Add(std::make_unique<TopologyScore>(), config.topology_weight);
+    }
+    if (config.mig_weight > 0) {
+      absl::StatusOr<std::unique_ptr<MigFragmentation>> mig =
+          MigFragmentation::Create(workload.mig_demand);
+      if (!mig.ok()) return mig.status();
+      b.Add(std::move(*mig), config.mig_weight);
+    }
+    b.Add(std::move(allocator));
   } else {
     if (p == "firstfit") b.Add(std::make_unique<FirstFitScore>());
     if (p == "bestfit") b.Add(std::make_unique<BestFitScore>());

@@ -29,7 +29,8 @@ struct PolicyConfig {
   std::string policy = "accelsched";
   // Random tie-breaking among equal totals (kube-scheduler's selectHost); false = first node.
   bool random_ties = true;
-  // Weights of the accelsched policy's score plugins, 1..1000 each (0 turns one off).
+  // Weights of the accelsched policy's score plugins, 0..1000 each; 0 turns topology or MIG
+  // scoring off; fragmentation_weight must be >= 1.
   int64_t fragmentation_weight = 10;
   int64_t topology_weight = 2;
   int64_t mig_weight = 2;
@@ -47,7 +48,7 @@ struct WorkloadModel {
 absl::Span<const std::string_view> PolicyNames();
 
 // InvalidArgument naming the field: unknown policy (listing the known ones), weight outside
-// 0..1000, or every accelsched weight 0.
+// 0..1000, or fragmentation_weight 0 with the accelsched policy.
 absl::Status ValidatePolicyConfig(const PolicyConfig& config);
 
 // A Solver for the policy. InvalidArgument for an invalid config or an empty workload for a
