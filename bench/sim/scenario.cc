@@ -1,12 +1,391 @@
 #include "bench/sim/scenario.h"
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <queue>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+
+#include "plugins/framework/cluster_state.h"
+#include "plugins/framework/fit.h"
+#include "topology/profiles.h"
+#include "topology/status_macros.h"
 
 namespace accelsched::sim {
+namespace {
 
-int RunScenarioCommand(int /*argc*/, char** /*argv*/) {
-  std::cerr << "accelsched-sim: scenario mode is not built yet\n";
-  return 1;
+using nlohmann::json;
+using plugins::PodRequest;
+
+absl::Status Bad(const std::string& path, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+}
+
+// Reads an optional number field; `lo`..`hi` inclusive.
+absl::Status Number(const json& obj, const std::string& path, const char* key, double lo,
+                    double hi, double* out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_number()) return Bad(absl::StrCat(path, ".", key), "must be a number");
+  const double v = it->get<double>();
+  if (!(v >= lo && v <= hi)) {
+    return Bad(absl::StrCat(path, ".", key), absl::StrCat("must be in ", lo, "..", hi));
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
+absl::Status CheckKeys(const json& obj, const std::string& path,
+                       std::initializer_list<const char*> known) {
+  if (!obj.is_object()) return Bad(path, "must be an object");
+  for (const auto& [key, value] : obj.items()) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    if (!ok) return Bad(absl::StrCat(path, ".", key), "unknown field");
+  }
+  return absl::OkStatus();
+}
+
+struct PodClass {
+  PodRequest request;
+  double weight = 1;
+  double mean_duration = 3600;
+};
+
+absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
+  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(c, path,
+                                       {"name", "weight", "cpu_milli", "memory_mib", "gpus",
+                                        "gpu_milli", "mig", "nvlink", "mean_duration_s"}));
+  PodClass pc;
+  pc.request.name = c.value("name", std::string("pod"));
+  double v = 0;
+  ACCELSCHED_RETURN_IF_ERROR(Number(c, path, "weight", 0, 1e9, &pc.weight));
+  v = 1000;
+  ACCELSCHED_RETURN_IF_ERROR(Number(c, path, "cpu_milli", 0, 1e9, &v));
+  pc.request.cpu_milli = static_cast<int64_t>(v);
+  v = 1024;
+  ACCELSCHED_RETURN_IF_ERROR(Number(c, path, "memory_mib", 0, 1e12, &v));
+  pc.request.memory_mib = static_cast<int64_t>(v);
+  v = 0;
+  ACCELSCHED_RETURN_IF_ERROR(Number(c, path, "gpus", 0, 16, &v));
+  pc.request.gpu_count = static_cast<int32_t>(v);
+  v = 0;
+  ACCELSCHED_RETURN_IF_ERROR(Number(c, path, "gpu_milli", 0, 999, &v));
+  pc.request.gpu_milli = static_cast<int32_t>(v);
+  ACCELSCHED_RETURN_IF_ERROR(Number(c, path, "mean_duration_s", 1e-3, 1e9, &pc.mean_duration));
+  if (auto it = c.find("mig"); it != c.end() && !it->is_null()) {
+    // "3g", "1g.2m" (double memory), "1g+me".
+    if (!it->is_string()) return Bad(path + ".mig", "must be a string like \"3g\"");
+    std::string m = it->get<std::string>();
+    plugins::MigRequest r;
+    if (absl::EndsWith(m, "+me")) {
+      r.media_extensions = true;
+      m.resize(m.size() - 3);
+    }
+    if (absl::EndsWith(m, ".2m")) {
+      r.double_memory = true;
+      m.resize(m.size() - 3);
+    }
+    if (m.size() != 2 || m[1] != 'g' || !absl::SimpleAtoi(m.substr(0, 1), &r.compute_slices)) {
+      return Bad(path + ".mig", "must look like \"1g\", \"3g\", \"1g.2m\" or \"1g+me\"");
+    }
+    pc.request.mig = r;
+  }
+  if (auto it = c.find("nvlink"); it != c.end() && !it->is_null()) {
+    const std::string n = it->is_string() ? it->get<std::string>() : "";
+    if (n == "required") {
+      pc.request.nvlink = plugins::TopologyPreference::kRequired;
+    } else if (n == "preferred") {
+      pc.request.nvlink = plugins::TopologyPreference::kPreferred;
+    } else if (n != "none") {
+      return Bad(path + ".nvlink", "must be \"none\", \"preferred\" or \"required\"");
+    }
+  }
+  if (absl::Status s = pc.request.Validate(); !s.ok()) return Bad(path, s.message());
+  return pc;
+}
+
+}  // namespace
+
+absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
+  const json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return absl::InvalidArgumentError("scenario: not valid JSON");
+  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(root, "scenario", {"seed", "nodes", "workload"}));
+  double file_seed = 1;
+  ACCELSCHED_RETURN_IF_ERROR(Number(root, "scenario", "seed", 0, 1e15, &file_seed));
+  const uint64_t rng_seed = seed >= 0 ? static_cast<uint64_t>(seed) : static_cast<uint64_t>(file_seed);
+  Scenario s;
+  auto nodes = root.find("nodes");
+  if (nodes == root.end() || !nodes->is_array() || nodes->empty()) {
+    return Bad("scenario.nodes", "must be a non-empty array of node groups");
+  }
+  std::map<std::string, std::shared_ptr<const plugins::NodeTopology>> topologies;
+  for (size_t i = 0; i < nodes->size(); ++i) {
+    const json& g = (*nodes)[i];
+    const std::string path = absl::StrCat("scenario.nodes[", i, "]");
+    ACCELSCHED_RETURN_IF_ERROR(CheckKeys(g, path,
+                                         {"name", "count", "profile", "gpu_model", "gpus",
+                                          "cpu_milli", "memory_mib", "gpu_memory_mib",
+                                          "mig_gpus"}));
+    if (!g.contains("name") || !g["name"].is_string()) return Bad(path + ".name", "required string");
+    double count = 1, cpu = 64000, mem = 524288, gpu_mem = 0, gpus = 0;
+    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "count", 1, 100000, &count));
+    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "cpu_milli", 0, 1e9, &cpu));
+    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "memory_mib", 0, 1e12, &mem));
+    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "gpu_memory_mib", 0, 1e9, &gpu_mem));
+    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "gpus", 0, 16, &gpus));
+    std::shared_ptr<const plugins::NodeTopology> topo;
+    if (g.contains("profile")) {
+      if (!g["profile"].is_string()) return Bad(path + ".profile", "must be a string");
+      const std::string name = g["profile"].get<std::string>();
+      if (!topologies.count(name)) {
+        absl::StatusOr<topology::Topology> t = topology::BuiltinProfile(name);
+        if (!t.ok()) return Bad(path + ".profile", t.status().message());
+        ACCELSCHED_ASSIGN_OR_RETURN(topologies[name], plugins::NodeTopology::Create(*t));
+      }
+      topo = topologies[name];
+      gpus = topo->topology.num_gpus();
+    }
+    plugins::GpuMask mig = 0;
+    if (auto it = g.find("mig_gpus"); it != g.end()) {
+      if (!it->is_array()) return Bad(path + ".mig_gpus", "must be an array of GPU indices");
+      for (const json& x : *it) {
+        if (!x.is_number_integer() || x.get<int>() < 0 || x.get<int>() >= gpus) {
+          return Bad(path + ".mig_gpus", "GPU index out of range");
+        }
+        mig |= plugins::GpuMask{1} << x.get<int>();
+      }
+    }
+    for (int n = 0; n < static_cast<int>(count); ++n) {
+      plugins::NodeSpec spec;
+      spec.name = absl::StrCat(g["name"].get<std::string>(), "-", n);
+      spec.cpu_milli = static_cast<int64_t>(cpu);
+      spec.memory_mib = static_cast<int64_t>(mem);
+      spec.gpu_count = static_cast<int>(gpus);
+      spec.gpu_model = gpus > 0 ? g.value("gpu_model", std::string("GPU")) : "";
+      spec.gpu_memory_mib = static_cast<int64_t>(gpu_mem);
+      spec.mig_enabled = mig;
+      spec.topology = topo;
+      s.nodes.push_back(std::move(spec));
+    }
+  }
+  auto w = root.find("workload");
+  if (w == root.end()) return Bad("scenario.workload", "required");
+  ACCELSCHED_RETURN_IF_ERROR(
+      CheckKeys(*w, "scenario.workload", {"pods", "mean_interarrival_s", "classes"}));
+  double pods = 100, interarrival = 60;
+  ACCELSCHED_RETURN_IF_ERROR(Number(*w, "scenario.workload", "pods", 1, 1e7, &pods));
+  ACCELSCHED_RETURN_IF_ERROR(
+      Number(*w, "scenario.workload", "mean_interarrival_s", 1e-6, 1e9, &interarrival));
+  auto classes = w->find("classes");
+  if (classes == w->end() || !classes->is_array() || classes->empty()) {
+    return Bad("scenario.workload.classes", "must be a non-empty array");
+  }
+  std::vector<PodClass> pcs;
+  std::vector<double> weights;
+  for (size_t i = 0; i < classes->size(); ++i) {
+    ACCELSCHED_ASSIGN_OR_RETURN(
+        PodClass pc, ParseClass((*classes)[i], absl::StrCat("scenario.workload.classes[", i, "]")));
+    weights.push_back(pc.weight);
+    pcs.push_back(std::move(pc));
+  }
+  std::mt19937_64 rng(rng_seed);
+  std::discrete_distribution<size_t> pick(weights.begin(), weights.end());
+  std::exponential_distribution<double> gap(1.0 / interarrival);
+  double t = 0;
+  std::vector<PodRequest> requests;
+  for (int i = 0; i < static_cast<int>(pods); ++i) {
+    const PodClass& pc = pcs[pick(rng)];
+    ScenarioPod p;
+    p.request = pc.request;
+    p.request.name = absl::StrCat(pc.request.name, "-", i);
+    t += gap(rng);
+    p.arrival = t;
+    p.duration = std::exponential_distribution<double>(1.0 / pc.mean_duration)(rng);
+    requests.push_back(p.request);
+    if (p.request.mig.has_value()) s.workload.mig_demand.emplace_back(*p.request.mig, 1.0);
+    s.pods.push_back(std::move(p));
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(s.workload.shapes, plugins::TypicalShapes(requests));
+  return s;
+}
+
+absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const Scenario& s,
+                                           uint64_t seed) {
+  plugins::ClusterSnapshotBuilder builder;
+  for (const plugins::NodeSpec& n : s.nodes) builder.AddNode(n);
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot initial, std::move(builder).Build());
+  plugins::ClusterState state(std::move(initial));
+  const plugins::ClusterSnapshot& view = state.view();
+  plugins::Rng rng(seed);
+  ScenarioResult r;
+  r.pods = static_cast<int>(s.pods.size());
+  // Departures: (time, pod index); min-heap.
+  using Departure = std::pair<double, size_t>;
+  std::priority_queue<Departure, std::vector<Departure>, std::greater<>> departures;
+  std::vector<plugins::Assignment> placed(s.pods.size());
+  std::deque<size_t> waiting;
+  double now = 0, alloc_area = 0, wait_sum = 0, ring_sum = 0;
+  int ring_count = 0;
+  auto advance = [&](double t) {
+    alloc_area += (t - now) * static_cast<double>(view.gpu_used_milli());
+    now = t;
+  };
+  auto try_place = [&](size_t i) -> absl::StatusOr<bool> {
+    const PodRequest& pod = s.pods[i].request;
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver.Place(pod, view, &rng));
+    if (!p.assignment.has_value()) return false;
+    ACCELSCHED_RETURN_IF_ERROR(state.Apply(*p.assignment));
+    placed[i] = *p.assignment;
+    departures.emplace(now + s.pods[i].duration, i);
+    ++r.placed;
+    wait_sum += now - s.pods[i].arrival;
+    if (now > s.pods[i].arrival) ++r.waited;
+    if (pod.mig.has_value()) ++r.mig_placed;
+    if (pod.gpu_count >= 2) {
+      ++r.multi_gpu_placed;
+      const plugins::NodeInfo& node = view.node(p.assignment->node);
+      if (node.topology != nullptr) {
+        if (plugins::IsNvlinkRing(*node.topology, p.assignment->gpus)) ++r.multi_gpu_nvlink_ring;
+        ring_sum += node.topology->search.Quality(p.assignment->gpus).ring_mbps / 1000.0;
+        ++ring_count;
+      }
+    }
+    return true;
+  };
+  size_t next = 0;
+  while (next < s.pods.size() || !departures.empty()) {
+    const bool arrival_next = next < s.pods.size() &&
+                              (departures.empty() || s.pods[next].arrival < departures.top().first);
+    if (arrival_next) {
+      advance(s.pods[next].arrival);
+      ACCELSCHED_ASSIGN_OR_RETURN(bool ok, try_place(next));
+      if (!ok) waiting.push_back(next);
+      ++next;
+      continue;
+    }
+    auto [t, i] = departures.top();
+    departures.pop();
+    advance(t);
+    ACCELSCHED_RETURN_IF_ERROR(state.Release(placed[i]));
+    for (size_t k = 0; k < waiting.size();) {
+      ACCELSCHED_ASSIGN_OR_RETURN(bool ok, try_place(waiting[k]));
+      if (ok) {
+        waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(k));
+      } else {
+        ++k;
+      }
+    }
+  }
+  r.never_placed = static_cast<int>(waiting.size());
+  r.mean_wait_s = r.placed > 0 ? wait_sum / r.placed : 0;
+  r.mean_alloc_pct = now > 0 && view.gpu_capacity_milli() > 0
+                         ? 100.0 * alloc_area / now / static_cast<double>(view.gpu_capacity_milli())
+                         : 0;
+  r.mean_ring_gbps = ring_count > 0 ? ring_sum / ring_count : 0;
+  return r;
+}
+
+int RunScenarioCommand(int argc, char** argv) {
+  static constexpr char kHelp[] =
+      R"(usage: accelsched-sim scenario --file FILE --policy P[,P...] [--seeds 1-5]
+
+Event-driven run of a scenario (bench/scenarios/*.json): node groups with built-in topology
+profiles and MIG GPUs; pods from weighted classes with exponential arrivals and durations.
+Pods that do not fit wait in a FIFO queue, retried after every departure.
+Prints per policy (means over seeds): pods placed, never placed, mean wait, time-averaged GPU
+allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG placements.
+)";
+  std::string file, policy_list, seeds = "1";
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help") {
+      std::cout << kHelp;
+      return 0;
+    }
+    if ((a == "--file" || a == "--policy" || a == "--seeds") && i + 1 < argc) {
+      (a == "--file" ? file : a == "--policy" ? policy_list : seeds) = argv[++i];
+      continue;
+    }
+    std::cerr << "accelsched-sim scenario: unknown flag or missing value '" << a << "'\n" << kHelp;
+    return 1;
+  }
+  if (file.empty() || policy_list.empty()) {
+    std::cerr << "accelsched-sim scenario: --file and --policy are required\n" << kHelp;
+    return 1;
+  }
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << "accelsched-sim scenario: " << file << ": cannot open\n";
+    return 1;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<uint64_t> seed_list;
+  {
+    std::vector<std::string> range = absl::StrSplit(seeds, absl::MaxSplits('-', 1));
+    uint64_t a = 0, b = 0;
+    if (!absl::SimpleAtoi(range[0], &a) || (range.size() == 2 && !absl::SimpleAtoi(range[1], &b)) ||
+        (range.size() == 2 && (b < a || b - a > 1000))) {
+      std::cerr << "accelsched-sim scenario: --seeds must be N or A-B\n";
+      return 1;
+    }
+    if (range.size() == 1) b = a;
+    for (uint64_t x = a; x <= b; ++x) seed_list.push_back(x);
+  }
+  std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy",
+                               "pods", "placed", "waited", "never", "wait_s", "alloc%",
+                               "nvl-ring%", "ring_GBs", "mig");
+  for (absl::string_view p : absl::StrSplit(policy_list, ',')) {
+    ScenarioResult sum;
+    for (uint64_t seed : seed_list) {
+      absl::StatusOr<Scenario> s = ParseScenario(text.str(), static_cast<int64_t>(seed));
+      if (!s.ok()) {
+        std::cerr << "accelsched-sim scenario: " << file << ": " << s.status().message() << "\n";
+        return 1;
+      }
+      plugins::PolicyConfig config;
+      config.policy = std::string(p);
+      absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
+          plugins::BuildSolver(config, s->workload);
+      if (!solver.ok()) {
+        std::cerr << "accelsched-sim scenario: --policy: " << solver.status().message() << "\n";
+        return 1;
+      }
+      absl::StatusOr<ScenarioResult> r = RunScenario(**solver, *s, seed);
+      if (!r.ok()) {
+        std::cerr << "accelsched-sim scenario: " << r.status().message() << "\n";
+        return 2;
+      }
+      sum.pods += r->pods;
+      sum.placed += r->placed;
+      sum.waited += r->waited;
+      sum.never_placed += r->never_placed;
+      sum.mean_wait_s += r->mean_wait_s;
+      sum.mean_alloc_pct += r->mean_alloc_pct;
+      sum.multi_gpu_placed += r->multi_gpu_placed;
+      sum.multi_gpu_nvlink_ring += r->multi_gpu_nvlink_ring;
+      sum.mean_ring_gbps += r->mean_ring_gbps;
+      sum.mig_placed += r->mig_placed;
+    }
+    const double n = static_cast<double>(seed_list.size());
+    std::cout << absl::StrFormat(
+        "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d\n", p, sum.pods, sum.placed,
+        sum.waited, sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,
+        sum.multi_gpu_placed > 0 ? 100.0 * sum.multi_gpu_nvlink_ring / sum.multi_gpu_placed : 0.0,
+        sum.mean_ring_gbps / n, sum.mig_placed);
+  }
+  return 0;
 }
 
 }  // namespace accelsched::sim

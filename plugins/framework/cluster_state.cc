@@ -77,10 +77,13 @@ absl::Status ClusterState::Check(const Assignment& a, bool release) const {
     if (a.gpu_milli >= 1000) return bad("share must be below 1000 milli");
     if (!release) {
       if (n.gpu_free_milli[g] < a.gpu_milli) return bad("not enough free milli-GPU");
-      if (n.gpu_free_memory_mib[g] < a.gpu_memory_mib) return bad("not enough free GPU memory");
+      // GPU memory 0 = unknown: it never limits a share (snapshot.h).
+      if (n.gpu_memory_mib > 0 && n.gpu_free_memory_mib[g] < a.gpu_memory_mib) {
+        return bad("not enough free GPU memory");
+      }
     } else {
       if (n.gpu_free_milli[g] + a.gpu_milli > 1000) return bad("share was not taken");
-      if (n.gpu_free_memory_mib[g] + a.gpu_memory_mib > n.gpu_memory_mib) {
+      if (n.gpu_memory_mib > 0 && n.gpu_free_memory_mib[g] + a.gpu_memory_mib > n.gpu_memory_mib) {
         return bad("GPU memory was not taken");
       }
     }
@@ -127,7 +130,7 @@ void ClusterState::Change(const Assignment& a, int sign) {
   } else if (a.gpu_milli > 0) {
     const int g = std::countr_zero(a.gpus);
     n.gpu_free_milli[g] = static_cast<int16_t>(n.gpu_free_milli[g] - sign * a.gpu_milli);
-    n.gpu_free_memory_mib[g] -= sign * a.gpu_memory_mib;
+    if (n.gpu_memory_mib > 0) n.gpu_free_memory_mib[g] -= sign * a.gpu_memory_mib;
   } else {
     for (int g = 0; g < n.gpu_count; ++g) {
       if (((a.gpus >> g) & 1u) == 0) continue;

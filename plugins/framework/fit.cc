@@ -3,6 +3,7 @@
 #include <bit>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace accelsched::plugins {
 
@@ -161,14 +162,29 @@ std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& po
     if (pod.nvlink == TopologyPreference::kRequired || pod.require_close_nic ||
         pod.require_same_numa) {
       if (!BestWholeGpuSet(pod, node).has_value()) {
-        return problem(node.topology == nullptr, "no set of ", pod.gpu_count, " free GPUs meets ",
-                       pod.nvlink == TopologyPreference::kRequired ? "the NVLink requirement" : "",
-                       pod.require_close_nic ? " the close-NIC requirement" : "",
-                       pod.require_same_numa ? " the same-NUMA requirement" : "",
+        // Unresolvable if even the empty node has no such set (freeing GPUs cannot help).
+        bool possible = false;
+        if (node.topology != nullptr) {
+          NodeInfo empty = node;
+          for (int i = 0; i < empty.gpu_count; ++i) empty.gpu_free_milli[i] = 1000;
+          possible = BestWholeGpuSet(pod, empty).has_value();
+        }
+        std::vector<std::string> needs;
+        if (pod.nvlink == TopologyPreference::kRequired) needs.push_back("the NVLink requirement");
+        if (pod.require_close_nic) needs.push_back("the close-NIC requirement");
+        if (pod.require_same_numa) needs.push_back("the same-NUMA requirement");
+        return problem(!possible, "no set of ", pod.gpu_count,
+                       possible ? " free GPUs meets " : " GPUs of this node can ever meet ",
+                       absl::StrJoin(needs, " and "),
                        node.topology == nullptr ? " (node topology unknown)" : "");
       }
     }
   } else if (pod.WantsShare()) {
+    if (pod.gpu_memory_mib > 0 && node.gpu_memory_mib > 0 &&
+        pod.gpu_memory_mib > node.gpu_memory_mib) {
+      return problem(true, "GPUs have ", node.gpu_memory_mib, " MiB in all, pod asks ",
+                     pod.gpu_memory_mib, " MiB");
+    }
     if (ShareCandidates(pod, node) == 0) {
       return problem(false, "no GPU has ", pod.gpu_milli, " milli-GPU",
                      pod.gpu_memory_mib > 0 ? absl::StrCat(" and ", pod.gpu_memory_mib, " MiB")

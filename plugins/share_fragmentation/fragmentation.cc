@@ -129,24 +129,26 @@ double FragmentationModel::NodeFragment(int16_t model, int64_t cpu_free_milli,
                                         absl::Span<const int16_t> gpu_free_milli) const {
   const size_t g = gpu_free_milli.size();
   if (g == 0) return 0;
-  std::array<int, kMaxGpus> f{};
   int total = 0;
-  for (size_t i = 0; i < g; ++i) {
-    f[i] = gpu_free_milli[i];
-    total += f[i];
-  }
+  for (size_t i = 0; i < g; ++i) total += gpu_free_milli[i];
   if (total == 0) return 0;
-  std::sort(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(g), std::greater<>());
-  // For each distinct u (descending): how many GPUs have f >= u, and their sum.
-  std::array<int, 64> count{};
-  std::array<int, 64> sum{};
-  size_t j = 0;
-  int running = 0;
+  // For each distinct u: how many GPUs have f >= u, and their sum. A direct G x U scan (no sort):
+  // both are small (G <= 16, U <= 64) and the loop is branch-free.
+  std::array<int, 64> count;  // Only the first |distinct u| entries are written and read.
+  std::array<int, 64> sum;
   const size_t nu = distinct_u_.size();  // <= 64 (Create).
   for (size_t k = 0; k < nu; ++k) {
-    while (j < g && f[j] >= distinct_u_[k]) running += f[j++];
-    count[k] = static_cast<int>(j);
-    sum[k] = running;
+    const int u = distinct_u_[k];
+    int c = 0;
+    int s = 0;
+    for (size_t i = 0; i < g; ++i) {
+      const int f = gpu_free_milli[i];
+      const int fits = f >= u;
+      c += fits;
+      s += fits * f;
+    }
+    count[k] = c;
+    sum[k] = s;
   }
   const uint64_t model_bit = model >= 0 ? uint64_t{1} << model : 0;
   double hosted = 0;

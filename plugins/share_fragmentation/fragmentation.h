@@ -13,9 +13,9 @@
 //   sum of f_i with f_i < u_m  otherwise (the GPUs too small for m).
 // F_n(M) = sum_m p_m F_n(m). Since sum_m p_m = 1 this is
 //   F_n(M) = R - sum over shapes m that n can host of p_m * (sum of f_i with f_i >= u_m),
-// which is how it is computed: sort the free GPUs once, walk the distinct u values, and add
-// the hosted shapes. Cost O(G log G + |distinct u| + |M|) per node (|M| = 35 on the default
-// trace): tens of nanoseconds.
+// which is how it is computed: for each distinct u, count the GPUs with f_i >= u and sum them
+// (a branch-free G x U scan), then add the hosted shapes. Cost O(G |distinct u| + |M|) per node
+// (|M| = 35 on the default trace): tens of nanoseconds.
 //
 // Thread-safety: immutable after construction; safe for concurrent use.
 #ifndef ACCELSCHED_PLUGINS_SHARE_FRAGMENTATION_FRAGMENTATION_H_
