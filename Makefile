@@ -5,6 +5,7 @@
 #                -Wthread-safety (build-san/)
 #   make demo    deps + build + run the main job (for now: accelsched-topo over the examples)
 #   make bench   run the Google Benchmark suite (figures go to bench/RESULTS.md by hand)
+#   make paper-matrix   the FGD paper's 6 policies x 17 traces x 10 seeds in accelsched-sim
 #   make format / make lint   clang-format in place / clang-tidy over the sources
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config ccache clang clang-form
 
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build test test-gcc test-san demo bench format lint clean
+.PHONY: all deps configure build test test-gcc test-san demo bench paper-matrix format lint clean
 
 all: build
 
@@ -62,6 +63,19 @@ demo: build
 
 bench: build
 	$(BUILD)/bench/accelsched-bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+TRACE_DIR ?= ../shared/data/alibaba-gpu-v2023
+PAPER_TRACES := default cpu050 cpu100 cpu200 cpu250 gpushare40 gpushare60 gpushare80 gpushare100 \
+                gpuspec10 gpuspec20 gpuspec25 gpuspec33 multigpu20 multigpu30 multigpu40 multigpu50
+comma := ,
+empty :=
+space := $(empty) $(empty)
+paper-matrix: build
+	$(BUILD)/bench/accelsched-sim trace --nodes $(TRACE_DIR)/openb_node_list_gpu_node.csv \
+	  --pods $(subst $(space),$(comma),$(foreach t,$(PAPER_TRACES),$(TRACE_DIR)/openb_pod_list_$(t).csv)) \
+	  --policy paper --seeds 42-51 --jobs $(JOBS) \
+	  --expected $(TRACE_DIR)/fgd-expected-results/analysis_allo_discrete.csv \
+	  --summary-csv $(BUILD)/paper_matrix.csv --svg $(BUILD)/paper_matrix.svg
 
 format:
 	clang-format -i $(SOURCES)

@@ -63,8 +63,8 @@ absl::StatusOr<ExpectedCurves> LoadExpectedCurves(const std::string& path) {
     }
     std::vector<absl::string_view> f = absl::StrSplit(l, ',');
     if (f.size() != 5 + kBuckets) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": expected ",
-                                                     5 + kBuckets, " columns, found ", f.size()));
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": expected ", 5 + kBuckets,
+                                                     " columns, found ", f.size()));
     }
     std::array<double, kBuckets> curve{};
     for (int k = 0; k < kBuckets; ++k) {
@@ -128,10 +128,10 @@ std::vector<SummaryRow> Summarize(const std::vector<RunRecord>& records,
 }
 
 std::string FormatTable(const std::vector<SummaryRow>& rows) {
-  std::string out = absl::StrFormat(
-      "%-26s %-13s %5s %15s %8s %7s %15s %8s %7s %8s %7s %7s\n", "trace", "policy", "seeds",
-      "alloc@100 (sd)", "authors", "delta", "alloc@130 (sd)", "authors", "delta", "to-ideal",
-      "frag@80", "wall_s");
+  std::string out =
+      absl::StrFormat("%-26s %-13s %5s %15s %8s %7s %15s %8s %7s %8s %7s %7s\n", "trace", "policy",
+                      "seeds", "alloc@100 (sd)", "authors", "delta", "alloc@130 (sd)", "authors",
+                      "delta", "to-ideal", "frag@80", "wall_s");
   for (const SummaryRow& r : rows) {
     auto opt = [](const std::optional<double>& v) { return v ? Fixed(*v) : std::string("-"); };
     auto delta = [](double ours, const std::optional<double>& v) {
@@ -139,12 +139,12 @@ std::string FormatTable(const std::vector<SummaryRow>& rows) {
     };
     absl::string_view trace = r.trace;
     absl::ConsumePrefix(&trace, "openb_pod_list_");
-    out += absl::StrFormat(
-        "%-26s %-13s %5d %8s (%4s) %8s %7s %8s (%4s) %8s %7s %8s %7s %7s\n", trace, r.policy,
-        r.seeds, Fixed(r.alloc100_mean), Fixed(r.alloc100_std), opt(r.authors100),
-        delta(r.alloc100_mean, r.authors100), Fixed(r.alloc130_mean), Fixed(r.alloc130_std),
-        opt(r.authors130), delta(r.alloc130_mean, r.authors130),
-        Fixed(100.0 - r.alloc130_mean), Fixed(r.frag80_mean), Fixed(r.wall_mean, 3));
+    out += absl::StrFormat("%-26s %-13s %5d %8s (%4s) %8s %7s %8s (%4s) %8s %7s %8s %7s %7s\n",
+                           trace, r.policy, r.seeds, Fixed(r.alloc100_mean), Fixed(r.alloc100_std),
+                           opt(r.authors100), delta(r.alloc100_mean, r.authors100),
+                           Fixed(r.alloc130_mean), Fixed(r.alloc130_std), opt(r.authors130),
+                           delta(r.alloc130_mean, r.authors130), Fixed(100.0 - r.alloc130_mean),
+                           Fixed(r.frag80_mean), Fixed(r.wall_mean, 3));
   }
   return out;
 }
@@ -152,9 +152,9 @@ std::string FormatTable(const std::vector<SummaryRow>& rows) {
 std::string SummaryCsv(const std::vector<RunRecord>& records) {
   std::string out = "trace,policy,seed,alloc_100,alloc_130,frag_80,wall_seconds\n";
   for (const RunRecord& r : records) {
-    absl::StrAppend(&out, r.trace, ",", r.policy, ",", r.seed, ",",
-                    Fixed(r.result.alloc_pct[100]), ",", Fixed(r.result.alloc_pct[130]), ",",
-                    Fixed(r.result.frag_pct[80], 3), ",", Fixed(r.result.wall_seconds, 4), "\n");
+    absl::StrAppend(&out, r.trace, ",", r.policy, ",", r.seed, ",", Fixed(r.result.alloc_pct[100]),
+                    ",", Fixed(r.result.alloc_pct[130]), ",", Fixed(r.result.frag_pct[80], 3), ",",
+                    Fixed(r.result.wall_seconds, 4), "\n");
   }
   return out;
 }
@@ -239,10 +239,10 @@ std::string SvgPlot(const std::vector<RunRecord>& records) {
                                             "stroke-width=\"1.5\" points=\"%s\"/>\n",
                                             color, points));
       const double at130 = sum[130] / n;
-      absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%d\" fill=\"%s\">%s %s</text>\n",
-                                            kLeft + kPlotW + 12,
-                                            y0 + kTop + 16 + 18 * static_cast<int>(p), color,
-                                            policies[p], Fixed(at130)));
+      absl::StrAppend(
+          &svg, absl::StrFormat("<text x=\"%d\" y=\"%d\" fill=\"%s\">%s %s</text>\n",
+                                kLeft + kPlotW + 12, y0 + kTop + 16 + 18 * static_cast<int>(p),
+                                color, policies[p], Fixed(at130)));
     }
   }
   svg += "</svg>\n";

@@ -32,8 +32,8 @@ absl::Status Bad(const std::string& path, absl::string_view why) {
 }
 
 // Reads an optional number field; `lo`..`hi` inclusive.
-absl::Status Number(const json& obj, const std::string& path, const char* key, double lo,
-                    double hi, double* out) {
+absl::Status Number(const json& obj, const std::string& path, const char* key, double lo, double hi,
+                    double* out) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_number()) return Bad(absl::StrCat(path, ".", key), "must be a number");
@@ -123,7 +123,8 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
   ACCELSCHED_RETURN_IF_ERROR(CheckKeys(root, "scenario", {"seed", "nodes", "workload"}));
   double file_seed = 1;
   ACCELSCHED_RETURN_IF_ERROR(Number(root, "scenario", "seed", 0, 1e15, &file_seed));
-  const uint64_t rng_seed = seed >= 0 ? static_cast<uint64_t>(seed) : static_cast<uint64_t>(file_seed);
+  const uint64_t rng_seed =
+      seed >= 0 ? static_cast<uint64_t>(seed) : static_cast<uint64_t>(file_seed);
   Scenario s;
   auto nodes = root.find("nodes");
   if (nodes == root.end() || !nodes->is_array() || nodes->empty()) {
@@ -133,11 +134,12 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
   for (size_t i = 0; i < nodes->size(); ++i) {
     const json& g = (*nodes)[i];
     const std::string path = absl::StrCat("scenario.nodes[", i, "]");
-    ACCELSCHED_RETURN_IF_ERROR(CheckKeys(g, path,
-                                         {"name", "count", "profile", "gpu_model", "gpus",
-                                          "cpu_milli", "memory_mib", "gpu_memory_mib",
-                                          "mig_gpus"}));
-    if (!g.contains("name") || !g["name"].is_string()) return Bad(path + ".name", "required string");
+    ACCELSCHED_RETURN_IF_ERROR(
+        CheckKeys(g, path,
+                  {"name", "count", "profile", "gpu_model", "gpus", "cpu_milli", "memory_mib",
+                   "gpu_memory_mib", "mig_gpus"}));
+    if (!g.contains("name") || !g["name"].is_string())
+      return Bad(path + ".name", "required string");
     double count = 1, cpu = 64000, mem = 524288, gpu_mem = 0, gpus = 0;
     ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "count", 1, 100000, &count));
     ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "cpu_milli", 0, 1e9, &cpu));
@@ -343,9 +345,9 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
     if (range.size() == 1) b = a;
     for (uint64_t x = a; x <= b; ++x) seed_list.push_back(x);
   }
-  std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy",
-                               "pods", "placed", "waited", "never", "wait_s", "alloc%",
-                               "nvl-ring%", "ring_GBs", "mig");
+  std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy", "pods",
+                               "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
+                               "ring_GBs", "mig");
   for (absl::string_view p : absl::StrSplit(policy_list, ',')) {
     ScenarioResult sum;
     for (uint64_t seed : seed_list) {

@@ -120,8 +120,7 @@ absl::StatusOr<std::vector<uint64_t>> ParseSeeds(absl::string_view spec) {
   for (absl::string_view part : absl::StrSplit(spec, ',')) {
     std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
     uint64_t a = 0, b = 0;
-    if (!absl::SimpleAtoi(range[0], &a) ||
-        (range.size() == 2 && !absl::SimpleAtoi(range[1], &b))) {
+    if (!absl::SimpleAtoi(range[0], &a) || (range.size() == 2 && !absl::SimpleAtoi(range[1], &b))) {
       return absl::InvalidArgumentError(absl::StrCat("--seeds: '", part, "' is not N or A-B"));
     }
     if (range.size() == 1) b = a;
@@ -155,11 +154,11 @@ int Fail(const absl::Status& s) {
 }
 
 int RunTraceCommand(int argc, char** argv) {
-  absl::StatusOr<Flags> flags = ParseFlags(
-      argc, argv, 2,
-      {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
-       "--summary-csv", "--curves-csv", "--svg", "--ties"},
-      {"--help"});
+  absl::StatusOr<Flags> flags =
+      ParseFlags(argc, argv, 2,
+                 {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
+                  "--summary-csv", "--curves-csv", "--svg", "--ties"},
+                 {"--help"});
   if (!flags.ok()) return Fail(flags.status());
   if (flags->Has("--help")) {
     std::cout << kTraceHelp;

@@ -33,9 +33,9 @@ std::vector<absl::string_view> Lines(absl::string_view contents) {
 absl::Status ParseInt(absl::string_view file, int line, absl::string_view column,
                       absl::string_view text, int64_t lo, int64_t hi, int64_t* out) {
   if (!absl::SimpleAtoi(text, out) || *out < lo || *out > hi) {
-    return LineError(file, line,
-                     absl::StrCat("column ", column, ": '", text, "' is not an integer in ", lo,
-                                  "..", hi));
+    return LineError(
+        file, line,
+        absl::StrCat("column ", column, ": '", text, "' is not an integer in ", lo, "..", hi));
   }
   return absl::OkStatus();
 }
@@ -55,8 +55,9 @@ absl::StatusOr<std::vector<TraceNode>> ParseTraceNodes(absl::string_view content
   std::vector<absl::string_view> lines = Lines(contents);
   if (lines.empty()) return LineError(file, 1, "empty file; expected a node-list header");
   if (lines[0] != kNodeHeader) {
-    return LineError(file, 1, absl::StrCat("header is '", lines[0], "', expected '", kNodeHeader,
-                                           "' (a node list)"));
+    return LineError(
+        file, 1,
+        absl::StrCat("header is '", lines[0], "', expected '", kNodeHeader, "' (a node list)"));
   }
   std::vector<TraceNode> nodes;
   absl::flat_hash_set<std::string> seen;
@@ -84,7 +85,8 @@ absl::StatusOr<std::vector<TraceNode>> ParseTraceNodes(absl::string_view content
     if (auto s = ParseInt(file, line, "gpu", f[3], 0, 16, &gpus); !s.ok()) return s;
     n.gpus = static_cast<int>(gpus);
     n.model = std::string(f[4]);
-    if (n.gpus > 0 && n.model.empty()) return LineError(file, line, "column model: empty with GPUs");
+    if (n.gpus > 0 && n.model.empty())
+      return LineError(file, line, "column model: empty with GPUs");
     if (n.gpus == 0 && !n.model.empty()) {
       return LineError(file, line, "column model: set on a node without GPUs");
     }
@@ -103,8 +105,9 @@ absl::StatusOr<std::vector<TracePod>> ParseTracePods(absl::string_view contents,
   } else if (lines[0] == kPodHeader5) {
     columns = 5;
   } else {
-    return LineError(file, 1, absl::StrCat("header is '", lines[0], "', expected '", kPodHeader11,
-                                           "' or its first 5 columns (a pod list)"));
+    return LineError(file, 1,
+                     absl::StrCat("header is '", lines[0], "', expected '", kPodHeader11,
+                                  "' or its first 5 columns (a pod list)"));
   }
   std::vector<TracePod> pods;
   for (size_t i = 1; i < lines.size(); ++i) {

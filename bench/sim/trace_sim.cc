@@ -80,7 +80,6 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::FragmentationModel report,
                               plugins::FragmentationModel::Create(report_shapes, view.models()));
 
-
   std::vector<double> node_frag(static_cast<size_t>(view.num_nodes()));
   double frag_total = 0;
   for (int i = 0; i < view.num_nodes(); ++i) {
@@ -127,8 +126,8 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
     e.rate = idle > 0 ? 100.0 * frag_total / idle : 0.0;
     events.push_back(e);
   }
-  result.final_alloc_pct = 100.0 * static_cast<double>(view.gpu_used_milli()) /
-                           static_cast<double>(capacity);
+  result.final_alloc_pct =
+      100.0 * static_cast<double>(view.gpu_used_milli()) / static_cast<double>(capacity);
 
   // Bucket means with the k-1..k+1 fallback.
   std::array<double, kBuckets + 2> sum_alloc{}, sum_frag{}, sum_rate{};

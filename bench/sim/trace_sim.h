@@ -20,8 +20,8 @@
 //      an empty bucket takes the events of buckets k-1..k+1. NaN if still none.
 //
 // Randomness: one std::mt19937_64 seeded with the seed drives the shuffle, the tuning, the node
-// order and, when the solver breaks ties at random, the tie-breaking. Go's math/rand cannot be replicated, so results match the authors'
-// statistically (means over seeds), not per seed.
+// order and, when the solver breaks ties at random, the tie-breaking. Go's math/rand cannot be
+// replicated, so results match the authors' statistically (means over seeds), not per seed.
 //
 // Thread-safety: RunTrace is reentrant; concurrent runs share only immutable inputs.
 #ifndef ACCELSCHED_BENCH_SIM_TRACE_SIM_H_

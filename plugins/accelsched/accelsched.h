@@ -10,8 +10,8 @@
 // Reserve (plugin "GpuAllocator" of this policy): whole GPUs by the device-set search
 //   (topology-aware, structure-preserving; lowest free indices without a topology), a share on
 //   the GPU with the least exact growth (FGD keeps the first GPU of the best truncated score,
-//   which is worse by ~0.07 points on the default trace), a MIG instance at the least MIG-cost growth
-//   (mig_fragmentation/).
+//   which is worse by ~0.07 points on the default trace), a MIG instance at the least MIG-cost
+//   growth (mig_fragmentation/).
 // The policy also runs TopologyScore and MigFragmentation with the configured weights.
 //
 // Thread-safety: immutable after construction; safe for concurrent use.

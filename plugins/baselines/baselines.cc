@@ -115,8 +115,7 @@ absl::Status FirstFitScore::Score(const CycleState& /*state*/, const PodRequest&
 }
 
 absl::Status BestFitScore::Score(const CycleState& /*state*/, const PodRequest& pod,
-                                 const ClusterSnapshot& snapshot,
-                                 absl::Span<const NodeIndex> nodes,
+                                 const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                                  absl::Span<int64_t> scores) const {
   for (size_t i = 0; i < nodes.size(); ++i) scores[i] = BestFitRaw(pod, snapshot.node(nodes[i]));
   return absl::OkStatus();

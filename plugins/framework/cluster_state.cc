@@ -30,8 +30,8 @@ std::string DebugString(const Assignment& a) {
 
 absl::Status ClusterState::Check(const Assignment& a, bool release) const {
   auto bad = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(absl::StrCat(release ? "release " : "apply ",
-                                                      DebugString(a), ": ", why));
+    return absl::FailedPreconditionError(
+        absl::StrCat(release ? "release " : "apply ", DebugString(a), ": ", why));
   };
   if (a.node < 0 || a.node >= snapshot_.num_nodes()) return bad("unknown node");
   const NodeInfo& n = snapshot_.node(a.node);
@@ -44,7 +44,8 @@ absl::Status ClusterState::Check(const Assignment& a, bool release) const {
     if (a.memory_mib > n.memory_free_mib) return bad("not enough free memory");
   } else {
     if (n.cpu_free_milli + a.cpu_milli > n.cpu_capacity_milli) return bad("CPU was not taken");
-    if (n.memory_free_mib + a.memory_mib > n.memory_capacity_mib) return bad("memory was not taken");
+    if (n.memory_free_mib + a.memory_mib > n.memory_capacity_mib)
+      return bad("memory was not taken");
   }
   const bool is_mig = a.mig_profile_id >= 0;
   const bool is_share = a.gpu_milli > 0;

@@ -193,8 +193,7 @@ std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& po
     }
   } else if (pod.WantsMig()) {
     if (MigCandidates(**mig_profile, node) == 0) {
-      return problem(false, "no MIG-enabled GPU has a free legal start for ",
-                     (*mig_profile)->name);
+      return problem(false, "no MIG-enabled GPU has a free legal start for ", (*mig_profile)->name);
     }
   }
   return std::nullopt;

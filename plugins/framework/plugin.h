@@ -108,7 +108,8 @@ class ScorePlugin : public virtual Plugin {
                              const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                              absl::Span<int64_t> scores) const = 0;
   // Maps raw scores onto [kMinScore, kMaxScore] in place; the Solver checks the range.
-  virtual absl::Status Normalize(const CycleState& /*state*/, absl::Span<int64_t> /*scores*/) const {
+  virtual absl::Status Normalize(const CycleState& /*state*/,
+                                 absl::Span<int64_t> /*scores*/) const {
     return absl::OkStatus();
   }
 };

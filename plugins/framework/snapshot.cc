@@ -115,7 +115,8 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
       n.gpu_free_memory_mib[i] = spec.gpu_memory_mib;
     }
     if (spec.mig_enabled != 0) {
-      if ((spec.mig_enabled & ~n.all_gpus()) != 0) return bad("MIG enabled on GPUs it does not have");
+      if ((spec.mig_enabled & ~n.all_gpus()) != 0)
+        return bad("MIG enabled on GPUs it does not have");
       auto geometry = topology::mig::GeometryForModel(spec.gpu_model);
       if (!geometry.ok()) {
         return bad(absl::StrCat("MIG enabled, but GPU model ", spec.gpu_model,

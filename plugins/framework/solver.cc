@@ -11,9 +11,8 @@
 
 namespace accelsched::plugins {
 
-absl::StatusOr<CycleState> Solver::PreFilter(const PodRequest& pod,
-                                             const ClusterSnapshot& snapshot, bool explain,
-                                             Rng* rng) const {
+absl::StatusOr<CycleState> Solver::PreFilter(const PodRequest& pod, const ClusterSnapshot& snapshot,
+                                             bool explain, Rng* rng) const {
   ACCELSCHED_RETURN_IF_ERROR(pod.Validate());
   CycleState state;
   state.explain = explain;
@@ -67,9 +66,10 @@ absl::StatusOr<std::vector<int64_t>> Solver::Score(const CycleState& state, cons
     ACCELSCHED_RETURN_IF_ERROR(plugin->Normalize(state, absl::MakeSpan(scores)));
     for (size_t i = 0; i < scores.size(); ++i) {
       if (scores[i] < kMinScore || scores[i] > kMaxScore) {
-        return absl::InternalError(absl::StrCat("plugin ", std::string(plugin->Name()), " scored node ",
-                                                snapshot.node(feasible[i]).name, " ", scores[i],
-                                                ", outside [", kMinScore, ", ", kMaxScore, "]"));
+        return absl::InternalError(absl::StrCat("plugin ", std::string(plugin->Name()),
+                                                " scored node ", snapshot.node(feasible[i]).name,
+                                                " ", scores[i], ", outside [", kMinScore, ", ",
+                                                kMaxScore, "]"));
       }
       totals[i] += scores[i] * weight;
     }
@@ -171,7 +171,8 @@ absl::StatusOr<std::unique_ptr<Solver>> SolverBuilder::Build() && {
     if (plugin == nullptr) return absl::InvalidArgumentError("null plugin");
     for (const auto& owned : solver->owned_) {
       if (owned->Name() == plugin->Name()) {
-        return absl::InvalidArgumentError(absl::StrCat("plugin ", std::string(plugin->Name()), " added twice"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("plugin ", std::string(plugin->Name()), " added twice"));
       }
     }
     if (auto* p = dynamic_cast<const PreFilterPlugin*>(plugin.get())) {
@@ -180,18 +181,18 @@ absl::StatusOr<std::unique_ptr<Solver>> SolverBuilder::Build() && {
     if (auto* p = dynamic_cast<const FilterPlugin*>(plugin.get())) solver->filters_.push_back(p);
     if (auto* p = dynamic_cast<const ScorePlugin*>(plugin.get())) {
       if (weight < 1 || weight > 1000) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("plugin ", std::string(plugin->Name()), ": score weight ", weight,
-                         " is outside 1..1000"));
+        return absl::InvalidArgumentError(absl::StrCat("plugin ", std::string(plugin->Name()),
+                                                       ": score weight ", weight,
+                                                       " is outside 1..1000"));
       }
       solver->scorers_.emplace_back(p, weight);
       solver->max_total_ += kMaxScore * weight;
     }
     if (auto* p = dynamic_cast<const ReservePlugin*>(plugin.get())) {
       if (solver->reserve_ != nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("two reserve plugins: ",
-                                                       std::string(solver->reserve_->Name()), " and ",
-                                                       std::string(plugin->Name())));
+        return absl::InvalidArgumentError(
+            absl::StrCat("two reserve plugins: ", std::string(solver->reserve_->Name()), " and ",
+                         std::string(plugin->Name())));
       }
       solver->reserve_ = p;
     }

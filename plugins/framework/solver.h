@@ -29,7 +29,7 @@
 namespace accelsched::plugins {
 
 struct FilterResult {
-  std::vector<NodeIndex> feasible;                           // In candidate order.
+  std::vector<NodeIndex> feasible;                          // In candidate order.
   std::vector<std::pair<NodeIndex, FilterVerdict>> failed;  // In candidate order.
 };
 
@@ -74,8 +74,8 @@ class Solver {
 
   // The whole cycle over `candidates` (every node if empty). `rng` feeds tie-breaking and random
   // plugins; `explain` builds the reason when nothing fits.
-  absl::StatusOr<Placement> Place(const PodRequest& pod, const ClusterSnapshot& snapshot,
-                                  Rng* rng, bool explain = false,
+  absl::StatusOr<Placement> Place(const PodRequest& pod, const ClusterSnapshot& snapshot, Rng* rng,
+                                  bool explain = false,
                                   absl::Span<const NodeIndex> candidates = {}) const;
 
   // Names of the plugins, in registration order, with their score weights (0 = not a scorer).

@@ -22,9 +22,9 @@ absl::StatusOr<std::unique_ptr<MigFragmentation>> MigFragmentation::Create(
     const std::vector<std::pair<MigRequest, double>>& demand) {
   for (const auto& [shape, weight] : demand) {
     if (!(weight >= 0) || !std::isfinite(weight)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("mig demand: weight ", weight, " of ", shape.compute_slices,
-                       "g must be a finite non-negative number"));
+      return absl::InvalidArgumentError(absl::StrCat("mig demand: weight ", weight, " of ",
+                                                     shape.compute_slices,
+                                                     "g must be a finite non-negative number"));
     }
   }
   std::unique_ptr<MigFragmentation> plugin(new MigFragmentation());
@@ -36,8 +36,7 @@ absl::StatusOr<std::unique_ptr<MigFragmentation>> MigFragmentation::Create(
         w = p.media_extensions ? 0.0 : 1.0;
       } else {
         for (const auto& [shape, weight] : demand) {
-          if (shape.compute_slices == p.compute_slices &&
-              shape.double_memory == p.double_memory &&
+          if (shape.compute_slices == p.compute_slices && shape.double_memory == p.double_memory &&
               shape.media_extensions == p.media_extensions) {
             w += weight;
           }

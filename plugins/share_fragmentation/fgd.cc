@@ -84,9 +84,8 @@ absl::Status FgdPlugin::Score(const CycleState& state, const PodRequest& pod,
   const FragmentationModel* model = Model(state);
   if (model == nullptr) return absl::InternalError("FGD: Score before PreFilter");
   for (size_t i = 0; i < nodes.size(); ++i) {
-    scores[i] =
-        BestFragmentationDelta(*model, pod, snapshot.node(nodes[i]), /*truncated=*/true)
-            .truncated_score;
+    scores[i] = BestFragmentationDelta(*model, pod, snapshot.node(nodes[i]), /*truncated=*/true)
+                    .truncated_score;
   }
   return absl::OkStatus();
 }

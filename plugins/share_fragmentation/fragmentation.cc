@@ -95,9 +95,9 @@ absl::StatusOr<FragmentationModel> FragmentationModel::Create(
   }
   std::sort(m.distinct_u_.begin(), m.distinct_u_.end(), std::greater<>());
   if (m.distinct_u_.size() > 64) {
-    return absl::InvalidArgumentError(absl::StrCat("fragmentation model with ",
-                                                   m.distinct_u_.size(),
-                                                   " distinct GPU sizes; at most 64 are supported"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fragmentation model with ", m.distinct_u_.size(),
+                     " distinct GPU sizes; at most 64 are supported"));
   }
   for (const TaskShape& s : shapes) {
     if (s.gpu_count == 0) continue;  // Contributes R, folded into the "R -" form.
@@ -105,8 +105,7 @@ absl::StatusOr<FragmentationModel> FragmentationModel::Create(
     c.cpu_milli = s.cpu_milli;
     c.gpu_count = s.gpu_count;
     c.u_index = static_cast<int>(
-        std::find(m.distinct_u_.begin(), m.distinct_u_.end(), s.gpu_milli) -
-        m.distinct_u_.begin());
+        std::find(m.distinct_u_.begin(), m.distinct_u_.end(), s.gpu_milli) - m.distinct_u_.begin());
     c.model_mask = ~uint64_t{0};
     if (!s.allowed_models.empty()) {
       c.model_mask = 0;

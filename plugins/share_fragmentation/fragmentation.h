@@ -37,10 +37,10 @@ namespace accelsched::plugins {
 // One task shape of the target workload.
 struct TaskShape {
   int64_t cpu_milli = 0;
-  int gpu_count = 0;   // GPUs; 0 for CPU-only shapes.
-  int gpu_milli = 0;   // Per GPU (1000 for whole GPUs, 1..999 for a share).
+  int gpu_count = 0;                        // GPUs; 0 for CPU-only shapes.
+  int gpu_milli = 0;                        // Per GPU (1000 for whole GPUs, 1..999 for a share).
   std::vector<std::string> allowed_models;  // Empty = any.
-  double popularity = 0;  // p_m; the shapes of a workload sum to 1.
+  double popularity = 0;                    // p_m; the shapes of a workload sum to 1.
 
   friend bool operator==(const TaskShape&, const TaskShape&) = default;
 };
@@ -50,8 +50,9 @@ struct TaskShape {
 TaskShape ShapeOf(const PodRequest& pod);
 
 // The typical shapes of `pods`: identical shapes counted, sorted by count (descending; ties by
-// (cpu, gpu milli, gpu count, models) descending, as the artifact), kept until they cover `coverage` (0..1] of the pods, then renormalised.
-// InvalidArgument if `pods` is empty or coverage is outside (0, 1].
+// (cpu, gpu milli, gpu count, models) descending, as the artifact), kept until they cover
+// `coverage` (0..1] of the pods, then renormalised. InvalidArgument if `pods` is empty or coverage
+// is outside (0, 1].
 absl::StatusOr<std::vector<TaskShape>> TypicalShapes(absl::Span<const PodRequest> pods,
                                                      double coverage = 0.95);
 

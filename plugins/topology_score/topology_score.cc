@@ -32,7 +32,8 @@ absl::Status TopologyScore::Score(const CycleState& /*state*/, const PodRequest&
                                   const ClusterSnapshot& snapshot,
                                   absl::Span<const NodeIndex> nodes,
                                   absl::Span<int64_t> scores) const {
-  for (size_t i = 0; i < nodes.size(); ++i) scores[i] = TopologyScoreOf(pod, snapshot.node(nodes[i]));
+  for (size_t i = 0; i < nodes.size(); ++i)
+    scores[i] = TopologyScoreOf(pod, snapshot.node(nodes[i]));
   return absl::OkStatus();
 }
 

@@ -52,8 +52,8 @@ TEST(ParseTracePodsTest, ReadsBothLayouts) {
   ASSERT_EQ(eleven->size(), 1u);
   EXPECT_EQ((*eleven)[0].gpu_milli, 460);
   EXPECT_EQ((*eleven)[0].gpu_spec, (std::vector<std::string>{"V100M16", "V100M32"}));
-  auto five = ParseTracePods("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np1,1,2,4,1000\n",
-                             "b.csv");
+  auto five =
+      ParseTracePods("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np1,1,2,4,1000\n", "b.csv");
   ASSERT_TRUE(five.ok()) << five.status();
   EXPECT_EQ((*five)[0].GpuMilli(), 4000);
   plugins::PodRequest r = ToPodRequest((*five)[0]);
@@ -73,14 +73,15 @@ TEST(ParseTraceNodesTest, RejectsDuplicatesAndModelMismatch) {
 
 TEST(ParseTraceTest, RealFilesParse) {
   // The README's counts: 1213 GPU nodes; 8152 pods in the default list, 8324 in multigpu20.
-  auto nodes = LoadTraceNodes(testing::SharedDataPath(
-      "alibaba-gpu-v2023/openb_node_list_gpu_node.csv"));
+  auto nodes =
+      LoadTraceNodes(testing::SharedDataPath("alibaba-gpu-v2023/openb_node_list_gpu_node.csv"));
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   EXPECT_EQ(nodes->size(), 1213u);
   int gpus = 0;
   for (const TraceNode& n : *nodes) gpus += n.gpus;
   EXPECT_EQ(gpus, 6212);
-  auto pods = LoadTracePods(testing::SharedDataPath("alibaba-gpu-v2023/openb_pod_list_default.csv"));
+  auto pods =
+      LoadTracePods(testing::SharedDataPath("alibaba-gpu-v2023/openb_pod_list_default.csv"));
   ASSERT_TRUE(pods.ok()) << pods.status();
   EXPECT_EQ(pods->size(), 8152u);
   auto multi =
@@ -136,9 +137,10 @@ TEST(RunTraceTest, SliceOfDefaultTraceIsConsistent) {
   // 400 pods of the default trace on the real 1213 nodes: the demand is far below capacity, so
   // nothing fails and the allocation equals the arrived demand at every event. Buckets past
   // the arrived demand (130% of capacity is never reached) fall back to NaN.
-  auto nodes = LoadTraceNodes(testing::SharedDataPath(
-      "alibaba-gpu-v2023/openb_node_list_gpu_node.csv"));
-  auto pods = LoadTracePods(testing::SharedDataPath("alibaba-gpu-v2023/openb_pod_list_default.csv"));
+  auto nodes =
+      LoadTraceNodes(testing::SharedDataPath("alibaba-gpu-v2023/openb_node_list_gpu_node.csv"));
+  auto pods =
+      LoadTracePods(testing::SharedDataPath("alibaba-gpu-v2023/openb_pod_list_default.csv"));
   ASSERT_TRUE(nodes.ok() && pods.ok());
   pods->resize(400);
   std::vector<plugins::PodRequest> requests;

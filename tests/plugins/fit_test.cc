@@ -224,7 +224,8 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
       {"CPU-only pod ignores GPUs and models", Pod().Cpu(100), 2, 0, true, false, ""},
       {"required NVLink without a topology", Pod().Gpus(1).Nvlink(TopologyPreference::kRequired), 3,
        kAll, false, true,
-       "no set of 1 GPUs of this node can ever meet the NVLink requirement (node topology unknown)"},
+       "no set of 1 GPUs of this node can ever meet the NVLink requirement (node topology "
+       "unknown)"},
       {"close NIC without a topology", Pod().Gpus(1).Nic(), 3, kAll, false, true,
        "the close-NIC requirement (node topology unknown)"},
       {"preferred NVLink without a topology", Pod().Gpus(1).Nvlink(TopologyPreference::kPreferred),
