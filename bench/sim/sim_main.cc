@@ -52,6 +52,9 @@ allocation and fragmentation after every pod, bucketed by arrived demand 0..130%
                         trace,policy,seed,alloc_100,alloc_130,frag_80,wall_seconds
   --curves-csv OUT      one row per (trace, policy, seed, arrived %)
   --svg OUT             plot of allocation vs arrived demand, mean over seeds
+  --detail-csv OUT      failed pods and the final state of every node, per run:
+                        trace,policy,seed,failed,pod,arrived_pct,cpu_milli,memory_mib,num_gpu,gpu_milli
+                        trace,policy,seed,node,name,model,cpu_free,memory_free,pods,gpu_free(;-list)
   --ties MODE           how equal scores are broken (default ordered):
                           ordered  first node in a seeded random node order, as the FGD
                                    artifact (its nodes are renamed from a random permutation
@@ -157,7 +160,7 @@ int RunTraceCommand(int argc, char** argv) {
   absl::StatusOr<Flags> flags =
       ParseFlags(argc, argv, 2,
                  {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
-                  "--summary-csv", "--curves-csv", "--svg", "--ties"},
+                  "--summary-csv", "--curves-csv", "--svg", "--ties", "--detail-csv"},
                  {"--help"});
   if (!flags.ok()) return Fail(flags.status());
   if (flags->Has("--help")) {
@@ -269,6 +272,7 @@ int RunTraceCommand(int argc, char** argv) {
       options.tune_ratio = tune;
       options.seed = job.seed;
       options.node_order = ties == "name" ? NodeOrder::kByName : NodeOrder::kShuffled;
+      options.record_detail = flags->Get("--detail-csv") != nullptr;
       absl::StatusOr<TraceRunResult> r =
           RunTrace(*t.solvers[job.policy], *nodes, t.pods, t.shapes, options);
       if (!r.ok()) {
@@ -305,6 +309,15 @@ int RunTraceCommand(int argc, char** argv) {
   }
   if (const std::string* out = flags->Get("--curves-csv"); out != nullptr) {
     if (absl::Status s = WriteFile(*out, CurvesCsv(records)); !s.ok()) return Fail(s);
+  }
+  if (const std::string* out = flags->Get("--detail-csv"); out != nullptr) {
+    std::string csv;
+    for (const RunRecord& r : records) {
+      for (const std::string& line : r.result.detail) {
+        absl::StrAppend(&csv, r.trace, ",", r.policy, ",", r.seed, ",", line, "\n");
+      }
+    }
+    if (absl::Status s = WriteFile(*out, csv); !s.ok()) return Fail(s);
   }
   if (const std::string* out = flags->Get("--svg"); out != nullptr) {
     if (absl::Status s = WriteFile(*out, SvgPlot(records)); !s.ok()) return Fail(s);

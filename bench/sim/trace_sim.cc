@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 #include "topology/status_macros.h"
 
@@ -103,6 +104,11 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
   for (const TracePod& tp : pods) {
     arrived += tp.GpuMilli();
     plugins::PodRequest pod = ToPodRequest(tp);
+    if (options.record_detail) {
+      result.detail.push_back(absl::StrFormat(
+          "arrive,%s,%.3f,%d,%d,%d,%d", tp.name, static_cast<double>(arrived) / gpus / 10.0,
+          tp.cpu_milli, tp.memory_mib, tp.num_gpu, tp.gpu_milli));
+    }
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement placement,
                                 solver.Place(pod, view, &rng, /*explain=*/false));
     if (placement.assignment.has_value()) {
@@ -116,6 +122,11 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
       ++result.placed;
     } else {
       ++result.failed;
+      if (options.record_detail) {
+        result.detail.push_back(absl::StrFormat(
+            "failed,%s,%.2f,%d,%d,%d,%d", tp.name, static_cast<double>(arrived) / gpus / 10.0,
+            tp.cpu_milli, tp.memory_mib, tp.num_gpu, tp.gpu_milli));
+      }
     }
     const double used = static_cast<double>(view.gpu_used_milli());
     const double idle = static_cast<double>(capacity) - used;
@@ -125,6 +136,18 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
     e.frag = frag_total;
     e.rate = idle > 0 ? 100.0 * frag_total / idle : 0.0;
     events.push_back(e);
+  }
+  if (options.record_detail) {
+    for (const plugins::NodeInfo& n : view.nodes()) {
+      std::string gpus_free;
+      for (int g = 0; g < n.gpu_count; ++g) {
+        absl::StrAppend(&gpus_free, g == 0 ? "" : ";", n.gpu_free_milli[static_cast<size_t>(g)]);
+      }
+      result.detail.push_back(absl::StrFormat(
+          "node,%s,%s,%d,%d,%d,%s", n.name,
+          n.model == plugins::kNoModel ? "" : view.models()[static_cast<size_t>(n.model)],
+          n.cpu_free_milli, n.memory_free_mib, n.pods, gpus_free));
+    }
   }
   result.final_alloc_pct =
       100.0 * static_cast<double>(view.gpu_used_milli()) / static_cast<double>(capacity);

@@ -29,6 +29,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -56,6 +57,9 @@ struct TraceRunResult {
   int failed = 0;
   double final_alloc_pct = 0;
   double wall_seconds = 0;
+  // With TraceRunOptions::record_detail: one line per failed pod and per node at the end, as
+  // the --detail-csv rows (without the trace,policy,seed prefix). Empty otherwise.
+  std::vector<std::string> detail;
 };
 
 // The order of the nodes in the snapshot, which decides ties when the solver breaks them by
@@ -69,6 +73,7 @@ struct TraceRunOptions {
   double tune_ratio = 1.3;
   uint64_t seed = 42;
   NodeOrder node_order = NodeOrder::kShuffled;
+  bool record_detail = false;  // Fill TraceRunResult::detail.
 };
 
 // Steps 1-6 with `solver` deciding every placement. `report_shapes`: the typical shapes of the

@@ -40,6 +40,22 @@ grep -q "^openb_pod_list_default,bestfit,43," "$TMP/summary.csv" || fail "no bes
 grep -q "<svg" "$TMP/plot.svg" || fail "no svg"
 [ "$(wc -l < "$TMP/curves.csv")" = $((1 + 4 * 131)) ] || fail "curves rows"
 
+# Detail CSV: at 5% nothing fails, so per run the milli-GPU used on the nodes at the end equals
+# the milli-GPU of the pods that arrived, and every node appears once.
+expect 0 "bestfit" trace --nodes "$DATA/openb_node_list_gpu_node.csv" \
+  --pods "$DATA/openb_pod_list_default.csv" --policy bestfit --seeds 42 --tune 0.05 \
+  --detail-csv "$TMP/detail.csv"
+awk -F, '
+  $4 == "arrive" { want += $9 * $10; ++arrived }
+  $4 == "failed" { ++failed }
+  $4 == "node" { ++nodes; n = split($10, g, ";"); for (i = 1; i <= n; ++i) used += 1000 - g[i] }
+  END {
+    if (nodes != 1213 || arrived == 0 || failed != 0 || used != want) {
+      printf "nodes %d arrived %d failed %d used %d want %d\n", nodes, arrived, failed, used, want
+      exit 1
+    }
+  }' "$TMP/detail.csv" || fail "detail csv inconsistent"
+
 expect 0 "accelsched" scenario --file "$SCENARIOS/mixed.json" --policy accelsched --seeds 1
 printf '{"nodes": [{"name": "a", "count": 0}], "workload": {}}' > "$TMP/s.json"
 expect 1 "scenario.nodes[0].count" scenario --file "$TMP/s.json" --policy fgd
