@@ -10,15 +10,15 @@ namespace accelsched::plugins {
 namespace mig = topology::mig;
 
 GpuMask ShareCandidates(const PodRequest& pod, const NodeInfo& node) {
-  GpuMask m = 0;
-  const bool check_memory = pod.gpu_memory_mib > 0 && node.gpu_memory_mib > 0;
+  // Branch-free: this runs for every node and GPU of every share request.
+  const int64_t memory = pod.gpu_memory_mib > 0 && node.gpu_memory_mib > 0 ? pod.gpu_memory_mib : 0;
+  uint32_t m = 0;
   for (int i = 0; i < node.gpu_count; ++i) {
-    if ((node.mig_enabled >> i) & 1u) continue;
-    if (node.gpu_free_milli[i] < pod.gpu_milli) continue;
-    if (check_memory && node.gpu_free_memory_mib[i] < pod.gpu_memory_mib) continue;
-    m |= GpuMask{1} << i;
+    const uint32_t ok = static_cast<uint32_t>(node.gpu_free_milli[i] >= pod.gpu_milli) &
+                        static_cast<uint32_t>(node.gpu_free_memory_mib[i] >= memory);
+    m |= ok << i;
   }
-  return m;
+  return static_cast<GpuMask>(m & ~static_cast<uint32_t>(node.mig_enabled));
 }
 
 const mig::MigProfile* MigProfileFor(const MigRequest& request, const NodeInfo& node) {

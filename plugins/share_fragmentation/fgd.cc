@@ -1,5 +1,6 @@
 #include "plugins/share_fragmentation/fgd.h"
 
+#include <array>
 #include <cmath>
 
 #include "plugins/baselines/baselines.h"
@@ -25,31 +26,44 @@ FragmentationDelta BestFragmentationDelta(const FragmentationModel& model, const
                                           const NodeInfo& node, bool truncated) {
   std::array<int16_t, kMaxGpus> free = ShareableFree(node);
   const auto span = absl::MakeConstSpan(free.data(), static_cast<size_t>(node.gpu_count));
-  const double f0 = model.NodeFragment(node.model, node.cpu_free_milli, span);
+  const FragmentationModel::GpuProfile profile = model.Profile(span);
+  const double f0 = model.Fragment(profile, node.model, node.cpu_free_milli);
   const int64_t cpu_after = node.cpu_free_milli - ScoringCpuMilli(pod);
   FragmentationDelta best;
   if (pod.WantsShare()) {
+    // The delta of every distinct free value among the candidate GPUs (equal free milli give
+    // equal deltas), in GPU order.
     const GpuMask candidates = ShareCandidates(pod, node);
-    bool found = false;
+    std::array<double, kMaxGpus> delta;
+    std::array<int, kMaxGpus> gpu;
+    int n = 0;
+    int min_at = -1;
     for (int i = 0; i < node.gpu_count; ++i) {
       if (((candidates >> i) & 1u) == 0) continue;
-      // GPUs with equal free milli give equal results; skip repeats of an earlier one.
       bool repeat = false;
-      for (int j = 0; j < i && !repeat; ++j) {
-        repeat = ((candidates >> j) & 1u) && free[j] == free[i];
-      }
+      for (int j = 0; j < n && !repeat; ++j) repeat = free[gpu[j]] == free[i];
       if (repeat) continue;
-      free[i] = static_cast<int16_t>(free[i] - pod.gpu_milli);
-      const double delta = model.NodeFragment(node.model, cpu_after, span) - f0;
-      free[i] = static_cast<int16_t>(free[i] + pod.gpu_milli);
-      const int64_t score = FgdScoreOf(delta);
-      const bool better = truncated ? score > best.truncated_score : delta < best.delta;
-      if (!found || better) {
-        best = {delta, score, i};
-        found = true;
+      delta[n] =
+          model.FragmentAfterTake(profile, node.model, cpu_after, free[i], pod.gpu_milli) - f0;
+      gpu[n] = i;
+      if (min_at < 0 || delta[n] < delta[min_at]) min_at = n;
+      ++n;
+    }
+    if (n == 0) return best;
+    // The score does not increase with the delta, so the best score is the least delta's. With
+    // `truncated`, the GPU is the first one reaching that score (the artifact's choice), found
+    // without scoring every GPU.
+    const int64_t top = FgdScoreOf(delta[min_at]);
+    int chosen = min_at;
+    if (truncated) {
+      for (int j = 0; j < min_at; ++j) {
+        if (FgdScoreOf(delta[j]) == top) {
+          chosen = j;
+          break;
+        }
       }
     }
-    return best;
+    return {delta[chosen], top, gpu[chosen]};
   }
   if (pod.WantsWholeGpus()) {
     int left = pod.gpu_count;
@@ -59,8 +73,10 @@ FragmentationDelta BestFragmentationDelta(const FragmentationModel& model, const
         --left;
       }
     }
+    best.delta = model.NodeFragment(node.model, cpu_after, span) - f0;
+  } else {
+    best.delta = model.Fragment(profile, node.model, cpu_after) - f0;  // GPUs unchanged.
   }
-  best.delta = model.NodeFragment(node.model, cpu_after, span) - f0;
   best.truncated_score = FgdScoreOf(best.delta);
   return best;
 }

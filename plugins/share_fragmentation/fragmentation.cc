@@ -120,43 +120,74 @@ absl::StatusOr<FragmentationModel> FragmentationModel::Create(
   }
   std::stable_sort(m.compiled_.begin(), m.compiled_.end(),
                    [](const Compiled& a, const Compiled& b) { return a.u_index < b.u_index; });
+  for (const Compiled& c : m.compiled_) {
+    m.compiled_u_.push_back(m.distinct_u_[static_cast<size_t>(c.u_index)]);
+  }
   m.shapes_ = std::move(shapes);
   return m;
 }
 
-double FragmentationModel::NodeFragment(int16_t model, int64_t cpu_free_milli,
-                                        absl::Span<const int16_t> gpu_free_milli) const {
-  const size_t g = gpu_free_milli.size();
-  if (g == 0) return 0;
-  int total = 0;
-  for (size_t i = 0; i < g; ++i) total += gpu_free_milli[i];
-  if (total == 0) return 0;
+FragmentationModel::GpuProfile FragmentationModel::Profile(
+    absl::Span<const int16_t> gpu_free_milli) const {
+  GpuProfile p;
+  for (const int16_t f : gpu_free_milli) p.total += f;
   // For each distinct u: how many GPUs have f >= u, and their sum. A direct G x U scan (no sort):
   // both are small (G <= 16, U <= 64) and the loop is branch-free.
-  std::array<int, 64> count;  // Only the first |distinct u| entries are written and read.
-  std::array<int, 64> sum;
   const size_t nu = distinct_u_.size();  // <= 64 (Create).
   for (size_t k = 0; k < nu; ++k) {
     const int u = distinct_u_[k];
     int c = 0;
     int s = 0;
-    for (size_t i = 0; i < g; ++i) {
-      const int f = gpu_free_milli[i];
+    for (const int16_t f : gpu_free_milli) {
       const int fits = f >= u;
       c += fits;
       s += fits * f;
     }
-    count[k] = c;
-    sum[k] = s;
+    p.count[k] = c;
+    p.sum[k] = s;
   }
+  return p;
+}
+
+double FragmentationModel::Fragment(const GpuProfile& p, int16_t model,
+                                    int64_t cpu_free_milli) const {
+  if (p.total == 0) return 0;
   const uint64_t model_bit = model >= 0 ? uint64_t{1} << model : 0;
   double hosted = 0;
   for (const Compiled& c : compiled_) {
-    if (count[static_cast<size_t>(c.u_index)] < c.gpu_count) continue;
+    if (p.count[static_cast<size_t>(c.u_index)] < c.gpu_count) continue;
     if (cpu_free_milli < c.cpu_milli || (c.model_mask & model_bit) == 0) continue;
-    hosted += c.popularity * sum[static_cast<size_t>(c.u_index)];
+    hosted += c.popularity * p.sum[static_cast<size_t>(c.u_index)];
+  }
+  return p.total - hosted;
+}
+
+double FragmentationModel::FragmentAfterTake(const GpuProfile& p, int16_t model,
+                                             int64_t cpu_free_milli, int free, int take) const {
+  const int total = p.total - take;
+  if (total == 0) return 0;
+  const int after = free - take;
+  const uint64_t model_bit = model >= 0 ? uint64_t{1} << model : 0;
+  double hosted = 0;
+  for (size_t i = 0; i < compiled_.size(); ++i) {
+    const Compiled& c = compiled_[i];
+    if (cpu_free_milli < c.cpu_milli || (c.model_mask & model_bit) == 0) continue;
+    const int u = compiled_u_[i];
+    // The GPU counted for u before (free >= u) and after (after >= u).
+    const int was = free >= u;
+    const int is = after >= u;
+    const int count = p.count[static_cast<size_t>(c.u_index)] - was + is;
+    if (count < c.gpu_count) continue;
+    const int sum = p.sum[static_cast<size_t>(c.u_index)] - was * free + is * after;
+    hosted += c.popularity * sum;
   }
   return total - hosted;
+}
+
+double FragmentationModel::NodeFragment(int16_t model, int64_t cpu_free_milli,
+                                        absl::Span<const int16_t> gpu_free_milli) const {
+  if (gpu_free_milli.empty()) return 0;
+  return Fragment(Profile(gpu_free_milli), model, cpu_free_milli);
 }
 
 double FragmentationModel::NodeFragment(const NodeInfo& node) const {
