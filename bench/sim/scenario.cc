@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
+#include "bench/sim/cli.h"
 #include "plugins/framework/cluster_state.h"
 #include "plugins/framework/fit.h"
 #include "topology/profiles.h"
@@ -333,24 +334,17 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
   }
   std::stringstream text;
   text << in.rdbuf();
-  std::vector<uint64_t> seed_list;
-  {
-    std::vector<std::string> range = absl::StrSplit(seeds, absl::MaxSplits('-', 1));
-    uint64_t a = 0, b = 0;
-    if (!absl::SimpleAtoi(range[0], &a) || (range.size() == 2 && !absl::SimpleAtoi(range[1], &b)) ||
-        (range.size() == 2 && (b < a || b - a > 1000))) {
-      std::cerr << "accelsched-sim scenario: --seeds must be N or A-B\n";
-      return 1;
-    }
-    if (range.size() == 1) b = a;
-    for (uint64_t x = a; x <= b; ++x) seed_list.push_back(x);
+  absl::StatusOr<std::vector<uint64_t>> seed_list = ParseSeeds(seeds);
+  if (!seed_list.ok()) {
+    std::cerr << "accelsched-sim scenario: " << seed_list.status().message() << "\n";
+    return 1;
   }
   std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy", "pods",
                                "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
                                "ring_GBs", "mig");
   for (absl::string_view p : absl::StrSplit(policy_list, ',')) {
     ScenarioResult sum;
-    for (uint64_t seed : seed_list) {
+    for (uint64_t seed : *seed_list) {
       absl::StatusOr<Scenario> s = ParseScenario(text.str(), static_cast<int64_t>(seed));
       if (!s.ok()) {
         std::cerr << "accelsched-sim scenario: " << file << ": " << s.status().message() << "\n";
@@ -380,7 +374,7 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
       sum.mean_ring_gbps += r->mean_ring_gbps;
       sum.mig_placed += r->mig_placed;
     }
-    const double n = static_cast<double>(seed_list.size());
+    const double n = static_cast<double>(seed_list->size());
     std::cout << absl::StrFormat(
         "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d\n", p, sum.pods, sum.placed,
         sum.waited, sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,

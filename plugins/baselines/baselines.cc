@@ -123,11 +123,7 @@ absl::Status BestFitScore::Score(const CycleState& /*state*/, const PodRequest& 
 
 absl::Status BestFitScore::Normalize(const CycleState& /*state*/,
                                      absl::Span<int64_t> scores) const {
-  if (scores.empty()) return absl::OkStatus();
-  const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
-  const int64_t lowest = *lo;
-  const int64_t highest = *hi;
-  for (int64_t& s : scores) s = highest == lowest ? 0 : (s - lowest) * 100 / (highest - lowest);
+  MinMaxNormalize(scores, /*when_equal=*/kMinScore);  // The artifact gives 0 when all tie.
   return absl::OkStatus();
 }
 

@@ -15,6 +15,7 @@
 #ifndef ACCELSCHED_PLUGINS_FRAMEWORK_PLUGIN_H_
 #define ACCELSCHED_PLUGINS_FRAMEWORK_PLUGIN_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -113,6 +114,19 @@ class ScorePlugin : public virtual Plugin {
     return absl::OkStatus();
   }
 };
+
+// Integer min-max scaling of raw scores onto [kMinScore, kMaxScore] (larger raw is better), as
+// the FGD artifact's normalising plugins do; every score becomes `when_equal` if all are equal.
+inline void MinMaxNormalize(absl::Span<int64_t> scores, int64_t when_equal) {
+  if (scores.empty()) return;
+  const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
+  const int64_t lowest = *lo;
+  const int64_t highest = *hi;
+  for (int64_t& s : scores) {
+    s = highest == lowest ? when_equal
+                          : kMinScore + (s - lowest) * (kMaxScore - kMinScore) / (highest - lowest);
+  }
+}
 
 class ReservePlugin : public virtual Plugin {
  public:

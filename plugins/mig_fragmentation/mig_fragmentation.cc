@@ -106,13 +106,8 @@ absl::Status MigFragmentation::Score(const CycleState& /*state*/, const PodReque
 
 absl::Status MigFragmentation::Normalize(const CycleState& /*state*/,
                                          absl::Span<int64_t> scores) const {
-  if (scores.empty()) return absl::OkStatus();
-  const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
-  const int64_t lowest = *lo;
-  const int64_t highest = *hi;
-  for (int64_t& s : scores) {
-    s = highest == lowest ? kMaxScore : (s - lowest) * kMaxScore / (highest - lowest);
-  }
+  // All equal (e.g. no MIG GPU involved): full marks, so the other plugins decide.
+  MinMaxNormalize(scores, /*when_equal=*/kMaxScore);
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 
+#include "bench/sim/cli.h"
 #include "bench/sim/scenario.h"
 #include "bench/sim/trace_sim.h"
 #include "plugins/policy.h"
@@ -217,6 +218,24 @@ TEST(ScenarioTest, EveryPodPlacedOrWaitingAndCapacityNeverExceeded) {
   EXPECT_EQ(r->multi_gpu_nvlink_ring, 40);
   EXPECT_LE(r->mean_alloc_pct, 100.0);
   EXPECT_GT(r->mean_alloc_pct, 0.0);
+}
+
+}  // namespace
+}  // namespace accelsched::sim
+
+namespace accelsched::sim {
+namespace {
+
+TEST(ParseSeedsTest, SeedsRangesAndLists) {
+  EXPECT_EQ(*ParseSeeds("42"), (std::vector<uint64_t>{42}));
+  EXPECT_EQ(*ParseSeeds("42-45"), (std::vector<uint64_t>{42, 43, 44, 45}));
+  EXPECT_EQ(*ParseSeeds("1,3,7-8"), (std::vector<uint64_t>{1, 3, 7, 8}));
+  for (const char* bad : {"", "x", "9-3", "1-", "-4", "1,,2", "0-100001"}) {
+    SCOPED_TRACE(bad);
+    absl::StatusOr<std::vector<uint64_t>> s = ParseSeeds(bad);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.status().message().find("--seeds"), std::string::npos) << s.status();
+  }
 }
 
 }  // namespace
