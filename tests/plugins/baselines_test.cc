@@ -11,51 +11,18 @@
 
 #include "plugins/framework/cluster_state.h"
 #include "plugins/framework/snapshot.h"
+#include "tests/testing/builders.h"
 
 namespace accelsched::plugins {
 namespace {
 
-class Pod {
- public:
-  Pod& Cpu(int64_t milli) {
-    p_.cpu_milli = milli;
-    return *this;
-  }
-  Pod& Gpus(int count) {
-    p_.gpu_count = count;
-    return *this;
-  }
-  Pod& Share(int milli, int64_t gpu_mem = 0) {
-    p_.gpu_milli = milli;
-    p_.gpu_memory_mib = gpu_mem;
-    return *this;
-  }
-  Pod& Mig(int slices) {
-    p_.mig = MigRequest{slices, false, false};
-    return *this;
-  }
-  Pod& Mem(int64_t mib) {
-    p_.memory_mib = mib;
-    return *this;
-  }
-  operator PodRequest() const { return p_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  PodRequest p_;
-};
-
-// A node as the score formulas see it: free CPU and per-GPU free milli (plain data; the formulas
-// read nothing else except MIG mode and the pod classes).
-NodeInfo Info(int64_t cpu_free, const std::vector<int16_t>& free, GpuMask mig = 0) {
-  NodeInfo n;
-  n.name = "n";
-  n.cpu_capacity_milli = n.cpu_free_milli = cpu_free;
-  n.gpu_count = static_cast<int8_t>(free.size());
-  n.model = free.empty() ? kNoModel : 0;
-  for (size_t i = 0; i < free.size(); ++i) n.gpu_free_milli[i] = free[i];
-  n.mig_enabled = mig;
-  return n;
-}
+using ::accelsched::testing::Assign;
+using ::accelsched::testing::AssignMig;
+using ::accelsched::testing::BuildSnapshot;
+using ::accelsched::testing::CpuNodes;
+using ::accelsched::testing::Info;
+using ::accelsched::testing::Node;
+using ::accelsched::testing::Pod;
 
 NodeInfo WithClasses(NodeInfo n, int16_t share, int16_t one, int16_t two, int16_t mig,
                      int16_t sixteen = 0) {
@@ -248,16 +215,8 @@ TEST(BestFitScoreTest, NormalizeIsIntegerMinMax) {
 }
 
 ClusterSnapshot FiveCpuNodes() {
-  ClusterSnapshotBuilder b;
-  for (const char* name : {"a", "b", "c", "d", "e"}) {
-    NodeSpec s;
-    s.name = name;
-    s.cpu_milli = 1000;
-    b.AddNode(std::move(s));
-  }
-  absl::StatusOr<ClusterSnapshot> snap = std::move(b).Build();
-  EXPECT_TRUE(snap.ok()) << snap.status();
-  return *std::move(snap);
+  return CpuNodes({{"a", 1000}, {"b", 1000}, {"c", 1000}, {"d", 1000}, {"e", 1000}},
+                  /*memory_mib=*/0);
 }
 
 TEST(RandomScoreTest, GivesOneRandomNodeTheMaximum) {
@@ -359,59 +318,19 @@ TEST(ScorePluginsTest, ScoreEachNodeWithTheRawFormula) {
 
 // ---- GpuAllocator -------------------------------------------------------------------------------
 
-Assignment Want(NodeIndex node, GpuMask gpus, int32_t milli = 0, int64_t gpu_mem = 0,
-                int64_t cpu = 0, int64_t mem = 0) {
-  Assignment a;
-  a.node = node;
-  a.gpus = gpus;
-  a.gpu_milli = milli;
-  a.gpu_memory_mib = gpu_mem;
-  a.cpu_milli = cpu;
-  a.memory_mib = mem;
-  return a;
-}
-Assignment WantMig(NodeIndex node, int gpu, int profile, int start) {
-  Assignment a;
-  a.node = node;
-  a.gpus = GpuMask{1} << gpu;
-  a.mig_profile_id = profile;
-  a.mig_start = start;
-  return a;
-}
-
 // Node 0: 4 x V100 16000 MiB; GPU 0 700 milli free, GPU 1 300 free with 15000 MiB, GPU 2 300
 // free with 16000 MiB, GPU 3 entirely free.
 // Node 1: 2 x A100-80GB in MIG mode; GPU 0 holds 3g@0.
 // Node 2: 8 GPUs, no topology; GPUs 0 and 2 taken whole.
 ClusterState AllocatorCluster() {
-  ClusterSnapshotBuilder b;
-  NodeSpec v;
-  v.name = "v100";
-  v.cpu_milli = 8000;
-  v.memory_mib = 8000;
-  v.gpu_model = "V100";
-  v.gpu_count = 4;
-  v.gpu_memory_mib = 16000;
-  NodeSpec m;
-  m.name = "mig";
-  m.cpu_milli = 8000;
-  m.gpu_model = "A100-80GB";
-  m.gpu_count = 2;
-  m.mig_enabled = 0b11;
-  NodeSpec g;
-  g.name = "g8";
-  g.cpu_milli = 8000;
-  g.gpu_model = "V100";
-  g.gpu_count = 8;
-  b.AddNode(v).AddNode(m).AddNode(g);
-  absl::StatusOr<ClusterSnapshot> snap = std::move(b).Build();
-  EXPECT_TRUE(snap.ok()) << snap.status();
-  ClusterState state(*std::move(snap));
-  EXPECT_TRUE(state.Apply(Want(0, 0b0001, 300)).ok());
-  EXPECT_TRUE(state.Apply(Want(0, 0b0010, 700, 1000)).ok());
-  EXPECT_TRUE(state.Apply(Want(0, 0b0100, 700)).ok());
-  EXPECT_TRUE(state.Apply(WantMig(1, 0, /*3g=*/9, 0)).ok());
-  EXPECT_TRUE(state.Apply(Want(2, 0b0101)).ok());
+  ClusterState state(BuildSnapshot({Node("v100").Cpu(8000).Mem(8000).Gpus(4, "V100", 16000),
+                                    Node("mig").Cpu(8000).Gpus(2, "A100-80GB").Mig(0b11),
+                                    Node("g8").Cpu(8000).Gpus(8, "V100")}));
+  EXPECT_TRUE(state.Apply(Assign(0, 0b0001, 300)).ok());
+  EXPECT_TRUE(state.Apply(Assign(0, 0b0010, 700, 1000)).ok());
+  EXPECT_TRUE(state.Apply(Assign(0, 0b0100, 700)).ok());
+  EXPECT_TRUE(state.Apply(AssignMig(1, 0, /*3g=*/9, 0)).ok());
+  EXPECT_TRUE(state.Apply(Assign(2, 0b0101)).ok());
   return state;
 }
 
@@ -426,24 +345,24 @@ TEST(GpuAllocatorTest, BestShareChoiceWholeGpusAndMig) {
   } cases[] = {
       // Fitting GPUs 0 (700), 1 (300), 2 (300), 3 (1000): least free is 300, GPU 1 wins the tie.
       {"share: least free, lowest index on ties", Pod().Cpu(100).Mem(5).Share(250), 0,
-       Want(0, 0b0010, 250, 0, 100, 5)},
+       Assign(0, 0b0010, 250, 0, 100, 5)},
       // 301 rules out GPUs 1 and 2; 700 < 1000.
-      {"share 301 takes GPU 0", Pod().Share(301), 0, Want(0, 0b0001, 301)},
-      {"share 701 takes the free GPU", Pod().Share(701), 0, Want(0, 0b1000, 701)},
+      {"share 301 takes GPU 0", Pod().Share(301), 0, Assign(0, 0b0001, 301)},
+      {"share 701 takes the free GPU", Pod().Share(701), 0, Assign(0, 0b1000, 701)},
       // GPU 1 has 15000 MiB (< 15500): GPU 2 is the least-free GPU that fits.
-      {"share with memory skips GPU 1", Pod().Share(250, 15500), 0, Want(0, 0b0100, 250, 15500)},
-      {"one whole GPU", Pod().Gpus(1), 0, Want(0, 0b1000)},
+      {"share with memory skips GPU 1", Pod().Share(250, 15500), 0, Assign(0, 0b0100, 250, 15500)},
+      {"one whole GPU", Pod().Gpus(1), 0, Assign(0, 0b1000)},
       {"two whole GPUs do not fit", Pod().Gpus(2), 0, std::nullopt},
-      {"CPU-only pod gets no devices", Pod().Cpu(8000), 0, Want(0, 0, 0, 0, 8000)},
+      {"CPU-only pod gets no devices", Pod().Cpu(8000), 0, Assign(0, 0, 0, 0, 8000)},
       {"CPU over capacity", Pod().Cpu(8001), 0, std::nullopt},
       // Free GPUs 1,3,4,5,6,7: the lowest three.
-      {"whole GPUs: lowest free indices", Pod().Gpus(3), 2, Want(2, 0b11010)},
+      {"whole GPUs: lowest free indices", Pod().Gpus(3), 2, Assign(2, 0b11010)},
       // GPU 0 holds 3g@0; 3g starts 0 or 4, so GPU 0 start 4 (lowest GPU first).
-      {"MIG 3g: lowest GPU, lowest start", Pod().Mig(3), 1, WantMig(1, 0, 9, 4)},
+      {"MIG 3g: lowest GPU, lowest start", Pod().Mig(3), 1, AssignMig(1, 0, 9, 4)},
       // 4g starts only at 0: GPU 0 is taken there; GPU 1 at 0.
-      {"MIG 4g: next GPU", Pod().Mig(4), 1, WantMig(1, 1, 5, 0)},
+      {"MIG 4g: next GPU", Pod().Mig(4), 1, AssignMig(1, 1, 5, 0)},
       // 1g starts 0..6: slots 0-3 used on GPU 0, so 4.
-      {"MIG 1g: first free slot", Pod().Mig(1), 1, WantMig(1, 0, 19, 4)},
+      {"MIG 1g: first free slot", Pod().Mig(1), 1, AssignMig(1, 0, 19, 4)},
   };
   GpuAllocator allocator(ShareChoice::kBest);
   for (const auto& tc : cases) {
@@ -485,7 +404,7 @@ TEST(GpuAllocatorTest, RandomShareChoiceDrawsAmongFittingGpus) {
   cs.rng = nullptr;
   absl::StatusOr<std::optional<Assignment>> got = allocator.Reserve(cs, pod, snap, 0);
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ(*got, Want(0, 0b0001, 500));
+  EXPECT_EQ(*got, Assign(0, 0b0001, 500));
 }
 
 TEST(BestFitShareGpuTest, LeastFreeLowestIndexOrMinusOne) {

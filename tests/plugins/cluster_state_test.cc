@@ -12,6 +12,7 @@
 #include "plugins/baselines/baselines.h"
 #include "plugins/framework/fit.h"
 #include "plugins/framework/snapshot.h"
+#include "tests/testing/builders.h"
 #include "topology/profiles.h"
 
 namespace accelsched::plugins {
@@ -26,47 +27,10 @@ constexpr int k2g = 14;
 constexpr int k3g = 9;
 constexpr int k4g = 5;
 
-// Fluent NodeSpec builder (designated initializers would trip -Wmissing-field-initializers).
-class Node {
- public:
-  explicit Node(std::string name) { s_.name = std::move(name); }
-  Node& Cpu(int64_t milli) {
-    s_.cpu_milli = milli;
-    return *this;
-  }
-  Node& Mem(int64_t mib) {
-    s_.memory_mib = mib;
-    return *this;
-  }
-  Node& Model(std::string model) {
-    s_.gpu_model = std::move(model);
-    return *this;
-  }
-  Node& Gpus(int count) {
-    s_.gpu_count = count;
-    return *this;
-  }
-  Node& GpuMem(int64_t mib) {
-    s_.gpu_memory_mib = mib;
-    return *this;
-  }
-  Node& Mig(GpuMask mask) {
-    s_.mig_enabled = mask;
-    return *this;
-  }
-  Node& Topo(std::shared_ptr<const NodeTopology> t) {
-    s_.topology = std::move(t);
-    return *this;
-  }
-  Node& Label(std::string k, std::string v) {
-    s_.labels.emplace_back(std::move(k), std::move(v));
-    return *this;
-  }
-  operator NodeSpec() const { return s_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  NodeSpec s_;
-};
+using ::accelsched::testing::Assign;
+using ::accelsched::testing::AssignMig;
+using ::accelsched::testing::BuildSnapshot;
+using ::accelsched::testing::Node;
 
 NodeSpec V100Node(std::string name) {
   return Node(std::move(name)).Cpu(8000).Mem(32000).Model("V100").Gpus(4).GpuMem(16000);
@@ -84,51 +48,20 @@ NodeSpec A100MigNode(std::string name) {
 }
 
 // Node 0: "v100" (V100Node), node 1: "a100" (A100MigNode).
-ClusterSnapshot TwoNodeCluster() {
-  ClusterSnapshotBuilder b;
-  b.AddNode(V100Node("v100")).AddNode(A100MigNode("a100"));
-  absl::StatusOr<ClusterSnapshot> s = std::move(b).Build();
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *std::move(s);
-}
+ClusterSnapshot TwoNodeCluster() { return BuildSnapshot({V100Node("v100"), A100MigNode("a100")}); }
 
+// Shorthands over testing::Assign, named for what each case applies.
 Assignment Cpu(NodeIndex node, int64_t cpu, int64_t mem = 0) {
-  Assignment a;
-  a.node = node;
-  a.cpu_milli = cpu;
-  a.memory_mib = mem;
-  return a;
+  return Assign(node, /*gpus=*/0, /*milli=*/0, /*gpu_mem=*/0, cpu, mem);
 }
-Assignment Whole(NodeIndex node, GpuMask gpus) {
-  Assignment a;
-  a.node = node;
-  a.gpus = gpus;
-  return a;
-}
+Assignment Whole(NodeIndex node, GpuMask gpus) { return Assign(node, gpus); }
 Assignment Share(NodeIndex node, int gpu, int32_t milli, int64_t gpu_mem = 0) {
-  Assignment a;
-  a.node = node;
-  a.gpus = GpuMask{1} << gpu;
-  a.gpu_milli = milli;
-  a.gpu_memory_mib = gpu_mem;
-  return a;
-}
-Assignment Mig(NodeIndex node, int gpu, int profile_id, int start) {
-  Assignment a;
-  a.node = node;
-  a.gpus = GpuMask{1} << gpu;
-  a.mig_profile_id = profile_id;
-  a.mig_start = start;
-  return a;
+  return Assign(node, GpuMask{1} << gpu, milli, gpu_mem);
 }
 // Any combination, for malformed assignments.
 Assignment Raw(NodeIndex node, GpuMask gpus, int32_t milli, int64_t gpu_mem, int profile_id = -1,
                int start = -1) {
-  Assignment a;
-  a.node = node;
-  a.gpus = gpus;
-  a.gpu_milli = milli;
-  a.gpu_memory_mib = gpu_mem;
+  Assignment a = Assign(node, gpus, milli, gpu_mem);
   a.mig_profile_id = profile_id;
   a.mig_start = start;
   return a;
@@ -260,8 +193,8 @@ TEST(ClusterStateTest, ApplyThenReleaseRestoresTheNodeExactly) {
       {"two whole GPUs", WithCpu(Whole(0, 0b0110), 500, 10)},
       {"share with GPU memory", Share(0, 3, 300, 4000)},
       {"share without GPU memory", Share(0, 0, 999)},
-      {"MIG 2g at slot 2", Mig(1, 0, k2g, 2)},
-      {"MIG 1g+me at slot 6", Mig(1, 1, k1gMe, 6)},
+      {"MIG 2g at slot 2", AssignMig(1, 0, k2g, 2)},
+      {"MIG 1g+me at slot 6", AssignMig(1, 1, k1gMe, 6)},
       {"whole non-MIG GPU of the MIG node", Whole(1, 0b100)},
   };
   for (const auto& tc : cases) {
@@ -339,30 +272,33 @@ TEST(ClusterStateTest, RejectsInvalidChangesAndLeavesStateUnchanged) {
       {"release of memory never taken", {}, {true, Cpu(0, 0, 1)}, "memory was not taken"},
       // Node 1: A100-80GB x3, GPUs 0 and 1 MIG-enabled.
       {"MIG 2g@2 overlaps 3g@0",
-       {{false, Mig(1, 0, k3g, 0)}},
-       {false, Mig(1, 0, k2g, 2)},
+       {{false, AssignMig(1, 0, k3g, 0)}},
+       {false, AssignMig(1, 0, k2g, 2)},
        "slots are in use"},  // 3g@0 covers slots 0-3, 2g@2 slots 2-3.
       {"MIG 4g@0 overlaps 1g@3",
-       {{false, Mig(1, 0, k1g, 3)}},
-       {false, Mig(1, 0, k4g, 0)},
+       {{false, AssignMig(1, 0, k1g, 3)}},
+       {false, AssignMig(1, 0, k4g, 0)},
        "slots are in use"},  // 4g@0 covers slots 0-3.
       {"same MIG instance twice",
-       {{false, Mig(1, 1, k1g, 5)}},
-       {false, Mig(1, 1, k1g, 5)},
+       {{false, AssignMig(1, 1, k1g, 5)}},
+       {false, AssignMig(1, 1, k1g, 5)},
        "slots are in use"},
       {"second +me instance on one GPU",
-       {{false, Mig(1, 0, k1gMe, 0)}},
-       {false, Mig(1, 0, k1gMe, 1)},
+       {{false, AssignMig(1, 0, k1gMe, 0)}},
+       {false, AssignMig(1, 0, k1gMe, 1)},
        "already has a +me"},  // Slots 0 and 1 are disjoint; only the +me rule rejects it.
-      {"MIG at an illegal start", {}, {false, Mig(1, 0, k2g, 1)}, "illegal MIG start"},
-      {"MIG on a GPU not in MIG mode", {}, {false, Mig(1, 2, k1g, 0)}, "not MIG-enabled"},
-      {"MIG with an unknown profile id", {}, {false, Mig(1, 0, 99, 0)}, "is not defined"},
+      {"MIG at an illegal start", {}, {false, AssignMig(1, 0, k2g, 1)}, "illegal MIG start"},
+      {"MIG on a GPU not in MIG mode", {}, {false, AssignMig(1, 2, k1g, 0)}, "not MIG-enabled"},
+      {"MIG with an unknown profile id", {}, {false, AssignMig(1, 0, 99, 0)}, "is not defined"},
       {"share on a MIG GPU", {}, {false, Share(1, 0, 100)}, "MIG-enabled GPU"},
       {"whole GPU on a MIG GPU", {}, {false, Whole(1, 0b001)}, "MIG-enabled GPU"},
-      {"release of a MIG instance never taken", {}, {true, Mig(1, 0, k1g, 0)}, "were not taken"},
+      {"release of a MIG instance never taken",
+       {},
+       {true, AssignMig(1, 0, k1g, 0)},
+       "were not taken"},
       {"release of a +me instance whose GPU has none",
-       {{false, Mig(1, 0, k1g, 0)}},
-       {true, Mig(1, 0, k1gMe, 0)},
+       {{false, AssignMig(1, 0, k1g, 0)}},
+       {true, AssignMig(1, 0, k1gMe, 0)},
        "no +me instance"},
       {"MIG and share at once", {}, {false, Raw(1, 0b1, 10, 0, k1g, 0)}, "both a share and a MIG"},
   };
@@ -388,19 +324,19 @@ TEST(ClusterStateTest, RejectsInvalidChangesAndLeavesStateUnchanged) {
 TEST(ClusterStateTest, AcceptsDisjointMigInstancesAndOneMeInstancePerGpu) {
   ClusterState state(TwoNodeCluster());
   // 3g@0 covers slots 0-3, 3g@4 slots 4-7: disjoint.
-  EXPECT_TRUE(state.Apply(Mig(1, 0, k3g, 0)).ok());
-  EXPECT_TRUE(state.Apply(Mig(1, 0, k3g, 4)).ok());
+  EXPECT_TRUE(state.Apply(AssignMig(1, 0, k3g, 0)).ok());
+  EXPECT_TRUE(state.Apply(AssignMig(1, 0, k3g, 4)).ok());
   EXPECT_EQ(state.view().node(1).mig_used_slots[0], 0xFF);
   // One +me instance on each MIG GPU is fine.
-  EXPECT_TRUE(state.Apply(Mig(1, 1, k1gMe, 0)).ok());
+  EXPECT_TRUE(state.Apply(AssignMig(1, 1, k1gMe, 0)).ok());
   EXPECT_EQ(state.view().node(1).mig_media_used, 0b010u);
   // A plain 1g next to the +me one on the same GPU is fine as well.
-  EXPECT_TRUE(state.Apply(Mig(1, 1, k1g, 1)).ok());
+  EXPECT_TRUE(state.Apply(AssignMig(1, 1, k1g, 1)).ok());
   EXPECT_EQ(state.view().node(1).mig_used_slots[1], 0b11);
   // Releasing the +me instance clears the GPU's +me flag, so another +me instance fits.
-  EXPECT_TRUE(state.Release(Mig(1, 1, k1gMe, 0)).ok());
+  EXPECT_TRUE(state.Release(AssignMig(1, 1, k1gMe, 0)).ok());
   EXPECT_EQ(state.view().node(1).mig_media_used, 0u);
-  EXPECT_TRUE(state.Apply(Mig(1, 1, k1gMe, 2)).ok());
+  EXPECT_TRUE(state.Apply(AssignMig(1, 1, k1gMe, 2)).ok());
 }
 
 TEST(ClusterStateTest, TracksUsedMilliPodClassesAndVersions) {
@@ -427,10 +363,10 @@ TEST(ClusterStateTest, TracksUsedMilliPodClassesAndVersions) {
       {"cpu only", false, Cpu(0, 100), {2500, 0, 4, 2, 1, 0, {0, 0, 500}}},
       // Node 1 (A100, GPU 0 MIG): 1g@0 uses 1 of 7 compute slices, free = 1000 * 6 / 7 = 857
       // (integer), so used grows by 1000 - 857 = 143 -> 2643.
-      {"MIG 1g@0", false, Mig(1, 0, k1g, 0), {2643, 1, 1, 0, 0, 1, {857, 1000, 1000}}},
+      {"MIG 1g@0", false, AssignMig(1, 0, k1g, 0), {2643, 1, 1, 0, 0, 1, {857, 1000, 1000}}},
       // 2g@2: slots {0, 2, 3} used, 4 compute slices free: 1000 * 4 / 7 = 571; used grows by
       // 857 - 571 = 286 -> 2929.
-      {"MIG 2g@2", false, Mig(1, 0, k2g, 2), {2929, 1, 2, 0, 0, 2, {571, 1000, 1000}}},
+      {"MIG 2g@2", false, AssignMig(1, 0, k2g, 2), {2929, 1, 2, 0, 0, 2, {571, 1000, 1000}}},
       // Node 0 again: releasing the 300 share: 2929 - 300 = 2629, GPU 2 back to 800.
       {"release share 300", true, Share(0, 2, 300), {2629, 0, 3, 1, 1, 0, {0, 0, 800}}},
       // Releasing 2 whole GPUs: 2629 - 2000 = 629.
@@ -495,7 +431,7 @@ TEST(ClusterStateTest, DebugStringNamesTheDevices) {
   EXPECT_EQ(DebugString(WithCpu(Whole(3, 0b101), 10, 20)), "node=3 gpus=[0,2] cpu=10m mem=20MiB");
   EXPECT_EQ(DebugString(Share(1, 2, 250, 512)),
             "node=1 gpus=[2] share=250m/512MiB cpu=0m mem=0MiB");
-  EXPECT_EQ(DebugString(Mig(0, 1, k3g, 4)), "node=0 gpus=[1] mig=9@4 cpu=0m mem=0MiB");
+  EXPECT_EQ(DebugString(AssignMig(0, 1, k3g, 4)), "node=0 gpus=[1] mig=9@4 cpu=0m mem=0MiB");
 }
 
 // Regression (found by this suite, fixed): ClusterState::Check (the share branch,

@@ -16,51 +16,18 @@
 #include "plugins/framework/solver.h"
 #include "plugins/resource_fit/resource_fit.h"
 #include "plugins/share_fragmentation/fragmentation.h"
+#include "tests/testing/builders.h"
 
 namespace accelsched::plugins {
 namespace {
 
-class Pod {
- public:
-  Pod& Cpu(int64_t milli) {
-    p_.cpu_milli = milli;
-    return *this;
-  }
-  Pod& Gpus(int count) {
-    p_.gpu_count = count;
-    return *this;
-  }
-  Pod& Share(int milli) {
-    p_.gpu_milli = milli;
-    return *this;
-  }
-  operator PodRequest() const { return p_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  PodRequest p_;
-};
-
-TaskShape Shape(int64_t cpu, int gpus, int milli, double p) {
-  TaskShape s;
-  s.cpu_milli = cpu;
-  s.gpu_count = gpus;
-  s.gpu_milli = milli;
-  s.popularity = p;
-  return s;
-}
-
-// Node with model 0, the given free CPU and per-GPU free milli (plain data, as the FGD math reads
-// it: model, free CPU, free milli, MIG mode; GPU memory unknown).
-NodeInfo Info(int64_t cpu_free, const std::vector<int16_t>& free, GpuMask mig = 0) {
-  NodeInfo n;
-  n.name = "n";
-  n.cpu_capacity_milli = n.cpu_free_milli = cpu_free;
-  n.model = 0;
-  n.gpu_count = static_cast<int8_t>(free.size());
-  for (size_t i = 0; i < free.size(); ++i) n.gpu_free_milli[i] = free[i];
-  n.mig_enabled = mig;
-  return n;
-}
+using ::accelsched::testing::Assign;
+using ::accelsched::testing::BuildSnapshot;
+using ::accelsched::testing::Info;
+using ::accelsched::testing::MustBuild;
+using ::accelsched::testing::Node;
+using ::accelsched::testing::Pod;
+using ::accelsched::testing::Shape;
 
 FragmentationModel Model(std::vector<TaskShape> shapes) {
   const std::vector<std::string> models = {"V100"};
@@ -296,26 +263,9 @@ TEST(BestFragmentationDeltaTest, ShareChoiceMatchesBruteForceOnRandomNodes) {
 // Node 0 "one": 1 x V100 with a 300 share (700 free). Node 1 "two": 2 x V100, GPU 0 with a 300
 // share (700 free), GPU 1 free. 4000m CPU each.
 ClusterState FgdCluster() {
-  ClusterSnapshotBuilder b;
-  for (int gpus : {1, 2}) {
-    NodeSpec s;
-    s.name = gpus == 1 ? "one" : "two";
-    s.cpu_milli = 4000;
-    s.memory_mib = 4000;
-    s.gpu_model = "V100";
-    s.gpu_count = gpus;
-    b.AddNode(std::move(s));
-  }
-  absl::StatusOr<ClusterSnapshot> snap = std::move(b).Build();
-  EXPECT_TRUE(snap.ok()) << snap.status();
-  ClusterState state(*std::move(snap));
-  for (NodeIndex n : {0, 1}) {
-    Assignment a;
-    a.node = n;
-    a.gpus = 0b1;
-    a.gpu_milli = 300;
-    EXPECT_TRUE(state.Apply(a).ok());
-  }
+  ClusterState state(BuildSnapshot({Node("one").Cpu(4000).Mem(4000).Gpus(1, "V100"),
+                                    Node("two").Cpu(4000).Mem(4000).Gpus(2, "V100")}));
+  for (NodeIndex n : {0, 1}) EXPECT_TRUE(state.Apply(Assign(n, 0b1, 300)).ok());
   return state;
 }
 
@@ -324,9 +274,7 @@ std::unique_ptr<Solver> FgdSolver(std::vector<TaskShape> shapes) {
   b.RandomTies(false)
       .Add(std::make_unique<ResourceFit>())
       .Add(std::make_unique<FgdPlugin>(std::move(shapes)));
-  absl::StatusOr<std::unique_ptr<Solver>> s = std::move(b).Build();
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *std::move(s);
+  return MustBuild(std::move(b));
 }
 
 TEST(FgdPluginTest, SolverPicksTheNodeAndGpuWithLeastFragmentationGrowth) {

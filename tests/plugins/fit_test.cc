@@ -14,6 +14,7 @@
 
 #include "plugins/framework/cluster_state.h"
 #include "plugins/framework/snapshot.h"
+#include "tests/testing/builders.h"
 #include "topology/profiles.h"
 
 namespace accelsched::plugins {
@@ -26,105 +27,11 @@ constexpr int k1gMe = 20;
 constexpr int k3g = 9;
 constexpr int k7g = 0;
 
-class Node {
- public:
-  explicit Node(std::string name) { s_.name = std::move(name); }
-  Node& Cpu(int64_t milli) {
-    s_.cpu_milli = milli;
-    return *this;
-  }
-  Node& Mem(int64_t mib) {
-    s_.memory_mib = mib;
-    return *this;
-  }
-  Node& Gpus(int count, std::string model, int64_t gpu_mem = 0) {
-    s_.gpu_count = count;
-    s_.gpu_model = std::move(model);
-    s_.gpu_memory_mib = gpu_mem;
-    return *this;
-  }
-  Node& Mig(GpuMask mask) {
-    s_.mig_enabled = mask;
-    return *this;
-  }
-  Node& Topo(std::shared_ptr<const NodeTopology> t) {
-    s_.topology = std::move(t);
-    return *this;
-  }
-  operator NodeSpec() const { return s_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  NodeSpec s_;
-};
-
-class Pod {
- public:
-  Pod& Cpu(int64_t milli) {
-    p_.cpu_milli = milli;
-    return *this;
-  }
-  Pod& Mem(int64_t mib) {
-    p_.memory_mib = mib;
-    return *this;
-  }
-  Pod& Gpus(int count) {
-    p_.gpu_count = count;
-    return *this;
-  }
-  Pod& Share(int milli, int64_t gpu_mem = 0) {
-    p_.gpu_milli = milli;
-    p_.gpu_memory_mib = gpu_mem;
-    return *this;
-  }
-  Pod& Mig(int slices, bool me = false) {
-    p_.mig = MigRequest{slices, false, me};
-    return *this;
-  }
-  Pod& Nvlink(TopologyPreference t) {
-    p_.nvlink = t;
-    return *this;
-  }
-  Pod& Nic() {
-    p_.require_close_nic = true;
-    return *this;
-  }
-  Pod& Numa() {
-    p_.require_same_numa = true;
-    return *this;
-  }
-  operator PodRequest() const { return p_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  PodRequest p_;
-};
-
-Assignment Asg(NodeIndex node, GpuMask gpus, int32_t milli = 0, int64_t gpu_mem = 0,
-               int64_t cpu = 0, int64_t mem = 0) {
-  Assignment a;
-  a.node = node;
-  a.gpus = gpus;
-  a.gpu_milli = milli;
-  a.gpu_memory_mib = gpu_mem;
-  a.cpu_milli = cpu;
-  a.memory_mib = mem;
-  return a;
-}
-Assignment MigAsg(NodeIndex node, int gpu, int profile, int start) {
-  Assignment a;
-  a.node = node;
-  a.gpus = GpuMask{1} << gpu;
-  a.mig_profile_id = profile;
-  a.mig_start = start;
-  return a;
-}
-
-ClusterSnapshot Build(const std::vector<NodeSpec>& nodes) {
-  ClusterSnapshotBuilder b;
-  for (const NodeSpec& n : nodes) b.AddNode(n);
-  absl::StatusOr<ClusterSnapshot> s = std::move(b).Build();
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *std::move(s);
-}
+using ::accelsched::testing::Assign;
+using ::accelsched::testing::AssignMig;
+using ::accelsched::testing::BuildSnapshot;
+using ::accelsched::testing::Node;
+using ::accelsched::testing::Pod;
 
 std::shared_ptr<const NodeTopology> Dgx1() {
   static const std::shared_ptr<const NodeTopology> topo = [] {
@@ -157,17 +64,17 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
   // Node 3 "a100": 1 x A100-80GB, MIG off, no topology.
   // Node 4 "dgx1": 8 x V100 with the DGX-1 topology, only GPUs 0 and 5 free (no NVLink between
   // them: DESIGN section 11 lists 0-5 as SYS).
-  ClusterState state(Build({Node("v100").Cpu(8000).Mem(32000).Gpus(4, "V100", 16000),
-                            Node("cpu").Cpu(8000).Mem(8000),
-                            Node("mig").Cpu(8000).Mem(8000).Gpus(2, "A100-80GB", 81920).Mig(0b11),
-                            Node("a100").Cpu(8000).Mem(8000).Gpus(1, "A100-80GB", 81920),
-                            Node("dgx1").Cpu(8000).Mem(8000).Gpus(8, "V100", 16000).Topo(Dgx1())}));
-  ASSERT_TRUE(state.Apply(Asg(0, 0b0011, 0, 0, 6000, 30000)).ok());
-  ASSERT_TRUE(state.Apply(Asg(0, 0b0100, 700, 1000)).ok());
-  ASSERT_TRUE(state.Apply(Asg(0, 0b1000, 200, 10000)).ok());
-  ASSERT_TRUE(state.Apply(MigAsg(2, 0, k7g, 0)).ok());
-  ASSERT_TRUE(state.Apply(MigAsg(2, 1, k3g, 0)).ok());
-  ASSERT_TRUE(state.Apply(Asg(4, 0b11011110)).ok());
+  ClusterState state(BuildSnapshot(
+      {Node("v100").Cpu(8000).Mem(32000).Gpus(4, "V100", 16000), Node("cpu").Cpu(8000).Mem(8000),
+       Node("mig").Cpu(8000).Mem(8000).Gpus(2, "A100-80GB", 81920).Mig(0b11),
+       Node("a100").Cpu(8000).Mem(8000).Gpus(1, "A100-80GB", 81920),
+       Node("dgx1").Cpu(8000).Mem(8000).Gpus(8, "V100", 16000).Topo(Dgx1())}));
+  ASSERT_TRUE(state.Apply(Assign(0, 0b0011, 0, 0, 6000, 30000)).ok());
+  ASSERT_TRUE(state.Apply(Assign(0, 0b0100, 700, 1000)).ok());
+  ASSERT_TRUE(state.Apply(Assign(0, 0b1000, 200, 10000)).ok());
+  ASSERT_TRUE(state.Apply(AssignMig(2, 0, k7g, 0)).ok());
+  ASSERT_TRUE(state.Apply(AssignMig(2, 1, k3g, 0)).ok());
+  ASSERT_TRUE(state.Apply(Assign(4, 0b11011110)).ok());
   const ClusterSnapshot& snap = state.view();
   // Model indices: V100 = 0, A100-80GB = 1.
   ASSERT_EQ(snap.ModelIndex("V100"), 0);
@@ -214,7 +121,8 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
        "no MIG-enabled GPU with a 1g profile"},
       {"MIG on a MIG-capable node with MIG off", Pod().Mig(1), 3, kAll, false, true,
        "no MIG-enabled GPU with a 1g profile"},
-      {"MIG shape the model lacks (3g+me)", Pod().Mig(3, true), 2, kAll, false, true,
+      {"MIG shape the model lacks (3g+me)",
+       Pod().Mig(3, /*double_memory=*/false, /*media_extensions=*/true), 2, kAll, false, true,
        "no MIG-enabled GPU with a 3g profile"},
       {"MIG 3g fits at start 4", Pod().Mig(3), 2, kAll, true, false, ""},
       {"MIG 4g has no free start", Pod().Mig(4), 2, kAll, false, false,
@@ -264,7 +172,7 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
 // GPU of the node has in all (known capacity) can never fit there, yet the share branch reports
 // it as unschedulable ("no GPU has ... free"), so preemption would be tried in vain.
 TEST(CheckFitTest, ShareAskingMoreGpuMemoryThanCapacityIsUnresolvable) {
-  ClusterSnapshot snap = Build({Node("v").Cpu(8000).Mem(8000).Gpus(2, "V100", 16000)});
+  ClusterSnapshot snap = BuildSnapshot({Node("v").Cpu(8000).Mem(8000).Gpus(2, "V100", 16000)});
   CycleState cs;
   // Empty node; 16001 MiB > 16000 MiB per GPU, so no amount of freeing helps.
   std::optional<FitProblem> got = CheckFit(cs, Pod().Share(100, 16001), snap.node(0));
@@ -280,7 +188,7 @@ TEST(CheckFitTest, RequiredNvlinkOnATopologyWithoutNvlinkIsUnresolvable) {
   absl::StatusOr<std::shared_ptr<const NodeTopology>> pcie =
       NodeTopology::Create(topology::GenericPcieTopology(4));
   ASSERT_TRUE(pcie.ok()) << pcie.status();
-  ClusterSnapshot snap = Build({Node("p").Cpu(8000).Mem(8000).Gpus(4, "L4").Topo(*pcie)});
+  ClusterSnapshot snap = BuildSnapshot({Node("p").Cpu(8000).Mem(8000).Gpus(4, "L4").Topo(*pcie)});
   for (int a = 0; a < 4; ++a) {
     for (int b = 0; b < 4; ++b) ASSERT_EQ((*pcie)->topology.NvlinkCount(a, b), 0);
   }
@@ -298,12 +206,12 @@ TEST(ShareCandidatesTest, ChecksMilliGpuMemoryAndMig) {
   // GPU 2: 1000 / 16000; GPU 3: 100 / 15900.
   // Node 1: 2 GPUs with unknown GPU memory (0), empty.
   // Node 2: 2 x A100-80GB, GPU 0 in MIG mode (unused, shows 1000 milli).
-  ClusterState state(
-      Build({Node("v").Cpu(1000).Gpus(4, "V100", 16000), Node("u").Cpu(1000).Gpus(2, "T4", 0),
-             Node("m").Cpu(1000).Gpus(2, "A100-80GB", 81920).Mig(0b01)}));
-  ASSERT_TRUE(state.Apply(Asg(0, 0b0001, 500, 12000)).ok());
-  ASSERT_TRUE(state.Apply(Asg(0, 0b0010, 200, 1000)).ok());
-  ASSERT_TRUE(state.Apply(Asg(0, 0b1000, 900, 100)).ok());
+  ClusterState state(BuildSnapshot({Node("v").Cpu(1000).Gpus(4, "V100", 16000),
+                                    Node("u").Cpu(1000).Gpus(2, "T4", 0),
+                                    Node("m").Cpu(1000).Gpus(2, "A100-80GB", 81920).Mig(0b01)}));
+  ASSERT_TRUE(state.Apply(Assign(0, 0b0001, 500, 12000)).ok());
+  ASSERT_TRUE(state.Apply(Assign(0, 0b0010, 200, 1000)).ok());
+  ASSERT_TRUE(state.Apply(Assign(0, 0b1000, 900, 100)).ok());
   const ClusterSnapshot& snap = state.view();
   const struct {
     std::string name;
@@ -331,10 +239,10 @@ TEST(ShareCandidatesTest, ChecksMilliGpuMemoryAndMig) {
 TEST(MigCandidatesTest, NeedsMigModeAFreeStartAndAtMostOneMeInstance) {
   // 3 x A100-80GB, GPUs 0 and 1 in MIG mode, GPU 2 not. GPU 0 holds 1g+me@0 and 3g@4; GPU 1
   // holds 7g@0 (full).
-  ClusterState state(Build({Node("m").Cpu(1000).Gpus(3, "A100-80GB", 81920).Mig(0b011)}));
-  ASSERT_TRUE(state.Apply(MigAsg(0, 0, k1gMe, 0)).ok());
-  ASSERT_TRUE(state.Apply(MigAsg(0, 0, k3g, 4)).ok());
-  ASSERT_TRUE(state.Apply(MigAsg(0, 1, k7g, 0)).ok());
+  ClusterState state(BuildSnapshot({Node("m").Cpu(1000).Gpus(3, "A100-80GB", 81920).Mig(0b011)}));
+  ASSERT_TRUE(state.Apply(AssignMig(0, 0, k1gMe, 0)).ok());
+  ASSERT_TRUE(state.Apply(AssignMig(0, 0, k3g, 4)).ok());
+  ASSERT_TRUE(state.Apply(AssignMig(0, 1, k7g, 0)).ok());
   const NodeInfo& node = state.view().node(0);
   const struct {
     std::string name;
@@ -362,7 +270,7 @@ TEST(MigCandidatesTest, NeedsMigModeAFreeStartAndAtMostOneMeInstance) {
     EXPECT_EQ(MigCandidates(*p, node), tc.want);
   }
   // Without a geometry there is no profile at all.
-  ClusterSnapshot v100 = Build({Node("v").Gpus(1, "V100")});
+  ClusterSnapshot v100 = BuildSnapshot({Node("v").Gpus(1, "V100")});
   EXPECT_EQ(MigProfileFor(MigRequest{1, false, false}, v100.node(0)), nullptr);
 }
 
@@ -370,7 +278,7 @@ TEST(MigCandidatesTest, NeedsMigModeAFreeStartAndAtMostOneMeInstance) {
 
 TEST(BestWholeGpuSetTest, WithoutTopologyTakesTheLowestFreeGpus) {
   ClusterSnapshot snap =
-      Build({Node("g8").Gpus(8, "V100"), Node("m4").Gpus(4, "A100-80GB").Mig(0b0101)});
+      BuildSnapshot({Node("g8").Gpus(8, "V100"), Node("m4").Gpus(4, "A100-80GB").Mig(0b0101)});
   const struct {
     std::string name;
     PodRequest pod;
@@ -467,7 +375,8 @@ TEST(IsNvlinkRingTest, MatchesBruteForceOnEveryDgx1Subset) {
 }
 
 TEST(BestWholeGpuSetTest, RequiredNvlinkOnDgx1MatchesBruteForceForEveryFreeMask) {
-  ClusterSnapshot snap = Build({Node("dgx1").Cpu(1000).Gpus(8, "V100", 16000).Topo(Dgx1())});
+  ClusterSnapshot snap =
+      BuildSnapshot({Node("dgx1").Cpu(1000).Gpus(8, "V100", 16000).Topo(Dgx1())});
   const topology::Topology& t = Dgx1()->topology;
   int feasible = 0;
   int infeasible = 0;
@@ -513,7 +422,7 @@ TEST(BestWholeGpuSetTest, RequiredNvlinkOnDgx1MatchesBruteForceForEveryFreeMask)
 
 TEST(BaseAssignmentTest, CarriesCpuAndMemoryOnly) {
   const Assignment a = BaseAssignment(Pod().Cpu(1500).Mem(2048).Share(300, 100), 7);
-  EXPECT_EQ(a, Asg(7, 0, 0, 0, 1500, 2048));
+  EXPECT_EQ(a, Assign(7, 0, 0, 0, 1500, 2048));
 }
 
 }  // namespace

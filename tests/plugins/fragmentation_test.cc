@@ -11,51 +11,13 @@
 #include "gtest/gtest.h"
 
 #include "plugins/framework/snapshot.h"
+#include "tests/testing/builders.h"
 
 namespace accelsched::plugins {
 namespace {
 
-class Pod {
- public:
-  Pod& Cpu(int64_t milli) {
-    p_.cpu_milli = milli;
-    return *this;
-  }
-  Pod& Mem(int64_t mib) {
-    p_.memory_mib = mib;
-    return *this;
-  }
-  Pod& Gpus(int count) {
-    p_.gpu_count = count;
-    return *this;
-  }
-  Pod& Share(int milli) {
-    p_.gpu_milli = milli;
-    return *this;
-  }
-  Pod& Mig(int slices) {
-    p_.mig = MigRequest{slices, false, false};
-    return *this;
-  }
-  Pod& Models(std::vector<std::string> m) {
-    p_.allowed_models = std::move(m);
-    return *this;
-  }
-  operator PodRequest() const { return p_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  PodRequest p_;
-};
-
-TaskShape Shape(int64_t cpu, int gpus, int milli, double p, std::vector<std::string> models = {}) {
-  TaskShape s;
-  s.cpu_milli = cpu;
-  s.gpu_count = gpus;
-  s.gpu_milli = milli;
-  s.allowed_models = std::move(models);
-  s.popularity = p;
-  return s;
-}
+using ::accelsched::testing::Pod;
+using ::accelsched::testing::Shape;
 
 std::vector<PodRequest> Repeat(int n, const PodRequest& pod) {
   return std::vector<PodRequest>(static_cast<size_t>(n), pod);

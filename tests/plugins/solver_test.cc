@@ -23,59 +23,17 @@
 #include "plugins/policy.h"
 #include "plugins/resource_fit/resource_fit.h"
 #include "plugins/share_fragmentation/fgd.h"
+#include "tests/testing/builders.h"
 
 namespace accelsched::plugins {
 namespace {
 
-class Pod {
- public:
-  explicit Pod(std::string name = "default/p") { p_.name = std::move(name); }
-  Pod& Cpu(int64_t milli) {
-    p_.cpu_milli = milli;
-    return *this;
-  }
-  Pod& Mem(int64_t mib) {
-    p_.memory_mib = mib;
-    return *this;
-  }
-  Pod& Gpus(int count) {
-    p_.gpu_count = count;
-    return *this;
-  }
-  Pod& Share(int milli, int64_t gpu_mem = 0) {
-    p_.gpu_milli = milli;
-    p_.gpu_memory_mib = gpu_mem;
-    return *this;
-  }
-  Pod& GpuMem(int64_t mib) {
-    p_.gpu_memory_mib = mib;
-    return *this;
-  }
-  Pod& Mig(int slices, bool double_memory = false) {
-    p_.mig = MigRequest{slices, double_memory, false};
-    return *this;
-  }
-  Pod& Models(std::vector<std::string> m) {
-    p_.allowed_models = std::move(m);
-    return *this;
-  }
-  Pod& Nvlink(TopologyPreference t) {
-    p_.nvlink = t;
-    return *this;
-  }
-  Pod& Nic() {
-    p_.require_close_nic = true;
-    return *this;
-  }
-  Pod& Numa() {
-    p_.require_same_numa = true;
-    return *this;
-  }
-  operator PodRequest() const { return p_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  PodRequest p_;
-};
+using ::accelsched::testing::Assign;
+using ::accelsched::testing::BuildSnapshot;
+using ::accelsched::testing::CpuNodes;
+using ::accelsched::testing::MustBuild;
+using ::accelsched::testing::Node;
+using ::accelsched::testing::Pod;
 
 // ---- Test plugins -------------------------------------------------------------------------------
 
@@ -138,27 +96,7 @@ class PlainReserve final : public ReservePlugin {
   bool refuse_;
 };
 
-ClusterSnapshot CpuNodes(const std::vector<std::pair<std::string, int64_t>>& nodes) {
-  ClusterSnapshotBuilder b;
-  for (const auto& [name, cpu] : nodes) {
-    NodeSpec s;
-    s.name = name;
-    s.cpu_milli = cpu;
-    s.memory_mib = 1000;
-    b.AddNode(std::move(s));
-  }
-  absl::StatusOr<ClusterSnapshot> snap = std::move(b).Build();
-  EXPECT_TRUE(snap.ok()) << snap.status();
-  return *std::move(snap);
-}
-
 ClusterSnapshot ThreeCpuNodes() { return CpuNodes({{"n0", 4000}, {"n1", 4000}, {"n2", 4000}}); }
-
-std::unique_ptr<Solver> MustBuild(SolverBuilder b) {
-  absl::StatusOr<std::unique_ptr<Solver>> s = std::move(b).Build();
-  EXPECT_TRUE(s.ok()) << s.status();
-  return s.ok() ? *std::move(s) : nullptr;
-}
 
 // ---- SelectBest ---------------------------------------------------------------------------------
 
@@ -624,27 +562,10 @@ TEST(PolicyTest, ValidatePolicyConfig) {
 // Node 0 "cpu": no GPUs. Node 1 "used": 2 x V100, a 300 share on GPU 0 (free [700, 1000]).
 // Node 2 "idle": 2 x V100, empty. 8000m CPU each.
 ClusterState PolicyCluster() {
-  ClusterSnapshotBuilder b;
-  for (const char* name : {"cpu", "used", "idle"}) {
-    NodeSpec s;
-    s.name = name;
-    s.cpu_milli = 8000;
-    s.memory_mib = 8000;
-    if (std::string(name) != "cpu") {
-      s.gpu_model = "V100";
-      s.gpu_count = 2;
-      s.gpu_memory_mib = 16000;
-    }
-    b.AddNode(std::move(s));
-  }
-  absl::StatusOr<ClusterSnapshot> snap = std::move(b).Build();
-  EXPECT_TRUE(snap.ok()) << snap.status();
-  ClusterState state(*std::move(snap));
-  Assignment a;
-  a.node = 1;
-  a.gpus = 0b1;
-  a.gpu_milli = 300;
-  EXPECT_TRUE(state.Apply(a).ok());
+  ClusterState state(BuildSnapshot({Node("cpu").Cpu(8000).Mem(8000),
+                                    Node("used").Cpu(8000).Mem(8000).Gpus(2, "V100", 16000),
+                                    Node("idle").Cpu(8000).Mem(8000).Gpus(2, "V100", 16000)}));
+  EXPECT_TRUE(state.Apply(Assign(1, 0b1, 300)).ok());
   return state;
 }
 
