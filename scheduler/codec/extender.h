@@ -1,0 +1,84 @@
+// kube-scheduler's extender wire types (k8s.io/kube-scheduler/extender/v1; DESIGN section 3),
+// decoded into typed values and encoded back, with the exact PascalCase keys.
+//
+//   ExtenderArgs             {Pod, Nodes (v1.NodeList, nodeCacheCapable false) | NodeNames}
+//   ExtenderFilterResult     {Nodes | NodeNames, FailedNodes, FailedAndUnresolvableNodes, Error}
+//   HostPriorityList         [{Host, Score}]
+//   ExtenderBindingArgs      {PodName, PodNamespace, PodUID, Node} -> ExtenderBindingResult {Error}
+//   ExtenderPreemptionArgs   {Pod, NodeNameToVictims | NodeNameToMetaVictims}
+//                            -> ExtenderPreemptionResult {NodeNameToMetaVictims}
+//
+// Keys are matched case-insensitively on input and `null` is accepted for every optional field,
+// as Go's encoding/json does for these untagged types.
+//
+// Thread-safety: pure functions.
+#ifndef ACCELSCHED_SCHEDULER_CODEC_EXTENDER_H_
+#define ACCELSCHED_SCHEDULER_CODEC_EXTENDER_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "scheduler/codec/json_util.h"
+#include "scheduler/codec/k8s.h"
+
+namespace accelsched::scheduler::codec {
+
+struct ExtenderArgs {
+  PodObject pod;
+  // The candidate node names, in input order (from NodeNames, or from
+  // Nodes.items[*].metadata.name).
+  std::vector<std::string> node_names;
+  // nodeCacheCapable false: the Nodes items as sent, echoed for the survivors.
+  bool full_nodes = false;
+  std::vector<Json> node_items;
+};
+
+// `body` is the parsed request. Neither Nodes nor NodeNames (both null) is an empty candidate
+// list, as kube-scheduler never sends that; both present is an error.
+absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(const Json& body);
+
+struct FilterResult {
+  std::vector<int> survivors;                              // Indices into ExtenderArgs::node_names.
+  std::map<std::string, std::string> failed;               // FailedNodes.
+  std::map<std::string, std::string> failed_unresolvable;  // FailedAndUnresolvableNodes.
+  std::string error;
+};
+// Survivors in the input's form (NodeNames, or Nodes with the original items).
+Json EncodeFilterResult(const ExtenderArgs& args, const FilterResult& result);
+
+struct HostPriority {
+  std::string host;
+  int64_t score = 0;  // 0..10.
+};
+Json EncodeHostPriorityList(const std::vector<HostPriority>& list);
+
+struct BindingArgs {
+  std::string pod_name;
+  std::string pod_namespace;
+  std::string pod_uid;
+  std::string node;
+};
+absl::StatusOr<BindingArgs> DecodeBindingArgs(const Json& body);
+// {"Error": error}.
+Json EncodeErrorResult(const std::string& error);
+
+struct PreemptionArgs {
+  PodObject pod;
+  // Node -> victim pod UIDs, from NodeNameToMetaVictims or NodeNameToVictims (full pods).
+  std::map<std::string, std::vector<std::string>> victims;
+  std::map<std::string, int64_t> pdb_violations;
+};
+absl::StatusOr<PreemptionArgs> DecodePreemptionArgs(const Json& body);
+
+// {"NodeNameToMetaVictims": {node: {"Pods": [{"UID": uid}], "NumPDBViolations": n}}}.
+Json EncodePreemptionResult(const std::map<std::string, std::vector<std::string>>& victims,
+                            const std::map<std::string, int64_t>& pdb_violations);
+
+}  // namespace accelsched::scheduler::codec
+
+#endif  // ACCELSCHED_SCHEDULER_CODEC_EXTENDER_H_

@@ -1,0 +1,592 @@
+#include "scheduler/codec/k8s.h"
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+#include "scheduler/annotations.h"
+#include "scheduler/codec/quantity.h"
+#include "topology/annotation.h"
+#include "topology/mig/mig.h"
+#include "topology/profiles.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler::codec {
+namespace {
+
+using plugins::Assignment;
+using plugins::GpuMask;
+using plugins::PodRequest;
+
+constexpr int64_t kMib = int64_t{1} << 20;
+
+// Resource name -> quantity text, for one container's requests (limits where no request).
+using ResourceList = std::map<std::string, std::string>;
+
+absl::StatusOr<ResourceList> ContainerResources(const Json& container, const std::string& path) {
+  ResourceList out;
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(container, path));
+  const Json* resources = Find(container, "resources");
+  if (resources == nullptr) return out;
+  const std::string rpath = Join(path, "resources");
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*resources, rpath));
+  for (const char* kind : {"limits", "requests"}) {  // Requests override limits.
+    const Json* list = Find(*resources, kind);
+    if (list == nullptr) continue;
+    const std::string lpath = Join(rpath, kind);
+    ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*list, lpath));
+    for (auto it = list->begin(); it != list->end(); ++it) {
+      if (it->is_null()) continue;
+      ACCELSCHED_ASSIGN_OR_RETURN(out[it.key()], QuantityText(*it, Join(lpath, it.key())));
+    }
+  }
+  return out;
+}
+
+// Per resource: the quantity in thousandths (exact enough for every resource we read).
+using Amounts = std::map<std::string, int64_t>;
+
+absl::StatusOr<Amounts> ToAmounts(const ResourceList& list, const std::string& path) {
+  Amounts out;
+  for (const auto& [name, text] : list) {
+    absl::StatusOr<int64_t> milli = QuantityMilli(text);
+    if (!milli.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ".", name, ": ", milli.status().message()));
+    out[name] = *milli;
+  }
+  return out;
+}
+
+absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
+  Amounts total;
+  const Json* containers = Find(spec, "containers");
+  if (containers == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ".containers: required"));
+  }
+  if (!containers->is_array()) return WrongType(Join(path, "containers"), "an array", *containers);
+  for (size_t i = 0; i < containers->size(); ++i) {
+    const std::string cpath = absl::StrCat(path, ".containers[", i, "]");
+    ACCELSCHED_ASSIGN_OR_RETURN(ResourceList r, ContainerResources((*containers)[i], cpath));
+    ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, cpath + ".resources"));
+    for (const auto& [k, v] : a) total[k] += v;
+  }
+  if (const Json* init = Find(spec, "initContainers"); init != nullptr) {
+    if (!init->is_array()) return WrongType(Join(path, "initContainers"), "an array", *init);
+    for (size_t i = 0; i < init->size(); ++i) {
+      const std::string cpath = absl::StrCat(path, ".initContainers[", i, "]");
+      ACCELSCHED_ASSIGN_OR_RETURN(ResourceList r, ContainerResources((*init)[i], cpath));
+      ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, cpath + ".resources"));
+      for (const auto& [k, v] : a) total[k] = std::max(total[k], v);
+    }
+  }
+  if (const Json* overhead = Find(spec, "overhead"); overhead != nullptr) {
+    ResourceList r;
+    const std::string opath = Join(path, "overhead");
+    ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*overhead, opath));
+    for (auto it = overhead->begin(); it != overhead->end(); ++it) {
+      if (it->is_null()) continue;
+      ACCELSCHED_ASSIGN_OR_RETURN(r[it.key()], QuantityText(*it, Join(opath, it.key())));
+    }
+    ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, opath));
+    for (const auto& [k, v] : a) total[k] += v;
+  }
+  return total;
+}
+
+// A whole number of units from thousandths, or InvalidArgument naming the resource.
+absl::StatusOr<int64_t> WholeUnits(int64_t milli, absl::string_view what) {
+  if (milli % 1000 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": must be a whole number"));
+  }
+  return milli / 1000;
+}
+
+bool IsTrue(const std::map<std::string, std::string>& m, absl::string_view key) {
+  auto it = m.find(std::string(key));
+  return it != m.end() && absl::AsciiStrToLower(it->second) == "true";
+}
+
+std::string Upper(absl::string_view s) { return absl::AsciiStrToUpper(s); }
+
+// "80GB" -> 80 from a token list; 0 if none.
+int MemoryGbToken(const std::vector<std::string>& tokens) {
+  for (const std::string& t : tokens) {
+    absl::string_view v = t;
+    int gb = 0;
+    if (absl::ConsumeSuffix(&v, "GB") && absl::SimpleAtoi(v, &gb)) return gb;
+  }
+  return 0;
+}
+
+// Indices and ranges: "0-3,6" -> mask.
+absl::StatusOr<GpuMask> ParseGpuList(absl::string_view text, int gpu_count,
+                                     absl::string_view what) {
+  GpuMask mask = 0;
+  if (absl::StripAsciiWhitespace(text).empty()) return mask;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
+    int a = 0, b = 0;
+    if (!absl::SimpleAtoi(range[0], &a) || (range.size() == 2 && !absl::SimpleAtoi(range[1], &b))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": '", std::string(part), "' is not an index or a range A-B"));
+    }
+    if (range.size() == 1) b = a;
+    if (a < 0 || b < a || b >= gpu_count) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": '", std::string(part), "' is outside the node's GPUs 0..", gpu_count - 1));
+    }
+    for (int i = a; i <= b; ++i) mask |= GpuMask{1} << i;
+  }
+  return mask;
+}
+
+}  // namespace
+
+std::string CanonicalGpuModel(absl::string_view product, int64_t memory_mib) {
+  std::string p = Upper(product);
+  for (const char* prefix : {"NVIDIA-", "NVIDIA ", "TESLA-", "TESLA ", "GEFORCE-", "QUADRO-"}) {
+    if (absl::StartsWith(p, prefix)) p = p.substr(absl::string_view(prefix).size());
+  }
+  std::vector<std::string> tokens = absl::StrSplit(p, absl::ByAnyChar("- _"), absl::SkipEmpty());
+  auto has = [&](absl::string_view t) {
+    return std::find(tokens.begin(), tokens.end(), t) != tokens.end();
+  };
+  int gb = MemoryGbToken(tokens);
+  if (gb == 0 && memory_mib > 0) gb = static_cast<int>((memory_mib + 512) / 1024);
+  if (has("GB200")) return "GB200";
+  if (has("B200")) return "B200";
+  if (has("GH200")) return "H100-96GB";
+  if (has("H200")) return "H200-141GB";
+  if (has("H100")) {
+    if (has("NVL") || gb == 94 || gb == 95) return "H100-94GB";
+    if (gb == 96) return "H100-96GB";
+    return "H100-80GB";
+  }
+  if (has("A100")) return gb != 0 && gb <= 40 ? "A100-40GB" : "A100-80GB";
+  if (has("A30")) return "A30";
+  for (const char* family : {"L40S", "L40", "L4", "A10", "A40", "T4", "A800", "H800", "H20"}) {
+    if (has(family)) return family;
+  }
+  for (const char* family : {"V100", "P100"}) {
+    if (has(family)) return gb > 0 ? absl::StrCat(family, "-", gb, "GB") : family;
+  }
+  return p.empty() ? std::string("GPU") : p;
+}
+
+absl::StatusOr<MigResource> ParseMigResource(absl::string_view profile_name) {
+  MigResource out;
+  std::string name(profile_name);
+  bool me = false;
+  for (const char* suffix : {"+me", ".me", "-me"}) {
+    if (absl::EndsWith(name, suffix)) {
+      name.resize(name.size() - 3);
+      me = true;
+    }
+  }
+  const std::string canonical = me ? name + "+me" : name;
+  // Every geometry with a profile of exactly this name; single-memory shapes first.
+  std::vector<std::pair<bool, std::string>> found;  // (double_memory, model)
+  int compute = 0;
+  for (const topology::mig::MigGeometry& g : topology::mig::BuiltinGeometries()) {
+    absl::StatusOr<const topology::mig::MigProfile*> p = g.ProfileByName(canonical);
+    if (!p.ok()) continue;
+    compute = (*p)->compute_slices;
+    found.emplace_back((*p)->double_memory, std::string(g.model()));
+  }
+  if (found.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("MIG profile '", std::string(profile_name),
+                                                   "' is not a profile of any known GPU model"));
+  }
+  // A name can be a double-memory 1g on one model and a single one on another (1g.10gb on
+  // A100-40GB vs A100-80GB); serve the single-memory models then.
+  const bool any_single =
+      std::any_of(found.begin(), found.end(), [](const auto& f) { return !f.first; });
+  out.request.compute_slices = compute;
+  out.request.double_memory = !any_single;
+  out.request.media_extensions = me;
+  for (const auto& [double_memory, model] : found) {
+    if (double_memory == out.request.double_memory) out.models.push_back(model);
+  }
+  return out;
+}
+
+absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view) {
+  const std::string path(path_view);
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(pod, path));
+  PodObject out;
+  const Json* metadata = Find(pod, "metadata");
+  if (metadata == nullptr) return absl::InvalidArgumentError(path + ".metadata: required");
+  const std::string mpath = path + ".metadata";
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.name, GetString(*metadata, "name", mpath, true));
+  if (out.name.empty()) return absl::InvalidArgumentError(mpath + ".name: must not be empty");
+  ACCELSCHED_ASSIGN_OR_RETURN(out.namespace_name, GetString(*metadata, "namespace", mpath, false));
+  if (out.namespace_name.empty()) out.namespace_name = "default";
+  ACCELSCHED_ASSIGN_OR_RETURN(out.uid, GetString(*metadata, "uid", mpath, false));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.labels, GetStringMap(*metadata, "labels", mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.annotations, GetStringMap(*metadata, "annotations", mpath));
+
+  const Json* spec = Find(pod, "spec");
+  if (spec == nullptr) return absl::InvalidArgumentError(path + ".spec: required");
+  const std::string spath = path + ".spec";
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*spec, spath));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.node_name, GetString(*spec, "nodeName", spath, false));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.scheduler_name, GetString(*spec, "schedulerName", spath, false));
+  if (const Json* status = Find(pod, "status"); status != nullptr) {
+    ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*status, path + ".status"));
+    ACCELSCHED_ASSIGN_OR_RETURN(out.phase, GetString(*status, "phase", path + ".status", false));
+  }
+
+  ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, PodAmounts(*spec, spath));
+  PodRequest& r = out.request;
+  r.name = out.Key();
+  const std::string rpath = spath + ".containers[*].resources";
+  for (const auto& [resource, milli] : amounts) {
+    const std::string what = absl::StrCat(rpath, ".", resource);
+    if (resource == "cpu") {
+      r.cpu_milli = milli;
+    } else if (resource == "memory") {
+      r.memory_mib = (milli / 1000 + kMib - 1) / kMib;
+    } else if (resource == kResourceGpu) {
+      ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
+      if (n > plugins::kMaxGpus) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": ", n, " GPUs; a node has at most ", plugins::kMaxGpus));
+      }
+      r.gpu_count = static_cast<int32_t>(n);
+    } else if (resource == kResourceGpuMilli) {
+      ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
+      if (n < 1 || n > 999) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": must be 1..999, got ", n));
+      }
+      r.gpu_milli = static_cast<int32_t>(n);
+    } else if (resource == kResourceGpuMemoryMib) {
+      ACCELSCHED_ASSIGN_OR_RETURN(r.gpu_memory_mib, WholeUnits(milli, what));
+    } else if (absl::StartsWith(resource, kResourceMigPrefix)) {
+      ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
+      if (n == 0) continue;
+      if (n != 1 || r.mig.has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what,
+                         ": a pod may ask for one MIG instance (one nvidia.com/mig-* "
+                         "resource with quantity 1)"));
+      }
+      const std::string profile = resource.substr(sizeof(kResourceMigPrefix) - 1);
+      absl::StatusOr<MigResource> mig = ParseMigResource(profile);
+      if (!mig.ok())
+        return absl::InvalidArgumentError(absl::StrCat(what, ": ", mig.status().message()));
+      r.mig = mig->request;
+      out.mig_profile_name = profile;
+      r.allowed_models = mig->models;
+    }
+  }
+  // A share may also be given as annotations (no device plugin needed to admit the pod).
+  if (r.gpu_milli == 0) {
+    if (auto it = out.annotations.find(std::string(kResourceGpuMilli));
+        it != out.annotations.end()) {
+      int n = 0;
+      if (!absl::SimpleAtoi(it->second, &n) || n < 1 || n > 999) {
+        return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", kResourceGpuMilli,
+                                                       "\"]: must be an integer 1..999"));
+      }
+      r.gpu_milli = n;
+    }
+  }
+  if (auto it = out.annotations.find(std::string(kAnnotationGpuModels));
+      it != out.annotations.end()) {
+    std::vector<std::string> models;
+    for (absl::string_view m : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+      models.push_back(std::string(absl::StripAsciiWhitespace(m)));
+    }
+    if (r.allowed_models.empty()) {
+      r.allowed_models = models;
+    } else {  // Both a MIG profile and a model list: the intersection.
+      std::vector<std::string> both;
+      for (const std::string& m : r.allowed_models) {
+        for (const std::string& w : models) {
+          if (absl::EqualsIgnoreCase(m, w)) both.push_back(m);
+        }
+      }
+      if (both.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(mpath, ".annotations[\"", kAnnotationGpuModels,
+                         "\"]: no listed model has MIG profile ", out.mig_profile_name));
+      }
+      r.allowed_models = both;
+    }
+  }
+  if (auto it = out.annotations.find(std::string(kAnnotationNvlink)); it != out.annotations.end()) {
+    const std::string v = absl::AsciiStrToLower(it->second);
+    if (v == "required") {
+      r.nvlink = plugins::TopologyPreference::kRequired;
+    } else if (v == "preferred") {
+      r.nvlink = plugins::TopologyPreference::kPreferred;
+    } else if (v != "" && v != "none") {
+      return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", kAnnotationNvlink,
+                                                     "\"]: must be required, preferred or none"));
+    }
+  }
+  r.require_close_nic = IsTrue(out.annotations, kAnnotationCloseNic);
+  r.require_same_numa = IsTrue(out.annotations, kAnnotationSameNuma);
+  if (r.WantsShare() && r.WantsWholeGpus()) {
+    return absl::InvalidArgumentError(absl::StrCat(rpath, ": asks for both whole GPUs (",
+                                                   kResourceGpu, ") and a share (",
+                                                   kResourceGpuMilli, ")"));
+  }
+  if (absl::Status s = r.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const plugins::NodeTopology>> TopologyCache::Get(
+    const std::string& key, const std::function<absl::StatusOr<topology::Topology>()>& make) {
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  ACCELSCHED_ASSIGN_OR_RETURN(topology::Topology t, make());
+  ACCELSCHED_ASSIGN_OR_RETURN(std::shared_ptr<const plugins::NodeTopology> nt,
+                              plugins::NodeTopology::Create(std::move(t)));
+  cache_[key] = nt;
+  return nt;
+}
+
+absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_view,
+                                      TopologyCache& topologies) {
+  const std::string path(path_view);
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(node, path));
+  NodeObject out;
+  plugins::NodeSpec& spec = out.spec;
+  const Json* metadata = Find(node, "metadata");
+  if (metadata == nullptr) return absl::InvalidArgumentError(path + ".metadata: required");
+  const std::string mpath = path + ".metadata";
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(spec.name, GetString(*metadata, "name", mpath, true));
+  if (spec.name.empty()) return absl::InvalidArgumentError(mpath + ".name: must not be empty");
+  ACCELSCHED_ASSIGN_OR_RETURN(auto labels, GetStringMap(*metadata, "labels", mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.annotations, GetStringMap(*metadata, "annotations", mpath));
+  for (const auto& [k, v] : labels) spec.labels.emplace_back(k, v);
+
+  // Resources: allocatable, else capacity.
+  ResourceList resources;
+  std::string rpath;
+  if (const Json* status = Find(node, "status"); status != nullptr) {
+    ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*status, path + ".status"));
+    for (const char* kind : {"capacity", "allocatable"}) {  // Allocatable overrides.
+      const Json* list = Find(*status, kind);
+      if (list == nullptr) continue;
+      rpath = absl::StrCat(path, ".status.", kind);
+      ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*list, rpath));
+      for (auto it = list->begin(); it != list->end(); ++it) {
+        if (it->is_null()) continue;
+        ACCELSCHED_ASSIGN_OR_RETURN(resources[it.key()], QuantityText(*it, Join(rpath, it.key())));
+      }
+    }
+  }
+  if (rpath.empty()) rpath = path + ".status.allocatable";
+  ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, ToAmounts(resources, rpath));
+  spec.cpu_milli = amounts.count("cpu") ? amounts["cpu"] : 0;
+  spec.memory_mib = amounts.count("memory") ? amounts["memory"] / 1000 / kMib : 0;
+  const int64_t allocatable_gpus =
+      amounts.count(std::string(kResourceGpu)) ? amounts[std::string(kResourceGpu)] / 1000 : 0;
+
+  auto label = [&](absl::string_view key) -> std::string {
+    for (const auto& [k, v] : spec.labels) {
+      if (k == key) return v;
+    }
+    return "";
+  };
+  const std::string product = label(kLabelGpuProduct);
+  int64_t gpu_count = allocatable_gpus;
+  if (const std::string c = label(kLabelGpuCount); !c.empty()) {
+    if (!absl::SimpleAtoi(c, &gpu_count) || gpu_count < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(mpath, ".labels[\"", kLabelGpuCount, "\"]: must be a non-negative integer"));
+    }
+  }
+  if (gpu_count > plugins::kMaxGpus) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", gpu_count, " GPUs; at most ",
+                                                   plugins::kMaxGpus, " per node are supported"));
+  }
+  int64_t gpu_memory_mib = 0;
+  if (const std::string m = label(kLabelGpuMemory); !m.empty()) {
+    if (!absl::SimpleAtoi(m, &gpu_memory_mib) || gpu_memory_mib < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(mpath, ".labels[\"", kLabelGpuMemory, "\"]: must be MiB as an integer"));
+    }
+  }
+  spec.gpu_count = static_cast<int>(gpu_count);
+  spec.gpu_memory_mib = gpu_memory_mib;
+  if (gpu_count == 0) return out;
+
+  spec.gpu_model = CanonicalGpuModel(product, gpu_memory_mib);
+  if (product.empty()) {
+    out.warnings.push_back(
+        absl::StrCat("no ", kLabelGpuProduct, " label; GPU model taken as '", spec.gpu_model, "'"));
+  }
+  // MIG mode.
+  const bool has_geometry = topology::mig::GeometryForModel(spec.gpu_model).ok();
+  if (auto it = out.annotations.find(std::string(kAnnotationMigGpus));
+      it != out.annotations.end()) {
+    ACCELSCHED_ASSIGN_OR_RETURN(
+        spec.mig_enabled,
+        ParseGpuList(it->second, spec.gpu_count,
+                     absl::StrCat(mpath, ".annotations[\"", kAnnotationMigGpus, "\"]")));
+  } else if (absl::AsciiStrToLower(label(kLabelMigStrategy)) == "mixed" &&
+             allocatable_gpus < gpu_count) {
+    const int n = static_cast<int>(gpu_count - allocatable_gpus);
+    spec.mig_enabled = static_cast<GpuMask>((1u << n) - 1u);
+  }
+  if (spec.mig_enabled != 0 && !has_geometry) {
+    out.warnings.push_back(absl::StrCat("MIG mode on GPU model ", spec.gpu_model,
+                                        ", which has no known MIG geometry; MIG ignored"));
+    spec.mig_enabled = 0;
+  }
+  // Topology: the annotation, else a built-in profile, else generic PCIe.
+  if (auto it = out.annotations.find(std::string(kAnnotationTopology));
+      it != out.annotations.end()) {
+    absl::StatusOr<std::shared_ptr<const plugins::NodeTopology>> t =
+        topologies.Get("annotation:" + it->second,
+                       [&]() { return topology::DecodeTopologyAnnotation(it->second); });
+    if (t.ok() && (*t)->topology.num_gpus() == spec.gpu_count) {
+      spec.topology = *t;
+      return out;
+    }
+    out.warnings.push_back(
+        t.ok()
+            ? absl::StrCat(kAnnotationTopology, " describes ", (*t)->topology.num_gpus(),
+                           " GPUs, the node has ", spec.gpu_count, "; using the built-in profile")
+            : absl::StrCat(kAnnotationTopology, " is invalid (", t.status().message(),
+                           "); using the built-in profile"));
+  }
+  topology::ProfileSelection selection = topology::ProfileForNode(product, spec.gpu_count);
+  if (selection.fallback) out.warnings.push_back(selection.warning);
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      spec.topology,
+      topologies.Get(absl::StrCat("profile:", selection.topology.name(), ":", spec.gpu_count),
+                     [&]() -> absl::StatusOr<topology::Topology> { return selection.topology; }));
+  return out;
+}
+
+absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(list, "list"));
+  ACCELSCHED_ASSIGN_OR_RETURN(std::string list_kind, GetString(list, "kind", "", false));
+  const Json* items = Find(list, "items");
+  if (items == nullptr) return absl::InvalidArgumentError("items: required (a v1 List)");
+  if (!items->is_array()) return WrongType("items", "an array", *items);
+  std::string default_kind;
+  if (list_kind == "NodeList") default_kind = "Node";
+  if (list_kind == "PodList") default_kind = "Pod";
+  ClusterObjects out;
+  TopologyCache topologies;
+  for (size_t i = 0; i < items->size(); ++i) {
+    const std::string path = absl::StrCat("items[", i, "]");
+    const Json& item = (*items)[i];
+    ACCELSCHED_RETURN_IF_ERROR(ExpectObject(item, path));
+    ACCELSCHED_ASSIGN_OR_RETURN(std::string kind, GetString(item, "kind", path, false));
+    if (kind.empty()) kind = default_kind;
+    if (kind == "Node") {
+      ACCELSCHED_ASSIGN_OR_RETURN(NodeObject n, DecodeNode(item, path, topologies));
+      out.nodes.push_back(std::move(n));
+    } else if (kind == "Pod") {
+      ACCELSCHED_ASSIGN_OR_RETURN(PodObject p, DecodePod(item, path));
+      out.pods.push_back(std::move(p));
+    } else if (kind.empty()) {
+      return absl::InvalidArgumentError(path + ".kind: required (Node or Pod)");
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> AssignmentAnnotations(const Assignment& a,
+                                                         const plugins::NodeInfo& node) {
+  std::map<std::string, std::string> out;
+  if (a.gpus == 0) return out;
+  std::vector<int> ids;
+  for (int i = 0; i < node.gpu_count; ++i) {
+    if ((a.gpus >> i) & 1u) ids.push_back(i);
+  }
+  out[std::string(kAnnotationGpuIds)] = absl::StrJoin(ids, ",");
+  if (a.gpu_milli > 0) {
+    out[std::string(kAnnotationGpuShare)] = absl::StrCat(ids[0], "@", a.gpu_milli);
+  }
+  if (a.mig_profile_id >= 0 && node.mig_geometry != nullptr) {
+    absl::StatusOr<const topology::mig::MigProfile*> p =
+        node.mig_geometry->ProfileById(a.mig_profile_id);
+    if (p.ok()) {
+      out[std::string(kAnnotationMigPlacement)] =
+          absl::StrCat(ids[0], ":", std::string((*p)->name), "@", a.mig_start);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Assignment> AssignmentFromAnnotations(
+    const std::map<std::string, std::string>& annotations, const PodRequest& pod,
+    const plugins::ClusterSnapshot& snapshot, plugins::NodeIndex index) {
+  const plugins::NodeInfo& node = snapshot.node(index);
+  Assignment a;
+  a.node = index;
+  a.cpu_milli = pod.cpu_milli;
+  a.memory_mib = pod.memory_mib;
+  if (!pod.WantsGpu()) return a;
+  auto ids = annotations.find(std::string(kAnnotationGpuIds));
+  if (ids == annotations.end()) {
+    return absl::NotFoundError(absl::StrCat("no ", kAnnotationGpuIds, " annotation"));
+  }
+  const std::string what = absl::StrCat("annotation ", kAnnotationGpuIds);
+  ACCELSCHED_ASSIGN_OR_RETURN(a.gpus, ParseGpuList(ids->second, node.gpu_count, what));
+  const int n = std::popcount(a.gpus);
+  if (pod.WantsWholeGpus() && n != pod.gpu_count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": lists ", n, " GPUs, the pod asks for ", pod.gpu_count));
+  }
+  if ((pod.WantsShare() || pod.WantsMig()) && n != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": a share or MIG pod has one GPU"));
+  }
+  if (pod.WantsShare()) {
+    a.gpu_milli = pod.gpu_milli;
+    a.gpu_memory_mib = pod.gpu_memory_mib;
+  }
+  if (pod.WantsMig()) {
+    auto mig = annotations.find(std::string(kAnnotationMigPlacement));
+    if (mig == annotations.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a MIG pod needs the ", kAnnotationMigPlacement, " annotation"));
+    }
+    // "<gpu>:<profile>@<start>"
+    const std::string mwhat =
+        absl::StrCat("annotation ", kAnnotationMigPlacement, " '", mig->second, "'");
+    std::vector<std::string> gpu_rest = absl::StrSplit(mig->second, absl::MaxSplits(':', 1));
+    if (gpu_rest.size() != 2) return absl::InvalidArgumentError(mwhat + ": not gpu:profile@start");
+    std::vector<std::string> profile_start = absl::StrSplit(gpu_rest[1], absl::MaxSplits('@', 1));
+    int gpu = -1, start = -1;
+    if (profile_start.size() != 2 || !absl::SimpleAtoi(gpu_rest[0], &gpu) ||
+        !absl::SimpleAtoi(profile_start[1], &start)) {
+      return absl::InvalidArgumentError(mwhat + ": not gpu:profile@start");
+    }
+    if (gpu < 0 || gpu >= node.gpu_count || (a.gpus >> gpu & 1u) == 0) {
+      return absl::InvalidArgumentError(mwhat + ": GPU differs from " +
+                                        std::string(kAnnotationGpuIds));
+    }
+    if (node.mig_geometry == nullptr) {
+      return absl::InvalidArgumentError(mwhat + ": the node's GPUs have no MIG");
+    }
+    ACCELSCHED_ASSIGN_OR_RETURN(const topology::mig::MigProfile* p,
+                                node.mig_geometry->ProfileByName(profile_start[0]));
+    a.mig_profile_id = p->id;
+    a.mig_start = start;
+  }
+  return a;
+}
+
+}  // namespace accelsched::scheduler::codec

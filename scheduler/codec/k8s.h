@@ -1,0 +1,112 @@
+// Kubernetes objects in, typed values out: v1.Pod -> PodObject (with its PodRequest), v1.Node
+// -> NodeObject (with its NodeSpec), and a List of both (what `kubectl get nodes,pods -A -o json`
+// prints) -> ClusterObjects. Also the assignment annotations written at bind, both ways.
+// scheduler/annotations.h lists every name read or written.
+//
+// Pod requests follow Kubernetes: each resource is summed over the containers (a container's
+// request, else its limit), the init containers' maximum is taken when larger, and the pod
+// overhead is added.
+//
+// Thread-safety: pure functions, except TopologyCache (not thread-safe; one per decoding thread).
+#ifndef ACCELSCHED_SCHEDULER_CODEC_K8S_H_
+#define ACCELSCHED_SCHEDULER_CODEC_K8S_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+#include "plugins/framework/cluster_state.h"
+#include "plugins/framework/pod_request.h"
+#include "plugins/framework/snapshot.h"
+#include "scheduler/codec/json_util.h"
+
+namespace accelsched::scheduler::codec {
+
+struct PodObject {
+  std::string uid;
+  std::string name;
+  std::string namespace_name;
+  std::string node_name;  // spec.nodeName; empty while pending.
+  std::string scheduler_name;
+  std::string phase;  // status.phase; empty if absent.
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  plugins::PodRequest request;  // request.name is "namespace/name".
+  // The MIG resource's profile name ("3g.40gb") when the pod asks for one.
+  std::string mig_profile_name;
+
+  std::string Key() const { return namespace_name + "/" + name; }
+  // Bound and still holding resources (not Succeeded or Failed).
+  bool HoldsResources() const {
+    return !node_name.empty() && phase != "Succeeded" && phase != "Failed";
+  }
+};
+
+// `path` prefixes error messages ("Pod", "items[3]").
+absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path);
+
+struct NodeObject {
+  plugins::NodeSpec spec;
+  std::map<std::string, std::string> annotations;
+  std::vector<std::string> warnings;  // E.g. unknown product, topology fallback.
+};
+
+// Shares one NodeTopology between nodes with the same topology (built-in profile or identical
+// annotation), so 10,000 nodes do not hold 10,000 copies of the device-set tables.
+class TopologyCache {
+ public:
+  // The topology for `key`, building it with `make` on first use.
+  absl::StatusOr<std::shared_ptr<const plugins::NodeTopology>> Get(
+      const std::string& key, const std::function<absl::StatusOr<topology::Topology>()>& make);
+
+ private:
+  absl::flat_hash_map<std::string, std::shared_ptr<const plugins::NodeTopology>> cache_;
+};
+
+absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path,
+                                      TopologyCache& topologies);
+
+struct ClusterObjects {
+  std::vector<NodeObject> nodes;
+  std::vector<PodObject> pods;
+};
+
+// A v1 List (or NodeList / PodList) whose items are Nodes and Pods; other kinds are skipped.
+// Items without "kind" are taken from the list's kind. Errors name the item ("items[3].spec...").
+absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list);
+
+// The canonical model name of a GFD product label: "NVIDIA-A100-SXM4-80GB" -> "A100-80GB",
+// "NVIDIA-H100-80GB-HBM3" -> "H100-80GB", "NVIDIA-H100-NVL" -> "H100-94GB", "NVIDIA-H200" ->
+// "H200-141GB", "NVIDIA-L40S" -> "L40S", "Tesla-V100-SXM2-32GB" -> "V100-32GB". MIG-capable
+// models map onto the names of topology/mig (which is what makes MIG work on the node).
+// `memory_mib` (nvidia.com/gpu.memory, 0 if unknown) decides the size when the product does not
+// say it. Unknown products are returned with the vendor prefix removed.
+std::string CanonicalGpuModel(absl::string_view product, int64_t memory_mib);
+
+// MIG resource profile ("3g.40gb", "1g.10gb+me") -> the request shape, and the canonical models
+// whose MIG geometry has a profile of exactly that name (the only GPUs that can serve it).
+struct MigResource {
+  plugins::MigRequest request;
+  std::vector<std::string> models;
+};
+absl::StatusOr<MigResource> ParseMigResource(absl::string_view profile_name);
+
+// The assignment annotations (scheduler/annotations.h) of `a` on `node`.
+std::map<std::string, std::string> AssignmentAnnotations(const plugins::Assignment& a,
+                                                         const plugins::NodeInfo& node);
+
+// The assignment recorded in `annotations` for `pod` on node `index` of `snapshot`. NotFound if
+// the pod carries no gpu-ids annotation and asks for a GPU; InvalidArgument for malformed ones.
+absl::StatusOr<plugins::Assignment> AssignmentFromAnnotations(
+    const std::map<std::string, std::string>& annotations, const plugins::PodRequest& pod,
+    const plugins::ClusterSnapshot& snapshot, plugins::NodeIndex index);
+
+}  // namespace accelsched::scheduler::codec
+
+#endif  // ACCELSCHED_SCHEDULER_CODEC_K8S_H_

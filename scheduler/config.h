@@ -1,0 +1,44 @@
+// The extender's configuration file (YAML or JSON), validated at start-up (STYLE: config errors
+// fail start-up, not the first request):
+//
+//   policy: accelsched        # random firstfit bestfit dotprod gpupacking gpuclustering fgd
+//   accelsched weights:                  # score weights of the accelsched policy, 0..1000
+//     fragmentation: 10
+//     topology: 2
+//     mig: 2
+//   urlPrefix: /v1/extender   # where the verbs are served
+//   maxBodyBytes: 16777216    # larger request bodies get 413
+//   podCacheSize: 10000       # pods remembered between filter and bind
+//   threads: 8                # HTTP worker threads
+//
+// Every key is optional; unknown keys are errors (a typo must not silently keep a default).
+//
+// Thread-safety: plain values and pure functions.
+#ifndef ACCELSCHED_SCHEDULER_CONFIG_H_
+#define ACCELSCHED_SCHEDULER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+#include "plugins/policy.h"
+
+namespace accelsched::scheduler {
+
+struct ExtenderConfig {
+  plugins::PolicyConfig policy;
+  std::string url_prefix = "/v1/extender";
+  int64_t max_body_bytes = 16 << 20;
+  int64_t pod_cache_size = 10000;
+  int threads = 8;
+};
+
+// Parses and validates `text` (YAML or JSON); `file` names it in errors.
+absl::StatusOr<ExtenderConfig> ParseExtenderConfig(absl::string_view text, absl::string_view file);
+
+}  // namespace accelsched::scheduler
+
+#endif  // ACCELSCHED_SCHEDULER_CONFIG_H_

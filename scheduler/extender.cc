@@ -1,0 +1,254 @@
+#include "scheduler/extender.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+#include "plugins/framework/cluster_state.h"
+#include "plugins/framework/fit.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler {
+
+using plugins::Assignment;
+using plugins::ClusterSnapshot;
+using plugins::NodeIndex;
+
+namespace {
+
+std::string KindOf(const plugins::PodRequest& r) {
+  if (r.WantsWholeGpus()) return "whole";
+  if (r.WantsShare()) return "share";
+  if (r.WantsMig()) return "mig";
+  return "cpu";
+}
+
+}  // namespace
+
+void PodCache::Put(const codec::PodObject& pod) {
+  if (pod.uid.empty() || capacity_ == 0) return;
+  absl::MutexLock lock(&mu_);
+  if (auto it = by_uid_.find(pod.uid); it != by_uid_.end()) {
+    lru_.erase(it->second);
+    by_uid_.erase(it);
+  }
+  lru_.push_front(pod);
+  by_uid_[pod.uid] = lru_.begin();
+  while (lru_.size() > capacity_) {
+    by_uid_.erase(lru_.back().uid);
+    lru_.pop_back();
+  }
+}
+
+std::optional<codec::PodObject> PodCache::Get(const std::string& uid) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_uid_.find(uid);
+  if (it == by_uid_.end()) return std::nullopt;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return *it->second;
+}
+
+Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
+                   Metrics* metrics, size_t pod_cache_size)
+    : solver_(std::move(solver)),
+      ledger_(ledger),
+      binder_(binder),
+      metrics_(metrics),
+      pods_(pod_cache_size) {}
+
+absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
+                                                       const ClusterSnapshot& snapshot) const {
+  Filtered out;
+  std::vector<NodeIndex> candidates;
+  std::vector<int> position;  // Candidate -> index in args.node_names.
+  candidates.reserve(args.node_names.size());
+  position.reserve(args.node_names.size());
+  for (size_t i = 0; i < args.node_names.size(); ++i) {
+    const std::string& name = args.node_names[i];
+    std::optional<NodeIndex> n = snapshot.Find(name);
+    if (!n.has_value()) {
+      out.result.failed_unresolvable[name] =
+          "node is unknown to accelsched (no Node object with this name in its cluster state)";
+      continue;
+    }
+    candidates.push_back(*n);
+    position.push_back(static_cast<int>(i));
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(out.state,
+                              solver_->PreFilter(args.pod.request, snapshot, /*explain=*/true));
+  if (candidates.empty()) return out;
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterResult f,
+                              solver_->Filter(out.state, args.pod.request, snapshot, candidates));
+  // Both lists are in candidate order: walk them together to recover input positions.
+  size_t fi = 0;
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    if (fi < f.feasible.size() && f.feasible[fi] == candidates[c]) {
+      out.result.survivors.push_back(position[c]);
+      out.feasible.push_back(candidates[c]);
+      ++fi;
+    }
+  }
+  for (auto& [node, verdict] : f.failed) {
+    const std::string& name = snapshot.node(node).name;
+    (verdict.feasibility == plugins::Feasibility::kUnresolvable ? out.result.failed_unresolvable
+                                                                : out.result.failed)[name] =
+        std::move(verdict.reason);
+  }
+  return out;
+}
+
+absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
+  pods_.Put(args.pod);
+  std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot));
+  return std::move(f.result);
+}
+
+absl::StatusOr<std::vector<codec::HostPriority>> Extender::Prioritize(
+    const codec::ExtenderArgs& args) {
+  pods_.Put(args.pod);
+  std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot));
+  std::vector<codec::HostPriority> out(args.node_names.size());
+  for (size_t i = 0; i < args.node_names.size(); ++i) out[i].host = args.node_names[i];
+  if (f.feasible.empty()) return out;
+  ACCELSCHED_ASSIGN_OR_RETURN(std::vector<int64_t> totals,
+                              solver_->Score(f.state, args.pod.request, *snapshot, f.feasible));
+  const int best = plugins::Solver::SelectBest(totals, /*rng=*/nullptr);
+  const auto [lo, hi] = std::minmax_element(totals.begin(), totals.end());
+  for (size_t k = 0; k < totals.size(); ++k) {
+    int64_t score = 9;
+    if (*hi != *lo) score = (totals[k] - *lo) * 9 / (*hi - *lo);
+    if (static_cast<int>(k) == best) score = 10;
+    out[static_cast<size_t>(f.result.survivors[k])].score = score;
+  }
+  return out;
+}
+
+absl::Status Extender::Bind(const codec::BindingArgs& args) {
+  std::optional<codec::PodObject> pod = pods_.Get(args.pod_uid);
+  if (!pod.has_value()) {
+    metrics_->CountBindError();
+    return absl::NotFoundError(absl::StrCat(
+        "pod ", args.pod_namespace, "/", args.pod_name, " (uid ", args.pod_uid,
+        ") is unknown: accelsched binds only pods it filtered (the scheduling cycle will be "
+        "retried)"));
+  }
+  if (pod->name != args.pod_name || pod->namespace_name != args.pod_namespace) {
+    metrics_->CountBindError();
+    return absl::InvalidArgumentError(absl::StrCat("PodUID ", args.pod_uid, " belongs to pod ",
+                                                   pod->Key(), ", not ", args.pod_namespace, "/",
+                                                   args.pod_name));
+  }
+  const plugins::Solver& solver = *solver_;
+  const plugins::PodRequest& request = pod->request;
+  auto choose = [&](const ClusterSnapshot& view, NodeIndex node) -> absl::StatusOr<Assignment> {
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
+                                solver.PreFilter(request, view, /*explain=*/true));
+    if (std::optional<plugins::FitProblem> p = plugins::CheckFit(state, request, view.node(node));
+        p.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", pod->Key(), " no longer fits on node ", args.node, ": ", p->reason));
+    }
+    ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
+                                solver.Reserve(state, request, view, node));
+    if (!a.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", pod->Key(), ": no devices left on node ", args.node));
+    }
+    return *a;
+  };
+  bool existed = false;
+  absl::StatusOr<PlacedPod> placed =
+      ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed);
+  if (!placed.ok()) {
+    metrics_->CountBindError();
+    return placed.status();
+  }
+  if (existed) return absl::OkStatus();  // A retry: already bound here, nothing allocated.
+  if (absl::Status s = binder_->Bind(*pod, args.node, placed->annotations); !s.ok()) {
+    metrics_->CountBindError();
+    if (absl::Status r = ledger_->Release(pod->uid); !r.ok()) {
+      return absl::InternalError(
+          absl::StrCat("binding failed (", s.message(), ") and the rollback too: ", r.message()));
+    }
+    return s;
+  }
+  metrics_->CountPlacement(KindOf(request));
+  return absl::OkStatus();
+}
+
+absl::Status Extender::Adopt(const codec::PodObject& pod) {
+  const plugins::Solver& solver = *solver_;
+  auto choose = [&](const ClusterSnapshot& view, NodeIndex node) -> absl::StatusOr<Assignment> {
+    absl::StatusOr<Assignment> a =
+        codec::AssignmentFromAnnotations(pod.annotations, pod.request, view, node);
+    if (a.ok() || !absl::IsNotFound(a.status())) return a;
+    // A GPU pod bound without accelsched's annotations: choose its devices now.
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
+                                solver.PreFilter(pod.request, view, /*explain=*/true));
+    ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> chosen,
+                                solver.Reserve(state, pod.request, view, node));
+    if (!chosen.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("has no assignment annotations and does not fit on ", pod.node_name));
+    }
+    return *chosen;
+  };
+  absl::StatusOr<PlacedPod> placed = ledger_->Place(pod.uid.empty() ? pod.Key() : pod.uid,
+                                                    pod.Key(), pod.request, pod.node_name, choose);
+  if (!placed.ok()) {
+    return absl::Status(placed.status().code(),
+                        absl::StrCat("pod ", pod.Key(), ": ", placed.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Extender::PreemptOutcome> Extender::Preempt(const codec::PreemptionArgs& args) {
+  PreemptOutcome out;
+  std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
+  plugins::ClusterState what_if(*snapshot);
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      plugins::CycleState state,
+      solver_->PreFilter(args.pod.request, what_if.view(), /*explain=*/false));
+  for (const auto& [node_name, uids] : args.victims) {
+    std::optional<NodeIndex> node = what_if.view().Find(node_name);
+    if (!node.has_value()) continue;  // Unknown to us: cannot help this pod.
+    // Release every victim we hold on this node.
+    std::vector<std::pair<std::string, Assignment>> released;
+    for (const std::string& uid : uids) {
+      std::optional<PlacedPod> p = ledger_->Find(uid);
+      if (!p.has_value() || p->assignment.node != *node) continue;
+      if (what_if.Release(p->assignment).ok()) released.emplace_back(uid, p->assignment);
+    }
+    const bool fits =
+        !plugins::CheckFit(state, args.pod.request, what_if.view().node(*node)).has_value();
+    std::vector<std::string> kept_victims;
+    if (fits) {
+      // Put back every victim that is not needed, in the order given.
+      for (const auto& [uid, a] : released) {
+        if (what_if.Apply(a).ok()) {
+          if (!plugins::CheckFit(state, args.pod.request, what_if.view().node(*node)).has_value()) {
+            continue;  // Still fits with this victim staying: spare it.
+          }
+          (void)what_if.Release(a);
+        }
+        kept_victims.push_back(uid);
+      }
+      // Victims the ledger does not hold take nothing we account for: never needed.
+      out.victims[node_name] = kept_victims;
+      auto v = args.pdb_violations.find(node_name);
+      if (v != args.pdb_violations.end()) out.pdb_violations[node_name] = v->second;
+    }
+    // Restore the what-if state for the next node.
+    for (const auto& [uid, a] : released) {
+      if (std::find(kept_victims.begin(), kept_victims.end(), uid) != kept_victims.end() || !fits) {
+        (void)what_if.Apply(a);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace accelsched::scheduler

@@ -1,0 +1,119 @@
+// The extender's verbs on typed values (DESIGN section 2): filter, prioritize, bind, preempt.
+// The HTTP layer (server.h) decodes, calls these, and encodes; nothing here sees HTTP.
+//
+// - Filter and Prioritize read one immutable snapshot and change no allocation. They remember
+//   the pod (by UID) in a bounded cache, because kube-scheduler's bind call carries only the
+//   pod's name, namespace and UID.
+// - Prioritize maps the solver's weighted total onto 0..10: the node the solver would choose
+//   (first best in candidate order) gets 10; the other feasible nodes 0..9 by min-max scaling;
+//   infeasible and unknown nodes 0. With a high extender weight this makes kube-scheduler pick
+//   the solver's node.
+// - Bind chooses the devices on the live state under the ledger's lock, asks the Binder to
+//   write the Binding with the assignment annotations, and rolls back if that fails. A retry of
+//   a bind that succeeded returns success without allocating again.
+// - Preempt keeps only the nodes where evicting the proposed victims really frees a placement
+//   for the pod, and drops victims that are not needed.
+//
+// Thread-safety: thread-safe (the solver is immutable; the ledger, cache and metrics lock).
+#ifndef ACCELSCHED_SCHEDULER_EXTENDER_H_
+#define ACCELSCHED_SCHEDULER_EXTENDER_H_
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+#include "plugins/framework/solver.h"
+#include "scheduler/codec/extender.h"
+#include "scheduler/ledger.h"
+#include "scheduler/metrics.h"
+
+namespace accelsched::scheduler {
+
+// Writes a pod's binding to its node (Kubernetes: POST .../pods/{name}/binding).
+class Binder {
+ public:
+  virtual ~Binder() = default;
+  virtual absl::Status Bind(const codec::PodObject& pod, const std::string& node,
+                            const std::map<std::string, std::string>& annotations) = 0;
+};
+
+// Static mode: binds live only in the ledger.
+class InMemoryBinder final : public Binder {
+ public:
+  absl::Status Bind(const codec::PodObject&, const std::string&,
+                    const std::map<std::string, std::string>&) override {
+    return absl::OkStatus();
+  }
+};
+
+// Pods seen at filter/prioritize, by UID, least recently used evicted beyond `capacity`.
+// Thread-safe.
+class PodCache {
+ public:
+  explicit PodCache(size_t capacity) : capacity_(capacity) {}
+  void Put(const codec::PodObject& pod) ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<codec::PodObject> Get(const std::string& uid) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::list<codec::PodObject> lru_ ABSL_GUARDED_BY(mu_);  // Most recent first.
+  absl::flat_hash_map<std::string, std::list<codec::PodObject>::iterator> by_uid_
+      ABSL_GUARDED_BY(mu_);
+};
+
+class Extender {
+ public:
+  // `ledger`, `binder` and `metrics` are not owned and must outlive the extender.
+  Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
+           Metrics* metrics, size_t pod_cache_size = 10000);
+
+  absl::StatusOr<codec::FilterResult> Filter(const codec::ExtenderArgs& args);
+  absl::StatusOr<std::vector<codec::HostPriority>> Prioritize(const codec::ExtenderArgs& args);
+  // OK, or the error for the ExtenderBindingResult (InvalidArgument / NotFound /
+  // FailedPrecondition / Internal).
+  absl::Status Bind(const codec::BindingArgs& args);
+
+  struct PreemptOutcome {
+    std::map<std::string, std::vector<std::string>> victims;
+    std::map<std::string, int64_t> pdb_violations;
+  };
+  absl::StatusOr<PreemptOutcome> Preempt(const codec::PreemptionArgs& args);
+
+  // Adopts a pod that is already bound (static cluster file, or a restart): its devices from
+  // its assignment annotations, or, for a GPU pod without them, chosen by the solver on its
+  // node. InvalidArgument/NotFound/FailedPrecondition if that is impossible.
+  absl::Status Adopt(const codec::PodObject& pod);
+
+  const Ledger& ledger() const { return *ledger_; }
+
+ private:
+  // Filter over `args` on `snapshot`; survivors' indices into args.node_names and their node
+  // indices.
+  struct Filtered {
+    codec::FilterResult result;
+    std::vector<plugins::NodeIndex> feasible;
+    plugins::CycleState state;
+  };
+  absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
+                                     const plugins::ClusterSnapshot& snapshot) const;
+
+  std::unique_ptr<plugins::Solver> solver_;
+  Ledger* ledger_;
+  Binder* binder_;
+  Metrics* metrics_;
+  PodCache pods_;
+};
+
+}  // namespace accelsched::scheduler
+
+#endif  // ACCELSCHED_SCHEDULER_EXTENDER_H_

@@ -1,0 +1,94 @@
+#include "scheduler/ledger.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+#include "scheduler/codec/k8s.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler {
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Create(std::vector<plugins::NodeSpec> nodes) {
+  plugins::ClusterSnapshotBuilder builder;
+  for (plugins::NodeSpec& n : nodes) builder.AddNode(std::move(n));
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot snapshot, std::move(builder).Build());
+  return std::unique_ptr<Ledger>(new Ledger(std::move(snapshot)));
+}
+
+Ledger::Ledger(plugins::ClusterSnapshot initial) : state_(std::move(initial)) {
+  absl::MutexLock lock(&mu_);
+  PublishLocked();
+}
+
+void Ledger::PublishLocked() { published_ = state_.Snapshot(); }
+
+std::shared_ptr<const plugins::ClusterSnapshot> Ledger::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return published_;
+}
+
+absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::string& key,
+                                        const plugins::PodRequest& request, const std::string& node,
+                                        const Chooser& choose, bool* existed) {
+  if (existed != nullptr) *existed = false;
+  absl::MutexLock lock(&mu_);
+  if (auto it = pods_.find(uid); it != pods_.end()) {
+    if (it->second.node != node) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node));
+    }
+    if (existed != nullptr) *existed = true;
+    return it->second;
+  }
+  const plugins::ClusterSnapshot& view = state_.view();
+  std::optional<plugins::NodeIndex> index = view.Find(node);
+  if (!index.has_value()) return absl::NotFoundError(absl::StrCat("node ", node, " is unknown"));
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::Assignment a, choose(view, *index));
+  if (a.node != *index) {
+    return absl::InternalError(absl::StrCat("chooser returned node index ", a.node, " for ", node));
+  }
+  ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a));
+  PlacedPod placed{uid, key, node, request, a, codec::AssignmentAnnotations(a, view.node(*index))};
+  pods_[uid] = placed;
+  PublishLocked();
+  return placed;
+}
+
+absl::Status Ledger::Release(const std::string& uid) {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end())
+    return absl::NotFoundError(absl::StrCat("pod uid ", uid, " is not placed"));
+  ACCELSCHED_RETURN_IF_ERROR(state_.Release(it->second.assignment));
+  pods_.erase(it);
+  PublishLocked();
+  return absl::OkStatus();
+}
+
+std::optional<PlacedPod> Ledger::Find(const std::string& uid) const {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<PlacedPod> Ledger::Pods() const {
+  std::vector<PlacedPod> out;
+  {
+    absl::MutexLock lock(&mu_);
+    out.reserve(pods_.size());
+    for (const auto& [uid, p] : pods_) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PlacedPod& a, const PlacedPod& b) { return a.key < b.key; });
+  return out;
+}
+
+size_t Ledger::num_pods() const {
+  absl::MutexLock lock(&mu_);
+  return pods_.size();
+}
+
+}  // namespace accelsched::scheduler

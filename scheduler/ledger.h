@@ -1,0 +1,82 @@
+// The allocation ledger: the single writer of the cluster's allocations (DESIGN sections 2 and
+// 8). It owns a plugins::ClusterState, records which pod (by UID) holds which devices, and
+// publishes an immutable snapshot after every change for the request handlers to read.
+//
+// Binding is idempotent by pod UID: a second Bind of a pod the ledger already holds on the same
+// node returns the existing placement and allocates nothing.
+//
+// Thread-safety: thread-safe; every method takes the one mutex. Snapshots handed out are
+// immutable and stay valid after later changes.
+#ifndef ACCELSCHED_SCHEDULER_LEDGER_H_
+#define ACCELSCHED_SCHEDULER_LEDGER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+#include "plugins/framework/cluster_state.h"
+#include "plugins/framework/pod_request.h"
+#include "plugins/framework/snapshot.h"
+
+namespace accelsched::scheduler {
+
+struct PlacedPod {
+  std::string uid;
+  std::string key;  // "namespace/name".
+  std::string node;
+  plugins::PodRequest request;
+  plugins::Assignment assignment;
+  std::map<std::string, std::string> annotations;  // The assignment annotations.
+};
+
+class Ledger {
+ public:
+  // An empty cluster of `nodes` (InvalidArgument as ClusterSnapshotBuilder::Build).
+  static absl::StatusOr<std::unique_ptr<Ledger>> Create(std::vector<plugins::NodeSpec> nodes);
+
+  // The current state. Never null.
+  std::shared_ptr<const plugins::ClusterSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Chooses the devices for a pod on the live state (called under the ledger's lock, so no other
+  // change can come between the choice and its application). Returns the assignment, or an
+  // error that the bind reports (e.g. FailedPrecondition "no longer fits").
+  using Chooser = std::function<absl::StatusOr<plugins::Assignment>(
+      const plugins::ClusterSnapshot& view, plugins::NodeIndex node)>;
+
+  // Places pod `uid` on `node`: if the ledger already holds it there, returns that placement
+  // (`*existed` = true); if it holds it elsewhere, FailedPrecondition. Otherwise runs `choose`,
+  // applies the assignment and publishes a new snapshot. NotFound for an unknown node.
+  absl::StatusOr<PlacedPod> Place(const std::string& uid, const std::string& key,
+                                  const plugins::PodRequest& request, const std::string& node,
+                                  const Chooser& choose, bool* existed = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Gives back what pod `uid` holds. NotFound if the ledger does not hold it.
+  absl::Status Release(const std::string& uid) ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::optional<PlacedPod> Find(const std::string& uid) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Every placed pod, ordered by key.
+  std::vector<PlacedPod> Pods() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t num_pods() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  explicit Ledger(plugins::ClusterSnapshot initial);
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  plugins::ClusterState state_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, PlacedPod> pods_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const plugins::ClusterSnapshot> published_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace accelsched::scheduler
+
+#endif  // ACCELSCHED_SCHEDULER_LEDGER_H_

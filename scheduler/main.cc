@@ -1,0 +1,214 @@
+// accelsched-extender: the kube-scheduler extender service (DESIGN sections 2-4 and 8).
+//
+//   accelsched-extender --cluster FILE [--port 8888] [--config FILE] [--tls-cert F --tls-key F
+//                       [--client-ca F]] [--bind-address A] [--log-level info]
+//
+// Exit codes: 0 after SIGINT/SIGTERM, 1 bad flags/config/cluster file, 2 cannot serve.
+#include <pthread.h>
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+#include "plugins/policy.h"
+#include "scheduler/cluster_file.h"
+#include "scheduler/config.h"
+#include "scheduler/extender.h"
+#include "scheduler/ledger.h"
+#include "scheduler/metrics.h"
+#include "scheduler/server.h"
+
+namespace accelsched::scheduler {
+namespace {
+
+constexpr char kHelp[] = R"(usage: accelsched-extender [flags]
+
+The accelsched scheduler extender: kube-scheduler calls it over HTTP to filter, prioritize, bind
+and preempt pods that ask for GPUs, MIG instances or GPU shares.
+
+Cluster state (one of):
+  --cluster FILE       static mode: a List of Node and Pod objects, as printed by
+                       `kubectl get nodes,pods -A -o json` (or -o yaml). Bound pods keep their
+                       devices (from their accelsched.io/* annotations); binds are kept in memory.
+  --kubeconfig FILE    Kubernetes mode (list+watch): not available in this build yet.
+
+Serving:
+  --port N             listen port (default 8888)
+  --bind-address A     listen address (default 0.0.0.0)
+  --config FILE        YAML config: policy, weights, urlPrefix, maxBodyBytes, podCacheSize,
+                       threads (see deploy/base/ and README.md)
+  --tls-cert FILE      serve HTTPS with this certificate (PEM) ...
+  --tls-key FILE       ... and this private key (PEM)
+  --client-ca FILE     require client certificates signed by this CA (kube-scheduler's
+                       extender tlsConfig can present one)
+  --log-level L        trace, debug, info (default), warn, error
+  --help               this text
+
+Endpoints: POST <urlPrefix>/{filter,prioritize,bind,preempt}; GET /healthz, /readyz, /metrics,
+/debug/state.
+)";
+
+struct Flags {
+  std::string cluster, kubeconfig, config, tls_cert, tls_key, client_ca;
+  std::string bind_address = "0.0.0.0";
+  std::string log_level = "info";
+  int port = 8888;
+};
+
+absl::StatusOr<Flags> ParseFlags(int argc, char** argv, bool* help) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      return f;
+    }
+    std::string value;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value (see --help)"));
+    }
+    if (arg == "--cluster") {
+      f.cluster = value;
+    } else if (arg == "--kubeconfig") {
+      f.kubeconfig = value;
+    } else if (arg == "--config") {
+      f.config = value;
+    } else if (arg == "--tls-cert") {
+      f.tls_cert = value;
+    } else if (arg == "--tls-key") {
+      f.tls_key = value;
+    } else if (arg == "--client-ca") {
+      f.client_ca = value;
+    } else if (arg == "--bind-address") {
+      f.bind_address = value;
+    } else if (arg == "--log-level") {
+      f.log_level = value;
+    } else if (arg == "--port") {
+      if (!absl::SimpleAtoi(value, &f.port) || f.port < 0 || f.port > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat("--port: '", value, "' is not 0..65535"));
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "' (see --help)"));
+    }
+  }
+  return f;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open"));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int Main(int argc, char** argv) {
+  bool help = false;
+  absl::StatusOr<Flags> flags = ParseFlags(argc, argv, &help);
+  if (help) {
+    std::cout << kHelp;
+    return 0;
+  }
+  if (!flags.ok()) {
+    std::cerr << "accelsched-extender: " << flags.status().message() << "\n";
+    return 1;
+  }
+  const spdlog::level::level_enum level = spdlog::level::from_str(flags->log_level);
+  if (level == spdlog::level::off && flags->log_level != "off") {
+    std::cerr << "accelsched-extender: --log-level: '" << flags->log_level
+              << "' is not trace, debug, info, warn, error or off\n";
+    return 1;
+  }
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+
+  ExtenderConfig config;
+  if (!flags->config.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(flags->config);
+    absl::StatusOr<ExtenderConfig> parsed = text.ok()
+                                                ? ParseExtenderConfig(*text, flags->config)
+                                                : absl::StatusOr<ExtenderConfig>(text.status());
+    if (!parsed.ok()) {
+      std::cerr << "accelsched-extender: config: " << parsed.status().message() << "\n";
+      return 1;
+    }
+    config = *parsed;
+  }
+  if (flags->cluster.empty()) {
+    std::cerr << "accelsched-extender: "
+              << (flags->kubeconfig.empty() ? "no cluster state: " : "--kubeconfig: ")
+              << "Kubernetes mode (list+watch of Nodes and Pods) is not available in this build "
+                 "yet; run in static mode with --cluster FILE (see --help)\n";
+    return 1;
+  }
+  absl::StatusOr<std::string> text = ReadFile(flags->cluster);
+  if (!text.ok()) {
+    std::cerr << "accelsched-extender: --cluster: " << text.status().message() << "\n";
+    return 1;
+  }
+  Metrics metrics;
+  InMemoryBinder binder;
+  absl::StatusOr<StaticCluster> cluster =
+      LoadStaticCluster(*text, flags->cluster, config, &binder, &metrics);
+  if (!cluster.ok()) {
+    std::cerr << "accelsched-extender: " << cluster.status().message() << "\n";
+    return 1;
+  }
+  for (const std::string& w : cluster->warnings) spdlog::warn("{}", w);
+  spdlog::info("static cluster {}: {} nodes, {} pods holding resources, policy {}", flags->cluster,
+               cluster->ledger->Snapshot()->num_nodes(), cluster->ledger->num_pods(),
+               config.policy.policy);
+
+  ServerOptions options;
+  options.bind_address = flags->bind_address;
+  options.port = flags->port;
+  options.url_prefix = config.url_prefix;
+  options.max_body_bytes = config.max_body_bytes;
+  options.threads = config.threads;
+  options.tls_cert = flags->tls_cert;
+  options.tls_key = flags->tls_key;
+  options.client_ca = flags->client_ca;
+  Server server(cluster->extender.get(), &metrics, options);
+  if (absl::Status s = server.Listen(); !s.ok()) {
+    std::cerr << "accelsched-extender: " << s.message() << "\n";
+    return absl::IsInvalidArgument(s) ? 1 : 2;
+  }
+  // SIGINT/SIGTERM stop the server; handled on a thread of their own.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: stopping", sig);
+    server.Stop();
+  });
+  server.SetReady(true);
+  spdlog::info("serving {}://{}:{}{} (filter, prioritize, bind, preempt)",
+               options.tls_cert.empty() ? "http" : "https", options.bind_address, server.port(),
+               options.url_prefix);
+  server.Run();
+  pthread_kill(waiter.native_handle(), SIGTERM);  // Wakes the waiter if Run ended otherwise.
+  waiter.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler
+
+int main(int argc, char** argv) { return accelsched::scheduler::Main(argc, argv); }

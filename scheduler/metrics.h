@@ -1,0 +1,59 @@
+// Prometheus metrics of the extender, in the text exposition format (version 0.0.4).
+//
+//   accelsched_requests_total{verb,code}             counter
+//   accelsched_request_duration_seconds{verb}        histogram (server-side handling time)
+//   accelsched_placements_total{kind}                counter: whole, share, mig, cpu
+//   accelsched_bind_errors_total                     counter
+//   accelsched_gpu_capacity_milli{model}             gauge, from the current snapshot
+//   accelsched_gpu_allocated_milli{model}            gauge
+//   accelsched_gpu_fragmented_milli{model}           gauge: free milli-GPU on partly used GPUs
+//                                                    (what only a share can still use)
+//   accelsched_nodes, accelsched_pods_placed         gauges
+//
+// Thread-safety: thread-safe.
+#ifndef ACCELSCHED_SCHEDULER_METRICS_H_
+#define ACCELSCHED_SCHEDULER_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+#include "plugins/framework/snapshot.h"
+
+namespace accelsched::scheduler {
+
+class Metrics {
+ public:
+  // Bucket upper bounds of the duration histogram, in seconds.
+  static constexpr std::array<double, 12> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                      0.01,   0.025,   0.05,   0.1,   0.5,    2.5};
+
+  void ObserveRequest(const std::string& verb, int code, double seconds) ABSL_LOCKS_EXCLUDED(mu_);
+  void CountPlacement(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
+  void CountBindError() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The whole exposition, with the gauges computed from `snapshot` and `pods_placed`.
+  std::string Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};  // Non-cumulative counts.
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Histogram> durations_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> placements_ ABSL_GUARDED_BY(mu_);
+  uint64_t bind_errors_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace accelsched::scheduler
+
+#endif  // ACCELSCHED_SCHEDULER_METRICS_H_
