@@ -1,0 +1,278 @@
+// Tests of the extender verbs on typed values (scheduler/extender.h) over a static cluster
+// loaded through the real cluster-file path (scheduler/cluster_file.h).
+#include "scheduler/extender.h"
+
+#include <atomic>
+#include <bit>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+#include "scheduler/cluster_file.h"
+#include "scheduler/codec/extender.h"
+#include "scheduler/codec/json_util.h"
+
+namespace accelsched::scheduler {
+namespace {
+
+using codec::Json;
+
+// A GFD-labelled node: `gpus` GPUs of `product`, 64 cores, 512 GiB.
+Json GpuNode(const std::string& name, const std::string& product, int gpus, int64_t memory_mib) {
+  return Json{{"kind", "Node"},
+              {"metadata",
+               {{"name", name},
+                {"labels",
+                 {{"nvidia.com/gpu.product", product},
+                  {"nvidia.com/gpu.count", std::to_string(gpus)},
+                  {"nvidia.com/gpu.memory", std::to_string(memory_mib)}}}}},
+              {"status",
+               {{"allocatable",
+                 {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", std::to_string(gpus)}}}}}};
+}
+
+// A pod asking for `gpus` whole GPUs (or a share of `milli`), 1 core, 1 GiB.
+Json GpuPod(const std::string& name, const std::string& uid, int gpus, int milli = 0) {
+  Json limits = {{"cpu", "1"}, {"memory", "1Gi"}};
+  if (gpus > 0) limits["nvidia.com/gpu"] = gpus;
+  if (milli > 0) limits["accelsched.io/gpu-milli"] = milli;
+  return Json{
+      {"kind", "Pod"},
+      {"metadata", {{"name", name}, {"namespace", "team"}, {"uid", uid}}},
+      {"spec",
+       {{"containers", Json::array({{{"name", "c"}, {"resources", {{"limits", limits}}}}})}}}};
+}
+
+// The same pod bound to `node` with accelsched's gpu-ids annotation.
+Json BoundPod(const std::string& name, const std::string& uid, int gpus, const std::string& node,
+              const std::string& gpu_ids) {
+  Json p = GpuPod(name, uid, gpus);
+  p["spec"]["nodeName"] = node;
+  p["status"] = {{"phase", "Running"}};
+  p["metadata"]["annotations"] = {{"accelsched.io/gpu-ids", gpu_ids}};
+  return p;
+}
+
+struct Fixture {
+  Metrics metrics;
+  InMemoryBinder binder;
+  StaticCluster cluster;
+  Extender& extender() { return *cluster.extender; }
+};
+
+std::unique_ptr<Fixture> Load(const Json& items, Binder* binder = nullptr) {
+  auto f = std::make_unique<Fixture>();
+  ExtenderConfig config;
+  Json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}};
+  absl::StatusOr<StaticCluster> c = LoadStaticCluster(list.dump(), "test.json", config,
+                                                      binder ? binder : &f->binder, &f->metrics);
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (!c.ok()) return nullptr;
+  f->cluster = std::move(*c);
+  return f;
+}
+
+codec::ExtenderArgs Args(const Json& pod, std::vector<std::string> nodes) {
+  codec::ExtenderArgs args;
+  absl::StatusOr<codec::PodObject> p = codec::DecodePod(pod, "Pod");
+  EXPECT_TRUE(p.ok()) << p.status();
+  args.pod = *p;
+  args.node_names = std::move(nodes);
+  return args;
+}
+
+codec::BindingArgs Binding(const std::string& name, const std::string& uid,
+                           const std::string& node) {
+  return codec::BindingArgs{name, "team", uid, node};
+}
+
+// n1: 8 H100, 4 of them used by pod "a" (GPUs 0-3); n2: 8 H100, empty; v1: 4 V100.
+Json ThreeNodes() {
+  return Json::array({GpuNode("n1", "NVIDIA-H100-80GB-HBM3", 8, 81559),
+                      GpuNode("n2", "NVIDIA-H100-80GB-HBM3", 8, 81559),
+                      GpuNode("v1", "Tesla-V100-SXM2-32GB", 4, 32768),
+                      BoundPod("a", "uid-a", 4, "n1", "0,1,2,3")});
+}
+
+TEST(ExtenderFilterTest, EveryNodeAccountedForWithTheRightKindOfFailure) {
+  auto f = Load(ThreeNodes());
+  ASSERT_NE(f, nullptr);
+  // 8 GPUs: n1 has 4 free (preemption could help), n2 fits, v1 has 4 in all (cannot ever fit),
+  // "ghost" is unknown.
+  absl::StatusOr<codec::FilterResult> r =
+      f->extender().Filter(Args(GpuPod("p", "uid-p", 8), {"n1", "n2", "v1", "ghost"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->survivors, std::vector<int>{1});
+  ASSERT_EQ(r->failed.size(), 1u);
+  EXPECT_TRUE(r->failed.count("n1"));
+  EXPECT_NE(r->failed.at("n1").find("insufficient GPUs"), std::string::npos) << r->failed.at("n1");
+  EXPECT_EQ(r->failed_unresolvable.size(), 2u);
+  EXPECT_TRUE(r->failed_unresolvable.count("v1"));
+  EXPECT_NE(r->failed_unresolvable.at("ghost").find("unknown"), std::string::npos);
+  EXPECT_EQ(f->cluster.ledger->num_pods(), 1u);  // Filter changes nothing.
+}
+
+TEST(ExtenderPrioritizeTest, SolverChoiceGetsTenInfeasibleZero) {
+  auto f = Load(ThreeNodes());
+  ASSERT_NE(f, nullptr);
+  // A 4-GPU pod fits n1 (fills it) and n2 (half). Filling n1 leaves no fragment, while n2 would
+  // keep 4 GPUs that an 8-GPU pod cannot use, so the packing policy prefers n1.
+  absl::StatusOr<std::vector<codec::HostPriority>> r =
+      f->extender().Prioritize(Args(GpuPod("p", "uid-p", 4), {"n2", "n1", "ghost"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].host, "n2");
+  EXPECT_EQ((*r)[1].host, "n1");
+  EXPECT_EQ((*r)[1].score, 10);
+  EXPECT_LT((*r)[0].score, 10);
+  EXPECT_EQ((*r)[2].host, "ghost");
+  EXPECT_EQ((*r)[2].score, 0);
+}
+
+TEST(ExtenderBindTest, BindsOnceAndRetriesAreIdempotent) {
+  auto f = Load(ThreeNodes());
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->extender().Filter(Args(GpuPod("p", "uid-p", 4), {"n1"})).ok());
+  ASSERT_TRUE(f->extender().Bind(Binding("p", "uid-p", "n1")).ok());
+  std::optional<PlacedPod> placed = f->cluster.ledger->Find("uid-p");
+  ASSERT_TRUE(placed.has_value());
+  EXPECT_EQ(placed->annotations.at("accelsched.io/gpu-ids"), "4,5,6,7");  // 0-3 are pod a's.
+  const int64_t used = f->cluster.ledger->Snapshot()->gpu_used_milli();
+  EXPECT_EQ(used, 8000);
+  // A retry after a lost reply: success, nothing allocated twice.
+  EXPECT_TRUE(f->extender().Bind(Binding("p", "uid-p", "n1")).ok());
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), used);
+  EXPECT_EQ(f->cluster.ledger->num_pods(), 2u);
+  // The same pod to another node: refused.
+  absl::Status other = f->extender().Bind(Binding("p", "uid-p", "n2"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(other)) << other;
+  // A pod that was never filtered: NotFound, and the name must match the UID.
+  EXPECT_TRUE(absl::IsNotFound(f->extender().Bind(Binding("q", "uid-q", "n2"))));
+  ASSERT_TRUE(f->extender().Filter(Args(GpuPod("r", "uid-r", 1), {"n2"})).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(f->extender().Bind(Binding("not-r", "uid-r", "n2"))));
+  // n1 is now full: a 1-GPU pod no longer fits there.
+  absl::Status full = f->extender().Bind(Binding("r", "uid-r", "n1"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(full)) << full;
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), used);
+}
+
+class FailingBinder final : public Binder {
+ public:
+  absl::Status Bind(const codec::PodObject&, const std::string&,
+                    const std::map<std::string, std::string>&) override {
+    ++calls;
+    return absl::UnavailableError("API server unreachable");
+  }
+  int calls = 0;
+};
+
+TEST(ExtenderBindTest, FailedApiBindRollsBack) {
+  FailingBinder binder;
+  auto f = Load(ThreeNodes(), &binder);
+  ASSERT_NE(f, nullptr);
+  const int64_t before = f->cluster.ledger->Snapshot()->gpu_used_milli();
+  ASSERT_TRUE(f->extender().Filter(Args(GpuPod("p", "uid-p", 2), {"n2"})).ok());
+  absl::Status s = f->extender().Bind(Binding("p", "uid-p", "n2"));
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_EQ(binder.calls, 1);
+  EXPECT_FALSE(f->cluster.ledger->Find("uid-p").has_value());
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), before);
+}
+
+TEST(ExtenderBindTest, ConcurrentBindsNeverDoubleAllocate) {
+  auto f = Load(Json::array({GpuNode("n", "NVIDIA-H100-80GB-HBM3", 8, 81559)}));
+  ASSERT_NE(f, nullptr);
+  // 12 one-GPU pods race for 8 GPUs: exactly 8 win, on 8 distinct GPUs.
+  constexpr int kPods = 12;
+  for (int i = 0; i < kPods; ++i) {
+    ASSERT_TRUE(f->extender()
+                    .Filter(Args(GpuPod(absl::StrCat("p", i), absl::StrCat("u", i), 1), {"n"}))
+                    .ok());
+  }
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPods; ++i) {
+    threads.emplace_back([&, i] {
+      if (f->extender().Bind(Binding(absl::StrCat("p", i), absl::StrCat("u", i), "n")).ok()) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  std::set<std::string> gpus;
+  for (const PlacedPod& p : f->cluster.ledger->Pods())
+    gpus.insert(p.annotations.at("accelsched.io/gpu-ids"));
+  EXPECT_EQ(gpus.size(), 8u);
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), 8000);
+}
+
+TEST(ExtenderPreemptTest, KeepsOnlyNodesWhereEvictionHelpsAndTrimsVictims) {
+  // n1: pods a (GPUs 0-3) and b (4-7); v1: pod c on all 4 V100s.
+  Json items = Json::array(
+      {GpuNode("n1", "NVIDIA-H100-80GB-HBM3", 8, 81559),
+       GpuNode("v1", "Tesla-V100-SXM2-32GB", 4, 32768), BoundPod("a", "uid-a", 4, "n1", "0,1,2,3"),
+       BoundPod("b", "uid-b", 4, "n1", "4,5,6,7"), BoundPod("c", "uid-c", 4, "v1", "0,1,2,3")});
+  auto f = Load(items);
+  ASSERT_NE(f, nullptr);
+  codec::PreemptionArgs args;
+  args.pod = *codec::DecodePod(GpuPod("p", "uid-p", 4), "Pod");
+  // kube-scheduler proposes evicting both pods on n1; one is enough. On v1, evicting c frees 4
+  // GPUs, which fits too. "ghost" is unknown. An 8-GPU pod could only use n1.
+  args.victims = {{"n1", {"uid-a", "uid-b"}}, {"v1", {"uid-c"}}, {"ghost", {"x"}}};
+  args.pdb_violations = {{"n1", 1}};
+  absl::StatusOr<Extender::PreemptOutcome> r = f->extender().Preempt(args);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->victims.size(), 2u);
+  // Put back in the order given: a still leaves b's GPUs free, so a is spared; then b must go.
+  EXPECT_EQ(r->victims.at("n1"), std::vector<std::string>{"uid-b"});
+  EXPECT_EQ(r->victims.at("v1"), std::vector<std::string>{"uid-c"});
+  EXPECT_EQ(r->pdb_violations.at("n1"), 1);
+
+  args.pod = *codec::DecodePod(GpuPod("big", "uid-big", 8), "Pod");
+  r = f->extender().Preempt(args);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->victims.size(), 1u);  // v1 has 4 GPUs: no eviction helps.
+  EXPECT_EQ(r->victims.at("n1"), (std::vector<std::string>{"uid-a", "uid-b"}));
+  // Preempt is a what-if: nothing was released.
+  EXPECT_EQ(f->cluster.ledger->num_pods(), 3u);
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), 12000);
+}
+
+TEST(StaticClusterTest, TwoPodsOnOneGpuAreRejectedNamingThePod) {
+  Json items =
+      Json::array({GpuNode("n1", "NVIDIA-H100-80GB-HBM3", 8, 81559),
+                   BoundPod("a", "uid-a", 2, "n1", "0,1"), BoundPod("b", "uid-b", 2, "n1", "1,2")});
+  Metrics metrics;
+  InMemoryBinder binder;
+  Json list = {{"kind", "List"}, {"items", items}};
+  absl::StatusOr<StaticCluster> c =
+      LoadStaticCluster(list.dump(), "c.json", ExtenderConfig{}, &binder, &metrics);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("team/b"), std::string::npos) << c.status();
+}
+
+TEST(StaticClusterTest, ShareAndMigPodsAdoptedFromAnnotations) {
+  Json a100 = GpuNode("a100", "NVIDIA-A100-SXM4-80GB", 8, 81920);
+  a100["metadata"]["annotations"] = {{"accelsched.io/mig-gpus", "0-3"}};
+  Json share = GpuPod("s", "uid-s", 0, 300);
+  share["spec"]["nodeName"] = "a100";
+  share["metadata"]["annotations"] = {{"accelsched.io/gpu-ids", "5"},
+                                      {"accelsched.io/gpu-share", "5@300"}};
+  Json mig = GpuPod("m", "uid-m", 0);
+  mig["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/mig-3g.40gb"] = 1;
+  mig["spec"]["nodeName"] = "a100";
+  mig["metadata"]["annotations"] = {{"accelsched.io/gpu-ids", "2"},
+                                    {"accelsched.io/mig-placement", "2:3g.40gb@4"}};
+  auto f = Load(Json::array({a100, share, mig}));
+  ASSERT_NE(f, nullptr);
+  const plugins::NodeInfo& n = f->cluster.ledger->Snapshot()->node(0);
+  EXPECT_EQ(n.gpu_free_milli[5], 700);
+  // 3g at start slot 4 takes memory slots 4-7 of GPU 2.
+  EXPECT_EQ(n.mig_used_slots[2], 0xF0);
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler
