@@ -1,0 +1,194 @@
+// The HTTP front (scheduler/server.h) on an ephemeral port: the probes, the verbs end to end,
+// and a corpus of bad requests that must each get a 4xx JSON answer without changing state or
+// stopping the server.
+#include "scheduler/server.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "httplib.h"
+
+#include "scheduler/cluster_file.h"
+#include "scheduler/codec/json_util.h"
+
+namespace accelsched::scheduler {
+namespace {
+
+using codec::Json;
+
+constexpr char kCluster[] = R"({"kind": "List", "items": [
+  {"kind": "Node", "metadata": {"name": "h1", "labels": {
+     "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.count": "8"}},
+   "status": {"allocatable": {"cpu": "224", "memory": "2Ti", "nvidia.com/gpu": "8"}}},
+  {"kind": "Node", "metadata": {"name": "h2", "labels": {
+     "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.count": "8"}},
+   "status": {"allocatable": {"cpu": "224", "memory": "2Ti", "nvidia.com/gpu": "8"}}}]})";
+
+std::string PodJson(const std::string& name, int gpus) {
+  return R"({"metadata": {"name": ")" + name + R"(", "namespace": "ml", "uid": "uid-)" + name +
+         R"("}, "spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": )" +
+         std::to_string(gpus) + "}}}]}}";
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ExtenderConfig config;
+    absl::StatusOr<StaticCluster> c =
+        LoadStaticCluster(kCluster, "cluster.json", config, &binder_, &metrics_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(*c);
+    ServerOptions options;
+    options.bind_address = "127.0.0.1";
+    options.port = 0;
+    options.max_body_bytes = 64 * 1024;
+    options.threads = 4;
+    server_ = std::make_unique<Server>(cluster_.extender.get(), &metrics_, options);
+    ASSERT_TRUE(server_->Listen().ok());
+    thread_ = std::thread([this] { server_->Run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(10, 0);
+    // Run() may not have entered its accept loop yet; the socket is already listening, so
+    // requests queue until it does.
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // POST `body` to `path`; the status and the parsed JSON answer (discarded if not JSON).
+  std::pair<int, Json> Post(const std::string& path, const std::string& body) {
+    httplib::Result r = client_->Post(path.c_str(), body, "application/json");
+    if (!r) return {-1, Json()};
+    return {r->status, Json::parse(r->body, nullptr, false)};
+  }
+
+  Metrics metrics_;
+  InMemoryBinder binder_;
+  StaticCluster cluster_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServerTest, ReadyzIsUnavailableUntilReady) {
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  EXPECT_EQ(client_->Get("/readyz")->status, 503);
+  auto [code, body] = Post("/v1/extender/filter", R"({"Pod": )" + PodJson("p", 1) + "}");
+  EXPECT_EQ(code, 503);
+  EXPECT_NE(body.value("Error", "").find("not ready"), std::string::npos);
+  server_->SetReady(true);
+  EXPECT_EQ(client_->Get("/readyz")->status, 200);
+}
+
+TEST_F(ServerTest, FilterPrioritizeBindAsKubeSchedulerDoes) {
+  server_->SetReady(true);
+  const std::string args = R"({"Pod": )" + PodJson("train", 8) + R"(, "NodeNames": ["h1", "h2"]})";
+  auto [fcode, filter] = Post("/v1/extender/filter", args);
+  ASSERT_EQ(fcode, 200) << filter.dump();
+  EXPECT_EQ(filter["NodeNames"], Json::array({"h1", "h2"}));
+  EXPECT_EQ(filter["Error"], "");
+  auto [pcode, prio] = Post("/v1/extender/prioritize", args);
+  ASSERT_EQ(pcode, 200);
+  ASSERT_TRUE(prio.is_array());
+  ASSERT_EQ(prio.size(), 2u);
+  // Both nodes are empty and equal: the first in candidate order is the solver's choice.
+  EXPECT_EQ(prio[0]["Host"], "h1");
+  EXPECT_EQ(prio[0]["Score"], 10);
+  auto [bcode, bind] =
+      Post("/v1/extender/bind",
+           R"({"PodName": "train", "PodNamespace": "ml", "PodUID": "uid-train", "Node": "h1"})");
+  ASSERT_EQ(bcode, 200);
+  EXPECT_EQ(bind["Error"], "");
+  // h1 is now full: an 8-GPU pod fails there, with a reason, and passes on h2.
+  auto [code2, filter2] = Post("/v1/extender/filter", R"({"Pod": )" + PodJson("train2", 8) +
+                                                          R"(, "NodeNames": ["h1", "h2"]})");
+  ASSERT_EQ(code2, 200);
+  EXPECT_EQ(filter2["NodeNames"], Json::array({"h2"}));
+  EXPECT_TRUE(filter2["FailedNodes"].contains("h1"));
+  // The placement is visible in /debug/state with its annotation.
+  Json state = Json::parse(client_->Get("/debug/state")->body);
+  ASSERT_EQ(state["pods"].size(), 1u);
+  EXPECT_EQ(state["pods"][0]["annotations"]["accelsched.io/gpu-ids"], "0,1,2,3,4,5,6,7");
+  const std::string metrics = client_->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("accelsched_placements_total{kind=\"whole\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("accelsched_gpu_allocated_milli{model=\"H100-80GB\"} 8000"),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, BadRequestsGetJsonErrorsAndChangeNothing) {
+  server_->SetReady(true);
+  const std::string pod = PodJson("p", 1);
+  const struct {
+    std::string name;
+    std::string path;
+    std::string body;
+    int want;
+    std::string mention;  // Must appear in the Error message.
+  } cases[] = {
+      {"not json", "/v1/extender/filter", "hello", 400, "not valid JSON"},
+      {"truncated", "/v1/extender/filter", R"({"Pod": {"metadata": )", 400, "not valid JSON"},
+      {"empty body", "/v1/extender/filter", "", 400, "not valid JSON"},
+      {"non-UTF-8", "/v1/extender/filter", "{\"Pod\": \"\xff\xfe\"}", 400, "JSON"},
+      {"array body", "/v1/extender/filter", "[1, 2]", 400, "body: must be an object"},
+      {"null body", "/v1/extender/prioritize", "null", 400, "body: must be an object"},
+      {"missing pod", "/v1/extender/filter", R"({"NodeNames": ["h1"]})", 400, "Pod: required"},
+      {"pod wrong type", "/v1/extender/filter", R"({"Pod": 7})", 400, "Pod: must be an object"},
+      {"node names wrong type", "/v1/extender/filter",
+       R"({"Pod": )" + pod + R"(, "NodeNames": "h1"})", 400, "NodeNames"},
+      {"node name not a string", "/v1/extender/filter",
+       R"({"Pod": )" + pod + R"(, "NodeNames": [1]})", 400, "NodeNames[0]"},
+      {"bad quantity", "/v1/extender/filter",
+       R"({"Pod": {"metadata": {"name": "x"}, "spec": {"containers": [{"resources": {"limits": {"cpu": "lots"}}}]}}})",
+       400, "cpu"},
+      {"gpu share out of range", "/v1/extender/filter",
+       R"({"Pod": {"metadata": {"name": "x"}, "spec": {"containers": [{"resources": {"limits": {"accelsched.io/gpu-milli": "1000"}}}]}}})",
+       400, "gpu-milli"},
+      {"bind missing uid", "/v1/extender/bind",
+       R"({"PodName": "p", "PodNamespace": "ml", "Node": "h1"})", 400, "PodUID"},
+      {"preempt victims wrong type", "/v1/extender/preempt",
+       R"({"Pod": )" + pod + R"(, "NodeNameToMetaVictims": []})", 400, "NodeNameToMetaVictims"},
+      {"unknown verb", "/v1/extender/frobnicate", "{}", 404, "no such endpoint"},
+      {"oversized", "/v1/extender/filter", std::string(70 * 1024, ' '), 413, "larger"},
+      {"deep nesting", "/v1/extender/filter", std::string(30000, '[') + std::string(30000, ']'),
+       400, ""},
+  };
+  const int64_t used_before = cluster_.ledger->Snapshot()->gpu_used_milli();
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto [code, body] = Post(tc.path, tc.body);
+    EXPECT_EQ(code, tc.want);
+    ASSERT_TRUE(body.is_object()) << "answer is not a JSON object";
+    EXPECT_NE(body.value("Error", "").find(tc.mention), std::string::npos) << body.dump();
+  }
+  EXPECT_EQ(client_->Get("/v1/extender/filter")->status, 405);
+  // Unknown nodes are not request errors: 200 with the node in FailedAndUnresolvableNodes.
+  auto [code, body] =
+      Post("/v1/extender/filter", R"({"Pod": )" + pod + R"(, "NodeNames": ["zz"]})");
+  EXPECT_EQ(code, 200);
+  EXPECT_TRUE(body["FailedAndUnresolvableNodes"].contains("zz"));
+  // Still serving, and nothing changed.
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  EXPECT_EQ(cluster_.ledger->Snapshot()->gpu_used_milli(), used_before);
+  EXPECT_EQ(cluster_.ledger->num_pods(), 0u);
+  const std::string metrics = client_->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("accelsched_requests_total{verb=\"filter\",code=\"400\"}"),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, BindErrorsAreAnsweredInTheErrorField) {
+  server_->SetReady(true);
+  // Never filtered: kube-scheduler gets 200 with an Error and retries the cycle.
+  auto [code, body] =
+      Post("/v1/extender/bind",
+           R"({"PodName": "ghost", "PodNamespace": "ml", "PodUID": "uid-ghost", "Node": "h1"})");
+  EXPECT_EQ(code, 200);
+  EXPECT_NE(body.value("Error", "").find("unknown"), std::string::npos) << body.dump();
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler
