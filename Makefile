@@ -3,7 +3,8 @@
 #   make build   configure + build (gcc, warnings are errors) into build/
 #   make test    deps + build + ctest, then the same tests under clang with ASan+UBSan and
 #                -Wthread-safety (build-san/)
-#   make demo    deps + build + run the main job (for now: accelsched-topo over the examples)
+#   make demo    deps + build + accelsched-extender on the demo cluster, driven as kube-scheduler
+#                would (bench/load/demo.sh); make demo-topology: accelsched-topo over the examples
 #   make bench   run the Google Benchmark suite (figures go to bench/RESULTS.md by hand)
 #   make paper-matrix   the FGD paper's 6 policies x 17 traces x 10 seeds in accelsched-sim
 #   make format / make lint   clang-format in place / clang-tidy over the sources
@@ -22,7 +23,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config ccache clang clang-form
 
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build test test-gcc test-san demo bench paper-matrix format lint clean
+.PHONY: all deps configure build test test-gcc test-san demo demo-topology bench paper-matrix format lint clean
 
 all: build
 
@@ -60,6 +61,9 @@ test-san: deps $(SAN_BUILD)/CMakeCache.txt
 test: test-gcc test-san
 
 demo: build
+	./bench/load/demo.sh $(BUILD)
+
+demo-topology: build
 	./deploy/examples/topology/demo.sh $(BUILD)/topology/accelsched-topo
 
 bench: build

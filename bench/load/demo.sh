@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make demo: start accelsched-extender in static mode on the bundled demo cluster
+# (deploy/examples/demo-cluster.yaml), drive a scripted mixed workload through its HTTP verbs as
+# kube-scheduler would (bench/load/extender_driver.cc), print every decision and the final
+# occupancy, then stop the extender. Exits non-zero if the extender misbehaves.
+# Usage: bench/load/demo.sh [build dir]
+set -euo pipefail
+BUILD="${1:-build}"
+CLUSTER="deploy/examples/demo-cluster.yaml"
+LOG="$(mktemp)"
+"$BUILD/scheduler/accelsched-extender" --cluster "$CLUSTER" --port 0 --bind-address 127.0.0.1 \
+  >"$LOG" 2>&1 &
+PID=$!
+trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -f "$LOG"' EXIT
+PORT=""
+for _ in $(seq 100); do
+  PORT="$(grep -o 'serving http://127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$' || true)"
+  [ -n "$PORT" ] && break
+  if ! kill -0 "$PID" 2>/dev/null; then
+    echo "accelsched-extender exited:"; cat "$LOG"; exit 1
+  fi
+  sleep 0.1
+done
+[ -n "$PORT" ] || { echo "accelsched-extender did not start:"; cat "$LOG"; exit 1; }
+echo "accelsched-extender serving on 127.0.0.1:$PORT (static mode, $CLUSTER)"
+echo
+"$BUILD/bench/accelsched-load" demo --url "http://127.0.0.1:$PORT"
+echo
+echo "--- accelsched-extender log ---"
+cat "$LOG"

@@ -1,0 +1,433 @@
+// accelsched-load: drives a running accelsched-extender exactly as kube-scheduler does (filter,
+// then prioritize, pick the best score, bind), over HTTP with a keep-alive client.
+//
+//   accelsched-load demo --url http://127.0.0.1:8888
+//       a scripted mixed workload (single GPUs, 4-GPU NVLink jobs, MIG slices, shares, 8-GPU
+//       jobs); prints every decision with its reason and the final occupancy per node.
+//   accelsched-load gen-cluster --nodes N --out FILE
+//       a static cluster file of N HGX H100 nodes (8 GPUs each), half of their GPUs in use.
+//   accelsched-load latency --url URL [--requests N] [--gpus 8]
+//       round-trip latency of filter+prioritize for one pod over every node (NodeNames, as
+//       nodeCacheCapable: true), and of GET /healthz (an empty handler) on the same server.
+//
+// Exit codes: 0 success, 1 bad usage, 2 the extender misbehaved (HTTP error, malformed answer).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
+
+namespace accelsched::load {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr char kHelp[] = R"(usage: accelsched-load <command> [flags]
+
+commands:
+  demo --url URL [--prefix /v1/extender]
+      drive a scripted mixed workload through filter, prioritize and bind, as kube-scheduler
+      does; print each decision and the final occupancy per node
+  gen-cluster --nodes N --out FILE
+      write a static cluster file of N HGX H100 nodes (8 GPUs), each with 4 GPUs in use
+  latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender]
+      filter+prioritize round trips over every node, and GET /healthz, on one keep-alive
+      connection; prints p50/p90/p99 in microseconds
+)";
+
+struct Target {
+  std::string host;
+  int port = 0;
+  std::string prefix = "/v1/extender";
+};
+
+std::optional<Target> ParseUrl(const std::string& url) {
+  std::string rest = url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  const size_t colon = rest.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  Target t;
+  t.host = rest.substr(0, colon);
+  std::string port = rest.substr(colon + 1);
+  if (size_t slash = port.find('/'); slash != std::string::npos) port = port.substr(0, slash);
+  if (!absl::SimpleAtoi(port, &t.port)) return std::nullopt;
+  return t;
+}
+
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::string Get(const std::string& k, const std::string& def = "") const {
+    auto it = values.find(k);
+    return it == values.end() ? def : it->second;
+  }
+};
+
+std::optional<Flags> ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || i + 1 >= argc) return std::nullopt;
+    f.values[a] = argv[++i];
+  }
+  return f;
+}
+
+// One scripted pod.
+struct DemoPod {
+  std::string name;
+  std::string what;  // For the printout.
+  Json limits;
+  Json annotations = Json::object();
+};
+
+Json PodObject(const DemoPod& p, int serial) {
+  return Json{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", p.name},
+        {"namespace", "ml-team"},
+        {"uid", absl::StrFormat("demo-%04d", serial)},
+        {"annotations", p.annotations}}},
+      {"spec",
+       {{"schedulerName", "accelsched"},
+        {"containers", Json::array({{{"name", "main"}, {"resources", {{"limits", p.limits}}}}})}}}};
+}
+
+std::vector<DemoPod> DemoScript() {
+  std::vector<DemoPod> pods;
+  auto add = [&](std::string name, std::string what, Json limits,
+                 Json annotations = Json::object()) {
+    pods.push_back({std::move(name), std::move(what), std::move(limits), std::move(annotations)});
+  };
+  for (int i = 0; i < 3; ++i) {
+    add(absl::StrCat("llm-train-", i), "8 GPUs, NVLink required",
+        {{"cpu", "96"}, {"memory", "512Gi"}, {"nvidia.com/gpu", 8}},
+        {{"accelsched.io/nvlink", "required"}});
+  }
+  for (int i = 0; i < 5; ++i) {
+    add(absl::StrCat("finetune-", i), "4 GPUs, NVLink required",
+        {{"cpu", "32"}, {"memory", "256Gi"}, {"nvidia.com/gpu", 4}},
+        {{"accelsched.io/nvlink", "required"}});
+  }
+  for (int i = 0; i < 6; ++i) {
+    add(absl::StrCat("notebook-", i), "1 GPU",
+        {{"cpu", "8"}, {"memory", "64Gi"}, {"nvidia.com/gpu", 1}});
+  }
+  for (int i = 0; i < 4; ++i) {
+    add(absl::StrCat("mig-3g-", i), "MIG 3g.40gb",
+        {{"cpu", "8"}, {"memory", "32Gi"}, {"nvidia.com/mig-3g.40gb", 1}});
+  }
+  for (int i = 0; i < 6; ++i) {
+    add(absl::StrCat("mig-1g-", i), "MIG 1g.10gb",
+        {{"cpu", "2"}, {"memory", "16Gi"}, {"nvidia.com/mig-1g.10gb", 1}});
+  }
+  for (int i = 0; i < 6; ++i) {
+    const int milli = i % 2 == 0 ? 500 : 250;
+    add(absl::StrCat("inference-", i), absl::StrCat("share ", milli, " milli-GPU"),
+        {{"cpu", "4"}, {"memory", "16Gi"}, {"accelsched.io/gpu-milli", milli}});
+  }
+  add("v100-ddp", "4 GPUs, NVLink required, V100 only",
+      {{"cpu", "32"}, {"memory", "128Gi"}, {"nvidia.com/gpu", 4}},
+      {{"accelsched.io/nvlink", "required"}, {"accelsched.io/gpu-models", "V100-32GB"}});
+  add("too-big", "16 GPUs (no node has 16)", {{"cpu", "8"}, {"nvidia.com/gpu", 16}});
+  return pods;
+}
+
+class Driver {
+ public:
+  explicit Driver(const Target& t) : target_(t), client_(t.host, t.port) {
+    client_.set_keep_alive(true);
+    client_.set_tcp_nodelay(true);
+    client_.set_read_timeout(30, 0);
+  }
+
+  // POST and parse; nullopt (with a message on stderr) on transport or HTTP errors.
+  std::optional<Json> Call(const std::string& verb, const Json& body) {
+    const std::string path = target_.prefix + "/" + verb;
+    httplib::Result r = client_.Post(path.c_str(), body.dump(), "application/json");
+    if (!r) {
+      std::cerr << "accelsched-load: POST " << path << ": " << httplib::to_string(r.error())
+                << "\n";
+      return std::nullopt;
+    }
+    if (r->status != 200) {
+      std::cerr << "accelsched-load: POST " << path << ": HTTP " << r->status << ": " << r->body
+                << "\n";
+      return std::nullopt;
+    }
+    Json j = Json::parse(r->body, nullptr, false);
+    if (j.is_discarded()) {
+      std::cerr << "accelsched-load: POST " << path << ": answer is not JSON\n";
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  std::optional<Json> Get(const std::string& path) {
+    httplib::Result r = client_.Get(path.c_str());
+    if (!r || r->status != 200) {
+      std::cerr << "accelsched-load: GET " << path << " failed\n";
+      return std::nullopt;
+    }
+    Json j = Json::parse(r->body, nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return j;
+  }
+
+  httplib::Client& client() { return client_; }
+  const Target& target() const { return target_; }
+
+ private:
+  Target target_;
+  httplib::Client client_;
+};
+
+// Groups FailedNodes/FailedAndUnresolvableNodes reasons: "3 nodes: insufficient GPUs: ...".
+std::string Reasons(const Json& filter) {
+  std::map<std::string, int> count;
+  for (const char* key : {"FailedNodes", "FailedAndUnresolvableNodes"}) {
+    if (!filter.contains(key) || !filter[key].is_object()) continue;
+    for (auto it = filter[key].begin(); it != filter[key].end(); ++it) {
+      std::string reason = it->get<std::string>();
+      // Drop the per-node numbers after the first colon's clause for grouping.
+      ++count[reason];
+    }
+  }
+  std::vector<std::string> parts;
+  for (const auto& [r, n] : count)
+    parts.push_back(absl::StrCat(n, n == 1 ? " node: " : " nodes: ", r));
+  return absl::StrJoin(parts, "; ");
+}
+
+int Demo(const Flags& flags) {
+  std::optional<Target> target = ParseUrl(flags.Get("--url"));
+  if (!target) {
+    std::cerr << "accelsched-load demo: --url must be http://HOST:PORT\n";
+    return 1;
+  }
+  target->prefix = flags.Get("--prefix", target->prefix);
+  Driver d(*target);
+  std::optional<Json> state = d.Get("/debug/state");
+  if (!state) return 2;
+  Json names = Json::array();
+  for (const Json& n : (*state)["nodes"]) names.push_back(n["name"]);
+  std::printf("cluster: %zu nodes; %zu pods already placed\n\n", names.size(),
+              (*state)["pods"].size());
+  int serial = 0, bound = 0, unschedulable = 0;
+  for (const DemoPod& p : DemoScript()) {
+    ++serial;
+    const Json pod = PodObject(p, serial);
+    const Json args = {{"Pod", pod}, {"NodeNames", names}};
+    std::optional<Json> filter = d.Call("filter", args);
+    if (!filter) return 2;
+    if (!(*filter)["Error"].get<std::string>().empty()) {
+      std::cerr << "filter error: " << (*filter)["Error"] << "\n";
+      return 2;
+    }
+    const Json& feasible = (*filter)["NodeNames"];
+    const std::string label = absl::StrFormat("[%2d] %-14s %-34s", serial, p.name, p.what);
+    if (feasible.empty()) {
+      ++unschedulable;
+      std::printf("%s -> unschedulable: %s\n", label.c_str(), Reasons(*filter).c_str());
+      continue;
+    }
+    // kube-scheduler scores only the nodes that passed filter.
+    std::optional<Json> prio = d.Call("prioritize", Json{{"Pod", pod}, {"NodeNames", feasible}});
+    if (!prio || !prio->is_array() || prio->size() != feasible.size()) {
+      std::cerr << "prioritize: malformed answer\n";
+      return 2;
+    }
+    size_t best = 0;
+    for (size_t i = 1; i < prio->size(); ++i) {
+      if ((*prio)[i]["Score"].get<int64_t>() > (*prio)[best]["Score"].get<int64_t>()) best = i;
+    }
+    const std::string node = (*prio)[best]["Host"];
+    std::optional<Json> bind = d.Call("bind", Json{{"PodName", p.name},
+                                                   {"PodNamespace", "ml-team"},
+                                                   {"PodUID", pod["metadata"]["uid"]},
+                                                   {"Node", node}});
+    if (!bind) return 2;
+    if (!(*bind)["Error"].get<std::string>().empty()) {
+      std::printf("%s -> bind to %s refused: %s\n", label.c_str(), node.c_str(),
+                  (*bind)["Error"].get<std::string>().c_str());
+      continue;
+    }
+    ++bound;
+    // The devices: from /debug/state.
+    std::string devices;
+    if (std::optional<Json> s = d.Get("/debug/state"); s) {
+      for (const Json& placed : (*s)["pods"]) {
+        if (placed["uid"] != pod["metadata"]["uid"]) continue;
+        for (auto it = placed["annotations"].begin(); it != placed["annotations"].end(); ++it) {
+          absl::StrAppend(&devices, devices.empty() ? "" : " ", it.key().substr(14), "=",
+                          it->get<std::string>());
+        }
+      }
+    }
+    std::printf("%s -> %-12s %-40s (score %lld; %zu of %zu nodes fit)\n", label.c_str(),
+                node.c_str(), devices.c_str(),
+                static_cast<long long>((*prio)[best]["Score"].get<int64_t>()), feasible.size(),
+                names.size());
+  }
+  std::optional<Json> final_state = d.Get("/debug/state");
+  if (!final_state) return 2;
+  std::printf("\nfinal occupancy ('#' used, '+' partly used, '.' free; MIG GPUs in []):\n");
+  for (const Json& n : (*final_state)["nodes"]) {
+    std::string gpus;
+    for (const Json& g : n["gpus"]) {
+      const int free = g["freeMilli"].get<int>();
+      const char c = free == 0 ? '#' : free == 1000 ? '.' : '+';
+      if (g.value("mig", false)) {
+        absl::StrAppend(&gpus, "[", std::string(1, c), "]");
+      } else {
+        gpus.push_back(c);
+      }
+    }
+    std::printf(
+        "  %-14s %-11s %-22s cpu %6lld/%lld m  pods %d\n", n["name"].get<std::string>().c_str(),
+        n.value("gpuModel", "-").c_str(), gpus.c_str(),
+        static_cast<long long>(n["cpuMilli"]["capacity"].get<int64_t>() -
+                               n["cpuMilli"]["free"].get<int64_t>()),
+        static_cast<long long>(n["cpuMilli"]["capacity"].get<int64_t>()), n["pods"].get<int>());
+  }
+  std::printf("\n%d pods bound, %d unschedulable (with reasons above)\n", bound, unschedulable);
+  return 0;
+}
+
+int GenCluster(const Flags& flags) {
+  int nodes = 0;
+  const std::string out = flags.Get("--out");
+  if (!absl::SimpleAtoi(flags.Get("--nodes"), &nodes) || nodes < 1 || nodes > 100000 ||
+      out.empty()) {
+    std::cerr << "accelsched-load gen-cluster: --nodes 1..100000 and --out FILE are required\n";
+    return 1;
+  }
+  Json items = Json::array();
+  for (int i = 0; i < nodes; ++i) {
+    const std::string name = absl::StrFormat("node-%05d", i);
+    items.push_back(
+        {{"apiVersion", "v1"},
+         {"kind", "Node"},
+         {"metadata",
+          {{"name", name},
+           {"labels",
+            {{"kubernetes.io/hostname", name},
+             {"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"},
+             {"nvidia.com/gpu.count", "8"},
+             {"nvidia.com/gpu.memory", "81559"}}}}},
+         {"status",
+          {{"allocatable", {{"cpu", "224"}, {"memory", "2Ti"}, {"nvidia.com/gpu", "8"}}}}}});
+    // Half the GPUs in use: a 4-GPU pod on GPUs 0-3, or on 4-7 for odd nodes.
+    items.push_back(
+        {{"apiVersion", "v1"},
+         {"kind", "Pod"},
+         {"metadata",
+          {{"name", absl::StrCat("busy-", i)},
+           {"namespace", "load"},
+           {"uid", absl::StrCat("busy-uid-", i)},
+           {"annotations", {{"accelsched.io/gpu-ids", i % 2 == 0 ? "0,1,2,3" : "4,5,6,7"}}}}},
+         {"spec",
+          {{"nodeName", name},
+           {"containers",
+            Json::array(
+                {{{"name", "c"},
+                  {"resources",
+                   {{"limits", {{"cpu", "32"}, {"memory", "128Gi"}, {"nvidia.com/gpu", 4}}}}}}})}}},
+         {"status", {{"phase", "Running"}}}});
+  }
+  std::ofstream f(out);
+  f << Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump() << "\n";
+  if (!f) {
+    std::cerr << "accelsched-load gen-cluster: " << out << ": cannot write\n";
+    return 1;
+  }
+  std::printf("wrote %s: %d nodes, %d pods\n", out.c_str(), nodes, nodes);
+  return 0;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i =
+      std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
+  return v[i];
+}
+
+int Latency(const Flags& flags) {
+  std::optional<Target> target = ParseUrl(flags.Get("--url"));
+  int requests = 2000, gpus = 8;
+  if (!target || !absl::SimpleAtoi(flags.Get("--requests", "2000"), &requests) ||
+      !absl::SimpleAtoi(flags.Get("--gpus", "8"), &gpus) || requests < 1) {
+    std::cerr << "accelsched-load latency: --url http://HOST:PORT [--requests N] [--gpus G]\n";
+    return 1;
+  }
+  target->prefix = flags.Get("--prefix", target->prefix);
+  Driver d(*target);
+  std::optional<Json> state = d.Get("/debug/state");
+  if (!state) return 2;
+  Json names = Json::array();
+  for (const Json& n : (*state)["nodes"]) names.push_back(n["name"]);
+  DemoPod p{"latency-probe", "", {{"cpu", "8"}, {"memory", "64Gi"}, {"nvidia.com/gpu", gpus}}};
+  const std::string body = Json{{"Pod", PodObject(p, 1)}, {"NodeNames", names}}.dump();
+  std::vector<double> verbs, empty;
+  const int warmup = std::min(50, requests);
+  for (int i = 0; i < requests + warmup; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (const char* verb : {"filter", "prioritize"}) {
+      httplib::Result r =
+          d.client().Post((target->prefix + "/" + verb).c_str(), body, "application/json");
+      if (!r || r->status != 200) {
+        std::cerr << "accelsched-load latency: " << verb << " failed\n";
+        return 2;
+      }
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    httplib::Result h = d.client().Get("/healthz");
+    auto t2 = std::chrono::steady_clock::now();
+    if (!h || h->status != 200) return 2;
+    if (i < warmup) continue;
+    verbs.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    empty.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+  }
+  std::printf("nodes %zu, pod %d GPUs, %d requests, request body %zu bytes\n", names.size(), gpus,
+              requests, body.size());
+  std::printf("filter+prioritize round trip: p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+              Percentile(verbs, 50), Percentile(verbs, 90), Percentile(verbs, 99));
+  std::printf("GET /healthz (empty handler): p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+              Percentile(empty, 50), Percentile(empty, 90), Percentile(empty, 99));
+  return 0;
+}
+
+}  // namespace
+}  // namespace accelsched::load
+
+int main(int argc, char** argv) {
+  using namespace accelsched::load;  // NOLINT(google-build-using-namespace): main only.
+  if (argc < 2 || std::string(argv[1]) == "--help") {
+    std::cout << kHelp;
+    return argc < 2 ? 1 : 0;
+  }
+  std::optional<Flags> flags = ParseFlags(argc, argv);
+  if (!flags) {
+    std::cerr << "accelsched-load: flags are --name value pairs\n" << kHelp;
+    return 1;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "demo") return Demo(*flags);
+  if (cmd == "gen-cluster") return GenCluster(*flags);
+  if (cmd == "latency") return Latency(*flags);
+  std::cerr << "accelsched-load: unknown command '" << cmd << "'\n" << kHelp;
+  return 1;
+}
