@@ -58,7 +58,8 @@ Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Bind
       pods_(pod_cache_size) {}
 
 absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
-                                                       const ClusterSnapshot& snapshot) const {
+                                                       const ClusterSnapshot& snapshot,
+                                                       bool explain) const {
   Filtered out;
   std::vector<NodeIndex> candidates;
   std::vector<int> position;  // Candidate -> index in args.node_names.
@@ -68,15 +69,15 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
     const std::string& name = args.node_names[i];
     std::optional<NodeIndex> n = snapshot.Find(name);
     if (!n.has_value()) {
-      out.result.failed_unresolvable[name] =
-          "node is unknown to accelsched (no Node object with this name in its cluster state)";
+      out.result.failed_unresolvable.emplace_back(
+          name,
+          "node is unknown to accelsched (no Node object with this name in its cluster state)");
       continue;
     }
     candidates.push_back(*n);
     position.push_back(static_cast<int>(i));
   }
-  ACCELSCHED_ASSIGN_OR_RETURN(out.state,
-                              solver_->PreFilter(args.pod.request, snapshot, /*explain=*/true));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.state, solver_->PreFilter(args.pod.request, snapshot, explain));
   if (candidates.empty()) return out;
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterResult f,
                               solver_->Filter(out.state, args.pod.request, snapshot, candidates));
@@ -92,8 +93,8 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
   for (auto& [node, verdict] : f.failed) {
     const std::string& name = snapshot.node(node).name;
     (verdict.feasibility == plugins::Feasibility::kUnresolvable ? out.result.failed_unresolvable
-                                                                : out.result.failed)[name] =
-        std::move(verdict.reason);
+                                                                : out.result.failed)
+        .emplace_back(name, std::move(verdict.reason));
   }
   return out;
 }
@@ -101,7 +102,7 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
 absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot));
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, /*explain=*/true));
   return std::move(f.result);
 }
 
@@ -109,7 +110,8 @@ absl::StatusOr<std::vector<codec::HostPriority>> Extender::Prioritize(
     const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot));
+  // No reasons needed: prioritize reports scores only.
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, /*explain=*/false));
   std::vector<codec::HostPriority> out(args.node_names.size());
   for (size_t i = 0; i < args.node_names.size(); ++i) out[i].host = args.node_names[i];
   if (f.feasible.empty()) return out;

@@ -104,8 +104,9 @@ class Extender {
     std::vector<plugins::NodeIndex> feasible;
     plugins::CycleState state;
   };
+  // `explain`: fill in the reasons of the nodes that fail.
   absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
-                                     const plugins::ClusterSnapshot& snapshot) const;
+                                     const plugins::ClusterSnapshot& snapshot, bool explain) const;
 
   std::unique_ptr<plugins::Solver> solver_;
   Ledger* ledger_;

@@ -164,23 +164,41 @@ absl::Status Server::Listen() {
       metrics_->ObserveRequest(name, res.status, seconds);
     };
   };
+  // Filter and prioritize decode the raw body themselves (codec::DecodeExtenderArgs: simdjson
+  // for the envelope), which also validates JSON and UTF-8.
+  auto raw_verb = [this](std::string name, auto&& handle) {
+    return [this, name, handle](const httplib::Request& req, httplib::Response& res) {
+      const auto start = std::chrono::steady_clock::now();
+      if (!ready_) {
+        ReplyError(res, absl::UnavailableError("not ready: the cluster state is not synced yet"));
+      } else {
+        handle(req.body, res);
+      }
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      metrics_->ObserveRequest(name, res.status, seconds);
+    };
+  };
   const std::string& prefix = options_.url_prefix;
-  http.Post(prefix + "/filter", verb("filter", [this](const Json& body, httplib::Response& res) {
-              absl::StatusOr<codec::ExtenderArgs> args = codec::DecodeExtenderArgs(body);
+  http.Post(prefix + "/filter",
+            raw_verb("filter", [this](const std::string& body, httplib::Response& res) {
+              absl::StatusOr<codec::ExtenderArgs> args =
+                  codec::DecodeExtenderArgs(absl::string_view(body));
               if (!args.ok()) return ReplyError(res, args.status());
               absl::StatusOr<codec::FilterResult> r = extender_->Filter(*args);
               if (!r.ok()) return ReplyError(res, r.status());
               spdlog::debug("filter pod={} candidates={} feasible={}", args->pod.Key(),
                             args->node_names.size(), r->survivors.size());
-              ReplyJson(res, 200, codec::EncodeFilterResult(*args, *r));
+              res.set_content(codec::EncodeFilterResultText(*args, *r), "application/json");
             }));
   http.Post(prefix + "/prioritize",
-            verb("prioritize", [this](const Json& body, httplib::Response& res) {
-              absl::StatusOr<codec::ExtenderArgs> args = codec::DecodeExtenderArgs(body);
+            raw_verb("prioritize", [this](const std::string& body, httplib::Response& res) {
+              absl::StatusOr<codec::ExtenderArgs> args =
+                  codec::DecodeExtenderArgs(absl::string_view(body));
               if (!args.ok()) return ReplyError(res, args.status());
               absl::StatusOr<std::vector<codec::HostPriority>> r = extender_->Prioritize(*args);
               if (!r.ok()) return ReplyError(res, r.status());
-              ReplyJson(res, 200, codec::EncodeHostPriorityList(*r));
+              res.set_content(codec::EncodeHostPriorityListText(*r), "application/json");
             }));
   http.Post(prefix + "/bind", verb("bind", [this](const Json& body, httplib::Response& res) {
               absl::StatusOr<codec::BindingArgs> args = codec::DecodeBindingArgs(body);

@@ -39,8 +39,9 @@ commands:
   demo --url URL [--prefix /v1/extender]
       drive a scripted mixed workload through filter, prioritize and bind, as kube-scheduler
       does; print each decision and the final occupancy per node
-  gen-cluster --nodes N --out FILE
-      write a static cluster file of N HGX H100 nodes (8 GPUs), each with 4 GPUs in use
+  gen-cluster --nodes N --out FILE [--busy F]
+      write a static cluster file of N HGX H100 nodes (8 GPUs); a fraction F (default 1) of
+      them has 4 GPUs in use
   latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender]
       filter+prioritize round trips over every node, and GET /healthz, on one keep-alive
       connection; prints p50/p90/p99 in microseconds
@@ -314,6 +315,12 @@ int GenCluster(const Flags& flags) {
     std::cerr << "accelsched-load gen-cluster: --nodes 1..100000 and --out FILE are required\n";
     return 1;
   }
+  double busy = 1.0;
+  if (!absl::SimpleAtod(flags.Get("--busy", "1"), &busy) || busy < 0 || busy > 1) {
+    std::cerr << "accelsched-load gen-cluster: --busy must be a fraction 0..1\n";
+    return 1;
+  }
+  const int busy_nodes = static_cast<int>(busy * nodes + 0.5);
   Json items = Json::array();
   for (int i = 0; i < nodes; ++i) {
     const std::string name = absl::StrFormat("node-%05d", i);
@@ -329,7 +336,8 @@ int GenCluster(const Flags& flags) {
              {"nvidia.com/gpu.memory", "81559"}}}}},
          {"status",
           {{"allocatable", {{"cpu", "224"}, {"memory", "2Ti"}, {"nvidia.com/gpu", "8"}}}}}});
-    // Half the GPUs in use: a 4-GPU pod on GPUs 0-3, or on 4-7 for odd nodes.
+    // Busy nodes: a 4-GPU pod on GPUs 0-3, or on 4-7 for odd nodes.
+    if (i >= busy_nodes) continue;
     items.push_back(
         {{"apiVersion", "v1"},
          {"kind", "Pod"},
@@ -353,7 +361,7 @@ int GenCluster(const Flags& flags) {
     std::cerr << "accelsched-load gen-cluster: " << out << ": cannot write\n";
     return 1;
   }
-  std::printf("wrote %s: %d nodes, %d pods\n", out.c_str(), nodes, nodes);
+  std::printf("wrote %s: %d nodes, %d pods\n", out.c_str(), nodes, busy_nodes);
   return 0;
 }
 

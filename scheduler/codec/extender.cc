@@ -1,8 +1,15 @@
 #include "scheduler/codec/extender.h"
 
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include "topology/status_macros.h"
+
+#include "simdjson.h"
 
 namespace accelsched::scheduler::codec {
 namespace {
@@ -13,80 +20,268 @@ absl::StatusOr<PodObject> RequiredPod(const Json& body) {
   return DecodePod(*pod, "Pod");
 }
 
-absl::StatusOr<std::string> NodeItemName(const Json& item, const std::string& path) {
-  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(item, path));
-  const Json* metadata = Find(item, "metadata");
-  if (metadata == nullptr) return absl::InvalidArgumentError(path + ".metadata: required");
-  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, path + ".metadata"));
-  ACCELSCHED_ASSIGN_OR_RETURN(std::string name,
-                              GetString(*metadata, "name", path + ".metadata", true));
-  if (name.empty()) return absl::InvalidArgumentError(path + ".metadata.name: must not be empty");
-  return name;
+}  // namespace
+
+namespace {
+
+// Case-insensitive key match (simdjson gives std::string_view; Debian's abseil has its own).
+bool KeyIs(std::string_view key, absl::string_view want) {
+  return absl::EqualsIgnoreCase(absl::string_view(key.data(), key.size()), want);
+}
+
+absl::Status BadJson(simdjson::error_code e) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("request body is not valid JSON (or not UTF-8): ", simdjson::error_message(e)));
+}
+
+const char* TypeName(simdjson::ondemand::value& v) {
+  simdjson::ondemand::json_type t;
+  if (v.type().get(t)) return "invalid";
+  switch (t) {
+    case simdjson::ondemand::json_type::array:
+      return "array";
+    case simdjson::ondemand::json_type::object:
+      return "object";
+    case simdjson::ondemand::json_type::number:
+      return "number";
+    case simdjson::ondemand::json_type::string:
+      return "string";
+    case simdjson::ondemand::json_type::boolean:
+      return "boolean";
+    case simdjson::ondemand::json_type::null:
+      return "null";
+  }
+  return "invalid";
+}
+
+absl::Status WrongTypeOf(absl::string_view path, absl::string_view what,
+                         simdjson::ondemand::value& v) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": must be ", what, ", got ", TypeName(v)));
+}
+
+// metadata.name of one raw Node object.
+absl::StatusOr<std::string> RawNodeName(std::string_view raw, const std::string& path) {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(raw);
+  simdjson::ondemand::document doc;
+  if (auto e = parser.iterate(padded).get(doc); e) return BadJson(e);
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj)) return absl::InvalidArgumentError(path + ": must be an object");
+  for (auto field : obj) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key); e) return BadJson(e);
+    if (!KeyIs(key, "metadata")) continue;
+    simdjson::ondemand::object metadata;
+    if (field.value().get_object().get(metadata)) {
+      return absl::InvalidArgumentError(path + ".metadata: must be an object");
+    }
+    for (auto m : metadata) {
+      std::string_view mkey;
+      if (auto e = m.unescaped_key().get(mkey); e) return BadJson(e);
+      if (mkey != "name") continue;
+      std::string_view name;
+      if (m.value().get_string().get(name)) {
+        return absl::InvalidArgumentError(path + ".metadata.name: must be a string");
+      }
+      if (name.empty()) {
+        return absl::InvalidArgumentError(path + ".metadata.name: must not be empty");
+      }
+      return std::string(name);
+    }
+    break;
+  }
+  return absl::InvalidArgumentError(path + ".metadata.name: required");
+}
+
+void AppendReasons(std::string* out, const char* key,
+                   const std::vector<std::pair<std::string, std::string>>& reasons) {
+  absl::StrAppend(out, ",\"", key, "\":{");
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(out, reasons[i].first);
+    out->push_back(':');
+    AppendJsonString(out, reasons[i].second);
+  }
+  out->push_back('}');
 }
 
 }  // namespace
 
-absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(const Json& body) {
-  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(body, "body"));
-  ExtenderArgs out;
-  ACCELSCHED_ASSIGN_OR_RETURN(out.pod, RequiredPod(body));
-  const Json* names = Find(body, "NodeNames");
-  const Json* nodes = Find(body, "Nodes");
-  if (names != nullptr && nodes != nullptr) {
-    return absl::InvalidArgumentError("Nodes and NodeNames: give one, not both");
+absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body) {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(body.data(), body.size());
+  simdjson::ondemand::document doc;
+  if (auto e = parser.iterate(padded).get(doc); e) return BadJson(e);
+  simdjson::ondemand::json_type root_type;
+  if (auto e = doc.type().get(root_type); e) return BadJson(e);
+  if (root_type != simdjson::ondemand::json_type::object) {
+    return absl::InvalidArgumentError("body: must be an object");
   }
-  if (names != nullptr) {
-    if (!names->is_array()) return WrongType("NodeNames", "an array of strings", *names);
-    out.node_names.reserve(names->size());
-    for (size_t i = 0; i < names->size(); ++i) {
-      const Json& n = (*names)[i];
-      if (!n.is_string()) return WrongType(absl::StrCat("NodeNames[", i, "]"), "a string", n);
-      out.node_names.push_back(n.get<std::string>());
-    }
-  } else if (nodes != nullptr) {
-    out.full_nodes = true;
-    ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*nodes, "Nodes"));
-    const Json* items = Find(*nodes, "items");
-    if (items != nullptr) {
-      if (!items->is_array()) return WrongType("Nodes.items", "an array", *items);
-      out.node_items.reserve(items->size());
-      for (size_t i = 0; i < items->size(); ++i) {
-        ACCELSCHED_ASSIGN_OR_RETURN(
-            std::string name, NodeItemName((*items)[i], absl::StrCat("Nodes.items[", i, "]")));
-        out.node_names.push_back(std::move(name));
-        out.node_items.push_back((*items)[i]);
+  simdjson::ondemand::object root;
+  if (auto e = doc.get_object().get(root); e) return BadJson(e);
+  ExtenderArgs out;
+  bool have_pod = false, have_names = false, have_nodes = false;
+  for (auto field : root) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key); e) return BadJson(e);
+    simdjson::ondemand::value v;
+    if (auto e = field.value().get(v); e) return BadJson(e);
+    bool is_null = false;
+    if (auto e = v.is_null().get(is_null); e) return BadJson(e);
+    if (is_null) continue;
+    if (KeyIs(key, "Pod")) {
+      simdjson::ondemand::object pod;
+      if (v.get_object().get(pod)) return WrongTypeOf("Pod", "an object", v);
+      std::string_view raw;
+      if (auto e = pod.raw_json().get(raw); e) return BadJson(e);
+      const Json parsed = Json::parse(raw, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded()) return absl::InvalidArgumentError("Pod: not valid JSON");
+      ACCELSCHED_ASSIGN_OR_RETURN(out.pod, DecodePod(parsed, "Pod"));
+      have_pod = true;
+    } else if (KeyIs(key, "NodeNames")) {
+      simdjson::ondemand::array names;
+      if (v.get_array().get(names)) return WrongTypeOf("NodeNames", "an array of strings", v);
+      size_t i = 0;
+      for (auto element : names) {
+        simdjson::ondemand::value n;
+        if (auto e = element.get(n); e) return BadJson(e);
+        std::string_view name;
+        if (n.get_string().get(name)) {
+          return WrongTypeOf(absl::StrCat("NodeNames[", i, "]"), "a string", n);
+        }
+        out.node_names.emplace_back(name);
+        ++i;
+      }
+      have_names = true;
+    } else if (KeyIs(key, "Nodes")) {
+      simdjson::ondemand::object nodes;
+      if (v.get_object().get(nodes)) return WrongTypeOf("Nodes", "an object (a v1.NodeList)", v);
+      out.full_nodes = true;
+      have_nodes = true;
+      for (auto nf : nodes) {
+        std::string_view nkey;
+        if (auto e = nf.unescaped_key().get(nkey); e) return BadJson(e);
+        if (!KeyIs(nkey, "items")) continue;
+        simdjson::ondemand::value items_value;
+        if (auto e = nf.value().get(items_value); e) return BadJson(e);
+        bool items_null = false;
+        if (auto e = items_value.is_null().get(items_null); e) return BadJson(e);
+        if (items_null) continue;
+        simdjson::ondemand::array items;
+        if (items_value.get_array().get(items)) {
+          return WrongTypeOf("Nodes.items", "an array", items_value);
+        }
+        size_t i = 0;
+        for (auto element : items) {
+          const std::string path = absl::StrCat("Nodes.items[", i, "]");
+          simdjson::ondemand::value item;
+          if (auto e = element.get(item); e) return BadJson(e);
+          simdjson::ondemand::object obj;
+          if (item.get_object().get(obj)) return WrongTypeOf(path, "an object", item);
+          std::string_view raw;
+          if (auto e = obj.raw_json().get(raw); e) return BadJson(e);
+          ACCELSCHED_ASSIGN_OR_RETURN(std::string name, RawNodeName(raw, path));
+          out.node_names.push_back(std::move(name));
+          out.node_items.emplace_back(raw);
+          ++i;
+        }
       }
     }
   }
+  if (!have_pod) return absl::InvalidArgumentError("Pod: required");
+  if (have_names && have_nodes) {
+    return absl::InvalidArgumentError("Nodes and NodeNames: give one, not both");
+  }
+  return out;
+}
+
+absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(const Json& body) {
+  if (!body.is_object()) return WrongType("body", "an object", body);
+  return DecodeExtenderArgs(absl::string_view(body.dump()));
+}
+
+void AppendJsonString(std::string* out, absl::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  // Runs of characters that need no escaping are appended at once (node names and reasons are
+  // almost always one run).
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (u) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      default: {
+        const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 15]};
+        out->append(esc, sizeof(esc));
+      }
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+std::string EncodeFilterResultText(const ExtenderArgs& args, const FilterResult& result) {
+  std::string out;
+  out.reserve(64 + result.survivors.size() * 24 +
+              (result.failed.size() + result.failed_unresolvable.size()) * 96);
+  if (args.full_nodes) {
+    out.append(R"({"Nodes":{"apiVersion":"v1","kind":"NodeList","metadata":{},"items":[)");
+    for (size_t k = 0; k < result.survivors.size(); ++k) {
+      if (k > 0) out.push_back(',');
+      out.append(args.node_items[static_cast<size_t>(result.survivors[k])]);
+    }
+    out.append(R"(]},"NodeNames":null)");
+  } else {
+    out.append(R"({"Nodes":null,"NodeNames":[)");
+    for (size_t k = 0; k < result.survivors.size(); ++k) {
+      if (k > 0) out.push_back(',');
+      AppendJsonString(&out, args.node_names[static_cast<size_t>(result.survivors[k])]);
+    }
+    out.push_back(']');
+  }
+  AppendReasons(&out, "FailedNodes", result.failed);
+  AppendReasons(&out, "FailedAndUnresolvableNodes", result.failed_unresolvable);
+  out.append(",\"Error\":");
+  AppendJsonString(&out, result.error);
+  out.push_back('}');
   return out;
 }
 
 Json EncodeFilterResult(const ExtenderArgs& args, const FilterResult& result) {
-  Json out = Json::object();
-  if (args.full_nodes) {
-    Json items = Json::array();
-    for (int i : result.survivors) items.push_back(args.node_items[static_cast<size_t>(i)]);
-    out["Nodes"] = Json{{"apiVersion", "v1"},
-                        {"kind", "NodeList"},
-                        {"metadata", Json::object()},
-                        {"items", std::move(items)}};
-    out["NodeNames"] = nullptr;
-  } else {
-    Json names = Json::array();
-    for (int i : result.survivors) names.push_back(args.node_names[static_cast<size_t>(i)]);
-    out["Nodes"] = nullptr;
-    out["NodeNames"] = std::move(names);
+  return Json::parse(EncodeFilterResultText(args, result));
+}
+
+std::string EncodeHostPriorityListText(const std::vector<HostPriority>& list) {
+  std::string out = "[";
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append(R"({"Host":)");
+    AppendJsonString(&out, list[i].host);
+    absl::StrAppend(&out, R"(,"Score":)", list[i].score, "}");
   }
-  out["FailedNodes"] = result.failed;
-  out["FailedAndUnresolvableNodes"] = result.failed_unresolvable;
-  out["Error"] = result.error;
+  out.push_back(']');
   return out;
 }
 
 Json EncodeHostPriorityList(const std::vector<HostPriority>& list) {
-  Json out = Json::array();
-  for (const HostPriority& h : list) out.push_back(Json{{"Host", h.host}, {"Score", h.score}});
-  return out;
+  return Json::parse(EncodeHostPriorityListText(list));
 }
 
 absl::StatusOr<BindingArgs> DecodeBindingArgs(const Json& body) {

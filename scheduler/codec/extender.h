@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,29 +34,41 @@ struct ExtenderArgs {
   // The candidate node names, in input order (from NodeNames, or from
   // Nodes.items[*].metadata.name).
   std::vector<std::string> node_names;
-  // nodeCacheCapable false: the Nodes items as sent, echoed for the survivors.
+  // nodeCacheCapable false: the Nodes items as sent (raw JSON text), echoed for the survivors.
   bool full_nodes = false;
-  std::vector<Json> node_items;
+  std::vector<std::string> node_items;
 };
 
-// `body` is the parsed request. Neither Nodes nor NodeNames (both null) is an empty candidate
-// list, as kube-scheduler never sends that; both present is an error.
+// The request body as received. The envelope is read with simdjson's on-demand parser, which
+// validates UTF-8 and never builds a DOM for the node list (5,000 names or 500 full Node objects
+// would otherwise cost thousands of allocations per request); the Pod, which is small and needs
+// the full decoder, is parsed with nlohmann. Neither Nodes nor NodeNames (both absent or null)
+// is an empty candidate list; both present is an error.
+absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body);
+// The same for an already parsed body (tests).
 absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(const Json& body);
 
 struct FilterResult {
-  std::vector<int> survivors;                              // Indices into ExtenderArgs::node_names.
-  std::map<std::string, std::string> failed;               // FailedNodes.
-  std::map<std::string, std::string> failed_unresolvable;  // FailedAndUnresolvableNodes.
+  std::vector<int> survivors;  // Indices into ExtenderArgs::node_names.
+  // (node, reason), in candidate order.
+  std::vector<std::pair<std::string, std::string>> failed;               // FailedNodes.
+  std::vector<std::pair<std::string, std::string>> failed_unresolvable;  // ...Unresolvable...
   std::string error;
 };
-// Survivors in the input's form (NodeNames, or Nodes with the original items).
+// Survivors in the input's form (NodeNames, or Nodes with the original items). The text form is
+// written directly (no DOM); the Json form parses it.
+std::string EncodeFilterResultText(const ExtenderArgs& args, const FilterResult& result);
 Json EncodeFilterResult(const ExtenderArgs& args, const FilterResult& result);
 
 struct HostPriority {
   std::string host;
   int64_t score = 0;  // 0..10.
 };
+std::string EncodeHostPriorityListText(const std::vector<HostPriority>& list);
 Json EncodeHostPriorityList(const std::vector<HostPriority>& list);
+
+// Appends `s` as a JSON string literal (quoted, escaped) to `out`. `s` must be UTF-8.
+void AppendJsonString(std::string* out, absl::string_view s);
 
 struct BindingArgs {
   std::string pod_name;

@@ -80,14 +80,33 @@ absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
     ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, cpath + ".resources"));
     for (const auto& [k, v] : a) total[k] += v;
   }
+  // Init containers, as Kubernetes computes pod requests (k8s.io/component-helpers PodRequests):
+  // a sidecar (restartPolicy: Always) runs beside everything after it, so it adds to the app
+  // containers' sum and to every later init container; a plain init container runs alone (with
+  // the sidecars started before it), and the pod needs the largest of those moments.
   if (const Json* init = Find(spec, "initContainers"); init != nullptr) {
     if (!init->is_array()) return WrongType(Join(path, "initContainers"), "an array", *init);
+    Amounts sidecars, init_max;
     for (size_t i = 0; i < init->size(); ++i) {
       const std::string cpath = absl::StrCat(path, ".initContainers[", i, "]");
       ACCELSCHED_ASSIGN_OR_RETURN(ResourceList r, ContainerResources((*init)[i], cpath));
       ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, cpath + ".resources"));
-      for (const auto& [k, v] : a) total[k] = std::max(total[k], v);
+      ACCELSCHED_ASSIGN_OR_RETURN(std::string restart,
+                                  GetString((*init)[i], "restartPolicy", cpath, false));
+      Amounts moment;
+      if (restart == "Always") {
+        for (const auto& [k, v] : a) {
+          total[k] += v;
+          sidecars[k] += v;
+        }
+        moment = sidecars;
+      } else {
+        moment = a;
+        for (const auto& [k, v] : sidecars) moment[k] += v;
+      }
+      for (const auto& [k, v] : moment) init_max[k] = std::max(init_max[k], v);
     }
+    for (const auto& [k, v] : init_max) total[k] = std::max(total[k], v);
   }
   if (const Json* overhead = Find(spec, "overhead"); overhead != nullptr) {
     ResourceList r;
@@ -257,7 +276,7 @@ absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view
     if (resource == "cpu") {
       r.cpu_milli = milli;
     } else if (resource == "memory") {
-      r.memory_mib = (milli / 1000 + kMib - 1) / kMib;
+      r.memory_mib = ((milli + 999) / 1000 + kMib - 1) / kMib;  // Bytes rounded up, then MiB.
     } else if (resource == kResourceGpu) {
       ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
       if (n > plugins::kMaxGpus) {
@@ -581,9 +600,15 @@ absl::StatusOr<Assignment> AssignmentFromAnnotations(
     if (node.mig_geometry == nullptr) {
       return absl::InvalidArgumentError(mwhat + ": the node's GPUs have no MIG");
     }
-    ACCELSCHED_ASSIGN_OR_RETURN(const topology::mig::MigProfile* p,
-                                node.mig_geometry->ProfileByName(profile_start[0]));
-    a.mig_profile_id = p->id;
+    absl::StatusOr<const topology::mig::MigProfile*> p =
+        node.mig_geometry->ProfileByName(profile_start[0]);
+    if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat(mwhat, ": ", p.status().message()));
+    if (start < 0 || start > 7 || (((*p)->start_mask >> start) & 1u) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(mwhat, ": ", start, " is not a legal start slot of ", (*p)->name));
+    }
+    const topology::mig::MigProfile* profile = *p;
+    a.mig_profile_id = profile->id;
     a.mig_start = start;
   }
   return a;

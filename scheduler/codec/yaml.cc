@@ -21,6 +21,19 @@ Json Scalar(const YAML::Node& node) {
   if (s == "false" || s == "False" || s == "FALSE") return false;
   int64_t i = 0;
   if (absl::SimpleAtoi(s, &i) && s.find_first_of("xXoO") == std::string::npos) return i;
+  // YAML 1.2 core schema: 0x1F and 0o17.
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
+    uint64_t u = 0;
+    const int base = s[1] == 'x' ? 16 : 8;
+    bool ok = true;
+    for (size_t k = 2; k < s.size() && ok; ++k) {
+      const char c = static_cast<char>(absl::ascii_tolower(static_cast<unsigned char>(s[k])));
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
+      ok = d < base && u <= (uint64_t{1} << 59);
+      u = u * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
+    }
+    if (ok) return static_cast<int64_t>(u);
+  }
   double d = 0;
   const bool numeric = !s.empty() && (absl::ascii_isdigit(static_cast<unsigned char>(s[0])) ||
                                       s[0] == '-' || s[0] == '+' || s[0] == '.');
