@@ -228,6 +228,10 @@ absl::Status Server::Listen() {
            [](const httplib::Request& req, httplib::Response& res) {
              ReplyJson(res, 405, Json{{"Error", absl::StrCat(req.path, ": use POST")}});
            });
+  // The transport baseline for load tests: reads the body like the verbs, does nothing.
+  http.Post("/debug/noop", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -5,6 +5,8 @@
 //   GET  /readyz                                         503 until SetReady(true)
 //   GET  /metrics                                        Prometheus text (metrics.h)
 //   GET  /debug/state                                    JSON: nodes, devices, free, placed pods
+//   POST /debug/noop                                     reads the body, answers {} (the
+//                                                        transport baseline of load tests)
 //
 // Errors are JSON {"Error": "..."} with 400 (bad input: not JSON, wrong types, missing Pod),
 // 404 (unknown path), 405 (wrong method), 413 (body over the cap), 503 (not ready), 500 (bug).

@@ -42,9 +42,10 @@ commands:
   gen-cluster --nodes N --out FILE [--busy F]
       write a static cluster file of N HGX H100 nodes (8 GPUs); a fraction F (default 1) of
       them has 4 GPUs in use
-  latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender]
-      filter+prioritize round trips over every node, and GET /healthz, on one keep-alive
-      connection; prints p50/p90/p99 in microseconds
+  latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender] [--full-nodes]
+      filter+prioritize round trips over every node, and the same bodies sent to the empty
+      handler POST /debug/noop, on one keep-alive connection; prints p50/p90/p99 in microseconds. --full-nodes true: filter only, with the
+      nodes sent as full v1.Node objects of about 5 KB each (nodeCacheCapable: false)
 )";
 
 struct Target {
@@ -365,6 +366,83 @@ int GenCluster(const Flags& flags) {
   return 0;
 }
 
+// A v1.Node as the API server returns it, about 5 KB: GFD and NFD labels, annotations, status
+// with conditions, addresses, node info and a list of images.
+Json FullNode(const std::string& name) {
+  Json labels = {{"kubernetes.io/hostname", name},
+                 {"kubernetes.io/os", "linux"},
+                 {"kubernetes.io/arch", "amd64"},
+                 {"node.kubernetes.io/instance-type", "p5.48xlarge"},
+                 {"topology.kubernetes.io/zone", "us-east-1a"},
+                 {"topology.kubernetes.io/region", "us-east-1"},
+                 {"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"},
+                 {"nvidia.com/gpu.count", "8"},
+                 {"nvidia.com/gpu.memory", "81559"},
+                 {"nvidia.com/gpu.present", "true"},
+                 {"nvidia.com/cuda.driver.major", "550"},
+                 {"nvidia.com/cuda.runtime.major", "12"},
+                 {"nvidia.com/mig.capable", "true"},
+                 {"nvidia.com/mig.strategy", "mixed"}};
+  for (int i = 0; i < 20; ++i) {
+    labels[absl::StrCat("feature.node.kubernetes.io/cpu-cpuid.AVX512F", i)] = "true";
+  }
+  Json images = Json::array();
+  for (int i = 0; i < 12; ++i) {
+    images.push_back(
+        {{"names",
+          {absl::StrCat("nvcr.io/nvidia/pytorch@sha256:", std::string(64, 'a' + i % 6)),
+           absl::StrCat("nvcr.io/nvidia/pytorch:24.0", i % 9, "-py3")}},
+         {"sizeBytes", 9876543210LL + i}});
+  }
+  Json conditions = Json::array();
+  for (const char* c : {"MemoryPressure", "DiskPressure", "PIDPressure", "Ready"}) {
+    conditions.push_back({{"type", c},
+                          {"status", std::string(c) == "Ready" ? "True" : "False"},
+                          {"lastHeartbeatTime", "2026-11-23T10:00:00Z"},
+                          {"lastTransitionTime", "2026-11-01T10:00:00Z"},
+                          {"reason", absl::StrCat("Kubelet", c)},
+                          {"message", "kubelet has sufficient resources available"}});
+  }
+  Json resources = {{"cpu", "224"},          {"memory", "2113460Mi"},
+                    {"nvidia.com/gpu", "8"}, {"ephemeral-storage", "3750000Mi"},
+                    {"pods", "110"},         {"hugepages-1Gi", "0"}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata",
+       {{"name", name},
+        {"uid", absl::StrCat("0f8a6b2c-", name)},
+        {"resourceVersion", "123456789"},
+        {"creationTimestamp", "2026-01-01T00:00:00Z"},
+        {"labels", labels},
+        {"annotations",
+         {{"node.alpha.kubernetes.io/ttl", "0"},
+          {"volumes.kubernetes.io/controller-managed-attach-detach", "true"},
+          {"nfd.node.kubernetes.io/feature-labels",
+           "cpu-cpuid.AVX512F,cpu-hardware_multithreading"}}}}},
+      {"spec",
+       {{"providerID", absl::StrCat("aws:///us-east-1a/i-", name)}, {"podCIDR", "10.1.0.0/24"}}},
+      {"status",
+       {{"capacity", resources},
+        {"allocatable", resources},
+        {"conditions", conditions},
+        {"addresses",
+         {{{"type", "InternalIP"}, {"address", "10.0.0.1"}},
+          {{"type", "Hostname"}, {"address", name}}}},
+        {"nodeInfo",
+         {{"machineID", std::string(32, 'f')},
+          {"systemUUID", std::string(36, 'e')},
+          {"bootID", std::string(36, 'd')},
+          {"kernelVersion", "6.1.0-27-amd64"},
+          {"osImage", "Debian GNU/Linux 12 (bookworm)"},
+          {"containerRuntimeVersion", "containerd://1.7.22"},
+          {"kubeletVersion", "v1.31.2"},
+          {"kubeProxyVersion", "v1.31.2"},
+          {"operatingSystem", "linux"},
+          {"architecture", "amd64"}}},
+        {"images", images}}}};
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -388,12 +466,21 @@ int Latency(const Flags& flags) {
   Json names = Json::array();
   for (const Json& n : (*state)["nodes"]) names.push_back(n["name"]);
   DemoPod p{"latency-probe", "", {{"cpu", "8"}, {"memory", "64Gi"}, {"nvidia.com/gpu", gpus}}};
-  const std::string body = Json{{"Pod", PodObject(p, 1)}, {"NodeNames", names}}.dump();
+  const bool full = flags.Get("--full-nodes", "false") == "true";
+  std::string body = Json{{"Pod", PodObject(p, 1)}, {"NodeNames", names}}.dump();
+  if (full) {
+    Json items = Json::array();
+    for (const Json& n : names) items.push_back(FullNode(n.get<std::string>()));
+    body = Json{{"Pod", PodObject(p, 1)},
+                {"Nodes", {{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", items}}}}
+               .dump();
+  }
   std::vector<double> verbs, empty;
   const int warmup = std::min(50, requests);
   for (int i = 0; i < requests + warmup; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     for (const char* verb : {"filter", "prioritize"}) {
+      if (full && std::string(verb) == "prioritize") continue;
       httplib::Result r =
           d.client().Post((target->prefix + "/" + verb).c_str(), body, "application/json");
       if (!r || r->status != 200) {
@@ -402,19 +489,24 @@ int Latency(const Flags& flags) {
       }
     }
     auto t1 = std::chrono::steady_clock::now();
-    httplib::Result h = d.client().Get("/healthz");
+    // The same bodies to a handler that does nothing: what HTTP alone costs.
+    for (int k = 0; k < (full ? 1 : 2); ++k) {
+      httplib::Result h = d.client().Post("/debug/noop", body, "application/json");
+      if (!h || h->status != 200) return 2;
+    }
     auto t2 = std::chrono::steady_clock::now();
-    if (!h || h->status != 200) return 2;
     if (i < warmup) continue;
     verbs.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     empty.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
   }
   std::printf("nodes %zu, pod %d GPUs, %d requests, request body %zu bytes\n", names.size(), gpus,
               requests, body.size());
-  std::printf("filter+prioritize round trip: p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+  std::printf("%s p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+              full ? "filter round trip (full Node objects):" : "filter+prioritize round trip:",
               Percentile(verbs, 50), Percentile(verbs, 90), Percentile(verbs, 99));
-  std::printf("GET /healthz (empty handler): p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
-              Percentile(empty, 50), Percentile(empty, 90), Percentile(empty, 99));
+  std::printf(
+      "same bodies to POST /debug/noop (empty handler): p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+      Percentile(empty, 50), Percentile(empty, 90), Percentile(empty, 99));
   return 0;
 }
 
