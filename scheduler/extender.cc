@@ -1,6 +1,8 @@
 #include "scheduler/extender.h"
 
 #include <algorithm>
+#include <chrono>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -161,6 +163,29 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
     }
     return *a;
   };
+  const auto now = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  {
+    absl::MutexLock lock(&bind_mu_);
+    binds_[pod->uid] = 0;  // In flight.
+    // Forget binds older than a minute.
+    for (auto it = binds_.begin(); it != binds_.end();) {
+      auto next = std::next(it);
+      if (it->second > 0 && now() - it->second > 60) binds_.erase(it);
+      it = next;
+    }
+  }
+  struct Finish {
+    Extender* self;
+    std::string uid;
+    double (*clock)();
+    ~Finish() {
+      absl::MutexLock lock(&self->bind_mu_);
+      self->binds_[uid] = clock();
+    }
+  } finish{this, pod->uid, +now};
   bool existed = false;
   absl::StatusOr<PlacedPod> placed =
       ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed);
@@ -179,6 +204,15 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
   }
   metrics_->CountPlacement(KindOf(request));
   return absl::OkStatus();
+}
+
+bool Extender::BindInFlight(const std::string& uid) const {
+  absl::MutexLock lock(&bind_mu_);
+  auto it = binds_.find(uid);
+  if (it == binds_.end()) return false;
+  const double now =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return it->second == 0 || now - it->second < 60;
 }
 
 absl::Status Extender::Adopt(const codec::PodObject& pod) {

@@ -96,6 +96,10 @@ class Extender {
 
   const Ledger& ledger() const { return *ledger_; }
 
+  // True while pod `uid` is being bound, and for a minute after its bind succeeded: a list of
+  // the API taken meanwhile may not show it bound yet, and must not release it.
+  bool BindInFlight(const std::string& uid) const ABSL_LOCKS_EXCLUDED(bind_mu_);
+
  private:
   // Filter over `args` on `snapshot`; survivors' indices into args.node_names and their node
   // indices.
@@ -113,6 +117,9 @@ class Extender {
   Binder* binder_;
   Metrics* metrics_;
   PodCache pods_;
+  mutable absl::Mutex bind_mu_;
+  // uid -> when its bind finished (steady clock, seconds), or 0 while it runs.
+  absl::flat_hash_map<std::string, double> binds_ ABSL_GUARDED_BY(bind_mu_);
 };
 
 }  // namespace accelsched::scheduler

@@ -67,6 +67,31 @@ absl::Status Ledger::Release(const std::string& uid) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<PlacedPod>> Ledger::ReplaceNodes(std::vector<plugins::NodeSpec> nodes) {
+  plugins::ClusterSnapshotBuilder builder;
+  for (plugins::NodeSpec& n : nodes) builder.AddNode(std::move(n));
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot snapshot, std::move(builder).Build());
+  plugins::ClusterState next(std::move(snapshot));
+  std::vector<PlacedPod> dropped;
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_map<std::string, PlacedPod> kept;
+  for (auto& [uid, pod] : pods_) {
+    std::optional<plugins::NodeIndex> index = next.view().Find(pod.node);
+    plugins::Assignment a = pod.assignment;
+    if (index.has_value()) a.node = *index;
+    if (!index.has_value() || !next.Apply(a).ok()) {
+      dropped.push_back(pod);
+      continue;
+    }
+    pod.assignment = a;
+    kept[uid] = std::move(pod);
+  }
+  state_ = std::move(next);
+  pods_ = std::move(kept);
+  PublishLocked();
+  return dropped;
+}
+
 std::optional<PlacedPod> Ledger::Find(const std::string& uid) const {
   absl::MutexLock lock(&mu_);
   auto it = pods_.find(uid);

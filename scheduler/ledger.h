@@ -62,6 +62,13 @@ class Ledger {
   // Gives back what pod `uid` holds. NotFound if the ledger does not hold it.
   absl::Status Release(const std::string& uid) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Replaces the node set (Kubernetes mode: nodes added, removed or changed). Every placed pod
+  // whose node still exists is applied again on the new node; pods on removed nodes, or that no
+  // longer fit (the node shrank), are dropped and returned. InvalidArgument (nothing changed)
+  // if the specs are invalid.
+  absl::StatusOr<std::vector<PlacedPod>> ReplaceNodes(std::vector<plugins::NodeSpec> nodes)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   std::optional<PlacedPod> Find(const std::string& uid) const ABSL_LOCKS_EXCLUDED(mu_);
   // Every placed pod, ordered by key.
   std::vector<PlacedPod> Pods() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -7,6 +7,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -22,6 +25,9 @@
 #include "scheduler/cluster_file.h"
 #include "scheduler/config.h"
 #include "scheduler/extender.h"
+#include "scheduler/kube/client.h"
+#include "scheduler/kube/endpoint.h"
+#include "scheduler/kube/sync.h"
 #include "scheduler/ledger.h"
 #include "scheduler/metrics.h"
 #include "scheduler/server.h"
@@ -38,7 +44,10 @@ Cluster state (one of):
   --cluster FILE       static mode: a List of Node and Pod objects, as printed by
                        `kubectl get nodes,pods -A -o json` (or -o yaml). Bound pods keep their
                        devices (from their accelsched.io/* annotations); binds are kept in memory.
-  --kubeconfig FILE    Kubernetes mode (list+watch): not available in this build yet.
+  --kubeconfig FILE    Kubernetes mode with this kubeconfig (token, token file or client
+                       certificate; --context NAME picks a context). Without --cluster and
+                       --kubeconfig, Kubernetes mode uses the pod's service account (in-cluster).
+                       Nodes and Pods are listed and watched; binds go to the API.
 
 Serving:
   --port N             listen port (default 8888)
@@ -57,7 +66,7 @@ Endpoints: POST <urlPrefix>/{filter,prioritize,bind,preempt}; GET /healthz, /rea
 )";
 
 struct Flags {
-  std::string cluster, kubeconfig, config, tls_cert, tls_key, client_ca;
+  std::string cluster, kubeconfig, context, config, tls_cert, tls_key, client_ca;
   std::string bind_address = "0.0.0.0";
   std::string log_level = "info";
   int port = 8888;
@@ -84,6 +93,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv, bool* help) {
       f.cluster = value;
     } else if (arg == "--kubeconfig") {
       f.kubeconfig = value;
+    } else if (arg == "--context") {
+      f.context = value;
     } else if (arg == "--config") {
       f.config = value;
     } else if (arg == "--tls-cert") {
@@ -147,30 +158,66 @@ int Main(int argc, char** argv) {
     }
     config = *parsed;
   }
-  if (flags->cluster.empty()) {
-    std::cerr << "accelsched-extender: "
-              << (flags->kubeconfig.empty() ? "no cluster state: " : "--kubeconfig: ")
-              << "Kubernetes mode (list+watch of Nodes and Pods) is not available in this build "
-                 "yet; run in static mode with --cluster FILE (see --help)\n";
-    return 1;
-  }
-  absl::StatusOr<std::string> text = ReadFile(flags->cluster);
-  if (!text.ok()) {
-    std::cerr << "accelsched-extender: --cluster: " << text.status().message() << "\n";
-    return 1;
-  }
   Metrics metrics;
-  InMemoryBinder binder;
-  absl::StatusOr<StaticCluster> cluster =
-      LoadStaticCluster(*text, flags->cluster, config, &binder, &metrics);
-  if (!cluster.ok()) {
-    std::cerr << "accelsched-extender: " << cluster.status().message() << "\n";
-    return 1;
+  // The cluster: static (a file) or Kubernetes (list+watch).
+  std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<Extender> extender;
+  std::unique_ptr<kube::KubeClient> kube_client;
+  std::unique_ptr<kube::KubeSync> sync;
+  InMemoryBinder memory_binder;
+  std::unique_ptr<kube::KubeBinder> kube_binder;
+  if (!flags->cluster.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(flags->cluster);
+    if (!text.ok()) {
+      std::cerr << "accelsched-extender: --cluster: " << text.status().message() << "\n";
+      return 1;
+    }
+    absl::StatusOr<StaticCluster> cluster =
+        LoadStaticCluster(*text, flags->cluster, config, &memory_binder, &metrics);
+    if (!cluster.ok()) {
+      std::cerr << "accelsched-extender: " << cluster.status().message() << "\n";
+      return 1;
+    }
+    for (const std::string& w : cluster->warnings) spdlog::warn("{}", w);
+    spdlog::info("static cluster {}: {} nodes, {} pods holding resources, policy {}",
+                 flags->cluster, cluster->ledger->Snapshot()->num_nodes(),
+                 cluster->ledger->num_pods(), config.policy.policy);
+    ledger = std::move(cluster->ledger);
+    extender = std::move(cluster->extender);
+  } else {
+    absl::StatusOr<kube::Endpoint> endpoint =
+        flags->kubeconfig.empty() ? kube::InClusterEndpoint(kube::RealEnv(), kube::RealFileReader())
+                                  : [&]() -> absl::StatusOr<kube::Endpoint> {
+      absl::StatusOr<std::string> text = ReadFile(flags->kubeconfig);
+      if (!text.ok()) return text.status();
+      return kube::KubeconfigEndpoint(*text, flags->kubeconfig, flags->context,
+                                      kube::RealFileReader());
+    }();
+    if (!endpoint.ok()) {
+      std::cerr << "accelsched-extender: " << endpoint.status().message() << "\n";
+      return 1;
+    }
+    absl::StatusOr<std::unique_ptr<kube::KubeClient>> client = kube::KubeClient::Create(*endpoint);
+    if (!client.ok()) {
+      std::cerr << "accelsched-extender: " << client.status().message() << "\n";
+      return 1;
+    }
+    kube_client = std::move(*client);
+    absl::StatusOr<std::unique_ptr<Ledger>> empty = Ledger::Create({});
+    absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
+        plugins::BuildSolver(config.policy, WorkloadFrom({}));
+    if (!empty.ok() || !solver.ok()) {
+      std::cerr << "accelsched-extender: "
+                << (!empty.ok() ? empty.status() : solver.status()).message() << "\n";
+      return 1;
+    }
+    ledger = std::move(*empty);
+    kube_binder = std::make_unique<kube::KubeBinder>(kube_client.get());
+    extender = std::make_unique<Extender>(std::move(*solver), ledger.get(), kube_binder.get(),
+                                          &metrics, static_cast<size_t>(config.pod_cache_size));
+    sync = std::make_unique<kube::KubeSync>(kube_client.get(), ledger.get(), extender.get());
+    spdlog::info("Kubernetes mode: API server {}:{}", endpoint->host, endpoint->port);
   }
-  for (const std::string& w : cluster->warnings) spdlog::warn("{}", w);
-  spdlog::info("static cluster {}: {} nodes, {} pods holding resources, policy {}", flags->cluster,
-               cluster->ledger->Snapshot()->num_nodes(), cluster->ledger->num_pods(),
-               config.policy.policy);
 
   ServerOptions options;
   options.bind_address = flags->bind_address;
@@ -181,7 +228,7 @@ int Main(int argc, char** argv) {
   options.tls_cert = flags->tls_cert;
   options.tls_key = flags->tls_key;
   options.client_ca = flags->client_ca;
-  Server server(cluster->extender.get(), &metrics, options);
+  Server server(extender.get(), &metrics, options);
   if (absl::Status s = server.Listen(); !s.ok()) {
     std::cerr << "accelsched-extender: " << s.message() << "\n";
     return absl::IsInvalidArgument(s) ? 1 : 2;
@@ -192,19 +239,44 @@ int Main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::atomic<bool> stopping{false};
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    stopping = true;
     spdlog::info("signal {}: stopping", sig);
+    if (sync != nullptr) sync->Stop();
     server.Stop();
   });
-  server.SetReady(true);
+  // Kubernetes mode: serve (probes) while the initial list runs; ready once it is done.
+  std::thread syncer;
+  if (sync != nullptr) {
+    syncer = std::thread([&] {
+      double backoff = 0.5;
+      while (!stopping) {
+        absl::Status s = sync->Start();
+        if (s.ok()) break;
+        spdlog::warn("initial sync failed: {}; retrying in {:.1f} s", std::string(s.message()),
+                     backoff);
+        for (double waited = 0; waited < backoff && !stopping; waited += 0.05) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        backoff = std::min(30.0, backoff * 2);
+      }
+      if (stopping) return;
+      server.SetReady(true);
+      sync->Run();
+    });
+  } else {
+    server.SetReady(true);
+  }
   spdlog::info("serving {}://{}:{}{} (filter, prioritize, bind, preempt)",
                options.tls_cert.empty() ? "http" : "https", options.bind_address, server.port(),
                options.url_prefix);
   server.Run();
   pthread_kill(waiter.native_handle(), SIGTERM);  // Wakes the waiter if Run ended otherwise.
   waiter.join();
+  if (syncer.joinable()) syncer.join();
   return 0;
 }
 

@@ -1,0 +1,308 @@
+// Kubernetes mode against the in-process fake API server (tests/testing/fake_apiserver.h):
+// kubeconfig and in-cluster endpoints, list+watch sync, 410 -> relist, binding through the API,
+// and a restart in the middle of a workload without double allocation.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+#include "scheduler/cluster_file.h"
+#include "scheduler/kube/client.h"
+#include "scheduler/kube/endpoint.h"
+#include "scheduler/kube/sync.h"
+#include "tests/testing/fake_apiserver.h"
+
+namespace accelsched::scheduler::kube {
+namespace {
+
+using codec::Json;
+using testing::FakeApiServer;
+
+// Polls `done` for up to 10 s (no timing assertion: only a bound on how long to wait).
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+FileReader Files(std::map<std::string, std::string> files) {
+  return [files](const std::string& path) -> absl::StatusOr<std::string> {
+    auto it = files.find(path);
+    if (it == files.end()) return absl::NotFoundError(path + ": cannot open");
+    return it->second;
+  };
+}
+
+TEST(KubeconfigTest, TokenClientCertificateAndFiles) {
+  const std::string text = absl::StrCat(R"(
+apiVersion: v1
+kind: Config
+current-context: prod
+contexts:
+- name: prod
+  context: {cluster: c1, user: u1}
+- name: dev
+  context: {cluster: c2, user: u2}
+clusters:
+- name: c1
+  cluster:
+    server: https://10.0.0.1:6443
+    certificate-authority-data: )",
+                                        absl::Base64Escape("CA-PEM"), R"(
+- name: c2
+  cluster:
+    server: https://[fd00::1]
+    certificate-authority: certs/ca.crt
+users:
+- name: u1
+  user: {token: "abc123"}
+- name: u2
+  user:
+    client-certificate: /etc/u2.crt
+    client-key-data: )",
+                                        absl::Base64Escape("KEY-PEM"), "\n");
+  FileReader read = Files({{"/home/me/.kube/certs/ca.crt", "CA2"}, {"/etc/u2.crt", "CERT"}});
+  absl::StatusOr<Endpoint> prod = KubeconfigEndpoint(text, "/home/me/.kube/config", "", read);
+  ASSERT_TRUE(prod.ok()) << prod.status();
+  EXPECT_EQ(prod->host, "10.0.0.1");
+  EXPECT_EQ(prod->port, 6443);
+  EXPECT_TRUE(prod->https);
+  EXPECT_EQ(prod->ca_pem, "CA-PEM");
+  EXPECT_EQ(prod->token, "abc123");
+  absl::StatusOr<Endpoint> dev = KubeconfigEndpoint(text, "/home/me/.kube/config", "dev", read);
+  ASSERT_TRUE(dev.ok()) << dev.status();
+  EXPECT_EQ(dev->host, "fd00::1");
+  EXPECT_EQ(dev->port, 443);
+  EXPECT_EQ(dev->ca_pem, "CA2");  // Relative to the kubeconfig's folder.
+  EXPECT_EQ(dev->client_cert_pem, "CERT");
+  EXPECT_EQ(dev->client_key_pem, "KEY-PEM");
+  EXPECT_TRUE(dev->token.empty());
+
+  const struct {
+    std::string name;
+    std::string text;
+    std::string context;
+    std::string mention;
+  } bad[] = {
+      {"unknown context", text, "staging", "no context named 'staging'"},
+      {"exec plugin",
+       "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+       "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
+       "users: [{name: u, user: {exec: {command: aws}}}]\n",
+       "", "exec"},
+      {"no scheme",
+       "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+       "clusters: [{name: c, cluster: {server: 'h:6443'}}]\n",
+       "", "https://"},
+      {"no current context", "clusters: []\n", "", "current-context"},
+  };
+  for (const auto& tc : bad) {
+    SCOPED_TRACE(tc.name);
+    absl::StatusOr<Endpoint> e = KubeconfigEndpoint(tc.text, "/k/config", tc.context, read);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.status().message().find(tc.mention), std::string::npos) << e.status();
+  }
+}
+
+TEST(InClusterTest, ServiceAccountFiles) {
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "KUBERNETES_SERVICE_HOST") return "10.96.0.1";
+    if (name == "KUBERNETES_SERVICE_PORT") return "443";
+    return std::nullopt;
+  };
+  FileReader read = Files({{"/var/run/secrets/kubernetes.io/serviceaccount/token", "tok"},
+                           {"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", "CA"}});
+  absl::StatusOr<Endpoint> e = InClusterEndpoint(env, read);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->host, "10.96.0.1");
+  EXPECT_EQ(e->token, "tok");
+  EXPECT_EQ(e->ca_pem, "CA");
+  auto none = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  EXPECT_TRUE(absl::IsFailedPrecondition(InClusterEndpoint(none, read).status()));
+}
+
+Json Node(const std::string& name, int gpus) {
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Node"},
+              {"metadata",
+               {{"name", name},
+                {"labels",
+                 {{"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"},
+                  {"nvidia.com/gpu.count", std::to_string(gpus)}}}}},
+              {"status",
+               {{"allocatable",
+                 {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", std::to_string(gpus)}}}}}};
+}
+
+Json Pod(const std::string& name, int gpus, const std::string& node = "",
+         const std::string& gpu_ids = "") {
+  Json p = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", name},
+        {"namespace", "ml"},
+        {"uid", "uid-" + name},
+        {"annotations", Json::object()}}},
+      {"spec",
+       {{"schedulerName", "accelsched"},
+        {"containers",
+         Json::array({{{"name", "c"},
+                       {"resources", {{"limits", {{"cpu", "1"}, {"nvidia.com/gpu", gpus}}}}}}})}}},
+      {"status", {{"phase", node.empty() ? "Pending" : "Running"}}}};
+  if (!node.empty()) p["spec"]["nodeName"] = node;
+  if (!gpu_ids.empty()) p["metadata"]["annotations"]["accelsched.io/gpu-ids"] = gpu_ids;
+  return p;
+}
+
+// One extender in Kubernetes mode against `api`, its sync running on a thread.
+struct Instance {
+  Metrics metrics;
+  std::unique_ptr<KubeClient> client;
+  std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<KubeBinder> binder;
+  std::unique_ptr<Extender> extender;
+  std::unique_ptr<KubeSync> sync;
+  std::thread runner;
+
+  explicit Instance(int port) {
+    Endpoint e;
+    e.host = "127.0.0.1";
+    e.port = port;
+    e.https = false;
+    client = *KubeClient::Create(e);
+    ledger = *Ledger::Create({});
+    binder = std::make_unique<KubeBinder>(client.get());
+    extender =
+        std::make_unique<Extender>(*plugins::BuildSolver(plugins::PolicyConfig{}, WorkloadFrom({})),
+                                   ledger.get(), binder.get(), &metrics);
+    sync = std::make_unique<KubeSync>(client.get(), ledger.get(), extender.get());
+  }
+  absl::Status StartAndRun() {
+    absl::Status s = sync->Start();
+    if (s.ok()) runner = std::thread([this] { sync->Run(); });
+    return s;
+  }
+  ~Instance() {
+    sync->Stop();
+    if (runner.joinable()) runner.join();
+  }
+  // filter + bind, as kube-scheduler would for a pod that fits `node`.
+  absl::Status Schedule(const Json& pod, const std::string& node) {
+    codec::ExtenderArgs args;
+    args.pod = *codec::DecodePod(pod, "Pod");
+    args.node_names = {node};
+    absl::StatusOr<codec::FilterResult> f = extender->Filter(args);
+    if (!f.ok()) return f.status();
+    if (f->survivors.empty()) return absl::FailedPreconditionError("does not fit " + node);
+    return extender->Bind(codec::BindingArgs{args.pod.name, "ml", args.pod.uid, node});
+  }
+};
+
+TEST(KubeSyncTest, ListWatchAdoptReleaseAndRelistAfter410) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  api.PutNode(Node("n2", 8));
+  api.PutPod(Pod("a", 2, "n1", "0,1"));  // Bound before we start: adopted from its annotation.
+  api.PutPod(Pod("pending", 1));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  EXPECT_EQ(x.ledger->Snapshot()->num_nodes(), 2);
+  ASSERT_TRUE(x.ledger->Find("uid-a").has_value());
+  EXPECT_EQ(x.ledger->Find("uid-a")->annotations.at("accelsched.io/gpu-ids"), "0,1");
+  EXPECT_FALSE(x.ledger->Find("uid-pending").has_value());
+
+  // A pod bound by someone else shows up through the watch.
+  api.PutPod(Pod("b", 4, "n2", "4,5,6,7"));
+  ASSERT_TRUE(Eventually([&] { return x.ledger->Find("uid-b").has_value(); }));
+  EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 6000);
+  // Finished and deleted pods give their GPUs back.
+  Json done = Pod("a", 2, "n1", "0,1");
+  done["status"]["phase"] = "Succeeded";
+  api.PutPod(done);
+  ASSERT_TRUE(Eventually([&] { return !x.ledger->Find("uid-a").has_value(); }));
+  api.DeletePod("ml/b");
+  ASSERT_TRUE(Eventually([&] { return x.ledger->num_pods() == 0; }));
+  // A new node joins; heartbeats (same spec) change nothing.
+  api.PutNode(Node("n3", 4));
+  ASSERT_TRUE(Eventually([&] { return x.ledger->Snapshot()->num_nodes() == 3; }));
+
+  // The API server forgets history and drops the watches: the sync relists (410) and catches up,
+  // including a change made while it was disconnected.
+  const int lists = api.lists();
+  api.CompactAndDropWatches();
+  api.PutPod(Pod("c", 1, "n3", "2"));
+  ASSERT_TRUE(Eventually([&] { return x.ledger->Find("uid-c").has_value(); }));
+  ASSERT_TRUE(Eventually([&] { return x.sync->relists() >= 1; }));
+  EXPECT_GT(api.lists(), lists);
+  EXPECT_EQ(x.ledger->num_pods(), 1u);
+}
+
+TEST(KubeSyncTest, BindWritesTheBindingWithAnnotationsOnce) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  api.PutPod(Pod("p", 4));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  ASSERT_TRUE(x.Schedule(Pod("p", 4), "n1").ok());
+  Json stored = api.Pod("ml/p");
+  EXPECT_EQ(stored["spec"]["nodeName"], "n1");
+  EXPECT_EQ(stored["metadata"]["annotations"]["accelsched.io/gpu-ids"], "0,1,2,3");
+  EXPECT_EQ(api.bind_calls(), 1);
+  // A retry after a lost reply: success, no second binding, no second allocation.
+  EXPECT_TRUE(x.extender->Bind(codec::BindingArgs{"p", "ml", "uid-p", "n1"}).ok());
+  EXPECT_EQ(api.bind_calls(), 1);
+  EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 4000);
+  // The watch event of our own binding does not allocate again either.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 4000);
+}
+
+TEST(KubeSyncTest, RestartMidWorkloadNeverDoubleAllocates) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  for (int i = 0; i < 6; ++i) api.PutPod(Pod(absl::StrCat("w", i), 1));
+  std::set<std::string> first_gpus;
+  {
+    Instance before(api.port());
+    ASSERT_TRUE(before.StartAndRun().ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(before.Schedule(Pod(absl::StrCat("w", i), 1), "n1").ok());
+    }
+    for (const PlacedPod& p : before.ledger->Pods()) {
+      first_gpus.insert(p.annotations.at("accelsched.io/gpu-ids"));
+    }
+  }  // The extender stops (a restart).
+  ASSERT_EQ(first_gpus.size(), 3u);
+  Instance after(api.port());
+  ASSERT_TRUE(after.StartAndRun().ok());
+  // Rebuilt from the pods' annotations: the same three GPUs are held.
+  ASSERT_EQ(after.ledger->num_pods(), 3u);
+  for (const PlacedPod& p : after.ledger->Pods()) {
+    EXPECT_TRUE(first_gpus.count(p.annotations.at("accelsched.io/gpu-ids")));
+  }
+  // The rest of the workload gets other GPUs.
+  for (int i = 3; i < 6; ++i) {
+    ASSERT_TRUE(after.Schedule(Pod(absl::StrCat("w", i), 1), "n1").ok());
+  }
+  std::set<std::string> all;
+  for (const PlacedPod& p : after.ledger->Pods())
+    all.insert(p.annotations.at("accelsched.io/gpu-ids"));
+  EXPECT_EQ(all.size(), 6u);
+  EXPECT_EQ(after.ledger->Snapshot()->gpu_used_milli(), 6000);
+  // And the API agrees with the ledger.
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(api.Pod(absl::StrCat("ml/w", i))["spec"]["nodeName"], "n1");
+  }
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler::kube

@@ -1,0 +1,243 @@
+// An in-process fake of the Kubernetes API server for what accelsched uses (leveldb MemEnv
+// style: a real HTTP server on an ephemeral port, in-memory objects):
+//   GET  /api/v1/nodes, /api/v1/pods                  lists with metadata.resourceVersion
+//   GET  /api/v1/namespaces/{ns}/pods/{name}           one pod
+//   GET  /api/v1/{nodes,pods}?watch=true&resourceVersion=R[&allowWatchBookmarks=true]
+//        a chunked stream of {"type","object"} lines after R, then live events; BOOKMARK lines
+//        when idle (if asked); an ERROR event with code 410 if R is older than the last
+//        compaction; the stream ends at timeoutSeconds or when DropWatches() is called
+//   POST /api/v1/namespaces/{ns}/pods/{name}/binding   sets spec.nodeName and the Binding's
+//        annotations; 404 unknown pod, 409 already bound
+// Test hooks add, change and delete objects (each bumps the resourceVersion and emits an event).
+//
+// Thread-safety: thread-safe.
+#ifndef ACCELSCHED_TESTS_TESTING_FAKE_APISERVER_H_
+#define ACCELSCHED_TESTS_TESTING_FAKE_APISERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "httplib.h"
+#include "nlohmann/json.hpp"
+
+namespace accelsched::testing {
+
+class FakeApiServer {
+ public:
+  using Json = nlohmann::json;
+
+  FakeApiServer() {
+    server_.Get("/api/v1/(nodes|pods)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  const std::string kind = req.matches[1];
+                  if (req.get_param_value("watch") == "true") return Watch(kind, req, res);
+                  std::lock_guard<std::mutex> lock(mu_);
+                  Json items = Json::array();
+                  for (const auto& [key, obj] : Store(kind)) items.push_back(obj);
+                  Json list = {{"kind", kind == "nodes" ? "NodeList" : "PodList"},
+                               {"apiVersion", "v1"},
+                               {"metadata", {{"resourceVersion", std::to_string(version_)}}},
+                               {"items", items}};
+                  ++lists_;
+                  res.set_content(list.dump(), "application/json");
+                });
+    server_.Get("/api/v1/namespaces/([^/]+)/pods/([^/]+)", [this](const httplib::Request& req,
+                                                                  httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = pods_.find(std::string(req.matches[1]) + "/" + std::string(req.matches[2]));
+      if (it == pods_.end()) {
+        res.status = 404;
+        return;
+      }
+      res.set_content(it->second.dump(), "application/json");
+    });
+    server_.Post("/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   const std::string key =
+                       std::string(req.matches[1]) + "/" + std::string(req.matches[2]);
+                   Json binding = Json::parse(req.body, nullptr, false);
+                   std::lock_guard<std::mutex> lock(mu_);
+                   ++bind_calls_;
+                   auto it = pods_.find(key);
+                   if (it == pods_.end() || binding.is_discarded()) {
+                     res.status = it == pods_.end() ? 404 : 400;
+                     return;
+                   }
+                   Json& pod = it->second;
+                   if (!pod["spec"].value("nodeName", "").empty()) {
+                     res.status = 409;
+                     res.set_content(R"({"kind":"Status","code":409,"reason":"Conflict"})",
+                                     "application/json");
+                     return;
+                   }
+                   pod["spec"]["nodeName"] = binding["target"]["name"];
+                   for (auto& [k, v] : binding["metadata"]["annotations"].items()) {
+                     pod["metadata"]["annotations"][k] = v;
+                   }
+                   EmitLocked("pods", "MODIFIED", pod);
+                   res.status = 201;
+                   res.set_content(R"({"kind":"Status","status":"Success"})", "application/json");
+                 });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeApiServer() {
+    stopping_ = true;
+    cv_.notify_all();
+    server_.stop();
+    thread_.join();
+  }
+
+  int port() const { return port_; }
+
+  void PutNode(Json node) { Put("nodes", std::move(node)); }
+  void PutPod(Json pod) { Put("pods", std::move(pod)); }
+  void DeletePod(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pods_.find(key);
+    if (it == pods_.end()) return;
+    Json obj = it->second;
+    pods_.erase(it);
+    EmitLocked("pods", "DELETED", obj);
+  }
+  Json Pod(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pods_.find(key);
+    return it == pods_.end() ? Json() : it->second;
+  }
+  // Forgets the event history (watches resuming from before now get 410) and ends every open
+  // watch stream, as an API server restart or etcd compaction would.
+  void CompactAndDropWatches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Everyone's last version is now too old (the history up to it is gone): a watch resumed from
+    // it gets 410, and a list returns the new version, from which watches work again.
+    compacted_before_ = ++version_;
+    events_.clear();
+    ++drop_generation_;
+    cv_.notify_all();
+  }
+  int lists() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lists_;
+  }
+  int bind_calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bind_calls_;
+  }
+
+ private:
+  struct Event {
+    int64_t version;
+    std::string kind, type;
+    Json object;
+  };
+
+  std::map<std::string, Json>& Store(const std::string& kind) {
+    return kind == "nodes" ? nodes_ : pods_;
+  }
+  static std::string KeyOf(const std::string& kind, const Json& obj) {
+    const Json& m = obj["metadata"];
+    return kind == "nodes" ? m.value("name", "")
+                           : m.value("namespace", "default") + "/" + m.value("name", "");
+  }
+  void Put(const std::string& kind, Json obj) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string key = KeyOf(kind, obj);
+    const bool exists = Store(kind).count(key) > 0;
+    Store(kind)[key] = obj;
+    EmitLocked(kind, exists ? "MODIFIED" : "ADDED", obj);
+  }
+  // Bumps the version, stamps it on the stored object and records the event.
+  void EmitLocked(const std::string& kind, const std::string& type, Json obj) {
+    ++version_;
+    obj["metadata"]["resourceVersion"] = std::to_string(version_);
+    const std::string key = KeyOf(kind, obj);
+    if (type != "DELETED")
+      Store(kind)[key]["metadata"]["resourceVersion"] = std::to_string(version_);
+    events_.push_back({version_, kind, type, std::move(obj)});
+    cv_.notify_all();
+  }
+
+  void Watch(const std::string& kind, const httplib::Request& req, httplib::Response& res) {
+    int64_t from = 0;
+    const std::string rv = req.get_param_value("resourceVersion");
+    if (!rv.empty()) from = std::stoll(rv);
+    const bool bookmarks = req.get_param_value("allowWatchBookmarks") == "true";
+    int timeout = 300;
+    if (req.has_param("timeoutSeconds")) timeout = std::stoi(req.get_param_value("timeoutSeconds"));
+    int generation;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      generation = drop_generation_;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+    res.set_chunked_content_provider(
+        "application/json", [this, kind, from, bookmarks, deadline, generation](
+                                size_t, httplib::DataSink& sink) mutable {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (from != 0 && from < compacted_before_) {
+            const std::string gone =
+                R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}})"
+                "\n";
+            lock.unlock();
+            sink.write(gone.data(), gone.size());
+            sink.done();
+            return true;
+          }
+          for (;;) {
+            if (stopping_ || drop_generation_ != generation ||
+                std::chrono::steady_clock::now() > deadline) {
+              lock.unlock();
+              sink.done();
+              return true;
+            }
+            std::string out;
+            for (const Event& e : events_) {
+              if (e.version <= from || e.kind != kind) continue;
+              out += Json{{"type", e.type}, {"object", e.object}}.dump() + "\n";
+              from = e.version;
+            }
+            if (out.empty() && bookmarks && version_ > from) {
+              // Nothing of this kind: a bookmark moves the watcher's version forward.
+              out = Json{{"type", "BOOKMARK"},
+                         {"object",
+                          {{"kind", kind == "nodes" ? "Node" : "Pod"},
+                           {"metadata", {{"resourceVersion", std::to_string(version_)}}}}}}
+                        .dump() +
+                    "\n";
+              from = version_;
+            }
+            if (!out.empty()) {
+              lock.unlock();
+              return sink.write(out.data(), out.size());
+            }
+            cv_.wait_for(lock, std::chrono::milliseconds(50));
+          }
+        });
+  }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Json> nodes_, pods_;
+  std::vector<Event> events_;
+  int64_t version_ = 100;
+  int64_t compacted_before_ = 0;
+  int drop_generation_ = 0;
+  int lists_ = 0;
+  int bind_calls_ = 0;
+};
+
+}  // namespace accelsched::testing
+
+#endif  // ACCELSCHED_TESTS_TESTING_FAKE_APISERVER_H_
