@@ -96,6 +96,10 @@ class Extender {
 
   const Ledger& ledger() const { return *ledger_; }
 
+  // Remembers a pending pod for a later bind (Kubernetes mode feeds the watched pods in, so a
+  // bind after an extender restart does not depend on a filter call reaching this process).
+  void Remember(const codec::PodObject& pod) { pods_.Put(pod); }
+
   // True while pod `uid` is being bound, and for a minute after its bind succeeded: a list of
   // the API taken meanwhile may not show it bound yet, and must not release it.
   bool BindInFlight(const std::string& uid) const ABSL_LOCKS_EXCLUDED(bind_mu_);

@@ -101,6 +101,7 @@ absl::Status KubeSync::ListPods() {
         spdlog::warn("skipping a pod: {}", std::string(p.status().message()));
         continue;
       }
+      if (p->node_name.empty()) extender_->Remember(*p);
       if (!p->HoldsResources()) continue;
       present.insert(p->uid);
       std::optional<PlacedPod> held = ledger_->Find(p->uid);
@@ -177,7 +178,11 @@ void KubeSync::OnPod(const std::string& type, const Json& object) {
     }
     return;
   }
-  if (!p->HoldsResources()) return;  // Pending.
+  if (p->node_name.empty()) {  // Pending: remember it for its bind.
+    extender_->Remember(*p);
+    return;
+  }
+  if (!p->HoldsResources()) return;
   if (held.has_value() && held->node == p->node_name) return;
   if (held.has_value()) (void)ledger_->Release(p->uid);
   if (absl::Status s = extender_->Adopt(*p); !s.ok()) {

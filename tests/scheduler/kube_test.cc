@@ -266,6 +266,23 @@ TEST(KubeSyncTest, BindWritesTheBindingWithAnnotationsOnce) {
   EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 4000);
 }
 
+TEST(KubeSyncTest, BindWithoutFilterUsesTheWatchedPod) {
+  // After a restart, kube-scheduler may bind a pod whose filter call reached the old process:
+  // the pending pod is known from the list/watch.
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  api.PutPod(Pod("listed", 2));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  EXPECT_TRUE(x.extender->Bind(codec::BindingArgs{"listed", "ml", "uid-listed", "n1"}).ok());
+  api.PutPod(Pod("watched", 1));
+  ASSERT_TRUE(Eventually([&] {
+    return x.extender->Bind(codec::BindingArgs{"watched", "ml", "uid-watched", "n1"}).ok();
+  }));
+  EXPECT_EQ(api.Pod("ml/watched")["spec"]["nodeName"], "n1");
+  EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 3000);
+}
+
 TEST(KubeSyncTest, RestartMidWorkloadNeverDoubleAllocates) {
   FakeApiServer api;
   api.PutNode(Node("n1", 8));
