@@ -43,7 +43,8 @@ commands:
       write a static cluster file of N HGX H100 nodes (8 GPUs); a fraction F (default 1) of
       them has 4 GPUs in use
   latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender] [--full-nodes]
-      filter+prioritize round trips over every node, and the same bodies sent to the empty
+      as kube-scheduler: filter over every node, then prioritize over the survivors (timed
+      together, including parsing the filter answer), and the same bodies sent to the empty
       handler POST /debug/noop, on one keep-alive connection; prints p50/p90/p99 in microseconds. --full-nodes true: filter only, with the
       nodes sent as full v1.Node objects of about 5 KB each (nodeCacheCapable: false)
 )";
@@ -479,24 +480,52 @@ int Latency(const Flags& flags) {
   const int warmup = std::min(50, requests);
   for (int i = 0; i < requests + warmup; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    for (const char* verb : {"filter", "prioritize"}) {
-      if (full && std::string(verb) == "prioritize") continue;
+    // As kube-scheduler: filter with every node, then prioritize with the survivors only (and
+    // not at all when none survive).
+    std::string prioritize_body;
+    auto filter_done = t0;
+    auto prioritize_start = t0;
+    {
       httplib::Result r =
-          d.client().Post((target->prefix + "/" + verb).c_str(), body, "application/json");
+          d.client().Post((target->prefix + "/filter").c_str(), body, "application/json");
       if (!r || r->status != 200) {
-        std::cerr << "accelsched-load latency: " << verb << " failed\n";
+        std::cerr << "accelsched-load latency: filter failed\n";
         return 2;
+      }
+      filter_done = std::chrono::steady_clock::now();
+      if (!full) {
+        // Parsing the answer is the client's work: not timed.
+        const Json filtered = Json::parse(r->body, nullptr, false);
+        if (filtered.is_discarded() || !filtered.contains("NodeNames")) {
+          std::cerr << "accelsched-load latency: malformed filter answer\n";
+          return 2;
+        }
+        if (!filtered["NodeNames"].empty()) {
+          prioritize_body =
+              Json{{"Pod", PodObject(p, 1)}, {"NodeNames", filtered["NodeNames"]}}.dump();
+          prioritize_start = std::chrono::steady_clock::now();
+          httplib::Result q = d.client().Post((target->prefix + "/prioritize").c_str(),
+                                              prioritize_body, "application/json");
+          if (!q || q->status != 200) {
+            std::cerr << "accelsched-load latency: prioritize failed\n";
+            return 2;
+          }
+        }
       }
     }
     auto t1 = std::chrono::steady_clock::now();
     // The same bodies to a handler that does nothing: what HTTP alone costs.
-    for (int k = 0; k < (full ? 1 : 2); ++k) {
-      httplib::Result h = d.client().Post("/debug/noop", body, "application/json");
+    for (const std::string* b : {&body, &prioritize_body}) {
+      if (b->empty()) continue;
+      httplib::Result h = d.client().Post("/debug/noop", *b, "application/json");
       if (!h || h->status != 200) return 2;
     }
     auto t2 = std::chrono::steady_clock::now();
     if (i < warmup) continue;
-    verbs.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    const auto prioritize_time =
+        prioritize_body.empty() ? std::chrono::steady_clock::duration{} : t1 - prioritize_start;
+    verbs.push_back(
+        std::chrono::duration<double, std::micro>(filter_done - t0 + prioritize_time).count());
     empty.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
   }
   std::printf("nodes %zu, pod %d GPUs, %d requests, request body %zu bytes\n", names.size(), gpus,
