@@ -1,0 +1,102 @@
+// Server-side cost of the extender verbs without HTTP: decode the request text, run the verb,
+// encode the answer (what the handlers of scheduler/server.cc do between reading the body and
+// writing the response). Targets in bench/RESULTS.md (issue 4).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "benchmark/benchmark.h"
+
+#include "bench/load/k8s_objects.h"
+#include "scheduler/cluster_file.h"
+#include "scheduler/codec/extender.h"
+
+namespace accelsched::scheduler {
+namespace {
+
+using load::Json;
+
+// `n` HGX H100 nodes; the first half have 4 GPUs in use.
+struct Fixture {
+  Metrics metrics;
+  InMemoryBinder binder;
+  StaticCluster cluster;
+  std::vector<std::string> names;
+};
+
+std::unique_ptr<Fixture> MakeCluster(int n) {
+  auto f = std::make_unique<Fixture>();
+  Json items = Json::array();
+  for (int i = 0; i < n; ++i) {
+    const std::string name = absl::StrFormat("node-%05d", i);
+    f->names.push_back(name);
+    items.push_back(load::FullNode(name));
+    if (i >= n / 2) continue;
+    items.push_back(
+        {{"kind", "Pod"},
+         {"metadata",
+          {{"name", "busy-" + name},
+           {"namespace", "load"},
+           {"uid", "uid-" + name},
+           {"annotations", {{"accelsched.io/gpu-ids", "0,1,2,3"}}}}},
+         {"spec",
+          {{"nodeName", name},
+           {"containers",
+            Json::array({{{"name", "c"},
+                          {"resources", {{"limits", {{"cpu", "8"}, {"nvidia.com/gpu", 4}}}}}}})}}},
+         {"status", {{"phase", "Running"}}}});
+  }
+  Json list = {{"kind", "List"}, {"items", items}};
+  f->cluster = *LoadStaticCluster(list.dump(), "bench", ExtenderConfig{}, &f->binder, &f->metrics);
+  return f;
+}
+
+Json Pod8() {
+  return {
+      {"metadata", {{"name", "probe"}, {"namespace", "ml"}, {"uid", "uid-probe"}}},
+      {"spec",
+       {{"containers",
+         Json::array({{{"name", "c"},
+                       {"resources", {{"limits", {{"cpu", "8"}, {"nvidia.com/gpu", 8}}}}}}})}}}};
+}
+
+void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
+  static std::unique_ptr<Fixture> f = MakeCluster(5000);
+  const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f->names}}.dump();
+  // kube-scheduler sends prioritize the survivors: the empty half.
+  std::vector<std::string> survivors(f->names.begin() + 2500, f->names.end());
+  const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
+  for (auto _ : state) {
+    auto args = codec::DecodeExtenderArgs(absl::string_view(filter_body));
+    auto result = f->cluster.extender->Filter(*args);
+    std::string out = codec::EncodeFilterResultText(*args, *result);
+    benchmark::DoNotOptimize(out.data());
+    auto pargs = codec::DecodeExtenderArgs(absl::string_view(prioritize_body));
+    auto scores = f->cluster.extender->Prioritize(*pargs);
+    std::string pout = codec::EncodeHostPriorityListText(*scores);
+    benchmark::DoNotOptimize(pout.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 5000);
+}
+
+void BM_ExtenderFilter500FullNodes(benchmark::State& state) {
+  static std::unique_ptr<Fixture> f = MakeCluster(500);
+  Json items = Json::array();
+  for (const std::string& n : f->names) items.push_back(load::FullNode(n));
+  const std::string body =
+      Json{{"Pod", Pod8()}, {"Nodes", {{"kind", "NodeList"}, {"items", items}}}}.dump();
+  for (auto _ : state) {
+    auto args = codec::DecodeExtenderArgs(absl::string_view(body));
+    auto result = f->cluster.extender->Filter(*args);
+    std::string out = codec::EncodeFilterResultText(*args, *result);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+}
+
+BENCHMARK(BM_ExtenderFilterPrioritize5000Names)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ExtenderFilter500FullNodes)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace accelsched::scheduler
