@@ -17,6 +17,7 @@
 #include "scheduler/kube/endpoint.h"
 #include "scheduler/kube/sync.h"
 #include "tests/testing/fake_apiserver.h"
+#include "tests/testing/test_certs.h"
 
 namespace accelsched::scheduler::kube {
 namespace {
@@ -163,6 +164,14 @@ Json Pod(const std::string& name, int gpus, const std::string& node = "",
   return p;
 }
 
+Endpoint PlainEndpoint(int port) {
+  Endpoint e;
+  e.host = "127.0.0.1";
+  e.port = port;
+  e.https = false;
+  return e;
+}
+
 // One extender in Kubernetes mode against `api`, its sync running on a thread.
 struct Instance {
   Metrics metrics;
@@ -173,11 +182,8 @@ struct Instance {
   std::unique_ptr<KubeSync> sync;
   std::thread runner;
 
-  explicit Instance(int port) {
-    Endpoint e;
-    e.host = "127.0.0.1";
-    e.port = port;
-    e.https = false;
+  explicit Instance(int port) : Instance(PlainEndpoint(port)) {}
+  explicit Instance(const Endpoint& e) {
     client = *KubeClient::Create(e);
     ledger = *Ledger::Create({});
     binder = std::make_unique<KubeBinder>(client.get());
@@ -281,6 +287,54 @@ TEST(KubeSyncTest, BindWithoutFilterUsesTheWatchedPod) {
   }));
   EXPECT_EQ(api.Pod("ml/watched")["spec"]["nodeName"], "n1");
   EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 3000);
+}
+
+TEST(KubeSyncTest, HttpsWithTheClusterCaAndABearerToken) {
+  testing::TestCert cert;
+  FakeApiServer api(cert.cert_file(), cert.key_file());
+  api.PutNode(Node("n1", 8));
+  Endpoint e;
+  e.host = "127.0.0.1";
+  e.port = api.port();
+  e.ca_pem = cert.cert_pem();
+  e.token = "sa-token";
+  Instance x(e);
+  ASSERT_TRUE(x.StartAndRun().ok());
+  EXPECT_EQ(x.ledger->Snapshot()->num_nodes(), 1);
+  EXPECT_EQ(api.last_authorization(), "Bearer sa-token");
+
+  // A server whose certificate the CA does not vouch for is refused.
+  testing::TestCert other;
+  Endpoint wrong = e;
+  wrong.ca_pem = other.cert_pem();
+  std::unique_ptr<KubeClient> untrusting = *KubeClient::Create(wrong);
+  absl::StatusOr<Json> r = untrusting->Get("/api/v1/nodes");
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  // Garbage PEM is a configuration error.
+  Endpoint garbage = e;
+  garbage.ca_pem = "not a certificate";
+  EXPECT_TRUE(absl::IsInvalidArgument(KubeClient::Create(garbage).status()));
+}
+
+TEST(KubeSyncTest, BindingConflictsRollBackUnlessBoundHere) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  api.PutNode(Node("n2", 8));
+  api.PutPod(Pod("raced", 2));
+  api.PutPod(Pod("retried", 2));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  // Someone else binds "raced" to n2 just before we bind it to n1: 409, we refuse and roll back.
+  api.BindElsewhere("ml/raced", "n2");
+  absl::Status s = x.extender->Bind(codec::BindingArgs{"raced", "ml", "uid-raced", "n1"});
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  // (The watch may since have adopted it on n2 with devices of its own; never on n1.)
+  std::optional<PlacedPod> raced = x.ledger->Find("uid-raced");
+  EXPECT_TRUE(!raced.has_value() || raced->node == "n2");
+  // "retried" is already bound to n1 in the API (our earlier reply was lost) but the ledger
+  // does not know: 409 on the same node counts as success.
+  api.BindElsewhere("ml/retried", "n1");
+  EXPECT_TRUE(x.extender->Bind(codec::BindingArgs{"retried", "ml", "uid-retried", "n1"}).ok());
 }
 
 TEST(KubeSyncTest, RestartMidWorkloadNeverDoubleAllocates) {

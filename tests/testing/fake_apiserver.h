@@ -33,23 +33,34 @@ class FakeApiServer {
  public:
   using Json = nlohmann::json;
 
-  FakeApiServer() {
-    server_.Get("/api/v1/(nodes|pods)",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  const std::string kind = req.matches[1];
-                  if (req.get_param_value("watch") == "true") return Watch(kind, req, res);
-                  std::lock_guard<std::mutex> lock(mu_);
-                  Json items = Json::array();
-                  for (const auto& [key, obj] : Store(kind)) items.push_back(obj);
-                  Json list = {{"kind", kind == "nodes" ? "NodeList" : "PodList"},
-                               {"apiVersion", "v1"},
-                               {"metadata", {{"resourceVersion", std::to_string(version_)}}},
-                               {"items", items}};
-                  ++lists_;
-                  res.set_content(list.dump(), "application/json");
-                });
-    server_.Get("/api/v1/namespaces/([^/]+)/pods/([^/]+)", [this](const httplib::Request& req,
-                                                                  httplib::Response& res) {
+  // Plain HTTP, or HTTPS with the given PEM files.
+  explicit FakeApiServer(const std::string& cert_file = "", const std::string& key_file = "") {
+    if (cert_file.empty()) {
+      server_ = std::make_unique<httplib::Server>();
+    } else {
+      server_ = std::make_unique<httplib::SSLServer>(cert_file.c_str(), key_file.c_str());
+    }
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_authorization_ = req.get_header_value("Authorization");
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_->Get("/api/v1/(nodes|pods)",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   const std::string kind = req.matches[1];
+                   if (req.get_param_value("watch") == "true") return Watch(kind, req, res);
+                   std::lock_guard<std::mutex> lock(mu_);
+                   Json items = Json::array();
+                   for (const auto& [key, obj] : Store(kind)) items.push_back(obj);
+                   Json list = {{"kind", kind == "nodes" ? "NodeList" : "PodList"},
+                                {"apiVersion", "v1"},
+                                {"metadata", {{"resourceVersion", std::to_string(version_)}}},
+                                {"items", items}};
+                   ++lists_;
+                   res.set_content(list.dump(), "application/json");
+                 });
+    server_->Get("/api/v1/namespaces/([^/]+)/pods/([^/]+)", [this](const httplib::Request& req,
+                                                                   httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = pods_.find(std::string(req.matches[1]) + "/" + std::string(req.matches[2]));
       if (it == pods_.end()) {
@@ -58,40 +69,40 @@ class FakeApiServer {
       }
       res.set_content(it->second.dump(), "application/json");
     });
-    server_.Post("/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   const std::string key =
-                       std::string(req.matches[1]) + "/" + std::string(req.matches[2]);
-                   Json binding = Json::parse(req.body, nullptr, false);
-                   std::lock_guard<std::mutex> lock(mu_);
-                   ++bind_calls_;
-                   auto it = pods_.find(key);
-                   if (it == pods_.end() || binding.is_discarded()) {
-                     res.status = it == pods_.end() ? 404 : 400;
-                     return;
-                   }
-                   Json& pod = it->second;
-                   if (!pod["spec"].value("nodeName", "").empty()) {
-                     res.status = 409;
-                     res.set_content(R"({"kind":"Status","code":409,"reason":"Conflict"})",
-                                     "application/json");
-                     return;
-                   }
-                   pod["spec"]["nodeName"] = binding["target"]["name"];
-                   for (auto& [k, v] : binding["metadata"]["annotations"].items()) {
-                     pod["metadata"]["annotations"][k] = v;
-                   }
-                   EmitLocked("pods", "MODIFIED", pod);
-                   res.status = 201;
-                   res.set_content(R"({"kind":"Status","status":"Success"})", "application/json");
-                 });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    server_->Post("/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    const std::string key =
+                        std::string(req.matches[1]) + "/" + std::string(req.matches[2]);
+                    Json binding = Json::parse(req.body, nullptr, false);
+                    std::lock_guard<std::mutex> lock(mu_);
+                    ++bind_calls_;
+                    auto it = pods_.find(key);
+                    if (it == pods_.end() || binding.is_discarded()) {
+                      res.status = it == pods_.end() ? 404 : 400;
+                      return;
+                    }
+                    Json& pod = it->second;
+                    if (!pod["spec"].value("nodeName", "").empty()) {
+                      res.status = 409;
+                      res.set_content(R"({"kind":"Status","code":409,"reason":"Conflict"})",
+                                      "application/json");
+                      return;
+                    }
+                    pod["spec"]["nodeName"] = binding["target"]["name"];
+                    for (auto& [k, v] : binding["metadata"]["annotations"].items()) {
+                      pod["metadata"]["annotations"][k] = v;
+                    }
+                    EmitLocked("pods", "MODIFIED", pod);
+                    res.status = 201;
+                    res.set_content(R"({"kind":"Status","status":"Success"})", "application/json");
+                  });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
   }
   ~FakeApiServer() {
     stopping_ = true;
     cv_.notify_all();
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
 
@@ -126,6 +137,18 @@ class FakeApiServer {
   int lists() {
     std::lock_guard<std::mutex> lock(mu_);
     return lists_;
+  }
+  std::string last_authorization() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_authorization_;
+  }
+  // Marks pod `key` bound to `node` by someone else (no event ordering subtleties: an event).
+  void BindElsewhere(const std::string& key, const std::string& node) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pods_.find(key);
+    if (it == pods_.end()) return;
+    it->second["spec"]["nodeName"] = node;
+    EmitLocked("pods", "MODIFIED", it->second);
   }
   int bind_calls() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -223,7 +246,8 @@ class FakeApiServer {
         });
   }
 
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
+  std::string last_authorization_;
   int port_ = 0;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
