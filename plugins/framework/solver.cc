@@ -35,6 +35,7 @@ absl::StatusOr<FilterResult> Solver::Filter(const CycleState& state, const PodRe
                                             absl::Span<const NodeIndex> candidates) const {
   FilterResult result;
   result.feasible.reserve(candidates.size());
+  result.failed.reserve(candidates.size());
   for (NodeIndex i : candidates) {
     if (i < 0 || i >= snapshot.num_nodes()) {
       return absl::InvalidArgumentError(absl::StrCat("candidate node index ", i, " out of range"));

@@ -1,5 +1,6 @@
 #include "scheduler/codec/extender.h"
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -200,6 +201,19 @@ absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(const Json& body) {
   return DecodeExtenderArgs(absl::string_view(body.dump()));
 }
 
+namespace {
+
+// Bytes that need an escape in a JSON string: control characters, '"' and '\\'.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}();
+
+}  // namespace
+
 void AppendJsonString(std::string* out, absl::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
@@ -208,7 +222,7 @@ void AppendJsonString(std::string* out, absl::string_view s) {
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     const unsigned char u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    if (!kNeedsEscape[u]) continue;
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (u) {
