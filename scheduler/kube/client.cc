@@ -158,6 +158,19 @@ absl::StatusOr<Json> KubeClient::Post(const std::string& path, const Json& body)
   return j.is_discarded() ? Json::object() : j;
 }
 
+absl::StatusOr<Json> KubeClient::MergePatch(const std::string& path, const Json& patch) const {
+  absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);
+  if (!client.ok()) return client.status();
+  httplib::Result r = (*client)->Patch(path.c_str(), patch.dump(), "application/merge-patch+json");
+  if (!r) {
+    return absl::UnavailableError(
+        absl::StrCat("PATCH ", path, ": ", httplib::to_string(r.error())));
+  }
+  if (r->status != 200) return FromHttp(r->status, "PATCH " + path, r->body);
+  Json j = Json::parse(r->body, nullptr, false);
+  return j.is_discarded() ? Json::object() : j;
+}
+
 absl::Status KubeClient::Watch(const std::string& path,
                                const std::function<bool(const Json& event)>& on_event) const {
   absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);

@@ -34,6 +34,8 @@ class KubeClient {
 
   absl::StatusOr<codec::Json> Get(const std::string& path) const;
   absl::StatusOr<codec::Json> Post(const std::string& path, const codec::Json& body) const;
+  // A JSON merge patch (RFC 7386), e.g. to set one annotation.
+  absl::StatusOr<codec::Json> MergePatch(const std::string& path, const codec::Json& patch) const;
 
   // GETs `path` (a watch URL) and calls `on_event` with each event object ({type, object}) as it
   // arrives, until the server ends the stream (OK), `on_event` returns false (OK), Stop() is

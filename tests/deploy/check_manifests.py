@@ -565,7 +565,10 @@ class Checker:
                                       f"bound to {ref[0]} {ref[1]}"
                                       + (f" in {ref[2]}" if ref[2] != "*" else ""))
 
-        for wt, _ in self.containers_running("accelsched-topo"):
+        agents = self.containers_running("accelsched-agent")
+        self.expect(len(agents) == 1, f"want one workload running accelsched-agent (the "
+                                      f"topology agent), found {len(agents)}")
+        for wt, _ in agents:
             sa, ns = self.service_account_of(wt)
             rules, _ = self.bound_rules(sa, ns)
             self.expect(self.allows(rules, "", "nodes", "patch"),

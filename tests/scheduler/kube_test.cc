@@ -2,7 +2,9 @@
 // kubeconfig and in-cluster endpoints, list+watch sync, 410 -> relist, binding through the API,
 // and a restart in the middle of a workload without double allocation.
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <string>
@@ -15,6 +17,7 @@
 #include "scheduler/cluster_file.h"
 #include "scheduler/kube/client.h"
 #include "scheduler/kube/endpoint.h"
+#include "scheduler/kube/publish.h"
 #include "scheduler/kube/sync.h"
 #include "tests/testing/fake_apiserver.h"
 #include "tests/testing/test_certs.h"
@@ -335,6 +338,32 @@ TEST(KubeSyncTest, BindingConflictsRollBackUnlessBoundHere) {
   // does not know: 409 on the same node counts as success.
   api.BindElsewhere("ml/retried", "n1");
   EXPECT_TRUE(x.extender->Bind(codec::BindingArgs{"retried", "ml", "uid-retried", "n1"}).ok());
+}
+
+TEST(PublishTopologyTest, AgentAnnotatesTheNodeAndTheExtenderUsesIt) {
+  // A real 8-GPU HGX H100 matrix (nvidia-smi topo -m), published onto a node that claims 8 GPUs
+  // of a product without a built-in profile: the extender then uses the published topology
+  // instead of falling back to "all GPUs equal over PCIe".
+  std::ifstream in(std::string(ACCELSCHED_SHARED_DATA_DIR) +
+                   "/nvidia-smi-topo/hgx-h100-8gpu-nv18-partial.txt");
+  ASSERT_TRUE(in.good());
+  const std::string smi((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  absl::StatusOr<std::string> annotation = TopologyAnnotationFromSmi(smi, "n1", "");
+  ASSERT_TRUE(annotation.ok()) << annotation.status();
+  EXPECT_FALSE(TopologyAnnotationFromSmi("not a matrix", "n1", "").ok());
+
+  FakeApiServer api;
+  Json node = Node("n1", 8);
+  node["metadata"]["labels"]["nvidia.com/gpu.product"] = "NVIDIA-Mystery-GPU";
+  api.PutNode(node);
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  EXPECT_EQ(x.ledger->Snapshot()->node(0).topology->topology.name(), "generic-pcie-8");
+  ASSERT_TRUE(PublishTopology(*x.client, "n1", *annotation).ok());
+  EXPECT_EQ(api.Node("n1")["metadata"]["annotations"]["accelsched.io/topology"], *annotation);
+  ASSERT_TRUE(
+      Eventually([&] { return x.ledger->Snapshot()->node(0).topology->topology.name() == "n1"; }));
+  EXPECT_TRUE(absl::IsNotFound(PublishTopology(*x.client, "ghost", *annotation)));
 }
 
 TEST(KubeSyncTest, RestartMidWorkloadNeverDoubleAllocates) {

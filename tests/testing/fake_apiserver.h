@@ -6,6 +6,7 @@
 //        a chunked stream of {"type","object"} lines after R, then live events; BOOKMARK lines
 //        when idle (if asked); an ERROR event with code 410 if R is older than the last
 //        compaction; the stream ends at timeoutSeconds or when DropWatches() is called
+//   PATCH /api/v1/nodes/{name} (merge patch)           merges metadata.annotations
 //   POST /api/v1/namespaces/{ns}/pods/{name}/binding   sets spec.nodeName and the Binding's
 //        annotations; 404 unknown pod, 409 already bound
 // Test hooks add, change and delete objects (each bumps the resourceVersion and emits an event).
@@ -69,6 +70,23 @@ class FakeApiServer {
       }
       res.set_content(it->second.dump(), "application/json");
     });
+    // Merge patch of a node's annotations (what the topology agent sends).
+    server_->Patch("/api/v1/nodes/([^/]+)",
+                   [this](const httplib::Request& req, httplib::Response& res) {
+                     Json patch = Json::parse(req.body, nullptr, false);
+                     std::lock_guard<std::mutex> lock(mu_);
+                     auto it = nodes_.find(req.matches[1]);
+                     if (it == nodes_.end() || patch.is_discarded() ||
+                         req.get_header_value("Content-Type") != "application/merge-patch+json") {
+                       res.status = it == nodes_.end() ? 404 : 415;
+                       return;
+                     }
+                     for (auto& [k, v] : patch["metadata"]["annotations"].items()) {
+                       it->second["metadata"]["annotations"][k] = v;
+                     }
+                     EmitLocked("nodes", "MODIFIED", it->second);
+                     res.set_content(it->second.dump(), "application/json");
+                   });
     server_->Post("/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding",
                   [this](const httplib::Request& req, httplib::Response& res) {
                     const std::string key =
@@ -117,6 +135,11 @@ class FakeApiServer {
     Json obj = it->second;
     pods_.erase(it);
     EmitLocked("pods", "DELETED", obj);
+  }
+  Json Node(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = nodes_.find(name);
+    return it == nodes_.end() ? Json() : it->second;
   }
   Json Pod(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
