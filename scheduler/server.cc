@@ -144,28 +144,9 @@ absl::Status Server::Listen() {
         ReplyJson(res, 500, Json{{"Error", absl::StrCat("internal error: ", what)}});
       });
 
-  // One wrapper for every verb: readiness, JSON parse, timing, metrics.
-  auto verb = [this](std::string name, auto&& handle) {
-    return [this, name, handle](const httplib::Request& req, httplib::Response& res) {
-      const auto start = std::chrono::steady_clock::now();
-      if (!ready_) {
-        ReplyError(res, absl::UnavailableError("not ready: the cluster state is not synced yet"));
-      } else {
-        const Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-        if (body.is_discarded()) {
-          ReplyError(res,
-                     absl::InvalidArgumentError("request body is not valid JSON (or not UTF-8)"));
-        } else {
-          handle(body, res);
-        }
-      }
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      metrics_->ObserveRequest(name, res.status, seconds);
-    };
-  };
-  // Filter and prioritize decode the raw body themselves (codec::DecodeExtenderArgs: simdjson
-  // for the envelope), which also validates JSON and UTF-8.
+  // One wrapper for every verb: readiness, timing, metrics. Filter and prioritize decode the
+  // raw body themselves (codec::DecodeExtenderArgs: simdjson for the envelope, which also
+  // validates JSON and UTF-8); the other verbs take it parsed (`verb`).
   auto raw_verb = [this](std::string name, auto&& handle) {
     return [this, name, handle](const httplib::Request& req, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
@@ -178,6 +159,16 @@ absl::Status Server::Listen() {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_->ObserveRequest(name, res.status, seconds);
     };
+  };
+  auto verb = [raw_verb](std::string name, auto&& handle) {
+    return raw_verb(std::move(name), [handle](const std::string& text, httplib::Response& res) {
+      const Json body = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (body.is_discarded()) {
+        return ReplyError(
+            res, absl::InvalidArgumentError("request body is not valid JSON (or not UTF-8)"));
+      }
+      handle(body, res);
+    });
   };
   const std::string& prefix = options_.url_prefix;
   http.Post(prefix + "/filter",

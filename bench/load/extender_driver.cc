@@ -216,6 +216,16 @@ std::string Reasons(const Json& filter) {
   return absl::StrJoin(parts, "; ");
 }
 
+// Every node's name, from the extender's /debug/state (with the state, for the demo).
+std::optional<Json> NodeNames(Driver& d, Json* state = nullptr) {
+  std::optional<Json> s = d.Get("/debug/state");
+  if (!s) return std::nullopt;
+  Json names = Json::array();
+  for (const Json& n : (*s)["nodes"]) names.push_back(n["name"]);
+  if (state != nullptr) *state = std::move(*s);
+  return names;
+}
+
 int Demo(const Flags& flags) {
   std::optional<Target> target = ParseUrl(flags.Get("--url"));
   if (!target) {
@@ -224,12 +234,12 @@ int Demo(const Flags& flags) {
   }
   target->prefix = flags.Get("--prefix", target->prefix);
   Driver d(*target);
-  std::optional<Json> state = d.Get("/debug/state");
-  if (!state) return 2;
-  Json names = Json::array();
-  for (const Json& n : (*state)["nodes"]) names.push_back(n["name"]);
+  Json state;
+  std::optional<Json> found = NodeNames(d, &state);
+  if (!found) return 2;
+  const Json names = std::move(*found);
   std::printf("cluster: %zu nodes; %zu pods already placed\n\n", names.size(),
-              (*state)["pods"].size());
+              state["pods"].size());
   int serial = 0, bound = 0, unschedulable = 0;
   for (const DemoPod& p : DemoScript()) {
     ++serial;
@@ -387,10 +397,9 @@ int Latency(const Flags& flags) {
   }
   target->prefix = flags.Get("--prefix", target->prefix);
   Driver d(*target);
-  std::optional<Json> state = d.Get("/debug/state");
-  if (!state) return 2;
-  Json names = Json::array();
-  for (const Json& n : (*state)["nodes"]) names.push_back(n["name"]);
+  std::optional<Json> found = NodeNames(d);
+  if (!found) return 2;
+  const Json names = std::move(*found);
   DemoPod p{"latency-probe", "", {{"cpu", "8"}, {"memory", "64Gi"}, {"nvidia.com/gpu", gpus}}};
   const bool full = flags.Get("--full-nodes", "false") == "true";
   std::string body = Json{{"Pod", PodObject(p, 1)}, {"NodeNames", names}}.dump();
