@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "spdlog/spdlog.h"
 
+#include "scheduler/cli_flags.h"
 #include "scheduler/kube/client.h"
 #include "scheduler/kube/endpoint.h"
 #include "scheduler/kube/publish.h"
@@ -62,11 +63,8 @@ absl::StatusOr<std::string> Run(const std::string& command) {
   return out;
 }
 
-int Publish(const std::map<std::string, std::string>& flags) {
-  auto get = [&](const std::string& k) {
-    auto it = flags.find(k);
-    return it == flags.end() ? std::string() : it->second;
-  };
+int Publish(const CliFlags& flags) {
+  auto get = [&](const std::string& k) { return flags.Get(k); };
   const std::string node = get("--node");
   if (node.empty()) {
     std::cerr << "accelsched-agent publish: --node is required\n" << kHelp;
@@ -79,7 +77,7 @@ int Publish(const std::map<std::string, std::string>& flags) {
     return 1;
   }
   std::unique_ptr<kube::KubeClient> client;
-  if (flags.count("--dry-run") == 0) {
+  if (!flags.Has("--dry-run")) {
     absl::StatusOr<kube::Endpoint> endpoint;
     if (get("--kubeconfig").empty()) {
       endpoint = kube::InClusterEndpoint(kube::RealEnv(), kube::RealFileReader());
@@ -145,32 +143,19 @@ int main(int argc, char** argv) {
     std::cout << kHelp;
     return argc >= 2 && std::string(argv[1]) == "--help" ? 0 : 1;
   }
-  std::map<std::string, std::string> flags;
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help") {
-      std::cout << kHelp;
-      return 0;
-    }
-    if (arg == "--dry-run") {
-      flags[arg] = "true";
-      continue;
-    }
-    std::string value;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    }
-    if (arg != "--node" && arg != "--smi-file" && arg != "--product" && arg != "--interval" &&
-        arg != "--kubeconfig" && arg != "--context") {
-      std::cerr << "accelsched-agent publish: unknown flag '" << arg << "'\n" << kHelp;
-      return 1;
-    }
-    flags[arg] = value;
+  absl::StatusOr<accelsched::scheduler::CliFlags> flags = accelsched::scheduler::ParseCliFlags(
+      argc, argv, 2,
+      {"--node", "--smi-file", "--product", "--interval", "--kubeconfig", "--context"},
+      {"--dry-run"});
+  if (!flags.ok()) {
+    std::cerr << "accelsched-agent publish: " << flags.status().message() << "\n" << kHelp;
+    return 1;
+  }
+  if (flags->help) {
+    std::cout << kHelp;
+    return 0;
   }
   signal(SIGTERM, accelsched::scheduler::OnSignal);
   signal(SIGINT, accelsched::scheduler::OnSignal);
-  return accelsched::scheduler::Publish(flags);
+  return accelsched::scheduler::Publish(*flags);
 }

@@ -23,6 +23,7 @@
 #include "spdlog/spdlog.h"
 
 #include "plugins/policy.h"
+#include "scheduler/cli_flags.h"
 #include "scheduler/cluster_file.h"
 #include "scheduler/config.h"
 #include "scheduler/extender.h"
@@ -32,6 +33,7 @@
 #include "scheduler/ledger.h"
 #include "scheduler/metrics.h"
 #include "scheduler/server.h"
+#include "topology/status_macros.h"
 
 namespace accelsched::scheduler {
 namespace {
@@ -74,47 +76,25 @@ struct Flags {
 };
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv, bool* help) {
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      CliFlags cli,
+      ParseCliFlags(argc, argv, 1,
+                    {"--cluster", "--kubeconfig", "--context", "--config", "--tls-cert",
+                     "--tls-key", "--client-ca", "--bind-address", "--log-level", "--port"}));
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      *help = true;
-      return f;
-    }
-    std::string value;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value (see --help)"));
-    }
-    if (arg == "--cluster") {
-      f.cluster = value;
-    } else if (arg == "--kubeconfig") {
-      f.kubeconfig = value;
-    } else if (arg == "--context") {
-      f.context = value;
-    } else if (arg == "--config") {
-      f.config = value;
-    } else if (arg == "--tls-cert") {
-      f.tls_cert = value;
-    } else if (arg == "--tls-key") {
-      f.tls_key = value;
-    } else if (arg == "--client-ca") {
-      f.client_ca = value;
-    } else if (arg == "--bind-address") {
-      f.bind_address = value;
-    } else if (arg == "--log-level") {
-      f.log_level = value;
-    } else if (arg == "--port") {
-      if (!absl::SimpleAtoi(value, &f.port) || f.port < 0 || f.port > 65535) {
-        return absl::InvalidArgumentError(absl::StrCat("--port: '", value, "' is not 0..65535"));
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "' (see --help)"));
-    }
+  *help = cli.help;
+  f.cluster = cli.Get("--cluster");
+  f.kubeconfig = cli.Get("--kubeconfig");
+  f.context = cli.Get("--context");
+  f.config = cli.Get("--config");
+  f.tls_cert = cli.Get("--tls-cert");
+  f.tls_key = cli.Get("--tls-key");
+  f.client_ca = cli.Get("--client-ca");
+  f.bind_address = cli.Get("--bind-address", f.bind_address);
+  f.log_level = cli.Get("--log-level", f.log_level);
+  if (const std::string port = cli.Get("--port", "8888");
+      !absl::SimpleAtoi(port, &f.port) || f.port < 0 || f.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--port: '", port, "' is not 0..65535"));
   }
   return f;
 }
