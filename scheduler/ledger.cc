@@ -22,10 +22,12 @@ Ledger::Ledger(plugins::ClusterSnapshot initial) : state_(std::move(initial)) {
   PublishLocked();
 }
 
-void Ledger::PublishLocked() { published_ = state_.Snapshot(); }
-
 std::shared_ptr<const plugins::ClusterSnapshot> Ledger::Snapshot() const {
   absl::MutexLock lock(&mu_);
+  if (stale_) {
+    published_ = state_.Snapshot();
+    stale_ = false;
+  }
   return published_;
 }
 

@@ -6,7 +6,8 @@
 // node returns the existing placement and allocates nothing.
 //
 // Thread-safety: thread-safe; every method takes the one mutex. Snapshots handed out are
-// immutable and stay valid after later changes.
+// immutable and stay valid after later changes. A snapshot is copied from the live state at the
+// first Snapshot() after a change (O(nodes)), never per change.
 #ifndef ACCELSCHED_SCHEDULER_LEDGER_H_
 #define ACCELSCHED_SCHEDULER_LEDGER_H_
 
@@ -76,12 +77,15 @@ class Ledger {
 
  private:
   explicit Ledger(plugins::ClusterSnapshot initial);
-  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks the published snapshot stale. The copy is made by the next Snapshot(), so a burst of
+  // changes (adopting thousands of pods at start-up) costs one copy, not one per change.
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { stale_ = true; }
 
   mutable absl::Mutex mu_;
   plugins::ClusterState state_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, PlacedPod> pods_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const plugins::ClusterSnapshot> published_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_ptr<const plugins::ClusterSnapshot> published_ ABSL_GUARDED_BY(mu_);
+  mutable bool stale_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 }  // namespace accelsched::scheduler
