@@ -203,6 +203,9 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
     return s;
   }
   metrics_->CountPlacement(KindOf(request));
+  // Copy the new snapshot now, so that the next filter does not pay for it (Ledger publishes
+  // lazily so that bulk adoption costs one copy).
+  (void)ledger_->Snapshot();
   return absl::OkStatus();
 }
 
