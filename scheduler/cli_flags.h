@@ -1,4 +1,5 @@
-// Command-line flags of the scheduler binaries (accelsched-extender, accelsched-agent):
+// Command-line flags of the scheduler binaries (accelsched-extender, accelsched-agent) and
+// accelsched-sim:
 // "--name value" or "--name=value" for the flags that take a value, "--name" for switches,
 // "--help"/"-h" anywhere. Unknown flags and missing values are errors naming the flag.
 //
@@ -24,6 +25,11 @@ struct CliFlags {
   std::string Get(const std::string& name, const std::string& fallback = "") const {
     auto it = values.find(name);
     return it == values.end() ? fallback : it->second;
+  }
+  // The value of a flag given with one, or null.
+  const std::string* Find(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : &it->second;
   }
   bool Has(const std::string& name) const {
     return values.count(name) > 0 || switches.count(name) > 0;

@@ -29,6 +29,7 @@
 #include "bench/sim/trace.h"
 #include "bench/sim/trace_sim.h"
 #include "plugins/policy.h"
+#include "scheduler/cli_flags.h"
 
 namespace accelsched::sim {
 namespace {
@@ -76,49 +77,6 @@ commands:
 Run `accelsched-sim <command> --help` for the flags.
 )";
 
-struct Flags {
-  std::vector<std::pair<std::string, std::string>> values;
-  std::vector<std::string> switches;
-  const std::string* Get(absl::string_view name) const {
-    for (const auto& [k, v] : values) {
-      if (k == name) return &v;
-    }
-    return nullptr;
-  }
-  bool Has(absl::string_view name) const {
-    return std::find(switches.begin(), switches.end(), name) != switches.end();
-  }
-};
-
-absl::StatusOr<Flags> ParseFlags(int argc, char** argv, int first,
-                                 const std::vector<std::string>& with_value,
-                                 const std::vector<std::string>& boolean) {
-  Flags flags;
-  for (int i = first; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    if (std::find(boolean.begin(), boolean.end(), arg) != boolean.end()) {
-      flags.switches.push_back(arg);
-      continue;
-    }
-    if (std::find(with_value.begin(), with_value.end(), arg) == with_value.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
-      value = argv[++i];
-    }
-    flags.values.emplace_back(arg, value);
-  }
-  return flags;
-}
-
 absl::Status WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary);
   if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
@@ -141,41 +99,40 @@ int Fail(const absl::Status& s) {
 }
 
 int RunTraceCommand(int argc, char** argv) {
-  absl::StatusOr<Flags> flags =
-      ParseFlags(argc, argv, 2,
-                 {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
-                  "--summary-csv", "--curves-csv", "--svg", "--ties", "--detail-csv"},
-                 {"--help"});
+  absl::StatusOr<scheduler::CliFlags> flags = scheduler::ParseCliFlags(
+      argc, argv, 2,
+      {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
+       "--summary-csv", "--curves-csv", "--svg", "--ties", "--detail-csv"});
   if (!flags.ok()) return Fail(flags.status());
-  if (flags->Has("--help")) {
+  if (flags->help) {
     std::cout << kTraceHelp;
     return 0;
   }
   for (const char* required : {"--nodes", "--pods", "--policy"}) {
-    if (flags->Get(required) == nullptr) {
+    if (flags->Find(required) == nullptr) {
       return Fail(absl::InvalidArgumentError(absl::StrCat(required, " is required (see --help)")));
     }
   }
   absl::StatusOr<std::vector<uint64_t>> seeds =
-      ParseSeeds(flags->Get("--seeds") ? *flags->Get("--seeds") : "42-51");
+      ParseSeeds(flags->Find("--seeds") ? *flags->Find("--seeds") : "42-51");
   if (!seeds.ok()) return Fail(seeds.status());
   double tune = 1.3;
-  if (const std::string* t = flags->Get("--tune");
+  if (const std::string* t = flags->Find("--tune");
       t != nullptr && (!absl::SimpleAtod(*t, &tune) || tune <= 0 || tune > 10)) {
     return Fail(absl::InvalidArgumentError("--tune: must be a number in (0, 10]"));
   }
   int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (const std::string* j = flags->Get("--jobs");
+  if (const std::string* j = flags->Find("--jobs");
       j != nullptr && (!absl::SimpleAtoi(*j, &jobs) || jobs < 1 || jobs > 256)) {
     return Fail(absl::InvalidArgumentError("--jobs: must be an integer in 1..256"));
   }
-  const std::string ties = flags->Get("--ties") ? *flags->Get("--ties") : "ordered";
+  const std::string ties = flags->Find("--ties") ? *flags->Find("--ties") : "ordered";
   if (ties != "ordered" && ties != "name" && ties != "random") {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("--ties: '", ties, "' is not one of ordered, name, random")));
   }
   std::vector<std::string> policies;
-  for (absl::string_view p : absl::StrSplit(*flags->Get("--policy"), ',')) {
+  for (absl::string_view p : absl::StrSplit(*flags->Find("--policy"), ',')) {
     if (p == "paper") {
       for (const char* q : {"random", "dotprod", "gpuclustering", "gpupacking", "bestfit", "fgd"}) {
         policies.emplace_back(q);
@@ -191,7 +148,7 @@ int RunTraceCommand(int argc, char** argv) {
       return Fail(absl::InvalidArgumentError(absl::StrCat("--policy: ", s.message())));
     }
   }
-  absl::StatusOr<std::vector<TraceNode>> nodes = LoadTraceNodes(*flags->Get("--nodes"));
+  absl::StatusOr<std::vector<TraceNode>> nodes = LoadTraceNodes(*flags->Find("--nodes"));
   if (!nodes.ok()) return Fail(nodes.status());
 
   // Per trace: the pods, the workload model, one solver per policy.
@@ -202,7 +159,7 @@ int RunTraceCommand(int argc, char** argv) {
     std::vector<std::unique_ptr<plugins::Solver>> solvers;  // By policy.
   };
   std::vector<Trace> traces;
-  for (absl::string_view path : absl::StrSplit(*flags->Get("--pods"), ',')) {
+  for (absl::string_view path : absl::StrSplit(*flags->Find("--pods"), ',')) {
     Trace t;
     t.name = TraceName(std::string(path));
     absl::StatusOr<std::vector<TracePod>> pods = LoadTracePods(std::string(path));
@@ -225,7 +182,7 @@ int RunTraceCommand(int argc, char** argv) {
     traces.push_back(std::move(t));
   }
   std::optional<ExpectedCurves> expected;
-  if (const std::string* e = flags->Get("--expected"); e != nullptr) {
+  if (const std::string* e = flags->Find("--expected"); e != nullptr) {
     absl::StatusOr<ExpectedCurves> loaded = LoadExpectedCurves(*e);
     if (!loaded.ok()) return Fail(loaded.status());
     expected = std::move(*loaded);
@@ -256,7 +213,7 @@ int RunTraceCommand(int argc, char** argv) {
       options.tune_ratio = tune;
       options.seed = job.seed;
       options.node_order = ties == "name" ? NodeOrder::kByName : NodeOrder::kShuffled;
-      options.record_detail = flags->Get("--detail-csv") != nullptr;
+      options.record_detail = flags->Find("--detail-csv") != nullptr;
       absl::StatusOr<TraceRunResult> r =
           RunTrace(*t.solvers[job.policy], *nodes, t.pods, t.shapes, options);
       if (!r.ok()) {
@@ -288,13 +245,13 @@ int RunTraceCommand(int argc, char** argv) {
   if (!first_error.ok()) return Fail(first_error);
 
   std::cout << FormatTable(Summarize(records, expected ? &*expected : nullptr));
-  if (const std::string* out = flags->Get("--summary-csv"); out != nullptr) {
+  if (const std::string* out = flags->Find("--summary-csv"); out != nullptr) {
     if (absl::Status s = WriteFile(*out, SummaryCsv(records)); !s.ok()) return Fail(s);
   }
-  if (const std::string* out = flags->Get("--curves-csv"); out != nullptr) {
+  if (const std::string* out = flags->Find("--curves-csv"); out != nullptr) {
     if (absl::Status s = WriteFile(*out, CurvesCsv(records)); !s.ok()) return Fail(s);
   }
-  if (const std::string* out = flags->Get("--detail-csv"); out != nullptr) {
+  if (const std::string* out = flags->Find("--detail-csv"); out != nullptr) {
     std::string csv;
     for (const RunRecord& r : records) {
       for (const std::string& line : r.result.detail) {
@@ -303,7 +260,7 @@ int RunTraceCommand(int argc, char** argv) {
     }
     if (absl::Status s = WriteFile(*out, csv); !s.ok()) return Fail(s);
   }
-  if (const std::string* out = flags->Get("--svg"); out != nullptr) {
+  if (const std::string* out = flags->Find("--svg"); out != nullptr) {
     if (absl::Status s = WriteFile(*out, SvgPlot(records)); !s.ok()) return Fail(s);
   }
   return 0;
