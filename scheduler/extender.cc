@@ -5,6 +5,7 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 #include "plugins/framework/cluster_state.h"
@@ -67,13 +68,15 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
   std::vector<int> position;  // Candidate -> index in args.node_names.
   candidates.reserve(args.node_names.size());
   position.reserve(args.node_names.size());
+  int unknown_reason = -1;
   for (size_t i = 0; i < args.node_names.size(); ++i) {
-    const std::string& name = args.node_names[i];
-    std::optional<NodeIndex> n = snapshot.Find(name);
+    std::optional<NodeIndex> n = snapshot.Find(args.node_names[i]);
     if (!n.has_value()) {
-      out.result.failed_unresolvable.emplace_back(
-          name,
-          "node is unknown to accelsched (no Node object with this name in its cluster state)");
+      if (unknown_reason < 0) {
+        unknown_reason = out.result.AddReason(
+            "node is unknown to accelsched (no Node object with this name in its cluster state)");
+      }
+      out.result.failed_unresolvable.emplace_back(static_cast<int>(i), unknown_reason);
       continue;
     }
     candidates.push_back(*n);
@@ -83,20 +86,38 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
   if (candidates.empty()) return out;
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterResult f,
                               solver_->Filter(out.state, args.pod.request, snapshot, candidates));
-  // Both lists are in candidate order: walk them together to recover input positions.
-  size_t fi = 0;
+  // Interned reasons share their text, so the same pointer means the same reason; the map keeps
+  // one copy per distinct text pointer.
+  absl::flat_hash_map<const char*, int> reason_index;
+  const char* last_text = nullptr;
+  int last_index = -1;
+  auto index_of = [&](std::string_view reason) {
+    if (reason.data() == last_text && last_index >= 0) return last_index;
+    auto [it, inserted] = reason_index.try_emplace(reason.data(), 0);
+    if (inserted || out.result.reasons[static_cast<size_t>(it->second)] != reason) {
+      it->second = out.result.AddReason(std::string(reason));
+    }
+    last_text = reason.data();
+    last_index = it->second;
+    return last_index;
+  };
+  // Feasible and failed are both in candidate order: walk them together with the candidates to
+  // recover input positions.
+  out.result.survivors.reserve(f.feasible.size());
+  out.feasible.reserve(f.feasible.size());
+  size_t fi = 0, xi = 0;
   for (size_t c = 0; c < candidates.size(); ++c) {
     if (fi < f.feasible.size() && f.feasible[fi] == candidates[c]) {
       out.result.survivors.push_back(position[c]);
       out.feasible.push_back(candidates[c]);
       ++fi;
+    } else if (xi < f.failed.size() && f.failed[xi].first == candidates[c]) {
+      const plugins::FilterVerdict& verdict = f.failed[xi].second;
+      (verdict.feasibility == plugins::Feasibility::kUnresolvable ? out.result.failed_unresolvable
+                                                                  : out.result.failed)
+          .emplace_back(position[c], index_of(verdict.reason));
+      ++xi;
     }
-  }
-  for (auto& [node, verdict] : f.failed) {
-    const std::string& name = snapshot.node(node).name;
-    (verdict.feasibility == plugins::Feasibility::kUnresolvable ? out.result.failed_unresolvable
-                                                                : out.result.failed)
-        .emplace_back(name, std::move(verdict.reason));
   }
   return out;
 }
@@ -152,8 +173,8 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
                                 solver.PreFilter(request, view, /*explain=*/true));
     if (std::optional<plugins::FitProblem> p = plugins::CheckFit(state, request, view.node(node));
         p.has_value()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("pod ", pod->Key(), " no longer fits on node ", args.node, ": ", p->reason));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pod ", pod->Key(), " no longer fits on node ", args.node, ": ", std::string(p->reason)));
     }
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
                                 solver.Reserve(state, request, view, node));

@@ -108,92 +108,168 @@ std::optional<GpuMask> BestWholeGpuSet(const PodRequest& pod, const NodeInfo& no
   return chosen;
 }
 
+namespace {
+
+// CheckFit's reasons, one interned text per code and cycle (CycleState::Reason).
+enum FitCode : int {
+  kCpuCapacity,
+  kMemoryCapacity,
+  kNoGpus,
+  kModelNotAllowed,
+  kModelUnknown,
+  kTooFewNonMigGpus,
+  kNoMigProfile,
+  kAllMig,
+  kInsufficientCpu,
+  kInsufficientMemory,
+  kInsufficientGpus,
+  kNoTopologySetNow,
+  kNoTopologySetEver,
+  kNoTopologySetUnknown,
+  kGpuMemoryCapacity,
+  kNoShareGpu,
+  kNoMigStart,
+};
+
+std::string TopologyNeeds(const PodRequest& pod) {
+  std::vector<std::string> needs;
+  if (pod.nvlink == TopologyPreference::kRequired) needs.push_back("the NVLink requirement");
+  if (pod.require_close_nic) needs.push_back("the close-NIC requirement");
+  if (pod.require_same_numa) needs.push_back("the same-NUMA requirement");
+  return absl::StrJoin(needs, " and ");
+}
+
+// "3g", "1g (double memory)", "3g+me": the pod's MIG shape; the profile's full name depends on
+// the node's model.
+std::string MigShape(const MigRequest& m) {
+  return absl::StrCat(m.compute_slices, "g", m.double_memory ? " (double memory)" : "",
+                      m.media_extensions ? "+me" : "");
+}
+
+}  // namespace
+
 std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& pod,
                                    const NodeInfo& node) {
   const bool explain = state.explain;
-  auto problem = [&](bool unresolvable, auto&&... parts) {
+  auto problem = [&](bool unresolvable, FitCode code, auto&& build) {
     FitProblem p{unresolvable, {}};
-    if (explain) p.reason = absl::StrCat(parts...);
-    return std::optional<FitProblem>(std::move(p));
+    if (explain) p.reason = state.Reason(code, build);
+    return std::optional<FitProblem>(p);
   };
   if (pod.cpu_milli > node.cpu_capacity_milli) {
-    return problem(true, "node has ", node.cpu_capacity_milli, "m CPU in all, pod asks ",
-                   pod.cpu_milli, "m");
+    return problem(true, kCpuCapacity, [&] {
+      return absl::StrCat("pod asks ", pod.cpu_milli, "m CPU, more than the node has in all");
+    });
   }
   if (pod.memory_mib > node.memory_capacity_mib) {
-    return problem(true, "node has ", node.memory_capacity_mib, " MiB memory in all, pod asks ",
-                   pod.memory_mib, " MiB");
+    return problem(true, kMemoryCapacity, [&] {
+      return absl::StrCat("pod asks ", pod.memory_mib,
+                          " MiB memory, more than the node has in all");
+    });
   }
   if (pod.WantsGpu()) {
-    if (node.gpu_count == 0) return problem(true, "node has no GPUs");
-    if (!ModelAllowed(state, pod, node)) return problem(true, "GPU model not allowed by the pod");
+    if (node.gpu_count == 0) {
+      return problem(true, kNoGpus, [] { return std::string("node has no GPUs"); });
+    }
+    if (node.model == kNoModel) {
+      return problem(true, kModelUnknown,
+                     [] { return std::string("the node's GPU model is unknown to accelsched"); });
+    }
+    if (!ModelAllowed(state, pod, node)) {
+      return problem(true, kModelNotAllowed, [&] {
+        if (pod.allowed_models.empty()) return std::string("GPU model not allowed by the pod");
+        return absl::StrCat("GPU model not allowed by the pod (it accepts ",
+                            absl::StrJoin(pod.allowed_models, ", "), ")");
+      });
+    }
   }
   if (pod.WantsWholeGpus()) {
     const int usable = node.gpu_count - std::popcount(node.mig_enabled);
     if (pod.gpu_count > usable) {
-      return problem(true, "node has ", usable, " non-MIG GPUs, pod asks ", pod.gpu_count);
+      return problem(true, kTooFewNonMigGpus, [&] {
+        return absl::StrCat("pod asks ", pod.gpu_count,
+                            " whole GPUs, more than the node has outside MIG mode in all");
+      });
     }
   }
   std::optional<const mig::MigProfile*> mig_profile;
   if (pod.WantsMig()) {
     const mig::MigProfile* p = MigProfileFor(*pod.mig, node);
     if (p == nullptr || node.mig_enabled == 0) {
-      return problem(true, "no MIG-enabled GPU with a ", pod.mig->compute_slices, "g profile");
+      return problem(true, kNoMigProfile, [&] {
+        return absl::StrCat("no MIG-enabled GPU with a ", MigShape(*pod.mig), " profile");
+      });
     }
     mig_profile = p;
   }
   if (pod.WantsShare() && (node.all_gpus() & ~node.mig_enabled) == 0) {
-    return problem(true, "every GPU is in MIG mode; a share needs a non-MIG GPU");
+    return problem(true, kAllMig, [] {
+      return std::string("every GPU is in MIG mode; a share needs a non-MIG GPU");
+    });
   }
   if (pod.cpu_milli > node.cpu_free_milli) {
-    return problem(false, "insufficient CPU: ", node.cpu_free_milli, "m free, pod asks ",
-                   pod.cpu_milli, "m");
+    return problem(false, kInsufficientCpu, [&] {
+      return absl::StrCat("insufficient CPU: less than the pod's ", pod.cpu_milli, "m free");
+    });
   }
   if (pod.memory_mib > node.memory_free_mib) {
-    return problem(false, "insufficient memory: ", node.memory_free_mib, " MiB free, pod asks ",
-                   pod.memory_mib, " MiB");
+    return problem(false, kInsufficientMemory, [&] {
+      return absl::StrCat("insufficient memory: less than the pod's ", pod.memory_mib, " MiB free");
+    });
   }
   if (pod.WantsWholeGpus()) {
     const int free = std::popcount(node.WholeFreeGpus());
     if (free < pod.gpu_count) {
-      return problem(false, "insufficient GPUs: ", free, " entirely free, pod asks ",
-                     pod.gpu_count);
+      return problem(false, kInsufficientGpus, [&] {
+        return absl::StrCat("insufficient GPUs: fewer than ", pod.gpu_count, " entirely free");
+      });
     }
     if (pod.nvlink == TopologyPreference::kRequired || pod.require_close_nic ||
         pod.require_same_numa) {
       if (!BestWholeGpuSet(pod, node).has_value()) {
         // Unresolvable if even the empty node has no such set (freeing GPUs cannot help).
-        bool possible = false;
-        if (node.topology != nullptr) {
-          NodeInfo empty = node;
-          for (int i = 0; i < empty.gpu_count; ++i) empty.gpu_free_milli[i] = 1000;
-          possible = BestWholeGpuSet(pod, empty).has_value();
+        if (node.topology == nullptr) {
+          return problem(true, kNoTopologySetUnknown, [&] {
+            return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
+                                TopologyNeeds(pod), " (node topology unknown)");
+          });
         }
-        std::vector<std::string> needs;
-        if (pod.nvlink == TopologyPreference::kRequired) needs.push_back("the NVLink requirement");
-        if (pod.require_close_nic) needs.push_back("the close-NIC requirement");
-        if (pod.require_same_numa) needs.push_back("the same-NUMA requirement");
-        return problem(!possible, "no set of ", pod.gpu_count,
-                       possible ? " free GPUs meets " : " GPUs of this node can ever meet ",
-                       absl::StrJoin(needs, " and "),
-                       node.topology == nullptr ? " (node topology unknown)" : "");
+        NodeInfo empty = node;
+        for (int i = 0; i < empty.gpu_count; ++i) empty.gpu_free_milli[i] = 1000;
+        if (!BestWholeGpuSet(pod, empty).has_value()) {
+          return problem(true, kNoTopologySetEver, [&] {
+            return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
+                                TopologyNeeds(pod));
+          });
+        }
+        return problem(false, kNoTopologySetNow, [&] {
+          return absl::StrCat("no set of ", pod.gpu_count, " free GPUs meets ", TopologyNeeds(pod));
+        });
       }
     }
   } else if (pod.WantsShare()) {
     if (pod.gpu_memory_mib > 0 && node.gpu_memory_mib > 0 &&
         pod.gpu_memory_mib > node.gpu_memory_mib) {
-      return problem(true, "GPUs have ", node.gpu_memory_mib, " MiB in all, pod asks ",
-                     pod.gpu_memory_mib, " MiB");
+      return problem(true, kGpuMemoryCapacity, [&] {
+        return absl::StrCat("pod asks ", pod.gpu_memory_mib,
+                            " MiB of GPU memory, more than one GPU of this node has in all");
+      });
     }
     if (ShareCandidates(pod, node) == 0) {
-      return problem(false, "no GPU has ", pod.gpu_milli, " milli-GPU",
-                     pod.gpu_memory_mib > 0 ? absl::StrCat(" and ", pod.gpu_memory_mib, " MiB")
-                                            : std::string(),
-                     " free");
+      return problem(false, kNoShareGpu, [&] {
+        return absl::StrCat("no GPU has ", pod.gpu_milli, " milli-GPU",
+                            pod.gpu_memory_mib > 0
+                                ? absl::StrCat(" and ", pod.gpu_memory_mib, " MiB")
+                                : std::string(),
+                            " free");
+      });
     }
   } else if (pod.WantsMig()) {
     if (MigCandidates(**mig_profile, node) == 0) {
-      return problem(false, "no MIG-enabled GPU has a free legal start for ", (*mig_profile)->name);
+      return problem(false, kNoMigStart, [&] {
+        return absl::StrCat("no MIG-enabled GPU has a free legal start for a ", MigShape(*pod.mig),
+                            " instance");
+      });
     }
   }
   return std::nullopt;

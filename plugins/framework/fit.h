@@ -44,11 +44,12 @@ std::optional<GpuMask> BestWholeGpuSet(const PodRequest& pod, const NodeInfo& no
 
 // Why the pod does not fit the node, or nullopt if it fits (CPU, memory, model, whole GPUs,
 // share, MIG, topology constraints). `unresolvable` is set when freeing resources on the node
-// cannot help (capacity too small, model excluded, no MIG). With `explain` false the reason
-// string is left empty.
+// cannot help (capacity too small, model excluded, no MIG). The reason names what the pod needs
+// and the node lacks, without the node's own figures (see verdict.h), and is interned in `state`
+// (valid while `state` lives). With `explain` false the reason is left empty.
 struct FitProblem {
   bool unresolvable = false;
-  std::string reason;
+  std::string_view reason;
 };
 std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& pod,
                                    const NodeInfo& node);

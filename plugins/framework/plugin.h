@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -77,8 +78,22 @@ class CycleState {
     return nullptr;
   }
 
+  // The reason text for `key` (a small code chosen by the caller, e.g. a FitCode), made by
+  // `build()` the first time it is asked for in this cycle and shared by every later verdict:
+  // thousands of failing nodes then point at a handful of strings. The view stays valid while
+  // this CycleState lives, also across moves. Const because filters see a const CycleState; the
+  // cache is safe because a CycleState belongs to one thread.
+  template <typename Build>
+  std::string_view Reason(int key, Build&& build) const {
+    const size_t k = static_cast<size_t>(key);
+    if (k >= reasons_.size()) reasons_.resize(k + 1);
+    if (reasons_[k] == nullptr) reasons_[k] = std::make_unique<const std::string>(build());
+    return *reasons_[k];
+  }
+
  private:
   std::vector<std::pair<const Plugin*, std::unique_ptr<StateData>>> slots_;
+  mutable std::vector<std::unique_ptr<const std::string>> reasons_;
 };
 
 class Plugin {

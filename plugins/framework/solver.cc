@@ -125,7 +125,8 @@ absl::StatusOr<Placement> Solver::Place(const PodRequest& pod, const ClusterSnap
       absl::flat_hash_map<std::string, int> counts;
       std::vector<std::string> order;
       for (const auto& [node, verdict] : filtered.failed) {
-        if (counts[verdict.reason]++ == 0) order.push_back(verdict.reason);
+        std::string reason(verdict.reason);
+        if (counts[reason]++ == 0) order.push_back(std::move(reason));
       }
       std::vector<std::string> parts;
       for (const std::string& r : order) {

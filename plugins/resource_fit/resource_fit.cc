@@ -8,8 +8,8 @@ absl::StatusOr<FilterVerdict> ResourceFit::Filter(const CycleState& state, const
                                                   const NodeInfo& node) const {
   std::optional<FitProblem> problem = CheckFit(state, pod, node);
   if (!problem.has_value()) return FilterVerdict::Feasible();
-  return problem->unresolvable ? FilterVerdict::Unresolvable(std::move(problem->reason))
-                               : FilterVerdict::Unschedulable(std::move(problem->reason));
+  return problem->unresolvable ? FilterVerdict::Unresolvable(problem->reason)
+                               : FilterVerdict::Unschedulable(problem->reason);
 }
 
 }  // namespace accelsched::plugins

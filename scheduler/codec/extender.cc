@@ -1,5 +1,6 @@
 #include "scheduler/codec/extender.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
@@ -94,14 +95,16 @@ absl::StatusOr<std::string> RawNodeName(std::string_view raw, const std::string&
   return absl::InvalidArgumentError(path + ".metadata.name: required");
 }
 
-void AppendReasons(std::string* out, const char* key,
-                   const std::vector<std::pair<std::string, std::string>>& reasons) {
+// `"key":{"node":"reason",...}` with each reason escaped once.
+void AppendReasons(std::string* out, const char* key, const ExtenderArgs& args,
+                   const std::vector<std::pair<int, int>>& failures,
+                   const std::vector<std::string>& escaped_reasons) {
   absl::StrAppend(out, ",\"", key, "\":{");
-  for (size_t i = 0; i < reasons.size(); ++i) {
+  for (size_t i = 0; i < failures.size(); ++i) {
     if (i > 0) out->push_back(',');
-    AppendJsonString(out, reasons[i].first);
+    AppendJsonString(out, args.node_names[static_cast<size_t>(failures[i].first)]);
     out->push_back(':');
-    AppendJsonString(out, reasons[i].second);
+    out->append(escaped_reasons[static_cast<size_t>(failures[i].second)]);
   }
   out->push_back('}');
 }
@@ -251,10 +254,42 @@ void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
 }
 
+int FilterResult::AddReason(std::string reason) {
+  reasons.push_back(std::move(reason));
+  return static_cast<int>(reasons.size()) - 1;
+}
+
+std::vector<std::pair<std::string, std::string>> FilterResult::Named(const ExtenderArgs& args,
+                                                                     bool unresolvable) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [node, reason] : unresolvable ? failed_unresolvable : failed) {
+    out.emplace_back(args.node_names[static_cast<size_t>(node)],
+                     reasons[static_cast<size_t>(reason)]);
+  }
+  return out;
+}
+
 std::string EncodeFilterResultText(const ExtenderArgs& args, const FilterResult& result) {
+  std::vector<std::string> escaped;
+  escaped.reserve(result.reasons.size());
+  size_t longest = 0;
+  for (const std::string& r : result.reasons) {
+    escaped.emplace_back();
+    AppendJsonString(&escaped.back(), r);
+    longest = std::max(longest, escaped.back().size());
+  }
+  size_t longest_name = 0;
+  for (const std::string& n : args.node_names) longest_name = std::max(longest_name, n.size());
+  size_t survivor_bytes = result.survivors.size() * (longest_name + 3);
+  if (args.full_nodes) {
+    survivor_bytes = 0;
+    for (int k : result.survivors)
+      survivor_bytes += args.node_items[static_cast<size_t>(k)].size() + 1;
+  }
   std::string out;
-  out.reserve(64 + result.survivors.size() * 24 +
-              (result.failed.size() + result.failed_unresolvable.size()) * 96);
+  out.reserve(96 + result.error.size() * 2 + survivor_bytes +
+              (result.failed.size() + result.failed_unresolvable.size()) *
+                  (longest_name + longest + 4));
   if (args.full_nodes) {
     out.append(R"({"Nodes":{"apiVersion":"v1","kind":"NodeList","metadata":{},"items":[)");
     for (size_t k = 0; k < result.survivors.size(); ++k) {
@@ -270,8 +305,8 @@ std::string EncodeFilterResultText(const ExtenderArgs& args, const FilterResult&
     }
     out.push_back(']');
   }
-  AppendReasons(&out, "FailedNodes", result.failed);
-  AppendReasons(&out, "FailedAndUnresolvableNodes", result.failed_unresolvable);
+  AppendReasons(&out, "FailedNodes", args, result.failed, escaped);
+  AppendReasons(&out, "FailedAndUnresolvableNodes", args, result.failed_unresolvable, escaped);
   out.append(",\"Error\":");
   AppendJsonString(&out, result.error);
   out.push_back('}');

@@ -50,10 +50,19 @@ absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(const Json& body);
 
 struct FilterResult {
   std::vector<int> survivors;  // Indices into ExtenderArgs::node_names.
-  // (node, reason), in candidate order.
-  std::vector<std::pair<std::string, std::string>> failed;               // FailedNodes.
-  std::vector<std::pair<std::string, std::string>> failed_unresolvable;  // ...Unresolvable...
+  // Failing nodes as (index into ExtenderArgs::node_names, index into `reasons`), in candidate
+  // order. Thousands of failing nodes share a few reasons, so each text is kept (and escaped
+  // when encoded) once.
+  std::vector<std::pair<int, int>> failed;               // FailedNodes.
+  std::vector<std::pair<int, int>> failed_unresolvable;  // FailedAndUnresolvableNodes.
+  std::vector<std::string> reasons;
   std::string error;
+
+  // Appends `reason` to `reasons`; returns its index.
+  int AddReason(std::string reason);
+  // (node name, reason) of `failed` (or of `failed_unresolvable`), e.g. for logs and tests.
+  std::vector<std::pair<std::string, std::string>> Named(const ExtenderArgs& args,
+                                                         bool unresolvable) const;
 };
 // Survivors in the input's form (NodeNames, or Nodes with the original items). The text form is
 // written directly (no DOM); the Json form parses it.

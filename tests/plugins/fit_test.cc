@@ -91,13 +91,13 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
   } cases[] = {
       {"share fits the 800-milli GPU", Pod().Cpu(1000).Share(800), 0, kAll, true, false, ""},
       {"CPU over capacity", Pod().Cpu(9000), 0, kAll, false, true,
-       "node has 8000m CPU in all, pod asks 9000m"},
+       "pod asks 9000m CPU, more than the node has in all"},
       {"memory over capacity", Pod().Mem(33000), 0, kAll, false, true,
-       "node has 32000 MiB memory in all, pod asks 33000 MiB"},
+       "pod asks 33000 MiB memory, more than the node has in all"},
       {"CPU over what is free", Pod().Cpu(3000), 0, kAll, false, false,
-       "insufficient CPU: 2000m free, pod asks 3000m"},  // 8000 - 6000 = 2000.
+       "insufficient CPU: less than the pod's 3000m free"},  // 8000 - 6000 = 2000.
       {"memory over what is free", Pod().Mem(2001), 0, kAll, false, false,
-       "insufficient memory: 2000 MiB free, pod asks 2001 MiB"},  // 32000 - 30000 = 2000.
+       "insufficient memory: less than the pod's 2001 MiB free"},  // 32000 - 30000 = 2000.
       {"GPU pod on a node without GPUs", Pod().Gpus(1), 1, kAll, false, true, "node has no GPUs"},
       {"share on a node without GPUs", Pod().Share(100), 1, kAll, false, true, "node has no GPUs"},
       {"model not allowed", Pod().Share(100), 0, ~uint64_t{1}, false, true,
@@ -105,11 +105,11 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
       {"only the other model allowed", Pod().Gpus(1), 3, uint64_t{1}, false, true,
        "GPU model not allowed by the pod"},
       {"more GPUs than the node has", Pod().Gpus(5), 0, kAll, false, true,
-       "node has 4 non-MIG GPUs, pod asks 5"},
+       "pod asks 5 whole GPUs, more than the node has outside MIG mode in all"},
       {"whole GPU on an all-MIG node", Pod().Gpus(1), 2, kAll, false, true,
-       "node has 0 non-MIG GPUs, pod asks 1"},
+       "pod asks 1 whole GPUs, more than the node has outside MIG mode in all"},
       {"whole GPU but none entirely free", Pod().Gpus(1), 0, kAll, false, false,
-       "insufficient GPUs: 0 entirely free, pod asks 1"},
+       "insufficient GPUs: fewer than 1 entirely free"},
       {"share larger than any free part", Pod().Share(801), 0, kAll, false, false,
        "no GPU has 801 milli-GPU free"},
       // GPU 2 has 300 milli (< 400); GPU 3 has 800 milli but 6000 MiB (< 7000).
@@ -123,10 +123,10 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
        "no MIG-enabled GPU with a 1g profile"},
       {"MIG shape the model lacks (3g+me)",
        Pod().Mig(3, /*double_memory=*/false, /*media_extensions=*/true), 2, kAll, false, true,
-       "no MIG-enabled GPU with a 3g profile"},
+       "no MIG-enabled GPU with a 3g+me profile"},
       {"MIG 3g fits at start 4", Pod().Mig(3), 2, kAll, true, false, ""},
       {"MIG 4g has no free start", Pod().Mig(4), 2, kAll, false, false,
-       "no MIG-enabled GPU has a free legal start for 4g.40gb"},
+       "no MIG-enabled GPU has a free legal start for a 4g instance"},
       {"share on an all-MIG node", Pod().Share(100), 2, kAll, false, true,
        "every GPU is in MIG mode; a share needs a non-MIG GPU"},
       {"CPU-only pod ignores GPUs and models", Pod().Cpu(100), 2, 0, true, false, ""},
@@ -158,7 +158,7 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
       if (got.has_value()) {
         EXPECT_EQ(got->unresolvable, tc.unresolvable);
         if (explain) {
-          EXPECT_TRUE(absl::StrContains(got->reason, tc.reason)) << got->reason;
+          EXPECT_TRUE(absl::StrContains(std::string(got->reason), tc.reason)) << got->reason;
         } else {
           EXPECT_EQ(got->reason, "");
         }
@@ -197,6 +197,37 @@ TEST(CheckFitTest, RequiredNvlinkOnATopologyWithoutNvlinkIsUnresolvable) {
       CheckFit(cs, Pod().Gpus(2).Nvlink(TopologyPreference::kRequired), snap.node(0));
   ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(got->unresolvable) << got->reason;
+}
+
+// kube-scheduler counts failing nodes by identical reason text, so two nodes short of GPUs by
+// different amounts must give the same reason, and the cycle keeps that text once.
+TEST(CheckFitTest, NodesShortByDifferentAmountsShareOneInternedReason) {
+  ClusterState state(BuildSnapshot({Node("a").Cpu(8000).Mem(8000).Gpus(8, "H100-80GB"),
+                                    Node("b").Cpu(8000).Mem(8000).Gpus(8, "H100-80GB"),
+                                    Node("c").Cpu(4000).Mem(8000).Gpus(8, "H100-80GB")}));
+  ASSERT_TRUE(state.Apply(Assign(0, 0b00001111)).ok());              // 4 free.
+  ASSERT_TRUE(state.Apply(Assign(1, 0b00000001, 0, 0, 1000)).ok());  // 7 free, 7000m CPU free.
+  ASSERT_TRUE(state.Apply(Assign(2, 0b01111111)).ok());              // 1 free.
+  CycleState cs;
+  const PodRequest pod = Pod().Cpu(2000).Gpus(8);
+  std::optional<FitProblem> a = CheckFit(cs, pod, state.view().node(0));
+  std::optional<FitProblem> b = CheckFit(cs, pod, state.view().node(1));
+  std::optional<FitProblem> c = CheckFit(cs, pod, state.view().node(2));
+  ASSERT_TRUE(a.has_value() && b.has_value() && c.has_value());
+  EXPECT_EQ(a->reason, "insufficient GPUs: fewer than 8 entirely free");
+  EXPECT_EQ(a->reason.data(), b->reason.data());  // One text, not a copy per node.
+  EXPECT_EQ(a->reason.data(), c->reason.data());
+  EXPECT_FALSE(a->unresolvable || b->unresolvable || c->unresolvable);
+  // A different shortfall is a different text; a new cycle has its own copy.
+  const PodRequest big_cpu = Pod().Cpu(5000).Gpus(1);
+  std::optional<FitProblem> d = CheckFit(cs, big_cpu, state.view().node(2));
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->reason, "pod asks 5000m CPU, more than the node has in all");
+  CycleState other;
+  std::optional<FitProblem> e = CheckFit(other, pod, state.view().node(0));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->reason, a->reason);
+  EXPECT_NE(e->reason.data(), a->reason.data());
 }
 
 // ---- ShareCandidates ----------------------------------------------------------------------------

@@ -151,7 +151,8 @@ TEST(SelectBestTest, SeededRngPicksEveryTiedMaximumAndNothingElse) {
 TEST(SolverTest, PlaceReportsGroupedReasonsWhenNothingFits) {
   // Pod: 2000m CPU and one GPU. Node order: gpu-less, too little CPU in all, gpu-less.
   //   n0, n2: 4000m CPU >= 2000m, no GPUs -> "node has no GPUs".
-  //   n1: 1000m CPU in all < 2000m -> "node has 1000m CPU in all, pod asks 2000m" (checked first).
+  //   n1: 1000m CPU in all < 2000m -> "pod asks 2000m CPU, more than the node has in all"
+  //   (checked first).
   const ClusterSnapshot snap = CpuNodes({{"n0", 4000}, {"n1", 1000}, {"n2", 4000}});
   SolverBuilder b;
   b.Add(std::make_unique<ResourceFit>()).Add(std::make_unique<GpuAllocator>(ShareChoice::kBest));
@@ -164,7 +165,7 @@ TEST(SolverTest, PlaceReportsGroupedReasonsWhenNothingFits) {
   EXPECT_EQ(p->feasible_nodes, 0);
   // Grouped in order of first appearance, with counts.
   EXPECT_EQ(p->reason,
-            "2 nodes: node has no GPUs; 1 node: node has 1000m CPU in all, pod asks 2000m");
+            "2 nodes: node has no GPUs; 1 node: pod asks 2000m CPU, more than the node has in all");
 
   // Without explain there is no reason, but still no assignment (and no error).
   p = solver->Place(pod, snap, nullptr, /*explain=*/false);
@@ -176,7 +177,7 @@ TEST(SolverTest, PlaceReportsGroupedReasonsWhenNothingFits) {
   const std::vector<NodeIndex> only_n1 = {1};
   p = solver->Place(pod, snap, nullptr, true, only_n1);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->reason, "1 node: node has 1000m CPU in all, pod asks 2000m");
+  EXPECT_EQ(p->reason, "1 node: pod asks 2000m CPU, more than the node has in all");
 
   // An empty cluster has no candidates at all.
   p = solver->Place(pod, ClusterSnapshot(), nullptr, true);

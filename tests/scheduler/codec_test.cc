@@ -1181,9 +1181,10 @@ TEST(CodecGoldenTest, FilterWithNodeNames) {
 
   FilterResult result;
   result.survivors = {0, 3};
-  result.failed.emplace_back("node-b", "Insufficient nvidia.com/gpu: 2 free, 4 requested");
+  result.failed.emplace_back(1,
+                             result.AddReason("Insufficient nvidia.com/gpu: 2 free, 4 requested"));
   result.failed_unresolvable.emplace_back(
-      "node-c", "no NVLink-connected set of 4 GPUs (accelsched.io/nvlink: required)");
+      2, result.AddReason("no NVLink-connected set of 4 GPUs (accelsched.io/nvlink: required)"));
   ExpectFilterGolden(*args, result, "filter_result_nodenames.golden.json");
 }
 
@@ -1202,8 +1203,28 @@ TEST(CodecGoldenTest, FilterWithNodeList) {
 
   FilterResult result;
   result.survivors = {1};
-  result.failed.emplace_back("node-a", "no GPU with 250 milli-GPU free");
+  result.failed.emplace_back(0, result.AddReason("no GPU with 250 milli-GPU free"));
   ExpectFilterGolden(*args, result, "filter_result_nodelist.golden.json");
+}
+
+// Failing nodes refer to shared reason texts; each is escaped once and written for every node.
+TEST(CodecFilterResultTest, SharedReasonsAreWrittenForEveryNodeAndEscaped) {
+  ExtenderArgs args;
+  args.node_names = {"n\"0", "n1", "n2", "n3"};
+  FilterResult result;
+  result.survivors = {2};
+  const int quoted = result.AddReason("needs \"8\" GPUs\\ok\n");
+  const int plain = result.AddReason("plain");
+  result.failed = {{0, quoted}, {3, quoted}};
+  result.failed_unresolvable = {{1, plain}};
+  const Json got = Json::parse(EncodeFilterResultText(args, result));
+  EXPECT_EQ(got["NodeNames"], Json::array({"n2"}));
+  EXPECT_EQ(got["FailedNodes"],
+            (Json{{"n\"0", "needs \"8\" GPUs\\ok\n"}, {"n3", "needs \"8\" GPUs\\ok\n"}}));
+  EXPECT_EQ(got["FailedAndUnresolvableNodes"], (Json{{"n1", "plain"}}));
+  const auto named = result.Named(args, /*unresolvable=*/false);
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[1], (std::pair<std::string, std::string>{"n3", "needs \"8\" GPUs\\ok\n"}));
 }
 
 TEST(CodecGoldenTest, HostPriorityList) {

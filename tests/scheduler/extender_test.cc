@@ -104,13 +104,15 @@ TEST(ExtenderFilterTest, EveryNodeAccountedForWithTheRightKindOfFailure) {
   ASSERT_NE(f, nullptr);
   // 8 GPUs: n1 has 4 free (preemption could help), n2 fits, v1 has 4 in all (cannot ever fit),
   // "ghost" is unknown.
-  absl::StatusOr<codec::FilterResult> r =
-      f->extender().Filter(Args(GpuPod("p", "uid-p", 8), {"n1", "n2", "v1", "ghost"}));
+  const codec::ExtenderArgs args = Args(GpuPod("p", "uid-p", 8), {"n1", "n2", "v1", "ghost"});
+  absl::StatusOr<codec::FilterResult> r = f->extender().Filter(args);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->survivors, std::vector<int>{1});
-  const std::map<std::string, std::string> failed(r->failed.begin(), r->failed.end());
-  const std::map<std::string, std::string> unresolvable(r->failed_unresolvable.begin(),
-                                                        r->failed_unresolvable.end());
+  const auto named_failed = r->Named(args, /*unresolvable=*/false);
+  const auto named_unresolvable = r->Named(args, /*unresolvable=*/true);
+  const std::map<std::string, std::string> failed(named_failed.begin(), named_failed.end());
+  const std::map<std::string, std::string> unresolvable(named_unresolvable.begin(),
+                                                        named_unresolvable.end());
   ASSERT_EQ(failed.size(), 1u);
   ASSERT_TRUE(failed.count("n1"));
   EXPECT_NE(failed.at("n1").find("insufficient GPUs"), std::string::npos) << failed.at("n1");
