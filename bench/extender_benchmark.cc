@@ -11,6 +11,7 @@
 #include "bench/load/k8s_objects.h"
 #include "scheduler/cluster_file.h"
 #include "scheduler/codec/extender.h"
+#include "scheduler/server.h"
 
 namespace accelsched::scheduler {
 namespace {
@@ -26,6 +27,7 @@ struct Fixture {
 };
 
 std::unique_ptr<Fixture> MakeCluster(int n) {
+  TuneMallocForLargeBodies();  // As accelsched-extender does.
   auto f = std::make_unique<Fixture>();
   Json items = Json::array();
   for (int i = 0; i < n; ++i) {

@@ -62,16 +62,19 @@ Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Bind
 
 absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
                                                        const ClusterSnapshot& snapshot,
-                                                       bool explain) const {
+                                                       bool explain,
+                                                       NameResolver::Kind kind) const {
   Filtered out;
+  std::vector<NodeIndex> resolved;
+  names_.Resolve(kind, snapshot, args.node_names, &resolved);
   std::vector<NodeIndex> candidates;
   std::vector<int> position;  // Candidate -> index in args.node_names.
   candidates.reserve(args.node_names.size());
   position.reserve(args.node_names.size());
   int unknown_reason = -1;
   for (size_t i = 0; i < args.node_names.size(); ++i) {
-    std::optional<NodeIndex> n = snapshot.Find(args.node_names[i]);
-    if (!n.has_value()) {
+    const NodeIndex n = resolved[i];
+    if (n < 0) {
       if (unknown_reason < 0) {
         unknown_reason = out.result.AddReason(
             "node is unknown to accelsched (no Node object with this name in its cluster state)");
@@ -79,7 +82,7 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
       out.result.failed_unresolvable.emplace_back(static_cast<int>(i), unknown_reason);
       continue;
     }
-    candidates.push_back(*n);
+    candidates.push_back(n);
     position.push_back(static_cast<int>(i));
   }
   ACCELSCHED_ASSIGN_OR_RETURN(out.state, solver_->PreFilter(args.pod.request, snapshot, explain));
@@ -125,7 +128,8 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
 absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, /*explain=*/true));
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f,
+                              RunFilter(args, *snapshot, /*explain=*/true, NameResolver::kFilter));
   return std::move(f.result);
 }
 
@@ -134,7 +138,8 @@ absl::StatusOr<std::vector<codec::HostPriority>> Extender::Prioritize(
   pods_.Put(args.pod);
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
   // No reasons needed: prioritize reports scores only.
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, /*explain=*/false));
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      Filtered f, RunFilter(args, *snapshot, /*explain=*/false, NameResolver::kPrioritize));
   std::vector<codec::HostPriority> out(args.node_names.size());
   for (size_t i = 0; i < args.node_names.size(); ++i) out[i].host = args.node_names[i];
   if (f.feasible.empty()) return out;

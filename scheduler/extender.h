@@ -35,6 +35,7 @@
 #include "scheduler/codec/extender.h"
 #include "scheduler/ledger.h"
 #include "scheduler/metrics.h"
+#include "scheduler/name_resolver.h"
 
 namespace accelsched::scheduler {
 
@@ -112,15 +113,18 @@ class Extender {
     std::vector<plugins::NodeIndex> feasible;
     plugins::CycleState state;
   };
-  // `explain`: fill in the reasons of the nodes that fail.
+  // `explain`: fill in the reasons of the nodes that fail. `kind`: which verb's list this is
+  // (NameResolver predicts it from the previous one).
   absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
-                                     const plugins::ClusterSnapshot& snapshot, bool explain) const;
+                                     const plugins::ClusterSnapshot& snapshot, bool explain,
+                                     NameResolver::Kind kind) const;
 
   std::unique_ptr<plugins::Solver> solver_;
   Ledger* ledger_;
   Binder* binder_;
   Metrics* metrics_;
   PodCache pods_;
+  mutable NameResolver names_;  // Thread-safe.
   mutable absl::Mutex bind_mu_;
   // uid -> when its bind finished (steady clock, seconds), or 0 while it runs.
   absl::flat_hash_map<std::string, double> binds_ ABSL_GUARDED_BY(bind_mu_);

@@ -4,7 +4,6 @@
 //                       [--client-ca F]] [--bind-address A] [--log-level info]
 //
 // Exit codes: 0 after SIGINT/SIGTERM, 1 bad flags/config/cluster file, 2 cannot serve.
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -108,11 +107,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 int Main(int argc, char** argv) {
-  // Large request bodies (a 500-node NodeList is about 3 MB) and their copies are above glibc's
-  // default mmap threshold: each request would map, fault in and unmap fresh pages, which cost
-  // more than decoding them (bench/RESULTS.md, issue 4). Keep such blocks on the heap.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  TuneMallocForLargeBodies();
   bool help = false;
   absl::StatusOr<Flags> flags = ParseFlags(argc, argv, &help);
   if (help) {

@@ -69,6 +69,12 @@ class Server {
   std::atomic<bool> ready_{false};
 };
 
+// Keeps large blocks on glibc's heap: request bodies (a 500-node NodeList is about 3 MB), their
+// copies and the per-request vectors are above the default mmap and trim thresholds, so every
+// request would map, fault in and unmap fresh pages, which cost more than decoding them
+// (bench/RESULTS.md, issue 4). Call once at start-up, before serving (the benchmark does too).
+void TuneMallocForLargeBodies();
+
 }  // namespace accelsched::scheduler
 
 #endif  // ACCELSCHED_SCHEDULER_SERVER_H_

@@ -120,6 +120,47 @@ TEST_F(ServerTest, FilterPrioritizeBindAsKubeSchedulerDoes) {
             std::string::npos);
 }
 
+// kube-scheduler's Go client asks for gzip by default; the verbs answer uncompressed anyway
+// (server.cc: compressing a large filter answer costs more than the verb), other pages may
+// compress.
+TEST_F(ServerTest, VerbAnswersAreNotCompressedEvenWhenGzipIsAccepted) {
+  server_->SetReady(true);
+  client_->set_decompress(false);  // See the bytes as sent.
+  const httplib::Headers gzip = {{"Accept-Encoding", "gzip"}};
+  const std::string args = R"({"Pod": )" + PodJson("p", 8) + R"(, "NodeNames": ["h1", "h2"]})";
+  for (const char* verb : {"/v1/extender/filter", "/v1/extender/prioritize"}) {
+    SCOPED_TRACE(verb);
+    httplib::Result r = client_->Post(verb, gzip, args, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_FALSE(r->has_header("Content-Encoding"));
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json; charset=utf-8");
+    EXPECT_FALSE(Json::parse(r->body, nullptr, false).is_discarded()) << r->body;
+  }
+  // The control: /debug/state is plain application/json and is compressed when asked.
+  httplib::Result state = client_->Get("/debug/state", gzip);
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->get_header_value("Content-Encoding"), "gzip");
+}
+
+TEST_F(ServerTest, NoopAnswersACannedBodyOfTheAskedSize) {
+  for (int bytes : {0, 7, 8, 9, 1000}) {
+    SCOPED_TRACE(bytes);
+    httplib::Result r = client_->Post(("/debug/noop?bytes=" + std::to_string(bytes)).c_str(), "{}",
+                                      "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->body.size(), bytes < 8 ? 2u : static_cast<size_t>(bytes));
+    EXPECT_FALSE(Json::parse(r->body, nullptr, false).is_discarded());
+  }
+  for (const char* bad : {"-1", "x", "65537"}) {  // The cap is 64 KiB here.
+    SCOPED_TRACE(bad);
+    auto [code, body] = Post(std::string("/debug/noop?bytes=") + bad, "{}");
+    EXPECT_EQ(code, 400);
+    EXPECT_NE(body.value("Error", "").find("bytes"), std::string::npos);
+  }
+}
+
 TEST_F(ServerTest, BadRequestsGetJsonErrorsAndChangeNothing) {
   server_->SetReady(true);
   const std::string pod = PodJson("p", 1);

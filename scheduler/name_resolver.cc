@@ -1,0 +1,64 @@
+#include "scheduler/name_resolver.h"
+
+#include <optional>
+#include <utility>
+
+namespace accelsched::scheduler {
+
+using plugins::ClusterSnapshot;
+using plugins::NodeIndex;
+
+void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
+                           absl::Span<const std::string> names, std::vector<NodeIndex>* out) {
+  std::shared_ptr<const Previous> prev;
+  {
+    absl::MutexLock lock(&mu_);
+    prev = previous_[kind];
+  }
+  const int64_t num_nodes = snapshot.num_nodes();
+  auto next = std::make_shared<Previous>();
+  next->list.resize(names.size());
+  next->position.assign(static_cast<size_t>(num_nodes), -1);
+  out->resize(names.size());
+  Counts counts;
+  int64_t offset = 0;  // names[i] is predicted at prev->list[i + offset].
+  for (size_t i = 0; i < names.size(); ++i) {
+    NodeIndex found = -1;
+    if (prev != nullptr) {
+      const int64_t p = static_cast<int64_t>(i) + offset;
+      if (p >= 0 && p < static_cast<int64_t>(prev->list.size())) {
+        const NodeIndex guess = prev->list[static_cast<size_t>(p)];
+        if (guess >= 0 && guess < num_nodes && snapshot.node(guess).name == names[i]) {
+          found = guess;
+        }
+      }
+    }
+    if (found >= 0) {
+      ++counts.predicted;
+    } else {
+      ++counts.looked_up;
+      if (std::optional<NodeIndex> n = snapshot.Find(names[i]); n.has_value()) {
+        found = *n;
+        // Continue predicting from where this node stood in the previous list.
+        if (prev != nullptr && static_cast<size_t>(found) < prev->position.size() &&
+            prev->position[static_cast<size_t>(found)] >= 0) {
+          offset = prev->position[static_cast<size_t>(found)] - static_cast<int64_t>(i);
+        }
+      }
+    }
+    (*out)[i] = found;
+    next->list[i] = found;
+    if (found >= 0) next->position[static_cast<size_t>(found)] = static_cast<int32_t>(i);
+  }
+  absl::MutexLock lock(&mu_);
+  previous_[kind] = std::move(next);
+  counts_.predicted += counts.predicted;
+  counts_.looked_up += counts.looked_up;
+}
+
+NameResolver::Counts NameResolver::counts() const {
+  absl::MutexLock lock(&mu_);
+  return counts_;
+}
+
+}  // namespace accelsched::scheduler

@@ -1,0 +1,58 @@
+// Resolves the node names of extender requests to snapshot node indices.
+//
+// kube-scheduler sends the same node list to filter cycle after cycle (and to prioritize, the
+// survivors, which change little between cycles), so each name is first predicted from the
+// previous list of the same kind and checked against the snapshot's name for that node; only a
+// miss costs a hash lookup (ClusterSnapshot::Find). After a miss, predictions continue from
+// where the found node stood in the previous list, so a node added to or dropped from the list
+// costs one lookup, not one per following name. A wrong prediction is always caught by the
+// name check: the result equals ClusterSnapshot::Find for every name.
+//
+// Thread-safety: thread-safe. Concurrent requests may race to publish their list; either one
+// wins, and a stale prediction is only a miss.
+#ifndef ACCELSCHED_SCHEDULER_NAME_RESOLVER_H_
+#define ACCELSCHED_SCHEDULER_NAME_RESOLVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+
+#include "plugins/framework/snapshot.h"
+
+namespace accelsched::scheduler {
+
+class NameResolver {
+ public:
+  // Lists are predicted from the previous list of the same kind.
+  enum Kind { kFilter = 0, kPrioritize = 1, kNumKinds = 2 };
+
+  // (*out)[i] is the index of names[i] in `snapshot`, or -1 if no node has that name.
+  void Resolve(Kind kind, const plugins::ClusterSnapshot& snapshot,
+               absl::Span<const std::string> names, std::vector<plugins::NodeIndex>* out)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Names resolved by prediction and by lookup since construction (tests, metrics).
+  struct Counts {
+    int64_t predicted = 0;
+    int64_t looked_up = 0;
+  };
+  Counts counts() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Previous {
+    std::vector<plugins::NodeIndex> list;  // The resolved list, -1 for unknown names.
+    std::vector<int32_t> position;         // Node index -> its position in `list`, or -1.
+  };
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Previous> previous_[kNumKinds] ABSL_GUARDED_BY(mu_);
+  Counts counts_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace accelsched::scheduler
+
+#endif  // ACCELSCHED_SCHEDULER_NAME_RESOLVER_H_

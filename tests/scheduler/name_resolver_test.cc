@@ -1,0 +1,112 @@
+// NameResolver against its oracle, ClusterSnapshot::Find: every list it resolves, however the
+// lists change between requests, must give exactly Find's answer; and repeated or slightly
+// changed lists must be resolved mostly by prediction.
+#include "scheduler/name_resolver.h"
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+#include "tests/testing/builders.h"
+
+namespace accelsched::scheduler {
+namespace {
+
+using plugins::ClusterSnapshot;
+using plugins::NodeIndex;
+using testing::CpuNodes;
+
+ClusterSnapshot Nodes(int n, const std::string& prefix = "node-") {
+  std::vector<std::pair<std::string, int64_t>> nodes;
+  for (int i = 0; i < n; ++i) nodes.emplace_back(absl::StrCat(prefix, i), 1000);
+  return CpuNodes(nodes);
+}
+
+std::vector<NodeIndex> Oracle(const ClusterSnapshot& s, const std::vector<std::string>& names) {
+  std::vector<NodeIndex> out;
+  for (const std::string& n : names) out.push_back(s.Find(n).value_or(-1));
+  return out;
+}
+
+std::vector<std::string> Names(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back(absl::StrCat("node-", i));
+  return out;
+}
+
+TEST(NameResolverTest, RepeatedListIsPredictedAfterTheFirstRequest) {
+  const ClusterSnapshot s = Nodes(100);
+  std::vector<std::string> names = Names(100);
+  std::reverse(names.begin(), names.end());  // Not the snapshot's order.
+  NameResolver r;
+  std::vector<NodeIndex> got;
+  r.Resolve(NameResolver::kFilter, s, names, &got);
+  EXPECT_EQ(got, Oracle(s, names));
+  EXPECT_EQ(r.counts().looked_up, 100);
+  r.Resolve(NameResolver::kFilter, s, names, &got);
+  EXPECT_EQ(got, Oracle(s, names));
+  EXPECT_EQ(r.counts().predicted, 100);
+  EXPECT_EQ(r.counts().looked_up, 100);
+  // The other kind has its own history.
+  r.Resolve(NameResolver::kPrioritize, s, names, &got);
+  EXPECT_EQ(r.counts().looked_up, 200);
+}
+
+TEST(NameResolverTest, AnInsertedOrDroppedNodeCostsOneLookup) {
+  const ClusterSnapshot s = Nodes(100);
+  const std::vector<std::string> all = Names(100);
+  NameResolver r;
+  std::vector<NodeIndex> got;
+  std::vector<std::string> without_10(all);
+  without_10.erase(without_10.begin() + 10);
+  r.Resolve(NameResolver::kPrioritize, s, without_10, &got);
+  const int64_t before = r.counts().looked_up;
+  r.Resolve(NameResolver::kPrioritize, s, all, &got);  // node-10 is back at position 10.
+  EXPECT_EQ(got, Oracle(s, all));
+  // node-10 is looked up; node-11 is then predicted one place further on, as is the rest.
+  EXPECT_LE(r.counts().looked_up - before, 2);
+  r.Resolve(NameResolver::kPrioritize, s, without_10, &got);  // Dropped again.
+  EXPECT_EQ(got, Oracle(s, without_10));
+  EXPECT_LE(r.counts().looked_up - before, 4);
+}
+
+// Random edits between requests (drops, inserts, unknown names, shuffles, duplicates) and
+// snapshots with other node sets: always Find's answer.
+TEST(NameResolverTest, MatchesFindUnderRandomEditsAndSnapshotChanges) {
+  std::mt19937 rng(7);
+  const ClusterSnapshot snapshots[] = {Nodes(60), Nodes(80), Nodes(60, "other-")};
+  NameResolver r;
+  std::vector<std::string> names = Names(60);
+  std::vector<NodeIndex> got;
+  for (int round = 0; round < 500; ++round) {
+    SCOPED_TRACE(round);
+    const ClusterSnapshot& s = snapshots[(round / 50) % 3];
+    switch (rng() % 6) {
+      case 0:
+        if (!names.empty()) names.erase(names.begin() + rng() % names.size());
+        break;
+      case 1:
+        names.insert(names.begin() + rng() % (names.size() + 1), absl::StrCat("node-", rng() % 90));
+        break;
+      case 2:
+        names.insert(names.begin() + rng() % (names.size() + 1), "ghost");
+        break;
+      case 3:
+        std::shuffle(names.begin(), names.end(), rng);
+        break;
+      default:
+        break;  // Unchanged.
+    }
+    const auto kind = rng() % 2 == 0 ? NameResolver::kFilter : NameResolver::kPrioritize;
+    r.Resolve(kind, s, names, &got);
+    ASSERT_EQ(got, Oracle(s, names));
+  }
+  EXPECT_GT(r.counts().predicted, 0);
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler
