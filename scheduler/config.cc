@@ -63,13 +63,16 @@ absl::StatusOr<ExtenderConfig> ParseExtenderConfig(absl::string_view text, absl:
                                   Integer(v, file, key, 1024, int64_t{1} << 31));
     } else if (key == "podCacheSize") {
       ACCELSCHED_ASSIGN_OR_RETURN(config.pod_cache_size, Integer(v, file, key, 1, 10000000));
+    } else if (key == "memoShapes") {
+      ACCELSCHED_ASSIGN_OR_RETURN(int64_t m, Integer(v, file, key, 0, 1024));
+      config.memo_shapes = static_cast<int>(m);
     } else if (key == "threads") {
       ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 256));
       config.threads = static_cast<int>(t);
     } else {
       return Bad(file, key,
                  "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, podCacheSize, "
-                 "threads)");
+                 "memoShapes, threads)");
     }
   }
   if (absl::Status s = plugins::ValidatePolicyConfig(config.policy); !s.ok()) {

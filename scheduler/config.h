@@ -9,6 +9,7 @@
 //   urlPrefix: /v1/extender   # where the verbs are served
 //   maxBodyBytes: 16777216    # larger request bodies get 413
 //   podCacheSize: 10000       # pods remembered between filter and bind
+//   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
 //
 // Every key is optional; unknown keys are errors (a typo must not silently keep a default).
@@ -33,6 +34,7 @@ struct ExtenderConfig {
   std::string url_prefix = "/v1/extender";
   int64_t max_body_bytes = 16 << 20;
   int64_t pod_cache_size = 10000;
+  int memo_shapes = 16;
   int threads = 8;
 };
 

@@ -53,16 +53,16 @@ std::optional<codec::PodObject> PodCache::Get(const std::string& uid) {
 }
 
 Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
-                   Metrics* metrics, size_t pod_cache_size)
+                   Metrics* metrics, size_t pod_cache_size, int memo_shapes)
     : solver_(std::move(solver)),
       ledger_(ledger),
       binder_(binder),
       metrics_(metrics),
-      pods_(pod_cache_size) {}
+      pods_(pod_cache_size),
+      memo_(solver_.get(), memo_shapes) {}
 
 absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
                                                        const ClusterSnapshot& snapshot,
-                                                       bool explain,
                                                        NameResolver::Kind kind) const {
   Filtered out;
   std::vector<NodeIndex> resolved;
@@ -85,10 +85,9 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
     candidates.push_back(n);
     position.push_back(static_cast<int>(i));
   }
-  ACCELSCHED_ASSIGN_OR_RETURN(out.state, solver_->PreFilter(args.pod.request, snapshot, explain));
-  if (candidates.empty()) return out;
-  ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterResult f,
-                              solver_->Filter(out.state, args.pod.request, snapshot, candidates));
+  // Also with no candidates: an invalid pod request is an error either way.
+  ACCELSCHED_ASSIGN_OR_RETURN(out.solved, memo_.Filter(args.pod.request, snapshot, candidates));
+  const plugins::FilterResult& f = out.solved.result;
   // Interned reasons share their text, so the same pointer means the same reason; the map keeps
   // one copy per distinct text pointer.
   absl::flat_hash_map<const char*, int> reason_index;
@@ -107,12 +106,10 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
   // Feasible and failed are both in candidate order: walk them together with the candidates to
   // recover input positions.
   out.result.survivors.reserve(f.feasible.size());
-  out.feasible.reserve(f.feasible.size());
   size_t fi = 0, xi = 0;
   for (size_t c = 0; c < candidates.size(); ++c) {
     if (fi < f.feasible.size() && f.feasible[fi] == candidates[c]) {
       out.result.survivors.push_back(position[c]);
-      out.feasible.push_back(candidates[c]);
       ++fi;
     } else if (xi < f.failed.size() && f.failed[xi].first == candidates[c]) {
       const plugins::FilterVerdict& verdict = f.failed[xi].second;
@@ -128,8 +125,7 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
 absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f,
-                              RunFilter(args, *snapshot, /*explain=*/true, NameResolver::kFilter));
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kFilter));
   return std::move(f.result);
 }
 
@@ -137,14 +133,13 @@ absl::StatusOr<std::vector<codec::HostPriority>> Extender::Prioritize(
     const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  // No reasons needed: prioritize reports scores only.
-  ACCELSCHED_ASSIGN_OR_RETURN(
-      Filtered f, RunFilter(args, *snapshot, /*explain=*/false, NameResolver::kPrioritize));
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kPrioritize));
   std::vector<codec::HostPriority> out(args.node_names.size());
   for (size_t i = 0; i < args.node_names.size(); ++i) out[i].host = args.node_names[i];
-  if (f.feasible.empty()) return out;
+  const std::vector<NodeIndex>& feasible = f.solved.result.feasible;
+  if (feasible.empty()) return out;
   ACCELSCHED_ASSIGN_OR_RETURN(std::vector<int64_t> totals,
-                              solver_->Score(f.state, args.pod.request, *snapshot, f.feasible));
+                              memo_.Score(f.solved, args.pod.request, *snapshot, feasible));
   const int best = plugins::Solver::SelectBest(totals, /*rng=*/nullptr);
   const auto [lo, hi] = std::minmax_element(totals.begin(), totals.end());
   for (size_t k = 0; k < totals.size(); ++k) {

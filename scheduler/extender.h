@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+#include "plugins/framework/memo.h"
 #include "plugins/framework/solver.h"
 #include "scheduler/codec/extender.h"
 #include "scheduler/ledger.h"
@@ -74,9 +75,11 @@ class PodCache {
 
 class Extender {
  public:
-  // `ledger`, `binder` and `metrics` are not owned and must outlive the extender.
+  // `ledger`, `binder` and `metrics` are not owned and must outlive the extender. Filter and
+  // prioritize remember verdicts and scores of up to `memo_shapes` pod shapes (SolverMemo; 0
+  // turns that off).
   Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
-           Metrics* metrics, size_t pod_cache_size = 10000);
+           Metrics* metrics, size_t pod_cache_size = 10000, int memo_shapes = 16);
 
   absl::StatusOr<codec::FilterResult> Filter(const codec::ExtenderArgs& args);
   absl::StatusOr<std::vector<codec::HostPriority>> Prioritize(const codec::ExtenderArgs& args);
@@ -96,6 +99,7 @@ class Extender {
   absl::Status Adopt(const codec::PodObject& pod);
 
   const Ledger& ledger() const { return *ledger_; }
+  plugins::SolverMemo::Stats memo_stats() const { return memo_.stats(); }
 
   // Remembers a pending pod for a later bind (Kubernetes mode feeds the watched pods in, so a
   // bind after an extender restart does not depend on a filter call reaching this process).
@@ -106,17 +110,15 @@ class Extender {
   bool BindInFlight(const std::string& uid) const ABSL_LOCKS_EXCLUDED(bind_mu_);
 
  private:
-  // Filter over `args` on `snapshot`; survivors' indices into args.node_names and their node
-  // indices.
+  // Filter over `args` on `snapshot`: survivors as indices into args.node_names (in `result`)
+  // and as node indices (solved.result.feasible, same order).
   struct Filtered {
     codec::FilterResult result;
-    std::vector<plugins::NodeIndex> feasible;
-    plugins::CycleState state;
+    plugins::SolverMemo::Filtered solved;
   };
-  // `explain`: fill in the reasons of the nodes that fail. `kind`: which verb's list this is
-  // (NameResolver predicts it from the previous one).
+  // `kind`: which verb's list this is (NameResolver predicts it from the previous one).
   absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
-                                     const plugins::ClusterSnapshot& snapshot, bool explain,
+                                     const plugins::ClusterSnapshot& snapshot,
                                      NameResolver::Kind kind) const;
 
   std::unique_ptr<plugins::Solver> solver_;
@@ -125,6 +127,7 @@ class Extender {
   Metrics* metrics_;
   PodCache pods_;
   mutable NameResolver names_;  // Thread-safe.
+  mutable plugins::SolverMemo memo_;  // Thread-safe.
   mutable absl::Mutex bind_mu_;
   // uid -> when its bind finished (steady clock, seconds), or 0 while it runs.
   absl::flat_hash_map<std::string, double> binds_ ABSL_GUARDED_BY(bind_mu_);

@@ -37,6 +37,7 @@ class AccelschedPacking final : public PreFilterPlugin, public ScorePlugin {
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
 
   // The model bound in PreFilter (null before).
   const FragmentationModel* Model(const CycleState& state) const;

@@ -64,6 +64,7 @@ class BestFitScore final : public ScorePlugin {
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
   absl::Status Normalize(const CycleState& state, absl::Span<int64_t> scores) const override;
 };
 
@@ -73,6 +74,7 @@ class DotProductScore final : public ScorePlugin {
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
 };
 
 class GpuPackingScore final : public ScorePlugin {
@@ -81,6 +83,7 @@ class GpuPackingScore final : public ScorePlugin {
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
 };
 
 class GpuClusteringScore final : public ScorePlugin {
@@ -89,6 +92,7 @@ class GpuClusteringScore final : public ScorePlugin {
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
 };
 
 // Per-node scores of the formulas above, exposed for tests (the plugins call these).

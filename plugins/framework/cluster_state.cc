@@ -140,7 +140,7 @@ void ClusterState::Change(const Assignment& a, int sign) {
     }
   }
   snapshot_.gpu_used_milli_ += free_before - n.GpuFreeMilliTotal();
-  ++n.version;
+  n.version = NextUniqueVersion();
   ++snapshot_.version_;
 }
 

@@ -123,6 +123,11 @@ class ScorePlugin : public virtual Plugin {
   virtual absl::Status Score(const CycleState& state, const PodRequest& pod,
                              const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                              absl::Span<int64_t> scores) const = 0;
+  // True if the raw score of a node depends only on the CycleState, the pod and that node: not on
+  // the other nodes scored with it nor on the random source. SolverMemo then keeps raw scores per
+  // node across cycles (Normalize still sees the whole set). False (the default) means the plugin
+  // is asked every time.
+  virtual bool ScoresEachNodeAlone() const { return false; }
   // Maps raw scores onto [kMinScore, kMaxScore] in place; the Solver checks the range.
   virtual absl::Status Normalize(const CycleState& /*state*/,
                                  absl::Span<int64_t> /*scores*/) const {

@@ -62,6 +62,8 @@ struct PodRequest {
   bool require_close_nic = false;  // Every GPU has a NIC at PIX/PXB (GPUDirect RDMA).
   bool require_same_numa = false;  // All GPUs on one NUMA node.
 
+  friend bool operator==(const PodRequest&, const PodRequest&) = default;
+
   bool WantsWholeGpus() const { return gpu_count > 0; }
   bool WantsShare() const { return gpu_milli > 0; }
   bool WantsMig() const { return mig.has_value(); }

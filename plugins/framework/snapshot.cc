@@ -1,5 +1,6 @@
 #include "plugins/framework/snapshot.h"
 
+#include <atomic>
 #include <bit>
 #include <utility>
 
@@ -66,6 +67,11 @@ std::optional<NodeIndex> ClusterSnapshot::Find(absl::string_view name) const {
   auto it = by_name_.find(name);
   if (it == by_name_.end()) return std::nullopt;
   return it->second;
+}
+
+uint64_t NextUniqueVersion() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 ClusterSnapshotBuilder& ClusterSnapshotBuilder::AddNode(NodeSpec spec) {
@@ -137,8 +143,10 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     auto [it, inserted] = s.by_name_.emplace(n.name, static_cast<NodeIndex>(s.nodes_.size()));
     if (!inserted) return bad("duplicate node name");
     s.gpu_capacity_milli_ += int64_t{spec.gpu_count} * 1000;
+    n.version = NextUniqueVersion();
     s.nodes_.push_back(std::move(n));
   }
+  s.layout_ = NextUniqueVersion();
   specs_.clear();
   return s;
 }

@@ -102,7 +102,9 @@ struct NodeInfo {
   // Pods placed here by GPU class (see GpuClassOf): [0] shares, [k] k whole GPUs (1..16),
   // [17] MIG instances. CPU-only pods are not counted.
   std::array<int16_t, kNumGpuClasses> pods_by_gpu_class{};
-  // Bumped by every change; lets callers memoise per-node results.
+  // Identifies this node's content: a fresh number (unique in the process, never 0) whenever the
+  // node is built or changed, so two NodeInfos with the same version are equal. Copies of a
+  // snapshot keep it. Lets callers memoise per-node results (SolverMemo).
   uint64_t version = 0;
 
   GpuMask all_gpus() const { return static_cast<GpuMask>((1u << gpu_count) - 1u); }
@@ -142,6 +144,11 @@ class ClusterSnapshot {
   int64_t gpu_used_milli() const { return gpu_used_milli_; }
   // Incremented by every change to the cluster (ClusterState).
   uint64_t version() const { return version_; }
+  // Identifies the node list, names, capacities, labels, topologies and model table: unique in
+  // the process per ClusterSnapshotBuilder::Build, kept by copies and by ClusterState changes
+  // (which change only what is free). Node indices mean the same node in two snapshots of one
+  // layout.
+  uint64_t layout() const { return layout_; }
 
  private:
   friend class ClusterSnapshotBuilder;
@@ -153,7 +160,12 @@ class ClusterSnapshot {
   int64_t gpu_capacity_milli_ = 0;
   int64_t gpu_used_milli_ = 0;
   uint64_t version_ = 0;
+  uint64_t layout_ = 0;
 };
+
+// A number never handed out before in this process (thread-safe): NodeInfo::version and
+// ClusterSnapshot::layout draw from it.
+uint64_t NextUniqueVersion();
 
 // Builds a snapshot with every node empty. Not thread-safe (one builder per thread).
 class ClusterSnapshotBuilder {

@@ -30,6 +30,15 @@ absl::StatusOr<CycleState> Solver::PreFilter(const PodRequest& pod, const Cluste
   return state;
 }
 
+absl::StatusOr<FilterVerdict> Solver::FilterNode(const CycleState& state, const PodRequest& pod,
+                                                 const NodeInfo& node) const {
+  for (const FilterPlugin* f : filters_) {
+    ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v, f->Filter(state, pod, node));
+    if (v.feasibility != Feasibility::kFeasible) return v;
+  }
+  return FilterVerdict::Feasible();
+}
+
 absl::StatusOr<FilterResult> Solver::Filter(const CycleState& state, const PodRequest& pod,
                                             const ClusterSnapshot& snapshot,
                                             absl::Span<const NodeIndex> candidates) const {
@@ -40,17 +49,12 @@ absl::StatusOr<FilterResult> Solver::Filter(const CycleState& state, const PodRe
     if (i < 0 || i >= snapshot.num_nodes()) {
       return absl::InvalidArgumentError(absl::StrCat("candidate node index ", i, " out of range"));
     }
-    const NodeInfo& node = snapshot.node(i);
-    bool feasible = true;
-    for (const FilterPlugin* f : filters_) {
-      ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v, f->Filter(state, pod, node));
-      if (v.feasibility != Feasibility::kFeasible) {
-        result.failed.emplace_back(i, std::move(v));
-        feasible = false;
-        break;
-      }
+    ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v, FilterNode(state, pod, snapshot.node(i)));
+    if (v.feasibility == Feasibility::kFeasible) {
+      result.feasible.push_back(i);
+    } else {
+      result.failed.emplace_back(i, v);
     }
-    if (feasible) result.feasible.push_back(i);
   }
   return result;
 }
@@ -64,18 +68,27 @@ absl::StatusOr<std::vector<int64_t>> Solver::Score(const CycleState& state, cons
     std::fill(scores.begin(), scores.end(), 0);
     ACCELSCHED_RETURN_IF_ERROR(
         plugin->Score(state, pod, snapshot, feasible, absl::MakeSpan(scores)));
-    ACCELSCHED_RETURN_IF_ERROR(plugin->Normalize(state, absl::MakeSpan(scores)));
-    for (size_t i = 0; i < scores.size(); ++i) {
-      if (scores[i] < kMinScore || scores[i] > kMaxScore) {
-        return absl::InternalError(absl::StrCat("plugin ", std::string(plugin->Name()),
-                                                " scored node ", snapshot.node(feasible[i]).name,
-                                                " ", scores[i], ", outside [", kMinScore, ", ",
-                                                kMaxScore, "]"));
-      }
-      totals[i] += scores[i] * weight;
-    }
+    ACCELSCHED_RETURN_IF_ERROR(AddNormalized(state, snapshot, feasible, *plugin, weight,
+                                             absl::MakeSpan(scores), absl::MakeSpan(totals)));
   }
   return totals;
+}
+
+absl::Status Solver::AddNormalized(const CycleState& state, const ClusterSnapshot& snapshot,
+                                   absl::Span<const NodeIndex> feasible, const ScorePlugin& plugin,
+                                   int64_t weight, absl::Span<int64_t> scores,
+                                   absl::Span<int64_t> totals) const {
+  ACCELSCHED_RETURN_IF_ERROR(plugin.Normalize(state, scores));
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (scores[i] < kMinScore || scores[i] > kMaxScore) {
+      return absl::InternalError(absl::StrCat("plugin ", std::string(plugin.Name()),
+                                              " scored node ", snapshot.node(feasible[i]).name, " ",
+                                              scores[i], ", outside [", kMinScore, ", ", kMaxScore,
+                                              "]"));
+    }
+    totals[i] += scores[i] * weight;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<Assignment>> Solver::Reserve(const CycleState& state,

@@ -56,6 +56,10 @@ class Solver {
                                       const ClusterSnapshot& snapshot,
                                       absl::Span<const NodeIndex> candidates) const;
 
+  // Every filter on one node, stopping at the first that rejects it.
+  absl::StatusOr<FilterVerdict> FilterNode(const CycleState& state, const PodRequest& pod,
+                                           const NodeInfo& node) const;
+
   // Weighted total per node of `feasible` (each in [0, MaxTotalScore()]). Internal if a plugin
   // normalizes outside [kMinScore, kMaxScore].
   absl::StatusOr<std::vector<int64_t>> Score(const CycleState& state, const PodRequest& pod,
@@ -83,7 +87,15 @@ class Solver {
 
  private:
   friend class SolverBuilder;
+  friend class SolverMemo;
   Solver() = default;
+
+  // Normalizes `scores` (raw scores of `feasible` from `plugin`), checks the range and adds them
+  // times `weight` to `totals`.
+  absl::Status AddNormalized(const CycleState& state, const ClusterSnapshot& snapshot,
+                             absl::Span<const NodeIndex> feasible, const ScorePlugin& plugin,
+                             int64_t weight, absl::Span<int64_t> scores,
+                             absl::Span<int64_t> totals) const;
 
   std::vector<std::unique_ptr<Plugin>> owned_;
   std::vector<const PreFilterPlugin*> pre_filters_;

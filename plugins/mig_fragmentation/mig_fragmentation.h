@@ -40,6 +40,7 @@ class MigFragmentation final : public ScorePlugin {
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
   absl::Status Normalize(const CycleState& state, absl::Span<int64_t> scores) const override;
 
   // The least-growth placement of the pod's MIG instance on `node` (ties: lowest GPU, then the

@@ -48,6 +48,7 @@ class FgdPlugin final : public PreFilterPlugin, public ScorePlugin, public Reser
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
   absl::StatusOr<std::optional<Assignment>> Reserve(const CycleState& state, const PodRequest& pod,
                                                     const ClusterSnapshot& snapshot,
                                                     NodeIndex node) const override;

@@ -27,6 +27,7 @@ class TopologyScore final : public ScorePlugin {
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
+  bool ScoresEachNodeAlone() const override { return true; }
 };
 
 // The score above for one node (exposed for tests).

@@ -1,6 +1,7 @@
 #include "plugins/framework/cluster_state.h"
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -182,6 +183,20 @@ TEST(ClusterSnapshotBuilderTest, InternsModelsAndStartsEveryNodeEmpty) {
   EXPECT_EQ(s->node(0).Label("zone"), std::nullopt);
 }
 
+TEST(ClusterSnapshotBuilderTest, VersionsAndLayoutsAreNeverReusedAndCopiesKeepThem) {
+  const ClusterSnapshot a = TwoNodeCluster();
+  const ClusterSnapshot b = TwoNodeCluster();  // Same content, built again.
+  const std::set<uint64_t> versions = {a.node(0).version, a.node(1).version, b.node(0).version,
+                                       b.node(1).version};
+  EXPECT_EQ(versions.size(), 4u);
+  EXPECT_EQ(versions.count(0), 0u);
+  EXPECT_NE(a.layout(), b.layout());
+  EXPECT_NE(a.layout(), 0u);
+  const ClusterSnapshot copy = a;
+  EXPECT_EQ(copy.layout(), a.layout());
+  EXPECT_EQ(copy.node(1).version, a.node(1).version);
+}
+
 // ---- Apply / Release ----------------------------------------------------------------------------
 
 TEST(ClusterStateTest, ApplyThenReleaseRestoresTheNodeExactly) {
@@ -201,18 +216,23 @@ TEST(ClusterStateTest, ApplyThenReleaseRestoresTheNodeExactly) {
     SCOPED_TRACE(tc.name);
     ClusterState state(TwoNodeCluster());
     const NodeInfo before = state.view().node(tc.a.node);
+    const uint64_t before_layout = state.view().layout();
     const int64_t used_before = state.view().gpu_used_milli();
 
     ASSERT_TRUE(state.Apply(tc.a).ok());
     EXPECT_EQ(state.view().node(tc.a.node).pods, before.pods + 1);
-    EXPECT_EQ(state.view().node(tc.a.node).version, before.version + 1);
+    const uint64_t applied = state.view().node(tc.a.node).version;
+    EXPECT_NE(applied, before.version);
     ASSERT_TRUE(state.Release(tc.a).ok());
 
     ExpectSameNode(state.view().node(tc.a.node), before);
     EXPECT_EQ(state.view().gpu_used_milli(), used_before);
-    // Two changes: the apply and the release.
-    EXPECT_EQ(state.view().node(tc.a.node).version, before.version + 2);
+    // Two changes: the apply and the release. The content is back to `before`, but a version
+    // is never reused: memoised results are keyed by it and must not be mistaken.
+    EXPECT_NE(state.view().node(tc.a.node).version, before.version);
+    EXPECT_NE(state.view().node(tc.a.node).version, applied);
     EXPECT_EQ(state.view().version(), 2u);
+    EXPECT_EQ(state.view().layout(), before_layout);
   }
 }
 
@@ -376,13 +396,17 @@ TEST(ClusterStateTest, TracksUsedMilliPodClassesAndVersions) {
   // Node 0 has 4 GPUs, node 1 has 3: 7000 milli in all.
   EXPECT_EQ(state.view().gpu_capacity_milli(), 7000);
   uint64_t version = 0;
-  std::array<uint64_t, 2> node_version{};
+  std::array<uint64_t, 2> node_version{state.view().node(0).version, state.view().node(1).version};
   for (const auto& tc : steps) {
     SCOPED_TRACE(tc.name);
     ASSERT_TRUE((tc.release ? state.Release(tc.a) : state.Apply(tc.a)).ok());
     ++version;
-    ++node_version[static_cast<size_t>(tc.a.node)];
     const ClusterSnapshot& s = state.view();
+    // The changed node gets a new version (larger: drawn from one increasing counter); the other
+    // keeps its own.
+    const size_t changed = static_cast<size_t>(tc.a.node);
+    EXPECT_GT(s.node(tc.a.node).version, node_version[changed]);
+    node_version[changed] = s.node(tc.a.node).version;
     EXPECT_EQ(s.gpu_used_milli(), tc.want.used);
     EXPECT_EQ(s.version(), version);
     EXPECT_EQ(s.node(0).version, node_version[0]);
