@@ -126,7 +126,7 @@ class Extender {
   Binder* binder_;
   Metrics* metrics_;
   PodCache pods_;
-  mutable NameResolver names_;  // Thread-safe.
+  mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
   mutable absl::Mutex bind_mu_;
   // uid -> when its bind finished (steady clock, seconds), or 0 while it runs.

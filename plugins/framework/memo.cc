@@ -10,7 +10,7 @@
 namespace accelsched::plugins {
 
 struct SolverMemo::Entry {
-  PodRequest shape;  // The pod request with its name cleared.
+  PodRequest shape;        // The pod request with its name cleared.
   uint64_t last_used = 0;  // Guarded by SolverMemo::mu_.
 
   absl::Mutex mu;
@@ -73,9 +73,9 @@ std::shared_ptr<SolverMemo::Entry> SolverMemo::EntryFor(const PodRequest& pod) {
     }
   }
   if (static_cast<int>(entries_.size()) >= max_shapes_) {
-    auto oldest = std::min_element(
-        entries_.begin(), entries_.end(),
-        [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    auto oldest =
+        std::min_element(entries_.begin(), entries_.end(),
+                         [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
     entries_.erase(oldest);  // A caller still using it keeps it alive until it is done.
   }
   auto e = std::make_shared<Entry>();

@@ -81,10 +81,9 @@ absl::Status Solver::AddNormalized(const CycleState& state, const ClusterSnapsho
   ACCELSCHED_RETURN_IF_ERROR(plugin.Normalize(state, scores));
   for (size_t i = 0; i < scores.size(); ++i) {
     if (scores[i] < kMinScore || scores[i] > kMaxScore) {
-      return absl::InternalError(absl::StrCat("plugin ", std::string(plugin.Name()),
-                                              " scored node ", snapshot.node(feasible[i]).name, " ",
-                                              scores[i], ", outside [", kMinScore, ", ", kMaxScore,
-                                              "]"));
+      return absl::InternalError(absl::StrCat(
+          "plugin ", std::string(plugin.Name()), " scored node ", snapshot.node(feasible[i]).name,
+          " ", scores[i], ", outside [", kMinScore, ", ", kMaxScore, "]"));
     }
     totals[i] += scores[i] * weight;
   }

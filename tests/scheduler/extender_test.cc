@@ -65,9 +65,9 @@ struct Fixture {
   Extender& extender() { return *cluster.extender; }
 };
 
-std::unique_ptr<Fixture> Load(const Json& items, Binder* binder = nullptr) {
+std::unique_ptr<Fixture> Load(const Json& items, Binder* binder = nullptr,
+                              const ExtenderConfig& config = ExtenderConfig{}) {
   auto f = std::make_unique<Fixture>();
-  ExtenderConfig config;
   Json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}};
   absl::StatusOr<StaticCluster> c = LoadStaticCluster(list.dump(), "test.json", config,
                                                       binder ? binder : &f->binder, &f->metrics);
@@ -138,6 +138,67 @@ TEST(ExtenderPrioritizeTest, SolverChoiceGetsTenInfeasibleZero) {
   EXPECT_LT((*r)[0].score, 10);
   EXPECT_EQ((*r)[2].host, "ghost");
   EXPECT_EQ((*r)[2].score, 0);
+}
+
+// The memo (memoShapes, on by default) must not change an answer: the same cycles through two
+// extenders, one with it off, give identical filter results, reasons and scores, while binds
+// change the cluster between cycles.
+TEST(ExtenderPrioritizeTest, MemoOnAndOffGiveTheSameAnswersAcrossBinds) {
+  Json items = Json::array();
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) {
+    names.push_back("h" + std::to_string(i));
+    items.push_back(i % 3 == 2 ? GpuNode(names.back(), "Tesla-V100-SXM2-32GB", 4, 32768)
+                               : GpuNode(names.back(), "NVIDIA-H100-80GB-HBM3", 8, 81559));
+  }
+  names.push_back("ghost");
+  auto with = Load(items);
+  ExtenderConfig off;
+  off.memo_shapes = 0;
+  auto without = Load(items, nullptr, off);
+  ASSERT_NE(with, nullptr);
+  ASSERT_NE(without, nullptr);
+  const struct { int gpus, milli; } shapes[] = {{1, 0}, {2, 0}, {4, 0}, {8, 0}, {0, 250}, {0, 500}};
+  int bound = 0;
+  for (int i = 0; i < 60; ++i) {
+    SCOPED_TRACE(i);
+    const auto& shape = shapes[(i * 7) % 6];
+    const std::string pod = "p" + std::to_string(i);
+    const codec::ExtenderArgs args =
+        Args(GpuPod(pod, "uid-" + pod, shape.gpus, shape.milli), names);
+    absl::StatusOr<codec::FilterResult> a = with->extender().Filter(args);
+    absl::StatusOr<codec::FilterResult> b = without->extender().Filter(args);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->survivors, b->survivors);
+    EXPECT_EQ(a->Named(args, false), b->Named(args, false));
+    EXPECT_EQ(a->Named(args, true), b->Named(args, true));
+    if (a->survivors.empty()) continue;
+    std::vector<std::string> survivors;
+    for (int k : a->survivors) survivors.push_back(names[static_cast<size_t>(k)]);
+    const codec::ExtenderArgs pargs =
+        Args(GpuPod(pod, "uid-" + pod, shape.gpus, shape.milli), survivors);
+    absl::StatusOr<std::vector<codec::HostPriority>> pa = with->extender().Prioritize(pargs);
+    absl::StatusOr<std::vector<codec::HostPriority>> pb = without->extender().Prioritize(pargs);
+    ASSERT_TRUE(pa.ok() && pb.ok());
+    ASSERT_EQ(pa->size(), pb->size());
+    std::string best;
+    int64_t best_score = -1;
+    for (size_t k = 0; k < pa->size(); ++k) {
+      EXPECT_EQ((*pa)[k].host, (*pb)[k].host);
+      EXPECT_EQ((*pa)[k].score, (*pb)[k].score);
+      if ((*pa)[k].score > best_score) {
+        best_score = (*pa)[k].score;
+        best = (*pa)[k].host;
+      }
+    }
+    ASSERT_TRUE(with->extender().Bind(Binding(pod, "uid-" + pod, best)).ok());
+    ASSERT_TRUE(without->extender().Bind(Binding(pod, "uid-" + pod, best)).ok());
+    ++bound;
+  }
+  EXPECT_GT(bound, 20);
+  const plugins::SolverMemo::Stats on = with->extender().memo_stats();
+  EXPECT_GT(on.filter_hits, on.filter_misses);  // It was used, and changed only what changed.
+  EXPECT_EQ(without->extender().memo_stats().filter_hits, 0u);
 }
 
 TEST(ExtenderBindTest, BindsOnceAndRetriesAreIdempotent) {

@@ -1,0 +1,242 @@
+// SolverMemo against its oracle, the Solver itself: after every random change to the cluster,
+// the memo's filter verdicts (with their reasons) and score totals must equal a fresh
+// PreFilter + Filter + Score, for every policy, while the memo really reuses results.
+#include "plugins/framework/memo.h"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+
+#include "plugins/policy.h"
+#include "tests/testing/builders.h"
+#include "topology/profiles.h"
+
+namespace accelsched::plugins {
+namespace {
+
+using ::accelsched::testing::BuildSnapshot;
+using ::accelsched::testing::Node;
+using ::accelsched::testing::Pod;
+using ::accelsched::testing::Shape;
+
+std::shared_ptr<const NodeTopology> Builtin(const char* name) {
+  absl::StatusOr<topology::Topology> t = topology::BuiltinProfile(name);
+  EXPECT_TRUE(t.ok()) << t.status();
+  absl::StatusOr<std::shared_ptr<const NodeTopology>> nt = NodeTopology::Create(*std::move(t));
+  EXPECT_TRUE(nt.ok()) << nt.status();
+  return *nt;
+}
+
+// `n` nodes cycling through DGX-1 V100 (NVLink topology), A100 with MIG on half its GPUs,
+// 2-GPU T4 without topology and CPU-only nodes; `salt` varies the capacities so that two
+// clusters differ.
+ClusterSnapshot MixedCluster(int n, int salt) {
+  static const std::shared_ptr<const NodeTopology> dgx1 = Builtin("dgx1-v100");
+  std::vector<NodeSpec> nodes;
+  for (int i = 0; i < n; ++i) {
+    const std::string name = "n" + std::to_string(i);
+    const int64_t cpu = 16000 + 8000 * ((i + salt) % 3);
+    switch (i % 4) {
+      case 0:
+        nodes.push_back(Node(name).Cpu(cpu).Mem(256000).Gpus(8, "V100", 16000).Topo(dgx1));
+        break;
+      case 1:
+        nodes.push_back(Node(name).Cpu(cpu).Mem(256000).Gpus(4, "A100-80GB", 81920).Mig(0b11));
+        break;
+      case 2:
+        nodes.push_back(Node(name).Cpu(cpu).Mem(64000).Gpus(2, "T4", 15360));
+        break;
+      default:
+        nodes.push_back(Node(name).Cpu(cpu).Mem(32000));
+    }
+  }
+  return BuildSnapshot(nodes);
+}
+
+// A handful of shapes, so that the memo sees each many times; names differ per call (the
+// memo must ignore them).
+PodRequest RandomPod(std::mt19937_64& rng) {
+  const std::string name = "ns/pod-" + std::to_string(rng() % 1000);
+  switch (rng() % 8) {
+    case 0:
+      return Pod(name).Cpu(4000).Gpus(1);
+    case 1:
+      return Pod(name).Cpu(8000).Gpus(4).Nvlink(TopologyPreference::kPreferred);
+    case 2:
+      return Pod(name).Cpu(8000).Gpus(2).Nvlink(TopologyPreference::kRequired);
+    case 3:
+      return Pod(name).Cpu(2000).Share(300, 4000);
+    case 4:
+      return Pod(name).Cpu(1000).Mig(1);
+    case 5:
+      return Pod(name).Cpu(1000).Mig(3);
+    case 6:
+      return Pod(name).Cpu(12000).Mem(20000);
+    default:
+      return Pod(name).Cpu(2000).Gpus(1).Models({"T4"});
+  }
+}
+
+WorkloadModel Workload() {
+  WorkloadModel w;
+  w.shapes = {Shape(4000, 1, 0, 0.4), Shape(2000, 1, 300, 0.3), Shape(8000, 4, 0, 0.2),
+              Shape(1000, 0, 0, 0.1)};
+  return w;
+}
+
+// The oracle's answer and the memo's must agree in every field.
+void ExpectSameAsSolver(const Solver& solver, SolverMemo& memo, const PodRequest& pod,
+                        const ClusterSnapshot& snapshot, const std::vector<NodeIndex>& candidates) {
+  absl::StatusOr<CycleState> state = solver.PreFilter(pod, snapshot, /*explain=*/true);
+  ASSERT_TRUE(state.ok()) << state.status();
+  absl::StatusOr<FilterResult> want = solver.Filter(*state, pod, snapshot, candidates);
+  ASSERT_TRUE(want.ok()) << want.status();
+  absl::StatusOr<SolverMemo::Filtered> got = memo.Filter(pod, snapshot, candidates);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->result.feasible, want->feasible);
+  ASSERT_EQ(got->result.failed.size(), want->failed.size());
+  for (size_t k = 0; k < want->failed.size(); ++k) {
+    EXPECT_EQ(got->result.failed[k].first, want->failed[k].first);
+    EXPECT_EQ(got->result.failed[k].second.feasibility, want->failed[k].second.feasibility);
+    EXPECT_EQ(got->result.failed[k].second.reason, want->failed[k].second.reason);
+  }
+  if (want->feasible.empty()) return;
+  absl::StatusOr<std::vector<int64_t>> want_totals =
+      solver.Score(*state, pod, snapshot, want->feasible);
+  ASSERT_TRUE(want_totals.ok()) << want_totals.status();
+  absl::StatusOr<std::vector<int64_t>> got_totals =
+      memo.Score(*got, pod, snapshot, got->result.feasible);
+  ASSERT_TRUE(got_totals.ok()) << got_totals.status();
+  EXPECT_EQ(*got_totals, *want_totals);
+}
+
+// Random steps: place a pod with the solver (the cluster changes on one node), release one, or
+// ask the memo about a random pod over a random subset of the nodes in random order.
+void RunRandomSteps(const Solver& solver, SolverMemo& memo, ClusterState& cluster, int steps,
+                    std::mt19937_64& rng) {
+  std::vector<Assignment> placed;
+  for (int step = 0; step < steps; ++step) {
+    SCOPED_TRACE(step);
+    const ClusterSnapshot& view = cluster.view();
+    const int op = static_cast<int>(rng() % 10);
+    if (op < 3) {
+      absl::StatusOr<Placement> p = solver.Place(RandomPod(rng), view, nullptr);
+      ASSERT_TRUE(p.ok()) << p.status();
+      if (p->assignment.has_value()) {
+        ASSERT_TRUE(cluster.Apply(*p->assignment).ok());
+        placed.push_back(*p->assignment);
+      }
+    } else if (op < 4 && !placed.empty()) {
+      const size_t k = rng() % placed.size();
+      ASSERT_TRUE(cluster.Release(placed[k]).ok());
+      placed.erase(placed.begin() + static_cast<std::ptrdiff_t>(k));
+    } else {
+      std::vector<NodeIndex> candidates;
+      for (NodeIndex i = 0; i < view.num_nodes(); ++i) {
+        if (rng() % 4 != 0) candidates.push_back(i);
+      }
+      if (rng() % 3 == 0) std::shuffle(candidates.begin(), candidates.end(), rng);
+      ExpectSameAsSolver(solver, memo, RandomPod(rng), view, candidates);
+    }
+  }
+}
+
+TEST(SolverMemoTest, EqualsTheSolverUnderRandomChangesForEveryPolicy) {
+  for (std::string_view name : PolicyNames()) {
+    SCOPED_TRACE(std::string(name));
+    PolicyConfig config;
+    config.policy = std::string(name);
+    absl::StatusOr<std::unique_ptr<Solver>> solver = BuildSolver(config, Workload());
+    ASSERT_TRUE(solver.ok()) << solver.status();
+    SolverMemo memo(solver->get(), /*max_shapes=*/16);
+    ClusterState cluster(MixedCluster(24, 0));
+    std::mt19937_64 rng(7);
+    RunRandomSteps(**solver, memo, cluster, 400, rng);
+    // A new layout (another node list): the memo must not reuse anything of the old one.
+    ClusterState other(MixedCluster(20, 1));
+    RunRandomSteps(**solver, memo, other, 150, rng);
+    const SolverMemo::Stats s = memo.stats();
+    // It did reuse: most nodes are unchanged between two questions about one shape.
+    EXPECT_GT(s.filter_hits, s.filter_misses);
+    if (name == "accelsched" || name == "fgd" || name == "bestfit") {
+      EXPECT_GT(s.score_hits, 0u);
+    }
+    // One PreFilter per shape and layout: 8 shapes x 2 layouts.
+    EXPECT_LE(s.shapes_built, 16u);
+  }
+}
+
+TEST(SolverMemoTest, EvictsShapesBeyondItsCapacityAndStaysCorrect) {
+  absl::StatusOr<std::unique_ptr<Solver>> solver = BuildSolver(PolicyConfig{}, Workload());
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  SolverMemo memo(solver->get(), /*max_shapes=*/2);  // Fewer than the 8 shapes asked about.
+  ClusterState cluster(MixedCluster(16, 2));
+  std::mt19937_64 rng(11);
+  RunRandomSteps(**solver, memo, cluster, 300, rng);
+  EXPECT_GT(memo.stats().shapes_built, 8u);  // Shapes came back after being forgotten.
+}
+
+TEST(SolverMemoTest, OffMeansEveryCallRunsTheSolver) {
+  absl::StatusOr<std::unique_ptr<Solver>> solver = BuildSolver(PolicyConfig{}, Workload());
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  SolverMemo memo(solver->get(), /*max_shapes=*/0);
+  ClusterState cluster(MixedCluster(12, 0));
+  std::mt19937_64 rng(5);
+  RunRandomSteps(**solver, memo, cluster, 100, rng);
+  EXPECT_EQ(memo.stats().filter_hits, 0u);
+  EXPECT_EQ(memo.stats().score_hits, 0u);
+}
+
+TEST(SolverMemoTest, RejectsBadRequestsAndIndicesLikeTheSolver) {
+  absl::StatusOr<std::unique_ptr<Solver>> solver = BuildSolver(PolicyConfig{}, Workload());
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  SolverMemo memo(solver->get(), 4);
+  const ClusterSnapshot snapshot = MixedCluster(4, 0);
+  // Inconsistent request: GPU memory without a share.
+  EXPECT_EQ(memo.Filter(Pod().GpuMem(100), snapshot, {0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::vector<NodeIndex> out_of_range = {0, 4};
+  EXPECT_EQ(memo.Filter(Pod().Gpus(1), snapshot, out_of_range).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Still serves the same shape afterwards.
+  absl::StatusOr<SolverMemo::Filtered> ok = memo.Filter(Pod().Gpus(1), snapshot, {0, 1, 2, 3});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->result.feasible.size() + ok->result.failed.size(), 4u);
+}
+
+// Many threads asking about a few shapes on one snapshot get the solver's answers (run under
+// ASan/TSan builds to catch races; here it checks the results).
+TEST(SolverMemoTest, ConcurrentCallersGetTheSolversAnswers) {
+  absl::StatusOr<std::unique_ptr<Solver>> solver = BuildSolver(PolicyConfig{}, Workload());
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  SolverMemo memo(solver->get(), 3);
+  ClusterState cluster(MixedCluster(32, 0));
+  std::mt19937_64 setup(3);
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<Placement> p = (*solver)->Place(RandomPod(setup), cluster.view(), nullptr);
+    ASSERT_TRUE(p.ok());
+    if (p->assignment.has_value()) {
+      ASSERT_TRUE(cluster.Apply(*p->assignment).ok());
+    }
+  }
+  const std::shared_ptr<const ClusterSnapshot> snapshot = cluster.Snapshot();
+  std::vector<NodeIndex> all(static_cast<size_t>(snapshot->num_nodes()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<NodeIndex>(i);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(static_cast<uint64_t>(100 + t));
+      for (int i = 0; i < 50; ++i)
+        ExpectSameAsSolver(**solver, memo, RandomPod(rng), *snapshot, all);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+}  // namespace
+}  // namespace accelsched::plugins
