@@ -82,6 +82,54 @@ void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 5000);
 }
 
+// As above, with the cluster changing between cycles as a live one does: after each cycle a
+// 1-GPU pod is bound to one of the busy nodes (not timed), so SolverMemo must recompute that
+// node. Every 4 cycles the pods are released again, so the cluster does not fill up.
+void BM_ExtenderFilterPrioritize5000NamesWithChurn(benchmark::State& state) {
+  static std::unique_ptr<Fixture> f = MakeCluster(5000);
+  const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f->names}}.dump();
+  std::vector<std::string> survivors(f->names.begin() + 2500, f->names.end());
+  const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
+  int64_t cycle = 0;
+  std::vector<std::string> bound;
+  for (auto _ : state) {
+    auto args = codec::DecodeExtenderArgs(absl::string_view(filter_body));
+    auto result = f->cluster.extender->Filter(*args);
+    std::string out = codec::EncodeFilterResultText(*args, *result);
+    benchmark::DoNotOptimize(out.data());
+    auto pargs = codec::DecodeExtenderArgs(absl::string_view(prioritize_body));
+    auto scores = f->cluster.extender->Prioritize(*pargs);
+    std::string pout = codec::EncodeHostPriorityListText(*scores);
+    benchmark::DoNotOptimize(pout.data());
+
+    state.PauseTiming();
+    const std::string node = f->names[static_cast<size_t>((cycle * 7919) % 2500)];  // Busy.
+    const std::string uid = absl::StrFormat("churn-%d", cycle++);
+    codec::ExtenderArgs churn;
+    churn.pod = *codec::DecodePod(
+        {{"metadata", {{"name", uid}, {"namespace", "ml"}, {"uid", uid}}},
+         {"spec",
+          {{"containers",
+            Json::array({{{"name", "c"},
+                          {"resources", {{"limits", {{"cpu", "1"}, {"nvidia.com/gpu", 1}}}}}}})}}}},
+        "Pod");
+    churn.node_names = {node};
+    (void)f->cluster.extender->Filter(churn);
+    if (!f->cluster.extender->Bind(codec::BindingArgs{uid, "ml", uid, node}).ok()) {
+      state.SkipWithError("churn bind failed");
+      break;
+    }
+    bound.push_back(uid);
+    if (bound.size() == 4) {
+      for (const std::string& b : bound) (void)f->cluster.ledger->Release(b);
+      bound.clear();
+    }
+    state.ResumeTiming();
+  }
+  for (const std::string& b : bound) (void)f->cluster.ledger->Release(b);
+  state.SetItemsProcessed(state.iterations() * 5000);
+}
+
 // The parts of the benchmark above, for where the time goes: decoding the filter request, and
 // encoding its answer (2,500 survivors, 2,500 failed with one shared reason).
 void BM_ExtenderDecodeFilter5000Names(benchmark::State& state) {
@@ -120,6 +168,7 @@ void BM_ExtenderFilter500FullNodes(benchmark::State& state) {
 }
 
 BENCHMARK(BM_ExtenderFilterPrioritize5000Names)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ExtenderFilterPrioritize5000NamesWithChurn)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ExtenderDecodeFilter5000Names)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ExtenderEncodeFilter5000Names)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ExtenderFilter500FullNodes)->Unit(benchmark::kMicrosecond);

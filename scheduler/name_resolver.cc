@@ -1,5 +1,6 @@
 #include "scheduler/name_resolver.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -13,7 +14,15 @@ void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
   std::shared_ptr<const Previous> prev;
   {
     absl::MutexLock lock(&mu_);
-    prev = previous_[kind];
+    size_t best = 0;
+    for (const std::shared_ptr<const Previous>& p : previous_[kind]) {
+      const size_t gap = p->list.size() > names.size() ? p->list.size() - names.size()
+                                                       : names.size() - p->list.size();
+      if (prev == nullptr || gap < best) {
+        prev = p;
+        best = gap;
+      }
+    }
   }
   const int64_t num_nodes = snapshot.num_nodes();
   auto next = std::make_shared<Previous>();
@@ -51,7 +60,18 @@ void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
     if (found >= 0) next->position[static_cast<size_t>(found)] = static_cast<int32_t>(i);
   }
   absl::MutexLock lock(&mu_);
-  previous_[kind] = std::move(next);
+  std::vector<std::shared_ptr<const Previous>>& kept = previous_[kind];
+  // The new list replaces the kept ones in its length band.
+  const size_t band = std::max<size_t>(1, names.size() / 32);
+  kept.erase(std::remove_if(kept.begin(), kept.end(),
+                            [&](const std::shared_ptr<const Previous>& p) {
+                              const size_t n = p->list.size();
+                              return (n > names.size() ? n - names.size() : names.size() - n) <
+                                     band;
+                            }),
+             kept.end());
+  kept.insert(kept.begin(), std::move(next));
+  if (kept.size() > kKept) kept.resize(kKept);
   counts_.predicted += counts.predicted;
   counts_.looked_up += counts.looked_up;
 }

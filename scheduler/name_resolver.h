@@ -1,12 +1,17 @@
 // Resolves the node names of extender requests to snapshot node indices.
 //
 // kube-scheduler sends the same node list to filter cycle after cycle (and to prioritize, the
-// survivors, which change little between cycles), so each name is first predicted from the
+// survivors, which change little between cycles), so each name is first predicted from a
 // previous list of the same kind and checked against the snapshot's name for that node; only a
 // miss costs a hash lookup (ClusterSnapshot::Find). After a miss, predictions continue from
 // where the found node stood in the previous list, so a node added to or dropped from the list
 // costs one lookup, not one per following name. A wrong prediction is always caught by the
 // name check: the result equals ClusterSnapshot::Find for every name.
+//
+// The last few lists of each kind are kept, at most one per length band (lists whose lengths
+// differ by less than 1/32 share a band), and a list is predicted from the kept one closest in
+// length: the full-cluster lists of most pods then still predict each other when a pod with a
+// node selector (a short list) comes in between.
 //
 // Thread-safety: thread-safe. Concurrent requests may race to publish their list; either one
 // wins, and a stale prediction is only a miss.
@@ -49,7 +54,9 @@ class NameResolver {
     std::vector<int32_t> position;         // Node index -> its position in `list`, or -1.
   };
   mutable absl::Mutex mu_;
-  std::shared_ptr<const Previous> previous_[kNumKinds] ABSL_GUARDED_BY(mu_);
+  static constexpr size_t kKept = 4;  // Lists kept per kind.
+  // Most recent first.
+  std::vector<std::shared_ptr<const Previous>> previous_[kNumKinds] ABSL_GUARDED_BY(mu_);
   Counts counts_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -45,11 +45,17 @@ commands:
       write a static cluster file of N HGX H100 nodes (8 GPUs); a fraction F (default 1) of
       them has 4 GPUs in use
   latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender] [--full-nodes]
+          [--churn true|false]
       as kube-scheduler: filter over every node, then prioritize over the survivors (timed
-      together, including parsing the filter answer), and the same bodies sent to the empty
-      handler POST /debug/noop, and once more to /debug/noop?bytes=N with canned answers as
-      large as the verbs' (the transfer cost of the answers); one keep-alive connection that
-      asks for gzip as kube-scheduler's Go client does; prints p50/p90/p99 in microseconds.
+      together; parsing the filter answer is the client's and is not timed), and the same
+      bodies sent to the empty handler POST /debug/noop, and once more to /debug/noop?bytes=N
+      with canned answers as large as the verbs' (the transfer cost of the answers); one
+      keep-alive connection that asks for gzip as kube-scheduler's Go client does; prints
+      p50/p90/p99 in microseconds.
+      --churn true (default): after each timed cycle, bind a 1-GPU pod (filter + bind, not
+      timed) to the next node the probe failed on, so that the cluster changes between cycles
+      as a live one does and nothing the server remembers stays valid by accident; the probe's
+      survivors stay the same. --churn false: the cluster does not change.
       --full-nodes true: filter only, with the nodes sent as full v1.Node objects of about
       5 KB each (nodeCacheCapable: false)
 )";
@@ -405,6 +411,9 @@ int Latency(const Flags& flags) {
   const Json names = std::move(*found);
   DemoPod p{"latency-probe", "", {{"cpu", "8"}, {"memory", "64Gi"}, {"nvidia.com/gpu", gpus}}};
   const bool full = flags.Get("--full-nodes", "false") == "true";
+  const bool churn = flags.Get("--churn", "true") == "true";
+  std::vector<std::string> churn_nodes;  // Nodes the probe failed on: churn targets.
+  size_t churned = 0;
   std::string body = Json{{"Pod", PodObject(p, 1)}, {"NodeNames", names}}.dump();
   if (full) {
     Json items = Json::array();
@@ -453,6 +462,12 @@ int Latency(const Flags& flags) {
           }
           prioritize_answer = q->body.size();
         }
+        if (churn && churn_nodes.empty() && filtered.contains("FailedNodes") &&
+            filtered["FailedNodes"].is_object()) {
+          for (const auto& [node, reason] : filtered["FailedNodes"].items()) {
+            churn_nodes.push_back(node);
+          }
+        }
       }
     }
     auto t1 = std::chrono::steady_clock::now();
@@ -473,6 +488,25 @@ int Latency(const Flags& flags) {
       if (!h || h->status != 200 || h->body.size() != std::max<size_t>(answer, 2)) return 2;
     }
     auto t3 = std::chrono::steady_clock::now();
+    if (churn && !churn_nodes.empty()) {
+      // One node changes before the next cycle: a 1-GPU pod bound where the probe does not fit.
+      const std::string& node = churn_nodes[churned % churn_nodes.size()];
+      DemoPod c{absl::StrCat("churn-", churned), "", {{"cpu", "1"}, {"nvidia.com/gpu", 1}}};
+      const Json pod = PodObject(c, 1000000 + static_cast<int>(churned));
+      ++churned;
+      std::optional<Json> f = d.Call("filter", Json{{"Pod", pod}, {"NodeNames", {node}}});
+      if (!f) return 2;
+      std::optional<Json> b = d.Call("bind", Json{{"PodName", pod["metadata"]["name"]},
+                                                  {"PodNamespace", pod["metadata"]["namespace"]},
+                                                  {"PodUID", pod["metadata"]["uid"]},
+                                                  {"Node", node}});
+      if (!b) return 2;
+      if (!(*b)["Error"].get<std::string>().empty()) {
+        std::cerr << "accelsched-load latency: churn bind to " << node
+                  << " refused: " << (*b)["Error"].get<std::string>() << "\n";
+        return 2;
+      }
+    }
     if (i < warmup) continue;
     const auto prioritize_time =
         prioritize_body.empty() ? std::chrono::steady_clock::duration{} : t1 - prioritize_start;
@@ -481,8 +515,8 @@ int Latency(const Flags& flags) {
     empty.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
     canned.push_back(std::chrono::duration<double, std::micro>(t3 - t2).count());
   }
-  std::printf("nodes %zu, pod %d GPUs, %d requests, request body %zu bytes\n", names.size(), gpus,
-              requests, body.size());
+  std::printf("nodes %zu, pod %d GPUs, %d requests, request body %zu bytes, %zu churn binds\n",
+              names.size(), gpus, requests, body.size(), churned);
   std::printf("%s p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
               full ? "filter round trip (full Node objects):" : "filter+prioritize round trip:",
               Percentile(verbs, 50), Percentile(verbs, 90), Percentile(verbs, 99));

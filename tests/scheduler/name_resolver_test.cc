@@ -74,6 +74,33 @@ TEST(NameResolverTest, AnInsertedOrDroppedNodeCostsOneLookup) {
   EXPECT_LE(r.counts().looked_up - before, 4);
 }
 
+TEST(NameResolverTest, AShortListInBetweenDoesNotSpoilTheLongOnesPrediction) {
+  const ClusterSnapshot s = Nodes(200);
+  std::vector<std::string> all = Names(200);
+  std::shuffle(all.begin(), all.end(), std::mt19937(3));  // Not the snapshot's order.
+  const std::vector<std::string> one = {all[17]};
+  const std::vector<std::string> few(all.begin() + 50, all.begin() + 60);
+  NameResolver r;
+  std::vector<NodeIndex> got;
+  r.Resolve(NameResolver::kFilter, s, all, &got);
+  int64_t after_first_round = 0;
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    r.Resolve(NameResolver::kFilter, s, one, &got);  // e.g. a pod with a node selector
+    EXPECT_EQ(got, Oracle(s, one));
+    r.Resolve(NameResolver::kFilter, s, few, &got);
+    EXPECT_EQ(got, Oracle(s, few));
+    const int64_t before_all = r.counts().looked_up;
+    r.Resolve(NameResolver::kFilter, s, all, &got);
+    EXPECT_EQ(got, Oracle(s, all));
+    // The long list is still predicted from the previous long one.
+    EXPECT_EQ(r.counts().looked_up, before_all);
+    if (round == 0) after_first_round = r.counts().looked_up;
+  }
+  // Once seen, the short lists are predicted from themselves too.
+  EXPECT_EQ(r.counts().looked_up, after_first_round);
+}
+
 // Random edits between requests (drops, inserts, unknown names, shuffles, duplicates) and
 // snapshots with other node sets: always Find's answer.
 TEST(NameResolverTest, MatchesFindUnderRandomEditsAndSnapshotChanges) {
