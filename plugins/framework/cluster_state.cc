@@ -99,7 +99,7 @@ absl::Status ClusterState::Check(const Assignment& a, bool release) const {
 }
 
 void ClusterState::Change(const Assignment& a, int sign) {
-  NodeInfo& n = snapshot_.nodes_[static_cast<size_t>(a.node)];
+  NodeInfo& n = snapshot_.MutableNode(a.node);
   const int64_t free_before = n.GpuFreeMilliTotal();
   n.cpu_free_milli -= sign * a.cpu_milli;
   n.memory_free_mib -= sign * a.memory_mib;

@@ -1,7 +1,9 @@
 #include "plugins/framework/snapshot.h"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
+#include <iterator>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -64,9 +66,19 @@ int16_t ClusterSnapshot::ModelIndex(absl::string_view name) const {
 }
 
 std::optional<NodeIndex> ClusterSnapshot::Find(absl::string_view name) const {
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) return std::nullopt;
+  if (by_name_ == nullptr) return std::nullopt;
+  auto it = by_name_->find(name);
+  if (it == by_name_->end()) return std::nullopt;
   return it->second;
+}
+
+NodeInfo& ClusterSnapshot::MutableNode(NodeIndex i) {
+  const size_t k = static_cast<size_t>(i);
+  std::shared_ptr<Chunk>& chunk = chunks_[k >> kChunkShift];
+  // Sole owner: no published copy can see the change. Otherwise change a private copy (a copy
+  // being dropped concurrently may make this copy needlessly, never wrongly).
+  if (chunk.use_count() > 1) chunk = std::make_shared<Chunk>(*chunk);
+  return (*chunk)[k & kChunkMask];
 }
 
 uint64_t NextUniqueVersion() {
@@ -81,7 +93,9 @@ ClusterSnapshotBuilder& ClusterSnapshotBuilder::AddNode(NodeSpec spec) {
 
 absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
   ClusterSnapshot s;
-  s.nodes_.reserve(specs_.size());
+  std::vector<NodeInfo> nodes;
+  nodes.reserve(specs_.size());
+  auto by_name = std::make_shared<absl::flat_hash_map<std::string, NodeIndex>>();
   auto shared_empty_labels = std::make_shared<const Labels>();
   for (NodeSpec& spec : specs_) {
     auto bad = [&](absl::string_view why) {
@@ -89,7 +103,7 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     };
     if (spec.name.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("node #", s.nodes_.size(), ": name must not be empty"));
+          absl::StrCat("node #", nodes.size(), ": name must not be empty"));
     }
     if (spec.cpu_milli < 0 || spec.memory_mib < 0 || spec.gpu_memory_mib < 0) {
       return bad("capacities must not be negative");
@@ -140,12 +154,20 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     n.topology = std::move(spec.topology);
     n.labels = spec.labels.empty() ? shared_empty_labels
                                    : std::make_shared<const Labels>(std::move(spec.labels));
-    auto [it, inserted] = s.by_name_.emplace(n.name, static_cast<NodeIndex>(s.nodes_.size()));
+    auto [it, inserted] = by_name->emplace(n.name, static_cast<NodeIndex>(nodes.size()));
     if (!inserted) return bad("duplicate node name");
     s.gpu_capacity_milli_ += int64_t{spec.gpu_count} * 1000;
     n.version = NextUniqueVersion();
-    s.nodes_.push_back(std::move(n));
+    nodes.push_back(std::move(n));
   }
+  s.num_nodes_ = static_cast<int>(nodes.size());
+  for (size_t first = 0; first < nodes.size(); first += size_t{1} << ClusterSnapshot::kChunkShift) {
+    const size_t last = std::min(nodes.size(), first + (size_t{1} << ClusterSnapshot::kChunkShift));
+    s.chunks_.push_back(
+        std::make_shared<ClusterSnapshot::Chunk>(std::make_move_iterator(nodes.begin() + first),
+                                                 std::make_move_iterator(nodes.begin() + last)));
+  }
+  s.by_name_ = std::move(by_name);
   s.layout_ = NextUniqueVersion();
   specs_.clear();
   return s;

@@ -11,7 +11,8 @@
 // topology with its device-set tables (shared between nodes of the same hardware), labels.
 //
 // Thread-safety: immutable after construction; safe to read from many threads.
-// Ownership: owns its nodes; topologies and label sets are shared, immutable, reference counted.
+// Ownership: shares its nodes with its copies (in immutable chunks, see below); topologies and
+// label sets are shared, immutable, reference counted.
 #ifndef ACCELSCHED_PLUGINS_FRAMEWORK_SNAPSHOT_H_
 #define ACCELSCHED_PLUGINS_FRAMEWORK_SNAPSHOT_H_
 
@@ -129,9 +130,32 @@ class ClusterSnapshot {
  public:
   ClusterSnapshot() = default;
 
-  absl::Span<const NodeInfo> nodes() const { return nodes_; }
-  const NodeInfo& node(NodeIndex i) const { return nodes_[static_cast<size_t>(i)]; }
-  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  // Every node in index order: `for (const NodeInfo& n : snapshot.nodes())`.
+  class NodeIterator {
+   public:
+    NodeIterator(const ClusterSnapshot* s, NodeIndex i) : s_(s), i_(i) {}
+    const NodeInfo& operator*() const { return s_->node(i_); }
+    NodeIterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const NodeIterator& o) const { return i_ == o.i_; }
+
+   private:
+    const ClusterSnapshot* s_;
+    NodeIndex i_;
+  };
+  struct NodeRange {
+    NodeIterator b, e;
+    NodeIterator begin() const { return b; }
+    NodeIterator end() const { return e; }
+  };
+  NodeRange nodes() const { return {{this, 0}, {this, num_nodes_}}; }
+  const NodeInfo& node(NodeIndex i) const {
+    const size_t k = static_cast<size_t>(i);
+    return (*chunks_[k >> kChunkShift])[k & kChunkMask];
+  }
+  int num_nodes() const { return num_nodes_; }
   // Interned GPU model names; NodeInfo::model indexes this.
   absl::Span<const std::string> models() const { return models_; }
   // Model index of `name` (exact match), or kNoModel.
@@ -154,9 +178,20 @@ class ClusterSnapshot {
   friend class ClusterSnapshotBuilder;
   friend class ClusterState;
 
-  std::vector<NodeInfo> nodes_;
+  // Nodes live in chunks of 64, shared between copies: a copy costs one pointer per chunk, and
+  // ClusterState copies a chunk only when it changes a node in a chunk that a published copy
+  // still holds (copy on write). Chunks reached through a ClusterSnapshot are never changed.
+  static constexpr size_t kChunkShift = 6;
+  static constexpr size_t kChunkMask = (size_t{1} << kChunkShift) - 1;
+  using Chunk = std::vector<NodeInfo>;
+  // The node for ClusterState to change, its chunk copied first if it is shared.
+  NodeInfo& MutableNode(NodeIndex i);
+
+  std::vector<std::shared_ptr<Chunk>> chunks_;
+  int num_nodes_ = 0;
   std::vector<std::string> models_;
-  absl::flat_hash_map<std::string, NodeIndex> by_name_;
+  // Never null after Build; shared by copies (the layout does not change).
+  std::shared_ptr<const absl::flat_hash_map<std::string, NodeIndex>> by_name_;
   int64_t gpu_capacity_milli_ = 0;
   int64_t gpu_used_milli_ = 0;
   uint64_t version_ = 0;

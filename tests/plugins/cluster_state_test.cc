@@ -1,6 +1,9 @@
 #include "plugins/framework/cluster_state.h"
 
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -195,6 +198,37 @@ TEST(ClusterSnapshotBuilderTest, VersionsAndLayoutsAreNeverReusedAndCopiesKeepTh
   const ClusterSnapshot copy = a;
   EXPECT_EQ(copy.layout(), a.layout());
   EXPECT_EQ(copy.node(1).version, a.node(1).version);
+}
+
+TEST(ClusterStateTest, PublishedSnapshotsNeverSeeLaterChangesAndShareUnchangedNodes) {
+  // 200 CPU nodes: more than three chunks of 64.
+  std::vector<std::pair<std::string, int64_t>> specs;
+  for (int i = 0; i < 200; ++i) specs.emplace_back("c" + std::to_string(i), 1000);
+  ClusterState state(::accelsched::testing::CpuNodes(specs));
+  std::vector<std::shared_ptr<const ClusterSnapshot>> published;
+  std::vector<std::vector<int64_t>> want;  // Each snapshot's free CPU per node when taken.
+  std::mt19937 rng(5);
+  for (int step = 0; step < 60; ++step) {
+    published.push_back(state.Snapshot());
+    want.emplace_back();
+    for (const NodeInfo& n : published.back()->nodes()) want.back().push_back(n.cpu_free_milli);
+    const NodeIndex node = static_cast<NodeIndex>(rng() % 200);
+    ASSERT_TRUE(state.Apply(Assign(node, 0, 0, 0, 10, 0)).ok());
+  }
+  for (size_t k = 0; k < published.size(); ++k) {
+    SCOPED_TRACE(k);
+    for (NodeIndex i = 0; i < 200; ++i) {
+      ASSERT_EQ(published[k]->node(i).cpu_free_milli, want[k][static_cast<size_t>(i)]);
+      EXPECT_EQ(published[k]->node(i).name, "c" + std::to_string(i));
+      EXPECT_EQ(published[k]->Find("c" + std::to_string(i)), std::optional<NodeIndex>(i));
+    }
+  }
+  // A copy shares what did not change since: node 199 sits in the last chunk.
+  const std::shared_ptr<const ClusterSnapshot> before = state.Snapshot();
+  ASSERT_TRUE(state.Apply(Assign(0, 0, 0, 0, 10, 0)).ok());  // Changes the first chunk only.
+  EXPECT_EQ(&before->node(199), &state.view().node(199));
+  EXPECT_NE(&before->node(0), &state.view().node(0));
+  EXPECT_EQ(state.view().node(0).cpu_free_milli, before->node(0).cpu_free_milli - 10);
 }
 
 // ---- Apply / Release ----------------------------------------------------------------------------
