@@ -129,13 +129,11 @@ absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& 
   return std::move(f.result);
 }
 
-absl::StatusOr<std::vector<codec::HostPriority>> Extender::Prioritize(
-    const codec::ExtenderArgs& args) {
+absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
   ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kPrioritize));
-  std::vector<codec::HostPriority> out(args.node_names.size());
-  for (size_t i = 0; i < args.node_names.size(); ++i) out[i].host = args.node_names[i];
+  std::vector<int64_t> out(args.node_names.size(), 0);
   const std::vector<NodeIndex>& feasible = f.solved.result.feasible;
   if (feasible.empty()) return out;
   ACCELSCHED_ASSIGN_OR_RETURN(std::vector<int64_t> totals,
@@ -146,7 +144,7 @@ absl::StatusOr<std::vector<codec::HostPriority>> Extender::Prioritize(
     int64_t score = 9;
     if (*hi != *lo) score = (totals[k] - *lo) * 9 / (*hi - *lo);
     if (static_cast<int>(k) == best) score = 10;
-    out[static_cast<size_t>(f.result.survivors[k])].score = score;
+    out[static_cast<size_t>(f.result.survivors[k])] = score;
   }
   return out;
 }

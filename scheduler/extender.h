@@ -82,7 +82,8 @@ class Extender {
            Metrics* metrics, size_t pod_cache_size = 10000, int memo_shapes = 16);
 
   absl::StatusOr<codec::FilterResult> Filter(const codec::ExtenderArgs& args);
-  absl::StatusOr<std::vector<codec::HostPriority>> Prioritize(const codec::ExtenderArgs& args);
+  // The score (0..10) of each of args.node_names, in that order.
+  absl::StatusOr<std::vector<int64_t>> Prioritize(const codec::ExtenderArgs& args);
   // OK, or the error for the ExtenderBindingResult (InvalidArgument / NotFound /
   // FailedPrecondition / Internal).
   absl::Status Bind(const codec::BindingArgs& args);

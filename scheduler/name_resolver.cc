@@ -10,10 +10,20 @@ using plugins::ClusterSnapshot;
 using plugins::NodeIndex;
 
 void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
-                           absl::Span<const std::string> names, std::vector<NodeIndex>* out) {
+                           const codec::NodeNames& names, std::vector<NodeIndex>* out) {
   std::shared_ptr<const Previous> prev;
   {
     absl::MutexLock lock(&mu_);
+    std::vector<std::shared_ptr<const Previous>>& kept = previous_[kind];
+    for (size_t k = 0; k < kept.size(); ++k) {
+      if (kept[k]->identity == names.identity() && kept[k]->layout == snapshot.layout()) {
+        *out = kept[k]->list;
+        counts_.reused += static_cast<int64_t>(names.size());
+        std::rotate(kept.begin(), kept.begin() + static_cast<std::ptrdiff_t>(k),
+                    kept.begin() + static_cast<std::ptrdiff_t>(k) + 1);
+        return;
+      }
+    }
     size_t best = 0;
     for (const std::shared_ptr<const Previous>& p : previous_[kind]) {
       const size_t gap = p->list.size() > names.size() ? p->list.size() - names.size()
@@ -26,6 +36,9 @@ void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
   }
   const int64_t num_nodes = snapshot.num_nodes();
   auto next = std::make_shared<Previous>();
+  next->identity = names.identity();
+  next->keep_alive = names.keep_alive();
+  next->layout = snapshot.layout();
   next->list.resize(names.size());
   next->position.assign(static_cast<size_t>(num_nodes), -1);
   out->resize(names.size());

@@ -8,6 +8,10 @@
 // costs one lookup, not one per following name. A wrong prediction is always caught by the
 // name check: the result equals ClusterSnapshot::Find for every name.
 //
+// A list decoded from the same JSON text as a kept one (codec::NodeNames::identity(), the
+// codec's list cache) on a snapshot of the same layout is not looked at again: its resolution is
+// reused whole.
+//
 // The last few lists of each kind are kept, at most one per length band (lists whose lengths
 // differ by less than 1/32 share a band), and a list is predicted from the kept one closest in
 // length: the full-cluster lists of most pods then still predict each other when a pod with a
@@ -28,6 +32,7 @@
 #include "absl/types/span.h"
 
 #include "plugins/framework/snapshot.h"
+#include "scheduler/codec/extender.h"
 
 namespace accelsched::scheduler {
 
@@ -37,21 +42,24 @@ class NameResolver {
   enum Kind { kFilter = 0, kPrioritize = 1, kNumKinds = 2 };
 
   // (*out)[i] is the index of names[i] in `snapshot`, or -1 if no node has that name.
-  void Resolve(Kind kind, const plugins::ClusterSnapshot& snapshot,
-               absl::Span<const std::string> names, std::vector<plugins::NodeIndex>* out)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void Resolve(Kind kind, const plugins::ClusterSnapshot& snapshot, const codec::NodeNames& names,
+               std::vector<plugins::NodeIndex>* out) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Names resolved by prediction and by lookup since construction (tests, metrics).
   struct Counts {
     int64_t predicted = 0;
     int64_t looked_up = 0;
+    int64_t reused = 0;  // Names of lists whose resolution was reused whole.
   };
   Counts counts() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Previous {
-    std::vector<plugins::NodeIndex> list;  // The resolved list, -1 for unknown names.
-    std::vector<int32_t> position;         // Node index -> its position in `list`, or -1.
+    std::vector<plugins::NodeIndex> list;    // The resolved list, -1 for unknown names.
+    std::vector<int32_t> position;           // Node index -> its position in `list`, or -1.
+    const void* identity = nullptr;          // codec::NodeNames::identity() of the names.
+    std::shared_ptr<const void> keep_alive;  // Keeps `identity` from being reused.
+    uint64_t layout = 0;                     // ClusterSnapshot::layout() resolved against.
   };
   mutable absl::Mutex mu_;
   static constexpr size_t kKept = 4;  // Lists kept per kind.

@@ -201,9 +201,9 @@ absl::Status Server::Listen() {
               absl::StatusOr<codec::ExtenderArgs> args =
                   codec::DecodeExtenderArgs(absl::string_view(body));
               if (!args.ok()) return ReplyError(res, args.status());
-              absl::StatusOr<std::vector<codec::HostPriority>> r = extender_->Prioritize(*args);
+              absl::StatusOr<std::vector<int64_t>> r = extender_->Prioritize(*args);
               if (!r.ok()) return ReplyError(res, r.status());
-              ReplyVerb(res, codec::EncodeHostPriorityListText(*r));
+              ReplyVerb(res, codec::EncodeHostPriorityListText(args->node_names, *r));
             }));
   http.Post(prefix + "/bind", verb("bind", [this](const Json& body, httplib::Response& res) {
               absl::StatusOr<codec::BindingArgs> args = codec::DecodeBindingArgs(body);

@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 #include "topology/status_macros.h"
 
@@ -95,18 +100,119 @@ absl::StatusOr<std::string> RawNodeName(std::string_view raw, const std::string&
   return absl::InvalidArgumentError(path + ".metadata.name: required");
 }
 
-// `"key":{"node":"reason",...}` with each reason escaped once.
-void AppendReasons(std::string* out, const char* key, const ExtenderArgs& args,
-                   const std::vector<std::pair<int, int>>& failures,
-                   const std::vector<std::string>& escaped_reasons) {
-  absl::StrAppend(out, ",\"", key, "\":{");
-  for (size_t i = 0; i < failures.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    AppendJsonString(out, args.node_names[static_cast<size_t>(failures[i].first)]);
-    out->push_back(':');
-    out->append(escaped_reasons[static_cast<size_t>(failures[i].second)]);
+// The names of a NodeNames array (`raw`: its JSON text, already validated as JSON and UTF-8).
+absl::StatusOr<NodeNames> ParseNodeNames(std::string_view raw) {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(raw.data(), raw.size());
+  simdjson::ondemand::document doc;
+  if (auto e = parser.iterate(padded).get(doc); e) return BadJson(e);
+  simdjson::ondemand::array array;
+  if (auto e = doc.get_array().get(array); e) return BadJson(e);
+  std::vector<std::string> names;
+  names.reserve(raw.size() / 8);
+  size_t i = 0;
+  for (auto element : array) {
+    simdjson::ondemand::value n;
+    if (auto e = element.get(n); e) return BadJson(e);
+    std::string_view name;
+    if (n.get_string().get(name)) {
+      return WrongTypeOf(absl::StrCat("NodeNames[", i, "]"), "a string", n);
+    }
+    names.emplace_back(name);
+    ++i;
   }
-  out->push_back('}');
+  return NodeNames(std::move(names));
+}
+
+// The last NodeNames arrays decoded, by their JSON text: kube-scheduler sends the same list
+// (every node) cycle after cycle, and prioritize the same survivors while nothing changes.
+class NodeNamesCache {
+ public:
+  absl::StatusOr<NodeNames> Get(std::string_view raw) {
+    {
+      absl::MutexLock lock(&mu_);
+      for (size_t k = 0; k < recent_.size(); ++k) {
+        if (recent_[k].first == raw) {
+          NodeNames hit = recent_[k].second;
+          std::rotate(recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(k),
+                      recent_.begin() + static_cast<std::ptrdiff_t>(k) + 1);
+          return hit;
+        }
+      }
+    }
+    ACCELSCHED_ASSIGN_OR_RETURN(NodeNames names, ParseNodeNames(raw));
+    absl::MutexLock lock(&mu_);
+    recent_.insert(recent_.begin(), {std::string(raw), names});
+    if (recent_.size() > kKept) recent_.pop_back();
+    return names;
+  }
+
+ private:
+  static constexpr size_t kKept = 8;
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, NodeNames>> recent_ ABSL_GUARDED_BY(mu_);  // MRU first.
+};
+
+absl::StatusOr<NodeNames> NodeNamesOf(std::string_view raw) {
+  static NodeNamesCache* const cache = new NodeNamesCache();
+  return cache->Get(raw);
+}
+
+// Writes into a string sized up front: the answers are built from pieces whose sizes are known,
+// and appending them one by one through std::string (a capacity check and a call per piece, for
+// 10,000 pieces) costs more than the copying.
+class Writer {
+ public:
+  Writer(std::string* out, size_t capacity) : out_(out) {
+    out_->resize(capacity);
+    p_ = out_->data();
+    end_ = p_ + capacity;
+  }
+  void Put(absl::string_view s) {
+    Check(s.size());
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void Put(char c) {
+    Check(1);
+    *p_++ = c;
+  }
+  void Finish() { out_->resize(static_cast<size_t>(p_ - out_->data())); }
+
+ private:
+  void Check(size_t n) const {
+    // The capacity is computed from the same pieces; running past it is a bug, never input.
+    if (static_cast<size_t>(end_ - p_) < n) std::abort();
+  }
+  std::string* out_;
+  char* p_;
+  char* end_;
+};
+
+// `,"key":{"node":"reason",...}` with each reason escaped once; `bytes` adds what it writes.
+size_t ReasonsBytes(const ExtenderArgs& args, const std::vector<std::pair<int, int>>& failures,
+                    const std::vector<std::string>& escaped_reasons) {
+  size_t bytes = 32;
+  for (const auto& [node, reason] : failures) {
+    bytes += args.node_names.Quoted(static_cast<size_t>(node)).size() +
+             escaped_reasons[static_cast<size_t>(reason)].size() + 2;
+  }
+  return bytes;
+}
+
+void PutReasons(Writer& w, absl::string_view key, const ExtenderArgs& args,
+                const std::vector<std::pair<int, int>>& failures,
+                const std::vector<std::string>& escaped_reasons) {
+  w.Put(",\"");
+  w.Put(key);
+  w.Put("\":{");
+  for (size_t i = 0; i < failures.size(); ++i) {
+    if (i > 0) w.Put(',');
+    w.Put(args.node_names.Quoted(static_cast<size_t>(failures[i].first)));
+    w.Put(':');
+    w.Put(escaped_reasons[static_cast<size_t>(failures[i].second)]);
+  }
+  w.Put('}');
 }
 
 }  // namespace
@@ -145,17 +251,9 @@ absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body) {
     } else if (KeyIs(key, "NodeNames")) {
       simdjson::ondemand::array names;
       if (v.get_array().get(names)) return WrongTypeOf("NodeNames", "an array of strings", v);
-      size_t i = 0;
-      for (auto element : names) {
-        simdjson::ondemand::value n;
-        if (auto e = element.get(n); e) return BadJson(e);
-        std::string_view name;
-        if (n.get_string().get(name)) {
-          return WrongTypeOf(absl::StrCat("NodeNames[", i, "]"), "a string", n);
-        }
-        out.node_names.emplace_back(name);
-        ++i;
-      }
+      std::string_view raw;
+      if (auto e = names.raw_json().get(raw); e) return BadJson(e);
+      ACCELSCHED_ASSIGN_OR_RETURN(out.node_names, NodeNamesOf(raw));
       have_names = true;
     } else if (KeyIs(key, "Nodes")) {
       simdjson::ondemand::object nodes;
@@ -176,6 +274,7 @@ absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body) {
           return WrongTypeOf("Nodes.items", "an array", items_value);
         }
         size_t i = 0;
+        std::vector<std::string> item_names;
         for (auto element : items) {
           const std::string path = absl::StrCat("Nodes.items[", i, "]");
           simdjson::ondemand::value item;
@@ -185,10 +284,11 @@ absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body) {
           std::string_view raw;
           if (auto e = obj.raw_json().get(raw); e) return BadJson(e);
           ACCELSCHED_ASSIGN_OR_RETURN(std::string name, RawNodeName(raw, path));
-          out.node_names.push_back(std::move(name));
+          item_names.push_back(std::move(name));
           out.node_items.emplace_back(raw);
           ++i;
         }
+        out.node_names = NodeNames(std::move(item_names));
       }
     }
   }
@@ -254,6 +354,20 @@ void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
 }
 
+NodeNames::NodeNames(std::vector<std::string> names) {
+  auto data = std::make_shared<Data>();
+  size_t bytes = 0;
+  for (const std::string& n : names) bytes += n.size() + 2;
+  data->quoted.reserve(bytes);
+  data->quoted_end.reserve(names.size());
+  for (const std::string& n : names) {
+    AppendJsonString(&data->quoted, n);
+    data->quoted_end.push_back(data->quoted.size());
+  }
+  data->names = std::move(names);
+  data_ = std::move(data);
+}
+
 int FilterResult::AddReason(std::string reason) {
   reasons.push_back(std::move(reason));
   return static_cast<int>(reasons.size()) - 1;
@@ -272,44 +386,43 @@ std::vector<std::pair<std::string, std::string>> FilterResult::Named(const Exten
 std::string EncodeFilterResultText(const ExtenderArgs& args, const FilterResult& result) {
   std::vector<std::string> escaped;
   escaped.reserve(result.reasons.size());
-  size_t longest = 0;
   for (const std::string& r : result.reasons) {
     escaped.emplace_back();
     AppendJsonString(&escaped.back(), r);
-    longest = std::max(longest, escaped.back().size());
   }
-  size_t longest_name = 0;
-  for (const std::string& n : args.node_names) longest_name = std::max(longest_name, n.size());
-  size_t survivor_bytes = result.survivors.size() * (longest_name + 3);
-  if (args.full_nodes) {
-    survivor_bytes = 0;
-    for (int k : result.survivors)
-      survivor_bytes += args.node_items[static_cast<size_t>(k)].size() + 1;
+  std::string error;
+  AppendJsonString(&error, result.error);
+  static constexpr absl::string_view kListHead =
+      R"({"Nodes":{"apiVersion":"v1","kind":"NodeList","metadata":{},"items":[)";
+  size_t bytes = kListHead.size() + 64 + error.size() + ReasonsBytes(args, result.failed, escaped) +
+                 ReasonsBytes(args, result.failed_unresolvable, escaped);
+  for (int k : result.survivors) {
+    const size_t i = static_cast<size_t>(k);
+    bytes += (args.full_nodes ? args.node_items[i].size() : args.node_names.Quoted(i).size()) + 1;
   }
   std::string out;
-  out.reserve(96 + result.error.size() * 2 + survivor_bytes +
-              (result.failed.size() + result.failed_unresolvable.size()) *
-                  (longest_name + longest + 4));
+  Writer w(&out, bytes);
   if (args.full_nodes) {
-    out.append(R"({"Nodes":{"apiVersion":"v1","kind":"NodeList","metadata":{},"items":[)");
+    w.Put(kListHead);
     for (size_t k = 0; k < result.survivors.size(); ++k) {
-      if (k > 0) out.push_back(',');
-      out.append(args.node_items[static_cast<size_t>(result.survivors[k])]);
+      if (k > 0) w.Put(',');
+      w.Put(args.node_items[static_cast<size_t>(result.survivors[k])]);
     }
-    out.append(R"(]},"NodeNames":null)");
+    w.Put(R"(]},"NodeNames":null)");
   } else {
-    out.append(R"({"Nodes":null,"NodeNames":[)");
+    w.Put(R"({"Nodes":null,"NodeNames":[)");
     for (size_t k = 0; k < result.survivors.size(); ++k) {
-      if (k > 0) out.push_back(',');
-      AppendJsonString(&out, args.node_names[static_cast<size_t>(result.survivors[k])]);
+      if (k > 0) w.Put(',');
+      w.Put(args.node_names.Quoted(static_cast<size_t>(result.survivors[k])));
     }
-    out.push_back(']');
+    w.Put(']');
   }
-  AppendReasons(&out, "FailedNodes", args, result.failed, escaped);
-  AppendReasons(&out, "FailedAndUnresolvableNodes", args, result.failed_unresolvable, escaped);
-  out.append(",\"Error\":");
-  AppendJsonString(&out, result.error);
-  out.push_back('}');
+  PutReasons(w, "FailedNodes", args, result.failed, escaped);
+  PutReasons(w, "FailedAndUnresolvableNodes", args, result.failed_unresolvable, escaped);
+  w.Put(",\"Error\":");
+  w.Put(error);
+  w.Put('}');
+  w.Finish();
   return out;
 }
 
@@ -326,6 +439,32 @@ std::string EncodeHostPriorityListText(const std::vector<HostPriority>& list) {
     absl::StrAppend(&out, R"(,"Score":)", list[i].score, "}");
   }
   out.push_back(']');
+  return out;
+}
+
+std::string EncodeHostPriorityListText(const NodeNames& names, const std::vector<int64_t>& scores) {
+  static constexpr absl::string_view kHost = R"({"Host":)";
+  static constexpr absl::string_view kScore = R"(,"Score":)";
+  size_t bytes = 2;
+  for (size_t i = 0; i < names.size(); ++i) {
+    bytes += names.Quoted(i).size() + kHost.size() + kScore.size() + 24;
+  }
+  std::string out;
+  Writer w(&out, bytes);
+  w.Put('[');
+  char digits[24];
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) w.Put(',');
+    w.Put(kHost);
+    w.Put(names.Quoted(i));
+    w.Put(kScore);
+    const int64_t score = i < scores.size() ? scores[i] : 0;
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), score);
+    w.Put(absl::string_view(digits, static_cast<size_t>(end - digits)));
+    w.Put('}');
+  }
+  w.Put(']');
+  w.Finish();
   return out;
 }
 

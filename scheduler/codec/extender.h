@@ -16,24 +16,65 @@
 #define ACCELSCHED_SCHEDULER_CODEC_EXTENDER_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 #include "scheduler/codec/json_util.h"
 #include "scheduler/codec/k8s.h"
 
 namespace accelsched::scheduler::codec {
 
+// The candidate node names of a request: immutable, shared, with each name also kept as a JSON
+// string literal for the answers. DecodeExtenderArgs keeps the last few NodeNames arrays it
+// decoded and gives identical arrays (the same JSON text) the same list, which kube-scheduler
+// sends cycle after cycle; per-list work (name resolution) can then be remembered by identity().
+class NodeNames {
+ public:
+  NodeNames() : NodeNames(std::vector<std::string>()) {}
+  NodeNames(std::vector<std::string> names);  // NOLINT(google-explicit-constructor)
+  NodeNames(std::initializer_list<std::string> names)
+      : NodeNames(std::vector<std::string>(names)) {}
+
+  size_t size() const { return data_->names.size(); }
+  bool empty() const { return data_->names.empty(); }
+  const std::string& operator[](size_t i) const { return data_->names[i]; }
+  std::vector<std::string>::const_iterator begin() const { return data_->names.begin(); }
+  std::vector<std::string>::const_iterator end() const { return data_->names.end(); }
+  const std::vector<std::string>& names() const { return data_->names; }
+  // Name i as a JSON string literal, quoted and escaped.
+  absl::string_view Quoted(size_t i) const {
+    const size_t begin = i == 0 ? 0 : data_->quoted_end[i - 1];
+    return absl::string_view(data_->quoted).substr(begin, data_->quoted_end[i] - begin);
+  }
+  // The same for copies of this list and for lists decoded from the same text; `keep_alive()`
+  // holds the list so that the identity is not reused while it is held.
+  const void* identity() const { return data_.get(); }
+  std::shared_ptr<const void> keep_alive() const { return data_; }
+
+  friend bool operator==(const NodeNames& a, const NodeNames& b) { return a.names() == b.names(); }
+
+ private:
+  struct Data {
+    std::vector<std::string> names;
+    std::string quoted;              // Every literal, one after the other.
+    std::vector<size_t> quoted_end;  // End of literal i in `quoted`.
+  };
+  std::shared_ptr<const Data> data_;
+};
+
 struct ExtenderArgs {
   PodObject pod;
   // The candidate node names, in input order (from NodeNames, or from
   // Nodes.items[*].metadata.name).
-  std::vector<std::string> node_names;
+  NodeNames node_names;
   // nodeCacheCapable false: the Nodes items as sent (raw JSON text), echoed for the survivors.
   bool full_nodes = false;
   std::vector<std::string> node_items;
@@ -74,6 +115,9 @@ struct HostPriority {
   int64_t score = 0;  // 0..10.
 };
 std::string EncodeHostPriorityListText(const std::vector<HostPriority>& list);
+// The same for `scores[i]` of `names[i]` (what the extender's prioritize returns), written from
+// the names' ready literals.
+std::string EncodeHostPriorityListText(const NodeNames& names, const std::vector<int64_t>& scores);
 Json EncodeHostPriorityList(const std::vector<HostPriority>& list);
 
 // Appends `s` as a JSON string literal (quoted, escaped) to `out`. `s` must be UTF-8.

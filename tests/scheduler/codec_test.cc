@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1240,6 +1241,80 @@ TEST(CodecGoldenTest, HostPriorityList) {
   ExpectMatchesGolden(parsed, "priorities.golden.json");
   EXPECT_EQ(EncodeHostPriorityList(list), parsed);
   EXPECT_EQ(EncodeHostPriorityList({}), Json::array());  // A bare (empty) array, not null.
+}
+
+// The names-and-scores encoder (what the server sends) writes the same JSON as the
+// HostPriority one, also for names that need escapes.
+TEST(CodecHostPriorityTest, NamesAndScoresEncodeLikeTheHostPriorityList) {
+  const NodeNames names = {"node-a", "we\"ird\\name\n", "\xc3\xa9t\xc3\xa9", "node-b"};
+  const std::vector<int64_t> scores = {10, 3, 0, 7};
+  std::vector<HostPriority> list;
+  for (size_t i = 0; i < names.size(); ++i) list.push_back({names[i], scores[i]});
+  const std::string text = EncodeHostPriorityListText(names, scores);
+  EXPECT_EQ(text, EncodeHostPriorityListText(list));
+  const Json parsed = Json::parse(text);
+  ASSERT_EQ(parsed.size(), 4u);
+  EXPECT_EQ(parsed[1]["Host"], "we\"ird\\name\n");
+  EXPECT_EQ(parsed[3]["Score"], 7);
+  EXPECT_EQ(EncodeHostPriorityListText(NodeNames(), {}), "[]");
+}
+
+// Identical NodeNames arrays decode to one shared list (the codec's cache), whose names and
+// literals equal a plain parse of each body; different arrays never share.
+TEST(CodecNodeNamesTest, IdenticalListsShareOneDecodedListAndDifferentOnesNever) {
+  std::mt19937 rng(9);
+  const std::vector<std::string> alphabet = {"a", "b", "-", ".", "\"", "\\", "\n", "\xc3\xa9", "0"};
+  std::vector<std::vector<std::string>> lists;
+  for (int k = 0; k < 12; ++k) {
+    std::vector<std::string> names;
+    const int n = 1 + static_cast<int>(rng() % 6);
+    for (int i = 0; i < n; ++i) {
+      std::string name;
+      for (int c = 0; c < 1 + static_cast<int>(rng() % 5); ++c)
+        name += alphabet[rng() % alphabet.size()];
+      names.push_back(name);
+    }
+    lists.push_back(names);
+  }
+  lists.push_back(lists[0]);  // A repeat of the first.
+  const Json pod = ReadTestdata("filter_args_nodenames.json")["Pod"];
+  // The first list decoded from each text, kept alive so that no identity can be reused.
+  std::map<std::string, NodeNames> first;
+  for (int round = 0; round < 3; ++round) {
+    for (const std::vector<std::string>& names : lists) {
+      const Json body = {{"Pod", pod}, {"NodeNames", names}};
+      absl::StatusOr<ExtenderArgs> args = DecodeExtenderArgs(absl::string_view(body.dump()));
+      ASSERT_TRUE(args.ok()) << args.status();
+      ASSERT_EQ(args->node_names.names(), names);
+      for (size_t i = 0; i < names.size(); ++i) {
+        std::string literal;
+        AppendJsonString(&literal, names[i]);
+        EXPECT_EQ(args->node_names.Quoted(i), literal);
+        EXPECT_EQ(Json::parse(args->node_names.Quoted(i)), names[i]);
+      }
+      const std::string text = Json(names).dump();
+      first.try_emplace(text, args->node_names);
+      for (const auto& [other_text, other] : first) {
+        if (other_text != text) {
+          EXPECT_NE(other.identity(), args->node_names.identity());
+        }
+      }
+    }
+  }
+  // Back to back, the same text gives the same list.
+  const Json body = {{"Pod", pod}, {"NodeNames", lists[3]}};
+  absl::StatusOr<ExtenderArgs> a = DecodeExtenderArgs(absl::string_view(body.dump()));
+  absl::StatusOr<ExtenderArgs> b = DecodeExtenderArgs(absl::string_view(body.dump()));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->node_names.identity(), b->node_names.identity());
+  // A non-string element is still named, also when the rest of the list was seen before.
+  Json bad = body;
+  bad["NodeNames"].push_back(7);
+  absl::StatusOr<ExtenderArgs> c = DecodeExtenderArgs(absl::string_view(bad.dump()));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("NodeNames[" + std::to_string(lists[3].size()) + "]"),
+            std::string::npos)
+      << c.status().message();
 }
 
 TEST(CodecGoldenTest, Binding) {

@@ -128,16 +128,14 @@ TEST(ExtenderPrioritizeTest, SolverChoiceGetsTenInfeasibleZero) {
   ASSERT_NE(f, nullptr);
   // A 4-GPU pod fits n1 (fills it) and n2 (half). Filling n1 leaves no fragment, while n2 would
   // keep 4 GPUs that an 8-GPU pod cannot use, so the packing policy prefers n1.
-  absl::StatusOr<std::vector<codec::HostPriority>> r =
+  // Scores in the order of the names: n2, n1, ghost.
+  absl::StatusOr<std::vector<int64_t>> r =
       f->extender().Prioritize(Args(GpuPod("p", "uid-p", 4), {"n2", "n1", "ghost"}));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 3u);
-  EXPECT_EQ((*r)[0].host, "n2");
-  EXPECT_EQ((*r)[1].host, "n1");
-  EXPECT_EQ((*r)[1].score, 10);
-  EXPECT_LT((*r)[0].score, 10);
-  EXPECT_EQ((*r)[2].host, "ghost");
-  EXPECT_EQ((*r)[2].score, 0);
+  EXPECT_EQ((*r)[1], 10);
+  EXPECT_LT((*r)[0], 10);
+  EXPECT_EQ((*r)[2], 0);
 }
 
 // The memo (memoShapes, on by default) must not change an answer: the same cycles through two
@@ -177,18 +175,17 @@ TEST(ExtenderPrioritizeTest, MemoOnAndOffGiveTheSameAnswersAcrossBinds) {
     for (int k : a->survivors) survivors.push_back(names[static_cast<size_t>(k)]);
     const codec::ExtenderArgs pargs =
         Args(GpuPod(pod, "uid-" + pod, shape.gpus, shape.milli), survivors);
-    absl::StatusOr<std::vector<codec::HostPriority>> pa = with->extender().Prioritize(pargs);
-    absl::StatusOr<std::vector<codec::HostPriority>> pb = without->extender().Prioritize(pargs);
+    absl::StatusOr<std::vector<int64_t>> pa = with->extender().Prioritize(pargs);
+    absl::StatusOr<std::vector<int64_t>> pb = without->extender().Prioritize(pargs);
     ASSERT_TRUE(pa.ok() && pb.ok());
-    ASSERT_EQ(pa->size(), pb->size());
+    EXPECT_EQ(*pa, *pb);
+    ASSERT_EQ(pa->size(), survivors.size());
     std::string best;
     int64_t best_score = -1;
     for (size_t k = 0; k < pa->size(); ++k) {
-      EXPECT_EQ((*pa)[k].host, (*pb)[k].host);
-      EXPECT_EQ((*pa)[k].score, (*pb)[k].score);
-      if ((*pa)[k].score > best_score) {
-        best_score = (*pa)[k].score;
-        best = (*pa)[k].host;
+      if ((*pa)[k] > best_score) {
+        best_score = (*pa)[k];
+        best = survivors[k];
       }
     }
     ASSERT_TRUE(with->extender().Bind(Binding(pod, "uid-" + pod, best)).ok());

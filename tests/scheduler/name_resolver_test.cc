@@ -101,6 +101,29 @@ TEST(NameResolverTest, AShortListInBetweenDoesNotSpoilTheLongOnesPrediction) {
   EXPECT_EQ(r.counts().looked_up, after_first_round);
 }
 
+TEST(NameResolverTest, TheSameDecodedListOnTheSameLayoutIsReusedWhole) {
+  const ClusterSnapshot s = Nodes(50);
+  std::vector<std::string> v = Names(50);
+  v.push_back("ghost");
+  const codec::NodeNames names(v);  // As the codec's cache hands out for a repeated body.
+  NameResolver r;
+  std::vector<NodeIndex> got;
+  r.Resolve(NameResolver::kFilter, s, names, &got);
+  EXPECT_EQ(r.counts().reused, 0);
+  r.Resolve(NameResolver::kFilter, s, names, &got);
+  EXPECT_EQ(got, Oracle(s, v));
+  EXPECT_EQ(r.counts().reused, 51);
+  // Another layout (the same names, rebuilt): resolved again, not reused.
+  const ClusterSnapshot rebuilt = Nodes(50);
+  r.Resolve(NameResolver::kFilter, rebuilt, names, &got);
+  EXPECT_EQ(got, Oracle(rebuilt, v));
+  EXPECT_EQ(r.counts().reused, 51);
+  // A list with equal names but decoded apart is another list: predicted, not reused.
+  r.Resolve(NameResolver::kFilter, rebuilt, codec::NodeNames(v), &got);
+  EXPECT_EQ(got, Oracle(rebuilt, v));
+  EXPECT_EQ(r.counts().reused, 51);
+}
+
 // Random edits between requests (drops, inserts, unknown names, shuffles, duplicates) and
 // snapshots with other node sets: always Find's answer.
 TEST(NameResolverTest, MatchesFindUnderRandomEditsAndSnapshotChanges) {
