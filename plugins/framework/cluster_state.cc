@@ -99,7 +99,7 @@ absl::Status ClusterState::Check(const Assignment& a, bool release) const {
 }
 
 void ClusterState::Change(const Assignment& a, int sign) {
-  NodeInfo& n = snapshot_.MutableNode(a.node);
+  NodeInfo& n = snapshot_.ChangeNode(a.node);  // Also gives the node a new version.
   const int64_t free_before = n.GpuFreeMilliTotal();
   n.cpu_free_milli -= sign * a.cpu_milli;
   n.memory_free_mib -= sign * a.memory_mib;
@@ -140,7 +140,6 @@ void ClusterState::Change(const Assignment& a, int sign) {
     }
   }
   snapshot_.gpu_used_milli_ += free_before - n.GpuFreeMilliTotal();
-  n.version = NextUniqueVersion();
   ++snapshot_.version_;
 }
 

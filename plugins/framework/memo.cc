@@ -110,9 +110,10 @@ absl::StatusOr<SolverMemo::Filtered> SolverMemo::Filter(const PodRequest& pod,
     }
     const size_t k = static_cast<size_t>(i);
     const NodeInfo& node = snapshot.node(i);
-    if (e.filter_version[k] != node.version) {
+    const uint64_t version = snapshot.node_version(i);
+    if (e.filter_version[k] != version) {
       ACCELSCHED_ASSIGN_OR_RETURN(e.verdict[k], solver_->FilterNode(*e.state, pod, node));
-      e.filter_version[k] = node.version;
+      e.filter_version[k] = version;
       ++misses;
     }
     const FilterVerdict& v = e.verdict[k];
@@ -147,7 +148,7 @@ absl::StatusOr<std::vector<int64_t>> SolverMemo::Score(const Filtered& filtered,
     if (i < 0 || i >= snapshot.num_nodes()) {
       return absl::InvalidArgumentError(absl::StrCat("feasible node index ", i, " out of range"));
     }
-    if (e.score_version[static_cast<size_t>(i)] != snapshot.node(i).version) stale.push_back(i);
+    if (e.score_version[static_cast<size_t>(i)] != snapshot.node_version(i)) stale.push_back(i);
   }
   if (!stale.empty()) {
     std::vector<int64_t> raw(stale.size());
@@ -159,7 +160,7 @@ absl::StatusOr<std::vector<int64_t>> SolverMemo::Score(const Filtered& filtered,
         e.raw[static_cast<size_t>(stale[s]) * slots + slot] = raw[s];
       }
     }
-    for (NodeIndex i : stale) e.score_version[static_cast<size_t>(i)] = snapshot.node(i).version;
+    for (NodeIndex i : stale) e.score_version[static_cast<size_t>(i)] = snapshot.node_version(i);
   }
   score_misses_.fetch_add(stale.size(), std::memory_order_relaxed);
   score_hits_.fetch_add(feasible.size() - stale.size(), std::memory_order_relaxed);

@@ -72,13 +72,14 @@ std::optional<NodeIndex> ClusterSnapshot::Find(absl::string_view name) const {
   return it->second;
 }
 
-NodeInfo& ClusterSnapshot::MutableNode(NodeIndex i) {
+NodeInfo& ClusterSnapshot::ChangeNode(NodeIndex i) {
   const size_t k = static_cast<size_t>(i);
   std::shared_ptr<Chunk>& chunk = chunks_[k >> kChunkShift];
   // Sole owner: no published copy can see the change. Otherwise change a private copy (a copy
   // being dropped concurrently may make this copy needlessly, never wrongly).
   if (chunk.use_count() > 1) chunk = std::make_shared<Chunk>(*chunk);
-  return (*chunk)[k & kChunkMask];
+  chunk->versions[k & kChunkMask] = NextUniqueVersion();
+  return chunk->nodes[k & kChunkMask];
 }
 
 uint64_t NextUniqueVersion() {
@@ -157,15 +158,16 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     auto [it, inserted] = by_name->emplace(n.name, static_cast<NodeIndex>(nodes.size()));
     if (!inserted) return bad("duplicate node name");
     s.gpu_capacity_milli_ += int64_t{spec.gpu_count} * 1000;
-    n.version = NextUniqueVersion();
     nodes.push_back(std::move(n));
   }
   s.num_nodes_ = static_cast<int>(nodes.size());
   for (size_t first = 0; first < nodes.size(); first += size_t{1} << ClusterSnapshot::kChunkShift) {
     const size_t last = std::min(nodes.size(), first + (size_t{1} << ClusterSnapshot::kChunkShift));
-    s.chunks_.push_back(
-        std::make_shared<ClusterSnapshot::Chunk>(std::make_move_iterator(nodes.begin() + first),
-                                                 std::make_move_iterator(nodes.begin() + last)));
+    auto chunk = std::make_shared<ClusterSnapshot::Chunk>();
+    chunk->nodes.assign(std::make_move_iterator(nodes.begin() + static_cast<std::ptrdiff_t>(first)),
+                        std::make_move_iterator(nodes.begin() + static_cast<std::ptrdiff_t>(last)));
+    for (size_t k = first; k < last; ++k) chunk->versions.push_back(NextUniqueVersion());
+    s.chunks_.push_back(std::move(chunk));
   }
   s.by_name_ = std::move(by_name);
   s.layout_ = NextUniqueVersion();

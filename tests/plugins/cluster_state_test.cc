@@ -76,7 +76,7 @@ Assignment WithCpu(Assignment a, int64_t cpu, int64_t mem) {
   return a;
 }
 
-// Every NodeInfo field except `version` (which counts changes and is checked separately).
+// Every NodeInfo field.
 void ExpectSameNode(const NodeInfo& got, const NodeInfo& want) {
   EXPECT_EQ(got.name, want.name);
   EXPECT_EQ(got.cpu_capacity_milli, want.cpu_capacity_milli);
@@ -189,15 +189,15 @@ TEST(ClusterSnapshotBuilderTest, InternsModelsAndStartsEveryNodeEmpty) {
 TEST(ClusterSnapshotBuilderTest, VersionsAndLayoutsAreNeverReusedAndCopiesKeepThem) {
   const ClusterSnapshot a = TwoNodeCluster();
   const ClusterSnapshot b = TwoNodeCluster();  // Same content, built again.
-  const std::set<uint64_t> versions = {a.node(0).version, a.node(1).version, b.node(0).version,
-                                       b.node(1).version};
+  const std::set<uint64_t> versions = {a.node_version(0), a.node_version(1), b.node_version(0),
+                                       b.node_version(1)};
   EXPECT_EQ(versions.size(), 4u);
   EXPECT_EQ(versions.count(0), 0u);
   EXPECT_NE(a.layout(), b.layout());
   EXPECT_NE(a.layout(), 0u);
   const ClusterSnapshot copy = a;
   EXPECT_EQ(copy.layout(), a.layout());
-  EXPECT_EQ(copy.node(1).version, a.node(1).version);
+  EXPECT_EQ(copy.node_version(1), a.node_version(1));
 }
 
 TEST(ClusterStateTest, PublishedSnapshotsNeverSeeLaterChangesAndShareUnchangedNodes) {
@@ -250,21 +250,22 @@ TEST(ClusterStateTest, ApplyThenReleaseRestoresTheNodeExactly) {
     SCOPED_TRACE(tc.name);
     ClusterState state(TwoNodeCluster());
     const NodeInfo before = state.view().node(tc.a.node);
+    const uint64_t before_version = state.view().node_version(tc.a.node);
     const uint64_t before_layout = state.view().layout();
     const int64_t used_before = state.view().gpu_used_milli();
 
     ASSERT_TRUE(state.Apply(tc.a).ok());
     EXPECT_EQ(state.view().node(tc.a.node).pods, before.pods + 1);
-    const uint64_t applied = state.view().node(tc.a.node).version;
-    EXPECT_NE(applied, before.version);
+    const uint64_t applied = state.view().node_version(tc.a.node);
+    EXPECT_NE(applied, before_version);
     ASSERT_TRUE(state.Release(tc.a).ok());
 
     ExpectSameNode(state.view().node(tc.a.node), before);
     EXPECT_EQ(state.view().gpu_used_milli(), used_before);
     // Two changes: the apply and the release. The content is back to `before`, but a version
     // is never reused: memoised results are keyed by it and must not be mistaken.
-    EXPECT_NE(state.view().node(tc.a.node).version, before.version);
-    EXPECT_NE(state.view().node(tc.a.node).version, applied);
+    EXPECT_NE(state.view().node_version(tc.a.node), before_version);
+    EXPECT_NE(state.view().node_version(tc.a.node), applied);
     EXPECT_EQ(state.view().version(), 2u);
     EXPECT_EQ(state.view().layout(), before_layout);
   }
@@ -370,7 +371,7 @@ TEST(ClusterStateTest, RejectsInvalidChangesAndLeavesStateUnchanged) {
     EXPECT_EQ(state.view().gpu_used_milli(), before.gpu_used_milli());
     for (NodeIndex i = 0; i < before.num_nodes(); ++i) {
       ExpectSameNode(state.view().node(i), before.node(i));
-      EXPECT_EQ(state.view().node(i).version, before.node(i).version);
+      EXPECT_EQ(state.view().node_version(i), before.node_version(i));
     }
   }
 }
@@ -430,7 +431,7 @@ TEST(ClusterStateTest, TracksUsedMilliPodClassesAndVersions) {
   // Node 0 has 4 GPUs, node 1 has 3: 7000 milli in all.
   EXPECT_EQ(state.view().gpu_capacity_milli(), 7000);
   uint64_t version = 0;
-  std::array<uint64_t, 2> node_version{state.view().node(0).version, state.view().node(1).version};
+  std::array<uint64_t, 2> node_version{state.view().node_version(0), state.view().node_version(1)};
   for (const auto& tc : steps) {
     SCOPED_TRACE(tc.name);
     ASSERT_TRUE((tc.release ? state.Release(tc.a) : state.Apply(tc.a)).ok());
@@ -439,12 +440,12 @@ TEST(ClusterStateTest, TracksUsedMilliPodClassesAndVersions) {
     // The changed node gets a new version (larger: drawn from one increasing counter); the other
     // keeps its own.
     const size_t changed = static_cast<size_t>(tc.a.node);
-    EXPECT_GT(s.node(tc.a.node).version, node_version[changed]);
-    node_version[changed] = s.node(tc.a.node).version;
+    EXPECT_GT(s.node_version(tc.a.node), node_version[changed]);
+    node_version[changed] = s.node_version(tc.a.node);
     EXPECT_EQ(s.gpu_used_milli(), tc.want.used);
     EXPECT_EQ(s.version(), version);
-    EXPECT_EQ(s.node(0).version, node_version[0]);
-    EXPECT_EQ(s.node(1).version, node_version[1]);
+    EXPECT_EQ(s.node_version(0), node_version[0]);
+    EXPECT_EQ(s.node_version(1), node_version[1]);
     const NodeInfo& n = s.node(tc.want.node);
     EXPECT_EQ(n.pods, tc.want.pods);
     EXPECT_EQ(n.pods_by_gpu_class[kShareClass], tc.want.share);
