@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "httplib.h"
 #include "spdlog/spdlog.h"
 
@@ -172,6 +173,9 @@ absl::Status Server::Listen() {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_->ObserveRequest(name, res.status, seconds);
+      // W3C Server-Timing: the server's own time (decode, verb, encode) in milliseconds, for
+      // load tools and for debugging slow cycles from the client side.
+      res.set_header("Server-Timing", absl::StrFormat("%s;dur=%.3f", name, seconds * 1e3));
     };
   };
   auto verb = [raw_verb](std::string name, auto&& handle) {

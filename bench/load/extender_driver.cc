@@ -51,7 +51,8 @@ commands:
       bodies sent to the empty handler POST /debug/noop, and once more to /debug/noop?bytes=N
       with canned answers as large as the verbs' (the transfer cost of the answers); one
       keep-alive connection that asks for gzip as kube-scheduler's Go client does; prints
-      p50/p90/p99 in microseconds.
+      p50/p90/p99 in microseconds, and the server's own time per verb from its Server-Timing
+      header.
       --churn true (default): after each timed cycle, bind a 1-GPU pod (filter + bind, not
       timed) to the next node the probe failed on, so that the cluster changes between cycles
       as a live one does and nothing the server remembers stays valid by accident; the probe's
@@ -388,6 +389,16 @@ int GenCluster(const Flags& flags) {
   return 0;
 }
 
+// The server's own time from its Server-Timing header ("verb;dur=<ms>"), in microseconds; 0 if
+// absent.
+double ServerMicros(const httplib::Result& r) {
+  const std::string t = r->get_header_value("Server-Timing");
+  const size_t at = t.find(";dur=");
+  double ms = 0;
+  if (at == std::string::npos || !absl::SimpleAtod(t.substr(at + 5), &ms)) return 0;
+  return ms * 1000;
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -425,6 +436,8 @@ int Latency(const Flags& flags) {
   // As kube-scheduler's Go client, which asks for gzip unless told otherwise.
   const httplib::Headers headers = {{"Accept-Encoding", "gzip"}};
   std::vector<double> verbs, empty, canned;
+  std::vector<double> server_filter, server_prioritize, server_both;  // Server-Timing.
+  std::vector<double> filter_part, canned_filter_part;  // The first call of each cycle.
   size_t benchmark_sink = 0;  // Keeps the control's client work from being optimised away.
   const int warmup = std::min(50, requests);
   for (int i = 0; i < requests + warmup; ++i) {
@@ -433,8 +446,10 @@ int Latency(const Flags& flags) {
     // not at all when none survive).
     std::string prioritize_body, filter_text;
     size_t filter_answer = 0, prioritize_answer = 0;
+    double server_filter_us = 0, server_prioritize_us = -1;
     auto filter_done = t0;
     auto prioritize_start = t0;
+    auto prioritize_done = t0;
     {
       httplib::Result r =
           d.client().Post((target->prefix + "/filter").c_str(), headers, body, "application/json");
@@ -445,6 +460,7 @@ int Latency(const Flags& flags) {
       filter_done = std::chrono::steady_clock::now();
       filter_answer = r->body.size();
       filter_text = r->body;
+      server_filter_us = ServerMicros(r);
       if (!full) {
         // Parsing the answer is the client's work: not timed.
         const Json filtered = Json::parse(r->body, nullptr, false);
@@ -458,11 +474,15 @@ int Latency(const Flags& flags) {
           prioritize_start = std::chrono::steady_clock::now();
           httplib::Result q = d.client().Post((target->prefix + "/prioritize").c_str(), headers,
                                               prioritize_body, "application/json");
+          // Taken here: destroying the parsed filter answer at the end of the block is the
+          // client's work (and costs hundreds of microseconds for 5,000 entries).
+          prioritize_done = std::chrono::steady_clock::now();
           if (!q || q->status != 200) {
             std::cerr << "accelsched-load latency: prioritize failed\n";
             return 2;
           }
           prioritize_answer = q->body.size();
+          server_prioritize_us = ServerMicros(q);
         }
         if (churn && churn_nodes.empty() && filtered.contains("FailedNodes") &&
             filtered["FailedNodes"].is_object()) {
@@ -472,7 +492,6 @@ int Latency(const Flags& flags) {
         }
       }
     }
-    const auto t1 = std::chrono::steady_clock::now();
     // The same bodies to a handler that does nothing: what HTTP alone costs. Then once more,
     // with canned answers as large as the verbs' (the transfer of the answers, without work).
     // Between the two calls the client does what it did between filter and prioritize (parse
@@ -480,7 +499,7 @@ int Latency(const Flags& flags) {
     // same pause between the two requests as with the verbs, and only its work differs.
     const std::pair<const std::string*, size_t> calls[] = {{&body, filter_answer},
                                                            {&prioritize_body, prioritize_answer}};
-    auto control = [&](bool with_answer) -> std::optional<double> {
+    auto control = [&](bool with_answer, double* first) -> std::optional<double> {
       double micros = 0;
       for (size_t c = 0; c < 2; ++c) {
         const auto& [b, answer] = calls[c];
@@ -497,13 +516,15 @@ int Latency(const Flags& flags) {
         micros +=
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
                 .count();
+        if (c == 0) *first = micros;
         if (!h || h->status != 200) return std::nullopt;
         if (with_answer && h->body.size() != std::max<size_t>(answer, 2)) return std::nullopt;
       }
       return micros;
     };
-    const std::optional<double> empty_time = control(false);
-    const std::optional<double> canned_time = control(true);
+    double empty_first = 0, canned_first = 0;
+    const std::optional<double> empty_time = control(false, &empty_first);
+    const std::optional<double> canned_time = control(true, &canned_first);
     if (!empty_time || !canned_time) {
       std::cerr << "accelsched-load latency: POST /debug/noop failed\n";
       return 2;
@@ -528,12 +549,17 @@ int Latency(const Flags& flags) {
       }
     }
     if (i < warmup) continue;
-    const auto prioritize_time =
-        prioritize_body.empty() ? std::chrono::steady_clock::duration{} : t1 - prioritize_start;
+    const auto prioritize_time = prioritize_body.empty() ? std::chrono::steady_clock::duration{}
+                                                         : prioritize_done - prioritize_start;
     verbs.push_back(
         std::chrono::duration<double, std::micro>(filter_done - t0 + prioritize_time).count());
     empty.push_back(*empty_time);
     canned.push_back(*canned_time);
+    server_filter.push_back(server_filter_us);
+    filter_part.push_back(std::chrono::duration<double, std::micro>(filter_done - t0).count());
+    canned_filter_part.push_back(canned_first);
+    if (server_prioritize_us >= 0) server_prioritize.push_back(server_prioritize_us);
+    server_both.push_back(server_filter_us + std::max(0.0, server_prioritize_us));
   }
   std::printf("nodes %zu, pod %d GPUs, %d requests, request body %zu bytes, %zu churn binds%s\n",
               names.size(), gpus, requests, body.size(), churned,
@@ -547,6 +573,14 @@ int Latency(const Flags& flags) {
   std::printf(
       "same bodies, canned answers of the verbs' sizes: p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
       Percentile(canned, 50), Percentile(canned, 90), Percentile(canned, 99));
+  std::printf("filter call alone: p50 %.0f us (canned answer: p50 %.0f us)\n",
+              Percentile(filter_part, 50), Percentile(canned_filter_part, 50));
+  std::printf(
+      "server-side (Server-Timing: decode, verb, encode): filter p50 %.0f us p99 %.0f us; "
+      "prioritize p50 %.0f us p99 %.0f us; both p50 %.0f us p99 %.0f us\n",
+      Percentile(server_filter, 50), Percentile(server_filter, 99),
+      Percentile(server_prioritize, 50), Percentile(server_prioritize, 99),
+      Percentile(server_both, 50), Percentile(server_both, 99));
   std::printf("p99 ratio to the empty handler: %.2f (canned answers: %.2f)\n",
               Percentile(verbs, 99) / Percentile(empty, 99),
               Percentile(canned, 99) / Percentile(empty, 99));

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 
@@ -136,6 +137,14 @@ TEST_F(ServerTest, VerbAnswersAreNotCompressedEvenWhenGzipIsAccepted) {
     EXPECT_FALSE(r->has_header("Content-Encoding"));
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/json; charset=utf-8");
     EXPECT_FALSE(Json::parse(r->body, nullptr, false).is_discarded()) << r->body;
+    // The server's own time, as W3C Server-Timing: "<verb>;dur=<milliseconds>".
+    const std::string timing = r->get_header_value("Server-Timing");
+    const std::string verb_name = std::string(verb).substr(std::string(verb).rfind('/') + 1);
+    ASSERT_EQ(timing.rfind(verb_name + ";dur=", 0), 0u) << timing;
+    double ms = -1;
+    ASSERT_TRUE(absl::SimpleAtod(timing.substr(verb_name.size() + 5), &ms)) << timing;
+    EXPECT_GE(ms, 0.0);
+    EXPECT_LT(ms, 10000.0);
   }
   // The control: /debug/state is plain application/json and is compressed when asked.
   httplib::Result state = client_->Get("/debug/state", gzip);
