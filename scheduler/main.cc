@@ -4,6 +4,7 @@
 //                       [--client-ca F]] [--bind-address A] [--log-level info]
 //
 // Exit codes: 0 after SIGINT/SIGTERM, 1 bad flags/config/cluster file, 2 cannot serve.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -165,6 +166,9 @@ int Main(int argc, char** argv) {
                  cluster->ledger->num_pods(), config.policy.policy);
     ledger = std::move(cluster->ledger);
     extender = std::move(cluster->extender);
+    text->clear();
+    text->shrink_to_fit();
+    malloc_trim(0);  // The parsed file is garbage now (about 40 MB for 10,000 nodes).
   } else {
     absl::StatusOr<kube::Endpoint> endpoint =
         flags->kubeconfig.empty() ? kube::InClusterEndpoint(kube::RealEnv(), kube::RealFileReader())
@@ -194,8 +198,9 @@ int Main(int argc, char** argv) {
     }
     ledger = std::move(*empty);
     kube_binder = std::make_unique<kube::KubeBinder>(kube_client.get());
-    extender = std::make_unique<Extender>(std::move(*solver), ledger.get(), kube_binder.get(),
-                                          &metrics, static_cast<size_t>(config.pod_cache_size), config.memo_shapes);
+    extender =
+        std::make_unique<Extender>(std::move(*solver), ledger.get(), kube_binder.get(), &metrics,
+                                   static_cast<size_t>(config.pod_cache_size), config.memo_shapes);
     sync = std::make_unique<kube::KubeSync>(kube_client.get(), ledger.get(), extender.get());
     spdlog::info("Kubernetes mode: API server {}:{}", endpoint->host, endpoint->port);
   }
