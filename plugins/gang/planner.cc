@@ -1,0 +1,277 @@
+#include "plugins/gang/planner.h"
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+#include "plugins/framework/fit.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::plugins {
+namespace {
+
+struct Domain {
+  std::string name;
+  std::vector<NodeIndex> nodes;  // Ascending.
+};
+
+// The domains of `level` (== keys.size(): the whole cluster), sorted by name.
+std::vector<Domain> DomainsAt(const ClusterSnapshot& snapshot, const std::vector<std::string>& keys,
+                              size_t level) {
+  if (level == keys.size()) {
+    Domain all;
+    for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) all.nodes.push_back(i);
+    return {all};
+  }
+  std::map<std::string, std::vector<NodeIndex>> by_value;
+  for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) {
+    std::optional<absl::string_view> v = snapshot.node(i).Label(keys[level]);
+    if (v.has_value()) by_value[std::string(*v)].push_back(i);
+  }
+  std::vector<Domain> out;
+  for (auto& [name, nodes] : by_value) out.push_back({name, std::move(nodes)});
+  return out;
+}
+
+int FreeWholeGpus(const NodeInfo& n) { return std::popcount(n.WholeFreeGpus()); }
+
+PodRequest Nameless(const PodRequest& p) {
+  PodRequest q = p;
+  q.name.clear();
+  return q;
+}
+
+// Places the members (in `order`) on the nodes of one domain, starting from `base`.
+class DomainPacker {
+ public:
+  DomainPacker(const Solver& solver, const ClusterSnapshot& base, const GangSpec& gang,
+               const std::vector<CycleState>& states, const std::vector<size_t>& order,
+               const std::vector<NodeIndex>& nodes, int64_t budget)
+      : solver_(solver),
+        gang_(gang),
+        states_(states),
+        order_(order),
+        nodes_(nodes),
+        budget_(budget),
+        work_(base) {
+    same_as_previous_.assign(order_.size(), false);
+    for (size_t k = 1; k < order_.size(); ++k) {
+      same_as_previous_[k] =
+          Nameless(gang_.members[order_[k]]) == Nameless(gang_.members[order_[k - 1]]);
+    }
+  }
+
+  // Slots per member (GangSpec order), or nullopt.
+  absl::StatusOr<std::optional<std::vector<Assignment>>> Pack() {
+    std::vector<Assignment> slots(gang_.members.size());
+    ACCELSCHED_ASSIGN_OR_RETURN(bool greedy, Greedy(slots));
+    if (greedy) return std::optional<std::vector<Assignment>>(std::move(slots));
+    if (budget_ <= 0) return std::optional<std::vector<Assignment>>();
+    ClusterState fresh(base_copy_);
+    std::swap(work_, fresh);
+    std::vector<NodeIndex> chosen(order_.size(), -1);
+    ACCELSCHED_ASSIGN_OR_RETURN(bool found, Search(0, chosen, slots));
+    if (found) return std::optional<std::vector<Assignment>>(std::move(slots));
+    return std::optional<std::vector<Assignment>>();
+  }
+
+  bool budget_exhausted() const { return exhausted_; }
+
+ private:
+  absl::StatusOr<bool> Fits(size_t m, NodeIndex n) const {
+    ACCELSCHED_ASSIGN_OR_RETURN(
+        FilterVerdict v, solver_.FilterNode(states_[m], gang_.members[m], work_.view().node(n)));
+    return v.feasibility == Feasibility::kFeasible;
+  }
+
+  absl::StatusOr<bool> Place(size_t m, NodeIndex n, std::vector<Assignment>& slots) {
+    ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
+                                solver_.Reserve(states_[m], gang_.members[m], work_.view(), n));
+    if (!a.has_value() || !work_.Apply(*a).ok()) return false;
+    slots[m] = *a;
+    return true;
+  }
+
+  absl::StatusOr<bool> Greedy(std::vector<Assignment>& slots) {
+    base_copy_ = work_.view();
+    for (size_t m : order_) {
+      NodeIndex best = -1;
+      int best_free = 0;
+      for (NodeIndex n : nodes_) {
+        ACCELSCHED_ASSIGN_OR_RETURN(bool fits, Fits(m, n));
+        if (!fits) continue;
+        const int free = FreeWholeGpus(work_.view().node(n));
+        if (best < 0 || free < best_free) {
+          best = n;
+          best_free = free;
+        }
+      }
+      if (best < 0) return false;
+      ACCELSCHED_ASSIGN_OR_RETURN(bool placed, Place(m, best, slots));
+      if (!placed) return false;
+    }
+    return true;
+  }
+
+  absl::StatusOr<bool> Search(size_t k, std::vector<NodeIndex>& chosen,
+                              std::vector<Assignment>& slots) {
+    if (k == order_.size()) return true;
+    const size_t m = order_[k];
+    for (size_t j = 0; j < nodes_.size(); ++j) {
+      const NodeIndex n = nodes_[j];
+      // Members of one shape are interchangeable: keep their nodes in non-decreasing order.
+      if (same_as_previous_[k] && n < chosen[k - 1]) continue;
+      if (--budget_ < 0) {
+        exhausted_ = true;
+        return false;
+      }
+      ACCELSCHED_ASSIGN_OR_RETURN(bool fits, Fits(m, n));
+      if (!fits) continue;
+      ACCELSCHED_ASSIGN_OR_RETURN(bool placed, Place(m, n, slots));
+      if (!placed) continue;
+      chosen[k] = n;
+      ACCELSCHED_ASSIGN_OR_RETURN(bool done, Search(k + 1, chosen, slots));
+      if (done) return true;
+      if (!work_.Release(slots[m]).ok()) return absl::InternalError("gang search: release failed");
+      if (exhausted_) return false;
+    }
+    return false;
+  }
+
+  const Solver& solver_;
+  const GangSpec& gang_;
+  const std::vector<CycleState>& states_;
+  const std::vector<size_t>& order_;
+  const std::vector<NodeIndex>& nodes_;
+  int64_t budget_;
+  bool exhausted_ = false;
+  ClusterState work_;
+  ClusterSnapshot base_copy_;
+  std::vector<bool> same_as_previous_;
+};
+
+// Rail alignment: the first GPU set S (lowest mask) such that enough domain nodes can give every
+// member exactly S; members go to those nodes, fewest free GPUs first.
+absl::StatusOr<std::optional<std::vector<Assignment>>> PackRailAligned(
+    const Solver& solver, const ClusterSnapshot& base, const GangSpec& gang,
+    const std::vector<CycleState>& states, const std::vector<NodeIndex>& nodes) {
+  const int k = gang.members.front().gpu_count;
+  int max_gpus = 0;
+  for (NodeIndex n : nodes) max_gpus = std::max<int>(max_gpus, base.node(n).gpu_count);
+  for (GpuMask s = 1; s < (GpuMask{1} << max_gpus); ++s) {
+    if (std::popcount(s) != k) continue;
+    std::vector<std::pair<int, NodeIndex>> hosts;  // (free whole GPUs, node)
+    for (NodeIndex n : nodes) {
+      const NodeInfo& info = base.node(n);
+      if ((info.WholeFreeGpus() & s) != s) continue;
+      if (gang.members.front().nvlink == TopologyPreference::kRequired &&
+          info.topology != nullptr && info.topology->nvlink_ring[s] == 0) {
+        continue;
+      }
+      ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v,
+                                  solver.FilterNode(states.front(), gang.members.front(), info));
+      if (v.feasibility == Feasibility::kFeasible) hosts.emplace_back(FreeWholeGpus(info), n);
+    }
+    if (hosts.size() < gang.members.size()) continue;
+    std::stable_sort(hosts.begin(), hosts.end());
+    std::vector<Assignment> slots;
+    for (size_t m = 0; m < gang.members.size(); ++m) {
+      Assignment a = BaseAssignment(gang.members[m], hosts[m].second);
+      a.gpus = s;
+      slots.push_back(a);
+    }
+    return std::optional<std::vector<Assignment>>(std::move(slots));
+  }
+  return std::optional<std::vector<Assignment>>();
+}
+
+}  // namespace
+
+absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnapshot& snapshot,
+                                         const std::vector<std::string>& level_keys,
+                                         const GangSpec& gang, const GangPlannerOptions& options) {
+  if (gang.members.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": no members"));
+  }
+  const int levels = static_cast<int>(level_keys.size());
+  if (gang.mode != NetworkMode::kNone && (gang.level < 0 || gang.level >= levels)) {
+    return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": network level ",
+                                                   gang.level, " is outside 0..", levels - 1));
+  }
+  if (gang.rail_aligned) {
+    for (const PodRequest& m : gang.members) {
+      if (!m.WantsWholeGpus() || m.gpu_count != gang.members.front().gpu_count) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("gang ", gang.name,
+                         ": rail alignment needs every member to ask for the same number of "
+                         "whole GPUs"));
+      }
+    }
+  }
+  std::vector<CycleState> states;
+  for (const PodRequest& m : gang.members) {
+    ACCELSCHED_ASSIGN_OR_RETURN(CycleState s, solver.PreFilter(m, snapshot, /*explain=*/false));
+    states.push_back(std::move(s));
+  }
+  // Largest first: whole GPUs, then share, then CPU.
+  std::vector<size_t> order(gang.members.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const PodRequest& x = gang.members[a];
+    const PodRequest& y = gang.members[b];
+    if (x.gpu_count != y.gpu_count) return x.gpu_count > y.gpu_count;
+    if (x.gpu_milli != y.gpu_milli) return x.gpu_milli > y.gpu_milli;
+    return x.cpu_milli > y.cpu_milli;
+  });
+  int64_t gang_gpus = 0;
+  for (const PodRequest& m : gang.members) gang_gpus += m.gpu_count;
+
+  const int widest = gang.mode == NetworkMode::kRequired ? gang.level : levels;
+  bool exhausted = false;
+  int64_t best_free_anywhere = -1;  // Most free whole GPUs in one domain of the widest level.
+  for (int level = 0; level <= widest; ++level) {
+    std::optional<GangPlan> best;
+    int64_t best_left = 0;
+    for (const Domain& d : DomainsAt(snapshot, level_keys, static_cast<size_t>(level))) {
+      int64_t free = 0;
+      for (NodeIndex n : d.nodes) free += FreeWholeGpus(snapshot.node(n));
+      if (level == widest) best_free_anywhere = std::max(best_free_anywhere, free);
+      if (free < gang_gpus) continue;
+      std::optional<std::vector<Assignment>> slots;
+      if (gang.rail_aligned) {
+        ACCELSCHED_ASSIGN_OR_RETURN(slots,
+                                    PackRailAligned(solver, snapshot, gang, states, d.nodes));
+      } else {
+        DomainPacker packer(solver, snapshot, gang, states, order, d.nodes, options.search_budget);
+        ACCELSCHED_ASSIGN_OR_RETURN(slots, packer.Pack());
+        exhausted = exhausted || packer.budget_exhausted();
+      }
+      if (!slots.has_value()) continue;
+      const int64_t left = free - gang_gpus;
+      if (!best.has_value() || left < best_left) {
+        best = GangPlan{level, d.name, std::move(*slots)};
+        best_left = left;
+      }
+    }
+    if (best.has_value()) return GangPlanOutcome{std::move(best), ""};
+  }
+  GangPlanOutcome out;
+  const PodRequest& big = gang.members[order.front()];
+  std::string where = "in the cluster";
+  if (widest < levels) {
+    const std::string& key = level_keys[static_cast<size_t>(widest)];
+    where = absl::StrCat("within one ", key.substr(key.rfind('/') + 1));  // "rack"
+  }
+  out.reason = absl::StrCat(
+      "gang ", gang.name, " needs ", gang.members.size(), " pods (largest ", big.gpu_count,
+      " GPUs, ", gang_gpus, " GPUs in all", gang.rail_aligned ? ", rail-aligned" : "", ") ", where,
+      "; the best has ", std::max<int64_t>(best_free_anywhere, 0), " whole GPUs free");
+  if (exhausted) absl::StrAppend(&out.reason, " (search stopped at its step budget)");
+  return out;
+}
+
+}  // namespace accelsched::plugins

@@ -1,0 +1,79 @@
+// Gang planner (DESIGN section 6): places every member of a distributed-training gang at once,
+// all or nothing, in the smallest network domain that can host them all.
+//
+// Network domains come from node labels, one key per level, innermost first (e.g.
+// kubernetes.io/hostname, topology.accelsched.io/rack, topology.accelsched.io/block); the whole
+// cluster is the outermost domain. A node without the label of a level is in no domain of that
+// level (it can still be used at the levels above).
+//
+// The plan: for each level from the innermost outwards, every domain of that level that can
+// host all members; among them the best fit (the fewest whole GPUs left free in the domain
+// afterwards, then the first by name), so that large domains stay whole for large gangs. The
+// first level with a fitting domain wins. A required level stops the widening there; a preferred
+// level only says where to start looking (inner levels are tried first anyway: a smaller domain
+// is always at least as close).
+//
+// Hosting all members of a domain: members are placed largest first, each on the fitting node
+// with the fewest free whole GPUs (best fit), its devices chosen by the Solver's Reserve. If that
+// greedy packing fails, an exact search (depth-first over member -> node, members of the same
+// shape in non-decreasing node order) decides, within a step budget. Rail alignment: every member
+// gets the same GPU indices on its own node; the planner tries each GPU set a member could get.
+//
+// Thread-safety: pure functions over immutable inputs.
+#ifndef ACCELSCHED_PLUGINS_GANG_PLANNER_H_
+#define ACCELSCHED_PLUGINS_GANG_PLANNER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "plugins/framework/cluster_state.h"
+#include "plugins/framework/pod_request.h"
+#include "plugins/framework/snapshot.h"
+#include "plugins/framework/solver.h"
+
+namespace accelsched::plugins {
+
+enum class NetworkMode {
+  kNone,       // Any domain; still the smallest that fits.
+  kRequired,   // All members within one domain of `level` (or an inner one), or no plan.
+  kPreferred,  // Start at `level`... in practice: smallest fitting domain, widening as needed.
+};
+
+struct GangSpec {
+  std::string name;
+  std::vector<PodRequest> members;  // One per member slot (minMember of them).
+  NetworkMode mode = NetworkMode::kNone;
+  int level = -1;             // Index into the level keys; required with kRequired/kPreferred.
+  bool rail_aligned = false;  // Every member uses the same GPU indices on its node.
+};
+
+struct GangPlan {
+  int level = -1;      // Level of the chosen domain; == number of keys for the whole cluster.
+  std::string domain;  // Its label value ("" for the whole cluster).
+  std::vector<Assignment> slots;  // Per member, in GangSpec::members order.
+};
+
+struct GangPlanOutcome {
+  std::optional<GangPlan> plan;  // Nullopt: no domain can host the gang (see `reason`).
+  std::string reason;            // Why not, for every member's FailedNodes entry.
+};
+
+struct GangPlannerOptions {
+  // Exact-search steps per domain after the greedy packing fails; 0 = greedy only.
+  int64_t search_budget = 200000;
+};
+
+// InvalidArgument for an inconsistent spec (no members, a level out of range, rail alignment
+// with members that do not all ask for the same number of whole GPUs, an invalid member).
+absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnapshot& snapshot,
+                                         const std::vector<std::string>& level_keys,
+                                         const GangSpec& gang,
+                                         const GangPlannerOptions& options = {});
+
+}  // namespace accelsched::plugins
+
+#endif  // ACCELSCHED_PLUGINS_GANG_PLANNER_H_
