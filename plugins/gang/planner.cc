@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <bit>
-#include <map>
 #include <numeric>
+#include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 #include "plugins/framework/fit.h"
@@ -13,29 +14,6 @@
 
 namespace accelsched::plugins {
 namespace {
-
-struct Domain {
-  std::string name;
-  std::vector<NodeIndex> nodes;  // Ascending.
-};
-
-// The domains of `level` (== keys.size(): the whole cluster), sorted by name.
-std::vector<Domain> DomainsAt(const ClusterSnapshot& snapshot, const std::vector<std::string>& keys,
-                              size_t level) {
-  if (level == keys.size()) {
-    Domain all;
-    for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) all.nodes.push_back(i);
-    return {all};
-  }
-  std::map<std::string, std::vector<NodeIndex>> by_value;
-  for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) {
-    std::optional<absl::string_view> v = snapshot.node(i).Label(keys[level]);
-    if (v.has_value()) by_value[std::string(*v)].push_back(i);
-  }
-  std::vector<Domain> out;
-  for (auto& [name, nodes] : by_value) out.push_back({name, std::move(nodes)});
-  return out;
-}
 
 int FreeWholeGpus(const NodeInfo& n) { return std::popcount(n.WholeFreeGpus()); }
 
@@ -70,7 +48,7 @@ class DomainPacker {
     std::vector<Assignment> slots(gang_.members.size());
     ACCELSCHED_ASSIGN_OR_RETURN(bool greedy, Greedy(slots));
     if (greedy) return std::optional<std::vector<Assignment>>(std::move(slots));
-    if (budget_ <= 0) return std::optional<std::vector<Assignment>>();
+    if (budget_ <= 0 || GreedyIsExact()) return std::optional<std::vector<Assignment>>();
     ClusterState fresh(base_copy_);
     std::swap(work_, fresh);
     std::vector<NodeIndex> chosen(order_.size(), -1);
@@ -82,6 +60,16 @@ class DomainPacker {
   bool budget_exhausted() const { return exhausted_; }
 
  private:
+  // One shape and no device-set constraint: each placement uses one of a node's independent
+  // member slots, so best fit places as many as any order would.
+  bool GreedyIsExact() const {
+    for (size_t k = 1; k < order_.size(); ++k) {
+      if (!same_as_previous_[k]) return false;
+    }
+    const PodRequest& p = gang_.members[order_.front()];
+    return p.nvlink == TopologyPreference::kNone && !p.require_close_nic && !p.require_same_numa;
+  }
+
   absl::StatusOr<bool> Fits(size_t m, NodeIndex n) const {
     ACCELSCHED_ASSIGN_OR_RETURN(
         FilterVerdict v, solver_.FilterNode(states_[m], gang_.members[m], work_.view().node(n)));
@@ -96,23 +84,27 @@ class DomainPacker {
     return true;
   }
 
+  // Largest first, each on the fitting node with the fewest free whole GPUs. Within a run of one
+  // shape, nodes are filtered once and then only the node that took a member is filtered again.
   absl::StatusOr<bool> Greedy(std::vector<Assignment>& slots) {
     base_copy_ = work_.view();
-    for (size_t m : order_) {
-      NodeIndex best = -1;
-      int best_free = 0;
-      for (NodeIndex n : nodes_) {
-        ACCELSCHED_ASSIGN_OR_RETURN(bool fits, Fits(m, n));
-        if (!fits) continue;
-        const int free = FreeWholeGpus(work_.view().node(n));
-        if (best < 0 || free < best_free) {
-          best = n;
-          best_free = free;
+    std::set<std::pair<int, NodeIndex>> fitting;  // (free whole GPUs, node) for the current run.
+    for (size_t k = 0; k < order_.size(); ++k) {
+      const size_t m = order_[k];
+      if (k == 0 || !same_as_previous_[k]) {
+        fitting.clear();
+        for (NodeIndex n : nodes_) {
+          ACCELSCHED_ASSIGN_OR_RETURN(bool fits, Fits(m, n));
+          if (fits) fitting.emplace(FreeWholeGpus(work_.view().node(n)), n);
         }
       }
-      if (best < 0) return false;
+      if (fitting.empty()) return false;
+      const NodeIndex best = fitting.begin()->second;
+      fitting.erase(fitting.begin());
       ACCELSCHED_ASSIGN_OR_RETURN(bool placed, Place(m, best, slots));
       if (!placed) return false;
+      ACCELSCHED_ASSIGN_OR_RETURN(bool still, Fits(m, best));
+      if (still) fitting.emplace(FreeWholeGpus(work_.view().node(best)), best);
     }
     return true;
   }
@@ -191,9 +183,39 @@ absl::StatusOr<std::optional<std::vector<Assignment>>> PackRailAligned(
 
 }  // namespace
 
+NetworkDomains NetworkDomains::Build(const ClusterSnapshot& snapshot,
+                                     std::vector<std::string> level_keys) {
+  NetworkDomains d;
+  d.layout_ = snapshot.layout();
+  d.keys_ = std::move(level_keys);
+  for (const std::string& key : d.keys_) {
+    absl::flat_hash_map<std::string, size_t> index;
+    std::vector<Domain> domains;
+    for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) {
+      std::optional<absl::string_view> v = snapshot.node(i).Label(key);
+      if (!v.has_value()) continue;
+      auto [it, inserted] = index.try_emplace(std::string(*v), domains.size());
+      if (inserted) domains.push_back({std::string(*v), {}});
+      domains[it->second].nodes.push_back(i);
+    }
+    std::sort(domains.begin(), domains.end(),
+              [](const Domain& a, const Domain& b) { return a.name < b.name; });
+    d.levels_.push_back(std::move(domains));
+  }
+  Domain all;
+  for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) all.nodes.push_back(i);
+  d.levels_.push_back({std::move(all)});
+  return d;
+}
+
 absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnapshot& snapshot,
-                                         const std::vector<std::string>& level_keys,
-                                         const GangSpec& gang, const GangPlannerOptions& options) {
+                                         const NetworkDomains& domains, const GangSpec& gang,
+                                         const GangPlannerOptions& options) {
+  const std::vector<std::string>& level_keys = domains.keys();
+  if (domains.layout() != snapshot.layout()) {
+    return absl::InvalidArgumentError(
+        "network domains were built for another cluster layout (rebuild them)");
+  }
   if (gang.members.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": no members"));
   }
@@ -236,7 +258,7 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
   for (int level = 0; level <= widest; ++level) {
     std::optional<GangPlan> best;
     int64_t best_left = 0;
-    for (const Domain& d : DomainsAt(snapshot, level_keys, static_cast<size_t>(level))) {
+    for (const NetworkDomains::Domain& d : domains.at(level)) {
       int64_t free = 0;
       for (NodeIndex n : d.nodes) free += FreeWholeGpus(snapshot.node(n));
       if (level == widest) best_free_anywhere = std::max(best_free_anywhere, free);

@@ -14,9 +14,12 @@
 // is always at least as close).
 //
 // Hosting all members of a domain: members are placed largest first, each on the fitting node
-// with the fewest free whole GPUs (best fit), its devices chosen by the Solver's Reserve. If that
-// greedy packing fails, an exact search (depth-first over member -> node, members of the same
-// shape in non-decreasing node order) decides, within a step budget. Rail alignment: every member
+// with the fewest free whole GPUs (best fit), its devices chosen by the Solver's Reserve; a run
+// of members of one shape filters each node once and then only the node that changed. If that
+// greedy packing fails and the members are not all of one shape (for which it is exact: nodes
+// are independent, and best fit fills each node as far as it goes), an exact search (depth-first
+// over member -> node, members of the same shape in non-decreasing node order) decides, within a
+// step budget. Rail alignment: every member
 // gets the same GPU indices on its own node; the planner tries each GPU set a member could get.
 //
 // Thread-safety: pure functions over immutable inputs.
@@ -36,6 +39,29 @@
 #include "plugins/framework/solver.h"
 
 namespace accelsched::plugins {
+
+// The network domains of one snapshot layout, built once (about a millisecond for 10,000 nodes
+// and three levels) and reused for every gang planned on snapshots of that layout.
+class NetworkDomains {
+ public:
+  struct Domain {
+    std::string name;              // The label value ("" for the whole cluster).
+    std::vector<NodeIndex> nodes;  // Ascending.
+  };
+  // `level_keys`: node label keys, innermost level first.
+  static NetworkDomains Build(const ClusterSnapshot& snapshot, std::vector<std::string> level_keys);
+
+  uint64_t layout() const { return layout_; }
+  const std::vector<std::string>& keys() const { return keys_; }
+  int num_levels() const { return static_cast<int>(keys_.size()); }
+  // The domains of `level` sorted by name; level num_levels() is the whole cluster.
+  const std::vector<Domain>& at(int level) const { return levels_[static_cast<size_t>(level)]; }
+
+ private:
+  uint64_t layout_ = 0;
+  std::vector<std::string> keys_;
+  std::vector<std::vector<Domain>> levels_;  // num_levels() + 1 entries.
+};
 
 enum class NetworkMode {
   kNone,       // Any domain; still the smallest that fits.
@@ -68,10 +94,10 @@ struct GangPlannerOptions {
 };
 
 // InvalidArgument for an inconsistent spec (no members, a level out of range, rail alignment
-// with members that do not all ask for the same number of whole GPUs, an invalid member).
+// with members that do not all ask for the same number of whole GPUs, an invalid member) or
+// domains built for another layout.
 absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnapshot& snapshot,
-                                         const std::vector<std::string>& level_keys,
-                                         const GangSpec& gang,
+                                         const NetworkDomains& domains, const GangSpec& gang,
                                          const GangPlannerOptions& options = {});
 
 }  // namespace accelsched::plugins

@@ -114,7 +114,8 @@ TEST(GangPlannerTest, SmallestDomainThenBestFit) {
   };
   for (const Case& tc : cases) {
     SCOPED_TRACE(tc.name);
-    absl::StatusOr<GangPlanOutcome> out = PlanGang(*solver, s, kLevels, tc.gang);
+    absl::StatusOr<GangPlanOutcome> out =
+        PlanGang(*solver, s, NetworkDomains::Build(s, kLevels), tc.gang);
     ASSERT_TRUE(out.ok()) << out.status();
     ASSERT_TRUE(out->plan.has_value()) << out->reason;
     EXPECT_EQ(out->plan->level, tc.level);
@@ -129,7 +130,8 @@ TEST(GangPlannerTest, BestFitKeepsTheEmptierDomainWhole) {
   // r1 = {h2 (2 used), h3 (2 used)}, r2 = {h4 (2 used), h5}. A 2 x 6 gang fits r0, r1, r2 and r3;
   // r1 leaves 12 - 12 = 0 free, the best fit.
   ClusterState c = WithUsed({0, 0, 0x03, 0x03, 0x03, 0, 0, 0});
-  absl::StatusOr<GangPlanOutcome> out = PlanGang(*solver, c.view(), kLevels, Gang(2, 6));
+  absl::StatusOr<GangPlanOutcome> out =
+      PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), Gang(2, 6));
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(out->plan.has_value());
   EXPECT_EQ(out->plan->level, 1);
@@ -142,13 +144,15 @@ TEST(GangPlannerTest, RequiredLevelWaitsAndSaysWhy) {
   // 2 x 8 within one rack: only h6 is empty. Preferred widens to... the cluster has only one
   // empty node too: no plan either way.
   const GangSpec required = Gang(2, 8, NetworkMode::kRequired, 1);
-  absl::StatusOr<GangPlanOutcome> out = PlanGang(*solver, c.view(), kLevels, required);
+  absl::StatusOr<GangPlanOutcome> out =
+      PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), required);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_FALSE(out->plan.has_value());
   EXPECT_NE(out->reason.find("gang train-a needs 2 pods"), std::string::npos) << out->reason;
   EXPECT_NE(out->reason.find("within one rack"), std::string::npos) << out->reason;
   // 2 x 4 required within one rack: r0 = {h0, h1} has 4 + 4 free: fits at the rack level.
-  out = PlanGang(*solver, c.view(), kLevels, Gang(2, 4, NetworkMode::kRequired, 1));
+  out = PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels),
+                 Gang(2, 4, NetworkMode::kRequired, 1));
   ASSERT_TRUE(out.ok());
   ASSERT_TRUE(out->plan.has_value());
   // h6 alone hosts both (host level, inside any rack).
@@ -164,7 +168,8 @@ TEST(GangPlannerTest, RailAlignedMembersGetTheSameGpuIndices) {
   ClusterState c = WithUsed({0x0f, 0xf0, 0x33, 0x33, 0xff, 0xff, 0xff, 0xff});
   GangSpec g = Gang(2, 4, NetworkMode::kNone);
   g.rail_aligned = true;
-  absl::StatusOr<GangPlanOutcome> out = PlanGang(*solver, c.view(), kLevels, g);
+  absl::StatusOr<GangPlanOutcome> out =
+      PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), g);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(out->plan.has_value()) << out->reason;
   EXPECT_EQ(out->plan->slots[0].gpus, 0xccu);
@@ -174,8 +179,9 @@ TEST(GangPlannerTest, RailAlignedMembersGetTheSameGpuIndices) {
   ExpectValidPlan(c.view(), g, *out->plan);
   // Rail alignment with members of different sizes is refused.
   g.members.push_back(Pod("ml/launcher").Cpu(1000));
-  EXPECT_EQ(PlanGang(*solver, c.view(), kLevels, g).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), g).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(GangPlannerTest, ExactSearchWhenBestFitPackingFails) {
@@ -196,7 +202,8 @@ TEST(GangPlannerTest, ExactSearchWhenBestFitPackingFails) {
   GangSpec g;
   g.name = "mixed";
   g.members = {Pod("ml/a").Cpu(10000).Gpus(4), Pod("ml/b").Cpu(60000).Gpus(2)};
-  absl::StatusOr<GangPlanOutcome> out = PlanGang(*solver, c.view(), kLevels, g);
+  absl::StatusOr<GangPlanOutcome> out =
+      PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), g);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(out->plan.has_value()) << out->reason;
   EXPECT_EQ(out->plan->level, 1);
@@ -207,19 +214,28 @@ TEST(GangPlannerTest, ExactSearchWhenBestFitPackingFails) {
   // Greedy only (no search budget): no plan.
   GangPlannerOptions greedy_only;
   greedy_only.search_budget = 0;
-  out = PlanGang(*solver, c.view(), kLevels, g, greedy_only);
+  out = PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), g, greedy_only);
   ASSERT_TRUE(out.ok());
   EXPECT_FALSE(out->plan.has_value());
 }
 
-TEST(GangPlannerTest, RejectsEmptyGangsAndBadLevels) {
+TEST(GangPlannerTest, RejectsEmptyGangsBadLevelsAndDomainsOfAnotherLayout) {
   auto solver = FirstFitSolver();
   ClusterState c = WithUsed({});
-  EXPECT_EQ(PlanGang(*solver, c.view(), kLevels, GangSpec{}).status().code(),
+  const ClusterSnapshot rebuilt = BuildSnapshot(Network());  // Same nodes, another layout.
+  EXPECT_EQ(PlanGang(*solver, c.view(), NetworkDomains::Build(rebuilt, kLevels), Gang(2, 1))
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      PlanGang(*solver, c.view(), kLevels, Gang(2, 1, NetworkMode::kRequired, 3)).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), GangSpec{})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels),
+                     Gang(2, 1, NetworkMode::kRequired, 3))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // ---- Brute-force oracle --------------------------------------------------------------------
@@ -287,7 +303,8 @@ TEST(GangPlannerTest, FindsTheLowestFeasibleLevelLikeBruteForce) {
           Pod("ml/m" + std::to_string(k)).Cpu(static_cast<int64_t>(rng() % 8) * 8000).Gpus(gpus));
     }
     const int want = OracleLevel(c.view(), g.members);
-    absl::StatusOr<GangPlanOutcome> out = PlanGang(*solver, c.view(), kLevels, g);
+    absl::StatusOr<GangPlanOutcome> out =
+        PlanGang(*solver, c.view(), NetworkDomains::Build(c.view(), kLevels), g);
     ASSERT_TRUE(out.ok()) << out.status();
     if (want < 0) {
       EXPECT_FALSE(out->plan.has_value());
