@@ -14,6 +14,13 @@
 //   accelsched.io/nvlink: required|preferred          multi-GPU pods: NVLink-connected set
 //   accelsched.io/close-nic: "true"                   every GPU next to a NIC (GPUDirect RDMA)
 //   accelsched.io/same-numa: "true"                   all GPUs on one NUMA node
+//   accelsched.io/gang-name: NAME, accelsched.io/gang-size: N
+//                                                     member of gang NAME of N pods (or the
+//                                                     label scheduling.x-k8s.io/pod-group: NAME,
+//                                                     with minMember from its PodGroup)
+//   accelsched.io/network-required: LEVEL             the whole gang within one LEVEL domain
+//   accelsched.io/network-preferred: LEVEL            try one LEVEL domain, widen if needed
+//   accelsched.io/rail-aligned: "true"                every member on the same GPU indices
 //
 // Pod annotations accelsched writes at bind (on the Binding; the API server copies them onto the
 // pod together with spec.nodeName). They are also the durable record the ledger is rebuilt from:
@@ -49,6 +56,12 @@ inline constexpr char kAnnotationGpuModels[] = "accelsched.io/gpu-models";
 inline constexpr char kAnnotationNvlink[] = "accelsched.io/nvlink";
 inline constexpr char kAnnotationCloseNic[] = "accelsched.io/close-nic";
 inline constexpr char kAnnotationSameNuma[] = "accelsched.io/same-numa";
+inline constexpr char kLabelPodGroup[] = "scheduling.x-k8s.io/pod-group";
+inline constexpr char kAnnotationGangName[] = "accelsched.io/gang-name";
+inline constexpr char kAnnotationGangSize[] = "accelsched.io/gang-size";
+inline constexpr char kAnnotationNetworkRequired[] = "accelsched.io/network-required";
+inline constexpr char kAnnotationNetworkPreferred[] = "accelsched.io/network-preferred";
+inline constexpr char kAnnotationRailAligned[] = "accelsched.io/rail-aligned";
 
 // Pod annotations written at bind.
 inline constexpr char kAnnotationGpuIds[] = "accelsched.io/gpu-ids";

@@ -137,6 +137,70 @@ bool IsTrue(const std::map<std::string, std::string>& m, absl::string_view key) 
 
 std::string Upper(absl::string_view s) { return absl::AsciiStrToUpper(s); }
 
+// The pod's gang from its label or annotations; errors name the annotation.
+absl::StatusOr<std::optional<GangMembership>> DecodeGang(const PodObject& pod,
+                                                         const std::string& mpath) {
+  auto annotation = [&](absl::string_view key) -> const std::string* {
+    auto it = pod.annotations.find(std::string(key));
+    return it == pod.annotations.end() ? nullptr : &it->second;
+  };
+  auto bad = [&](absl::string_view key, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", key, "\"]: ", why));
+  };
+  std::string group;
+  if (const std::string* n = annotation(kAnnotationGangName); n != nullptr) {
+    if (n->empty()) return bad(kAnnotationGangName, "must not be empty");
+    group = *n;
+  } else if (auto it = pod.labels.find(kLabelPodGroup); it != pod.labels.end()) {
+    if (it->second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(mpath, ".labels[\"", kLabelPodGroup, "\"]: must not be empty"));
+    }
+    group = it->second;
+  }
+  const std::string* size = annotation(kAnnotationGangSize);
+  const std::string* required = annotation(kAnnotationNetworkRequired);
+  const std::string* preferred = annotation(kAnnotationNetworkPreferred);
+  const std::string* rail = annotation(kAnnotationRailAligned);
+  if (group.empty()) {
+    for (const char* key : {kAnnotationGangSize, kAnnotationNetworkRequired,
+                            kAnnotationNetworkPreferred, kAnnotationRailAligned}) {
+      if (annotation(key) != nullptr) {
+        return bad(key, absl::StrCat("needs a gang (", kAnnotationGangName, " or the label ",
+                                     kLabelPodGroup, ")"));
+      }
+    }
+    return std::optional<GangMembership>();
+  }
+  GangMembership g;
+  g.name = absl::StrCat(pod.namespace_name, "/", group);
+  if (size != nullptr) {
+    if (!absl::SimpleAtoi(*size, &g.size) || g.size < 1 || g.size > 100000) {
+      return bad(kAnnotationGangSize, "must be an integer in 1..100000");
+    }
+  } else if (annotation(kAnnotationGangName) != nullptr) {
+    return bad(kAnnotationGangSize, absl::StrCat("required with ", kAnnotationGangName));
+  }
+  if (required != nullptr && preferred != nullptr) {
+    return bad(kAnnotationNetworkRequired,
+               absl::StrCat("give it or ", kAnnotationNetworkPreferred, ", not both"));
+  }
+  if (const std::string* level = required != nullptr ? required : preferred; level != nullptr) {
+    if (level->empty()) {
+      return bad(required != nullptr ? kAnnotationNetworkRequired : kAnnotationNetworkPreferred,
+                 "must name a network level (e.g. rack)");
+    }
+    g.network_level = *level;
+    g.network_required = required != nullptr;
+  }
+  if (rail != nullptr) {
+    const std::string v = absl::AsciiStrToLower(*rail);
+    if (v != "true" && v != "false") return bad(kAnnotationRailAligned, "must be true or false");
+    g.rail_aligned = v == "true";
+  }
+  return std::optional<GangMembership>(std::move(g));
+}
+
 // "80GB" -> 80 from a token list; 0 if none.
 int MemoryGbToken(const std::vector<std::string>& tokens) {
   for (const std::string& t : tokens) {
@@ -358,6 +422,7 @@ absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view
   }
   r.require_close_nic = IsTrue(out.annotations, kAnnotationCloseNic);
   r.require_same_numa = IsTrue(out.annotations, kAnnotationSameNuma);
+  ACCELSCHED_ASSIGN_OR_RETURN(out.gang, DecodeGang(out, mpath));
   if (r.WantsShare() && r.WantsWholeGpus()) {
     return absl::InvalidArgumentError(absl::StrCat(rpath, ": asks for both whole GPUs (",
                                                    kResourceGpu, ") and a share (",

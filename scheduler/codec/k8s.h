@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,19 @@
 
 namespace accelsched::scheduler::codec {
 
+// A pod's gang (DESIGN section 6), from the scheduler-plugins label
+// scheduling.x-k8s.io/pod-group or the annotations accelsched.io/gang-name and gang-size, with
+// the network constraint annotations.
+struct GangMembership {
+  std::string name;  // "namespace/group": gangs are namespaced.
+  int size = 0;      // minMember from accelsched.io/gang-size; 0 = from the PodGroup object.
+  // accelsched.io/network-required or network-preferred: a level name as configured ("rack"),
+  // or empty for none.
+  std::string network_level;
+  bool network_required = false;
+  bool rail_aligned = false;  // accelsched.io/rail-aligned: "true"
+};
+
 struct PodObject {
   std::string uid;
   std::string name;
@@ -40,6 +54,7 @@ struct PodObject {
   plugins::PodRequest request;  // request.name is "namespace/name".
   // The MIG resource's profile name ("3g.40gb") when the pod asks for one.
   std::string mig_profile_name;
+  std::optional<GangMembership> gang;  // Nullopt: not part of a gang.
 
   std::string Key() const { return namespace_name + "/" + name; }
   // Bound and still holding resources (not Succeeded or Failed).

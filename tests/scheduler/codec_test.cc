@@ -525,6 +525,82 @@ TEST(CodecDecodePodTest, AcceptsNullForOptionalFields) {
   EXPECT_EQ(pod->request.memory_mib, 0);
 }
 
+// Gang membership: the scheduler-plugins label or accelsched's annotations, with the network
+// constraint; bad values name the annotation.
+TEST(CodecDecodePodTest, GangMembershipFromLabelOrAnnotations) {
+  auto pod = [](const std::string& metadata_extra) {
+    return J(R"json({"metadata": {"name": "w-0", "namespace": "ml")json" + metadata_extra +
+             R"json(}, "spec": {"containers": [{"name": "c"}]}})json");
+  };
+  {
+    absl::StatusOr<PodObject> p = DecodePod(pod(""), "Pod");
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_FALSE(p->gang.has_value());
+  }
+  {
+    absl::StatusOr<PodObject> p =
+        DecodePod(pod(R"json(, "labels": {"scheduling.x-k8s.io/pod-group": "llm"})json"), "Pod");
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_TRUE(p->gang.has_value());
+    EXPECT_EQ(p->gang->name, "ml/llm");  // Namespaced.
+    EXPECT_EQ(p->gang->size, 0);         // minMember comes from the PodGroup.
+    EXPECT_EQ(p->gang->network_level, "");
+    EXPECT_FALSE(p->gang->rail_aligned);
+  }
+  {
+    absl::StatusOr<PodObject> p =
+        DecodePod(pod(R"json(, "annotations": {"accelsched.io/gang-name": "train-a",
+            "accelsched.io/gang-size": "16", "accelsched.io/network-required": "rack",
+            "accelsched.io/rail-aligned": "TRUE"})json"),
+                  "Pod");
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_TRUE(p->gang.has_value());
+    EXPECT_EQ(p->gang->name, "ml/train-a");
+    EXPECT_EQ(p->gang->size, 16);
+    EXPECT_EQ(p->gang->network_level, "rack");
+    EXPECT_TRUE(p->gang->network_required);
+    EXPECT_TRUE(p->gang->rail_aligned);
+  }
+  {
+    absl::StatusOr<PodObject> p =
+        DecodePod(pod(R"json(, "labels": {"scheduling.x-k8s.io/pod-group": "llm"},
+            "annotations": {"accelsched.io/network-preferred": "block"})json"),
+                  "Pod");
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->gang->network_level, "block");
+    EXPECT_FALSE(p->gang->network_required);
+  }
+  const struct {
+    std::string extra;
+    std::string fragment;
+  } bad[] = {
+      {R"json(, "annotations": {"accelsched.io/gang-name": "a", "accelsched.io/gang-size": "x"})json",
+       "Pod.metadata.annotations[\"accelsched.io/gang-size\"]: must be an integer in 1..100000"},
+      {R"json(, "annotations": {"accelsched.io/gang-name": "a", "accelsched.io/gang-size": "0"})json",
+       "accelsched.io/gang-size\"]: must be an integer"},
+      {R"json(, "annotations": {"accelsched.io/gang-name": "a"})json",
+       "accelsched.io/gang-size\"]: required with accelsched.io/gang-name"},
+      {R"json(, "annotations": {"accelsched.io/gang-name": ""})json",
+       "accelsched.io/gang-name\"]: must not be empty"},
+      {R"json(, "annotations": {"accelsched.io/gang-name": "a", "accelsched.io/gang-size": "2",
+          "accelsched.io/network-required": "rack", "accelsched.io/network-preferred": "block"})json",
+       "accelsched.io/network-required\"]: give it or accelsched.io/network-preferred, not both"},
+      {R"json(, "annotations": {"accelsched.io/gang-name": "a", "accelsched.io/gang-size": "2",
+          "accelsched.io/rail-aligned": "yes"})json",
+       "accelsched.io/rail-aligned\"]: must be true or false"},
+      {R"json(, "annotations": {"accelsched.io/network-required": "rack"})json",
+       "accelsched.io/network-required\"]: needs a gang"},
+      {R"json(, "labels": {"scheduling.x-k8s.io/pod-group": ""})json",
+       "Pod.metadata.labels[\"scheduling.x-k8s.io/pod-group\"]: must not be empty"},
+  };
+  for (const auto& tc : bad) {
+    SCOPED_TRACE(tc.extra);
+    absl::StatusOr<PodObject> p = DecodePod(pod(tc.extra), "Pod");
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.status().message().find(tc.fragment), std::string::npos) << p.status().message();
+  }
+}
+
 TEST(CodecDecodePodTest, ErrorsNameTheField) {
   const std::string kOneContainer = R"json("containers": [{"name": "a"}])json";
   const struct {
