@@ -2,6 +2,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 #include "scheduler/codec/yaml.h"
 #include "topology/status_macros.h"
@@ -28,6 +30,13 @@ absl::StatusOr<int64_t> Integer(const Json& v, absl::string_view file, absl::str
 
 absl::StatusOr<ExtenderConfig> ParseExtenderConfig(absl::string_view text, absl::string_view file) {
   ExtenderConfig config;
+  // A file with nothing but blank lines and comments means "all defaults".
+  bool blank = true;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && line[0] != '#') blank = false;
+  }
+  if (blank) return config;
   ACCELSCHED_ASSIGN_OR_RETURN(Json root, codec::ParseJsonOrYaml(text, file));
   if (root.is_null()) return config;
   if (!root.is_object()) return Bad(file, "(top level)", "must be a mapping");
@@ -66,13 +75,43 @@ absl::StatusOr<ExtenderConfig> ParseExtenderConfig(absl::string_view text, absl:
     } else if (key == "memoShapes") {
       ACCELSCHED_ASSIGN_OR_RETURN(int64_t m, Integer(v, file, key, 0, 1024));
       config.memo_shapes = static_cast<int>(m);
+    } else if (key == "networkLevels") {
+      if (!v.is_array() || v.empty() || v.size() > 8) {
+        return Bad(file, key, "must be a list of 1 to 8 {name, label} mappings, innermost first");
+      }
+      config.network_levels.clear();
+      for (size_t i = 0; i < v.size(); ++i) {
+        const std::string at = absl::StrCat(key, "[", i, "]");
+        const Json& level = v[i];
+        if (!level.is_object()) return Bad(file, at, "must be a mapping with name and label");
+        NetworkLevel l;
+        for (auto f = level.begin(); f != level.end(); ++f) {
+          const std::string field = absl::StrCat(at, ".", f.key());
+          if (f.key() != "name" && f.key() != "label") {
+            return Bad(file, field, "unknown key (known: name, label)");
+          }
+          if (!f->is_string() || f->get<std::string>().empty()) {
+            return Bad(file, field, "must be a non-empty string");
+          }
+          (f.key() == "name" ? l.name : l.label) = f->get<std::string>();
+        }
+        if (l.name.empty()) return Bad(file, at + ".name", "required");
+        if (l.label.empty()) return Bad(file, at + ".label", "required");
+        for (const NetworkLevel& other : config.network_levels) {
+          if (other.name == l.name) return Bad(file, at + ".name", "'" + l.name + "' given twice");
+          if (other.label == l.label) {
+            return Bad(file, at + ".label", "'" + l.label + "' given twice");
+          }
+        }
+        config.network_levels.push_back(std::move(l));
+      }
     } else if (key == "threads") {
       ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 256));
       config.threads = static_cast<int>(t);
     } else {
       return Bad(file, key,
                  "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, podCacheSize, "
-                 "memoShapes, threads)");
+                 "memoShapes, threads, networkLevels)");
     }
   }
   if (absl::Status s = plugins::ValidatePolicyConfig(config.policy); !s.ok()) {

@@ -11,6 +11,10 @@
 //   podCacheSize: 10000       # pods remembered between filter and bind
 //   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
+//   networkLevels:            # gangs: network domains, innermost first (names are what
+//     - {name: host, label: kubernetes.io/hostname}       # accelsched.io/network-required and
+//     - {name: rack, label: topology.accelsched.io/rack}  # network-preferred take)
+//     - {name: block, label: topology.accelsched.io/block}
 //
 // Every key is optional; unknown keys are errors (a typo must not silently keep a default).
 //
@@ -21,6 +25,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -29,6 +34,12 @@
 
 namespace accelsched::scheduler {
 
+struct NetworkLevel {
+  std::string name;   // "rack"
+  std::string label;  // The node label whose value names the node's domain at this level.
+  friend bool operator==(const NetworkLevel&, const NetworkLevel&) = default;
+};
+
 struct ExtenderConfig {
   plugins::PolicyConfig policy;
   std::string url_prefix = "/v1/extender";
@@ -36,6 +47,9 @@ struct ExtenderConfig {
   int64_t pod_cache_size = 10000;
   int memo_shapes = 16;
   int threads = 8;
+  std::vector<NetworkLevel> network_levels = {{"host", "kubernetes.io/hostname"},
+                                              {"rack", "topology.accelsched.io/rack"},
+                                              {"block", "topology.accelsched.io/block"}};
 };
 
 // Parses and validates `text` (YAML or JSON); `file` names it in errors.
