@@ -58,6 +58,60 @@ absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::strin
   return placed;
 }
 
+absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const std::string& uid,
+                                           const std::string& key,
+                                           const plugins::PodRequest& request,
+                                           const std::string& node, bool* existed) {
+  if (existed != nullptr) *existed = false;
+  absl::MutexLock lock(&mu_);
+  if (auto it = pods_.find(uid); it != pods_.end()) {
+    if (it->second.node != node) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node));
+    }
+    if (existed != nullptr) *existed = true;
+    return it->second;
+  }
+  auto from = pods_.find(from_uid);
+  if (from == pods_.end()) {
+    return absl::NotFoundError(absl::StrCat("nothing is held under ", from_uid));
+  }
+  const PlacedPod held = from->second;
+  if (held.node != node) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(from_uid, " is held on node ", held.node, ", not ", node));
+  }
+  plugins::Assignment a = held.assignment;
+  // The slot was planned for a request with the same GPU part (whole count, share and its
+  // memory, MIG profile); CPU and memory may differ and are checked by applying.
+  const plugins::PodRequest& planned = held.request;
+  const bool same_gpus =
+      planned.gpu_count == request.gpu_count && planned.gpu_milli == request.gpu_milli &&
+      planned.gpu_memory_mib == request.gpu_memory_mib && planned.mig == request.mig;
+  if (!same_gpus) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("pod ", key, " asks for other GPUs than the slot ", from_uid, " holds (",
+                     plugins::DebugString(a), ")"));
+  }
+  a.cpu_milli = request.cpu_milli;
+  a.memory_mib = request.memory_mib;
+  ACCELSCHED_RETURN_IF_ERROR(state_.Release(held.assignment));
+  if (absl::Status s = state_.Apply(a); !s.ok()) {
+    if (absl::Status back = state_.Apply(held.assignment); !back.ok()) {
+      return absl::InternalError(absl::StrCat("transfer of ", from_uid, " failed (", s.message(),
+                                              ") and so did restoring it: ", back.message()));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("pod ", key, " does not fit in the slot ", from_uid, ": ", s.message()));
+  }
+  pods_.erase(from);
+  PlacedPod placed{uid,     key, node,
+                   request, a,   codec::AssignmentAnnotations(a, state_.view().node(a.node))};
+  pods_[uid] = placed;
+  PublishLocked();
+  return placed;
+}
+
 absl::Status Ledger::Release(const std::string& uid) {
   absl::MutexLock lock(&mu_);
   auto it = pods_.find(uid);

@@ -7,7 +7,8 @@
 //
 // Thread-safety: thread-safe; every method takes the one mutex. Snapshots handed out are
 // immutable and stay valid after later changes. A snapshot is copied from the live state at the
-// first Snapshot() after a change (O(nodes)), never per change.
+// first Snapshot() after a change (one pointer per 64 nodes: ClusterSnapshot shares unchanged
+// nodes between copies), never per change.
 #ifndef ACCELSCHED_SCHEDULER_LEDGER_H_
 #define ACCELSCHED_SCHEDULER_LEDGER_H_
 
@@ -58,6 +59,18 @@ class Ledger {
   absl::StatusOr<PlacedPod> Place(const std::string& uid, const std::string& key,
                                   const plugins::PodRequest& request, const std::string& node,
                                   const Chooser& choose, bool* existed = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Hands the devices held under `from_uid` (a gang reservation's slot) to pod `uid` in one step,
+  // so that no other placement can come between: pod `uid` then holds the same node and the same
+  // GPU devices, with its own CPU and memory. Idempotent: if the ledger already holds `uid` on
+  // `node`, returns that placement (`*existed` = true). NotFound if nothing is held under
+  // `from_uid`; FailedPrecondition if it is held on another node, if the pod's GPU request is not
+  // the one the slot was held for (whole count, share and its memory, MIG profile), or if the
+  // pod's CPU or memory does not fit (the slot stays held then).
+  absl::StatusOr<PlacedPod> Transfer(const std::string& from_uid, const std::string& uid,
+                                     const std::string& key, const plugins::PodRequest& request,
+                                     const std::string& node, bool* existed = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Gives back what pod `uid` holds. NotFound if the ledger does not hold it.
