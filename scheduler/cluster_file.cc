@@ -60,8 +60,9 @@ absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::st
   }
   ACCELSCHED_ASSIGN_OR_RETURN(std::unique_ptr<plugins::Solver> solver,
                               plugins::BuildSolver(config.policy, WorkloadFrom(running)));
-  out.extender = std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
-                                            static_cast<size_t>(config.pod_cache_size), config.memo_shapes);
+  out.extender =
+      std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
+                                 static_cast<size_t>(config.pod_cache_size), config.memo_shapes);
   for (const codec::PodObject& p : objects->pods) {
     if (!p.HoldsResources()) continue;
     if (absl::Status s = out.extender->Adopt(p); !s.ok()) {

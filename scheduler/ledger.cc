@@ -31,18 +31,27 @@ std::shared_ptr<const plugins::ClusterSnapshot> Ledger::Snapshot() const {
   return published_;
 }
 
+std::optional<absl::StatusOr<PlacedPod>> Ledger::HeldLocked(const std::string& uid,
+                                                            const std::string& key,
+                                                            const std::string& node,
+                                                            bool* existed) const {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return std::nullopt;
+  if (it->second.node != node) {
+    return absl::StatusOr<PlacedPod>(absl::FailedPreconditionError(
+        absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node)));
+  }
+  if (existed != nullptr) *existed = true;
+  return absl::StatusOr<PlacedPod>(it->second);
+}
+
 absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::string& key,
                                         const plugins::PodRequest& request, const std::string& node,
                                         const Chooser& choose, bool* existed) {
   if (existed != nullptr) *existed = false;
   absl::MutexLock lock(&mu_);
-  if (auto it = pods_.find(uid); it != pods_.end()) {
-    if (it->second.node != node) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node));
-    }
-    if (existed != nullptr) *existed = true;
-    return it->second;
+  if (std::optional<absl::StatusOr<PlacedPod>> held = HeldLocked(uid, key, node, existed)) {
+    return *std::move(held);
   }
   const plugins::ClusterSnapshot& view = state_.view();
   std::optional<plugins::NodeIndex> index = view.Find(node);
@@ -64,13 +73,8 @@ absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const st
                                            const std::string& node, bool* existed) {
   if (existed != nullptr) *existed = false;
   absl::MutexLock lock(&mu_);
-  if (auto it = pods_.find(uid); it != pods_.end()) {
-    if (it->second.node != node) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node));
-    }
-    if (existed != nullptr) *existed = true;
-    return it->second;
+  if (std::optional<absl::StatusOr<PlacedPod>> held = HeldLocked(uid, key, node, existed)) {
+    return *std::move(held);
   }
   auto from = pods_.find(from_uid);
   if (from == pods_.end()) {
