@@ -74,14 +74,11 @@ absl::StatusOr<GangBook::Claim> GangBook::ClaimSlot(const std::string& gang,
   }
   Reservation& r = it->second;
   r.deadline = now + ttl_;
-  auto same_gpus = [&](const plugins::PodRequest& p) {
-    return p.gpu_count == request.gpu_count && p.gpu_milli == request.gpu_milli &&
-           p.gpu_memory_mib == request.gpu_memory_mib && p.mig == request.mig;
-  };
   std::optional<size_t> free_slot;
   for (size_t k = 0; k < r.slots.size(); ++k) {
     if (r.slots[k].claimed_by == pod_uid) return Claim{k, r.slots[k].node, SlotUid(gang, k)};
-    if (!free_slot.has_value() && r.slots[k].claimed_by.empty() && same_gpus(r.slots[k].request)) {
+    if (!free_slot.has_value() && r.slots[k].claimed_by.empty() &&
+        r.slots[k].request.SameGpuRequest(request)) {
       free_slot = k;
     }
   }

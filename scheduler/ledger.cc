@@ -88,11 +88,7 @@ absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const st
   plugins::Assignment a = held.assignment;
   // The slot was planned for a request with the same GPU part (whole count, share and its
   // memory, MIG profile); CPU and memory may differ and are checked by applying.
-  const plugins::PodRequest& planned = held.request;
-  const bool same_gpus =
-      planned.gpu_count == request.gpu_count && planned.gpu_milli == request.gpu_milli &&
-      planned.gpu_memory_mib == request.gpu_memory_mib && planned.mig == request.mig;
-  if (!same_gpus) {
+  if (!held.request.SameGpuRequest(request)) {
     return absl::FailedPreconditionError(
         absl::StrCat("pod ", key, " asks for other GPUs than the slot ", from_uid, " holds (",
                      plugins::DebugString(a), ")"));

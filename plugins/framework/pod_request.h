@@ -77,6 +77,13 @@ struct PodRequest {
   // gpu_milli in 0..999, MIG compute slices in {1,2,3,4,7}, gpu_memory_mib only with a share,
   // topology constraints only with whole GPUs. InvalidArgument names the field otherwise.
   absl::Status Validate() const;
+
+  // True if `other` asks for the same GPU resources (whole count, share and its memory, MIG
+  // instance), whatever its CPU, memory and constraints: the two can take each other's devices.
+  bool SameGpuRequest(const PodRequest& other) const {
+    return gpu_count == other.gpu_count && gpu_milli == other.gpu_milli &&
+           gpu_memory_mib == other.gpu_memory_mib && mig == other.mig;
+  }
 };
 
 }  // namespace accelsched::plugins
