@@ -18,20 +18,12 @@ namespace accelsched::plugins {
 namespace {
 
 using ::accelsched::testing::BuildSnapshot;
+using ::accelsched::testing::FirstFitSolver;
 using ::accelsched::testing::Node;
 using ::accelsched::testing::Pod;
 
 const std::vector<std::string> kLevels = {"kubernetes.io/hostname", "topology.accelsched.io/rack",
                                           "topology.accelsched.io/block"};
-
-std::unique_ptr<Solver> FirstFitSolver() {
-  PolicyConfig config;
-  config.policy = "firstfit";
-  config.random_ties = false;
-  absl::StatusOr<std::unique_ptr<Solver>> s = BuildSolver(config, WorkloadModel{});
-  EXPECT_TRUE(s.ok()) << s.status();
-  return std::move(*s);
-}
 
 // 8 H100 nodes h0..h7 (8 GPUs, 64 cores): racks r0 = {h0,h1}, r1 = {h2,h3}, r2 = {h4,h5},
 // r3 = {h6,h7}; blocks b0 = {r0,r1}, b1 = {r2,r3}.

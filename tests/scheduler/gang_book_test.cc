@@ -40,10 +40,7 @@ Fixture Make() {
                         .Label(kLevels[1], "r" + std::to_string(i / 2)));
   }
   f.ledger = *Ledger::Create(nodes);
-  plugins::PolicyConfig config;
-  config.policy = "firstfit";
-  config.random_ties = false;
-  f.solver = *plugins::BuildSolver(config, plugins::WorkloadModel{});
+  f.solver = ::accelsched::testing::FirstFitSolver();
   return f;
 }
 

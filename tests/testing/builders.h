@@ -21,6 +21,7 @@
 #include "plugins/framework/pod_request.h"
 #include "plugins/framework/snapshot.h"
 #include "plugins/framework/solver.h"
+#include "plugins/policy.h"
 #include "plugins/share_fragmentation/fragmentation.h"
 
 namespace accelsched::testing {
@@ -205,6 +206,17 @@ inline plugins::TaskShape Shape(int64_t cpu, int gpus, int milli, double p,
 // The solver `b` describes; EXPECTs that the plugin set is valid (nullptr otherwise).
 inline std::unique_ptr<plugins::Solver> MustBuild(plugins::SolverBuilder b) {
   absl::StatusOr<std::unique_ptr<plugins::Solver>> s = std::move(b).Build();
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+// The first-fit policy with deterministic ties: plans and placements in tests are predictable.
+inline std::unique_ptr<plugins::Solver> FirstFitSolver() {
+  plugins::PolicyConfig config;
+  config.policy = "firstfit";
+  config.random_ties = false;
+  absl::StatusOr<std::unique_ptr<plugins::Solver>> s =
+      plugins::BuildSolver(config, plugins::WorkloadModel{});
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *std::move(s) : nullptr;
 }
