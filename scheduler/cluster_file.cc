@@ -62,7 +62,8 @@ absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::st
                               plugins::BuildSolver(config.policy, WorkloadFrom(running)));
   out.extender =
       std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
-                                 static_cast<size_t>(config.pod_cache_size), config.memo_shapes);
+                                 static_cast<size_t>(config.pod_cache_size), config.memo_shapes,
+                                 GangOptionsFrom(config));
   for (const codec::PodObject& p : objects->pods) {
     if (!p.HoldsResources()) continue;
     if (absl::Status s = out.extender->Adopt(p); !s.ok()) {

@@ -105,13 +105,16 @@ absl::StatusOr<ExtenderConfig> ParseExtenderConfig(absl::string_view text, absl:
         }
         config.network_levels.push_back(std::move(l));
       }
+    } else if (key == "gangReservationSeconds") {
+      ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 86400));
+      config.gang_reservation_seconds = static_cast<double>(t);
     } else if (key == "threads") {
       ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 256));
       config.threads = static_cast<int>(t);
     } else {
       return Bad(file, key,
                  "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, podCacheSize, "
-                 "memoShapes, threads, networkLevels)");
+                 "memoShapes, threads, networkLevels, gangReservationSeconds)");
     }
   }
   if (absl::Status s = plugins::ValidatePolicyConfig(config.policy); !s.ok()) {

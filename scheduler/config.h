@@ -11,6 +11,7 @@
 //   podCacheSize: 10000       # pods remembered between filter and bind
 //   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
+//   gangReservationSeconds: 300  # how long a gang's reservation waits for its members
 //   networkLevels:            # gangs: network domains, innermost first (names are what
 //     - {name: host, label: kubernetes.io/hostname}       # accelsched.io/network-required and
 //     - {name: rack, label: topology.accelsched.io/rack}  # network-preferred take)
@@ -40,6 +41,14 @@ struct NetworkLevel {
   friend bool operator==(const NetworkLevel&, const NetworkLevel&) = default;
 };
 
+// host (kubernetes.io/hostname), rack (topology.accelsched.io/rack), block
+// (topology.accelsched.io/block).
+inline std::vector<NetworkLevel> DefaultNetworkLevels() {
+  return {{"host", "kubernetes.io/hostname"},
+          {"rack", "topology.accelsched.io/rack"},
+          {"block", "topology.accelsched.io/block"}};
+}
+
 struct ExtenderConfig {
   plugins::PolicyConfig policy;
   std::string url_prefix = "/v1/extender";
@@ -47,9 +56,8 @@ struct ExtenderConfig {
   int64_t pod_cache_size = 10000;
   int memo_shapes = 16;
   int threads = 8;
-  std::vector<NetworkLevel> network_levels = {{"host", "kubernetes.io/hostname"},
-                                              {"rack", "topology.accelsched.io/rack"},
-                                              {"block", "topology.accelsched.io/block"}};
+  std::vector<NetworkLevel> network_levels = DefaultNetworkLevels();
+  double gang_reservation_seconds = 300;  // gangReservationSeconds
 };
 
 // Parses and validates `text` (YAML or JSON); `file` names it in errors.

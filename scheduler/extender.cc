@@ -53,12 +53,14 @@ std::optional<codec::PodObject> PodCache::Get(const std::string& uid) {
 }
 
 Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
-                   Metrics* metrics, size_t pod_cache_size, int memo_shapes)
+                   Metrics* metrics, size_t pod_cache_size, int memo_shapes,
+                   GangOptions gangs)
     : solver_(std::move(solver)),
       ledger_(ledger),
       binder_(binder),
       metrics_(metrics),
       pods_(pod_cache_size),
+      gangs_(solver_.get(), ledger, std::move(gangs)),
       memo_(solver_.get(), memo_shapes) {}
 
 absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
@@ -122,8 +124,46 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
   return out;
 }
 
+codec::FilterResult Extender::GangFilterResult(const codec::ExtenderArgs& args,
+                                               const GangCoordinator::Admission& admission) {
+  codec::FilterResult out;
+  const std::string gang = args.pod.gang->name;
+  if (admission.kind == GangCoordinator::Admission::Kind::kWait) {
+    const int reason = out.AddReason(admission.reason);
+    for (size_t i = 0; i < args.node_names.size(); ++i) {
+      out.failed_unresolvable.emplace_back(static_cast<int>(i), reason);
+    }
+    return out;
+  }
+  int elsewhere = -1;
+  for (size_t i = 0; i < args.node_names.size(); ++i) {
+    if (args.node_names[i] == admission.node) {
+      out.survivors.push_back(static_cast<int>(i));
+      continue;
+    }
+    if (elsewhere < 0) {
+      elsewhere = out.AddReason(absl::StrCat("gang ", gang, " has reserved this member's slot on node ",
+                                             admission.node));
+    }
+    out.failed_unresolvable.emplace_back(static_cast<int>(i), elsewhere);
+  }
+  if (out.survivors.empty() && !args.node_names.empty()) {
+    // kube-scheduler's own filters rejected the reserved node: say so on every node.
+    out.reasons[static_cast<size_t>(elsewhere)] =
+        absl::StrCat("gang ", gang, " has reserved this member's slot on node ", admission.node,
+                     ", which kube-scheduler did not offer (its own filters rejected it)");
+  }
+  return out;
+}
+
 absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
+  if (args.pod.gang.has_value()) {
+    ACCELSCHED_ASSIGN_OR_RETURN(GangCoordinator::Admission admission, gangs_.Admit(args.pod));
+    if (admission.kind != GangCoordinator::Admission::Kind::kOrdinary) {
+      return GangFilterResult(args, admission);
+    }
+  }
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
   ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kFilter));
   return std::move(f.result);
@@ -131,6 +171,13 @@ absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& 
 
 absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
+  if (std::optional<std::string> slot = gangs_.SlotNode(args.pod); slot.has_value()) {
+    std::vector<int64_t> out(args.node_names.size(), 0);
+    for (size_t i = 0; i < args.node_names.size(); ++i) {
+      if (args.node_names[i] == *slot) out[i] = 10;
+    }
+    return out;
+  }
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
   ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kPrioritize));
   std::vector<int64_t> out(args.node_names.size(), 0);
@@ -206,8 +253,11 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
     }
   } finish{this, pod->uid, +now};
   bool existed = false;
+  std::optional<absl::StatusOr<PlacedPod>> member = gangs_.BindMember(*pod, args.node, &existed);
+  const bool gang_slot = member.has_value();
   absl::StatusOr<PlacedPod> placed =
-      ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed);
+      gang_slot ? std::move(*member)
+                : ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed);
   if (!placed.ok()) {
     metrics_->CountBindError();
     return placed.status();
@@ -215,7 +265,8 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
   if (existed) return absl::OkStatus();  // A retry: already bound here, nothing allocated.
   if (absl::Status s = binder_->Bind(*pod, args.node, placed->annotations); !s.ok()) {
     metrics_->CountBindError();
-    if (absl::Status r = ledger_->Release(pod->uid); !r.ok()) {
+    if (absl::Status r = gang_slot ? gangs_.UnbindMember(*pod) : ledger_->Release(pod->uid);
+        !r.ok()) {
       return absl::InternalError(
           absl::StrCat("binding failed (", s.message(), ") and the rollback too: ", r.message()));
     }

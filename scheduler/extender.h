@@ -11,6 +11,10 @@
 // - Bind chooses the devices on the live state under the ledger's lock, asks the Binder to
 //   write the Binding with the assignment annotations, and rolls back if that fails. A retry of
 //   a bind that succeeded returns success without allocating again.
+// - Gang members (DESIGN section 6) go through the GangCoordinator: filter answers only the
+//   node of the member's slot in its gang's reservation (planning the gang at the first member
+//   that finds all members known), prioritize gives that node 10, bind hands the slot's devices
+//   to the member.
 // - Preempt keeps only the nodes where evicting the proposed victims really frees a placement
 //   for the pod, and drops victims that are not needed.
 //
@@ -34,6 +38,7 @@
 #include "plugins/framework/memo.h"
 #include "plugins/framework/solver.h"
 #include "scheduler/codec/extender.h"
+#include "scheduler/gang_coordinator.h"
 #include "scheduler/ledger.h"
 #include "scheduler/metrics.h"
 #include "scheduler/name_resolver.h"
@@ -77,9 +82,10 @@ class Extender {
  public:
   // `ledger`, `binder` and `metrics` are not owned and must outlive the extender. Filter and
   // prioritize remember verdicts and scores of up to `memo_shapes` pod shapes (SolverMemo; 0
-  // turns that off).
+  // turns that off). `gangs`: network levels and reservation deadline of gangs.
   Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
-           Metrics* metrics, size_t pod_cache_size = 10000, int memo_shapes = 16);
+           Metrics* metrics, size_t pod_cache_size = 10000, int memo_shapes = 16,
+           GangOptions gangs = {});
 
   absl::StatusOr<codec::FilterResult> Filter(const codec::ExtenderArgs& args);
   // The score (0..10) of each of args.node_names, in that order.
@@ -103,8 +109,24 @@ class Extender {
   plugins::SolverMemo::Stats memo_stats() const { return memo_.stats(); }
 
   // Remembers a pending pod for a later bind (Kubernetes mode feeds the watched pods in, so a
-  // bind after an extender restart does not depend on a filter call reaching this process).
-  void Remember(const codec::PodObject& pod) { pods_.Put(pod); }
+  // bind after an extender restart does not depend on a filter call reaching this process), and
+  // a gang member as known to its gang.
+  void Remember(const codec::PodObject& pod) {
+    pods_.Put(pod);
+    gangs_.Observe(pod);
+  }
+  // A bound pod (Kubernetes mode): a gang member counts as bound in its gang.
+  void ObserveBound(const codec::PodObject& pod) { gangs_.Observe(pod); }
+  // A pod was deleted (Kubernetes mode): an unbound gang member's reservation is released.
+  void Forget(const codec::PodObject& pod) { gangs_.Forget(pod); }
+
+  // Periodic housekeeping: gang reservations past their deadline or no longer held are released.
+  void Reconcile() { (void)gangs_.Reconcile(); }
+  GangCoordinator::Stats gang_stats() const { return gangs_.stats(); }
+  // Kubernetes mode: minMember of gang "namespace/name" from its PodGroup.
+  void SetGangMinMember(const std::string& gang, int min_member) {
+    gangs_.SetMinMember(gang, min_member);
+  }
 
   // True while pod `uid` is being bound, and for a minute after its bind succeeded: a list of
   // the API taken meanwhile may not show it bound yet, and must not release it.
@@ -121,12 +143,17 @@ class Extender {
   absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
                                      const plugins::ClusterSnapshot& snapshot,
                                      NameResolver::Kind kind) const;
+  // The filter answer for a gang member: only `node` if offered, or `reason` for every node
+  // (FailedAndUnresolvable: preempting for one member cannot place a gang).
+  static codec::FilterResult GangFilterResult(const codec::ExtenderArgs& args,
+                                              const GangCoordinator::Admission& admission);
 
   std::unique_ptr<plugins::Solver> solver_;
   Ledger* ledger_;
   Binder* binder_;
   Metrics* metrics_;
   PodCache pods_;
+  GangCoordinator gangs_;  // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
   mutable absl::Mutex bind_mu_;

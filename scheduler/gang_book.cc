@@ -56,7 +56,7 @@ absl::Status GangBook::Reserve(const std::string& gang,
                           absl::StrCat("gang ", gang, ": slot ", k, " on ", node,
                                        " cannot be held: ", held.status().message()));
     }
-    r.slots.push_back(Slot{members[k], node, "", false});
+    r.slots.push_back(Slot{members[k], absl::StrCat(gang, "#", k), node, "", false});
   }
   absl::MutexLock lock(&mu_);
   reservations_[gang] = std::move(r);
@@ -76,7 +76,9 @@ absl::StatusOr<GangBook::Claim> GangBook::ClaimSlot(const std::string& gang,
   r.deadline = now + ttl_;
   std::optional<size_t> free_slot;
   for (size_t k = 0; k < r.slots.size(); ++k) {
-    if (r.slots[k].claimed_by == pod_uid) return Claim{k, r.slots[k].node, SlotUid(gang, k)};
+    if (r.slots[k].claimed_by == pod_uid) {
+      return Claim{k, r.slots[k].node, SlotUid(gang, k), r.slots[k].bound};
+    }
     if (!free_slot.has_value() && r.slots[k].claimed_by.empty() &&
         r.slots[k].request.SameGpuRequest(request)) {
       free_slot = k;
@@ -94,7 +96,7 @@ absl::StatusOr<GangBook::Claim> GangBook::ClaimSlot(const std::string& gang,
 absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const std::string& pod_uid,
                                                const std::string& key,
                                                const plugins::PodRequest& request,
-                                               const std::string& node) {
+                                               const std::string& node, bool* existed) {
   size_t slot = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -113,11 +115,14 @@ absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const st
       return absl::FailedPreconditionError(
           absl::StrCat("pod ", key, " has no slot of gang ", gang, " (filter claims one)"));
     }
+    it->second.slots[slot].binding = true;
   }
-  ACCELSCHED_ASSIGN_OR_RETURN(PlacedPod placed,
-                              ledger_->Transfer(SlotUid(gang, slot), pod_uid, key, request, node));
+  absl::StatusOr<PlacedPod> placed =
+      ledger_->Transfer(SlotUid(gang, slot), pod_uid, key, request, node, existed);
   absl::MutexLock lock(&mu_);
   auto it = reservations_.find(gang);
+  if (it != reservations_.end()) it->second.slots[slot].binding = false;
+  if (!placed.ok()) return placed.status();
   if (it != reservations_.end()) {
     it->second.slots[slot].bound = true;
     bool all = true;
@@ -125,6 +130,62 @@ absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const st
     if (all) reservations_.erase(it);  // Complete: every member holds its own placement.
   }
   return placed;
+}
+
+std::optional<GangBook::Claim> GangBook::ClaimOf(const std::string& gang,
+                                                const std::string& pod_uid) const {
+  absl::MutexLock lock(&mu_);
+  auto it = reservations_.find(gang);
+  if (it == reservations_.end()) return std::nullopt;
+  for (size_t k = 0; k < it->second.slots.size(); ++k) {
+    if (it->second.slots[k].claimed_by == pod_uid) {
+      return Claim{k, it->second.slots[k].node, SlotUid(gang, k), it->second.slots[k].bound};
+    }
+  }
+  return std::nullopt;
+}
+
+absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& pod_uid) {
+  Slot slot;
+  size_t index = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = reservations_.find(gang);
+    bool found = false;
+    if (it != reservations_.end()) {
+      for (size_t k = 0; k < it->second.slots.size(); ++k) {
+        if (it->second.slots[k].claimed_by == pod_uid && it->second.slots[k].bound) {
+          slot = it->second.slots[k];
+          index = k;
+          found = true;
+        }
+      }
+    }
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("gang ", gang, " holds no bound slot of pod uid ", pod_uid));
+    }
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      PlacedPod held, ledger_->Transfer(pod_uid, SlotUid(gang, index), slot.key, slot.request,
+                                        slot.node));
+  (void)held;
+  absl::MutexLock lock(&mu_);
+  auto it = reservations_.find(gang);
+  if (it != reservations_.end()) it->second.slots[index].bound = false;
+  return absl::OkStatus();
+}
+
+std::map<std::string, std::vector<std::string>> GangBook::UnboundSlots() const {
+  std::map<std::string, std::vector<std::string>> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [gang, r] : reservations_) {
+    std::vector<std::string>& uids = out[gang];
+    for (size_t k = 0; k < r.slots.size(); ++k) {
+      if (!r.slots[k].bound && !r.slots[k].binding) uids.push_back(SlotUid(gang, k));
+    }
+  }
+  return out;
 }
 
 void GangBook::ReleaseUnbound(const std::string& gang, const Reservation& r) {

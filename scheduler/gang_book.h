@@ -48,6 +48,7 @@ class GangBook {
     size_t slot = 0;
     std::string node;      // Where the member must go.
     std::string slot_uid;  // What it binds from (Ledger::Transfer).
+    bool bound = false;    // The member holds the slot's devices under its own UID.
   };
   // The slot of member `pod_uid`: the one it claimed before, else the first unclaimed slot
   // planned for the same GPU request. Renews the deadline. NotFound if the gang has no
@@ -57,10 +58,23 @@ class GangBook {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Binds member `pod_uid` (which claimed a slot) through Ledger::Transfer; marks the slot bound.
-  // When every slot is bound the reservation is complete and forgotten.
+  // When every slot is bound the reservation is complete and forgotten. A retry of a bind that
+  // succeeded returns the placement with `*existed` = true.
   absl::StatusOr<PlacedPod> BindMember(const std::string& gang, const std::string& pod_uid,
                                        const std::string& key, const plugins::PodRequest& request,
-                                       const std::string& node) ABSL_LOCKS_EXCLUDED(mu_);
+                                       const std::string& node, bool* existed = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The slot member `pod_uid` claimed, if any (claims nothing, renews nothing).
+  std::optional<Claim> ClaimOf(const std::string& gang, const std::string& pod_uid) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Undoes BindMember (the API refused the binding): the devices go back to the member's slot,
+  // still claimed by it. NotFound if the reservation is gone (complete, expired or dropped).
+  absl::Status UnbindMember(const std::string& gang, const std::string& pod_uid)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The ledger UIDs of the unbound slots of every reservation, by gang (without slots being
+  // bound right now: their devices move between UIDs).
+  std::map<std::string, std::vector<std::string>> UnboundSlots() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Releases the unbound slots of every reservation whose deadline is before `now` and forgets
   // it. Returns the gangs released (to be planned again when their members come back).
@@ -75,9 +89,11 @@ class GangBook {
  private:
   struct Slot {
     plugins::PodRequest request;
+    std::string key;  // "<gang>#<slot>", the ledger key of the held slot.
     std::string node;
     std::string claimed_by;  // Pod UID, or empty.
     bool bound = false;
+    bool binding = false;  // Its Ledger::Transfer is running (neither held nor bound).
   };
   struct Reservation {
     std::vector<Slot> slots;

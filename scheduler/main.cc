@@ -200,7 +200,8 @@ int Main(int argc, char** argv) {
     kube_binder = std::make_unique<kube::KubeBinder>(kube_client.get());
     extender =
         std::make_unique<Extender>(std::move(*solver), ledger.get(), kube_binder.get(), &metrics,
-                                   static_cast<size_t>(config.pod_cache_size), config.memo_shapes);
+                                   static_cast<size_t>(config.pod_cache_size), config.memo_shapes,
+                                   GangOptionsFrom(config));
     sync = std::make_unique<kube::KubeSync>(kube_client.get(), ledger.get(), extender.get());
     spdlog::info("Kubernetes mode: API server {}:{}", endpoint->host, endpoint->port);
   }
@@ -256,6 +257,16 @@ int Main(int argc, char** argv) {
   } else {
     server.SetReady(true);
   }
+  // Housekeeping: gang reservations past their deadline, or whose slots the cluster lost, are
+  // released (gang filters also do this; this covers gangs whose members stopped coming).
+  std::thread housekeeper([&] {
+    while (!stopping) {
+      for (int i = 0; i < 100 && !stopping; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (!stopping) extender->Reconcile();
+    }
+  });
   spdlog::info("serving {}://{}:{}{} (filter, prioritize, bind, preempt)",
                options.tls_cert.empty() ? "http" : "https", options.bind_address, server.port(),
                options.url_prefix);
@@ -263,6 +274,8 @@ int Main(int argc, char** argv) {
   pthread_kill(waiter.native_handle(), SIGTERM);  // Wakes the waiter if Run ended otherwise.
   waiter.join();
   if (syncer.joinable()) syncer.join();
+  stopping = true;
+  housekeeper.join();
   return 0;
 }
 

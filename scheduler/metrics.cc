@@ -46,7 +46,8 @@ void Metrics::CountBindError() {
   ++bind_errors_;
 }
 
-std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed) const {
+std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed,
+                            const GangFigures& gangs) const {
   std::string out;
   {
     absl::MutexLock lock(&mu_);
@@ -120,6 +121,18 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
                   "\n# HELP accelsched_pods_placed Pods holding resources in the ledger.\n"
                   "# TYPE accelsched_pods_placed gauge\naccelsched_pods_placed ",
                   pods_placed, "\n");
+  absl::StrAppend(&out,
+                  "# HELP accelsched_gang_reservations Gangs holding slots for their members.\n"
+                  "# TYPE accelsched_gang_reservations gauge\naccelsched_gang_reservations ",
+                  gangs.reservations,
+                  "\n# HELP accelsched_gang_slots_held Gang slots held and not bound yet.\n"
+                  "# TYPE accelsched_gang_slots_held gauge\naccelsched_gang_slots_held ",
+                  gangs.slots_held,
+                  "\n# HELP accelsched_gang_events_total Gang planning outcomes and releases.\n"
+                  "# TYPE accelsched_gang_events_total counter\n");
+  for (const auto& [event, n] : gangs.events) {
+    absl::StrAppend(&out, "accelsched_gang_events_total{event=\"", Escape(event), "\"} ", n, "\n");
+  }
   return out;
 }
 

@@ -9,6 +9,10 @@
 //   accelsched_gpu_fragmented_milli{model}           gauge: free milli-GPU on partly used GPUs
 //                                                    (what only a share can still use)
 //   accelsched_nodes, accelsched_pods_placed         gauges
+//   accelsched_gang_reservations                     gauge: gangs holding slots for members
+//   accelsched_gang_slots_held                       gauge: slots held, not bound yet
+//   accelsched_gang_events_total{event}              counter: planned, unplaceable, waiting,
+//                                                    expired, dropped
 //
 // Thread-safety: thread-safe.
 #ifndef ACCELSCHED_SCHEDULER_METRICS_H_
@@ -37,9 +41,13 @@ class Metrics {
   void CountPlacement(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
   void CountBindError() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The whole exposition, with the gauges computed from `snapshot` and `pods_placed`.
-  std::string Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  struct GangFigures {
+    size_t reservations = 0, slots_held = 0;
+    std::map<std::string, uint64_t> events;  // planned, unplaceable, ...
+  };
+  // The whole exposition, with the gauges computed from `snapshot`, `pods_placed` and `gangs`.
+  std::string Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed,
+                     const GangFigures& gangs) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Histogram {

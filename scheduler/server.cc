@@ -24,6 +24,18 @@ using codec::Json;
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+Metrics::GangFigures GangFigures(const GangCoordinator::Stats& s) {
+  Metrics::GangFigures f;
+  f.reservations = s.reservations;
+  f.slots_held = s.slots_held;
+  f.events = {{"planned", s.planned},
+              {"unplaceable", s.unplaceable},
+              {"waiting", s.waiting},
+              {"expired", s.expired},
+              {"dropped", s.dropped}};
+  return f;
+}
+
 void ReplyJson(httplib::Response& res, int status, const Json& body) {
   res.status = status;
   res.set_content(Dump(body), "application/json");
@@ -277,7 +289,8 @@ absl::Status Server::Listen() {
   });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(
-        metrics_->Render(*extender_->ledger().Snapshot(), extender_->ledger().num_pods()),
+        metrics_->Render(*extender_->ledger().Snapshot(), extender_->ledger().num_pods(),
+                         GangFigures(extender_->gang_stats())),
         "text/plain; version=0.0.4");
   });
   http.Get("/debug/state", [this](const httplib::Request&, httplib::Response& res) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "scheduler/gang_coordinator.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler::kube {
@@ -103,6 +104,7 @@ absl::Status KubeSync::ListPods() {
       }
       if (p->node_name.empty()) extender_->Remember(*p);
       if (!p->HoldsResources()) continue;
+      extender_->ObserveBound(*p);
       present.insert(p->uid);
       std::optional<PlacedPod> held = ledger_->Find(p->uid);
       if (held.has_value() && held->node == p->node_name) continue;
@@ -118,6 +120,8 @@ absl::Status KubeSync::ListPods() {
   // binding is younger than the list (their uid is not in `present` but the bind is in flight):
   // the next event or relist settles them.
   for (const PlacedPod& p : ledger_->Pods()) {
+    // Gang reservation slots are not pods: GangCoordinator::Reconcile owns them.
+    if (GangCoordinator::IsSlotUid(p.uid)) continue;
     if (present.count(p.uid) == 0 && !extender_->BindInFlight(p.uid)) {
       (void)ledger_->Release(p.uid);
       spdlog::info("released pod {} (no longer running)", p.key);
@@ -173,6 +177,7 @@ void KubeSync::OnPod(const std::string& type, const Json& object) {
   }
   std::optional<PlacedPod> held = ledger_->Find(p->uid);
   if (type == "DELETED" || (!p->HoldsResources() && !p->node_name.empty())) {
+    if (type == "DELETED") extender_->Forget(*p);
     if (held.has_value() && ledger_->Release(p->uid).ok()) {
       spdlog::info("released pod {} ({})", p->Key(), type == "DELETED" ? "deleted" : p->phase);
     }
@@ -183,6 +188,7 @@ void KubeSync::OnPod(const std::string& type, const Json& object) {
     return;
   }
   if (!p->HoldsResources()) return;
+  extender_->ObserveBound(*p);
   if (held.has_value() && held->node == p->node_name) return;
   if (held.has_value()) (void)ledger_->Release(p->uid);
   if (absl::Status s = extender_->Adopt(*p); !s.ok()) {

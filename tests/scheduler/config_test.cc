@@ -36,6 +36,7 @@ maxBodyBytes: 4096
 podCacheSize: 12
 memoShapes: 0
 threads: 2
+gangReservationSeconds: 60
 networkLevels:
   - {name: node, label: kubernetes.io/hostname}
   - {name: nvl72, label: nvidia.com/gpu.clique}
@@ -51,6 +52,7 @@ networkLevels:
   EXPECT_EQ(c->pod_cache_size, 12);
   EXPECT_EQ(c->memo_shapes, 0);
   EXPECT_EQ(c->threads, 2);
+  EXPECT_EQ(c->gang_reservation_seconds, 60);
   const std::vector<NetworkLevel> want = {{"node", "kubernetes.io/hostname"},
                                           {"nvl72", "nvidia.com/gpu.clique"}};
   EXPECT_EQ(c->network_levels, want);
@@ -78,6 +80,7 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
        "networkLevels[1].name: 'rack' given twice"},
       {"networkLevels: [{name: r, label: a}, {name: b, label: a}]",
        "networkLevels[1].label: 'a' given twice"},
+      {"gangReservationSeconds: 0", "gangReservationSeconds"},
       {"- just a list", "(top level): must be a mapping"},
   };
   for (const auto& tc : cases) {

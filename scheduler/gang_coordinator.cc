@@ -1,0 +1,303 @@
+#include "scheduler/gang_coordinator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "spdlog/spdlog.h"
+
+#include "scheduler/annotations.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler {
+
+namespace {
+
+double SteadySeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger,
+                                 GangOptions options)
+    : solver_(solver),
+      ledger_(ledger),
+      options_(std::move(options)),
+      book_(ledger, options_.ttl_seconds) {
+  if (!options_.clock) options_.clock = SteadySeconds;
+}
+
+bool GangCoordinator::IsSlotUid(const std::string& uid) { return absl::StartsWith(uid, "gang:"); }
+
+void GangCoordinator::Register(const codec::PodObject& pod, bool bound) {
+  if (!pod.gang.has_value() || pod.uid.empty()) return;
+  const double now = Now();
+  absl::MutexLock lock(&mu_);
+  Gang& g = gangs_[pod.gang->name];
+  auto [it, inserted] = g.members.try_emplace(pod.uid);
+  if (inserted) it->second.order = next_order_++;
+  it->second.request = pod.request;
+  it->second.key = pod.Key();
+  it->second.seen = now;
+  it->second.bound = it->second.bound || bound;
+}
+
+void GangCoordinator::Observe(const codec::PodObject& pod) {
+  Register(pod, /*bound=*/!pod.node_name.empty());
+}
+
+void GangCoordinator::SetMinMember(const std::string& gang, int min_member) {
+  absl::MutexLock lock(&mu_);
+  gangs_[gang].min_member = min_member;
+}
+
+absl::StatusOr<int> GangCoordinator::LevelOf(const codec::GangMembership& gang) const {
+  if (gang.network_level.empty()) return -1;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < options_.levels.size(); ++i) {
+    if (options_.levels[i].name == gang.network_level) return static_cast<int>(i);
+    names.push_back(options_.levels[i].name);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      gang.network_required ? kAnnotationNetworkRequired : kAnnotationNetworkPreferred, ": '",
+      gang.network_level, "' is not a configured network level (",
+      names.empty() ? "none configured" : absl::StrJoin(names, ", "), ")"));
+}
+
+const plugins::NetworkDomains& GangCoordinator::DomainsFor(
+    const plugins::ClusterSnapshot& snapshot) {
+  if (!domains_.has_value() || domains_->layout() != snapshot.layout()) {
+    std::vector<std::string> keys;
+    for (const NetworkLevel& l : options_.levels) keys.push_back(l.label);
+    domains_ = plugins::NetworkDomains::Build(snapshot, std::move(keys));
+  }
+  return *domains_;
+}
+
+absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Admit(const codec::PodObject& pod) {
+  if (!pod.gang.has_value()) return Admission{};
+  const std::string& gang = pod.gang->name;
+  ACCELSCHED_ASSIGN_OR_RETURN(const int level, LevelOf(*pod.gang));
+  (void)level;  // Checked before anything is registered: a bad annotation changes nothing.
+  (void)Reconcile();
+  Register(pod, /*bound=*/false);
+  const double now = Now();
+  auto answer = [&](absl::StatusOr<GangBook::Claim> claim) -> std::optional<Admission> {
+    if (claim.ok()) return Admission{Admission::Kind::kNode, claim->node, ""};
+    // A reservation without a slot for this shape: a member beyond minMember.
+    if (absl::IsFailedPrecondition(claim.status())) return Admission{};
+    return std::nullopt;  // No reservation.
+  };
+  if (std::optional<Admission> a = answer(book_.ClaimSlot(gang, pod.uid, pod.request, now))) {
+    return *a;
+  }
+  absl::MutexLock plan_lock(&plan_mu_);
+  // Another member's filter may have planned the gang meanwhile.
+  if (std::optional<Admission> a = answer(book_.ClaimSlot(gang, pod.uid, pod.request, now))) {
+    return *a;
+  }
+  return Plan(pod, now);
+}
+
+absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::PodObject& pod,
+                                                                 double now) {
+  const std::string& gang = pod.gang->name;
+  ACCELSCHED_ASSIGN_OR_RETURN(const int level, LevelOf(*pod.gang));
+  // The members to plan: minMember less those bound; this pod first, then by arrival.
+  plugins::GangSpec spec;
+  spec.name = gang;
+  spec.level = level;
+  spec.mode = level < 0                      ? plugins::NetworkMode::kNone
+              : pod.gang->network_required ? plugins::NetworkMode::kRequired
+                                           : plugins::NetworkMode::kPreferred;
+  spec.rail_aligned = pod.gang->rail_aligned;
+  {
+    absl::MutexLock lock(&mu_);
+    Gang& g = gangs_[gang];
+    const int size = pod.gang->size > 0 ? pod.gang->size : g.min_member;
+    if (size <= 0) {
+      ++counters_.waiting;
+      return Admission{
+          Admission::Kind::kWait, "",
+          absl::StrCat("gang ", gang, ": its size is unknown: set the ", kAnnotationGangSize,
+                       " annotation or create PodGroup ", gang.substr(gang.find('/') + 1),
+                       " with minMember")};
+    }
+    std::vector<const Member*> pending;
+    int bound = 0;
+    for (const auto& [uid, m] : g.members) {
+      if (m.bound) {
+        ++bound;
+      } else if (uid != pod.uid) {
+        pending.push_back(&m);
+      }
+    }
+    const int need = size - bound;
+    if (need <= 0) return Admission{};  // A replacement or extra pod: schedule it as any pod.
+    std::sort(pending.begin(), pending.end(),
+              [](const Member* a, const Member* b) { return a->order < b->order; });
+    const int known = 1 + static_cast<int>(pending.size());
+    if (known < need) {
+      ++counters_.waiting;
+      return Admission{Admission::Kind::kWait, "",
+                       absl::StrCat("gang ", gang, " is waiting for ", need - known,
+                                    " more member(s): ", known, " of ", need,
+                                    " unbound pods seen (minMember ", size,
+                                    "); it is planned when all have been seen")};
+    }
+    spec.members.push_back(pod.request);
+    for (int k = 0; k + 1 < need; ++k) spec.members.push_back(pending[static_cast<size_t>(k)]->request);
+  }
+  // Plan on the current state; if holding the plan fails (a bind came between), plan once more.
+  std::string reason;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::shared_ptr<const plugins::ClusterSnapshot> snapshot = ledger_->Snapshot();
+    ACCELSCHED_ASSIGN_OR_RETURN(
+        plugins::GangPlanOutcome outcome,
+        plugins::PlanGang(*solver_, *snapshot, DomainsFor(*snapshot), spec, options_.planner));
+    if (!outcome.plan.has_value()) {
+      absl::MutexLock lock(&mu_);
+      ++counters_.unplaceable;
+      return Admission{Admission::Kind::kWait, "", std::move(outcome.reason)};
+    }
+    absl::Status held = book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now);
+    if (held.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        ++counters_.planned;
+      }
+      const int top = static_cast<int>(options_.levels.size());
+      spdlog::info("gang {}: reserved {} slot(s) within {} {}", gang, spec.members.size(),
+                   outcome.plan->level < top
+                       ? options_.levels[static_cast<size_t>(outcome.plan->level)].name
+                       : "the cluster",
+                   outcome.plan->domain);
+      ACCELSCHED_ASSIGN_OR_RETURN(GangBook::Claim claim,
+                                  book_.ClaimSlot(gang, pod.uid, pod.request, now));
+      return Admission{Admission::Kind::kNode, claim.node, ""};
+    }
+    reason = std::string(held.message());
+  }
+  return Admission{Admission::Kind::kWait, "",
+                   absl::StrCat(reason, " (the cluster changed while planning; retried later)")};
+}
+
+std::optional<std::string> GangCoordinator::SlotNode(const codec::PodObject& pod) {
+  if (!pod.gang.has_value()) return std::nullopt;
+  std::optional<GangBook::Claim> claim = book_.ClaimOf(pod.gang->name, pod.uid);
+  if (!claim.has_value()) return std::nullopt;
+  return claim->node;
+}
+
+std::optional<absl::StatusOr<PlacedPod>> GangCoordinator::BindMember(const codec::PodObject& pod,
+                                                                      const std::string& node,
+                                                                      bool* existed) {
+  if (!pod.gang.has_value()) return std::nullopt;
+  std::optional<GangBook::Claim> claim = book_.ClaimOf(pod.gang->name, pod.uid);
+  if (!claim.has_value()) return std::nullopt;
+  if (claim->node != node) {
+    return absl::StatusOr<PlacedPod>(absl::FailedPreconditionError(
+        absl::StrCat("pod ", pod.Key(), " of gang ", pod.gang->name, " has its slot on node ",
+                     claim->node, ", not ", node)));
+  }
+  absl::StatusOr<PlacedPod> placed =
+      book_.BindMember(pod.gang->name, pod.uid, pod.Key(), pod.request, node, existed);
+  if (placed.ok()) Register(pod, /*bound=*/true);
+  return placed;
+}
+
+absl::Status GangCoordinator::UnbindMember(const codec::PodObject& pod) {
+  if (!pod.gang.has_value()) return ledger_->Release(pod.uid);
+  {
+    absl::MutexLock lock(&mu_);
+    auto g = gangs_.find(pod.gang->name);
+    if (g != gangs_.end()) {
+      auto m = g->second.members.find(pod.uid);
+      if (m != g->second.members.end()) m->second.bound = false;
+    }
+  }
+  absl::Status s = book_.UnbindMember(pod.gang->name, pod.uid);
+  if (absl::IsNotFound(s)) return ledger_->Release(pod.uid);
+  return s;
+}
+
+void GangCoordinator::Forget(const codec::PodObject& pod) {
+  if (!pod.gang.has_value()) return;
+  const std::string& gang = pod.gang->name;
+  std::optional<GangBook::Claim> claim = book_.ClaimOf(gang, pod.uid);
+  {
+    absl::MutexLock lock(&mu_);
+    auto g = gangs_.find(gang);
+    if (g != gangs_.end()) {
+      g->second.members.erase(pod.uid);
+      if (g->second.members.empty() && g->second.min_member == 0) gangs_.erase(g);
+    }
+  }
+  // A member with a slot that is not bound yet: the plan no longer holds.
+  if (claim.has_value() && !claim->bound && book_.Drop(gang).ok()) {
+    absl::MutexLock lock(&mu_);
+    ++counters_.dropped;
+    spdlog::info("gang {}: member {} deleted before binding; reservation released", gang,
+                 pod.Key());
+  }
+}
+
+std::vector<std::string> GangCoordinator::Reconcile() {
+  const double now = Now();
+  std::vector<std::string> released = book_.Expire(now);
+  const size_t expired = released.size();
+  for (const std::string& gang : released) {
+    spdlog::info("gang {}: reservation expired with members missing; released", gang);
+  }
+  // Slots the ledger lost (their node was removed or shrank): the plan no longer holds.
+  for (const auto& [gang, uids] : book_.UnboundSlots()) {
+    for (const std::string& uid : uids) {
+      if (ledger_->Find(uid).has_value()) continue;
+      if (book_.Drop(gang).ok()) {
+        spdlog::warn("gang {}: slot {} no longer held (node removed or changed); released", gang,
+                     uid);
+        released.push_back(gang);
+      }
+      break;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  counters_.expired += expired;
+  counters_.dropped += released.size() - expired;
+  // Forget unbound members not seen for a deadline's length (deleted in static mode, or gone).
+  for (auto g = gangs_.begin(); g != gangs_.end();) {
+    for (auto m = g->second.members.begin(); m != g->second.members.end();) {
+      if (!m->second.bound && now - m->second.seen > options_.ttl_seconds) {
+        m = g->second.members.erase(m);
+      } else {
+        ++m;
+      }
+    }
+    if (g->second.members.empty() && g->second.min_member == 0) {
+      g = gangs_.erase(g);
+    } else {
+      ++g;
+    }
+  }
+  return released;
+}
+
+GangCoordinator::Stats GangCoordinator::stats() const {
+  Stats s;
+  {
+    absl::MutexLock lock(&mu_);
+    s = counters_;
+  }
+  for (const auto& [gang, uids] : book_.UnboundSlots()) {
+    ++s.reservations;
+    s.slots_held += uids.size();
+  }
+  return s;
+}
+
+}  // namespace accelsched::scheduler
