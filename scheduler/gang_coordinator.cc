@@ -40,7 +40,10 @@ void GangCoordinator::Register(const codec::PodObject& pod, bool bound) {
   absl::MutexLock lock(&mu_);
   Gang& g = gangs_[pod.gang->name];
   auto [it, inserted] = g.members.try_emplace(pod.uid);
-  if (inserted) it->second.order = next_order_++;
+  if (inserted) {
+    it->second.order = next_order_++;
+    it->second.uid = pod.uid;
+  }
   it->second.request = pod.request;
   it->second.key = pod.Key();
   it->second.seen = now;
@@ -116,6 +119,7 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
               : pod.gang->network_required ? plugins::NetworkMode::kRequired
                                            : plugins::NetworkMode::kPreferred;
   spec.rail_aligned = pod.gang->rail_aligned;
+  std::vector<std::string> uids;  // Of spec.members.
   {
     absl::MutexLock lock(&mu_);
     Gang& g = gangs_[gang];
@@ -151,7 +155,11 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
                                     "); it is planned when all have been seen")};
     }
     spec.members.push_back(pod.request);
-    for (int k = 0; k + 1 < need; ++k) spec.members.push_back(pending[static_cast<size_t>(k)]->request);
+    uids.push_back(pod.uid);
+    for (int k = 0; k + 1 < need; ++k) {
+      spec.members.push_back(pending[static_cast<size_t>(k)]->request);
+      uids.push_back(pending[static_cast<size_t>(k)]->uid);
+    }
   }
   // Plan on the current state; if holding the plan fails (a bind came between), plan once more.
   std::string reason;
@@ -177,9 +185,15 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
                        ? options_.levels[static_cast<size_t>(outcome.plan->level)].name
                        : "the cluster",
                    outcome.plan->domain);
-      ACCELSCHED_ASSIGN_OR_RETURN(GangBook::Claim claim,
-                                  book_.ClaimSlot(gang, pod.uid, pod.request, now));
-      return Admission{Admission::Kind::kNode, claim.node, ""};
+      // Each planned member claims its slot now (slots are in member order, and a claim takes
+      // the first free slot of its shape), so a planned member's deletion releases the plan.
+      std::string node;
+      for (size_t k = 0; k < uids.size(); ++k) {
+        ACCELSCHED_ASSIGN_OR_RETURN(GangBook::Claim claim,
+                                    book_.ClaimSlot(gang, uids[k], spec.members[k], now));
+        if (k == 0) node = claim.node;
+      }
+      return Admission{Admission::Kind::kNode, node, ""};
     }
     reason = std::string(held.message());
   }

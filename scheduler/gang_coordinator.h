@@ -118,6 +118,7 @@ class GangCoordinator {
 
  private:
   struct Member {
+    std::string uid;
     plugins::PodRequest request;
     std::string key;
     double seen = 0;  // Last filter or watch event.
