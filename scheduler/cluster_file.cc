@@ -60,15 +60,18 @@ absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::st
   }
   ACCELSCHED_ASSIGN_OR_RETURN(std::unique_ptr<plugins::Solver> solver,
                               plugins::BuildSolver(config.policy, WorkloadFrom(running)));
-  out.extender =
-      std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
-                                 static_cast<size_t>(config.pod_cache_size), config.memo_shapes,
-                                 GangOptionsFrom(config));
+  out.extender = std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
+                                            static_cast<size_t>(config.pod_cache_size),
+                                            config.memo_shapes, GangOptionsFrom(config));
+  for (const codec::PodGroupObject& g : objects->pod_groups) {
+    out.extender->SetGangMinMember(g.gang, g.min_member);
+  }
   for (const codec::PodObject& p : objects->pods) {
     if (!p.HoldsResources()) continue;
     if (absl::Status s = out.extender->Adopt(p); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(file, ": ", s.message()));
     }
+    out.extender->ObserveBound(p);  // A bound gang member counts as bound in its gang.
   }
   return out;
 }

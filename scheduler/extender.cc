@@ -53,8 +53,7 @@ std::optional<codec::PodObject> PodCache::Get(const std::string& uid) {
 }
 
 Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
-                   Metrics* metrics, size_t pod_cache_size, int memo_shapes,
-                   GangOptions gangs)
+                   Metrics* metrics, size_t pod_cache_size, int memo_shapes, GangOptions gangs)
     : solver_(std::move(solver)),
       ledger_(ledger),
       binder_(binder),
@@ -142,8 +141,8 @@ codec::FilterResult Extender::GangFilterResult(const codec::ExtenderArgs& args,
       continue;
     }
     if (elsewhere < 0) {
-      elsewhere = out.AddReason(absl::StrCat("gang ", gang, " has reserved this member's slot on node ",
-                                             admission.node));
+      elsewhere = out.AddReason(
+          absl::StrCat("gang ", gang, " has reserved this member's slot on node ", admission.node));
     }
     out.failed_unresolvable.emplace_back(static_cast<int>(i), elsewhere);
   }

@@ -153,7 +153,7 @@ class Extender {
   Binder* binder_;
   Metrics* metrics_;
   PodCache pods_;
-  GangCoordinator gangs_;  // Thread-safe.
+  GangCoordinator gangs_;             // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
   mutable absl::Mutex bind_mu_;

@@ -133,7 +133,7 @@ absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const st
 }
 
 std::optional<GangBook::Claim> GangBook::ClaimOf(const std::string& gang,
-                                                const std::string& pod_uid) const {
+                                                 const std::string& pod_uid) const {
   absl::MutexLock lock(&mu_);
   auto it = reservations_.find(gang);
   if (it == reservations_.end()) return std::nullopt;
@@ -166,9 +166,8 @@ absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& 
           absl::StrCat("gang ", gang, " holds no bound slot of pod uid ", pod_uid));
     }
   }
-  ACCELSCHED_ASSIGN_OR_RETURN(
-      PlacedPod held, ledger_->Transfer(pod_uid, SlotUid(gang, index), slot.key, slot.request,
-                                        slot.node));
+  ACCELSCHED_ASSIGN_OR_RETURN(PlacedPod held, ledger_->Transfer(pod_uid, SlotUid(gang, index),
+                                                                slot.key, slot.request, slot.node));
   (void)held;
   absl::MutexLock lock(&mu_);
   auto it = reservations_.find(gang);

@@ -17,14 +17,12 @@ namespace accelsched::scheduler {
 namespace {
 
 double SteadySeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
 
-GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger,
-                                 GangOptions options)
+GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options)
     : solver_(solver),
       ledger_(ledger),
       options_(std::move(options)),
@@ -66,10 +64,10 @@ absl::StatusOr<int> GangCoordinator::LevelOf(const codec::GangMembership& gang) 
     if (options_.levels[i].name == gang.network_level) return static_cast<int>(i);
     names.push_back(options_.levels[i].name);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      gang.network_required ? kAnnotationNetworkRequired : kAnnotationNetworkPreferred, ": '",
-      gang.network_level, "' is not a configured network level (",
-      names.empty() ? "none configured" : absl::StrJoin(names, ", "), ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(gang.network_required ? kAnnotationNetworkRequired : kAnnotationNetworkPreferred,
+                   ": '", gang.network_level, "' is not a configured network level (",
+                   names.empty() ? "none configured" : absl::StrJoin(names, ", "), ")"));
 }
 
 const plugins::NetworkDomains& GangCoordinator::DomainsFor(
@@ -115,7 +113,7 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
   plugins::GangSpec spec;
   spec.name = gang;
   spec.level = level;
-  spec.mode = level < 0                      ? plugins::NetworkMode::kNone
+  spec.mode = level < 0                    ? plugins::NetworkMode::kNone
               : pod.gang->network_required ? plugins::NetworkMode::kRequired
                                            : plugins::NetworkMode::kPreferred;
   spec.rail_aligned = pod.gang->rail_aligned;
@@ -126,11 +124,10 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
     const int size = pod.gang->size > 0 ? pod.gang->size : g.min_member;
     if (size <= 0) {
       ++counters_.waiting;
-      return Admission{
-          Admission::Kind::kWait, "",
-          absl::StrCat("gang ", gang, ": its size is unknown: set the ", kAnnotationGangSize,
-                       " annotation or create PodGroup ", gang.substr(gang.find('/') + 1),
-                       " with minMember")};
+      return Admission{Admission::Kind::kWait, "",
+                       absl::StrCat("gang ", gang, ": its size is unknown: set the ",
+                                    kAnnotationGangSize, " annotation or create PodGroup ",
+                                    gang.substr(gang.find('/') + 1), " with minMember")};
     }
     std::vector<const Member*> pending;
     int bound = 0;
@@ -148,11 +145,11 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
     const int known = 1 + static_cast<int>(pending.size());
     if (known < need) {
       ++counters_.waiting;
-      return Admission{Admission::Kind::kWait, "",
-                       absl::StrCat("gang ", gang, " is waiting for ", need - known,
-                                    " more member(s): ", known, " of ", need,
-                                    " unbound pods seen (minMember ", size,
-                                    "); it is planned when all have been seen")};
+      return Admission{
+          Admission::Kind::kWait, "",
+          absl::StrCat("gang ", gang, " is waiting for ", need - known, " more member(s): ", known,
+                       " of ", need, " unbound pods seen (minMember ", size,
+                       "); it is planned when all have been seen")};
     }
     spec.members.push_back(pod.request);
     uids.push_back(pod.uid);
@@ -209,8 +206,8 @@ std::optional<std::string> GangCoordinator::SlotNode(const codec::PodObject& pod
 }
 
 std::optional<absl::StatusOr<PlacedPod>> GangCoordinator::BindMember(const codec::PodObject& pod,
-                                                                      const std::string& node,
-                                                                      bool* existed) {
+                                                                     const std::string& node,
+                                                                     bool* existed) {
   if (!pod.gang.has_value()) return std::nullopt;
   std::optional<GangBook::Claim> claim = book_.ClaimOf(pod.gang->name, pod.uid);
   if (!claim.has_value()) return std::nullopt;

@@ -47,7 +47,7 @@ namespace accelsched::scheduler {
 struct GangOptions {
   // Innermost first (ExtenderConfig::network_levels).
   std::vector<NetworkLevel> levels = DefaultNetworkLevels();
-  double ttl_seconds = 300;          // Reservation deadline, renewed while members arrive.
+  double ttl_seconds = 300;  // Reservation deadline, renewed while members arrive.
   plugins::GangPlannerOptions planner;
   // Seconds on a monotonic clock; the steady clock when empty (tests inject their own).
   std::function<double()> clock;

@@ -198,10 +198,9 @@ int Main(int argc, char** argv) {
     }
     ledger = std::move(*empty);
     kube_binder = std::make_unique<kube::KubeBinder>(kube_client.get());
-    extender =
-        std::make_unique<Extender>(std::move(*solver), ledger.get(), kube_binder.get(), &metrics,
-                                   static_cast<size_t>(config.pod_cache_size), config.memo_shapes,
-                                   GangOptionsFrom(config));
+    extender = std::make_unique<Extender>(std::move(*solver), ledger.get(), kube_binder.get(),
+                                          &metrics, static_cast<size_t>(config.pod_cache_size),
+                                          config.memo_shapes, GangOptionsFrom(config));
     sync = std::make_unique<kube::KubeSync>(kube_client.get(), ledger.get(), extender.get());
     spdlog::info("Kubernetes mode: API server {}:{}", endpoint->host, endpoint->port);
   }

@@ -561,6 +561,30 @@ absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_v
   return out;
 }
 
+absl::StatusOr<PodGroupObject> DecodePodGroup(const Json& group, absl::string_view path) {
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(group, path));
+  const std::string meta_path = Join(path, "metadata");
+  const Json* metadata = Find(group, "metadata");
+  if (metadata == nullptr) return absl::InvalidArgumentError(meta_path + ": required");
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, meta_path));
+  ACCELSCHED_ASSIGN_OR_RETURN(std::string name, GetString(*metadata, "name", meta_path, true));
+  ACCELSCHED_ASSIGN_OR_RETURN(std::string ns, GetString(*metadata, "namespace", meta_path, false));
+  PodGroupObject out;
+  out.gang = absl::StrCat(ns.empty() ? "default" : ns, "/", name);
+  const std::string spec_path = Join(path, "spec");
+  const Json* spec = Find(group, "spec");
+  if (spec == nullptr) return absl::InvalidArgumentError(spec_path + ": required");
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*spec, spec_path));
+  const std::string min_path = Join(spec_path, "minMember");
+  const Json* min = Find(*spec, "minMember");
+  if (min == nullptr) return absl::InvalidArgumentError(min_path + ": required");
+  if (!min->is_number_integer() || min->get<int64_t>() < 1 || min->get<int64_t>() > 100000) {
+    return WrongType(min_path, "an integer in 1..100000", *min);
+  }
+  out.min_member = static_cast<int>(min->get<int64_t>());
+  return out;
+}
+
 absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
   ACCELSCHED_RETURN_IF_ERROR(ExpectObject(list, "list"));
   ACCELSCHED_ASSIGN_OR_RETURN(std::string list_kind, GetString(list, "kind", "", false));
@@ -584,6 +608,9 @@ absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
     } else if (kind == "Pod") {
       ACCELSCHED_ASSIGN_OR_RETURN(PodObject p, DecodePod(item, path));
       out.pods.push_back(std::move(p));
+    } else if (kind == "PodGroup") {
+      ACCELSCHED_ASSIGN_OR_RETURN(PodGroupObject g, DecodePodGroup(item, path));
+      out.pod_groups.push_back(std::move(g));
     } else if (kind.empty()) {
       return absl::InvalidArgumentError(path + ".kind: required (Node or Pod)");
     }

@@ -87,12 +87,23 @@ class TopologyCache {
 absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path,
                                       TopologyCache& topologies);
 
+// A scheduler-plugins PodGroup (scheduling.x-k8s.io/v1alpha1): the gang's minMember.
+struct PodGroupObject {
+  std::string gang;  // "namespace/name", as GangMembership::name.
+  int min_member = 0;
+};
+
+// `path` prefixes error messages. spec.minMember must be 1..100000.
+absl::StatusOr<PodGroupObject> DecodePodGroup(const Json& group, absl::string_view path);
+
 struct ClusterObjects {
   std::vector<NodeObject> nodes;
   std::vector<PodObject> pods;
+  std::vector<PodGroupObject> pod_groups;
 };
 
-// A v1 List (or NodeList / PodList) whose items are Nodes and Pods; other kinds are skipped.
+// A v1 List (or NodeList / PodList) whose items are Nodes, Pods and PodGroups; other kinds are
+// skipped.
 // Items without "kind" are taken from the list's kind. Errors name the item ("items[3].spec...").
 absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list);
 

@@ -1047,6 +1047,19 @@ TEST(CodecClusterListTest, NodesOfOneListShareTopologies) {
   EXPECT_EQ(got->nodes[0].spec.topology.get(), got->nodes[1].spec.topology.get());
 }
 
+TEST(CodecClusterListTest, PodGroupsGiveMinMember) {
+  absl::StatusOr<ClusterObjects> objects = DecodeClusterList(J(R"json({"kind": "List", "items": [
+      {"apiVersion": "scheduling.x-k8s.io/v1alpha1", "kind": "PodGroup",
+       "metadata": {"name": "train-a", "namespace": "ml"}, "spec": {"minMember": 16}},
+      {"kind": "PodGroup", "metadata": {"name": "b"}, "spec": {"minMember": 2}}]})json"));
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  ASSERT_EQ(objects->pod_groups.size(), 2u);
+  EXPECT_EQ(objects->pod_groups[0].gang, "ml/train-a");
+  EXPECT_EQ(objects->pod_groups[0].min_member, 16);
+  EXPECT_EQ(objects->pod_groups[1].gang, "default/b");
+  EXPECT_EQ(objects->pod_groups[1].min_member, 2);
+}
+
 TEST(CodecClusterListTest, ErrorsNameTheItem) {
   const struct {
     std::string name;
@@ -1066,6 +1079,14 @@ TEST(CodecClusterListTest, ErrorsNameTheItem) {
        "items[0]: 99 GPUs"},
       {"item not an object", R"json({"kind": "List", "items": [3]})json",
        "items[0]: must be an object, got number"},
+      {"PodGroup without minMember",
+       R"json({"kind": "List", "items": [{"kind": "PodGroup", "metadata": {"name": "g"},
+                                         "spec": {}}]})json",
+       "items[0].spec.minMember: required"},
+      {"PodGroup with minMember 0",
+       R"json({"kind": "List", "items": [{"kind": "PodGroup", "metadata": {"name": "g"},
+                                         "spec": {"minMember": 0}}]})json",
+       "items[0].spec.minMember: must be an integer in 1..100000"},
       {"no items", R"json({"kind": "List"})json", "items: required"},
       {"items not an array", R"json({"kind": "List", "items": {}})json",
        "items: must be an array, got object"},

@@ -74,8 +74,7 @@ TEST(GangCoordinatorTest, PlansOnceAllMembersAreKnownAndEachGetsItsSlot) {
   absl::StatusOr<GangCoordinator::Admission> a = f.gangs->Admit(w1);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->kind, Kind::kWait);
-  EXPECT_NE(a->reason.find("waiting for 2 more member(s): 1 of 3"), std::string::npos)
-      << a->reason;
+  EXPECT_NE(a->reason.find("waiting for 2 more member(s): 1 of 3"), std::string::npos) << a->reason;
   a = f.gangs->Admit(launcher);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->kind, Kind::kWait);
@@ -116,8 +115,7 @@ TEST(GangCoordinatorTest, BindsHandTheSlotsOverAndCompleteTheReservation) {
   // The wrong node is refused; the slot stays held.
   const std::string other = n1 == "n5" ? "n4" : "n5";
   bool existed = false;
-  std::optional<absl::StatusOr<PlacedPod>> wrong =
-      f.gangs->BindMember(members[0], other, &existed);
+  std::optional<absl::StatusOr<PlacedPod>> wrong = f.gangs->BindMember(members[0], other, &existed);
   ASSERT_TRUE(wrong.has_value());
   EXPECT_EQ(wrong->status().code(), absl::StatusCode::kFailedPrecondition);
   std::optional<absl::StatusOr<PlacedPod>> p1 = f.gangs->BindMember(members[0], n1, &existed);
@@ -304,7 +302,8 @@ TEST(GangCoordinatorTest, ConcurrentMembersShareOneReservation) {
   Fixture f;
   constexpr int kMembers = 4;
   std::vector<codec::PodObject> members;
-  for (int i = 0; i < kMembers; ++i) members.push_back(Member("w" + std::to_string(i), 8, kMembers));
+  for (int i = 0; i < kMembers; ++i)
+    members.push_back(Member("w" + std::to_string(i), 8, kMembers));
   for (const codec::PodObject& m : members) (void)f.gangs->Admit(m);  // All known now.
   f.gangs->Reconcile();
   // Drop whatever the last admit reserved, then let every member race to plan.
@@ -314,7 +313,8 @@ TEST(GangCoordinatorTest, ConcurrentMembersShareOneReservation) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kMembers; ++i) {
     threads.emplace_back([&, i] {
-      absl::StatusOr<GangCoordinator::Admission> a = f.gangs->Admit(members[static_cast<size_t>(i)]);
+      absl::StatusOr<GangCoordinator::Admission> a =
+          f.gangs->Admit(members[static_cast<size_t>(i)]);
       if (a.ok() && a->kind == Kind::kNode) nodes[static_cast<size_t>(i)] = a->node;
     });
   }
