@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -61,12 +62,34 @@ struct PodClass {
   PodRequest request;
   double weight = 1;
   double mean_duration = 3600;
+  std::vector<int> gang_sizes;  // Empty: single pods.
+  plugins::NetworkMode network = plugins::NetworkMode::kNone;
+  int level = -1;
 };
+
+// "required:rack" / "preferred:block" -> mode and level index (host, rack, block).
+absl::Status ParseNetwork(const json& v, const std::string& path, PodClass* pc) {
+  const std::string text = v.is_string() ? v.get<std::string>() : "";
+  const size_t colon = text.find(':');
+  const std::string mode = text.substr(0, colon);
+  const std::string level = colon == std::string::npos ? "" : text.substr(colon + 1);
+  const std::vector<std::string> levels = {"host", "rack", "block"};
+  auto it = std::find(levels.begin(), levels.end(), level);
+  if ((mode != "required" && mode != "preferred") || it == levels.end()) {
+    return Bad(path, "must be \"required:LEVEL\" or \"preferred:LEVEL\" with LEVEL host, rack "
+                     "or block");
+  }
+  pc->network = mode == "required" ? plugins::NetworkMode::kRequired
+                                   : plugins::NetworkMode::kPreferred;
+  pc->level = static_cast<int>(it - levels.begin());
+  return absl::OkStatus();
+}
 
 absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
   ACCELSCHED_RETURN_IF_ERROR(CheckKeys(c, path,
                                        {"name", "weight", "cpu_milli", "memory_mib", "gpus",
-                                        "gpu_milli", "mig", "nvlink", "mean_duration_s"}));
+                                        "gpu_milli", "mig", "nvlink", "mean_duration_s",
+                                        "gang_sizes", "gang_network"}));
   PodClass pc;
   pc.request.name = c.value("name", std::string("pod"));
   double v = 0;
@@ -112,6 +135,21 @@ absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
       return Bad(path + ".nvlink", "must be \"none\", \"preferred\" or \"required\"");
     }
   }
+  if (auto it = c.find("gang_sizes"); it != c.end() && !it->is_null()) {
+    if (!it->is_array() || it->empty()) {
+      return Bad(path + ".gang_sizes", "must be a non-empty array of member counts");
+    }
+    for (const json& x : *it) {
+      if (!x.is_number_integer() || x.get<int>() < 2 || x.get<int>() > 100000) {
+        return Bad(path + ".gang_sizes", "member counts must be integers in 2..100000");
+      }
+      pc.gang_sizes.push_back(x.get<int>());
+    }
+  }
+  if (auto it = c.find("gang_network"); it != c.end() && !it->is_null()) {
+    if (pc.gang_sizes.empty()) return Bad(path + ".gang_network", "needs gang_sizes");
+    ACCELSCHED_RETURN_IF_ERROR(ParseNetwork(*it, path + ".gang_network", &pc));
+  }
   if (absl::Status s = pc.request.Validate(); !s.ok()) return Bad(path, s.message());
   return pc;
 }
@@ -121,7 +159,8 @@ absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
 absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
   const json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return absl::InvalidArgumentError("scenario: not valid JSON");
-  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(root, "scenario", {"seed", "nodes", "workload"}));
+  ACCELSCHED_RETURN_IF_ERROR(
+      CheckKeys(root, "scenario", {"seed", "nodes", "network", "workload"}));
   double file_seed = 1;
   ACCELSCHED_RETURN_IF_ERROR(Number(root, "scenario", "seed", 0, 1e15, &file_seed));
   const uint64_t rng_seed =
@@ -182,6 +221,23 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
       s.nodes.push_back(std::move(spec));
     }
   }
+  if (auto net = root.find("network"); net != root.end() && !net->is_null()) {
+    ACCELSCHED_RETURN_IF_ERROR(
+        CheckKeys(*net, "scenario.network", {"nodes_per_rack", "racks_per_block"}));
+    double per_rack = 32, per_block = 8;
+    ACCELSCHED_RETURN_IF_ERROR(
+        Number(*net, "scenario.network", "nodes_per_rack", 1, 100000, &per_rack));
+    ACCELSCHED_RETURN_IF_ERROR(
+        Number(*net, "scenario.network", "racks_per_block", 1, 100000, &per_block));
+    const size_t rack = static_cast<size_t>(per_rack), block = rack * static_cast<size_t>(per_block);
+    for (size_t i = 0; i < s.nodes.size(); ++i) {
+      plugins::NodeSpec& n = s.nodes[i];
+      n.labels.emplace_back(kNetworkLevelKeys[0], n.name);
+      n.labels.emplace_back(kNetworkLevelKeys[1], absl::StrFormat("rack-%05d", i / rack));
+      n.labels.emplace_back(kNetworkLevelKeys[2], absl::StrFormat("block-%04d", i / block));
+    }
+    s.network = true;
+  }
   auto w = root.find("workload");
   if (w == root.end()) return Bad("scenario.workload", "required");
   ACCELSCHED_RETURN_IF_ERROR(
@@ -215,6 +271,15 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
     t += gap(rng);
     p.arrival = t;
     p.duration = std::exponential_distribution<double>(1.0 / pc.mean_duration)(rng);
+    if (!pc.gang_sizes.empty()) {
+      p.members = pc.gang_sizes[std::uniform_int_distribution<size_t>(
+          0, pc.gang_sizes.size() - 1)(rng)];
+      p.network = pc.network;
+      p.level = pc.level;
+      if (p.network != plugins::NetworkMode::kNone && !s.network) {
+        return Bad("scenario.network", "required by gang_network (racks and blocks)");
+      }
+    }
     requests.push_back(p.request);
     if (p.request.mig.has_value()) s.workload.mig_demand.emplace_back(*p.request.mig, 1.0);
     s.pods.push_back(std::move(p));
@@ -224,7 +289,7 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
 }
 
 absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const Scenario& s,
-                                           uint64_t seed) {
+                                           uint64_t seed, const ScenarioOptions& options) {
   plugins::ClusterSnapshotBuilder builder;
   for (const plugins::NodeSpec& n : s.nodes) builder.AddNode(n);
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot initial, std::move(builder).Build());
@@ -233,45 +298,128 @@ absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const 
   plugins::Rng rng(seed);
   ScenarioResult r;
   r.pods = static_cast<int>(s.pods.size());
+  // Gangs: the planner's network domains (the layout never changes during a run) and each node's
+  // rack and block, for the locality figures.
+  const std::vector<std::string> no_levels;
+  const plugins::NetworkDomains domains =
+      plugins::NetworkDomains::Build(view, s.network ? kNetworkLevelKeys : no_levels);
+  std::vector<std::string> rack_of(static_cast<size_t>(view.num_nodes()));
+  std::vector<std::string> block_of(rack_of.size());
+  for (plugins::NodeIndex n = 0; n < view.num_nodes(); ++n) {
+    for (const auto& [key, value] : *view.node(n).labels) {
+      if (key == kNetworkLevelKeys[1]) rack_of[static_cast<size_t>(n)] = value;
+      if (key == kNetworkLevelKeys[2]) block_of[static_cast<size_t>(n)] = value;
+    }
+  }
+  auto all_in = [](const std::vector<std::string>& domain_of,
+                   const std::vector<plugins::Assignment>& slots) {
+    const std::string& first = domain_of[static_cast<size_t>(slots.front().node)];
+    if (first.empty()) return false;
+    for (const plugins::Assignment& a : slots) {
+      if (domain_of[static_cast<size_t>(a.node)] != first) return false;
+    }
+    return true;
+  };
+  auto free_whole_gpus = [&] {
+    int64_t free = 0;
+    for (const plugins::NodeInfo& n : view.nodes()) free += std::popcount(n.WholeFreeGpus());
+    return free;
+  };
   // Departures: (time, pod index); min-heap.
   using Departure = std::pair<double, size_t>;
   std::priority_queue<Departure, std::vector<Departure>, std::greater<>> departures;
-  std::vector<plugins::Assignment> placed(s.pods.size());
+  std::vector<std::vector<plugins::Assignment>> placed(s.pods.size());
   std::deque<size_t> waiting;
-  double now = 0, alloc_area = 0, wait_sum = 0, ring_sum = 0;
+  double now = 0, alloc_area = 0, arrival_area = 0, wait_sum = 0, ring_sum = 0,
+         large_wait_sum = 0;
   int ring_count = 0;
   auto advance = [&](double t) {
     alloc_area += (t - now) * static_cast<double>(view.gpu_used_milli());
     now = t;
   };
+  // Places every member of gang `job`, or none.
+  auto place_gang = [&](const ScenarioPod& job) -> absl::StatusOr<std::vector<plugins::Assignment>> {
+    std::vector<plugins::Assignment> slots;
+    if (job.request.gpu_count > 0 &&
+        free_whole_gpus() < static_cast<int64_t>(job.members) * job.request.gpu_count) {
+      return slots;  // Cannot fit anywhere: skip the search.
+    }
+    if (options.gangs == GangMethod::kPlanner) {
+      plugins::GangSpec spec;
+      spec.name = job.request.name;
+      spec.members.assign(static_cast<size_t>(job.members), job.request);
+      spec.mode = job.network;
+      spec.level = job.level;
+      ACCELSCHED_ASSIGN_OR_RETURN(plugins::GangPlanOutcome out,
+                                  plugins::PlanGang(solver, view, domains, spec));
+      if (!out.plan.has_value()) return slots;
+      for (const plugins::Assignment& a : out.plan->slots) {
+        ACCELSCHED_RETURN_IF_ERROR(state.Apply(a));
+      }
+      return out.plan->slots;
+    }
+    for (int m = 0; m < job.members; ++m) {
+      ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver.Place(job.request, view, &rng));
+      if (!p.assignment.has_value()) {
+        for (const plugins::Assignment& a : slots) ACCELSCHED_RETURN_IF_ERROR(state.Release(a));
+        slots.clear();
+        return slots;
+      }
+      ACCELSCHED_RETURN_IF_ERROR(state.Apply(*p.assignment));
+      slots.push_back(*p.assignment);
+    }
+    return slots;
+  };
   auto try_place = [&](size_t i) -> absl::StatusOr<bool> {
-    const PodRequest& pod = s.pods[i].request;
-    ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver.Place(pod, view, &rng));
-    if (!p.assignment.has_value()) return false;
-    ACCELSCHED_RETURN_IF_ERROR(state.Apply(*p.assignment));
-    placed[i] = *p.assignment;
-    departures.emplace(now + s.pods[i].duration, i);
-    ++r.placed;
-    wait_sum += now - s.pods[i].arrival;
-    if (now > s.pods[i].arrival) ++r.waited;
-    if (pod.mig.has_value()) ++r.mig_placed;
-    if (pod.gpu_count >= 2) {
-      ++r.multi_gpu_placed;
-      const plugins::NodeInfo& node = view.node(p.assignment->node);
-      if (node.topology != nullptr) {
-        if (plugins::IsNvlinkRing(*node.topology, p.assignment->gpus)) ++r.multi_gpu_nvlink_ring;
-        ring_sum += node.topology->search.Quality(p.assignment->gpus).ring_mbps / 1000.0;
-        ++ring_count;
+    const ScenarioPod& job = s.pods[i];
+    const PodRequest& pod = job.request;
+    if (job.members > 1) {
+      ACCELSCHED_ASSIGN_OR_RETURN(placed[i], place_gang(job));
+      if (placed[i].empty()) return false;
+      ++r.gangs_placed;
+      const bool in_rack = all_in(rack_of, placed[i]), in_block = all_in(block_of, placed[i]);
+      r.gangs_in_rack += in_rack;
+      r.gangs_in_block += in_block;
+      if (job.members >= options.large_gang) {
+        ++r.large_placed;
+        r.large_in_rack += in_rack;
+        r.large_in_block += in_block;
+        large_wait_sum += now - job.arrival;
+      }
+    } else {
+      ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver.Place(pod, view, &rng));
+      if (!p.assignment.has_value()) return false;
+      ACCELSCHED_RETURN_IF_ERROR(state.Apply(*p.assignment));
+      placed[i] = {*p.assignment};
+      if (pod.mig.has_value()) ++r.mig_placed;
+      if (pod.gpu_count >= 2) {
+        ++r.multi_gpu_placed;
+        const plugins::NodeInfo& node = view.node(p.assignment->node);
+        if (node.topology != nullptr) {
+          if (plugins::IsNvlinkRing(*node.topology, p.assignment->gpus)) ++r.multi_gpu_nvlink_ring;
+          ring_sum += node.topology->search.Quality(p.assignment->gpus).ring_mbps / 1000.0;
+          ++ring_count;
+        }
       }
     }
+    departures.emplace(now + job.duration, i);
+    ++r.placed;
+    wait_sum += now - job.arrival;
+    if (now > job.arrival) ++r.waited;
     return true;
   };
+  for (const ScenarioPod& job : s.pods) {
+    if (job.members <= 1) continue;
+    ++r.gangs;
+    if (job.members >= options.large_gang) ++r.large;
+  }
   size_t next = 0;
   while (next < s.pods.size() || !departures.empty()) {
     const bool arrival_next = next < s.pods.size() &&
                               (departures.empty() || s.pods[next].arrival < departures.top().first);
     if (arrival_next) {
       advance(s.pods[next].arrival);
+      if (next + 1 == s.pods.size()) arrival_area = alloc_area;
       ACCELSCHED_ASSIGN_OR_RETURN(bool ok, try_place(next));
       if (!ok) waiting.push_back(next);
       ++next;
@@ -280,7 +428,8 @@ absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const 
     auto [t, i] = departures.top();
     departures.pop();
     advance(t);
-    ACCELSCHED_RETURN_IF_ERROR(state.Release(placed[i]));
+    for (const plugins::Assignment& a : placed[i]) ACCELSCHED_RETURN_IF_ERROR(state.Release(a));
+    placed[i].clear();
     for (size_t k = 0; k < waiting.size();) {
       ACCELSCHED_ASSIGN_OR_RETURN(bool ok, try_place(waiting[k]));
       if (ok) {
@@ -295,29 +444,47 @@ absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const 
   r.mean_alloc_pct = now > 0 && view.gpu_capacity_milli() > 0
                          ? 100.0 * alloc_area / now / static_cast<double>(view.gpu_capacity_milli())
                          : 0;
+  const double last_arrival = s.pods.empty() ? 0 : s.pods.back().arrival;
+  r.arrival_alloc_pct =
+      last_arrival > 0 && view.gpu_capacity_milli() > 0
+          ? 100.0 * arrival_area / last_arrival / static_cast<double>(view.gpu_capacity_milli())
+          : 0;
   r.mean_ring_gbps = ring_count > 0 ? ring_sum / ring_count : 0;
+  r.large_mean_wait_s = r.large_placed > 0 ? large_wait_sum / r.large_placed : 0;
   return r;
 }
 
 int RunScenarioCommand(int argc, char** argv) {
   static constexpr char kHelp[] =
-      R"(usage: accelsched-sim scenario --file FILE --policy P[,P...] [--seeds 1-5]
+      R"(usage: accelsched-sim scenario --file FILE --policy P[,P...] [--seeds 1-5] [--large-gang 16]
 
 Event-driven run of a scenario (bench/scenarios/*.json): node groups with built-in topology
 profiles and MIG GPUs; pods from weighted classes with exponential arrivals and durations.
 Pods that do not fit wait in a FIFO queue, retried after every departure.
 Prints per policy (means over seeds): pods placed, never placed, mean wait, time-averaged GPU
 allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG placements.
+
+Gangs (classes with gang_sizes) are placed all or nothing: by the gang planner over the
+network domains (smallest rack/block that fits) for policy accelsched, member by member with
+the policy's own solver for the others (topology-blind, e.g. firstfit = first fit by node,
+bestfit = best fit by node). A second table gives per policy: the GPU allocation until the last
+arrival (load_alloc%), gangs placed, the share within
+one rack and within one block, and for large gangs (at least --large-gang members) the same
+and their mean wait.
 )";
-  std::string file, policy_list, seeds = "1";
+  std::string file, policy_list, seeds = "1", large = "16";
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help") {
       std::cout << kHelp;
       return 0;
     }
-    if ((a == "--file" || a == "--policy" || a == "--seeds") && i + 1 < argc) {
-      (a == "--file" ? file : a == "--policy" ? policy_list : seeds) = argv[++i];
+    if ((a == "--file" || a == "--policy" || a == "--seeds" || a == "--large-gang") &&
+        i + 1 < argc) {
+      (a == "--file"     ? file
+       : a == "--policy" ? policy_list
+       : a == "--seeds"  ? seeds
+                         : large) = argv[++i];
       continue;
     }
     std::cerr << "accelsched-sim scenario: unknown flag or missing value '" << a << "'\n" << kHelp;
@@ -334,6 +501,12 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
   }
   std::stringstream text;
   text << in.rdbuf();
+  ScenarioOptions options;
+  if (!absl::SimpleAtoi(large, &options.large_gang) || options.large_gang < 2) {
+    std::cerr << "accelsched-sim scenario: --large-gang: '" << large
+              << "' is not an integer >= 2\n";
+    return 1;
+  }
   absl::StatusOr<std::vector<uint64_t>> seed_list = ParseSeeds(seeds);
   if (!seed_list.ok()) {
     std::cerr << "accelsched-sim scenario: " << seed_list.status().message() << "\n";
@@ -342,8 +515,10 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
   std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy", "pods",
                                "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
                                "ring_GBs", "mig");
+  std::string gang_table;
   for (absl::string_view p : absl::StrSplit(policy_list, ',')) {
     ScenarioResult sum;
+    options.gangs = p == "accelsched" ? GangMethod::kPlanner : GangMethod::kPodByPod;
     for (uint64_t seed : *seed_list) {
       absl::StatusOr<Scenario> s = ParseScenario(text.str(), static_cast<int64_t>(seed));
       if (!s.ok()) {
@@ -358,7 +533,7 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
         std::cerr << "accelsched-sim scenario: --policy: " << solver.status().message() << "\n";
         return 1;
       }
-      absl::StatusOr<ScenarioResult> r = RunScenario(**solver, *s, seed);
+      absl::StatusOr<ScenarioResult> r = RunScenario(**solver, *s, seed, options);
       if (!r.ok()) {
         std::cerr << "accelsched-sim scenario: " << r.status().message() << "\n";
         return 2;
@@ -373,6 +548,16 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
       sum.multi_gpu_nvlink_ring += r->multi_gpu_nvlink_ring;
       sum.mean_ring_gbps += r->mean_ring_gbps;
       sum.mig_placed += r->mig_placed;
+      sum.gangs += r->gangs;
+      sum.gangs_placed += r->gangs_placed;
+      sum.gangs_in_rack += r->gangs_in_rack;
+      sum.gangs_in_block += r->gangs_in_block;
+      sum.large += r->large;
+      sum.large_placed += r->large_placed;
+      sum.large_in_rack += r->large_in_rack;
+      sum.large_in_block += r->large_in_block;
+      sum.large_mean_wait_s += r->large_mean_wait_s;
+      sum.arrival_alloc_pct += r->arrival_alloc_pct;
     }
     const double n = static_cast<double>(seed_list->size());
     std::cout << absl::StrFormat(
@@ -380,6 +565,21 @@ allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG 
         sum.waited, sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,
         sum.multi_gpu_placed > 0 ? 100.0 * sum.multi_gpu_nvlink_ring / sum.multi_gpu_placed : 0.0,
         sum.mean_ring_gbps / n, sum.mig_placed);
+    auto pct = [](int part, int whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
+    absl::StrAppend(&gang_table,
+                    absl::StrFormat("%-13s %10.2f %6d %7d %7.1f %7.1f %6d %7d %7.1f %7.1f %10.1f\n",
+                                    p, sum.arrival_alloc_pct / n, sum.gangs, sum.gangs_placed,
+                                    pct(sum.gangs_in_rack, sum.gangs_placed),
+                                    pct(sum.gangs_in_block, sum.gangs_placed), sum.large,
+                                    sum.large_placed, pct(sum.large_in_rack, sum.large_placed),
+                                    pct(sum.large_in_block, sum.large_placed),
+                                    sum.large_mean_wait_s / n));
+  }
+  if (absl::StrContains(text.str(), "gang_sizes")) {
+    std::cout << absl::StrFormat("\n%-13s %10s %6s %7s %7s %7s %6s %7s %7s %7s %10s\n", "gangs",
+                                 "load_alloc%", "gangs", "placed", "rack%", "block%", "large", "placed", "rack%",
+                                 "block%", "wait_s")
+              << gang_table;
   }
   return 0;
 }

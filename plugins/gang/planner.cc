@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <limits>
 #include <numeric>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -26,14 +28,16 @@ PodRequest Nameless(const PodRequest& p) {
 // Places the members (in `order`) on the nodes of one domain, starting from `base`.
 class DomainPacker {
  public:
+  // `rank`: per node, its sub-domain's place in the packing order (lower first), or empty.
   DomainPacker(const Solver& solver, const ClusterSnapshot& base, const GangSpec& gang,
                const std::vector<CycleState>& states, const std::vector<size_t>& order,
-               const std::vector<NodeIndex>& nodes, int64_t budget)
+               const std::vector<NodeIndex>& nodes, const std::vector<int>& rank, int64_t budget)
       : solver_(solver),
         gang_(gang),
         states_(states),
         order_(order),
         nodes_(nodes),
+        rank_(rank),
         budget_(budget),
         work_(base) {
     same_as_previous_.assign(order_.size(), false);
@@ -84,27 +88,31 @@ class DomainPacker {
     return true;
   }
 
-  // Largest first, each on the fitting node with the fewest free whole GPUs. Within a run of one
-  // shape, nodes are filtered once and then only the node that took a member is filtered again.
+  int Rank(NodeIndex n) const { return rank_.empty() ? 0 : rank_[static_cast<size_t>(n)]; }
+
+  // Largest first, each on the fitting node of the first sub-domain in rank order with the fewest
+  // free whole GPUs. Within a run of one shape, nodes are filtered once and then only the node
+  // that took a member is filtered again.
   absl::StatusOr<bool> Greedy(std::vector<Assignment>& slots) {
     base_copy_ = work_.view();
-    std::set<std::pair<int, NodeIndex>> fitting;  // (free whole GPUs, node) for the current run.
+    // (sub-domain rank, free whole GPUs, node) of the nodes that fit the current run.
+    std::set<std::tuple<int, int, NodeIndex>> fitting;
     for (size_t k = 0; k < order_.size(); ++k) {
       const size_t m = order_[k];
       if (k == 0 || !same_as_previous_[k]) {
         fitting.clear();
         for (NodeIndex n : nodes_) {
           ACCELSCHED_ASSIGN_OR_RETURN(bool fits, Fits(m, n));
-          if (fits) fitting.emplace(FreeWholeGpus(work_.view().node(n)), n);
+          if (fits) fitting.emplace(Rank(n), FreeWholeGpus(work_.view().node(n)), n);
         }
       }
       if (fitting.empty()) return false;
-      const NodeIndex best = fitting.begin()->second;
+      const NodeIndex best = std::get<2>(*fitting.begin());
       fitting.erase(fitting.begin());
       ACCELSCHED_ASSIGN_OR_RETURN(bool placed, Place(m, best, slots));
       if (!placed) return false;
       ACCELSCHED_ASSIGN_OR_RETURN(bool still, Fits(m, best));
-      if (still) fitting.emplace(FreeWholeGpus(work_.view().node(best)), best);
+      if (still) fitting.emplace(Rank(best), FreeWholeGpus(work_.view().node(best)), best);
     }
     return true;
   }
@@ -139,6 +147,7 @@ class DomainPacker {
   const std::vector<CycleState>& states_;
   const std::vector<size_t>& order_;
   const std::vector<NodeIndex>& nodes_;
+  const std::vector<int>& rank_;
   int64_t budget_;
   bool exhausted_ = false;
   ClusterState work_;
@@ -181,6 +190,61 @@ absl::StatusOr<std::optional<std::vector<Assignment>>> PackRailAligned(
   return std::optional<std::vector<Assignment>>();
 }
 
+// The packing order of the nodes of a domain at `level` >= 2 by their sub-domains: per node, the
+// rank of its level-1 domain (rack) when the racks are sorted by (free whole GPUs of the enclosing
+// domain at level-1, its index, ..., free whole GPUs of the rack, its index), fullest first
+// (racks are taken to nest in the domains above them, as the labels of a real fabric do). Nodes
+// without a rack come after the others. Empty below level 2 (a domain at level 1 is one rack).
+std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnapshot& snapshot,
+                                int level, const std::vector<NodeIndex>& nodes) {
+  std::vector<int> rank;
+  if (level < 2) return rank;
+  // Free whole GPUs per domain at each sub-level 1..level-1, and one node of each rack.
+  std::vector<std::vector<int64_t>> free(static_cast<size_t>(level));
+  for (int lv = 1; lv < level; ++lv) {
+    free[static_cast<size_t>(lv)].assign(domains.at(lv).size(), 0);
+  }
+  std::vector<NodeIndex> member_of_rack(domains.at(1).size(), -1);
+  for (NodeIndex n : nodes) {
+    const int gpus = FreeWholeGpus(snapshot.node(n));
+    for (int lv = 1; lv < level; ++lv) {
+      const int d = domains.domain_of(lv, n);
+      if (d >= 0) free[static_cast<size_t>(lv)][static_cast<size_t>(d)] += gpus;
+    }
+    if (const int r = domains.domain_of(1, n); r >= 0) member_of_rack[static_cast<size_t>(r)] = n;
+  }
+  struct Rack {
+    std::vector<int64_t> key;
+    int index;
+  };
+  std::vector<Rack> racks;
+  for (size_t r = 0; r < member_of_rack.size(); ++r) {
+    const NodeIndex n = member_of_rack[r];
+    if (n < 0) continue;
+    Rack rack{{}, static_cast<int>(r)};
+    for (int lv = level - 1; lv >= 1; --lv) {
+      const int d = domains.domain_of(lv, n);
+      rack.key.push_back(d < 0 ? std::numeric_limits<int64_t>::max()
+                               : free[static_cast<size_t>(lv)][static_cast<size_t>(d)]);
+      rack.key.push_back(d);
+    }
+    racks.push_back(std::move(rack));
+  }
+  std::sort(racks.begin(), racks.end(),
+            [](const Rack& a, const Rack& b) { return a.key < b.key; });
+  std::vector<int> rack_rank(member_of_rack.size(), 0);
+  for (size_t i = 0; i < racks.size(); ++i) {
+    rack_rank[static_cast<size_t>(racks[i].index)] = static_cast<int>(i);
+  }
+  rank.assign(static_cast<size_t>(snapshot.num_nodes()), static_cast<int>(racks.size()));
+  for (NodeIndex n : nodes) {
+    if (const int r = domains.domain_of(1, n); r >= 0) {
+      rank[static_cast<size_t>(n)] = rack_rank[static_cast<size_t>(r)];
+    }
+  }
+  return rank;
+}
+
 }  // namespace
 
 NetworkDomains NetworkDomains::Build(const ClusterSnapshot& snapshot,
@@ -200,6 +264,11 @@ NetworkDomains NetworkDomains::Build(const ClusterSnapshot& snapshot,
     }
     std::sort(domains.begin(), domains.end(),
               [](const Domain& a, const Domain& b) { return a.name < b.name; });
+    std::vector<int> of(static_cast<size_t>(snapshot.num_nodes()), -1);
+    for (size_t k = 0; k < domains.size(); ++k) {
+      for (NodeIndex n : domains[k].nodes) of[static_cast<size_t>(n)] = static_cast<int>(k);
+    }
+    d.domain_of_.push_back(std::move(of));
     d.levels_.push_back(std::move(domains));
   }
   Domain all;
@@ -268,7 +337,9 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
         ACCELSCHED_ASSIGN_OR_RETURN(slots,
                                     PackRailAligned(solver, snapshot, gang, states, d.nodes));
       } else {
-        DomainPacker packer(solver, snapshot, gang, states, order, d.nodes, options.search_budget);
+        const std::vector<int> rank = SubDomainRanks(domains, snapshot, level, d.nodes);
+        DomainPacker packer(solver, snapshot, gang, states, order, d.nodes, rank,
+                            options.search_budget);
         ACCELSCHED_ASSIGN_OR_RETURN(slots, packer.Pack());
         exhausted = exhausted || packer.budget_exhausted();
       }

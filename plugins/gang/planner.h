@@ -14,7 +14,10 @@
 // is always at least as close).
 //
 // Hosting all members of a domain: members are placed largest first, each on the fitting node
-// with the fewest free whole GPUs (best fit), its devices chosen by the Solver's Reserve; a run
+// with the fewest free whole GPUs (best fit) within the fullest sub-domain (in a block, the
+// fullest rack first; in the cluster, the fullest block, then its fullest rack), so that a gang
+// too large for one domain fills few of them and leaves the others whole for the next large
+// gang; its devices are chosen by the Solver's Reserve; a run
 // of members of one shape filters each node once and then only the node that changed. If that
 // greedy packing fails and the members are not all of one shape (for which it is exact: nodes
 // are independent, and best fit fills each node as far as it goes), an exact search (depth-first
@@ -56,11 +59,16 @@ class NetworkDomains {
   int num_levels() const { return static_cast<int>(keys_.size()); }
   // The domains of `level` sorted by name; level num_levels() is the whole cluster.
   const std::vector<Domain>& at(int level) const { return levels_[static_cast<size_t>(level)]; }
+  // The index (into at(level)) of node `n`'s domain at `level`, or -1 if it has no label there.
+  int domain_of(int level, NodeIndex n) const {
+    return domain_of_[static_cast<size_t>(level)][static_cast<size_t>(n)];
+  }
 
  private:
   uint64_t layout_ = 0;
   std::vector<std::string> keys_;
-  std::vector<std::vector<Domain>> levels_;  // num_levels() + 1 entries.
+  std::vector<std::vector<Domain>> levels_;     // num_levels() + 1 entries.
+  std::vector<std::vector<int>> domain_of_;     // Per level below the cluster, per node.
 };
 
 enum class NetworkMode {

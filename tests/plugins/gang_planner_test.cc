@@ -79,6 +79,28 @@ void ExpectValidPlan(const ClusterSnapshot& s, const GangSpec& g, const GangPlan
   }
 }
 
+TEST(GangPlannerTest, AGangWiderThanABlockFillsTheFullestBlockAndRackFirst) {
+  // Used: h0 all 8 GPUs, h3, h4 and h6 4 each. Free: r0 8, r1 12 (b0 20); r2 12, r3 12 (b1 24).
+  // Seven 4-GPU members (28 GPUs) fit in no rack and no block: the cluster. By hand, the fullest
+  // block b0 first, in it the fullest rack r0 (h1 takes 2), then r1 (h3 with 4 free first: 1,
+  // then h2: 2); then b1, whose racks tie at 12 (r2 first by index: h4 1, h5 1). Rack r3 stays
+  // untouched, whole for the next gang; plain best fit by node would have started on h3, h4 and
+  // h6 (the nodes with 4 free) and cut into all four racks.
+  ClusterState state = WithUsed({0xff, 0, 0, 0x0f, 0x0f, 0, 0x0f, 0});
+  const ClusterSnapshot& s = state.view();
+  const GangSpec g = Gang(7, 4);
+  absl::StatusOr<GangPlanOutcome> out =
+      PlanGang(*FirstFitSolver(), s, NetworkDomains::Build(s, kLevels), g);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->plan.has_value()) << out->reason;
+  EXPECT_EQ(out->plan->level, 3);
+  ExpectValidPlan(s, g, *out->plan);
+  std::map<std::string, int> per_node;
+  for (const Assignment& a : out->plan->slots) ++per_node[s.node(a.node).name];
+  const std::map<std::string, int> want = {{"h1", 2}, {"h2", 2}, {"h3", 1}, {"h4", 1}, {"h5", 1}};
+  EXPECT_EQ(per_node, want);
+}
+
 TEST(GangPlannerTest, SmallestDomainThenBestFit) {
   auto solver = FirstFitSolver();
   // h0: 4 used, h2: all 8 used, h4, h5: 2 used each; the rest empty.
