@@ -57,6 +57,8 @@ awk -F, '
   }' "$TMP/detail.csv" || fail "detail csv inconsistent"
 
 expect 0 "accelsched" scenario --file "$SCENARIOS/mixed.json" --policy accelsched --seeds 1
+expect 0 "load_alloc%" scenario --file "$SCENARIOS/gangs.json" --policy accelsched --seeds 1
+expect 1 "--large-gang: 'x'" scenario --file "$SCENARIOS/gangs.json" --policy accelsched --large-gang x
 printf '{"nodes": [{"name": "a", "count": 0}], "workload": {}}' > "$TMP/s.json"
 expect 1 "scenario.nodes[0].count" scenario --file "$TMP/s.json" --policy fgd
 echo "PASS"

@@ -220,6 +220,85 @@ TEST(ScenarioTest, EveryPodPlacedOrWaitingAndCapacityNeverExceeded) {
   EXPECT_GT(r->mean_alloc_pct, 0.0);
 }
 
+// Four 8-GPU nodes from a scenario with racks of two (s-0, s-1 in rack 0; s-2, s-3 in rack 1),
+// and a hand-made arrival list: an 8-GPU pod for 100 s at t=1, a gang of two 8-GPU members for
+// 50 s at t=2, a gang of four at t=3 (it must wait for everything else to leave).
+Scenario HandMadeGangs() {
+  absl::StatusOr<Scenario> s = ParseScenario(R"({
+    "nodes": [{"name": "s", "count": 4, "gpus": 8, "gpu_model": "H100", "cpu_milli": 64000}],
+    "network": {"nodes_per_rack": 2, "racks_per_block": 2},
+    "workload": {"pods": 1, "classes": [{"gpus": 8}]}})",
+                                              -1);
+  EXPECT_TRUE(s.ok()) << s.status();
+  ScenarioPod single, pair, quad;
+  single.request.cpu_milli = pair.request.cpu_milli = quad.request.cpu_milli = 1000;
+  single.request.gpu_count = pair.request.gpu_count = quad.request.gpu_count = 8;
+  single.arrival = 1;
+  single.duration = 100;
+  pair.arrival = 2;
+  pair.duration = 50;
+  pair.members = 2;
+  quad.arrival = 3;
+  quad.duration = 10;
+  quad.members = 4;
+  s->pods = {single, pair, quad};
+  return *s;
+}
+
+TEST(ScenarioTest, GangsAreAllOrNothingAndThePlannerKeepsThemInOneRack) {
+  const Scenario s = HandMadeGangs();
+  for (const char* policy : {"firstfit", "accelsched"}) {
+    SCOPED_TRACE(policy);
+    plugins::PolicyConfig config;
+    config.policy = policy;
+    auto solver = plugins::BuildSolver(config, s.workload);
+    ASSERT_TRUE(solver.ok()) << solver.status();
+    ScenarioOptions options;
+    options.gangs = config.policy == "accelsched" ? GangMethod::kPlanner : GangMethod::kPodByPod;
+    options.large_gang = 4;
+    auto r = RunScenario(**solver, s, 1, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->placed, 3);
+    EXPECT_EQ(r->gangs, 2);
+    EXPECT_EQ(r->gangs_placed, 2);
+    // First fit by node puts the single pod on s-0 and the pair on s-1 and s-2: across racks.
+    // The planner puts the pair in the rack the single pod left whole.
+    EXPECT_EQ(r->gangs_in_rack, config.policy == "accelsched" ? 1 : 0);
+    // The quad fits only on the empty cluster: it waits for the single pod (t=101), so 98 s.
+    EXPECT_EQ(r->large, 1);
+    EXPECT_EQ(r->large_placed, 1);
+    EXPECT_EQ(r->large_in_rack, 0);   // Four nodes: two racks.
+    EXPECT_EQ(r->large_in_block, 1);  // One block of two racks.
+    EXPECT_DOUBLE_EQ(r->large_mean_wait_s, 98.0);
+  }
+}
+
+TEST(ScenarioTest, GangFieldsAreChecked) {
+  const struct {
+    const char* json;
+    const char* fragment;
+  } cases[] = {
+      {R"({"nodes": [{"name": "a"}], "workload": {"classes": [{"gang_sizes": [1]}]}})",
+       "scenario.workload.classes[0].gang_sizes: member counts must be integers in 2..100000"},
+      {R"({"nodes": [{"name": "a"}], "workload": {"classes": [{"gang_network": "required:rack"}]}})",
+       "scenario.workload.classes[0].gang_network: needs gang_sizes"},
+      {R"({"nodes": [{"name": "a"}],
+           "workload": {"classes": [{"gang_sizes": [2], "gang_network": "rack"}]}})",
+       "gang_network: must be \"required:LEVEL\""},
+      {R"({"nodes": [{"name": "a"}],
+           "workload": {"classes": [{"gang_sizes": [2], "gang_network": "required:rack"}]}})",
+       "scenario.network: required by gang_network"},
+      {R"({"nodes": [{"name": "a"}], "network": {"nodes_per_rack": 0}, "workload": {"classes": [{}]}})",
+       "scenario.network.nodes_per_rack: must be in 1..100000"},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.json);
+    auto s = ParseScenario(tc.json, -1);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.status().message().find(tc.fragment), std::string::npos) << s.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace accelsched::sim
 
