@@ -404,5 +404,80 @@ TEST(KubeSyncTest, RestartMidWorkloadNeverDoubleAllocates) {
   }
 }
 
+// Member `name` of gang ml/train (3 members, 8 GPUs each), pending.
+Json GangPod(const std::string& name) {
+  Json p = Pod(name, 8);
+  p["metadata"]["annotations"] = {{"accelsched.io/gang-name", "train"},
+                                  {"accelsched.io/gang-size", "3"}};
+  return p;
+}
+
+// filter over every node, then bind to the one survivor, as kube-scheduler would.
+absl::StatusOr<std::string> ScheduleAnywhere(Instance& x, const Json& pod) {
+  codec::ExtenderArgs args;
+  args.pod = *codec::DecodePod(pod, "Pod");
+  args.node_names = {"n1", "n2", "n3", "n4"};
+  absl::StatusOr<codec::FilterResult> f = x.extender->Filter(args);
+  if (!f.ok()) return f.status();
+  if (f->survivors.size() != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(f->survivors.size(), " survivors"));
+  }
+  const std::string node = args.node_names[static_cast<size_t>(f->survivors[0])];
+  absl::Status b = x.extender->Bind(codec::BindingArgs{args.pod.name, "ml", args.pod.uid, node});
+  if (!b.ok()) return b;
+  return node;
+}
+
+TEST(KubeSyncTest, RestartInTheMiddleOfAGangReplansOnlyTheUnboundMembers) {
+  FakeApiServer api;
+  for (const char* n : {"n1", "n2", "n3", "n4"}) api.PutNode(Node(n, 8));
+  for (const char* m : {"g0", "g1", "g2"}) api.PutPod(GangPod(m));
+  std::string first;
+  {
+    Instance before(api.port());
+    ASSERT_TRUE(before.StartAndRun().ok());
+    // The watch knows all three members: the first filter plans and holds the whole gang.
+    absl::StatusOr<std::string> node = ScheduleAnywhere(before, GangPod("g0"));
+    ASSERT_TRUE(node.ok()) << node.status();
+    first = *node;
+    EXPECT_EQ(before.ledger->num_pods(), 3u);  // g0 bound, two slots held.
+    EXPECT_EQ(before.extender->gang_stats().slots_held, 2u);
+  }  // A restart: the held slots lived only in that process.
+  Instance after(api.port());
+  ASSERT_TRUE(after.StartAndRun().ok());
+  // Rebuilt from the pods: g0 holds its 8 GPUs; the two others are planned again, together.
+  ASSERT_EQ(after.ledger->num_pods(), 1u);
+  ASSERT_TRUE(after.ledger->Find("uid-g0").has_value());
+  EXPECT_EQ(after.ledger->Find("uid-g0")->node, first);
+  absl::StatusOr<std::string> n1 = ScheduleAnywhere(after, GangPod("g1"));
+  ASSERT_TRUE(n1.ok()) << n1.status();
+  EXPECT_EQ(after.extender->gang_stats().planned, 1u);
+  EXPECT_EQ(after.extender->gang_stats().slots_held, 1u);  // Only g2's: g0 is not re-planned.
+  absl::StatusOr<std::string> n2 = ScheduleAnywhere(after, GangPod("g2"));
+  ASSERT_TRUE(n2.ok()) << n2.status();
+  // Three members on three different nodes, 24 GPUs: no double allocation.
+  EXPECT_EQ(std::set<std::string>({first, *n1, *n2}).size(), 3u);
+  EXPECT_EQ(after.ledger->num_pods(), 3u);
+  EXPECT_EQ(after.ledger->Snapshot()->gpu_used_milli(), 24000);
+  EXPECT_EQ(after.extender->gang_stats().reservations, 0u);
+  for (const char* m : {"ml/g0", "ml/g1", "ml/g2"}) {
+    EXPECT_FALSE(api.Pod(m)["spec"].value("nodeName", "").empty()) << m;
+  }
+}
+
+TEST(KubeSyncTest, DeletingAPendingGangMemberReleasesItsGangsReservation) {
+  FakeApiServer api;
+  for (const char* n : {"n1", "n2", "n3", "n4"}) api.PutNode(Node(n, 8));
+  for (const char* m : {"g0", "g1", "g2"}) api.PutPod(GangPod(m));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  ASSERT_TRUE(ScheduleAnywhere(x, GangPod("g0")).ok());
+  ASSERT_EQ(x.extender->gang_stats().slots_held, 2u);
+  api.DeletePod("ml/g2");
+  ASSERT_TRUE(Eventually([&] { return x.extender->gang_stats().slots_held == 0; }));
+  EXPECT_EQ(x.ledger->num_pods(), 1u);  // g0 keeps its GPUs.
+  EXPECT_EQ(x.extender->gang_stats().dropped, 1u);
+}
+
 }  // namespace
 }  // namespace accelsched::scheduler::kube
