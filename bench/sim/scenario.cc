@@ -76,20 +76,21 @@ absl::Status ParseNetwork(const json& v, const std::string& path, PodClass* pc) 
   const std::vector<std::string> levels = {"host", "rack", "block"};
   auto it = std::find(levels.begin(), levels.end(), level);
   if ((mode != "required" && mode != "preferred") || it == levels.end()) {
-    return Bad(path, "must be \"required:LEVEL\" or \"preferred:LEVEL\" with LEVEL host, rack "
-                     "or block");
+    return Bad(path,
+               "must be \"required:LEVEL\" or \"preferred:LEVEL\" with LEVEL host, rack "
+               "or block");
   }
-  pc->network = mode == "required" ? plugins::NetworkMode::kRequired
-                                   : plugins::NetworkMode::kPreferred;
+  pc->network =
+      mode == "required" ? plugins::NetworkMode::kRequired : plugins::NetworkMode::kPreferred;
   pc->level = static_cast<int>(it - levels.begin());
   return absl::OkStatus();
 }
 
 absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
-  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(c, path,
-                                       {"name", "weight", "cpu_milli", "memory_mib", "gpus",
-                                        "gpu_milli", "mig", "nvlink", "mean_duration_s",
-                                        "gang_sizes", "gang_network"}));
+  ACCELSCHED_RETURN_IF_ERROR(
+      CheckKeys(c, path,
+                {"name", "weight", "cpu_milli", "memory_mib", "gpus", "gpu_milli", "mig", "nvlink",
+                 "mean_duration_s", "gang_sizes", "gang_network"}));
   PodClass pc;
   pc.request.name = c.value("name", std::string("pod"));
   double v = 0;
@@ -159,8 +160,7 @@ absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
 absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
   const json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return absl::InvalidArgumentError("scenario: not valid JSON");
-  ACCELSCHED_RETURN_IF_ERROR(
-      CheckKeys(root, "scenario", {"seed", "nodes", "network", "workload"}));
+  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(root, "scenario", {"seed", "nodes", "network", "workload"}));
   double file_seed = 1;
   ACCELSCHED_RETURN_IF_ERROR(Number(root, "scenario", "seed", 0, 1e15, &file_seed));
   const uint64_t rng_seed =
@@ -229,7 +229,8 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
         Number(*net, "scenario.network", "nodes_per_rack", 1, 100000, &per_rack));
     ACCELSCHED_RETURN_IF_ERROR(
         Number(*net, "scenario.network", "racks_per_block", 1, 100000, &per_block));
-    const size_t rack = static_cast<size_t>(per_rack), block = rack * static_cast<size_t>(per_block);
+    const size_t rack = static_cast<size_t>(per_rack),
+                 block = rack * static_cast<size_t>(per_block);
     for (size_t i = 0; i < s.nodes.size(); ++i) {
       plugins::NodeSpec& n = s.nodes[i];
       n.labels.emplace_back(kNetworkLevelKeys[0], n.name);
@@ -272,8 +273,8 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
     p.arrival = t;
     p.duration = std::exponential_distribution<double>(1.0 / pc.mean_duration)(rng);
     if (!pc.gang_sizes.empty()) {
-      p.members = pc.gang_sizes[std::uniform_int_distribution<size_t>(
-          0, pc.gang_sizes.size() - 1)(rng)];
+      p.members =
+          pc.gang_sizes[std::uniform_int_distribution<size_t>(0, pc.gang_sizes.size() - 1)(rng)];
       p.network = pc.network;
       p.level = pc.level;
       if (p.network != plugins::NetworkMode::kNone && !s.network) {
@@ -330,15 +331,15 @@ absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const 
   std::priority_queue<Departure, std::vector<Departure>, std::greater<>> departures;
   std::vector<std::vector<plugins::Assignment>> placed(s.pods.size());
   std::deque<size_t> waiting;
-  double now = 0, alloc_area = 0, arrival_area = 0, wait_sum = 0, ring_sum = 0,
-         large_wait_sum = 0;
+  double now = 0, alloc_area = 0, arrival_area = 0, wait_sum = 0, ring_sum = 0, large_wait_sum = 0;
   int ring_count = 0;
   auto advance = [&](double t) {
     alloc_area += (t - now) * static_cast<double>(view.gpu_used_milli());
     now = t;
   };
   // Places every member of gang `job`, or none.
-  auto place_gang = [&](const ScenarioPod& job) -> absl::StatusOr<std::vector<plugins::Assignment>> {
+  auto place_gang =
+      [&](const ScenarioPod& job) -> absl::StatusOr<std::vector<plugins::Assignment>> {
     std::vector<plugins::Assignment> slots;
     if (job.request.gpu_count > 0 &&
         free_whole_gpus() < static_cast<int64_t>(job.members) * job.request.gpu_count) {
@@ -566,19 +567,19 @@ and their mean wait.
         sum.multi_gpu_placed > 0 ? 100.0 * sum.multi_gpu_nvlink_ring / sum.multi_gpu_placed : 0.0,
         sum.mean_ring_gbps / n, sum.mig_placed);
     auto pct = [](int part, int whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
-    absl::StrAppend(&gang_table,
-                    absl::StrFormat("%-13s %10.2f %6d %7d %7.1f %7.1f %6d %7d %7.1f %7.1f %10.1f\n",
-                                    p, sum.arrival_alloc_pct / n, sum.gangs, sum.gangs_placed,
-                                    pct(sum.gangs_in_rack, sum.gangs_placed),
-                                    pct(sum.gangs_in_block, sum.gangs_placed), sum.large,
-                                    sum.large_placed, pct(sum.large_in_rack, sum.large_placed),
-                                    pct(sum.large_in_block, sum.large_placed),
-                                    sum.large_mean_wait_s / n));
+    absl::StrAppend(
+        &gang_table,
+        absl::StrFormat("%-13s %10.2f %6d %7d %7.1f %7.1f %6d %7d %7.1f %7.1f %10.1f\n", p,
+                        sum.arrival_alloc_pct / n, sum.gangs, sum.gangs_placed,
+                        pct(sum.gangs_in_rack, sum.gangs_placed),
+                        pct(sum.gangs_in_block, sum.gangs_placed), sum.large, sum.large_placed,
+                        pct(sum.large_in_rack, sum.large_placed),
+                        pct(sum.large_in_block, sum.large_placed), sum.large_mean_wait_s / n));
   }
   if (absl::StrContains(text.str(), "gang_sizes")) {
     std::cout << absl::StrFormat("\n%-13s %10s %6s %7s %7s %7s %6s %7s %7s %7s %10s\n", "gangs",
-                                 "load_alloc%", "gangs", "placed", "rack%", "block%", "large", "placed", "rack%",
-                                 "block%", "wait_s")
+                                 "load_alloc%", "gangs", "placed", "rack%", "block%", "large",
+                                 "placed", "rack%", "block%", "wait_s")
               << gang_table;
   }
   return 0;

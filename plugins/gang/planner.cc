@@ -230,8 +230,7 @@ std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnap
     }
     racks.push_back(std::move(rack));
   }
-  std::sort(racks.begin(), racks.end(),
-            [](const Rack& a, const Rack& b) { return a.key < b.key; });
+  std::sort(racks.begin(), racks.end(), [](const Rack& a, const Rack& b) { return a.key < b.key; });
   std::vector<int> rack_rank(member_of_rack.size(), 0);
   for (size_t i = 0; i < racks.size(); ++i) {
     rack_rank[static_cast<size_t>(racks[i].index)] = static_cast<int>(i);

@@ -67,8 +67,8 @@ class NetworkDomains {
  private:
   uint64_t layout_ = 0;
   std::vector<std::string> keys_;
-  std::vector<std::vector<Domain>> levels_;     // num_levels() + 1 entries.
-  std::vector<std::vector<int>> domain_of_;     // Per level below the cluster, per node.
+  std::vector<std::vector<Domain>> levels_;  // num_levels() + 1 entries.
+  std::vector<std::vector<int>> domain_of_;  // Per level below the cluster, per node.
 };
 
 enum class NetworkMode {

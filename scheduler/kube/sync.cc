@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "scheduler/annotations.h"
 #include "scheduler/gang_coordinator.h"
 #include "topology/status_macros.h"
 
@@ -132,8 +133,52 @@ absl::Status KubeSync::ListPods() {
   return absl::OkStatus();
 }
 
+constexpr char kPodGroupsPath[] = "/apis/scheduling.x-k8s.io/v1alpha1/podgroups";
+
+absl::Status KubeSync::ListPodGroups() {
+  absl::StatusOr<Json> list = client_->Get(kPodGroupsPath);
+  if (absl::IsNotFound(list.status()) || absl::IsPermissionDenied(list.status())) {
+    pod_groups_available_ = false;
+    spdlog::info("PodGroups ({}) not readable ({}): gangs take their size from the {} annotation",
+                 kPodGroupsPath, std::string(list.status().message()), kAnnotationGangSize);
+    return absl::OkStatus();
+  }
+  if (!list.ok()) return list.status();
+  pod_groups_available_ = true;
+  const Json* items = codec::Find(*list, "items");
+  if (items != nullptr && items->is_array()) {
+    for (size_t i = 0; i < items->size(); ++i) {
+      absl::StatusOr<codec::PodGroupObject> g =
+          codec::DecodePodGroup((*items)[i], absl::StrCat("podgroups.items[", i, "]"));
+      if (!g.ok()) {
+        spdlog::warn("skipping a PodGroup: {}", std::string(g.status().message()));
+        continue;
+      }
+      extender_->SetGangMinMember(g->gang, g->min_member);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  pod_group_version_ = ResourceVersion(*list);
+  return absl::OkStatus();
+}
+
+void KubeSync::OnPodGroup(const std::string& type, const Json& object) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::string rv = ResourceVersion(object); !rv.empty()) pod_group_version_ = rv;
+  }
+  if (type == "BOOKMARK") return;
+  absl::StatusOr<codec::PodGroupObject> g = codec::DecodePodGroup(object, "podgroup");
+  if (!g.ok()) {
+    spdlog::warn("PodGroup event ignored: {}", std::string(g.status().message()));
+    return;
+  }
+  extender_->SetGangMinMember(g->gang, type == "DELETED" ? 0 : g->min_member);
+}
+
 absl::Status KubeSync::Start() {
   ACCELSCHED_RETURN_IF_ERROR(ListNodes());
+  ACCELSCHED_RETURN_IF_ERROR(ListPodGroups());  // Before the pods: their gangs' sizes.
   ACCELSCHED_RETURN_IF_ERROR(ListPods());
   spdlog::info("synced from the API server: {} nodes, {} pods holding resources",
                ledger_->Snapshot()->num_nodes(), ledger_->num_pods());
@@ -202,18 +247,23 @@ void KubeSync::WatchLoop(const std::string& kind) {
     std::string version;
     {
       absl::MutexLock lock(&mu_);
-      version = kind == "nodes" ? node_version_ : pod_version_;
+      version = kind == "nodes"  ? node_version_
+                : kind == "pods" ? pod_version_
+                                 : pod_group_version_;
     }
     const std::string path =
-        absl::StrCat("/api/v1/", kind, "?watch=true&allowWatchBookmarks=true&timeoutSeconds=300",
+        absl::StrCat(kind == "podgroups" ? kPodGroupsPath : absl::StrCat("/api/v1/", kind),
+                     "?watch=true&allowWatchBookmarks=true&timeoutSeconds=300",
                      version.empty() ? "" : "&resourceVersion=", version);
     absl::Status s = client_->Watch(path, [&](const Json& event) {
       const std::string type = event.value("type", "");
       const Json& object = event.contains("object") ? event["object"] : Json();
       if (kind == "nodes") {
         OnNode(type, object);
-      } else {
+      } else if (kind == "pods") {
         OnPod(type, object);
+      } else {
+        OnPodGroup(type, object);
       }
       backoff = 0.5;
       return !stopped_;
@@ -222,7 +272,9 @@ void KubeSync::WatchLoop(const std::string& kind) {
     if (absl::IsAborted(s)) {  // 410 Gone: our resourceVersion is too old.
       ++relists_;
       spdlog::info("watch {}: {}; relisting", kind, std::string(s.message()));
-      absl::Status relist = kind == "nodes" ? ListNodes() : ListPods();
+      absl::Status relist = kind == "nodes"  ? ListNodes()
+                            : kind == "pods" ? ListPods()
+                                             : ListPodGroups();
       if (relist.ok()) continue;
       s = relist;
     }
@@ -238,8 +290,11 @@ void KubeSync::WatchLoop(const std::string& kind) {
 
 void KubeSync::Run() {
   std::thread nodes([this] { WatchLoop("nodes"); });
+  std::thread groups;
+  if (pod_groups_available_) groups = std::thread([this] { WatchLoop("podgroups"); });
   WatchLoop("pods");
   nodes.join();
+  if (groups.joinable()) groups.join();
 }
 
 void KubeSync::Stop() {

@@ -62,9 +62,13 @@ class KubeSync {
  private:
   absl::Status ListNodes();
   absl::Status ListPods();
+  // PodGroups (scheduling.x-k8s.io/v1alpha1): minMember of each gang. Not installed (404) or not
+  // allowed (403): gangs then need the accelsched.io/gang-size annotation; OK either way.
+  absl::Status ListPodGroups();
   void WatchLoop(const std::string& kind);
   void OnNode(const std::string& type, const codec::Json& object);
   void OnPod(const std::string& type, const codec::Json& object);
+  void OnPodGroup(const std::string& type, const codec::Json& object);
   absl::Status RebuildNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const KubeClient* client_;
@@ -77,6 +81,8 @@ class KubeSync {
   codec::TopologyCache topologies_ ABSL_GUARDED_BY(mu_);
   std::string node_version_ ABSL_GUARDED_BY(mu_);
   std::string pod_version_ ABSL_GUARDED_BY(mu_);
+  std::string pod_group_version_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> pod_groups_available_{false};
 };
 
 }  // namespace accelsched::scheduler::kube

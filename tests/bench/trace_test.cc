@@ -228,7 +228,7 @@ Scenario HandMadeGangs() {
     "nodes": [{"name": "s", "count": 4, "gpus": 8, "gpu_model": "H100", "cpu_milli": 64000}],
     "network": {"nodes_per_rack": 2, "racks_per_block": 2},
     "workload": {"pods": 1, "classes": [{"gpus": 8}]}})",
-                                              -1);
+                                             -1);
   EXPECT_TRUE(s.ok()) << s.status();
   ScenarioPod single, pair, quad;
   single.request.cpu_milli = pair.request.cpu_milli = quad.request.cpu_milli = 1000;

@@ -479,5 +479,43 @@ TEST(KubeSyncTest, DeletingAPendingGangMemberReleasesItsGangsReservation) {
   EXPECT_EQ(x.extender->gang_stats().dropped, 1u);
 }
 
+TEST(KubeSyncTest, PodGroupsGiveGangsTheirMinMember) {
+  for (const bool installed : {true, false}) {
+    SCOPED_TRACE(installed ? "PodGroup CRD installed" : "no PodGroup CRD");
+    FakeApiServer api;
+    api.set_pod_groups_installed(installed);
+    for (const char* n : {"n1", "n2", "n3", "n4"}) api.PutNode(Node(n, 8));
+    // Members by the scheduler-plugins label, without a size annotation.
+    auto member = [](const std::string& name) {
+      Json p = Pod(name, 8);
+      p["metadata"]["labels"] = {{"scheduling.x-k8s.io/pod-group", "train"}};
+      return p;
+    };
+    api.PutPod(member("m0"));
+    api.PutPod(member("m1"));
+    Instance x(api.port());
+    ASSERT_TRUE(x.StartAndRun().ok());  // A missing CRD is no error.
+    // Size unknown: the member waits, saying how to set it.
+    codec::ExtenderArgs args;
+    args.pod = *codec::DecodePod(member("m0"), "Pod");
+    args.node_names = {"n1", "n2", "n3", "n4"};
+    absl::StatusOr<codec::FilterResult> f = x.extender->Filter(args);
+    ASSERT_TRUE(f.ok()) << f.status();
+    ASSERT_TRUE(f->survivors.empty());
+    EXPECT_NE(f->reasons.at(0).find("create PodGroup train with minMember"), std::string::npos);
+    if (!installed) continue;
+    // The PodGroup appears (watched): minMember 2, both members known, the gang is planned.
+    api.PutPodGroup({{"apiVersion", "scheduling.x-k8s.io/v1alpha1"},
+                     {"kind", "PodGroup"},
+                     {"metadata", {{"name", "train"}, {"namespace", "ml"}}},
+                     {"spec", {{"minMember", 2}}}});
+    ASSERT_TRUE(Eventually([&] {
+      absl::StatusOr<codec::FilterResult> g = x.extender->Filter(args);
+      return g.ok() && g->survivors.size() == 1;
+    }));
+    EXPECT_EQ(x.extender->gang_stats().slots_held, 2u);
+  }
+}
+
 }  // namespace
 }  // namespace accelsched::scheduler::kube

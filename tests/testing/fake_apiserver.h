@@ -46,14 +46,21 @@ class FakeApiServer {
       last_authorization_ = req.get_header_value("Authorization");
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    server_->Get("/api/v1/(nodes|pods)",
+    server_->Get("/(?:api/v1|apis/scheduling.x-k8s.io/v1alpha1)/(nodes|pods|podgroups)",
                  [this](const httplib::Request& req, httplib::Response& res) {
                    const std::string kind = req.matches[1];
+                   if (kind == "podgroups" && !pod_groups_installed_) {
+                     res.status = 404;
+                     res.set_content(R"({"kind": "Status", "code": 404})", "application/json");
+                     return;
+                   }
                    if (req.get_param_value("watch") == "true") return Watch(kind, req, res);
                    std::lock_guard<std::mutex> lock(mu_);
                    Json items = Json::array();
                    for (const auto& [key, obj] : Store(kind)) items.push_back(obj);
-                   Json list = {{"kind", kind == "nodes" ? "NodeList" : "PodList"},
+                   Json list = {{"kind", kind == "nodes"  ? "NodeList"
+                                         : kind == "pods" ? "PodList"
+                                                          : "PodGroupList"},
                                 {"apiVersion", "v1"},
                                 {"metadata", {{"resourceVersion", std::to_string(version_)}}},
                                 {"items", items}};
@@ -128,6 +135,9 @@ class FakeApiServer {
 
   void PutNode(Json node) { Put("nodes", std::move(node)); }
   void PutPod(Json pod) { Put("pods", std::move(pod)); }
+  void PutPodGroup(Json group) { Put("podgroups", std::move(group)); }
+  // Without the PodGroup CRD, its list answers 404 (set before the extender starts).
+  void set_pod_groups_installed(bool installed) { pod_groups_installed_ = installed; }
   void DeletePod(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pods_.find(key);
@@ -186,7 +196,7 @@ class FakeApiServer {
   };
 
   std::map<std::string, Json>& Store(const std::string& kind) {
-    return kind == "nodes" ? nodes_ : pods_;
+    return kind == "nodes" ? nodes_ : kind == "pods" ? pods_ : pod_groups_;
   }
   static std::string KeyOf(const std::string& kind, const Json& obj) {
     const Json& m = obj["metadata"];
@@ -276,7 +286,8 @@ class FakeApiServer {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Json> nodes_, pods_;
+  std::map<std::string, Json> nodes_, pods_, pod_groups_;
+  std::atomic<bool> pod_groups_installed_{true};
   std::vector<Event> events_;
   int64_t version_ = 100;
   int64_t compacted_before_ = 0;
