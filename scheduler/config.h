@@ -14,7 +14,8 @@
 //   gangReservationSeconds: 300  # how long a gang's reservation waits for its members
 //   networkLevels:            # gangs: network domains, innermost first (names are what
 //     - {name: host, label: kubernetes.io/hostname}       # accelsched.io/network-required and
-//     - {name: rack, label: topology.accelsched.io/rack}  # network-preferred take)
+//     - {name: clique, label: nvidia.com/gpu.clique}      # network-preferred take)
+//     - {name: rack, label: topology.accelsched.io/rack}
 //     - {name: block, label: topology.accelsched.io/block}
 //
 // Every key is optional; unknown keys are errors (a typo must not silently keep a default).
@@ -41,10 +42,12 @@ struct NetworkLevel {
   friend bool operator==(const NetworkLevel&, const NetworkLevel&) = default;
 };
 
-// host (kubernetes.io/hostname), rack (topology.accelsched.io/rack), block
-// (topology.accelsched.io/block).
+// host (kubernetes.io/hostname), clique (nvidia.com/gpu.clique: the NVLink domain of an NVL72
+// system, set by GPU feature discovery; nodes without it skip that level), rack
+// (topology.accelsched.io/rack), block (topology.accelsched.io/block).
 inline std::vector<NetworkLevel> DefaultNetworkLevels() {
   return {{"host", "kubernetes.io/hostname"},
+          {"clique", "nvidia.com/gpu.clique"},
           {"rack", "topology.accelsched.io/rack"},
           {"block", "topology.accelsched.io/block"}};
 }

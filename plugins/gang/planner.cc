@@ -190,56 +190,62 @@ absl::StatusOr<std::optional<std::vector<Assignment>>> PackRailAligned(
   return std::optional<std::vector<Assignment>>();
 }
 
-// The packing order of the nodes of a domain at `level` >= 2 by their sub-domains: per node, the
-// rank of its level-1 domain (rack) when the racks are sorted by (free whole GPUs of the enclosing
-// domain at level-1, its index, ..., free whole GPUs of the rack, its index), fullest first
-// (racks are taken to nest in the domains above them, as the labels of a real fabric do). Nodes
-// without a rack come after the others. Empty below level 2 (a domain at level 1 is one rack).
+// The packing order of the nodes of a domain at `level` >= 2 by their sub-domains. Nodes are
+// grouped by their domains at levels level-1 .. 1 (e.g. block and rack; a missing label is a
+// domain of its own); each node gets the rank of its group when the groups are sorted by (free
+// whole GPUs of the level-1 domain, its index, ..., free whole GPUs of the level-1 domain, its
+// index), fullest first, unlabelled last. Empty below level 2 (a domain at level 1 has no
+// sub-domains to order).
 std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnapshot& snapshot,
                                 int level, const std::vector<NodeIndex>& nodes) {
   std::vector<int> rank;
   if (level < 2) return rank;
-  // Free whole GPUs per domain at each sub-level 1..level-1, and one node of each rack.
+  // Free whole GPUs per domain at each sub-level 1..level-1.
   std::vector<std::vector<int64_t>> free(static_cast<size_t>(level));
   for (int lv = 1; lv < level; ++lv) {
     free[static_cast<size_t>(lv)].assign(domains.at(lv).size(), 0);
   }
-  std::vector<NodeIndex> member_of_rack(domains.at(1).size(), -1);
+  // The group of each node (its domains at every sub-level), and one node of each group.
+  absl::flat_hash_map<uint64_t, int> group_of_pair;
+  std::vector<int> group(static_cast<size_t>(snapshot.num_nodes()), 0);
+  std::vector<NodeIndex> member;
   for (NodeIndex n : nodes) {
     const int gpus = FreeWholeGpus(snapshot.node(n));
-    for (int lv = 1; lv < level; ++lv) {
-      const int d = domains.domain_of(lv, n);
-      if (d >= 0) free[static_cast<size_t>(lv)][static_cast<size_t>(d)] += gpus;
-    }
-    if (const int r = domains.domain_of(1, n); r >= 0) member_of_rack[static_cast<size_t>(r)] = n;
-  }
-  struct Rack {
-    std::vector<int64_t> key;
-    int index;
-  };
-  std::vector<Rack> racks;
-  for (size_t r = 0; r < member_of_rack.size(); ++r) {
-    const NodeIndex n = member_of_rack[r];
-    if (n < 0) continue;
-    Rack rack{{}, static_cast<int>(r)};
+    uint64_t g = 0;
     for (int lv = level - 1; lv >= 1; --lv) {
       const int d = domains.domain_of(lv, n);
-      rack.key.push_back(d < 0 ? std::numeric_limits<int64_t>::max()
-                               : free[static_cast<size_t>(lv)][static_cast<size_t>(d)]);
-      rack.key.push_back(d);
+      if (d >= 0) free[static_cast<size_t>(lv)][static_cast<size_t>(d)] += gpus;
+      const uint64_t pair = (g << 32) | static_cast<uint32_t>(d + 1);
+      auto [it, inserted] = group_of_pair.try_emplace(pair, static_cast<int>(group_of_pair.size()));
+      g = static_cast<uint64_t>(it->second);
     }
-    racks.push_back(std::move(rack));
+    if (g >= member.size()) member.resize(g + 1, -1);
+    if (member[g] < 0) member[g] = n;
+    group[static_cast<size_t>(n)] = static_cast<int>(g);
   }
-  std::sort(racks.begin(), racks.end(), [](const Rack& a, const Rack& b) { return a.key < b.key; });
-  std::vector<int> rack_rank(member_of_rack.size(), 0);
-  for (size_t i = 0; i < racks.size(); ++i) {
-    rack_rank[static_cast<size_t>(racks[i].index)] = static_cast<int>(i);
+  struct Group {
+    std::vector<int64_t> key;
+    size_t id;
+  };
+  std::vector<Group> groups;
+  for (size_t g = 0; g < member.size(); ++g) {
+    if (member[g] < 0) continue;  // An intermediate pair, not a node's full group.
+    Group entry{{}, g};
+    for (int lv = level - 1; lv >= 1; --lv) {
+      const int d = domains.domain_of(lv, member[g]);
+      entry.key.push_back(d < 0 ? std::numeric_limits<int64_t>::max()
+                                : free[static_cast<size_t>(lv)][static_cast<size_t>(d)]);
+      entry.key.push_back(d);
+    }
+    groups.push_back(std::move(entry));
   }
-  rank.assign(static_cast<size_t>(snapshot.num_nodes()), static_cast<int>(racks.size()));
+  std::sort(groups.begin(), groups.end(),
+            [](const Group& a, const Group& b) { return a.key < b.key; });
+  std::vector<int> group_rank(member.size(), 0);
+  for (size_t i = 0; i < groups.size(); ++i) group_rank[groups[i].id] = static_cast<int>(i);
+  rank.assign(static_cast<size_t>(snapshot.num_nodes()), 0);
   for (NodeIndex n : nodes) {
-    if (const int r = domains.domain_of(1, n); r >= 0) {
-      rank[static_cast<size_t>(n)] = rack_rank[static_cast<size_t>(r)];
-    }
+    rank[static_cast<size_t>(n)] = group_rank[static_cast<size_t>(group[static_cast<size_t>(n)])];
   }
   return rank;
 }

@@ -20,10 +20,11 @@ TEST(ConfigTest, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c->pod_cache_size, 10000);
     EXPECT_EQ(c->memo_shapes, 16);
     EXPECT_EQ(c->threads, 8);
-    ASSERT_EQ(c->network_levels.size(), 3u);
+    ASSERT_EQ(c->network_levels.size(), 4u);
     EXPECT_EQ(c->network_levels[0], (NetworkLevel{"host", "kubernetes.io/hostname"}));
-    EXPECT_EQ(c->network_levels[1], (NetworkLevel{"rack", "topology.accelsched.io/rack"}));
-    EXPECT_EQ(c->network_levels[2], (NetworkLevel{"block", "topology.accelsched.io/block"}));
+    EXPECT_EQ(c->network_levels[1], (NetworkLevel{"clique", "nvidia.com/gpu.clique"}));
+    EXPECT_EQ(c->network_levels[2], (NetworkLevel{"rack", "topology.accelsched.io/rack"}));
+    EXPECT_EQ(c->network_levels[3], (NetworkLevel{"block", "topology.accelsched.io/block"}));
   }
 }
 

@@ -34,6 +34,15 @@ std::vector<plugins::NodeSpec> Nodes(int count = 6) {
   return nodes;
 }
 
+// The same with n3 and n4 in one NVLink clique (GFD's nvidia.com/gpu.clique).
+std::vector<plugins::NodeSpec> NodesWithClique() {
+  std::vector<plugins::NodeSpec> nodes = Nodes();
+  for (plugins::NodeSpec& n : nodes) {
+    if (n.name == "n3" || n.name == "n4") n.labels.emplace_back("nvidia.com/gpu.clique", "c1.0");
+  }
+  return nodes;
+}
+
 struct Fixture {
   std::unique_ptr<Ledger> ledger = *Ledger::Create(Nodes());
   std::unique_ptr<plugins::Solver> solver = ::accelsched::testing::FirstFitSolver();
@@ -104,6 +113,21 @@ TEST(GangCoordinatorTest, PlansOnceAllMembersAreKnownAndEachGetsItsSlot) {
   EXPECT_EQ(s.slots_held, 3u);
   EXPECT_EQ(s.planned, 1u);
   EXPECT_EQ(s.waiting, 2u);
+}
+
+TEST(GangCoordinatorTest, AnNvlinkCliqueIsTriedBeforeARack) {
+  // Two 8-GPU members: without cliques rack r0 (n0, n1) is the best-fitting rack; the clique
+  // {n3, n4} is a smaller domain and comes first.
+  Fixture f;
+  f.ledger = *Ledger::Create(NodesWithClique());
+  GangOptions o;
+  o.clock = [&f] { return f.now; };
+  f.gangs = std::make_unique<GangCoordinator>(f.solver.get(), f.ledger.get(), o);
+  const std::vector<codec::PodObject> members = {Member("w1", 8, 2), Member("w2", 8, 2)};
+  (void)f.gangs->Admit(members[0]);
+  const std::string a = f.gangs->Admit(members[1])->node;
+  const std::string b = f.gangs->Admit(members[0])->node;
+  EXPECT_EQ(std::set<std::string>({a, b}), (std::set<std::string>{"n3", "n4"}));
 }
 
 TEST(GangCoordinatorTest, BindsHandTheSlotsOverAndCompleteTheReservation) {
@@ -217,7 +241,7 @@ TEST(GangCoordinatorTest, BadOrMissingGangSettings) {
   EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(a.status().message().find(
                 "accelsched.io/network-preferred: 'row' is not a configured network level (host, "
-                "rack, block)"),
+                "clique, rack, block)"),
             std::string::npos)
       << a.status();
   a = f.gangs->Admit(Member("w1", 8, 2, "row", /*required=*/true));
