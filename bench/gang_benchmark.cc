@@ -12,6 +12,8 @@
 #include "plugins/framework/cluster_state.h"
 #include "plugins/gang/planner.h"
 #include "plugins/policy.h"
+#include "scheduler/gang_coordinator.h"
+#include "scheduler/ledger.h"
 
 namespace accelsched::plugins {
 namespace {
@@ -91,7 +93,70 @@ void BM_NetworkDomainsBuild10000Nodes(benchmark::State& state) {
   }
 }
 
+// The whole first-member filter of that gang as the extender runs it (GangCoordinator::Admit):
+// reconcile, plan on the ledger's snapshot (four default levels: host, clique, rack, block),
+// hold the 128 slots in the ledger and claim them. Undone between iterations (not timed).
+void BM_GangFirstMemberAdmit128x8On10000Nodes(benchmark::State& state) {
+  static GangFixture f = MakeGangCluster(10000);
+  std::vector<NodeSpec> specs;
+  for (NodeIndex i = 0; i < f.cluster->view().num_nodes(); ++i) {
+    const NodeInfo& n = f.cluster->view().node(i);
+    NodeSpec spec;
+    spec.name = n.name;
+    spec.cpu_milli = n.cpu_capacity_milli;
+    spec.memory_mib = n.memory_capacity_mib;
+    spec.gpu_model = "H100";
+    spec.gpu_count = n.gpu_count;
+    spec.gpu_memory_mib = 81920;
+    spec.labels = *n.labels;
+    specs.push_back(std::move(spec));
+  }
+  std::unique_ptr<scheduler::Ledger> ledger = *scheduler::Ledger::Create(specs);
+  for (NodeIndex i = 0; i < f.cluster->view().num_nodes(); ++i) {
+    const NodeInfo& n = f.cluster->view().node(i);
+    if (n.WholeFreeGpus() == 0xff) continue;
+    PodRequest busy;
+    busy.cpu_milli = 32000;
+    busy.gpu_count = 4;
+    auto take = [](const ClusterSnapshot&, NodeIndex node) -> absl::StatusOr<Assignment> {
+      Assignment a;
+      a.node = node;
+      a.gpus = 0x0f;
+      a.cpu_milli = 32000;
+      return a;
+    };
+    (void)ledger->Place(absl::StrCat("busy-", i), absl::StrCat("x/busy-", i), busy, n.name, take);
+  }
+  scheduler::GangCoordinator gangs(f.solver.get(), ledger.get(), scheduler::GangOptions{});
+  std::vector<scheduler::codec::PodObject> members;
+  for (int i = 0; i < 128; ++i) {
+    scheduler::codec::PodObject p;
+    p.name = absl::StrCat("worker-", i);
+    p.namespace_name = "ml";
+    p.uid = absl::StrCat("uid-", i);
+    p.request.name = "ml/" + p.name;
+    p.request.cpu_milli = 96000;
+    p.request.memory_mib = 1 << 20;
+    p.request.gpu_count = 8;
+    p.gang = scheduler::codec::GangMembership{"ml/train", 128, "", false, false};
+    gangs.Observe(p);
+    members.push_back(std::move(p));
+  }
+  for (auto _ : state) {
+    absl::StatusOr<scheduler::GangCoordinator::Admission> a = gangs.Admit(members[0]);
+    if (!a.ok() || a->kind != scheduler::GangCoordinator::Admission::Kind::kNode) {
+      state.SkipWithError("no reservation");
+      break;
+    }
+    state.PauseTiming();
+    gangs.Forget(members[0]);  // Drops the reservation.
+    gangs.Observe(members[0]);
+    state.ResumeTiming();
+  }
+}
+
 BENCHMARK(BM_PlanGang128x8On10000Nodes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GangFirstMemberAdmit128x8On10000Nodes)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_NetworkDomainsBuild10000Nodes)->Unit(benchmark::kMillisecond);
 
 }  // namespace
