@@ -68,6 +68,9 @@ inline constexpr char kAnnotationGpuIds[] = "accelsched.io/gpu-ids";
 inline constexpr char kAnnotationGpuShare[] = "accelsched.io/gpu-share";
 inline constexpr char kAnnotationMigPlacement[] = "accelsched.io/mig-placement";
 
+// Namespace labels.
+inline constexpr char kLabelIsolation[] = "accelsched.io/isolation";
+
 // Node labels and annotations.
 inline constexpr char kLabelGpuProduct[] = "nvidia.com/gpu.product";
 inline constexpr char kLabelGpuCount[] = "nvidia.com/gpu.count";

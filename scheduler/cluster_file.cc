@@ -63,6 +63,16 @@ absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::st
   out.extender = std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
                                             static_cast<size_t>(config.pod_cache_size),
                                             config.memo_shapes, GangOptionsFrom(config));
+  for (size_t i = 0; i < objects->namespaces.size(); ++i) {
+    const codec::NamespaceObject& ns = objects->namespaces[i];
+    if (ns.isolation.empty()) continue;
+    absl::StatusOr<Isolation> isolation = ParseIsolation(ns.isolation);
+    if (!isolation.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", objects->namespace_paths[i], ": ",
+                                                     isolation.status().message()));
+    }
+    out.extender->SetIsolation(ns.name, *isolation);
+  }
   for (const codec::PodGroupObject& g : objects->pod_groups) {
     out.extender->SetGangMinMember(g.gang, g.min_member);
   }

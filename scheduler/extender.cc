@@ -120,7 +120,62 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
       ++xi;
     }
   }
+  ACCELSCHED_RETURN_IF_ERROR(ApplyTenancy(args, snapshot, &out));
   return out;
+}
+
+TenancyVerdict Extender::TenancyOn(const codec::PodObject& pod, const std::string& node,
+                                   const std::map<std::string, Isolation>& restricted) const {
+  std::vector<Occupant> occupants;
+  ledger_->VisitPodsOn(node, [&](const PlacedPod& p) {
+    if (p.uid != pod.uid) occupants.push_back(Occupant{NamespaceOfKey(p.key), p.assignment});
+  });
+  return CheckTenancy(restricted, pod.namespace_name, pod.request, occupants);
+}
+
+absl::Status Extender::ApplyTenancy(const codec::ExtenderArgs& args,
+                                    const ClusterSnapshot& snapshot, Filtered* out) const {
+  if (!tenancy_.AnyRestricted() || out->result.survivors.empty()) return absl::OkStatus();
+  const std::map<std::string, Isolation> restricted = tenancy_.Restricted();
+  const plugins::PodRequest& request = args.pod.request;
+  std::optional<plugins::CycleState> state;  // For re-filtering with GPUs blocked.
+  std::vector<int> survivors;
+  std::vector<NodeIndex> feasible;
+  std::map<std::string, int> reason_index;
+  auto fail = [&](int position, const std::string& reason) {
+    auto [it, inserted] = reason_index.try_emplace(reason, 0);
+    if (inserted) it->second = out->result.AddReason(reason);
+    out->result.failed_unresolvable.emplace_back(position, it->second);
+  };
+  std::vector<NodeIndex>& was_feasible = out->solved.result.feasible;
+  for (size_t k = 0; k < out->result.survivors.size(); ++k) {
+    const int position = out->result.survivors[k];
+    const NodeIndex n = was_feasible[k];
+    const TenancyVerdict v = TenancyOn(args.pod, snapshot.node(n).name, restricted);
+    if (v.node_excluded) {
+      fail(position, v.reason);
+      continue;
+    }
+    if (v.blocked != 0) {
+      plugins::ClusterState what_if(snapshot);
+      ACCELSCHED_RETURN_IF_ERROR(what_if.BlockGpus(n, v.blocked));
+      if (!state.has_value()) {
+        ACCELSCHED_ASSIGN_OR_RETURN(state,
+                                    solver_->PreFilter(request, snapshot, /*explain=*/false));
+      }
+      ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterVerdict fv,
+                                  solver_->FilterNode(*state, request, what_if.view().node(n)));
+      if (fv.feasibility != plugins::Feasibility::kFeasible) {
+        fail(position, v.reason);
+        continue;
+      }
+    }
+    survivors.push_back(position);
+    feasible.push_back(n);
+  }
+  out->result.survivors = std::move(survivors);
+  was_feasible = std::move(feasible);
+  return absl::OkStatus();
 }
 
 codec::FilterResult Extender::GangFilterResult(const codec::ExtenderArgs& args,
@@ -212,13 +267,31 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
   }
   const plugins::Solver& solver = *solver_;
   const plugins::PodRequest& request = pod->request;
-  auto choose = [&](const ClusterSnapshot& view, NodeIndex node) -> absl::StatusOr<Assignment> {
+  // Tenancy, from the pods on the node now (read before the ledger's lock, which the chooser
+  // runs under).
+  TenancyVerdict tenancy;
+  if (tenancy_.AnyRestricted()) {
+    tenancy = TenancyOn(*pod, args.node, tenancy_.Restricted());
+    if (tenancy.node_excluded) {
+      metrics_->CountBindError();
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", pod->Key(), " cannot go to node ", args.node, ": ", tenancy.reason));
+    }
+  }
+  auto choose = [&](const ClusterSnapshot& live, NodeIndex node) -> absl::StatusOr<Assignment> {
+    std::optional<plugins::ClusterState> what_if;
+    if (tenancy.blocked != 0) {
+      what_if.emplace(live);
+      ACCELSCHED_RETURN_IF_ERROR(what_if->BlockGpus(node, tenancy.blocked));
+    }
+    const ClusterSnapshot& view = what_if.has_value() ? what_if->view() : live;
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
                                 solver.PreFilter(request, view, /*explain=*/true));
     if (std::optional<plugins::FitProblem> p = plugins::CheckFit(state, request, view.node(node));
         p.has_value()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "pod ", pod->Key(), " no longer fits on node ", args.node, ": ", std::string(p->reason)));
+          "pod ", pod->Key(), " no longer fits on node ", args.node, ": ", std::string(p->reason),
+          tenancy.blocked != 0 ? absl::StrCat(" (", tenancy.reason, ")") : ""));
     }
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
                                 solver.Reserve(state, request, view, node));

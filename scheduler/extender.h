@@ -15,6 +15,9 @@
 //   node of the member's slot in its gang's reservation (planning the gang at the first member
 //   that finds all members known), prioritize gives that node 10, bind hands the slot's devices
 //   to the member.
+// - Tenancy (namespace label accelsched.io/isolation, scheduler/tenancy.h): filter drops the
+//   nodes where the pod would share a node or GPU against its own or another namespace's
+//   isolation; bind chooses devices with the GPUs it may not share blocked.
 // - Preempt keeps only the nodes where evicting the proposed victims really frees a placement
 //   for the pod, and drops victims that are not needed.
 //
@@ -42,6 +45,7 @@
 #include "scheduler/ledger.h"
 #include "scheduler/metrics.h"
 #include "scheduler/name_resolver.h"
+#include "scheduler/tenancy.h"
 
 namespace accelsched::scheduler {
 
@@ -123,6 +127,10 @@ class Extender {
   // Periodic housekeeping: gang reservations past their deadline or no longer held are released.
   void Reconcile() { (void)gangs_.Reconcile(); }
   GangCoordinator::Stats gang_stats() const { return gangs_.stats(); }
+  // Tenancy: the isolation of namespace `ns` (its accelsched.io/isolation label; shared when
+  // unset or removed).
+  void SetIsolation(const std::string& ns, Isolation isolation) { tenancy_.Set(ns, isolation); }
+  const TenancyTable& tenancy() const { return tenancy_; }
   // Kubernetes mode: minMember of gang "namespace/name" from its PodGroup.
   void SetGangMinMember(const std::string& gang, int min_member) {
     gangs_.SetMinMember(gang, min_member);
@@ -143,6 +151,14 @@ class Extender {
   absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
                                      const plugins::ClusterSnapshot& snapshot,
                                      NameResolver::Kind kind) const;
+  // Drops from `out` the survivors that tenancy forbids (TenancyTable, CheckTenancy): a node
+  // excluded outright, or one where the pod no longer fits once the GPUs it may not share are
+  // blocked. Nothing to do while every namespace is shared.
+  absl::Status ApplyTenancy(const codec::ExtenderArgs& args,
+                            const plugins::ClusterSnapshot& snapshot, Filtered* out) const;
+  // Tenancy for `pod` on node `node` (from the ledger's pods there).
+  TenancyVerdict TenancyOn(const codec::PodObject& pod, const std::string& node,
+                           const std::map<std::string, Isolation>& restricted) const;
   // The filter answer for a gang member: only `node` if offered, or `reason` for every node
   // (FailedAndUnresolvable: preempting for one member cannot place a gang).
   static codec::FilterResult GangFilterResult(const codec::ExtenderArgs& args,
@@ -154,6 +170,7 @@ class Extender {
   Metrics* metrics_;
   PodCache pods_;
   GangCoordinator gangs_;             // Thread-safe.
+  TenancyTable tenancy_;              // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
   mutable absl::Mutex bind_mu_;

@@ -63,6 +63,7 @@ absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::strin
   ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a));
   PlacedPod placed{uid, key, node, request, a, codec::AssignmentAnnotations(a, view.node(*index))};
   pods_[uid] = placed;
+  by_node_[node].insert(uid);
   PublishLocked();
   return placed;
 }
@@ -108,6 +109,8 @@ absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const st
   PlacedPod placed{uid,     key, node,
                    request, a,   codec::AssignmentAnnotations(a, state_.view().node(a.node))};
   pods_[uid] = placed;
+  by_node_[node].erase(from_uid);
+  by_node_[node].insert(uid);
   PublishLocked();
   return placed;
 }
@@ -118,6 +121,10 @@ absl::Status Ledger::Release(const std::string& uid) {
   if (it == pods_.end())
     return absl::NotFoundError(absl::StrCat("pod uid ", uid, " is not placed"));
   ACCELSCHED_RETURN_IF_ERROR(state_.Release(it->second.assignment));
+  if (auto n = by_node_.find(it->second.node); n != by_node_.end()) {
+    n->second.erase(uid);
+    if (n->second.empty()) by_node_.erase(n);
+  }
   pods_.erase(it);
   PublishLocked();
   return absl::OkStatus();
@@ -144,6 +151,8 @@ absl::StatusOr<std::vector<PlacedPod>> Ledger::ReplaceNodes(std::vector<plugins:
   }
   state_ = std::move(next);
   pods_ = std::move(kept);
+  by_node_.clear();
+  for (const auto& [uid, pod] : pods_) by_node_[pod.node].insert(uid);
   PublishLocked();
   return dropped;
 }
@@ -170,6 +179,14 @@ std::vector<PlacedPod> Ledger::Pods() const {
 size_t Ledger::num_pods() const {
   absl::MutexLock lock(&mu_);
   return pods_.size();
+}
+
+void Ledger::VisitPodsOn(const std::string& node,
+                         const std::function<void(const PlacedPod&)>& visit) const {
+  absl::MutexLock lock(&mu_);
+  auto n = by_node_.find(node);
+  if (n == by_node_.end()) return;
+  for (const std::string& uid : n->second) visit(pods_.at(uid));
 }
 
 }  // namespace accelsched::scheduler

@@ -21,6 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -87,6 +88,11 @@ class Ledger {
   // Every placed pod, ordered by key.
   std::vector<PlacedPod> Pods() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t num_pods() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Calls `visit` on every pod (and gang slot) held on node `node`, under the ledger's lock:
+  // `visit` must not call the ledger.
+  void VisitPodsOn(const std::string& node,
+                   const std::function<void(const PlacedPod&)>& visit) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   explicit Ledger(plugins::ClusterSnapshot initial);
@@ -104,6 +110,8 @@ class Ledger {
   mutable absl::Mutex mu_;
   plugins::ClusterState state_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, PlacedPod> pods_ ABSL_GUARDED_BY(mu_);
+  // Node name -> UIDs of the pods held there.
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_node_ ABSL_GUARDED_BY(mu_);
   mutable std::shared_ptr<const plugins::ClusterSnapshot> published_ ABSL_GUARDED_BY(mu_);
   mutable bool stale_ ABSL_GUARDED_BY(mu_) = true;
 };

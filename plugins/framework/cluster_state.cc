@@ -149,6 +149,23 @@ absl::Status ClusterState::Apply(const Assignment& a) {
   return absl::OkStatus();
 }
 
+absl::Status ClusterState::BlockGpus(NodeIndex node, GpuMask gpus) {
+  if (node < 0 || node >= snapshot_.num_nodes()) {
+    return absl::InvalidArgumentError(absl::StrCat("BlockGpus: node index ", node, " unknown"));
+  }
+  NodeInfo& n = snapshot_.ChangeNode(node);
+  const int64_t free_before = n.GpuFreeMilliTotal();
+  for (int g = 0; g < n.gpu_count; ++g) {
+    if (((gpus >> g) & 1u) == 0) continue;
+    n.gpu_free_milli[static_cast<size_t>(g)] = 0;
+    n.gpu_free_memory_mib[static_cast<size_t>(g)] = 0;
+    if (((n.mig_enabled >> g) & 1u) != 0) n.mig_used_slots[static_cast<size_t>(g)] = 0xff;
+  }
+  snapshot_.gpu_used_milli_ += free_before - n.GpuFreeMilliTotal();
+  ++snapshot_.version_;
+  return absl::OkStatus();
+}
+
 absl::Status ClusterState::Release(const Assignment& a) {
   if (absl::Status s = Check(a, /*release=*/true); !s.ok()) return s;
   Change(a, -1);

@@ -58,6 +58,11 @@ class ClusterState {
   // (e.g. releasing twice would push a counter above capacity).
   absl::Status Release(const Assignment& a);
 
+  // What-if only: makes GPUs `gpus` of `node` look fully used (no free milli, memory or MIG
+  // slot), so that filters and device choices on this state avoid them (tenancy: GPUs another
+  // tenant shares). Release cannot undo it; use it on a copy. InvalidArgument for an unknown node.
+  absl::Status BlockGpus(NodeIndex node, GpuMask gpus);
+
  private:
   absl::Status Check(const Assignment& a, bool release) const;
   void Change(const Assignment& a, int sign);

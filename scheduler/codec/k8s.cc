@@ -585,6 +585,19 @@ absl::StatusOr<PodGroupObject> DecodePodGroup(const Json& group, absl::string_vi
   return out;
 }
 
+absl::StatusOr<NamespaceObject> DecodeNamespace(const Json& ns, absl::string_view path) {
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(ns, path));
+  const std::string meta_path = Join(path, "metadata");
+  const Json* metadata = Find(ns, "metadata");
+  if (metadata == nullptr) return absl::InvalidArgumentError(meta_path + ": required");
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, meta_path));
+  NamespaceObject out;
+  ACCELSCHED_ASSIGN_OR_RETURN(out.name, GetString(*metadata, "name", meta_path, true));
+  ACCELSCHED_ASSIGN_OR_RETURN(auto labels, GetStringMap(*metadata, "labels", meta_path));
+  if (auto it = labels.find(kLabelIsolation); it != labels.end()) out.isolation = it->second;
+  return out;
+}
+
 absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
   ACCELSCHED_RETURN_IF_ERROR(ExpectObject(list, "list"));
   ACCELSCHED_ASSIGN_OR_RETURN(std::string list_kind, GetString(list, "kind", "", false));
@@ -608,6 +621,10 @@ absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
     } else if (kind == "Pod") {
       ACCELSCHED_ASSIGN_OR_RETURN(PodObject p, DecodePod(item, path));
       out.pods.push_back(std::move(p));
+    } else if (kind == "Namespace") {
+      ACCELSCHED_ASSIGN_OR_RETURN(NamespaceObject n, DecodeNamespace(item, path));
+      out.namespaces.push_back(std::move(n));
+      out.namespace_paths.push_back(path);
     } else if (kind == "PodGroup") {
       ACCELSCHED_ASSIGN_OR_RETURN(PodGroupObject g, DecodePodGroup(item, path));
       out.pod_groups.push_back(std::move(g));

@@ -96,14 +96,23 @@ struct PodGroupObject {
 // `path` prefixes error messages. spec.minMember must be 1..100000.
 absl::StatusOr<PodGroupObject> DecodePodGroup(const Json& group, absl::string_view path);
 
+// A Namespace: its tenancy label accelsched.io/isolation (empty when unset).
+struct NamespaceObject {
+  std::string name;
+  std::string isolation;
+};
+absl::StatusOr<NamespaceObject> DecodeNamespace(const Json& ns, absl::string_view path);
+
 struct ClusterObjects {
   std::vector<NodeObject> nodes;
   std::vector<PodObject> pods;
   std::vector<PodGroupObject> pod_groups;
+  std::vector<NamespaceObject> namespaces;
+  std::vector<std::string> namespace_paths;  // "items[3]", per namespace, for errors.
 };
 
-// A v1 List (or NodeList / PodList) whose items are Nodes, Pods and PodGroups; other kinds are
-// skipped.
+// A v1 List (or NodeList / PodList) whose items are Nodes, Pods, PodGroups and Namespaces; other
+// kinds are skipped.
 // Items without "kind" are taken from the list's kind. Errors name the item ("items[3].spec...").
 absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list);
 

@@ -9,6 +9,7 @@
 
 #include "scheduler/annotations.h"
 #include "scheduler/gang_coordinator.h"
+#include "scheduler/tenancy.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler::kube {
@@ -176,9 +177,58 @@ void KubeSync::OnPodGroup(const std::string& type, const Json& object) {
   extender_->SetGangMinMember(g->gang, type == "DELETED" ? 0 : g->min_member);
 }
 
+namespace {
+
+// The isolation of namespace object `ns` (shared when the label is unset or invalid).
+Isolation IsolationOf(const codec::NamespaceObject& ns) {
+  if (ns.isolation.empty()) return Isolation::kShared;
+  absl::StatusOr<Isolation> i = ParseIsolation(ns.isolation);
+  if (!i.ok()) {
+    spdlog::warn("namespace {}: {}; treated as shared", ns.name, std::string(i.status().message()));
+    return Isolation::kShared;
+  }
+  return *i;
+}
+
+}  // namespace
+
+absl::Status KubeSync::ListNamespaces() {
+  ACCELSCHED_ASSIGN_OR_RETURN(Json list, client_->Get("/api/v1/namespaces"));
+  const Json* items = codec::Find(list, "items");
+  if (items != nullptr && items->is_array()) {
+    for (size_t i = 0; i < items->size(); ++i) {
+      absl::StatusOr<codec::NamespaceObject> ns =
+          codec::DecodeNamespace((*items)[i], absl::StrCat("namespaces.items[", i, "]"));
+      if (!ns.ok()) {
+        spdlog::warn("skipping a namespace: {}", std::string(ns.status().message()));
+        continue;
+      }
+      extender_->SetIsolation(ns->name, IsolationOf(*ns));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  namespace_version_ = ResourceVersion(list);
+  return absl::OkStatus();
+}
+
+void KubeSync::OnNamespace(const std::string& type, const Json& object) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::string rv = ResourceVersion(object); !rv.empty()) namespace_version_ = rv;
+  }
+  if (type == "BOOKMARK") return;
+  absl::StatusOr<codec::NamespaceObject> ns = codec::DecodeNamespace(object, "namespace");
+  if (!ns.ok()) {
+    spdlog::warn("namespace event ignored: {}", std::string(ns.status().message()));
+    return;
+  }
+  extender_->SetIsolation(ns->name, type == "DELETED" ? Isolation::kShared : IsolationOf(*ns));
+}
+
 absl::Status KubeSync::Start() {
   ACCELSCHED_RETURN_IF_ERROR(ListNodes());
   ACCELSCHED_RETURN_IF_ERROR(ListPodGroups());  // Before the pods: their gangs' sizes.
+  ACCELSCHED_RETURN_IF_ERROR(ListNamespaces());
   ACCELSCHED_RETURN_IF_ERROR(ListPods());
   spdlog::info("synced from the API server: {} nodes, {} pods holding resources",
                ledger_->Snapshot()->num_nodes(), ledger_->num_pods());
@@ -247,9 +297,10 @@ void KubeSync::WatchLoop(const std::string& kind) {
     std::string version;
     {
       absl::MutexLock lock(&mu_);
-      version = kind == "nodes"  ? node_version_
-                : kind == "pods" ? pod_version_
-                                 : pod_group_version_;
+      version = kind == "nodes"        ? node_version_
+                : kind == "pods"       ? pod_version_
+                : kind == "namespaces" ? namespace_version_
+                                       : pod_group_version_;
     }
     const std::string path =
         absl::StrCat(kind == "podgroups" ? kPodGroupsPath : absl::StrCat("/api/v1/", kind),
@@ -262,6 +313,8 @@ void KubeSync::WatchLoop(const std::string& kind) {
         OnNode(type, object);
       } else if (kind == "pods") {
         OnPod(type, object);
+      } else if (kind == "namespaces") {
+        OnNamespace(type, object);
       } else {
         OnPodGroup(type, object);
       }
@@ -272,9 +325,10 @@ void KubeSync::WatchLoop(const std::string& kind) {
     if (absl::IsAborted(s)) {  // 410 Gone: our resourceVersion is too old.
       ++relists_;
       spdlog::info("watch {}: {}; relisting", kind, std::string(s.message()));
-      absl::Status relist = kind == "nodes"  ? ListNodes()
-                            : kind == "pods" ? ListPods()
-                                             : ListPodGroups();
+      absl::Status relist = kind == "nodes"        ? ListNodes()
+                            : kind == "pods"       ? ListPods()
+                            : kind == "namespaces" ? ListNamespaces()
+                                                   : ListPodGroups();
       if (relist.ok()) continue;
       s = relist;
     }
@@ -290,10 +344,12 @@ void KubeSync::WatchLoop(const std::string& kind) {
 
 void KubeSync::Run() {
   std::thread nodes([this] { WatchLoop("nodes"); });
+  std::thread namespaces([this] { WatchLoop("namespaces"); });
   std::thread groups;
   if (pod_groups_available_) groups = std::thread([this] { WatchLoop("podgroups"); });
   WatchLoop("pods");
   nodes.join();
+  namespaces.join();
   if (groups.joinable()) groups.join();
 }
 

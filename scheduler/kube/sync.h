@@ -65,6 +65,10 @@ class KubeSync {
   // PodGroups (scheduling.x-k8s.io/v1alpha1): minMember of each gang. Not installed (404) or not
   // allowed (403): gangs then need the accelsched.io/gang-size annotation; OK either way.
   absl::Status ListPodGroups();
+  // Namespaces: tenancy (label accelsched.io/isolation). A bad label value is logged and the
+  // namespace treated as shared.
+  absl::Status ListNamespaces();
+  void OnNamespace(const std::string& type, const codec::Json& object);
   void WatchLoop(const std::string& kind);
   void OnNode(const std::string& type, const codec::Json& object);
   void OnPod(const std::string& type, const codec::Json& object);
@@ -82,6 +86,7 @@ class KubeSync {
   std::string node_version_ ABSL_GUARDED_BY(mu_);
   std::string pod_version_ ABSL_GUARDED_BY(mu_);
   std::string pod_group_version_ ABSL_GUARDED_BY(mu_);
+  std::string namespace_version_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> pod_groups_available_{false};
 };
 

@@ -46,7 +46,7 @@ class FakeApiServer {
       last_authorization_ = req.get_header_value("Authorization");
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    server_->Get("/(?:api/v1|apis/scheduling.x-k8s.io/v1alpha1)/(nodes|pods|podgroups)",
+    server_->Get("/(?:api/v1|apis/scheduling.x-k8s.io/v1alpha1)/(nodes|pods|podgroups|namespaces)",
                  [this](const httplib::Request& req, httplib::Response& res) {
                    const std::string kind = req.matches[1];
                    if (kind == "podgroups" && !pod_groups_installed_) {
@@ -58,9 +58,10 @@ class FakeApiServer {
                    std::lock_guard<std::mutex> lock(mu_);
                    Json items = Json::array();
                    for (const auto& [key, obj] : Store(kind)) items.push_back(obj);
-                   Json list = {{"kind", kind == "nodes"  ? "NodeList"
-                                         : kind == "pods" ? "PodList"
-                                                          : "PodGroupList"},
+                   Json list = {{"kind", kind == "nodes"        ? "NodeList"
+                                         : kind == "pods"       ? "PodList"
+                                         : kind == "namespaces" ? "NamespaceList"
+                                                                : "PodGroupList"},
                                 {"apiVersion", "v1"},
                                 {"metadata", {{"resourceVersion", std::to_string(version_)}}},
                                 {"items", items}};
@@ -136,6 +137,7 @@ class FakeApiServer {
   void PutNode(Json node) { Put("nodes", std::move(node)); }
   void PutPod(Json pod) { Put("pods", std::move(pod)); }
   void PutPodGroup(Json group) { Put("podgroups", std::move(group)); }
+  void PutNamespace(Json ns) { Put("namespaces", std::move(ns)); }
   // Without the PodGroup CRD, its list answers 404 (set before the extender starts).
   void set_pod_groups_installed(bool installed) { pod_groups_installed_ = installed; }
   void DeletePod(const std::string& key) {
@@ -196,12 +198,16 @@ class FakeApiServer {
   };
 
   std::map<std::string, Json>& Store(const std::string& kind) {
-    return kind == "nodes" ? nodes_ : kind == "pods" ? pods_ : pod_groups_;
+    return kind == "nodes"        ? nodes_
+           : kind == "pods"       ? pods_
+           : kind == "namespaces" ? namespaces_
+                                  : pod_groups_;
   }
   static std::string KeyOf(const std::string& kind, const Json& obj) {
     const Json& m = obj["metadata"];
-    return kind == "nodes" ? m.value("name", "")
-                           : m.value("namespace", "default") + "/" + m.value("name", "");
+    return kind == "nodes" || kind == "namespaces"
+               ? m.value("name", "")
+               : m.value("namespace", "default") + "/" + m.value("name", "");
   }
   void Put(const std::string& kind, Json obj) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -286,7 +292,7 @@ class FakeApiServer {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Json> nodes_, pods_, pod_groups_;
+  std::map<std::string, Json> nodes_, pods_, pod_groups_, namespaces_;
   std::atomic<bool> pod_groups_installed_{true};
   std::vector<Event> events_;
   int64_t version_ = 100;
