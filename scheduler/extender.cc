@@ -351,6 +351,28 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
   return absl::OkStatus();
 }
 
+std::map<std::string, int64_t> Extender::TenantGpuMilli() const {
+  std::map<std::string, int64_t> out;
+  for (const PlacedPod& p : ledger_->Pods()) {
+    if (GangCoordinator::IsSlotUid(p.uid)) continue;
+    if (const int64_t m = p.request.GpuMilli(); m > 0) out[NamespaceOfKey(p.key)] += m;
+  }
+  return out;
+}
+
+void Extender::Reconcile() {
+  (void)gangs_.Reconcile();
+  const double now =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  double since = 0;
+  {
+    absl::MutexLock lock(&accounting_mu_);
+    if (last_accounting_ >= 0) since = now - last_accounting_;
+    last_accounting_ = now;
+  }
+  if (since > 0) metrics_->AddTenantGpuSeconds(TenantGpuMilli(), since);
+}
+
 bool Extender::BindInFlight(const std::string& uid) const {
   absl::MutexLock lock(&bind_mu_);
   auto it = binds_.find(uid);

@@ -124,8 +124,11 @@ class Extender {
   // A pod was deleted (Kubernetes mode): an unbound gang member's reservation is released.
   void Forget(const codec::PodObject& pod) { gangs_.Forget(pod); }
 
-  // Periodic housekeeping: gang reservations past their deadline or no longer held are released.
-  void Reconcile() { (void)gangs_.Reconcile(); }
+  // Periodic housekeeping: gang reservations past their deadline or no longer held are released;
+  // the GPUs each namespace holds are added to its GPU-seconds (for the time since the last call).
+  void Reconcile() ABSL_LOCKS_EXCLUDED(accounting_mu_);
+  // GPU milli held per namespace (pods, not gang slots).
+  std::map<std::string, int64_t> TenantGpuMilli() const;
   GangCoordinator::Stats gang_stats() const { return gangs_.stats(); }
   // Tenancy: the isolation of namespace `ns` (its accelsched.io/isolation label; shared when
   // unset or removed).
@@ -173,6 +176,8 @@ class Extender {
   TenancyTable tenancy_;              // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
+  absl::Mutex accounting_mu_;
+  double last_accounting_ ABSL_GUARDED_BY(accounting_mu_) = -1;  // Steady clock, seconds.
   mutable absl::Mutex bind_mu_;
   // uid -> when its bind finished (steady clock, seconds), or 0 while it runs.
   absl::flat_hash_map<std::string, double> binds_ ABSL_GUARDED_BY(bind_mu_);

@@ -46,8 +46,16 @@ void Metrics::CountBindError() {
   ++bind_errors_;
 }
 
+void Metrics::AddTenantGpuSeconds(const std::map<std::string, int64_t>& milli, double seconds) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [ns, m] : milli) {
+    tenant_gpu_seconds_[ns] += static_cast<double>(m) / 1000.0 * seconds;
+  }
+}
+
 std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed,
-                            const GangFigures& gangs) const {
+                            const GangFigures& gangs,
+                            const std::map<std::string, int64_t>& tenant_milli) const {
   std::string out;
   {
     absl::MutexLock lock(&mu_);
@@ -86,6 +94,13 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
                     "# TYPE accelsched_bind_errors_total counter\n"
                     "accelsched_bind_errors_total ",
                     bind_errors_, "\n");
+    absl::StrAppend(&out,
+                    "# HELP accelsched_tenant_gpu_seconds_total GPU-seconds allocated per "
+                    "namespace.\n# TYPE accelsched_tenant_gpu_seconds_total counter\n");
+    for (const auto& [ns, v] : tenant_gpu_seconds_) {
+      absl::StrAppend(&out, "accelsched_tenant_gpu_seconds_total{namespace=\"", Escape(ns), "\"} ",
+                      absl::StrFormat("%.3f", v), "\n");
+    }
   }
   // Gauges from the snapshot, per GPU model.
   struct PerModel {
@@ -132,6 +147,13 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
                   "# TYPE accelsched_gang_events_total counter\n");
   for (const auto& [event, n] : gangs.events) {
     absl::StrAppend(&out, "accelsched_gang_events_total{event=\"", Escape(event), "\"} ", n, "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP accelsched_tenant_gpu_allocated_milli GPU milli held per namespace.\n"
+                  "# TYPE accelsched_tenant_gpu_allocated_milli gauge\n");
+  for (const auto& [ns, m] : tenant_milli) {
+    absl::StrAppend(&out, "accelsched_tenant_gpu_allocated_milli{namespace=\"", Escape(ns), "\"} ",
+                    m, "\n");
   }
   return out;
 }

@@ -13,6 +13,10 @@
 //   accelsched_gang_slots_held                       gauge: slots held, not bound yet
 //   accelsched_gang_events_total{event}              counter: planned, unplaceable, waiting,
 //                                                    expired, dropped
+//   accelsched_tenant_gpu_allocated_milli{namespace} gauge: GPU milli held by each namespace's
+//                                                    pods (MIG: compute slices / 7)
+//   accelsched_tenant_gpu_seconds_total{namespace}   counter: GPU-seconds allocated, summed by
+//                                                    the extender's housekeeping every 5 s
 //
 // Thread-safety: thread-safe.
 #ifndef ACCELSCHED_SCHEDULER_METRICS_H_
@@ -41,13 +45,20 @@ class Metrics {
   void CountPlacement(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
   void CountBindError() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Adds `seconds` x the GPUs each namespace holds (`milli` per namespace) to its GPU-seconds.
+  void AddTenantGpuSeconds(const std::map<std::string, int64_t>& milli, double seconds)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   struct GangFigures {
     size_t reservations = 0, slots_held = 0;
     std::map<std::string, uint64_t> events;  // planned, unplaceable, ...
   };
   // The whole exposition, with the gauges computed from `snapshot`, `pods_placed` and `gangs`.
+  // `tenant_milli`: GPU milli held per namespace now.
   std::string Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed,
-                     const GangFigures& gangs) const ABSL_LOCKS_EXCLUDED(mu_);
+                     const GangFigures& gangs,
+                     const std::map<std::string, int64_t>& tenant_milli) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Histogram {
@@ -60,6 +71,7 @@ class Metrics {
   std::map<std::string, Histogram> durations_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> placements_ ABSL_GUARDED_BY(mu_);
   uint64_t bind_errors_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, double> tenant_gpu_seconds_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace accelsched::scheduler

@@ -290,7 +290,7 @@ absl::Status Server::Listen() {
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(
         metrics_->Render(*extender_->ledger().Snapshot(), extender_->ledger().num_pods(),
-                         GangFigures(extender_->gang_stats())),
+                         GangFigures(extender_->gang_stats()), extender_->TenantGpuMilli()),
         "text/plain; version=0.0.4");
   });
   http.Get("/debug/state", [this](const httplib::Request&, httplib::Response& res) {

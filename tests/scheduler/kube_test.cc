@@ -517,5 +517,34 @@ TEST(KubeSyncTest, PodGroupsGiveGangsTheirMinMember) {
   }
 }
 
+TEST(KubeSyncTest, NamespacesGiveTenancy) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  api.PutNamespace(
+      {{"apiVersion", "v1"},
+       {"kind", "Namespace"},
+       {"metadata",
+        {{"name", "secure"}, {"labels", {{"accelsched.io/isolation", "exclusive-gpu"}}}}}});
+  api.PutNamespace(
+      {{"apiVersion", "v1"},
+       {"kind", "Namespace"},
+       {"metadata", {{"name", "odd"}, {"labels", {{"accelsched.io/isolation", "private"}}}}}});
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  EXPECT_EQ(x.extender->tenancy().Of("secure"), Isolation::kExclusiveGpu);
+  EXPECT_EQ(x.extender->tenancy().Of("odd"), Isolation::kShared);  // Invalid: logged, shared.
+  // A label change arrives through the watch.
+  api.PutNamespace(
+      {{"apiVersion", "v1"},
+       {"kind", "Namespace"},
+       {"metadata",
+        {{"name", "solo"}, {"labels", {{"accelsched.io/isolation", "exclusive-node"}}}}}});
+  ASSERT_TRUE(
+      Eventually([&] { return x.extender->tenancy().Of("solo") == Isolation::kExclusiveNode; }));
+  api.PutNamespace(
+      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "secure"}}}});
+  ASSERT_TRUE(Eventually([&] { return x.extender->tenancy().Of("secure") == Isolation::kShared; }));
+}
+
 }  // namespace
 }  // namespace accelsched::scheduler::kube

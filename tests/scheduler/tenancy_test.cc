@@ -256,6 +256,22 @@ TEST_F(TenancyExtenderTest, ExclusiveNodeTenantsGetNodesOfTheirOwn) {
   EXPECT_NE(s.message().find("which is exclusive-node"), std::string::npos) << s;
 }
 
+TEST_F(TenancyExtenderTest, GpuUseIsAttributedToNamespaces) {
+  ASSERT_TRUE(Bind(SharePod("secure", "p", 250), "s2").ok());
+  const std::map<std::string, int64_t> want = {{"secure", 250}, {"team-a", 500}};
+  EXPECT_EQ(cluster_.extender->TenantGpuMilli(), want);
+  // 10 s at those figures: 2.5 and 5 GPU-seconds.
+  metrics_.AddTenantGpuSeconds(want, 10);
+  const std::string text = metrics_.Render(*cluster_.extender->ledger().Snapshot(), 2, {}, want);
+  EXPECT_NE(text.find("accelsched_tenant_gpu_seconds_total{namespace=\"secure\"} 2.500"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("accelsched_tenant_gpu_seconds_total{namespace=\"team-a\"} 5.000"),
+            std::string::npos);
+  EXPECT_NE(text.find("accelsched_tenant_gpu_allocated_milli{namespace=\"team-a\"} 500"),
+            std::string::npos);
+}
+
 TEST(TenancyClusterFileTest, BadIsolationLabelNamesTheItem) {
   const Json list = {{"kind", "List"}, {"items", {Node1Gpu("s1"), Namespace("x", "private")}}};
   Metrics metrics;
