@@ -59,7 +59,7 @@ Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Bind
       binder_(binder),
       metrics_(metrics),
       pods_(pod_cache_size),
-      gangs_(solver_.get(), ledger, std::move(gangs)),
+      gangs_(solver_.get(), ledger, std::move(gangs), &tenancy_),
       memo_(solver_.get(), memo_shapes) {}
 
 absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
@@ -126,11 +126,7 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
 
 TenancyVerdict Extender::TenancyOn(const codec::PodObject& pod, const std::string& node,
                                    const std::map<std::string, Isolation>& restricted) const {
-  std::vector<Occupant> occupants;
-  ledger_->VisitPodsOn(node, [&](const PlacedPod& p) {
-    if (p.uid != pod.uid) occupants.push_back(Occupant{NamespaceOfKey(p.key), p.assignment});
-  });
-  return CheckTenancy(restricted, pod.namespace_name, pod.request, occupants);
+  return TenancyOnNode(*ledger_, restricted, pod.namespace_name, pod.uid, pod.request, node);
 }
 
 absl::Status Extender::ApplyTenancy(const codec::ExtenderArgs& args,

@@ -172,8 +172,8 @@ class Extender {
   Binder* binder_;
   Metrics* metrics_;
   PodCache pods_;
+  TenancyTable tenancy_;              // Thread-safe. Before gangs_, which reads it.
   GangCoordinator gangs_;             // Thread-safe.
-  TenancyTable tenancy_;              // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
   absl::Mutex accounting_mu_;

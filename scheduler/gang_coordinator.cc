@@ -22,10 +22,12 @@ double SteadySeconds() {
 
 }  // namespace
 
-GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options)
+GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options,
+                                 const TenancyTable* tenancy)
     : solver_(solver),
       ledger_(ledger),
       options_(std::move(options)),
+      tenancy_(tenancy),
       book_(ledger, options_.ttl_seconds) {
   if (!options_.clock) options_.clock = SteadySeconds;
 }
@@ -162,9 +164,13 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
   std::string reason;
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::shared_ptr<const plugins::ClusterSnapshot> snapshot = ledger_->Snapshot();
+    plugins::GangPlannerOptions planner = options_.planner;
+    std::optional<plugins::ClusterState> blocked;
+    ApplyTenancy(pod.namespace_name, spec.members, *snapshot, &planner, &blocked);
+    const plugins::ClusterSnapshot& view = blocked.has_value() ? blocked->view() : *snapshot;
     ACCELSCHED_ASSIGN_OR_RETURN(
         plugins::GangPlanOutcome outcome,
-        plugins::PlanGang(*solver_, *snapshot, DomainsFor(*snapshot), spec, options_.planner));
+        plugins::PlanGang(*solver_, view, DomainsFor(*snapshot), spec, planner));
     if (!outcome.plan.has_value()) {
       absl::MutexLock lock(&mu_);
       ++counters_.unplaceable;
@@ -196,6 +202,37 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
   }
   return Admission{Admission::Kind::kWait, "",
                    absl::StrCat(reason, " (the cluster changed while planning; retried later)")};
+}
+
+void GangCoordinator::ApplyTenancy(const std::string& ns,
+                                   const std::vector<plugins::PodRequest>& members,
+                                   const plugins::ClusterSnapshot& snapshot,
+                                   plugins::GangPlannerOptions* options,
+                                   std::optional<plugins::ClusterState>* blocked) const {
+  if (tenancy_ == nullptr || !tenancy_->AnyRestricted()) return;
+  const std::map<std::string, Isolation> restricted = tenancy_->Restricted();
+  // One member per GPU request kind: whole GPUs, a share, a MIG instance, none.
+  std::vector<const plugins::PodRequest*> kinds;
+  for (const plugins::PodRequest& m : members) {
+    bool seen = false;
+    for (const plugins::PodRequest* k : kinds) {
+      seen = seen || (k->WantsShare() == m.WantsShare() && k->WantsMig() == m.WantsMig());
+    }
+    if (!seen) kinds.push_back(&m);
+  }
+  options->excluded_nodes.assign(static_cast<size_t>(snapshot.num_nodes()), false);
+  for (plugins::NodeIndex n = 0; n < snapshot.num_nodes(); ++n) {
+    plugins::GpuMask gpus = 0;
+    for (const plugins::PodRequest* k : kinds) {
+      const TenancyVerdict v =
+          TenancyOnNode(*ledger_, restricted, ns, /*uid=*/"", *k, snapshot.node(n).name);
+      if (v.node_excluded) options->excluded_nodes[static_cast<size_t>(n)] = true;
+      gpus |= v.blocked;
+    }
+    if (gpus == 0) continue;
+    if (!blocked->has_value()) blocked->emplace(snapshot);
+    (void)(*blocked)->BlockGpus(n, gpus);
+  }
 }
 
 std::optional<std::string> GangCoordinator::SlotNode(const codec::PodObject& pod) {

@@ -17,6 +17,8 @@
 // - Reconcile (called periodically and at every gang filter) releases reservations past their
 //   deadline, reservations whose held slots the ledger no longer has (node removed, relist), and
 //   forgets members not seen for a deadline's length.
+// - Tenancy (scheduler/tenancy.h) applies to the plan: nodes a member may not use are left out,
+//   GPUs it may not share are blocked.
 //
 // Thread-safety: thread-safe. Planning is serialized (one gang at a time, about a millisecond);
 // the member registry has its own mutex; GangBook and Ledger lock themselves.
@@ -41,6 +43,7 @@
 #include "scheduler/config.h"
 #include "scheduler/gang_book.h"
 #include "scheduler/ledger.h"
+#include "scheduler/tenancy.h"
 
 namespace accelsched::scheduler {
 
@@ -63,8 +66,10 @@ inline GangOptions GangOptionsFrom(const ExtenderConfig& config) {
 
 class GangCoordinator {
  public:
-  // `solver` and `ledger` are not owned and must outlive the coordinator.
-  GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options);
+  // `solver`, `ledger` and `tenancy` (may be null: no tenancy) are not owned and must outlive
+  // the coordinator.
+  GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options,
+                  const TenancyTable* tenancy = nullptr);
 
   // What a gang member's filter answers.
   struct Admission {
@@ -141,9 +146,16 @@ class GangCoordinator {
   const plugins::NetworkDomains& DomainsFor(const plugins::ClusterSnapshot& snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
 
+  // Tenancy for the gang's namespace on `snapshot`: the nodes none of `members` may use, and a
+  // what-if state with the GPUs they may not share blocked (nullopt if nothing is blocked).
+  void ApplyTenancy(const std::string& ns, const std::vector<plugins::PodRequest>& members,
+                    const plugins::ClusterSnapshot& snapshot, plugins::GangPlannerOptions* options,
+                    std::optional<plugins::ClusterState>* blocked) const;
+
   const plugins::Solver* solver_;
   Ledger* ledger_;
   GangOptions options_;
+  const TenancyTable* tenancy_;
   GangBook book_;
   absl::Mutex plan_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::optional<plugins::NetworkDomains> domains_ ABSL_GUARDED_BY(plan_mu_);

@@ -108,4 +108,15 @@ TenancyVerdict CheckTenancy(const std::map<std::string, Isolation>& restricted,
   return v;
 }
 
+TenancyVerdict TenancyOnNode(const Ledger& ledger,
+                             const std::map<std::string, Isolation>& restricted,
+                             const std::string& ns, const std::string& uid,
+                             const plugins::PodRequest& pod, const std::string& node) {
+  std::vector<Occupant> occupants;
+  ledger.VisitPodsOn(node, [&](const PlacedPod& p) {
+    if (p.uid != uid) occupants.push_back(Occupant{NamespaceOfKey(p.key), p.assignment});
+  });
+  return CheckTenancy(restricted, ns, pod, occupants);
+}
+
 }  // namespace accelsched::scheduler

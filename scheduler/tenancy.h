@@ -12,7 +12,8 @@
 // exclusive-gpu tenant's share either. Whole-GPU pods never share a GPU, so only exclusive-node
 // concerns them.
 //
-// Thread-safety: TenancyTable is thread-safe; CheckTenancy is a pure function.
+// Thread-safety: TenancyTable is thread-safe; CheckTenancy is a pure function; TenancyOnNode
+// reads the ledger under its lock.
 #ifndef ACCELSCHED_SCHEDULER_TENANCY_H_
 #define ACCELSCHED_SCHEDULER_TENANCY_H_
 
@@ -28,6 +29,7 @@
 
 #include "plugins/framework/cluster_state.h"
 #include "plugins/framework/pod_request.h"
+#include "scheduler/ledger.h"
 
 namespace accelsched::scheduler {
 
@@ -72,6 +74,13 @@ TenancyVerdict CheckTenancy(const std::map<std::string, Isolation>& restricted,
 
 // The namespace of a ledger key ("namespace/name", or "namespace/gang#slot").
 inline std::string NamespaceOfKey(const std::string& key) { return key.substr(0, key.find('/')); }
+
+// CheckTenancy for pod `uid` of namespace `ns` on node `node`, with the pods the ledger holds
+// there (other than `uid` itself) as occupants.
+TenancyVerdict TenancyOnNode(const Ledger& ledger,
+                             const std::map<std::string, Isolation>& restricted,
+                             const std::string& ns, const std::string& uid,
+                             const plugins::PodRequest& pod, const std::string& node);
 
 }  // namespace accelsched::scheduler
 

@@ -293,6 +293,10 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
   if (gang.members.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": no members"));
   }
+  if (!options.excluded_nodes.empty() &&
+      options.excluded_nodes.size() != static_cast<size_t>(snapshot.num_nodes())) {
+    return absl::InvalidArgumentError("excluded_nodes must have one entry per node");
+  }
   const int levels = static_cast<int>(level_keys.size());
   if (gang.mode != NetworkMode::kNone && (gang.level < 0 || gang.level >= levels)) {
     return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": network level ",
@@ -332,7 +336,17 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
   for (int level = 0; level <= widest; ++level) {
     std::optional<GangPlan> best;
     int64_t best_left = 0;
-    for (const NetworkDomains::Domain& d : domains.at(level)) {
+    for (const NetworkDomains::Domain& domain : domains.at(level)) {
+      const NetworkDomains::Domain* dp = &domain;
+      NetworkDomains::Domain trimmed;
+      if (!options.excluded_nodes.empty()) {
+        trimmed.name = domain.name;
+        for (NodeIndex n : domain.nodes) {
+          if (!options.excluded_nodes[static_cast<size_t>(n)]) trimmed.nodes.push_back(n);
+        }
+        dp = &trimmed;
+      }
+      const NetworkDomains::Domain& d = *dp;
       int64_t free = 0;
       for (NodeIndex n : d.nodes) free += FreeWholeGpus(snapshot.node(n));
       if (level == widest) best_free_anywhere = std::max(best_free_anywhere, free);

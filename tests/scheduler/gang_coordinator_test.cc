@@ -130,6 +130,36 @@ TEST(GangCoordinatorTest, AnNvlinkCliqueIsTriedBeforeARack) {
   EXPECT_EQ(std::set<std::string>({a, b}), (std::set<std::string>{"n3", "n4"}));
 }
 
+TEST(GangCoordinatorTest, TenancyKeepsExclusiveNodeGangsApart) {
+  // A CPU-only pod of namespace "other" on n0. Two 4-GPU members fit on one node: by hand, the
+  // host level's best fit is a tie between six empty nodes, won by n0 (first by name) unless
+  // tenancy forbids n0: namespace team exclusive-node, or other exclusive-node.
+  for (const char* exclusive : {"", "team", "other"}) {
+    SCOPED_TRACE(std::string("exclusive-node: ") + exclusive);
+    Fixture f;
+    TenancyTable tenancy;
+    if (*exclusive != 0) tenancy.Set(exclusive, Isolation::kExclusiveNode);
+    GangOptions o;
+    o.clock = [&f] { return f.now; };
+    f.gangs = std::make_unique<GangCoordinator>(f.solver.get(), f.ledger.get(), o, &tenancy);
+    auto cpu_only = [](const plugins::ClusterSnapshot&,
+                       plugins::NodeIndex node) -> absl::StatusOr<plugins::Assignment> {
+      plugins::Assignment a;
+      a.node = node;
+      a.cpu_milli = 1000;
+      return a;
+    };
+    ASSERT_TRUE(f.ledger->Place("o", "other/o", Pod("other/o").Cpu(1000), "n0", cpu_only).ok());
+    const std::vector<codec::PodObject> members = {Member("w1", 4, 2), Member("w2", 4, 2)};
+    (void)f.gangs->Admit(members[0]);
+    absl::StatusOr<GangCoordinator::Admission> a = f.gangs->Admit(members[1]);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_EQ(a->kind, Kind::kNode) << a->reason;
+    EXPECT_EQ(a->node, *exclusive == 0 ? "n0" : "n1");
+    EXPECT_EQ(f.gangs->SlotNode(members[0]), a->node);
+  }
+}
+
 TEST(GangCoordinatorTest, BindsHandTheSlotsOverAndCompleteTheReservation) {
   Fixture f;
   const std::vector<codec::PodObject> members = {Member("w1", 8, 2), Member("w2", 8, 2)};
