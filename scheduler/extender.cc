@@ -134,6 +134,7 @@ absl::Status Extender::ApplyTenancy(const codec::ExtenderArgs& args,
   if (!tenancy_.AnyRestricted() || out->result.survivors.empty()) return absl::OkStatus();
   const std::map<std::string, Isolation> restricted = tenancy_.Restricted();
   const plugins::PodRequest& request = args.pod.request;
+  if (!TenancyMatters(restricted, request)) return absl::OkStatus();
   std::optional<plugins::CycleState> state;  // For re-filtering with GPUs blocked.
   std::vector<int> survivors;
   std::vector<NodeIndex> feasible;

@@ -211,6 +211,9 @@ void GangCoordinator::ApplyTenancy(const std::string& ns,
                                    std::optional<plugins::ClusterState>* blocked) const {
   if (tenancy_ == nullptr || !tenancy_->AnyRestricted()) return;
   const std::map<std::string, Isolation> restricted = tenancy_->Restricted();
+  bool matters = false;
+  for (const plugins::PodRequest& m : members) matters = matters || TenancyMatters(restricted, m);
+  if (!matters) return;
   // One member per GPU request kind: whole GPUs, a share, a MIG instance, none.
   std::vector<const plugins::PodRequest*> kinds;
   for (const plugins::PodRequest& m : members) {

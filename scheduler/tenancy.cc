@@ -60,6 +60,15 @@ std::map<std::string, Isolation> TenancyTable::Restricted() const {
   return restricted_;
 }
 
+bool TenancyMatters(const std::map<std::string, Isolation>& restricted,
+                    const plugins::PodRequest& pod) {
+  if (pod.WantsShare() || pod.WantsMig()) return !restricted.empty();
+  for (const auto& [ns, isolation] : restricted) {
+    if (isolation == Isolation::kExclusiveNode) return true;
+  }
+  return false;
+}
+
 TenancyVerdict CheckTenancy(const std::map<std::string, Isolation>& restricted,
                             const std::string& ns, const plugins::PodRequest& pod,
                             const std::vector<Occupant>& occupants) {

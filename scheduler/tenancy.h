@@ -67,6 +67,11 @@ struct TenancyVerdict {
   std::string reason;            // Why, when excluded or when GPUs are blocked.
 };
 
+// False when CheckTenancy cannot object to `pod` anywhere: it takes whole GPUs or none (never
+// sharing a GPU) and no namespace is exclusive-node.
+bool TenancyMatters(const std::map<std::string, Isolation>& restricted,
+                    const plugins::PodRequest& pod);
+
 // What tenancy allows pod `pod` of namespace `ns` on a node holding `occupants`.
 TenancyVerdict CheckTenancy(const std::map<std::string, Isolation>& restricted,
                             const std::string& ns, const plugins::PodRequest& pod,

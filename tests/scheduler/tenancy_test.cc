@@ -129,6 +129,16 @@ TEST(TenancyTest, RulesBothWays) {
   }
 }
 
+TEST(TenancyTest, OnlySharingPodsOrExclusiveNodeTenantsNeedChecks) {
+  plugins::PodRequest whole = Pod("a/w").Gpus(2);
+  plugins::PodRequest share = Pod("a/s");
+  share.gpu_milli = 300;
+  EXPECT_FALSE(TenancyMatters({}, share));
+  EXPECT_TRUE(TenancyMatters({{"b", Isolation::kMig}}, share));
+  EXPECT_FALSE(TenancyMatters({{"b", Isolation::kExclusiveGpu}}, whole));
+  EXPECT_TRUE(TenancyMatters({{"b", Isolation::kExclusiveNode}}, whole));
+}
+
 TEST(TenancyTest, ReasonsNameTheNamespaceAndItsIsolation) {
   const std::map<std::string, Isolation> restricted = {{"secure", Isolation::kExclusiveGpu},
                                                        {"solo", Isolation::kExclusiveNode}};
