@@ -120,6 +120,7 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
                                            : plugins::NetworkMode::kPreferred;
   spec.rail_aligned = pod.gang->rail_aligned;
   std::vector<std::string> uids;  // Of spec.members.
+  std::vector<std::string> bound_uids;
   {
     absl::MutexLock lock(&mu_);
     Gang& g = gangs_[gang];
@@ -136,6 +137,7 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
     for (const auto& [uid, m] : g.members) {
       if (m.bound) {
         ++bound;
+        bound_uids.push_back(uid);
       } else if (uid != pod.uid) {
         pending.push_back(&m);
       }
@@ -164,6 +166,15 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
   std::string reason;
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::shared_ptr<const plugins::ClusterSnapshot> snapshot = ledger_->Snapshot();
+    // The members already bound anchor the plan to their domain.
+    spec.anchors.clear();
+    for (const std::string& uid : bound_uids) {
+      std::optional<PlacedPod> placed = ledger_->Find(uid);
+      if (!placed.has_value()) continue;
+      if (std::optional<plugins::NodeIndex> n = snapshot->Find(placed->node); n.has_value()) {
+        spec.anchors.push_back(*n);
+      }
+    }
     plugins::GangPlannerOptions planner = options_.planner;
     std::optional<plugins::ClusterState> blocked;
     ApplyTenancy(pod.namespace_name, spec.members, *snapshot, &planner, &blocked);

@@ -293,6 +293,12 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
   if (gang.members.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": no members"));
   }
+  for (NodeIndex a : gang.anchors) {
+    if (a < 0 || a >= snapshot.num_nodes()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gang ", gang.name, ": anchor node index ", a, " is not in the snapshot"));
+    }
+  }
   if (!options.excluded_nodes.empty() &&
       options.excluded_nodes.size() != static_cast<size_t>(snapshot.num_nodes())) {
     return absl::InvalidArgumentError("excluded_nodes must have one entry per node");
@@ -336,7 +342,16 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
   for (int level = 0; level <= widest; ++level) {
     std::optional<GangPlan> best;
     int64_t best_left = 0;
-    for (const NetworkDomains::Domain& domain : domains.at(level)) {
+    const std::vector<NetworkDomains::Domain>& at_level = domains.at(level);
+    for (size_t index = 0; index < at_level.size(); ++index) {
+      const NetworkDomains::Domain& domain = at_level[index];
+      // With members already bound, only a domain that holds all of them.
+      bool holds_anchors = true;
+      for (NodeIndex a : gang.anchors) {
+        holds_anchors = holds_anchors &&
+                        (level == levels || domains.domain_of(level, a) == static_cast<int>(index));
+      }
+      if (!holds_anchors) continue;
       const NetworkDomains::Domain* dp = &domain;
       NetworkDomains::Domain trimmed;
       if (!options.excluded_nodes.empty()) {

@@ -83,6 +83,9 @@ struct GangSpec {
   NetworkMode mode = NetworkMode::kNone;
   int level = -1;             // Index into the level keys; required with kRequired/kPreferred.
   bool rail_aligned = false;  // Every member uses the same GPU indices on its node.
+  // Nodes of members already bound (after a restart, or when a reservation expired with some
+  // members bound): the plan's domain must hold all of them, so the gang stays together.
+  std::vector<NodeIndex> anchors;
 };
 
 struct GangPlan {

@@ -79,6 +79,37 @@ void ExpectValidPlan(const ClusterSnapshot& s, const GangSpec& g, const GangPlan
   }
 }
 
+TEST(GangPlannerTest, BoundMembersAnchorThePlanToTheirDomain) {
+  // A member already bound fills h4 (rack r2). One more 8-GPU member: without the anchor, the
+  // first empty node (h0); with it, the rest of rack r2 (h5). If h5 is full too, the rack
+  // cannot hold it: a required rack waits, a preferred one widens to block b1 (h6).
+  ClusterState state = WithUsed({0, 0, 0, 0, 0xff, 0, 0, 0});
+  GangSpec g = Gang(1, 8, NetworkMode::kPreferred, 1);
+  const NetworkDomains domains = NetworkDomains::Build(state.view(), kLevels);
+  absl::StatusOr<GangPlanOutcome> out = PlanGang(*FirstFitSolver(), state.view(), domains, g);
+  ASSERT_TRUE(out.ok() && out->plan.has_value());
+  EXPECT_EQ(state.view().node(out->plan->slots[0].node).name, "h0");
+  g.anchors = {4};
+  out = PlanGang(*FirstFitSolver(), state.view(), domains, g);
+  ASSERT_TRUE(out.ok() && out->plan.has_value());
+  EXPECT_EQ(state.view().node(out->plan->slots[0].node).name, "h5");
+  EXPECT_EQ(out->plan->domain, "r2");
+
+  ClusterState full = WithUsed({0, 0, 0, 0, 0xff, 0xff, 0, 0});
+  const NetworkDomains full_domains = NetworkDomains::Build(full.view(), kLevels);
+  out = PlanGang(*FirstFitSolver(), full.view(), full_domains, g);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->plan.has_value()) << out->reason;
+  EXPECT_EQ(full.view().node(out->plan->slots[0].node).name, "h6");
+  EXPECT_EQ(out->plan->domain, "b1");
+  g.mode = NetworkMode::kRequired;
+  out = PlanGang(*FirstFitSolver(), full.view(), full_domains, g);
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->plan.has_value());
+  g.anchors = {99};
+  EXPECT_FALSE(PlanGang(*FirstFitSolver(), full.view(), full_domains, g).ok());
+}
+
 TEST(GangPlannerTest, AGangWiderThanABlockFillsTheFullestBlockAndRackFirst) {
   // Used: h0 all 8 GPUs, h3, h4 and h6 4 each. Free: r0 8, r1 12 (b0 20); r2 12, r3 12 (b1 24).
   // Seven 4-GPU members (28 GPUs) fit in no rack and no block: the cluster. By hand, the fullest
