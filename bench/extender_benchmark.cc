@@ -77,16 +77,21 @@ void FilterThenPrioritize(Fixture& f, const std::string& filter_body,
   benchmark::DoNotOptimize(pout.data());
 }
 
-void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
-  static std::unique_ptr<Fixture> f = MakeCluster(5000);
-  const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f->names}}.dump();
-  // kube-scheduler sends prioritize the survivors: the empty half.
-  std::vector<std::string> survivors(f->names.begin() + 2500, f->names.end());
+// Cycles of the 8-GPU probe over all names of `f` (5,000): kube-scheduler sends prioritize the
+// survivors, the empty half.
+void RunCycles(benchmark::State& state, Fixture& f) {
+  const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f.names}}.dump();
+  std::vector<std::string> survivors(f.names.begin() + 2500, f.names.end());
   const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
   for (auto _ : state) {
-    FilterThenPrioritize(*f, filter_body, prioritize_body);
+    FilterThenPrioritize(f, filter_body, prioritize_body);
   }
   state.SetItemsProcessed(state.iterations() * 5000);
+}
+
+void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
+  static std::unique_ptr<Fixture> f = MakeCluster(5000);
+  RunCycles(state, *f);
 }
 
 // As above, with tenancy on (issue 5). Arg 0: the busy pods' namespace is exclusive-gpu, which
@@ -98,13 +103,7 @@ void BM_ExtenderFilterPrioritize5000NamesWithTenancy(benchmark::State& state) {
       "load", state.range(0) == 1 ? Isolation::kExclusiveNode : Isolation::kExclusiveGpu);
   state.SetLabel(state.range(0) == 1 ? "exclusive-node: every survivor checked"
                                      : "exclusive-gpu: fast path");
-  const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f->names}}.dump();
-  std::vector<std::string> survivors(f->names.begin() + 2500, f->names.end());
-  const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
-  for (auto _ : state) {
-    FilterThenPrioritize(*f, filter_body, prioritize_body);
-  }
-  state.SetItemsProcessed(state.iterations() * 5000);
+  RunCycles(state, *f);
 }
 
 // As above, with the cluster changing between cycles as a live one does: after each cycle a
