@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -130,6 +131,13 @@ std::vector<DemoPod> DemoScript() {
     add(absl::StrCat("llm-train-", i), "8 GPUs, NVLink required",
         {{"cpu", "96"}, {"memory", "512Gi"}, {"nvidia.com/gpu", 8}},
         {{"accelsched.io/nvlink", "required"}});
+  }
+  // A gang: two 8-GPU workers that are useless apart. The first waits for the second; the
+  // second plans and holds both; the first binds to its slot when the queue retries it.
+  for (int i = 0; i < 2; ++i) {
+    add(absl::StrCat("ddp-worker-", i), "gang ddp: 2 x 8 GPUs, all or none",
+        {{"cpu", "64"}, {"memory", "256Gi"}, {"nvidia.com/gpu", 8}},
+        {{"accelsched.io/gang-name", "ddp"}, {"accelsched.io/gang-size", "2"}});
   }
   for (int i = 0; i < 5; ++i) {
     add(absl::StrCat("finetune-", i), "4 GPUs, NVLink required",
@@ -251,9 +259,12 @@ int Demo(const Flags& flags) {
   std::printf("cluster: %zu nodes; %zu pods already placed\n\n", names.size(),
               state["pods"].size());
   int serial = 0, bound = 0, unschedulable = 0;
-  for (const DemoPod& p : DemoScript()) {
-    ++serial;
-    const Json pod = PodObject(p, serial);
+  // Pods that failed only because their gang was waiting for members, with their serials:
+  // retried after the first pass, as kube-scheduler's queue would retry them.
+  std::vector<std::pair<DemoPod, int>> retry;
+  // One scheduling cycle of pod `p`: 0, or 2 if the extender misbehaved.
+  auto schedule = [&](const DemoPod& p, int id, bool first_pass) -> int {
+    const Json pod = PodObject(p, id);
     const Json args = {{"Pod", pod}, {"NodeNames", names}};
     std::optional<Json> filter = d.Call("filter", args);
     if (!filter) return 2;
@@ -262,11 +273,16 @@ int Demo(const Flags& flags) {
       return 2;
     }
     const Json& feasible = (*filter)["NodeNames"];
-    const std::string label = absl::StrFormat("[%2d] %-14s %-34s", serial, p.name, p.what);
+    const std::string label = absl::StrFormat("[%2d] %-14s %-34s", id, p.name, p.what);
     if (feasible.empty()) {
-      ++unschedulable;
-      std::printf("%s -> unschedulable: %s\n", label.c_str(), Reasons(*filter).c_str());
-      continue;
+      const std::string reasons = Reasons(*filter);
+      std::printf("%s -> unschedulable: %s\n", label.c_str(), reasons.c_str());
+      if (first_pass && absl::StrContains(reasons, "is waiting for")) {
+        retry.emplace_back(p, id);
+      } else {
+        ++unschedulable;
+      }
+      return 0;
     }
     // kube-scheduler scores only the nodes that passed filter.
     std::optional<Json> prio = d.Call("prioritize", Json{{"Pod", pod}, {"NodeNames", feasible}});
@@ -287,7 +303,7 @@ int Demo(const Flags& flags) {
     if (!(*bind)["Error"].get<std::string>().empty()) {
       std::printf("%s -> bind to %s refused: %s\n", label.c_str(), node.c_str(),
                   (*bind)["Error"].get<std::string>().c_str());
-      continue;
+      return 0;
     }
     ++bound;
     // The devices: from /debug/state.
@@ -305,6 +321,14 @@ int Demo(const Flags& flags) {
                 node.c_str(), devices.c_str(),
                 static_cast<long long>((*prio)[best]["Score"].get<int64_t>()), feasible.size(),
                 names.size());
+    return 0;
+  };
+  for (const DemoPod& p : DemoScript()) {
+    if (int rc = schedule(p, ++serial, /*first_pass=*/true); rc != 0) return rc;
+  }
+  if (!retry.empty()) std::printf("--- the queue retries the gang members that waited ---\n");
+  for (const auto& [p, id] : retry) {
+    if (int rc = schedule(p, id, /*first_pass=*/false); rc != 0) return rc;
   }
   std::optional<Json> final_state = d.Get("/debug/state");
   if (!final_state) return 2;
