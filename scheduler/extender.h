@@ -123,6 +123,8 @@ class Extender {
   void ObserveBound(const codec::PodObject& pod) { gangs_.Observe(pod); }
   // A pod was deleted (Kubernetes mode): an unbound gang member's reservation is released.
   void Forget(const codec::PodObject& pod) { gangs_.Forget(pod); }
+  // After a full list of the pods (Kubernetes mode): gang members not listed were deleted.
+  void ForgetAbsent(const absl::flat_hash_set<std::string>& listed) { gangs_.ForgetAbsent(listed); }
 
   // Periodic housekeeping: gang reservations past their deadline or no longer held are released;
   // the GPUs each namespace holds are added to its GPU-seconds (for the time since the last call).

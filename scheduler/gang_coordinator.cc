@@ -289,14 +289,17 @@ absl::Status GangCoordinator::UnbindMember(const codec::PodObject& pod) {
 }
 
 void GangCoordinator::Forget(const codec::PodObject& pod) {
-  if (!pod.gang.has_value()) return;
-  const std::string& gang = pod.gang->name;
-  std::optional<GangBook::Claim> claim = book_.ClaimOf(gang, pod.uid);
+  if (pod.gang.has_value()) ForgetMember(pod.gang->name, pod.uid, pod.Key());
+}
+
+void GangCoordinator::ForgetMember(const std::string& gang, const std::string& uid,
+                                   const std::string& key) {
+  std::optional<GangBook::Claim> claim = book_.ClaimOf(gang, uid);
   {
     absl::MutexLock lock(&mu_);
     auto g = gangs_.find(gang);
     if (g != gangs_.end()) {
-      g->second.members.erase(pod.uid);
+      g->second.members.erase(uid);
       if (g->second.members.empty() && g->second.min_member == 0) gangs_.erase(g);
     }
   }
@@ -304,9 +307,24 @@ void GangCoordinator::Forget(const codec::PodObject& pod) {
   if (claim.has_value() && !claim->bound && book_.Drop(gang).ok()) {
     absl::MutexLock lock(&mu_);
     ++counters_.dropped;
-    spdlog::info("gang {}: member {} deleted before binding; reservation released", gang,
-                 pod.Key());
+    spdlog::info("gang {}: member {} deleted before binding; reservation released", gang, key);
   }
+}
+
+void GangCoordinator::ForgetAbsent(const absl::flat_hash_set<std::string>& listed) {
+  struct Gone {
+    std::string gang, uid, key;
+  };
+  std::vector<Gone> gone;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [gang, g] : gangs_) {
+      for (const auto& [uid, m] : g.members) {
+        if (listed.count(uid) == 0) gone.push_back({gang, uid, m.key});
+      }
+    }
+  }
+  for (const Gone& x : gone) ForgetMember(x.gang, x.uid, x.key);
 }
 
 std::vector<std::string> GangCoordinator::Reconcile() {

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -103,6 +104,9 @@ class GangCoordinator {
   // Pod `pod` was deleted: forgotten; if it was an unbound member of a reserved gang, the
   // reservation is dropped (its unbound slots released) and the gang is planned again.
   void Forget(const codec::PodObject& pod) ABSL_LOCKS_EXCLUDED(mu_);
+  // Kubernetes mode, after a full list of the pods: every known member whose UID is not in
+  // `listed` was deleted while the watch was down, and is forgotten as by Forget.
+  void ForgetAbsent(const absl::flat_hash_set<std::string>& listed) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Releases what must not be held any more (see the file comment). Returns the gangs whose
   // reservations it released.
@@ -135,6 +139,8 @@ class GangCoordinator {
     int min_member = 0;                     // From its PodGroup; 0 = unknown.
   };
   double Now() const { return options_.clock(); }
+  void ForgetMember(const std::string& gang, const std::string& uid, const std::string& key)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Registers `pod` as a member seen now (bound or not).
   void Register(const codec::PodObject& pod, bool bound) ABSL_LOCKS_EXCLUDED(mu_);
   // Plans and reserves `pod`'s gang (under plan_mu_).

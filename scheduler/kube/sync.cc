@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -96,14 +97,18 @@ absl::Status KubeSync::ListPods() {
   ACCELSCHED_ASSIGN_OR_RETURN(Json list, client_->Get("/api/v1/pods"));
   const Json* items = codec::Find(list, "items");
   std::set<std::string> present;
+  absl::flat_hash_set<std::string> listed;  // Every pod listed, for the gang members.
+  bool complete = true;
   if (items != nullptr && items->is_array()) {
     for (size_t i = 0; i < items->size(); ++i) {
       absl::StatusOr<codec::PodObject> p =
           codec::DecodePod((*items)[i], absl::StrCat("pods.items[", i, "]"));
       if (!p.ok()) {
         spdlog::warn("skipping a pod: {}", std::string(p.status().message()));
+        complete = false;  // Its UID is unknown: forget no gang member on this list.
         continue;
       }
+      listed.insert(p->uid);
       if (p->node_name.empty()) extender_->Remember(*p);
       if (!p->HoldsResources()) continue;
       extender_->ObserveBound(*p);
@@ -129,6 +134,7 @@ absl::Status KubeSync::ListPods() {
       spdlog::info("released pod {} (no longer running)", p.key);
     }
   }
+  if (complete) extender_->ForgetAbsent(listed);
   absl::MutexLock lock(&mu_);
   pod_version_ = ResourceVersion(list);
   return absl::OkStatus();

@@ -332,6 +332,22 @@ TEST(GangCoordinatorTest, DeletingAnUnboundMemberReleasesTheReservation) {
   EXPECT_NE(a->reason.find("waiting for 1 more member(s)"), std::string::npos) << a->reason;
 }
 
+TEST(GangCoordinatorTest, AMemberMissingFromAFullListIsForgotten) {
+  // The watch missed w1's deletion; the next list of all pods no longer has it.
+  Fixture f;
+  const std::vector<codec::PodObject> members = {Member("w1", 8, 2), Member("w2", 8, 2)};
+  (void)f.gangs->Admit(members[0]);
+  (void)f.gangs->Admit(members[1]);
+  ASSERT_EQ(f.gangs->stats().slots_held, 2u);
+  f.gangs->ForgetAbsent({"uid-w1", "uid-w2", "uid-unrelated"});  // Both listed: nothing changes.
+  EXPECT_EQ(f.gangs->stats().slots_held, 2u);
+  f.gangs->ForgetAbsent({"uid-w2"});
+  EXPECT_EQ(f.gangs->stats().slots_held, 0u);
+  EXPECT_EQ(f.ledger->num_pods(), 0u);
+  absl::StatusOr<GangCoordinator::Admission> a = f.gangs->Admit(members[1]);
+  EXPECT_NE(a->reason.find("waiting for 1 more member(s)"), std::string::npos) << a->reason;
+}
+
 TEST(GangCoordinatorTest, ReconcileDropsAReservationWhoseNodeWentAway) {
   Fixture f;
   const std::vector<codec::PodObject> members = {Member("w1", 8, 2), Member("w2", 8, 2)};
