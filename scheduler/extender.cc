@@ -264,16 +264,25 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
   }
   const plugins::Solver& solver = *solver_;
   const plugins::PodRequest& request = pod->request;
-  // Tenancy, from the pods on the node now (read before the ledger's lock, which the chooser
-  // runs under).
+  // Tenancy, from the pods on the node, checked under the ledger's lock (Ledger::Place's admit),
+  // so that two tenants binding to one node at once cannot both pass.
   TenancyVerdict tenancy;
+  Ledger::Admit admit;
   if (tenancy_.AnyRestricted()) {
-    tenancy = TenancyOn(*pod, args.node, tenancy_.Restricted());
-    if (tenancy.node_excluded) {
-      metrics_->CountBindError();
-      return absl::FailedPreconditionError(
-          absl::StrCat("pod ", pod->Key(), " cannot go to node ", args.node, ": ", tenancy.reason));
-    }
+    admit = [&, restricted = tenancy_.Restricted()](
+                const std::vector<const PlacedPod*>& on_node) -> absl::Status {
+      if (!TenancyMatters(restricted, request)) return absl::OkStatus();
+      std::vector<Occupant> occupants;
+      for (const PlacedPod* p : on_node) {
+        if (p->uid != pod->uid) occupants.push_back({NamespaceOfKey(p->key), p->assignment});
+      }
+      tenancy = CheckTenancy(restricted, pod->namespace_name, request, occupants);
+      if (tenancy.node_excluded) {
+        return absl::FailedPreconditionError(absl::StrCat("pod ", pod->Key(), " cannot go to node ",
+                                                          args.node, ": ", tenancy.reason));
+      }
+      return absl::OkStatus();
+    };
   }
   auto choose = [&](const ClusterSnapshot& live, NodeIndex node) -> absl::StatusOr<Assignment> {
     std::optional<plugins::ClusterState> what_if;
@@ -326,7 +335,7 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
   const bool gang_slot = member.has_value();
   absl::StatusOr<PlacedPod> placed =
       gang_slot ? std::move(*member)
-                : ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed);
+                : ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed, admit);
   if (!placed.ok()) {
     metrics_->CountBindError();
     return placed.status();

@@ -123,8 +123,12 @@ class Extender {
   void ObserveBound(const codec::PodObject& pod) { gangs_.Observe(pod); }
   // A pod was deleted (Kubernetes mode): an unbound gang member's reservation is released.
   void Forget(const codec::PodObject& pod) { gangs_.Forget(pod); }
-  // After a full list of the pods (Kubernetes mode): gang members not listed were deleted.
-  void ForgetAbsent(const absl::flat_hash_set<std::string>& listed) { gangs_.ForgetAbsent(listed); }
+  // After a full list of the pods (Kubernetes mode) requested at `listed_at` (GangClock()): gang
+  // members not listed and not seen since were deleted.
+  void ForgetAbsent(const absl::flat_hash_set<std::string>& listed, double listed_at) {
+    gangs_.ForgetAbsent(listed, listed_at);
+  }
+  double GangClock() const { return gangs_.Now(); }
 
   // Periodic housekeeping: gang reservations past their deadline or no longer held are released;
   // the GPUs each namespace holds are added to its GPU-seconds (for the time since the last call).
@@ -139,6 +143,16 @@ class Extender {
   // Kubernetes mode: minMember of gang "namespace/name" from its PodGroup.
   void SetGangMinMember(const std::string& gang, int min_member) {
     gangs_.SetMinMember(gang, min_member);
+  }
+  // After a full list of PodGroups ("namespace/name"): the others were deleted.
+  void KeepGangMinMembersOf(const absl::flat_hash_set<std::string>& groups) {
+    gangs_.KeepMinMembersOf(groups);
+  }
+  // After a full list of Namespaces: the restricted ones not listed were deleted (shared).
+  void KeepIsolationOf(const absl::flat_hash_set<std::string>& namespaces) {
+    for (const auto& [ns, isolation] : tenancy_.Restricted()) {
+      if (namespaces.count(ns) == 0) tenancy_.Set(ns, Isolation::kShared);
+    }
   }
 
   // True while pod `uid` is being bound, and for a minute after its bind succeeded: a list of

@@ -8,36 +8,44 @@
 
 namespace accelsched::scheduler {
 
-std::string GangBook::SlotUid(const std::string& gang, size_t slot) {
-  return absl::StrCat("gang:", gang, "#", slot);
+std::string GangBook::SlotUid(const std::string& gang, uint64_t generation, size_t slot) {
+  return absl::StrCat("gang:", gang, "@", generation, "#", slot);
 }
 
 absl::Status GangBook::Reserve(const std::string& gang,
                                const std::vector<plugins::PodRequest>& members,
                                const plugins::GangPlan& plan,
-                               const plugins::ClusterSnapshot& planned_on, double now) {
-  if (members.size() != plan.slots.size()) {
+                               const plugins::ClusterSnapshot& planned_on, double now,
+                               const std::vector<std::string>& claimers, const Admit& admit) {
+  if (members.size() != plan.slots.size() ||
+      (!claimers.empty() && claimers.size() != members.size())) {
     return absl::InvalidArgumentError(absl::StrCat("gang ", gang, ": ", members.size(),
-                                                   " members but ", plan.slots.size(), " slots"));
+                                                   " members, ", plan.slots.size(), " slots, ",
+                                                   claimers.size(), " claimers"));
   }
+  Reservation r;
   {
     absl::MutexLock lock(&mu_);
     if (reservations_.count(gang) > 0) {
       return absl::AlreadyExistsError(absl::StrCat("gang ", gang, " is already reserved"));
     }
-    // Claim the name now so that a concurrent Reserve of the same gang fails fast.
-    reservations_[gang].deadline = now + ttl_;
+    r.generation = next_generation_++;
+    r.deadline = now + ttl_;
+    // Claim the name now (without slots) so that a concurrent Reserve of the same gang fails
+    // fast; ClaimSlot treats it as no reservation yet.
+    reservations_[gang] = Reservation{{}, r.deadline, r.generation};
   }
-  Reservation r;
-  r.deadline = now + ttl_;
+  auto give_up = [&](absl::Status s) {
+    ReleaseUnbound(gang, r);
+    absl::MutexLock lock(&mu_);
+    reservations_.erase(gang);
+    return s;
+  };
   for (size_t k = 0; k < plan.slots.size(); ++k) {
     const plugins::Assignment want = plan.slots[k];
     if (want.node < 0 || want.node >= planned_on.num_nodes()) {
-      ReleaseUnbound(gang, r);
-      absl::MutexLock lock(&mu_);
-      reservations_.erase(gang);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "gang ", gang, ": slot ", k, " names node index ", want.node, ", not in the snapshot"));
+      return give_up(absl::InvalidArgumentError(absl::StrCat(
+          "gang ", gang, ": slot ", k, " names node index ", want.node, ", not in the snapshot")));
     }
     const std::string node = planned_on.node(want.node).name;
     auto choose = [&](const plugins::ClusterSnapshot&,
@@ -46,17 +54,20 @@ absl::Status GangBook::Reserve(const std::string& gang,
       a.node = index;
       return a;
     };
-    absl::StatusOr<PlacedPod> held =
-        ledger_->Place(SlotUid(gang, k), absl::StrCat(gang, "#", k), members[k], node, choose);
-    if (!held.ok()) {
-      ReleaseUnbound(gang, r);
-      absl::MutexLock lock(&mu_);
-      reservations_.erase(gang);
-      return absl::Status(held.status().code(),
-                          absl::StrCat("gang ", gang, ": slot ", k, " on ", node,
-                                       " cannot be held: ", held.status().message()));
+    Ledger::Admit slot_admit;
+    if (admit) {
+      slot_admit = [&](const std::vector<const PlacedPod*>& on_node) { return admit(k, on_node); };
     }
-    r.slots.push_back(Slot{members[k], absl::StrCat(gang, "#", k), node, "", false});
+    absl::StatusOr<PlacedPod> held =
+        ledger_->Place(SlotUid(gang, r.generation, k), absl::StrCat(gang, "#", k), members[k], node,
+                       choose, /*existed=*/nullptr, slot_admit);
+    if (!held.ok()) {
+      return give_up(absl::Status(held.status().code(),
+                                  absl::StrCat("gang ", gang, ": slot ", k, " on ", node,
+                                               " cannot be held: ", held.status().message())));
+    }
+    r.slots.push_back(Slot{members[k], absl::StrCat(gang, "#", k), node,
+                           claimers.empty() ? "" : claimers[k], false, false});
   }
   absl::MutexLock lock(&mu_);
   reservations_[gang] = std::move(r);
@@ -77,7 +88,8 @@ absl::StatusOr<GangBook::Claim> GangBook::ClaimSlot(const std::string& gang,
   std::optional<size_t> free_slot;
   for (size_t k = 0; k < r.slots.size(); ++k) {
     if (r.slots[k].claimed_by == pod_uid) {
-      return Claim{k, r.slots[k].node, SlotUid(gang, k), r.slots[k].bound};
+      return Claim{k, r.slots[k].node, SlotUid(gang, r.generation, k), r.slots[k].bound,
+                   r.generation};
     }
     if (!free_slot.has_value() && r.slots[k].claimed_by.empty() &&
         r.slots[k].request.SameGpuRequest(request)) {
@@ -90,7 +102,8 @@ absl::StatusOr<GangBook::Claim> GangBook::ClaimSlot(const std::string& gang,
                      r.slots.size(), " slots)"));
   }
   r.slots[*free_slot].claimed_by = pod_uid;
-  return Claim{*free_slot, r.slots[*free_slot].node, SlotUid(gang, *free_slot)};
+  return Claim{*free_slot, r.slots[*free_slot].node, SlotUid(gang, r.generation, *free_slot), false,
+               r.generation};
 }
 
 absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const std::string& pod_uid,
@@ -98,6 +111,7 @@ absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const st
                                                const plugins::PodRequest& request,
                                                const std::string& node, bool* existed) {
   size_t slot = 0;
+  uint64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = reservations_.find(gang);
@@ -115,15 +129,19 @@ absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const st
       return absl::FailedPreconditionError(
           absl::StrCat("pod ", key, " has no slot of gang ", gang, " (filter claims one)"));
     }
+    generation = it->second.generation;
     it->second.slots[slot].binding = true;
   }
   absl::StatusOr<PlacedPod> placed =
-      ledger_->Transfer(SlotUid(gang, slot), pod_uid, key, request, node, existed);
+      ledger_->Transfer(SlotUid(gang, generation, slot), pod_uid, key, request, node, existed);
   absl::MutexLock lock(&mu_);
+  // The same reservation (not one planned after it was dropped) and the same slot.
   auto it = reservations_.find(gang);
-  if (it != reservations_.end()) it->second.slots[slot].binding = false;
+  const bool same = it != reservations_.end() && it->second.generation == generation &&
+                    slot < it->second.slots.size();
+  if (same) it->second.slots[slot].binding = false;
   if (!placed.ok()) return placed.status();
-  if (it != reservations_.end()) {
+  if (same) {
     it->second.slots[slot].bound = true;
     bool all = true;
     for (const Slot& s : it->second.slots) all = all && s.bound;
@@ -137,9 +155,11 @@ std::optional<GangBook::Claim> GangBook::ClaimOf(const std::string& gang,
   absl::MutexLock lock(&mu_);
   auto it = reservations_.find(gang);
   if (it == reservations_.end()) return std::nullopt;
-  for (size_t k = 0; k < it->second.slots.size(); ++k) {
-    if (it->second.slots[k].claimed_by == pod_uid) {
-      return Claim{k, it->second.slots[k].node, SlotUid(gang, k), it->second.slots[k].bound};
+  const Reservation& r = it->second;
+  for (size_t k = 0; k < r.slots.size(); ++k) {
+    if (r.slots[k].claimed_by == pod_uid) {
+      return Claim{k, r.slots[k].node, SlotUid(gang, r.generation, k), r.slots[k].bound,
+                   r.generation};
     }
   }
   return std::nullopt;
@@ -148,6 +168,7 @@ std::optional<GangBook::Claim> GangBook::ClaimOf(const std::string& gang,
 absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& pod_uid) {
   Slot slot;
   size_t index = 0;
+  uint64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = reservations_.find(gang);
@@ -157,6 +178,7 @@ absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& 
         if (it->second.slots[k].claimed_by == pod_uid && it->second.slots[k].bound) {
           slot = it->second.slots[k];
           index = k;
+          generation = it->second.generation;
           found = true;
         }
       }
@@ -166,12 +188,22 @@ absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& 
           absl::StrCat("gang ", gang, " holds no bound slot of pod uid ", pod_uid));
     }
   }
-  ACCELSCHED_ASSIGN_OR_RETURN(PlacedPod held, ledger_->Transfer(pod_uid, SlotUid(gang, index),
-                                                                slot.key, slot.request, slot.node));
+  const std::string slot_uid = SlotUid(gang, generation, index);
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      PlacedPod held, ledger_->Transfer(pod_uid, slot_uid, slot.key, slot.request, slot.node));
   (void)held;
-  absl::MutexLock lock(&mu_);
-  auto it = reservations_.find(gang);
-  if (it != reservations_.end()) it->second.slots[index].bound = false;
+  bool release = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = reservations_.find(gang);
+    if (it != reservations_.end() && it->second.generation == generation &&
+        index < it->second.slots.size()) {
+      it->second.slots[index].bound = false;
+    } else {
+      release = true;  // The reservation ended meanwhile: nobody owns the slot any more.
+    }
+  }
+  if (release) return ledger_->Release(slot_uid);
   return absl::OkStatus();
 }
 
@@ -181,7 +213,7 @@ std::map<std::string, std::vector<std::string>> GangBook::UnboundSlots() const {
   for (const auto& [gang, r] : reservations_) {
     std::vector<std::string>& uids = out[gang];
     for (size_t k = 0; k < r.slots.size(); ++k) {
-      if (!r.slots[k].bound && !r.slots[k].binding) uids.push_back(SlotUid(gang, k));
+      if (!r.slots[k].bound && !r.slots[k].binding) uids.push_back(SlotUid(gang, r.generation, k));
     }
   }
   return out;
@@ -189,7 +221,7 @@ std::map<std::string, std::vector<std::string>> GangBook::UnboundSlots() const {
 
 void GangBook::ReleaseUnbound(const std::string& gang, const Reservation& r) {
   for (size_t k = 0; k < r.slots.size(); ++k) {
-    if (!r.slots[k].bound) (void)ledger_->Release(SlotUid(gang, k));
+    if (!r.slots[k].bound) (void)ledger_->Release(SlotUid(gang, r.generation, k));
   }
 }
 
@@ -214,19 +246,49 @@ std::vector<std::string> GangBook::Expire(double now) {
   return names;
 }
 
-absl::Status GangBook::Drop(const std::string& gang) {
+absl::Status GangBook::Drop(const std::string& gang, std::optional<uint64_t> generation) {
   Reservation r;
   {
     absl::MutexLock lock(&mu_);
     auto it = reservations_.find(gang);
-    if (it == reservations_.end()) {
-      return absl::NotFoundError(absl::StrCat("gang ", gang, " has no reservation"));
+    if (it == reservations_.end() || it->second.slots.empty() ||
+        (generation.has_value() && it->second.generation != *generation)) {
+      return absl::NotFoundError(absl::StrCat("gang ", gang, " has no such reservation"));
     }
     r = std::move(it->second);
     reservations_.erase(it);
   }
   ReleaseUnbound(gang, r);
   return absl::OkStatus();
+}
+
+std::vector<std::string> GangBook::DropLost() {
+  std::vector<std::pair<std::string, Reservation>> lost;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = reservations_.begin(); it != reservations_.end();) {
+      bool gone = false;
+      const Reservation& r = it->second;
+      for (size_t k = 0; k < r.slots.size() && !gone; ++k) {
+        // Neither bound nor being bound: the ledger must hold it. (Lock order: book, then
+        // ledger; the ledger never calls the book.)
+        if (r.slots[k].bound || r.slots[k].binding) continue;
+        gone = !ledger_->Find(SlotUid(it->first, r.generation, k)).has_value();
+      }
+      if (gone) {
+        lost.emplace_back(it->first, std::move(it->second));
+        it = reservations_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& [gang, r] : lost) {
+    ReleaseUnbound(gang, r);
+    names.push_back(gang);
+  }
+  return names;
 }
 
 bool GangBook::Has(const std::string& gang) const {

@@ -12,6 +12,8 @@
 #ifndef ACCELSCHED_SCHEDULER_GANG_BOOK_H_
 #define ACCELSCHED_SCHEDULER_GANG_BOOK_H_
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,22 +35,31 @@ class GangBook {
   // after it is made or renewed.
   GangBook(Ledger* ledger, double ttl_seconds) : ledger_(ledger), ttl_(ttl_seconds) {}
 
-  // The ledger UID of slot `slot` of gang `gang`.
-  static std::string SlotUid(const std::string& gang, size_t slot);
+  // The ledger UID of slot `slot` of reservation `generation` of gang `gang`
+  // ("gang:<namespace>/<name>@<generation>#<slot>"). Each reservation has a generation of its
+  // own, so a late release of an old reservation's slot can never free a newer one's.
+  static std::string SlotUid(const std::string& gang, uint64_t generation, size_t slot);
 
   // Holds every slot of `plan` (for `members`, GangSpec order) in the ledger, all or nothing:
   // if one cannot be held (the cluster changed since planning), the others are released and the
   // error is returned. AlreadyExists if `gang` has a reservation.
   // `planned_on`: the snapshot the plan was made on (its node indices name the nodes).
+  // `claimers`: empty, or per member the pod UID that claims its slot at once (so that no other
+  // pod can take a planned member's slot in between).
+  // `admit`: if set, called for each slot under the ledger's lock with the pods already on its
+  // node; an error refuses the slot (and so the whole reservation), e.g. tenancy.
+  using Admit = std::function<absl::Status(size_t slot, const std::vector<const PlacedPod*>&)>;
   absl::Status Reserve(const std::string& gang, const std::vector<plugins::PodRequest>& members,
                        const plugins::GangPlan& plan, const plugins::ClusterSnapshot& planned_on,
-                       double now) ABSL_LOCKS_EXCLUDED(mu_);
+                       double now, const std::vector<std::string>& claimers = {},
+                       const Admit& admit = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Claim {
     size_t slot = 0;
-    std::string node;      // Where the member must go.
-    std::string slot_uid;  // What it binds from (Ledger::Transfer).
-    bool bound = false;    // The member holds the slot's devices under its own UID.
+    std::string node;         // Where the member must go.
+    std::string slot_uid;     // What it binds from (Ledger::Transfer).
+    bool bound = false;       // The member holds the slot's devices under its own UID.
+    uint64_t generation = 0;  // Of the reservation.
   };
   // The slot of member `pod_uid`: the one it claimed before, else the first unclaimed slot
   // planned for the same GPU request. Renews the deadline. NotFound if the gang has no
@@ -80,8 +91,13 @@ class GangBook {
   // it. Returns the gangs released (to be planned again when their members come back).
   std::vector<std::string> Expire(double now) ABSL_LOCKS_EXCLUDED(mu_);
   // The same for one gang now (e.g. a member was deleted before binding). NotFound if it has no
-  // reservation.
-  absl::Status Drop(const std::string& gang) ABSL_LOCKS_EXCLUDED(mu_);
+  // reservation, or (with `generation` set) not that one.
+  absl::Status Drop(const std::string& gang, std::optional<uint64_t> generation = std::nullopt)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Drops every reservation with an unbound slot that the ledger no longer holds (its node was
+  // removed or shrank), checked under the book's lock so that a slot being bound right now is
+  // never taken for lost. Returns the gangs dropped.
+  std::vector<std::string> DropLost() ABSL_LOCKS_EXCLUDED(mu_);
 
   bool Has(const std::string& gang) const ABSL_LOCKS_EXCLUDED(mu_);
   size_t active() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -98,6 +114,7 @@ class GangBook {
   struct Reservation {
     std::vector<Slot> slots;
     double deadline = 0;
+    uint64_t generation = 0;
   };
   // Releases the unbound slots of `r` in the ledger.
   void ReleaseUnbound(const std::string& gang, const Reservation& r);
@@ -106,6 +123,7 @@ class GangBook {
   const double ttl_;
   mutable absl::Mutex mu_;
   std::map<std::string, Reservation> reservations_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace accelsched::scheduler

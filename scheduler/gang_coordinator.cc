@@ -56,7 +56,28 @@ void GangCoordinator::Observe(const codec::PodObject& pod) {
 
 void GangCoordinator::SetMinMember(const std::string& gang, int min_member) {
   absl::MutexLock lock(&mu_);
-  gangs_[gang].min_member = min_member;
+  if (min_member > 0) {
+    gangs_[gang].min_member = min_member;
+    return;
+  }
+  auto g = gangs_.find(gang);
+  if (g == gangs_.end()) return;
+  g->second.min_member = 0;
+  if (g->second.members.empty()) gangs_.erase(g);
+}
+
+void GangCoordinator::KeepMinMembersOf(const absl::flat_hash_set<std::string>& groups) {
+  absl::MutexLock lock(&mu_);
+  for (auto g = gangs_.begin(); g != gangs_.end();) {
+    if (g->second.min_member > 0 && groups.count(g->first) == 0) {
+      g->second.min_member = 0;
+      if (g->second.members.empty()) {
+        g = gangs_.erase(g);
+        continue;
+      }
+    }
+    ++g;
+  }
 }
 
 absl::StatusOr<int> GangCoordinator::LevelOf(const codec::GangMembership& gang) const {
@@ -187,7 +208,28 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
       ++counters_.unplaceable;
       return Admission{Admission::Kind::kWait, "", std::move(outcome.reason)};
     }
-    absl::Status held = book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now);
+    // Tenancy once more under the ledger's lock, slot by slot: a pod of another tenant may have
+    // been bound next to a slot since the plan was made.
+    GangBook::Admit admit;
+    if (tenancy_ != nullptr && tenancy_->AnyRestricted()) {
+      admit = [&, restricted = tenancy_->Restricted()](
+                  size_t k, const std::vector<const PlacedPod*>& on_node) -> absl::Status {
+        std::vector<Occupant> occupants;
+        for (const PlacedPod* p : on_node) {
+          occupants.push_back(Occupant{NamespaceOfKey(p->key), p->assignment});
+        }
+        const TenancyVerdict v =
+            CheckTenancy(restricted, pod.namespace_name, spec.members[k], occupants);
+        if (v.node_excluded || (v.blocked & outcome.plan->slots[k].gpus) != 0) {
+          return absl::FailedPreconditionError(v.reason);
+        }
+        return absl::OkStatus();
+      };
+    }
+    // The planned members claim their slots at once (so a planned member's deletion releases
+    // the plan, and no other pod of the same shape can take its slot).
+    absl::Status held =
+        book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now, uids, admit);
     if (held.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -199,15 +241,11 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
                        ? options_.levels[static_cast<size_t>(outcome.plan->level)].name
                        : "the cluster",
                    outcome.plan->domain);
-      // Each planned member claims its slot now (slots are in member order, and a claim takes
-      // the first free slot of its shape), so a planned member's deletion releases the plan.
-      std::string node;
-      for (size_t k = 0; k < uids.size(); ++k) {
-        ACCELSCHED_ASSIGN_OR_RETURN(GangBook::Claim claim,
-                                    book_.ClaimSlot(gang, uids[k], spec.members[k], now));
-        if (k == 0) node = claim.node;
-      }
-      return Admission{Admission::Kind::kNode, node, ""};
+      // uids[0] is this pod.
+      return Admission{
+          Admission::Kind::kNode,
+          outcome.plan->slots.empty() ? "" : snapshot->node(outcome.plan->slots.front().node).name,
+          ""};
     }
     reason = std::string(held.message());
   }
@@ -267,22 +305,26 @@ std::optional<absl::StatusOr<PlacedPod>> GangCoordinator::BindMember(const codec
         absl::StrCat("pod ", pod.Key(), " of gang ", pod.gang->name, " has its slot on node ",
                      claim->node, ", not ", node)));
   }
+  // Counted as bound before the bind can complete (and end) the reservation, so that a plan made
+  // in between does not take this member for pending.
+  Register(pod, /*bound=*/true);
   absl::StatusOr<PlacedPod> placed =
       book_.BindMember(pod.gang->name, pod.uid, pod.Key(), pod.request, node, existed);
-  if (placed.ok()) Register(pod, /*bound=*/true);
+  if (!placed.ok()) SetBound(pod, false);
   return placed;
+}
+
+void GangCoordinator::SetBound(const codec::PodObject& pod, bool bound) {
+  absl::MutexLock lock(&mu_);
+  auto g = gangs_.find(pod.gang->name);
+  if (g == gangs_.end()) return;
+  auto m = g->second.members.find(pod.uid);
+  if (m != g->second.members.end()) m->second.bound = bound;
 }
 
 absl::Status GangCoordinator::UnbindMember(const codec::PodObject& pod) {
   if (!pod.gang.has_value()) return ledger_->Release(pod.uid);
-  {
-    absl::MutexLock lock(&mu_);
-    auto g = gangs_.find(pod.gang->name);
-    if (g != gangs_.end()) {
-      auto m = g->second.members.find(pod.uid);
-      if (m != g->second.members.end()) m->second.bound = false;
-    }
-  }
+  SetBound(pod, false);
   absl::Status s = book_.UnbindMember(pod.gang->name, pod.uid);
   if (absl::IsNotFound(s)) return ledger_->Release(pod.uid);
   return s;
@@ -304,14 +346,15 @@ void GangCoordinator::ForgetMember(const std::string& gang, const std::string& u
     }
   }
   // A member with a slot that is not bound yet: the plan no longer holds.
-  if (claim.has_value() && !claim->bound && book_.Drop(gang).ok()) {
+  if (claim.has_value() && !claim->bound && book_.Drop(gang, claim->generation).ok()) {
     absl::MutexLock lock(&mu_);
     ++counters_.dropped;
     spdlog::info("gang {}: member {} deleted before binding; reservation released", gang, key);
   }
 }
 
-void GangCoordinator::ForgetAbsent(const absl::flat_hash_set<std::string>& listed) {
+void GangCoordinator::ForgetAbsent(const absl::flat_hash_set<std::string>& listed,
+                                   double listed_at) {
   struct Gone {
     std::string gang, uid, key;
   };
@@ -320,7 +363,8 @@ void GangCoordinator::ForgetAbsent(const absl::flat_hash_set<std::string>& liste
     absl::MutexLock lock(&mu_);
     for (const auto& [gang, g] : gangs_) {
       for (const auto& [uid, m] : g.members) {
-        if (listed.count(uid) == 0) gone.push_back({gang, uid, m.key});
+        // Seen after the list was taken: created since, not gone.
+        if (listed.count(uid) == 0 && m.seen < listed_at) gone.push_back({gang, uid, m.key});
       }
     }
   }
@@ -335,16 +379,9 @@ std::vector<std::string> GangCoordinator::Reconcile() {
     spdlog::info("gang {}: reservation expired with members missing; released", gang);
   }
   // Slots the ledger lost (their node was removed or shrank): the plan no longer holds.
-  for (const auto& [gang, uids] : book_.UnboundSlots()) {
-    for (const std::string& uid : uids) {
-      if (ledger_->Find(uid).has_value()) continue;
-      if (book_.Drop(gang).ok()) {
-        spdlog::warn("gang {}: slot {} no longer held (node removed or changed); released", gang,
-                     uid);
-        released.push_back(gang);
-      }
-      break;
-    }
+  for (const std::string& gang : book_.DropLost()) {
+    spdlog::warn("gang {}: a slot is no longer held (node removed or changed); released", gang);
+    released.push_back(gang);
   }
   absl::MutexLock lock(&mu_);
   counters_.expired += expired;

@@ -104,16 +104,22 @@ class GangCoordinator {
   // Pod `pod` was deleted: forgotten; if it was an unbound member of a reserved gang, the
   // reservation is dropped (its unbound slots released) and the gang is planned again.
   void Forget(const codec::PodObject& pod) ABSL_LOCKS_EXCLUDED(mu_);
-  // Kubernetes mode, after a full list of the pods: every known member whose UID is not in
-  // `listed` was deleted while the watch was down, and is forgotten as by Forget.
-  void ForgetAbsent(const absl::flat_hash_set<std::string>& listed) ABSL_LOCKS_EXCLUDED(mu_);
+  // Kubernetes mode, after a full list of the pods taken at `listed_at` (Now() before the
+  // request): every known member whose UID is not in `listed`, and that was not seen since, was
+  // deleted while the watch was down, and is forgotten as by Forget.
+  void ForgetAbsent(const absl::flat_hash_set<std::string>& listed, double listed_at)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The coordinator's clock (seconds), e.g. for ForgetAbsent.
+  double Now() const { return options_.clock(); }
 
   // Releases what must not be held any more (see the file comment). Returns the gangs whose
   // reservations it released.
   std::vector<std::string> Reconcile() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Sets minMember of gang `gang` ("namespace/name") from its PodGroup object.
+  // Sets minMember of gang `gang` ("namespace/name") from its PodGroup object (0: deleted).
   void SetMinMember(const std::string& gang, int min_member) ABSL_LOCKS_EXCLUDED(mu_);
+  // After a full list of the PodGroups: those not in `groups` were deleted (minMember unknown).
+  void KeepMinMembersOf(const absl::flat_hash_set<std::string>& groups) ABSL_LOCKS_EXCLUDED(mu_);
 
   // True for the ledger UIDs of reservation slots (not pods).
   static bool IsSlotUid(const std::string& uid);
@@ -138,7 +144,7 @@ class GangCoordinator {
     std::map<std::string, Member> members;  // By pod UID.
     int min_member = 0;                     // From its PodGroup; 0 = unknown.
   };
-  double Now() const { return options_.clock(); }
+  void SetBound(const codec::PodObject& pod, bool bound) ABSL_LOCKS_EXCLUDED(mu_);
   void ForgetMember(const std::string& gang, const std::string& uid, const std::string& key)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Registers `pod` as a member seen now (bound or not).

@@ -47,7 +47,7 @@ std::optional<absl::StatusOr<PlacedPod>> Ledger::HeldLocked(const std::string& u
 
 absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::string& key,
                                         const plugins::PodRequest& request, const std::string& node,
-                                        const Chooser& choose, bool* existed) {
+                                        const Chooser& choose, bool* existed, const Admit& admit) {
   if (existed != nullptr) *existed = false;
   absl::MutexLock lock(&mu_);
   if (std::optional<absl::StatusOr<PlacedPod>> held = HeldLocked(uid, key, node, existed)) {
@@ -56,6 +56,13 @@ absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::strin
   const plugins::ClusterSnapshot& view = state_.view();
   std::optional<plugins::NodeIndex> index = view.Find(node);
   if (!index.has_value()) return absl::NotFoundError(absl::StrCat("node ", node, " is unknown"));
+  if (admit) {
+    std::vector<const PlacedPod*> on_node;
+    if (auto n = by_node_.find(node); n != by_node_.end()) {
+      for (const std::string& other : n->second) on_node.push_back(&pods_.at(other));
+    }
+    ACCELSCHED_RETURN_IF_ERROR(admit(on_node));
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::Assignment a, choose(view, *index));
   if (a.node != *index) {
     return absl::InternalError(absl::StrCat("chooser returned node index ", a.node, " for ", node));

@@ -57,10 +57,13 @@ class Ledger {
   // Places pod `uid` on `node`: if the ledger already holds it there, returns that placement
   // (`*existed` = true); if it holds it elsewhere, FailedPrecondition. Otherwise runs `choose`,
   // applies the assignment and publishes a new snapshot. NotFound for an unknown node.
+  // `admit`, if set, runs first, under the same lock, with the pods already on the node: an error
+  // refuses the placement (tenancy), and what it learns can steer `choose`.
+  using Admit = std::function<absl::Status(const std::vector<const PlacedPod*>& on_node)>;
   absl::StatusOr<PlacedPod> Place(const std::string& uid, const std::string& key,
                                   const plugins::PodRequest& request, const std::string& node,
-                                  const Chooser& choose, bool* existed = nullptr)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                                  const Chooser& choose, bool* existed = nullptr,
+                                  const Admit& admit = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Hands the devices held under `from_uid` (a gang reservation's slot) to pod `uid` in one step,
   // so that no other placement can come between: pod `uid` then holds the same node and the same

@@ -94,6 +94,7 @@ absl::Status KubeSync::ListNodes() {
 }
 
 absl::Status KubeSync::ListPods() {
+  const double listed_at = extender_->GangClock();
   ACCELSCHED_ASSIGN_OR_RETURN(Json list, client_->Get("/api/v1/pods"));
   const Json* items = codec::Find(list, "items");
   std::set<std::string> present;
@@ -134,7 +135,7 @@ absl::Status KubeSync::ListPods() {
       spdlog::info("released pod {} (no longer running)", p.key);
     }
   }
-  if (complete) extender_->ForgetAbsent(listed);
+  if (complete) extender_->ForgetAbsent(listed, listed_at);
   absl::MutexLock lock(&mu_);
   pod_version_ = ResourceVersion(list);
   return absl::OkStatus();
@@ -153,17 +154,22 @@ absl::Status KubeSync::ListPodGroups() {
   if (!list.ok()) return list.status();
   pod_groups_available_ = true;
   const Json* items = codec::Find(*list, "items");
+  absl::flat_hash_set<std::string> listed;
+  bool complete = true;
   if (items != nullptr && items->is_array()) {
     for (size_t i = 0; i < items->size(); ++i) {
       absl::StatusOr<codec::PodGroupObject> g =
           codec::DecodePodGroup((*items)[i], absl::StrCat("podgroups.items[", i, "]"));
       if (!g.ok()) {
         spdlog::warn("skipping a PodGroup: {}", std::string(g.status().message()));
+        complete = false;
         continue;
       }
       extender_->SetGangMinMember(g->gang, g->min_member);
+      listed.insert(g->gang);
     }
   }
+  if (complete) extender_->KeepGangMinMembersOf(listed);  // Deleted while not watched.
   absl::MutexLock lock(&mu_);
   pod_group_version_ = ResourceVersion(*list);
   return absl::OkStatus();
@@ -201,17 +207,22 @@ Isolation IsolationOf(const codec::NamespaceObject& ns) {
 absl::Status KubeSync::ListNamespaces() {
   ACCELSCHED_ASSIGN_OR_RETURN(Json list, client_->Get("/api/v1/namespaces"));
   const Json* items = codec::Find(list, "items");
+  absl::flat_hash_set<std::string> listed;
+  bool complete = true;
   if (items != nullptr && items->is_array()) {
     for (size_t i = 0; i < items->size(); ++i) {
       absl::StatusOr<codec::NamespaceObject> ns =
           codec::DecodeNamespace((*items)[i], absl::StrCat("namespaces.items[", i, "]"));
       if (!ns.ok()) {
         spdlog::warn("skipping a namespace: {}", std::string(ns.status().message()));
+        complete = false;
         continue;
       }
       extender_->SetIsolation(ns->name, IsolationOf(*ns));
+      listed.insert(ns->name);
     }
   }
+  if (complete) extender_->KeepIsolationOf(listed);  // Deleted while not watched.
   absl::MutexLock lock(&mu_);
   namespace_version_ = ResourceVersion(list);
   return absl::OkStatus();

@@ -150,5 +150,80 @@ TEST(GangBookTest, ReserveIsAllOrNothingAndDropReleases) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(GangBookTest, EachReservationHasSlotUidsOfItsOwn) {
+  // A gang dropped and reserved again: the new slots have other UIDs, so nothing done to the old
+  // reservation (a late release, a drop by generation) can touch the new one.
+  Fixture f = Make();
+  GangBook book(f.ledger.get(), 300);
+  const std::vector<PodRequest> members = Members();
+  ASSERT_TRUE(book.Reserve("ml/train", members, PlanOn(f, members), *f.ledger->Snapshot(), 0,
+                           {"uid-l", "uid-w1", "uid-w2"})
+                  .ok());
+  const std::optional<GangBook::Claim> old = book.ClaimOf("ml/train", "uid-w1");
+  ASSERT_TRUE(old.has_value());  // Claimed at reservation.
+  ASSERT_TRUE(book.Drop("ml/train").ok());
+  ASSERT_TRUE(book.Reserve("ml/train", members, PlanOn(f, members), *f.ledger->Snapshot(), 0,
+                           {"uid-l", "uid-w1", "uid-w2"})
+                  .ok());
+  const std::optional<GangBook::Claim> now = book.ClaimOf("ml/train", "uid-w1");
+  ASSERT_TRUE(now.has_value());
+  EXPECT_NE(now->slot_uid, old->slot_uid);
+  EXPECT_NE(now->generation, old->generation);
+  EXPECT_EQ(f.ledger->Release(old->slot_uid).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(book.Drop("ml/train", old->generation).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(book.Has("ml/train"));
+  // A pod of a planned member's shape that is not that member finds no slot.
+  EXPECT_EQ(book.ClaimSlot("ml/train", "uid-w3", members[1], 0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(GangBookTest, UnbindAfterTheReservationEndedReleasesTheDevices) {
+  Fixture f = Make();
+  GangBook book(f.ledger.get(), 300);
+  const std::vector<PodRequest> members = {Pod("ml/w").Cpu(8000).Gpus(8),
+                                           Pod("ml/w").Cpu(8000).Gpus(8)};
+  ASSERT_TRUE(book.Reserve("ml/train", members, PlanOn(f, members), *f.ledger->Snapshot(), 0,
+                           {"uid-w1", "uid-w2"})
+                  .ok());
+  const std::string n1 = book.ClaimOf("ml/train", "uid-w1")->node;
+  const std::string n2 = book.ClaimOf("ml/train", "uid-w2")->node;
+  ASSERT_TRUE(book.BindMember("ml/train", "uid-w1", "ml/w1", members[0], n1).ok());
+  // w1's API bind fails; its devices go back to its slot, still held.
+  ASSERT_TRUE(book.UnbindMember("ml/train", "uid-w1").ok());
+  EXPECT_EQ(f.ledger->num_pods(), 2u);
+  EXPECT_FALSE(f.ledger->Find("uid-w1").has_value());
+  // The reservation is dropped: nothing of it stays in the ledger.
+  ASSERT_TRUE(book.Drop("ml/train").ok());
+  EXPECT_EQ(f.ledger->num_pods(), 0u);
+  (void)n2;
+}
+
+TEST(GangBookTest, DropLostDropsOnlyReservationsWhoseSlotsAreGone) {
+  Fixture f = Make();
+  GangBook book(f.ledger.get(), 300);
+  const std::vector<PodRequest> one = {Pod("ml/w").Cpu(8000).Gpus(8)};
+  ASSERT_TRUE(book.Reserve("ml/a", one, PlanOn(f, one), *f.ledger->Snapshot(), 0).ok());
+  const std::string node_a = f.ledger->Pods().front().node;
+  ASSERT_TRUE(book.Reserve("ml/b", one, PlanOn(f, one), *f.ledger->Snapshot(), 0).ok());
+  EXPECT_TRUE(book.DropLost().empty());
+  // Gang a's node is removed.
+  std::vector<plugins::NodeSpec> kept;
+  for (int i = 0; i < 4; ++i) {
+    const std::string name = "n" + std::to_string(i);
+    if (name == node_a) continue;
+    kept.push_back(Node(name)
+                       .Cpu(64000)
+                       .Mem(512000)
+                       .Gpus(8, "H100", 81920)
+                       .Label(kLevels[0], name)
+                       .Label(kLevels[1], "r" + std::to_string(i / 2)));
+  }
+  ASSERT_TRUE(f.ledger->ReplaceNodes(kept).ok());
+  EXPECT_EQ(book.DropLost(), std::vector<std::string>{"ml/a"});
+  EXPECT_TRUE(book.Has("ml/b"));
+  EXPECT_FALSE(book.Has("ml/a"));
+  EXPECT_EQ(f.ledger->num_pods(), 1u);
+}
+
 }  // namespace
 }  // namespace accelsched::scheduler

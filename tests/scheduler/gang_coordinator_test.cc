@@ -285,9 +285,16 @@ TEST(GangCoordinatorTest, BadOrMissingGangSettings) {
             std::string::npos)
       << a->reason;
   f.gangs->SetMinMember("team/train", 1);
+  f.gangs->KeepMinMembersOf({"team/train"});  // Still listed: kept.
   a = f.gangs->Admit(p);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->kind, Kind::kNode);
+  // The member is deleted and the PodGroup is gone from a later list: the size is unknown again.
+  f.gangs->Forget(p);
+  f.gangs->KeepMinMembersOf({});
+  a = f.gangs->Admit(Member("w9", 8, /*size=*/0));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->kind, Kind::kWait) << a->reason;
 }
 
 TEST(GangCoordinatorTest, ExpiryReleasesTheUnboundSlotsAndTheGangIsPlannedAgain) {
@@ -339,9 +346,14 @@ TEST(GangCoordinatorTest, AMemberMissingFromAFullListIsForgotten) {
   (void)f.gangs->Admit(members[0]);
   (void)f.gangs->Admit(members[1]);
   ASSERT_EQ(f.gangs->stats().slots_held, 2u);
-  f.gangs->ForgetAbsent({"uid-w1", "uid-w2", "uid-unrelated"});  // Both listed: nothing changes.
+  const double listed_at = f.now + 1;  // The list was requested after both were last seen.
+  // Both listed: nothing changes.
+  f.gangs->ForgetAbsent({"uid-w1", "uid-w2", "uid-unrelated"}, listed_at);
   EXPECT_EQ(f.gangs->stats().slots_held, 2u);
-  f.gangs->ForgetAbsent({"uid-w2"});
+  // A member seen after the list was requested (created since) is spared.
+  f.gangs->ForgetAbsent({"uid-w2"}, f.now - 1);
+  EXPECT_EQ(f.gangs->stats().slots_held, 2u);
+  f.gangs->ForgetAbsent({"uid-w2"}, listed_at);
   EXPECT_EQ(f.gangs->stats().slots_held, 0u);
   EXPECT_EQ(f.ledger->num_pods(), 0u);
   absl::StatusOr<GangCoordinator::Admission> a = f.gangs->Admit(members[1]);
