@@ -41,6 +41,9 @@ class FakeApiServer {
     } else {
       server_ = std::make_unique<httplib::SSLServer>(cert_file.c_str(), key_file.c_str());
     }
+    // Each extender keeps four watches open (nodes, pods, namespaces, PodGroups); tests run two
+    // extenders against one server, and binds must never wait for a free thread.
+    server_->new_task_queue = [] { return new httplib::ThreadPool(32); };
     server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
       std::lock_guard<std::mutex> lock(mu_);
       last_authorization_ = req.get_header_value("Authorization");
@@ -254,7 +257,9 @@ class FakeApiServer {
             return true;
           }
           for (;;) {
-            if (stopping_ || drop_generation_ != generation ||
+            // A client that went away (an extender that stopped) frees its thread at once:
+            // every extender holds four watches, and a stuck pool would stall other requests.
+            if (stopping_ || drop_generation_ != generation || !sink.is_writable() ||
                 std::chrono::steady_clock::now() > deadline) {
               lock.unlock();
               sink.done();
@@ -270,7 +275,10 @@ class FakeApiServer {
               // Nothing of this kind: a bookmark moves the watcher's version forward.
               out = Json{{"type", "BOOKMARK"},
                          {"object",
-                          {{"kind", kind == "nodes" ? "Node" : "Pod"},
+                          {{"kind", kind == "nodes"        ? "Node"
+                                    : kind == "pods"       ? "Pod"
+                                    : kind == "namespaces" ? "Namespace"
+                                                           : "PodGroup"},
                            {"metadata", {{"resourceVersion", std::to_string(version_)}}}}}}
                         .dump() +
                     "\n";
