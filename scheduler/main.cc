@@ -50,13 +50,15 @@ Cluster state (one of):
   --kubeconfig FILE    Kubernetes mode with this kubeconfig (token, token file or client
                        certificate; --context NAME picks a context). Without --cluster and
                        --kubeconfig, Kubernetes mode uses the pod's service account (in-cluster).
-                       Nodes and Pods are listed and watched; binds go to the API.
+                       Nodes, Pods, Namespaces (tenancy) and PodGroups (gangs) are
+                       listed and watched; binds go to the API.
 
 Serving:
   --port N             listen port (default 8888)
   --bind-address A     listen address (default 0.0.0.0)
   --config FILE        YAML config: policy, weights, urlPrefix, maxBodyBytes, podCacheSize,
-                       threads (see deploy/base/ and README.md)
+                       memoShapes, threads, networkLevels, gangReservationSeconds (see
+                       deploy/base/ and README.md)
   --tls-cert FILE      serve HTTPS with this certificate (PEM) ...
   --tls-key FILE       ... and this private key (PEM)
   --client-ca FILE     require client certificates signed by this CA (kube-scheduler's
