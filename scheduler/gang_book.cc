@@ -225,13 +225,14 @@ void GangBook::ReleaseUnbound(const std::string& gang, const Reservation& r) {
   }
 }
 
-std::vector<std::string> GangBook::Expire(double now) {
-  std::vector<std::pair<std::string, Reservation>> expired;
+std::vector<std::string> GangBook::ReleaseWhere(
+    const std::function<bool(const std::string&, const Reservation&)>& doomed) {
+  std::vector<std::pair<std::string, Reservation>> taken;
   {
     absl::MutexLock lock(&mu_);
     for (auto it = reservations_.begin(); it != reservations_.end();) {
-      if (it->second.deadline < now && !it->second.slots.empty()) {
-        expired.emplace_back(it->first, std::move(it->second));
+      if (!it->second.slots.empty() && doomed(it->first, it->second)) {
+        taken.emplace_back(it->first, std::move(it->second));
         it = reservations_.erase(it);
       } else {
         ++it;
@@ -239,11 +240,15 @@ std::vector<std::string> GangBook::Expire(double now) {
     }
   }
   std::vector<std::string> names;
-  for (const auto& [gang, r] : expired) {
+  for (const auto& [gang, r] : taken) {
     ReleaseUnbound(gang, r);
     names.push_back(gang);
   }
   return names;
+}
+
+std::vector<std::string> GangBook::Expire(double now) {
+  return ReleaseWhere([now](const std::string&, const Reservation& r) { return r.deadline < now; });
 }
 
 absl::Status GangBook::Drop(const std::string& gang, std::optional<uint64_t> generation) {
@@ -263,32 +268,15 @@ absl::Status GangBook::Drop(const std::string& gang, std::optional<uint64_t> gen
 }
 
 std::vector<std::string> GangBook::DropLost() {
-  std::vector<std::pair<std::string, Reservation>> lost;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto it = reservations_.begin(); it != reservations_.end();) {
-      bool gone = false;
-      const Reservation& r = it->second;
-      for (size_t k = 0; k < r.slots.size() && !gone; ++k) {
-        // Neither bound nor being bound: the ledger must hold it. (Lock order: book, then
-        // ledger; the ledger never calls the book.)
-        if (r.slots[k].bound || r.slots[k].binding) continue;
-        gone = !ledger_->Find(SlotUid(it->first, r.generation, k)).has_value();
-      }
-      if (gone) {
-        lost.emplace_back(it->first, std::move(it->second));
-        it = reservations_.erase(it);
-      } else {
-        ++it;
-      }
+  return ReleaseWhere([this](const std::string& gang, const Reservation& r) {
+    for (size_t k = 0; k < r.slots.size(); ++k) {
+      // Neither bound nor being bound: the ledger must hold it. (Lock order: book, then ledger;
+      // the ledger never calls the book.)
+      if (r.slots[k].bound || r.slots[k].binding) continue;
+      if (!ledger_->Find(SlotUid(gang, r.generation, k)).has_value()) return true;
     }
-  }
-  std::vector<std::string> names;
-  for (const auto& [gang, r] : lost) {
-    ReleaseUnbound(gang, r);
-    names.push_back(gang);
-  }
-  return names;
+    return false;
+  });
 }
 
 bool GangBook::Has(const std::string& gang) const {

@@ -118,6 +118,11 @@ class GangBook {
   };
   // Releases the unbound slots of `r` in the ledger.
   void ReleaseUnbound(const std::string& gang, const Reservation& r);
+  // Takes out (under the lock) every reservation with slots for which `doomed` is true, then
+  // releases their unbound slots. Returns their gangs.
+  std::vector<std::string> ReleaseWhere(
+      const std::function<bool(const std::string&, const Reservation&)>& doomed)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   Ledger* ledger_;
   const double ttl_;

@@ -26,12 +26,12 @@ struct Fixture {
   std::unique_ptr<plugins::Solver> solver;
 };
 
-// Four 8-GPU nodes in two racks.
-Fixture Make() {
-  Fixture f;
+// Four 8-GPU nodes n0..n3 in two racks, less `without`.
+std::vector<plugins::NodeSpec> FourNodes(const std::string& without = "") {
   std::vector<plugins::NodeSpec> nodes;
   for (int i = 0; i < 4; ++i) {
     const std::string name = "n" + std::to_string(i);
+    if (name == without) continue;
     nodes.push_back(Node(name)
                         .Cpu(64000)
                         .Mem(512000)
@@ -39,7 +39,12 @@ Fixture Make() {
                         .Label(kLevels[0], name)
                         .Label(kLevels[1], "r" + std::to_string(i / 2)));
   }
-  f.ledger = *Ledger::Create(nodes);
+  return nodes;
+}
+
+Fixture Make() {
+  Fixture f;
+  f.ledger = *Ledger::Create(FourNodes());
   f.solver = ::accelsched::testing::FirstFitSolver();
   return f;
 }
@@ -207,18 +212,7 @@ TEST(GangBookTest, DropLostDropsOnlyReservationsWhoseSlotsAreGone) {
   ASSERT_TRUE(book.Reserve("ml/b", one, PlanOn(f, one), *f.ledger->Snapshot(), 0).ok());
   EXPECT_TRUE(book.DropLost().empty());
   // Gang a's node is removed.
-  std::vector<plugins::NodeSpec> kept;
-  for (int i = 0; i < 4; ++i) {
-    const std::string name = "n" + std::to_string(i);
-    if (name == node_a) continue;
-    kept.push_back(Node(name)
-                       .Cpu(64000)
-                       .Mem(512000)
-                       .Gpus(8, "H100", 81920)
-                       .Label(kLevels[0], name)
-                       .Label(kLevels[1], "r" + std::to_string(i / 2)));
-  }
-  ASSERT_TRUE(f.ledger->ReplaceNodes(kept).ok());
+  ASSERT_TRUE(f.ledger->ReplaceNodes(FourNodes(node_a)).ok());
   EXPECT_EQ(book.DropLost(), std::vector<std::string>{"ml/a"});
   EXPECT_TRUE(book.Has("ml/b"));
   EXPECT_FALSE(book.Has("ml/a"));

@@ -48,11 +48,16 @@ struct Fixture {
   std::unique_ptr<plugins::Solver> solver = ::accelsched::testing::FirstFitSolver();
   double now = 1000;
   std::unique_ptr<GangCoordinator> gangs;
-  explicit Fixture(double ttl = 300) {
+  explicit Fixture(double ttl = 300) { Rebuild(ttl); }
+  // A fresh coordinator over `nodes` (empty: the same ledger) with `tenancy`.
+  void Rebuild(double ttl = 300, const std::vector<plugins::NodeSpec>& nodes = {},
+               const TenancyTable* tenancy = nullptr) {
+    gangs.reset();
+    if (!nodes.empty()) ledger = *Ledger::Create(nodes);
     GangOptions o;
     o.ttl_seconds = ttl;
     o.clock = [this] { return now; };
-    gangs = std::make_unique<GangCoordinator>(solver.get(), ledger.get(), o);
+    gangs = std::make_unique<GangCoordinator>(solver.get(), ledger.get(), o, tenancy);
   }
   int FreeGpus() const {
     int free = 0;
@@ -119,10 +124,7 @@ TEST(GangCoordinatorTest, AnNvlinkCliqueIsTriedBeforeARack) {
   // Two 8-GPU members: without cliques rack r0 (n0, n1) is the best-fitting rack; the clique
   // {n3, n4} is a smaller domain and comes first.
   Fixture f;
-  f.ledger = *Ledger::Create(NodesWithClique());
-  GangOptions o;
-  o.clock = [&f] { return f.now; };
-  f.gangs = std::make_unique<GangCoordinator>(f.solver.get(), f.ledger.get(), o);
+  f.Rebuild(300, NodesWithClique());
   const std::vector<codec::PodObject> members = {Member("w1", 8, 2), Member("w2", 8, 2)};
   (void)f.gangs->Admit(members[0]);
   const std::string a = f.gangs->Admit(members[1])->node;
@@ -136,12 +138,10 @@ TEST(GangCoordinatorTest, TenancyKeepsExclusiveNodeGangsApart) {
   // tenancy forbids n0: namespace team exclusive-node, or other exclusive-node.
   for (const char* exclusive : {"", "team", "other"}) {
     SCOPED_TRACE(std::string("exclusive-node: ") + exclusive);
-    Fixture f;
-    TenancyTable tenancy;
+    TenancyTable tenancy;  // Outlives the fixture's coordinator.
     if (*exclusive != 0) tenancy.Set(exclusive, Isolation::kExclusiveNode);
-    GangOptions o;
-    o.clock = [&f] { return f.now; };
-    f.gangs = std::make_unique<GangCoordinator>(f.solver.get(), f.ledger.get(), o, &tenancy);
+    Fixture f;
+    f.Rebuild(300, {}, &tenancy);
     auto cpu_only = [](const plugins::ClusterSnapshot&,
                        plugins::NodeIndex node) -> absl::StatusOr<plugins::Assignment> {
       plugins::Assignment a;
