@@ -108,7 +108,8 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Admit(const codec::P
   const std::string& gang = pod.gang->name;
   ACCELSCHED_ASSIGN_OR_RETURN(const int level, LevelOf(*pod.gang));
   (void)level;  // Checked before anything is registered: a bad annotation changes nothing.
-  (void)Reconcile();
+  // Only the cheap part of Reconcile on this path (the housekeeping runs the rest every 5 s).
+  (void)ExpireDue();
   Register(pod, /*bound=*/false);
   const double now = Now();
   auto answer = [&](absl::StatusOr<GangBook::Claim> claim) -> std::optional<Admission> {
@@ -371,21 +372,27 @@ void GangCoordinator::ForgetAbsent(const absl::flat_hash_set<std::string>& liste
   for (const Gone& x : gone) ForgetMember(x.gang, x.uid, x.key);
 }
 
-std::vector<std::string> GangCoordinator::Reconcile() {
-  const double now = Now();
-  std::vector<std::string> released = book_.Expire(now);
-  const size_t expired = released.size();
+std::vector<std::string> GangCoordinator::ExpireDue() {
+  std::vector<std::string> released = book_.Expire(Now());
   for (const std::string& gang : released) {
     spdlog::info("gang {}: reservation expired with members missing; released", gang);
   }
+  absl::MutexLock lock(&mu_);
+  counters_.expired += released.size();
+  return released;
+}
+
+std::vector<std::string> GangCoordinator::Reconcile() {
+  const double now = Now();
+  std::vector<std::string> released = ExpireDue();
   // Slots the ledger lost (their node was removed or shrank): the plan no longer holds.
-  for (const std::string& gang : book_.DropLost()) {
+  std::vector<std::string> lost = book_.DropLost();
+  for (const std::string& gang : lost) {
     spdlog::warn("gang {}: a slot is no longer held (node removed or changed); released", gang);
     released.push_back(gang);
   }
   absl::MutexLock lock(&mu_);
-  counters_.expired += expired;
-  counters_.dropped += released.size() - expired;
+  counters_.dropped += lost.size();
   // Forget unbound members not seen for a deadline's length (deleted in static mode, or gone).
   for (auto g = gangs_.begin(); g != gangs_.end();) {
     for (auto m = g->second.members.begin(); m != g->second.members.end();) {

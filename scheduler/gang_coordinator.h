@@ -14,9 +14,10 @@
 //   shape) is scheduled like any other pod.
 // - A gang that cannot fit reserves nothing and every member's filter gives the planner's one
 //   reason; it is planned again at the next member's filter (capacity may have freed).
-// - Reconcile (called periodically and at every gang filter) releases reservations past their
+// - Reconcile (called every 5 s by the extender's housekeeping) releases reservations past their
 //   deadline, reservations whose held slots the ledger no longer has (node removed, relist), and
-//   forgets members not seen for a deadline's length.
+//   forgets members not seen for a deadline's length. Every gang filter releases expired
+//   reservations too (ExpireDue), the cheap part.
 // - Tenancy (scheduler/tenancy.h) applies to the plan: nodes a member may not use are left out,
 //   GPUs it may not share are blocked.
 //
@@ -115,6 +116,8 @@ class GangCoordinator {
   // Releases what must not be held any more (see the file comment). Returns the gangs whose
   // reservations it released.
   std::vector<std::string> Reconcile() ABSL_LOCKS_EXCLUDED(mu_);
+  // The part of Reconcile that every gang filter runs: reservations past their deadline.
+  std::vector<std::string> ExpireDue() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sets minMember of gang `gang` ("namespace/name") from its PodGroup object (0: deleted).
   void SetMinMember(const std::string& gang, int min_member) ABSL_LOCKS_EXCLUDED(mu_);
