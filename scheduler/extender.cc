@@ -148,6 +148,11 @@ absl::Status Extender::ApplyTenancy(const codec::ExtenderArgs& args,
   for (size_t k = 0; k < out->result.survivors.size(); ++k) {
     const int position = out->result.survivors[k];
     const NodeIndex n = was_feasible[k];
+    if (snapshot.node(n).pods == 0) {  // Nobody to share with (bind checks again).
+      survivors.push_back(position);
+      feasible.push_back(n);
+      continue;
+    }
     const TenancyVerdict v = TenancyOn(args.pod, snapshot.node(n).name, restricted);
     if (v.node_excluded) {
       fail(position, v.reason);

@@ -275,6 +275,7 @@ void GangCoordinator::ApplyTenancy(const std::string& ns,
   }
   options->excluded_nodes.assign(static_cast<size_t>(snapshot.num_nodes()), false);
   for (plugins::NodeIndex n = 0; n < snapshot.num_nodes(); ++n) {
+    if (snapshot.node(n).pods == 0) continue;  // Nobody to share with (Reserve checks again).
     plugins::GpuMask gpus = 0;
     for (const plugins::PodRequest* k : kinds) {
       const TenancyVerdict v =
