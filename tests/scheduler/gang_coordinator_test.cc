@@ -59,6 +59,21 @@ struct Fixture {
     o.clock = [this] { return now; };
     gangs = std::make_unique<GangCoordinator>(solver.get(), ledger.get(), o, tenancy);
   }
+  // Holds pod `key` (uid `uid`) on `node` with GPUs `gpus` and `cpu` milli-CPU, as a pod bound
+  // before the gang arrives.
+  void Occupy(const std::string& uid, const std::string& key, const std::string& node,
+              plugins::GpuMask gpus, int64_t cpu) {
+    auto take = [&](const plugins::ClusterSnapshot&,
+                    plugins::NodeIndex index) -> absl::StatusOr<plugins::Assignment> {
+      plugins::Assignment a;
+      a.node = index;
+      a.gpus = gpus;
+      a.cpu_milli = cpu;
+      return a;
+    };
+    plugins::PodRequest request = Pod(key).Cpu(cpu).Gpus(std::popcount(gpus));
+    ASSERT_TRUE(ledger->Place(uid, key, request, node, take).ok());
+  }
   int FreeGpus() const {
     int free = 0;
     for (const auto& n : ledger->Snapshot()->nodes()) free += std::popcount(n.WholeFreeGpus());
@@ -142,14 +157,7 @@ TEST(GangCoordinatorTest, TenancyKeepsExclusiveNodeGangsApart) {
     if (*exclusive != 0) tenancy.Set(exclusive, Isolation::kExclusiveNode);
     Fixture f;
     f.Rebuild(300, {}, &tenancy);
-    auto cpu_only = [](const plugins::ClusterSnapshot&,
-                       plugins::NodeIndex node) -> absl::StatusOr<plugins::Assignment> {
-      plugins::Assignment a;
-      a.node = node;
-      a.cpu_milli = 1000;
-      return a;
-    };
-    ASSERT_TRUE(f.ledger->Place("o", "other/o", Pod("other/o").Cpu(1000), "n0", cpu_only).ok());
+    f.Occupy("o", "other/o", "n0", /*gpus=*/0, /*cpu=*/1000);
     const std::vector<codec::PodObject> members = {Member("w1", 4, 2), Member("w2", 4, 2)};
     (void)f.gangs->Admit(members[0]);
     absl::StatusOr<GangCoordinator::Admission> a = f.gangs->Admit(members[1]);
@@ -238,14 +246,7 @@ TEST(GangCoordinatorTest, RequiredLevelWaitsPreferredWidens) {
   for (const bool required : {true, false}) {
     SCOPED_TRACE(required ? "required" : "preferred");
     Fixture f;
-    auto take = [](const plugins::ClusterSnapshot&,
-                   plugins::NodeIndex node) -> absl::StatusOr<plugins::Assignment> {
-      plugins::Assignment a;
-      a.node = node;
-      a.gpus = 0xff;
-      return a;
-    };
-    ASSERT_TRUE(f.ledger->Place("busy", "x/busy", Pod("x/busy").Gpus(8), "n2", take).ok());
+    f.Occupy("busy", "x/busy", "n2", /*gpus=*/0xff, /*cpu=*/0);
     std::vector<codec::PodObject> members;
     for (int i = 0; i < 3; ++i) {
       members.push_back(Member("w" + std::to_string(i), 8, 3, "rack", required));
