@@ -10,9 +10,10 @@
 #include "benchmark/benchmark.h"
 
 #include "bench/load/k8s_objects.h"
-#include "scheduler/cluster_file.h"
+#include "scheduler/cmd/app.h"
 #include "scheduler/codec/extender.h"
-#include "scheduler/server.h"
+#include "scheduler/codec/json.h"
+#include "scheduler/http/server.h"
 
 namespace accelsched::scheduler {
 namespace {

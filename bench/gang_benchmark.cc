@@ -12,8 +12,8 @@
 #include "plugins/framework/cluster_state.h"
 #include "plugins/gang/planner.h"
 #include "plugins/policy.h"
-#include "scheduler/gang_coordinator.h"
-#include "scheduler/ledger.h"
+#include "scheduler/gang/gang_coordinator.h"
+#include "scheduler/state/ledger.h"
 
 namespace accelsched::plugins {
 namespace {

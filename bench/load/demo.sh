@@ -4,6 +4,8 @@
 # kube-scheduler would (bench/load/extender_driver.cc), print every decision and the final
 # occupancy, then stop the extender. Exits non-zero if the extender misbehaves.
 # Usage: bench/load/demo.sh [build dir]
+# With TRANSCRIPT=FILE in the environment, every request and answer is also written to FILE
+# (tests/scheduler/demo_golden_test.sh compares it with a golden file).
 set -euo pipefail
 BUILD="${1:-build}"
 CLUSTER="deploy/examples/demo-cluster.yaml"
@@ -24,7 +26,7 @@ done
 [ -n "$PORT" ] || { echo "accelsched-extender did not start:"; cat "$LOG"; exit 1; }
 echo "accelsched-extender serving on 127.0.0.1:$PORT (static mode, $CLUSTER)"
 echo
-"$BUILD/bench/accelsched-load" demo --url "http://127.0.0.1:$PORT"
+"$BUILD/bench/accelsched-load" demo --url "http://127.0.0.1:$PORT" ${TRANSCRIPT:+--transcript "$TRANSCRIPT"}
 echo
 echo "--- accelsched-extender log ---"
 cat "$LOG"

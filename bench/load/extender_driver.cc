@@ -39,9 +39,10 @@ using Json = nlohmann::json;
 constexpr char kHelp[] = R"(usage: accelsched-load <command> [flags]
 
 commands:
-  demo --url URL [--prefix /v1/extender]
+  demo --url URL [--prefix /v1/extender] [--transcript FILE]
       drive a scripted mixed workload through filter, prioritize and bind, as kube-scheduler
-      does; print each decision and the final occupancy per node
+      does; print each decision and the final occupancy per node. --transcript writes every
+      request and answer body (the golden-file test of the extender's answers compares it)
   gen-cluster --nodes N --out FILE [--busy F]
       write a static cluster file of N HGX H100 nodes (8 GPUs); a fraction F (default 1) of
       them has 4 GPUs in use
@@ -176,10 +177,16 @@ class Driver {
     client_.set_read_timeout(30, 0);
   }
 
+  // Records every exchange of Call and Get into `out` (not owned; null: none): the request line
+  // and body, then the status and body of the answer, each body on one line.
+  void RecordTo(std::ostream* out) { transcript_ = out; }
+
   // POST and parse; nullopt (with a message on stderr) on transport or HTTP errors.
   std::optional<Json> Call(const std::string& verb, const Json& body) {
     const std::string path = target_.prefix + "/" + verb;
-    httplib::Result r = client_.Post(path.c_str(), body.dump(), "application/json");
+    const std::string text = body.dump();
+    httplib::Result r = client_.Post(path.c_str(), text, "application/json");
+    Record("POST " + path, text, r);
     if (!r) {
       std::cerr << "accelsched-load: POST " << path << ": " << httplib::to_string(r.error())
                 << "\n";
@@ -200,6 +207,7 @@ class Driver {
 
   std::optional<Json> Get(const std::string& path) {
     httplib::Result r = client_.Get(path.c_str());
+    Record("GET " + path, "", r);
     if (!r || r->status != 200) {
       std::cerr << "accelsched-load: GET " << path << " failed\n";
       return std::nullopt;
@@ -213,8 +221,19 @@ class Driver {
   const Target& target() const { return target_; }
 
  private:
+  void Record(const std::string& request, const std::string& body, const httplib::Result& r) {
+    if (transcript_ == nullptr) return;
+    *transcript_ << "> " << request << "\n" << body << "\n";
+    if (r) {
+      *transcript_ << "< " << r->status << "\n" << r->body << "\n";
+    } else {
+      *transcript_ << "< error " << httplib::to_string(r.error()) << "\n";
+    }
+  }
+
   Target target_;
   httplib::Client client_;
+  std::ostream* transcript_ = nullptr;
 };
 
 // Groups FailedNodes/FailedAndUnresolvableNodes reasons: "3 nodes: insufficient GPUs: ...".
@@ -252,6 +271,15 @@ int Demo(const Flags& flags) {
   }
   target->prefix = flags.Get("--prefix", target->prefix);
   Driver d(*target);
+  std::ofstream transcript;
+  if (const std::string path = flags.Get("--transcript"); !path.empty()) {
+    transcript.open(path, std::ios::binary | std::ios::trunc);
+    if (!transcript) {
+      std::cerr << "accelsched-load demo: --transcript: cannot write " << path << "\n";
+      return 1;
+    }
+    d.RecordTo(&transcript);
+  }
   Json state;
   std::optional<Json> found = NodeNames(d, &state);
   if (!found) return 2;

@@ -29,7 +29,7 @@
 #include "bench/sim/trace.h"
 #include "bench/sim/trace_sim.h"
 #include "plugins/policy.h"
-#include "scheduler/cli_flags.h"
+#include "scheduler/cmd/cli_flags.h"
 
 namespace accelsched::sim {
 namespace {

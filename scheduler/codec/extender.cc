@@ -14,12 +14,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
+#include "scheduler/codec/json.h"
 #include "topology/status_macros.h"
 
 #include "simdjson.h"
 
 namespace accelsched::scheduler::codec {
 namespace {
+
+constexpr char kBodyNotJson[] = "request body is not valid JSON (or not UTF-8)";
 
 absl::StatusOr<PodObject> RequiredPod(const Json& body) {
   const Json* pod = Find(body, "Pod");
@@ -492,6 +495,20 @@ absl::StatusOr<BindingArgs> DecodeBindingArgs(const Json& body) {
 
 Json EncodeErrorResult(const std::string& error) { return Json{{"Error", error}}; }
 
+std::string EncodeErrorResultText(absl::string_view error) {
+  return Dump(EncodeErrorResult(std::string(error)));
+}
+
+absl::StatusOr<BindingArgs> DecodeBindingArgs(absl::string_view body) {
+  ACCELSCHED_ASSIGN_OR_RETURN(Json j, ParseJson(body, kBodyNotJson));
+  return DecodeBindingArgs(j);
+}
+
+absl::StatusOr<PreemptionArgs> DecodePreemptionArgs(absl::string_view body) {
+  ACCELSCHED_ASSIGN_OR_RETURN(Json j, ParseJson(body, kBodyNotJson));
+  return DecodePreemptionArgs(j);
+}
+
 absl::StatusOr<PreemptionArgs> DecodePreemptionArgs(const Json& body) {
   ACCELSCHED_RETURN_IF_ERROR(ExpectObject(body, "body"));
   PreemptionArgs out;
@@ -545,6 +562,12 @@ Json EncodePreemptionResult(const std::map<std::string, std::vector<std::string>
                      {"NumPDBViolations", v == pdb_violations.end() ? 0 : v->second}};
   }
   return Json{{"NodeNameToMetaVictims", std::move(map)}};
+}
+
+std::string EncodePreemptionResultText(
+    const std::map<std::string, std::vector<std::string>>& victims,
+    const std::map<std::string, int64_t>& pdb_violations) {
+  return Dump(EncodePreemptionResult(victims, pdb_violations));
 }
 
 }  // namespace accelsched::scheduler::codec

@@ -27,7 +27,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-#include "scheduler/codec/json_util.h"
 #include "scheduler/codec/k8s.h"
 
 namespace accelsched::scheduler::codec {
@@ -86,8 +85,6 @@ struct ExtenderArgs {
 // the full decoder, is parsed with nlohmann. Neither Nodes nor NodeNames (both absent or null)
 // is an empty candidate list; both present is an error.
 absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body);
-// The same for an already parsed body (tests).
-absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(const Json& body);
 
 struct FilterResult {
   std::vector<int> survivors;  // Indices into ExtenderArgs::node_names.
@@ -105,10 +102,9 @@ struct FilterResult {
   std::vector<std::pair<std::string, std::string>> Named(const ExtenderArgs& args,
                                                          bool unresolvable) const;
 };
-// Survivors in the input's form (NodeNames, or Nodes with the original items). The text form is
-// written directly (no DOM); the Json form parses it.
+// Survivors in the input's form (NodeNames, or Nodes with the original items), written directly
+// (no DOM).
 std::string EncodeFilterResultText(const ExtenderArgs& args, const FilterResult& result);
-Json EncodeFilterResult(const ExtenderArgs& args, const FilterResult& result);
 
 struct HostPriority {
   std::string host;
@@ -118,7 +114,6 @@ std::string EncodeHostPriorityListText(const std::vector<HostPriority>& list);
 // The same for `scores[i]` of `names[i]` (what the extender's prioritize returns), written from
 // the names' ready literals.
 std::string EncodeHostPriorityListText(const NodeNames& names, const std::vector<int64_t>& scores);
-Json EncodeHostPriorityList(const std::vector<HostPriority>& list);
 
 // Appends `s` as a JSON string literal (quoted, escaped) to `out`. `s` must be UTF-8.
 void AppendJsonString(std::string* out, absl::string_view s);
@@ -129,9 +124,11 @@ struct BindingArgs {
   std::string pod_uid;
   std::string node;
 };
-absl::StatusOr<BindingArgs> DecodeBindingArgs(const Json& body);
-// {"Error": error}.
-Json EncodeErrorResult(const std::string& error);
+// The request body as received; InvalidArgument for text that is not JSON (or not UTF-8).
+absl::StatusOr<BindingArgs> DecodeBindingArgs(absl::string_view body);
+// {"Error": error}: the ExtenderBindingResult, and the body of every error answer. Invalid UTF-8
+// in `error` is replaced.
+std::string EncodeErrorResultText(absl::string_view error);
 
 struct PreemptionArgs {
   PodObject pod;
@@ -139,11 +136,13 @@ struct PreemptionArgs {
   std::map<std::string, std::vector<std::string>> victims;
   std::map<std::string, int64_t> pdb_violations;
 };
-absl::StatusOr<PreemptionArgs> DecodePreemptionArgs(const Json& body);
+// The request body as received; InvalidArgument for text that is not JSON (or not UTF-8).
+absl::StatusOr<PreemptionArgs> DecodePreemptionArgs(absl::string_view body);
 
 // {"NodeNameToMetaVictims": {node: {"Pods": [{"UID": uid}], "NumPDBViolations": n}}}.
-Json EncodePreemptionResult(const std::map<std::string, std::vector<std::string>>& victims,
-                            const std::map<std::string, int64_t>& pdb_violations);
+std::string EncodePreemptionResultText(
+    const std::map<std::string, std::vector<std::string>>& victims,
+    const std::map<std::string, int64_t>& pdb_violations);
 
 }  // namespace accelsched::scheduler::codec
 

@@ -4,6 +4,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
+#include "scheduler/codec/json.h"
+
 namespace accelsched::scheduler::codec {
 
 const Json* Find(const Json& object, absl::string_view key) {
@@ -14,6 +16,14 @@ const Json* Find(const Json& object, absl::string_view key) {
     if (absl::EqualsIgnoreCase(i.key(), key)) return i->is_null() ? nullptr : &*i;
   }
   return nullptr;
+}
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+absl::StatusOr<Json> ParseJson(absl::string_view text, absl::string_view what) {
+  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError(std::string(what));
+  return j;
 }
 
 std::string Join(absl::string_view path, absl::string_view key) {

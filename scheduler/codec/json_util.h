@@ -1,5 +1,7 @@
 // Small helpers for reading untrusted JSON with errors that name the field path
-// ("Pod.spec.containers[0].resources.requests.cpu: ..."). Only scheduler/codec uses them.
+// ("Pod.spec.containers[0].resources.requests.cpu: ..."). Internal to scheduler/codec (and its
+// tests): no header outside codec/ includes nlohmann/json; the rest of the service sees typed
+// values and text. None of these throws: a value of the wrong type is an InvalidArgument.
 //
 // Keys: Kubernetes objects use exact camelCase keys; the extender types have no JSON tags, so Go
 // matches their keys case-insensitively. Find() tries the exact key first, then a

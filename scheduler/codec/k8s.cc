@@ -13,7 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
-#include "scheduler/annotations.h"
+#include "scheduler/codec/annotations.h"
+#include "scheduler/codec/json.h"
 #include "scheduler/codec/quantity.h"
 #include "topology/annotation.h"
 #include "topology/mig/mig.h"
@@ -633,6 +634,21 @@ absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
     }
   }
   return out;
+}
+
+absl::StatusOr<ClusterObjects> DecodeClusterListText(absl::string_view text,
+                                                     absl::string_view file) {
+  ACCELSCHED_ASSIGN_OR_RETURN(Json json, ParseJsonOrYaml(text, file));
+  absl::StatusOr<ClusterObjects> objects = DecodeClusterList(json);
+  if (!objects.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": ", objects.status().message()));
+  }
+  return objects;
+}
+
+absl::StatusOr<PodObject> DecodePodText(absl::string_view text, absl::string_view path) {
+  ACCELSCHED_ASSIGN_OR_RETURN(Json json, ParseJson(text, absl::StrCat(path, ": not JSON")));
+  return DecodePod(json, path);
 }
 
 std::map<std::string, std::string> AssignmentAnnotations(const Assignment& a,

@@ -11,6 +11,7 @@
 #ifndef ACCELSCHED_SCHEDULER_CODEC_K8S_H_
 #define ACCELSCHED_SCHEDULER_CODEC_K8S_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,7 +26,6 @@
 #include "plugins/framework/cluster_state.h"
 #include "plugins/framework/pod_request.h"
 #include "plugins/framework/snapshot.h"
-#include "scheduler/codec/json_util.h"
 
 namespace accelsched::scheduler::codec {
 
@@ -63,8 +63,9 @@ struct PodObject {
   }
 };
 
-// `path` prefixes error messages ("Pod", "items[3]").
-absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path);
+// The JSON form of a Pod (a v1.Pod object's text); `path` prefixes error messages ("Pod",
+// "items[3]"). InvalidArgument for text that is not JSON.
+absl::StatusOr<PodObject> DecodePodText(absl::string_view text, absl::string_view path);
 
 struct NodeObject {
   plugins::NodeSpec spec;
@@ -84,24 +85,19 @@ class TopologyCache {
   absl::flat_hash_map<std::string, std::shared_ptr<const plugins::NodeTopology>> cache_;
 };
 
-absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path,
-                                      TopologyCache& topologies);
-
 // A scheduler-plugins PodGroup (scheduling.x-k8s.io/v1alpha1): the gang's minMember.
 struct PodGroupObject {
   std::string gang;  // "namespace/name", as GangMembership::name.
   int min_member = 0;
 };
 
-// `path` prefixes error messages. spec.minMember must be 1..100000.
-absl::StatusOr<PodGroupObject> DecodePodGroup(const Json& group, absl::string_view path);
+// spec.minMember must be 1..100000.
 
 // A Namespace: its tenancy label accelsched.io/isolation (empty when unset).
 struct NamespaceObject {
   std::string name;
   std::string isolation;
 };
-absl::StatusOr<NamespaceObject> DecodeNamespace(const Json& ns, absl::string_view path);
 
 struct ClusterObjects {
   std::vector<NodeObject> nodes;
@@ -112,9 +108,11 @@ struct ClusterObjects {
 };
 
 // A v1 List (or NodeList / PodList) whose items are Nodes, Pods, PodGroups and Namespaces; other
-// kinds are skipped.
-// Items without "kind" are taken from the list's kind. Errors name the item ("items[3].spec...").
-absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list);
+// kinds are skipped; as JSON or YAML text (`kubectl get ... -o json|yaml`), `file` naming it in
+// errors. Items without "kind" are taken from the list's kind. Errors name the item
+// ("items[3].spec...").
+absl::StatusOr<ClusterObjects> DecodeClusterListText(absl::string_view text,
+                                                     absl::string_view file);
 
 // The canonical model name of a GFD product label: "NVIDIA-A100-SXM4-80GB" -> "A100-80GB",
 // "NVIDIA-H100-80GB-HBM3" -> "H100-80GB", "NVIDIA-H100-NVL" -> "H100-94GB", "NVIDIA-H200" ->

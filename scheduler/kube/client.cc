@@ -12,8 +12,6 @@
 namespace accelsched::scheduler::kube {
 namespace {
 
-using codec::Json;
-
 absl::Status FromHttp(int status, const std::string& what, const std::string& body) {
   const std::string msg = absl::StrCat(what, ": HTTP ", status, ": ", body.substr(0, 300));
   if (status == 401 || status == 403) return absl::PermissionDeniedError(msg);
@@ -133,7 +131,7 @@ void KubeClient::Stop() const {
   for (void* w : watches_) static_cast<httplib::ClientImpl*>(w)->stop();
 }
 
-absl::StatusOr<Json> KubeClient::Get(const std::string& path) const {
+absl::StatusOr<std::string> KubeClient::Get(const std::string& path) const {
   absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);
   if (!client.ok()) return client.status();
   httplib::Result r = (*client)->Get(path.c_str(), {{"Accept", "application/json"}});
@@ -141,38 +139,37 @@ absl::StatusOr<Json> KubeClient::Get(const std::string& path) const {
     return absl::UnavailableError(absl::StrCat("GET ", path, ": ", httplib::to_string(r.error())));
   }
   if (r->status != 200) return FromHttp(r->status, "GET " + path, r->body);
-  Json j = Json::parse(r->body, nullptr, false);
-  if (j.is_discarded()) return absl::UnavailableError(absl::StrCat("GET ", path, ": not JSON"));
-  return j;
+  return std::move(r->body);
 }
 
-absl::StatusOr<Json> KubeClient::Post(const std::string& path, const Json& body) const {
+absl::StatusOr<std::string> KubeClient::Post(const std::string& path,
+                                             const std::string& body) const {
   absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);
   if (!client.ok()) return client.status();
-  httplib::Result r = (*client)->Post(path.c_str(), body.dump(), "application/json");
+  httplib::Result r = (*client)->Post(path.c_str(), body, "application/json");
   if (!r) {
     return absl::UnavailableError(absl::StrCat("POST ", path, ": ", httplib::to_string(r.error())));
   }
   if (r->status != 200 && r->status != 201) return FromHttp(r->status, "POST " + path, r->body);
-  Json j = Json::parse(r->body, nullptr, false);
-  return j.is_discarded() ? Json::object() : j;
+  return std::move(r->body);
 }
 
-absl::StatusOr<Json> KubeClient::MergePatch(const std::string& path, const Json& patch) const {
+absl::StatusOr<std::string> KubeClient::MergePatch(const std::string& path,
+                                                   const std::string& patch) const {
   absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);
   if (!client.ok()) return client.status();
-  httplib::Result r = (*client)->Patch(path.c_str(), patch.dump(), "application/merge-patch+json");
+  httplib::Result r = (*client)->Patch(path.c_str(), patch, "application/merge-patch+json");
   if (!r) {
     return absl::UnavailableError(
         absl::StrCat("PATCH ", path, ": ", httplib::to_string(r.error())));
   }
   if (r->status != 200) return FromHttp(r->status, "PATCH " + path, r->body);
-  Json j = Json::parse(r->body, nullptr, false);
-  return j.is_discarded() ? Json::object() : j;
+  return std::move(r->body);
 }
 
-absl::Status KubeClient::Watch(const std::string& path,
-                               const std::function<bool(const Json& event)>& on_event) const {
+absl::Status KubeClient::Watch(
+    const std::string& path,
+    const std::function<absl::Status(absl::string_view line)>& on_line) const {
   absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);
   if (!client.ok()) return client.status();
   (*client)->set_read_timeout(330, 0);  // Longer than the watch's timeoutSeconds.
@@ -213,24 +210,13 @@ absl::Status KubeClient::Watch(const std::string& path,
         size_t start = 0;
         for (size_t nl = buffer.find('\n'); nl != std::string::npos;
              nl = buffer.find('\n', start)) {
-          const std::string line = buffer.substr(start, nl - start);
+          const absl::string_view line(buffer.data() + start, nl - start);
           start = nl + 1;
           if (line.empty()) continue;
-          Json event = Json::parse(line, nullptr, false);
-          if (event.is_discarded() || !event.is_object()) {
-            outcome = absl::UnavailableError(absl::StrCat("watch ", path, ": a line is not JSON"));
+          if (absl::Status s = on_line(line); !s.ok()) {
+            outcome = std::move(s);
             return false;
           }
-          if (event.value("type", "") == "ERROR") {
-            const Json& object = event.contains("object") ? event["object"] : Json();
-            const int code = object.is_object() ? object.value("code", 0) : 0;
-            outcome =
-                code == 410
-                    ? absl::AbortedError(absl::StrCat("watch ", path, ": 410 Gone"))
-                    : absl::UnavailableError(absl::StrCat("watch ", path, ": ", event.dump()));
-            return false;
-          }
-          if (!on_event(event)) return false;
         }
         buffer.erase(0, start);
         return true;

@@ -1,7 +1,9 @@
 // A small Kubernetes API client for what the extender needs (DESIGN section 8): GET (list),
-// streaming watch (one JSON event per line), and POST (the pods/binding subresource). HTTPS with
-// a CA from the endpoint, bearer-token or client-certificate auth. The only translation unit
-// besides server.cc that includes httplib.h, and the only one that uses OpenSSL directly.
+// streaming watch (one JSON event per line), POST (the pods/binding subresource) and merge
+// PATCH. HTTPS with a CA from the endpoint, bearer-token or client-certificate auth. It moves
+// text: the bodies are encoded and decoded by the codec (codec/kube.h). The only translation
+// unit besides http/server.cc that includes httplib.h, and the only one that uses OpenSSL
+// directly.
 //
 // Status codes: 401/403 PermissionDenied, 404 NotFound, 409 AlreadyExists (a conflict), 410
 // Aborted (resourceVersion too old: relist), 4xx InvalidArgument, 5xx and transport errors
@@ -19,9 +21,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
-#include "scheduler/codec/json_util.h"
 #include "scheduler/kube/endpoint.h"
 
 namespace accelsched::scheduler::kube {
@@ -32,17 +34,19 @@ class KubeClient {
   static absl::StatusOr<std::unique_ptr<KubeClient>> Create(Endpoint endpoint,
                                                             FileReader read = RealFileReader());
 
-  absl::StatusOr<codec::Json> Get(const std::string& path) const;
-  absl::StatusOr<codec::Json> Post(const std::string& path, const codec::Json& body) const;
+  // The answer's body (JSON text, not checked here).
+  absl::StatusOr<std::string> Get(const std::string& path) const;
+  absl::StatusOr<std::string> Post(const std::string& path, const std::string& body) const;
   // A JSON merge patch (RFC 7386), e.g. to set one annotation.
-  absl::StatusOr<codec::Json> MergePatch(const std::string& path, const codec::Json& patch) const;
+  absl::StatusOr<std::string> MergePatch(const std::string& path, const std::string& patch) const;
 
-  // GETs `path` (a watch URL) and calls `on_event` with each event object ({type, object}) as it
-  // arrives, until the server ends the stream (OK), `on_event` returns false (OK), Stop() is
-  // called (Cancelled), an ERROR event or HTTP status 410 says the resourceVersion is too old
-  // (Aborted), or the connection fails (Unavailable).
+  // GETs `path` (a watch URL) and calls `on_line` with each line of the stream (one event,
+  // {type, object}) as it arrives, until the server ends the stream (OK), Stop() is called
+  // (Cancelled), HTTP status 410 says the resourceVersion is too old (Aborted), the connection
+  // fails (Unavailable), or `on_line` returns an error (that error; e.g. Aborted for an ERROR
+  // event with code 410, Cancelled to stop).
   absl::Status Watch(const std::string& path,
-                     const std::function<bool(const codec::Json& event)>& on_event) const;
+                     const std::function<absl::Status(absl::string_view line)>& on_line) const;
 
   // Ends running watches (closes their connections) and makes later ones return Cancelled.
   void Stop() const;

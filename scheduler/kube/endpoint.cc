@@ -4,18 +4,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-#include "scheduler/codec/json_util.h"
-#include "scheduler/codec/yaml.h"
+#include "scheduler/codec/kubeconfig.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler::kube {
 namespace {
-
-using codec::Json;
 
 constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount/";
 
@@ -67,39 +63,17 @@ absl::Status ParseServer(const std::string& server, const std::string& where, En
   return absl::OkStatus();
 }
 
-// A named entry of a kubeconfig list ("clusters", "users", "contexts").
-const Json* Named(const Json& root, const char* list, const std::string& name, const char* inner) {
-  const Json* items = codec::Find(root, list);
-  if (items == nullptr || !items->is_array()) return nullptr;
-  for (const Json& item : *items) {
-    if (item.is_object() && item.value("name", "") == name) return codec::Find(item, inner);
-  }
-  return nullptr;
-}
-
 std::string Relative(const std::string& kubeconfig, const std::string& file) {
   if (file.empty() || file[0] == '/') return file;
   const size_t slash = kubeconfig.rfind('/');
   return slash == std::string::npos ? file : kubeconfig.substr(0, slash + 1) + file;
 }
 
-// `<field>-data` (base64) or `<field>` (a file), as PEM text.
-absl::StatusOr<std::string> DataOrFile(const Json& obj, const std::string& field,
-                                       const std::string& path, const std::string& where,
-                                       const FileReader& read) {
-  if (const Json* d = codec::Find(obj, field + "-data"); d != nullptr) {
-    if (!d->is_string()) return Bad(path, where + "." + field + "-data", "must be a string");
-    std::string pem;
-    if (!absl::Base64Unescape(d->get<std::string>(), &pem)) {
-      return Bad(path, where + "." + field + "-data", "is not base64");
-    }
-    return pem;
-  }
-  if (const Json* f = codec::Find(obj, field); f != nullptr) {
-    if (!f->is_string()) return Bad(path, where + "." + field, "must be a string");
-    return read(Relative(path, f->get<std::string>()));
-  }
-  return std::string();
+// The PEM text of `pem`: its inline data, else the file it names (read now), else "".
+absl::StatusOr<std::string> PemText(const codec::KubeconfigPem& pem, const std::string& path,
+                                    const FileReader& read) {
+  if (!pem.data.empty() || pem.file.empty()) return pem.data;
+  return read(Relative(path, pem.file));
 }
 
 }  // namespace
@@ -144,47 +118,24 @@ absl::StatusOr<Endpoint> InClusterEndpoint(const EnvLookup& env, const FileReade
 absl::StatusOr<Endpoint> KubeconfigEndpoint(absl::string_view text, const std::string& path,
                                             const std::string& context_name,
                                             const FileReader& read) {
-  ACCELSCHED_ASSIGN_OR_RETURN(Json root, codec::ParseJsonOrYaml(text, path));
-  if (!root.is_object()) return Bad(path, "(top level)", "must be a mapping");
-  std::string name = context_name;
-  if (name.empty()) name = root.value("current-context", "");
-  if (name.empty()) return Bad(path, "current-context", "not set (or give a context)");
-  const Json* context = Named(root, "contexts", name, "context");
-  if (context == nullptr)
-    return Bad(path, "contexts", absl::StrCat("no context named '", name, "'"));
-  const std::string cluster_name = context->value("cluster", "");
-  const std::string user_name = context->value("user", "");
-  const Json* cluster = Named(root, "clusters", cluster_name, "cluster");
-  if (cluster == nullptr) {
-    return Bad(path, "clusters", absl::StrCat("no cluster named '", cluster_name, "'"));
-  }
+  ACCELSCHED_ASSIGN_OR_RETURN(codec::Kubeconfig config,
+                              codec::DecodeKubeconfig(text, path, context_name));
   Endpoint e;
-  const std::string where = absl::StrCat("clusters[", cluster_name, "].cluster");
   ACCELSCHED_RETURN_IF_ERROR(
-      ParseServer(cluster->value("server", ""), path + ": " + where + ".server", &e));
-  e.insecure_skip_verify = cluster->value("insecure-skip-tls-verify", false);
-  ACCELSCHED_ASSIGN_OR_RETURN(e.ca_pem,
-                              DataOrFile(*cluster, "certificate-authority", path, where, read));
-  if (!user_name.empty()) {
-    const Json* user = Named(root, "users", user_name, "user");
-    if (user == nullptr) return Bad(path, "users", absl::StrCat("no user named '", user_name, "'"));
-    const std::string uwhere = absl::StrCat("users[", user_name, "].user");
-    if (codec::Find(*user, "exec") != nullptr || codec::Find(*user, "auth-provider") != nullptr) {
-      return Bad(path, uwhere,
-                 "exec and auth-provider credentials are not supported; use a token, a token "
-                 "file or a client certificate (e.g. a service account's kubeconfig)");
-    }
-    e.token = user->value("token", "");
-    if (const std::string f = user->value("tokenFile", ""); !f.empty()) {
-      e.token_file = Relative(path, f);
+      ParseServer(config.server, path + ": " + config.cluster_field + ".server", &e));
+  e.insecure_skip_verify = config.insecure_skip_verify;
+  ACCELSCHED_ASSIGN_OR_RETURN(e.ca_pem, PemText(config.certificate_authority, path, read));
+  if (!config.user_field.empty()) {
+    e.token = config.token;
+    if (!config.token_file.empty()) {
+      e.token_file = Relative(path, config.token_file);
       ACCELSCHED_ASSIGN_OR_RETURN(e.token, read(e.token_file));
     }
-    ACCELSCHED_ASSIGN_OR_RETURN(e.client_cert_pem,
-                                DataOrFile(*user, "client-certificate", path, uwhere, read));
-    ACCELSCHED_ASSIGN_OR_RETURN(e.client_key_pem,
-                                DataOrFile(*user, "client-key", path, uwhere, read));
+    ACCELSCHED_ASSIGN_OR_RETURN(e.client_cert_pem, PemText(config.client_certificate, path, read));
+    ACCELSCHED_ASSIGN_OR_RETURN(e.client_key_pem, PemText(config.client_key, path, read));
     if (e.client_cert_pem.empty() != e.client_key_pem.empty()) {
-      return Bad(path, uwhere, "client-certificate and client-key must be given together");
+      return Bad(path, config.user_field,
+                 "client-certificate and client-key must be given together");
     }
   }
   while (!e.token.empty() && (e.token.back() == '\n' || e.token.back() == '\r')) e.token.pop_back();

@@ -2,7 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "scheduler/annotations.h"
+#include "scheduler/codec/annotations.h"
+#include "scheduler/codec/kube.h"
 #include "topology/annotation.h"
 #include "topology/smi_parser.h"
 
@@ -22,9 +23,9 @@ absl::StatusOr<std::string> TopologyAnnotationFromSmi(absl::string_view smi_outp
 
 absl::Status PublishTopology(const KubeClient& client, const std::string& node,
                              const std::string& annotation) {
-  const codec::Json patch = {
-      {"metadata", {{"annotations", {{std::string(kAnnotationTopology), annotation}}}}}};
-  absl::StatusOr<codec::Json> r = client.MergePatch(absl::StrCat("/api/v1/nodes/", node), patch);
+  absl::StatusOr<std::string> r =
+      client.MergePatch(absl::StrCat("/api/v1/nodes/", node),
+                        codec::EncodeAnnotationPatch(kAnnotationTopology, annotation));
   return r.ok() ? absl::OkStatus() : r.status();
 }
 

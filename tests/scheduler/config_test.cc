@@ -1,5 +1,5 @@
 // The extender's config file: defaults, every key, and errors that name the file and the key.
-#include "scheduler/config.h"
+#include "scheduler/codec/config.h"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 // Tests of the extender verbs on typed values (scheduler/extender.h) over a static cluster
 // loaded through the real cluster-file path (scheduler/cluster_file.h).
-#include "scheduler/extender.h"
+#include "scheduler/service/extender.h"
 
 #include <atomic>
 #include <bit>
@@ -13,9 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-#include "scheduler/cluster_file.h"
+#include "scheduler/cmd/app.h"
 #include "scheduler/codec/extender.h"
+#include "scheduler/codec/json.h"
 #include "scheduler/codec/json_util.h"
+#include "tests/testing/placed.h"
 
 namespace accelsched::scheduler {
 namespace {
@@ -205,7 +207,9 @@ TEST(ExtenderBindTest, BindsOnceAndRetriesAreIdempotent) {
   ASSERT_TRUE(f->extender().Bind(Binding("p", "uid-p", "n1")).ok());
   std::optional<PlacedPod> placed = f->cluster.ledger->Find("uid-p");
   ASSERT_TRUE(placed.has_value());
-  EXPECT_EQ(placed->annotations.at("accelsched.io/gpu-ids"), "4,5,6,7");  // 0-3 are pod a's.
+  EXPECT_EQ(
+      AssignmentAnnotationsOf(*placed, *f->cluster.ledger->Snapshot()).at("accelsched.io/gpu-ids"),
+      "4,5,6,7");  // 0-3 are pod a's.
   const int64_t used = f->cluster.ledger->Snapshot()->gpu_used_milli();
   EXPECT_EQ(used, 8000);
   // A retry after a lost reply: success, nothing allocated twice.
@@ -268,8 +272,7 @@ TEST(ExtenderBindTest, ConcurrentBindsNeverDoubleAllocate) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(ok.load(), 8);
   std::set<std::string> gpus;
-  for (const PlacedPod& p : f->cluster.ledger->Pods())
-    gpus.insert(p.annotations.at("accelsched.io/gpu-ids"));
+  for (const PlacedPod& p : f->cluster.ledger->Pods()) gpus.insert(testing::GpuIds(p));
   EXPECT_EQ(gpus.size(), 8u);
   EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), 8000);
 }

@@ -1,6 +1,6 @@
 // Gang reservations with a fake clock: all-or-nothing holds, claims by shape, binds through the
 // held slots, expiry and drop release exactly the unbound slots, and nothing leaks.
-#include "scheduler/gang_book.h"
+#include "scheduler/gang/gang_book.h"
 
 #include <bit>
 #include <string>

@@ -2,7 +2,7 @@
 // known, every member gets its slot's node, binds hand the slots over, and reservations are
 // released on expiry, on a member's deletion and when the ledger lost a slot. Expected nodes are
 // worked out by hand from the small clusters below.
-#include "scheduler/gang_coordinator.h"
+#include "scheduler/gang/gang_coordinator.h"
 
 #include <bit>
 #include <set>

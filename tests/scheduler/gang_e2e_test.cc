@@ -12,9 +12,10 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 
-#include "scheduler/cluster_file.h"
+#include "scheduler/cmd/app.h"
+#include "scheduler/codec/json.h"
 #include "scheduler/codec/json_util.h"
-#include "scheduler/server.h"
+#include "scheduler/http/server.h"
 
 namespace accelsched::scheduler {
 namespace {

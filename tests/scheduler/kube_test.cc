@@ -14,12 +14,15 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-#include "scheduler/cluster_file.h"
+#include "scheduler/cmd/app.h"
+#include "scheduler/codec/json.h"
 #include "scheduler/kube/client.h"
 #include "scheduler/kube/endpoint.h"
 #include "scheduler/kube/publish.h"
-#include "scheduler/kube/sync.h"
+#include "scheduler/sync/kube_binder.h"
+#include "scheduler/sync/kube_sync.h"
 #include "tests/testing/fake_apiserver.h"
+#include "tests/testing/placed.h"
 #include "tests/testing/test_certs.h"
 
 namespace accelsched::scheduler::kube {
@@ -226,7 +229,7 @@ TEST(KubeSyncTest, ListWatchAdoptReleaseAndRelistAfter410) {
   ASSERT_TRUE(x.StartAndRun().ok());
   EXPECT_EQ(x.ledger->Snapshot()->num_nodes(), 2);
   ASSERT_TRUE(x.ledger->Find("uid-a").has_value());
-  EXPECT_EQ(x.ledger->Find("uid-a")->annotations.at("accelsched.io/gpu-ids"), "0,1");
+  EXPECT_EQ(testing::GpuIds(*x.ledger->Find("uid-a")), "0,1");
   EXPECT_FALSE(x.ledger->Find("uid-pending").has_value());
 
   // A pod bound by someone else shows up through the watch.
@@ -311,7 +314,7 @@ TEST(KubeSyncTest, HttpsWithTheClusterCaAndABearerToken) {
   Endpoint wrong = e;
   wrong.ca_pem = other.cert_pem();
   std::unique_ptr<KubeClient> untrusting = *KubeClient::Create(wrong);
-  absl::StatusOr<Json> r = untrusting->Get("/api/v1/nodes");
+  absl::StatusOr<std::string> r = untrusting->Get("/api/v1/nodes");
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
   // Garbage PEM is a configuration error.
   Endpoint garbage = e;
@@ -378,7 +381,7 @@ TEST(KubeSyncTest, RestartMidWorkloadNeverDoubleAllocates) {
       ASSERT_TRUE(before.Schedule(Pod(absl::StrCat("w", i), 1), "n1").ok());
     }
     for (const PlacedPod& p : before.ledger->Pods()) {
-      first_gpus.insert(p.annotations.at("accelsched.io/gpu-ids"));
+      first_gpus.insert(testing::GpuIds(p));
     }
   }  // The extender stops (a restart).
   ASSERT_EQ(first_gpus.size(), 3u);
@@ -387,15 +390,14 @@ TEST(KubeSyncTest, RestartMidWorkloadNeverDoubleAllocates) {
   // Rebuilt from the pods' annotations: the same three GPUs are held.
   ASSERT_EQ(after.ledger->num_pods(), 3u);
   for (const PlacedPod& p : after.ledger->Pods()) {
-    EXPECT_TRUE(first_gpus.count(p.annotations.at("accelsched.io/gpu-ids")));
+    EXPECT_TRUE(first_gpus.count(testing::GpuIds(p)));
   }
   // The rest of the workload gets other GPUs.
   for (int i = 3; i < 6; ++i) {
     ASSERT_TRUE(after.Schedule(Pod(absl::StrCat("w", i), 1), "n1").ok());
   }
   std::set<std::string> all;
-  for (const PlacedPod& p : after.ledger->Pods())
-    all.insert(p.annotations.at("accelsched.io/gpu-ids"));
+  for (const PlacedPod& p : after.ledger->Pods()) all.insert(testing::GpuIds(p));
   EXPECT_EQ(all.size(), 6u);
   EXPECT_EQ(after.ledger->Snapshot()->gpu_used_milli(), 6000);
   // And the API agrees with the ledger.

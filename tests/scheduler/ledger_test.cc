@@ -1,6 +1,6 @@
 // The ledger's placement bookkeeping, in particular Transfer (a held gang slot handed to its
 // member in one step).
-#include "scheduler/ledger.h"
+#include "scheduler/state/ledger.h"
 
 #include <bit>
 #include <string>
@@ -52,7 +52,7 @@ TEST(LedgerTransferTest, TheMemberGetsTheSlotsDevicesAndItsOwnCpu) {
   EXPECT_FALSE(existed);
   EXPECT_EQ(p->assignment.gpus, 0xf0u);  // The slot's devices.
   EXPECT_EQ(p->assignment.cpu_milli, 6000);
-  EXPECT_EQ(p->annotations.at("accelsched.io/gpu-ids"), "4,5,6,7");
+  EXPECT_EQ(p->node, "a");
   EXPECT_FALSE(ledger->Find("gang:ml/train#0").has_value());
   ASSERT_TRUE(ledger->Find("uid-w0").has_value());
   // The state holds the member's CPU, not the slot's: 16000 - 6000 free.

@@ -1,7 +1,7 @@
 // NameResolver against its oracle, ClusterSnapshot::Find: every list it resolves, however the
 // lists change between requests, must give exactly Find's answer; and repeated or slightly
 // changed lists must be resolved mostly by prediction.
-#include "scheduler/name_resolver.h"
+#include "scheduler/state/name_resolver.h"
 
 #include <algorithm>
 #include <random>

@@ -1,7 +1,7 @@
 // The HTTP front (scheduler/server.h) on an ephemeral port: the probes, the verbs end to end,
 // and a corpus of bad requests that must each get a 4xx JSON answer without changing state or
 // stopping the server.
-#include "scheduler/server.h"
+#include "scheduler/http/server.h"
 
 #include <memory>
 #include <string>
@@ -12,7 +12,8 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 
-#include "scheduler/cluster_file.h"
+#include "scheduler/cmd/app.h"
+#include "scheduler/codec/json.h"
 #include "scheduler/codec/json_util.h"
 
 namespace accelsched::scheduler {

@@ -1,7 +1,7 @@
 // Tenancy (scheduler/tenancy.h): the sharing rules of each isolation, checked case by case
 // against the table in the header comment, and the rules through the extender's filter and bind
 // on a static cluster whose file lists the namespaces.
-#include "scheduler/tenancy.h"
+#include "scheduler/state/tenancy.h"
 
 #include <map>
 #include <string>
@@ -9,7 +9,8 @@
 
 #include "gtest/gtest.h"
 
-#include "scheduler/cluster_file.h"
+#include "scheduler/cmd/app.h"
+#include "scheduler/codec/json.h"
 #include "scheduler/codec/json_util.h"
 #include "tests/testing/builders.h"
 

@@ -1,0 +1,113 @@
+#include "scheduler/cmd/app.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+#include "plugins/share_fragmentation/fragmentation.h"
+#include "scheduler/codec/k8s.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler {
+
+plugins::WorkloadModel WorkloadFrom(const std::vector<plugins::PodRequest>& running) {
+  std::vector<plugins::PodRequest> pods = running;
+  auto add = [&](int gpus, int milli, int64_t cpu, int times) {
+    plugins::PodRequest p;
+    p.cpu_milli = cpu;
+    p.gpu_count = gpus;
+    p.gpu_milli = milli;
+    for (int i = 0; i < times; ++i) pods.push_back(p);
+  };
+  add(1, 0, 8000, 4);
+  add(2, 0, 16000, 1);
+  add(4, 0, 32000, 1);
+  add(8, 0, 64000, 1);
+  add(0, 500, 4000, 1);
+  add(0, 250, 2000, 1);
+  add(0, 0, 4000, 1);
+  plugins::WorkloadModel model;
+  absl::StatusOr<std::vector<plugins::TaskShape>> shapes = plugins::TypicalShapes(pods, 1.0);
+  if (shapes.ok()) model.shapes = std::move(*shapes);
+  return model;
+}
+
+absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::string_view file,
+                                                const ExtenderConfig& config, Binder* binder,
+                                                Metrics* metrics) {
+  ACCELSCHED_ASSIGN_OR_RETURN(codec::ClusterObjects objects,
+                              codec::DecodeClusterListText(text, file));
+  StaticCluster out;
+  std::vector<plugins::NodeSpec> specs;
+  for (codec::NodeObject& n : objects.nodes) {
+    for (const std::string& w : n.warnings) {
+      out.warnings.push_back(absl::StrCat("node ", n.spec.name, ": ", w));
+    }
+    specs.push_back(std::move(n.spec));
+  }
+  absl::StatusOr<std::unique_ptr<Ledger>> ledger = Ledger::Create(std::move(specs));
+  if (!ledger.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": ", ledger.status().message()));
+  }
+  out.ledger = std::move(*ledger);
+  std::vector<plugins::PodRequest> running;
+  for (const codec::PodObject& p : objects.pods) {
+    if (p.HoldsResources()) running.push_back(p.request);
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(std::unique_ptr<plugins::Solver> solver,
+                              plugins::BuildSolver(config.policy, WorkloadFrom(running)));
+  out.extender = std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
+                                            static_cast<size_t>(config.pod_cache_size),
+                                            config.memo_shapes, GangOptionsFrom(config));
+  for (size_t i = 0; i < objects.namespaces.size(); ++i) {
+    const codec::NamespaceObject& ns = objects.namespaces[i];
+    if (ns.isolation.empty()) continue;
+    absl::StatusOr<Isolation> isolation = ParseIsolation(ns.isolation);
+    if (!isolation.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file, ": ", objects.namespace_paths[i], ": ", isolation.status().message()));
+    }
+    out.extender->SetIsolation(ns.name, *isolation);
+  }
+  for (const codec::PodGroupObject& g : objects.pod_groups) {
+    out.extender->SetGangMinMember(g.gang, g.min_member);
+  }
+  for (const codec::PodObject& p : objects.pods) {
+    if (!p.HoldsResources()) continue;
+    if (absl::Status s = out.extender->Adopt(p); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", s.message()));
+    }
+    out.extender->ObserveBound(p);  // A bound gang member counts as bound in its gang.
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Static(absl::string_view text, absl::string_view file,
+                                                 const ExtenderConfig& config) {
+  std::unique_ptr<App> app(new App());
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      StaticCluster cluster,
+      LoadStaticCluster(text, file, config, &app->memory_binder_, &app->metrics_));
+  app->ledger_ = std::move(cluster.ledger);
+  app->extender_ = std::move(cluster.extender);
+  app->warnings_ = std::move(cluster.warnings);
+  return app;
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Kubernetes(std::unique_ptr<kube::KubeClient> client,
+                                                     const ExtenderConfig& config) {
+  std::unique_ptr<App> app(new App());
+  ACCELSCHED_ASSIGN_OR_RETURN(app->ledger_, Ledger::Create({}));
+  ACCELSCHED_ASSIGN_OR_RETURN(std::unique_ptr<plugins::Solver> solver,
+                              plugins::BuildSolver(config.policy, WorkloadFrom({})));
+  app->client_ = std::move(client);
+  app->kube_binder_ = std::make_unique<kube::KubeBinder>(app->client_.get());
+  app->extender_ = std::make_unique<Extender>(
+      std::move(solver), app->ledger_.get(), app->kube_binder_.get(), &app->metrics_,
+      static_cast<size_t>(config.pod_cache_size), config.memo_shapes, GangOptionsFrom(config));
+  app->sync_ = std::make_unique<kube::KubeSync>(app->client_.get(), app->ledger_.get(),
+                                                app->extender_.get());
+  return app;
+}
+
+}  // namespace accelsched::scheduler

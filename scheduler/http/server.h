@@ -1,0 +1,82 @@
+// The HTTP(S) front of the extender (cpp-httplib's server; server.cc is the only translation
+// unit that includes it, besides the API client in kube/client.cc). One named handler per
+// endpoint (server.cc, Handlers); the routes are registered in one place.
+//
+//   POST <prefix>/filter | prioritize | bind | preempt   the extender verbs (DESIGN section 3)
+//   GET  /healthz                                        200 while the process serves
+//   GET  /readyz                                         503 until SetReady(true)
+//   GET  /metrics                                        Prometheus text (metrics.h)
+//   GET  /debug/state                                    JSON: nodes, devices, free, placed pods
+//   POST /debug/noop                                     reads the body, answers {} (the
+//                                                        transport baseline of load tests)
+//
+// Errors are JSON {"Error": "..."} with 400 (bad input: not JSON, wrong types, missing Pod),
+// 404 (unknown path), 405 (wrong method), 413 (body over the cap), 503 (not ready), 500 (bug).
+// Infeasible pods are not errors: they are 200 answers listing why each node failed. Bind
+// errors are answered as kube-scheduler expects, 200 with a non-empty Error.
+//
+// Thread-safety: Run() blocks in the accept loop; Stop() and SetReady() may be called from any
+// thread. Handlers run on httplib's worker threads and touch only thread-safe objects.
+#ifndef ACCELSCHED_SCHEDULER_HTTP_SERVER_H_
+#define ACCELSCHED_SCHEDULER_HTTP_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+
+#include "scheduler/service/extender.h"
+#include "scheduler/service/metrics.h"
+
+namespace accelsched::scheduler {
+
+struct ServerOptions {
+  std::string bind_address = "0.0.0.0";
+  int port = 8888;  // 0: an ephemeral port (tests).
+  std::string url_prefix = "/v1/extender";
+  int64_t max_body_bytes = 16 << 20;
+  int threads = 8;
+  // TLS: serve HTTPS when both are set; with client_ca, require client certificates signed by it.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
+};
+
+class Server {
+ public:
+  // `extender` and `metrics` are not owned and must outlive the server.
+  Server(Extender* extender, Metrics* metrics, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listening socket. InvalidArgument for unreadable TLS files, Unavailable if the
+  // address cannot be bound.
+  absl::Status Listen();
+  int port() const { return port_; }
+  // Serves until Stop(). Call after Listen().
+  void Run();
+  void Stop();
+  void SetReady(bool ready) { ready_ = ready; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  Extender* extender_;
+  Metrics* metrics_;
+  ServerOptions options_;
+  int port_ = 0;
+  std::atomic<bool> ready_{false};
+};
+
+// Keeps large blocks on glibc's heap: request bodies (a 500-node NodeList is about 3 MB), their
+// copies and the per-request vectors are above the default mmap and trim thresholds, so every
+// request would map, fault in and unmap fresh pages, which cost more than decoding them
+// (bench/RESULTS.md, issue 4). Call once at start-up, before serving (the benchmark does too).
+void TuneMallocForLargeBodies();
+
+}  // namespace accelsched::scheduler
+
+#endif  // ACCELSCHED_SCHEDULER_HTTP_SERVER_H_

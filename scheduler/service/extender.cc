@@ -1,0 +1,454 @@
+#include "scheduler/service/extender.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+#include "plugins/framework/cluster_state.h"
+#include "plugins/framework/fit.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler {
+
+using plugins::Assignment;
+using plugins::ClusterSnapshot;
+using plugins::NodeIndex;
+
+namespace {
+
+std::string KindOf(const plugins::PodRequest& r) {
+  if (r.WantsWholeGpus()) return "whole";
+  if (r.WantsShare()) return "share";
+  if (r.WantsMig()) return "mig";
+  return "cpu";
+}
+
+}  // namespace
+
+std::map<std::string, std::string> AssignmentAnnotationsOf(const PlacedPod& placed,
+                                                           const ClusterSnapshot& snapshot) {
+  std::optional<NodeIndex> node = snapshot.Find(placed.node);
+  if (!node.has_value()) return {};
+  return codec::AssignmentAnnotations(placed.assignment, snapshot.node(*node));
+}
+
+Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
+                   Metrics* metrics, size_t pod_cache_size, int memo_shapes, GangOptions gangs)
+    : solver_(std::move(solver)),
+      ledger_(ledger),
+      binder_(binder),
+      metrics_(metrics),
+      pods_(pod_cache_size),
+      gangs_(solver_.get(), ledger, std::move(gangs), &tenancy_),
+      memo_(solver_.get(), memo_shapes) {}
+
+absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
+                                                       const ClusterSnapshot& snapshot,
+                                                       NameResolver::Kind kind) const {
+  Filtered out;
+  std::vector<NodeIndex> resolved;
+  names_.Resolve(kind, snapshot, args.node_names, &resolved);
+  std::vector<NodeIndex> candidates;
+  std::vector<int> position;  // Candidate -> index in args.node_names.
+  candidates.reserve(args.node_names.size());
+  position.reserve(args.node_names.size());
+  int unknown_reason = -1;
+  for (size_t i = 0; i < args.node_names.size(); ++i) {
+    const NodeIndex n = resolved[i];
+    if (n < 0) {
+      if (unknown_reason < 0) {
+        unknown_reason = out.result.AddReason(
+            "node is unknown to accelsched (no Node object with this name in its cluster state)");
+      }
+      out.result.failed_unresolvable.emplace_back(static_cast<int>(i), unknown_reason);
+      continue;
+    }
+    candidates.push_back(n);
+    position.push_back(static_cast<int>(i));
+  }
+  // Also with no candidates: an invalid pod request is an error either way.
+  ACCELSCHED_ASSIGN_OR_RETURN(out.solved, memo_.Filter(args.pod.request, snapshot, candidates));
+  const plugins::FilterResult& f = out.solved.result;
+  // Interned reasons share their text, so the same pointer means the same reason; the map keeps
+  // one copy per distinct text pointer.
+  absl::flat_hash_map<const char*, int> reason_index;
+  const char* last_text = nullptr;
+  int last_index = -1;
+  auto index_of = [&](std::string_view reason) {
+    if (reason.data() == last_text && last_index >= 0) return last_index;
+    auto [it, inserted] = reason_index.try_emplace(reason.data(), 0);
+    if (inserted || out.result.reasons[static_cast<size_t>(it->second)] != reason) {
+      it->second = out.result.AddReason(std::string(reason));
+    }
+    last_text = reason.data();
+    last_index = it->second;
+    return last_index;
+  };
+  // Feasible and failed are both in candidate order: walk them together with the candidates to
+  // recover input positions.
+  out.result.survivors.reserve(f.feasible.size());
+  size_t fi = 0, xi = 0;
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    if (fi < f.feasible.size() && f.feasible[fi] == candidates[c]) {
+      out.result.survivors.push_back(position[c]);
+      ++fi;
+    } else if (xi < f.failed.size() && f.failed[xi].first == candidates[c]) {
+      const plugins::FilterVerdict& verdict = f.failed[xi].second;
+      (verdict.feasibility == plugins::Feasibility::kUnresolvable ? out.result.failed_unresolvable
+                                                                  : out.result.failed)
+          .emplace_back(position[c], index_of(verdict.reason));
+      ++xi;
+    }
+  }
+  ACCELSCHED_RETURN_IF_ERROR(ApplyTenancy(args, snapshot, &out));
+  return out;
+}
+
+TenancyVerdict Extender::TenancyOn(const codec::PodObject& pod, const std::string& node,
+                                   const std::map<std::string, Isolation>& restricted) const {
+  return TenancyOnNode(*ledger_, restricted, pod.namespace_name, pod.uid, pod.request, node);
+}
+
+absl::Status Extender::ApplyTenancy(const codec::ExtenderArgs& args,
+                                    const ClusterSnapshot& snapshot, Filtered* out) const {
+  if (!tenancy_.AnyRestricted() || out->result.survivors.empty()) return absl::OkStatus();
+  const std::map<std::string, Isolation> restricted = tenancy_.Restricted();
+  const plugins::PodRequest& request = args.pod.request;
+  if (!TenancyMatters(restricted, request)) return absl::OkStatus();
+  std::optional<plugins::CycleState> state;  // For re-filtering with GPUs blocked.
+  std::vector<int> survivors;
+  std::vector<NodeIndex> feasible;
+  std::map<std::string, int> reason_index;
+  auto fail = [&](int position, const std::string& reason) {
+    auto [it, inserted] = reason_index.try_emplace(reason, 0);
+    if (inserted) it->second = out->result.AddReason(reason);
+    out->result.failed_unresolvable.emplace_back(position, it->second);
+  };
+  std::vector<NodeIndex>& was_feasible = out->solved.result.feasible;
+  for (size_t k = 0; k < out->result.survivors.size(); ++k) {
+    const int position = out->result.survivors[k];
+    const NodeIndex n = was_feasible[k];
+    if (snapshot.node(n).pods == 0) {  // Nobody to share with (bind checks again).
+      survivors.push_back(position);
+      feasible.push_back(n);
+      continue;
+    }
+    const TenancyVerdict v = TenancyOn(args.pod, snapshot.node(n).name, restricted);
+    if (v.node_excluded) {
+      fail(position, v.reason);
+      continue;
+    }
+    if (v.blocked != 0) {
+      plugins::ClusterState what_if(snapshot);
+      ACCELSCHED_RETURN_IF_ERROR(what_if.BlockGpus(n, v.blocked));
+      if (!state.has_value()) {
+        ACCELSCHED_ASSIGN_OR_RETURN(state,
+                                    solver_->PreFilter(request, snapshot, /*explain=*/false));
+      }
+      ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterVerdict fv,
+                                  solver_->FilterNode(*state, request, what_if.view().node(n)));
+      if (fv.feasibility != plugins::Feasibility::kFeasible) {
+        fail(position, v.reason);
+        continue;
+      }
+    }
+    survivors.push_back(position);
+    feasible.push_back(n);
+  }
+  out->result.survivors = std::move(survivors);
+  was_feasible = std::move(feasible);
+  return absl::OkStatus();
+}
+
+codec::FilterResult Extender::GangFilterResult(const codec::ExtenderArgs& args,
+                                               const GangCoordinator::Admission& admission) {
+  codec::FilterResult out;
+  const std::string gang = args.pod.gang->name;
+  if (admission.kind == GangCoordinator::Admission::Kind::kWait) {
+    const int reason = out.AddReason(admission.reason);
+    for (size_t i = 0; i < args.node_names.size(); ++i) {
+      out.failed_unresolvable.emplace_back(static_cast<int>(i), reason);
+    }
+    return out;
+  }
+  int elsewhere = -1;
+  for (size_t i = 0; i < args.node_names.size(); ++i) {
+    if (args.node_names[i] == admission.node) {
+      out.survivors.push_back(static_cast<int>(i));
+      continue;
+    }
+    if (elsewhere < 0) {
+      elsewhere = out.AddReason(
+          absl::StrCat("gang ", gang, " has reserved this member's slot on node ", admission.node));
+    }
+    out.failed_unresolvable.emplace_back(static_cast<int>(i), elsewhere);
+  }
+  if (out.survivors.empty() && !args.node_names.empty()) {
+    // kube-scheduler's own filters rejected the reserved node: say so on every node.
+    out.reasons[static_cast<size_t>(elsewhere)] =
+        absl::StrCat("gang ", gang, " has reserved this member's slot on node ", admission.node,
+                     ", which kube-scheduler did not offer (its own filters rejected it)");
+  }
+  return out;
+}
+
+absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
+  pods_.Put(args.pod);
+  if (args.pod.gang.has_value()) {
+    ACCELSCHED_ASSIGN_OR_RETURN(GangCoordinator::Admission admission, gangs_.Admit(args.pod));
+    if (admission.kind != GangCoordinator::Admission::Kind::kOrdinary) {
+      return GangFilterResult(args, admission);
+    }
+  }
+  std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kFilter));
+  return std::move(f.result);
+}
+
+absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderArgs& args) {
+  pods_.Put(args.pod);
+  if (std::optional<std::string> slot = gangs_.SlotNode(args.pod); slot.has_value()) {
+    std::vector<int64_t> out(args.node_names.size(), 0);
+    for (size_t i = 0; i < args.node_names.size(); ++i) {
+      if (args.node_names[i] == *slot) out[i] = 10;
+    }
+    return out;
+  }
+  std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kPrioritize));
+  std::vector<int64_t> out(args.node_names.size(), 0);
+  const std::vector<NodeIndex>& feasible = f.solved.result.feasible;
+  if (feasible.empty()) return out;
+  ACCELSCHED_ASSIGN_OR_RETURN(std::vector<int64_t> totals,
+                              memo_.Score(f.solved, args.pod.request, *snapshot, feasible));
+  const int best = plugins::Solver::SelectBest(totals, /*rng=*/nullptr);
+  const auto [lo, hi] = std::minmax_element(totals.begin(), totals.end());
+  for (size_t k = 0; k < totals.size(); ++k) {
+    int64_t score = 9;
+    if (*hi != *lo) score = (totals[k] - *lo) * 9 / (*hi - *lo);
+    if (static_cast<int>(k) == best) score = 10;
+    out[static_cast<size_t>(f.result.survivors[k])] = score;
+  }
+  return out;
+}
+
+absl::Status Extender::Bind(const codec::BindingArgs& args) {
+  std::optional<codec::PodObject> pod = pods_.Get(args.pod_uid);
+  if (!pod.has_value()) {
+    metrics_->CountBindError();
+    return absl::NotFoundError(absl::StrCat(
+        "pod ", args.pod_namespace, "/", args.pod_name, " (uid ", args.pod_uid,
+        ") is unknown: accelsched binds only pods it filtered (the scheduling cycle will be "
+        "retried)"));
+  }
+  if (pod->name != args.pod_name || pod->namespace_name != args.pod_namespace) {
+    metrics_->CountBindError();
+    return absl::InvalidArgumentError(absl::StrCat("PodUID ", args.pod_uid, " belongs to pod ",
+                                                   pod->Key(), ", not ", args.pod_namespace, "/",
+                                                   args.pod_name));
+  }
+  const plugins::Solver& solver = *solver_;
+  const plugins::PodRequest& request = pod->request;
+  // Tenancy, from the pods on the node, checked under the ledger's lock (Ledger::Place's admit),
+  // so that two tenants binding to one node at once cannot both pass.
+  TenancyVerdict tenancy;
+  Ledger::Admit admit;
+  if (tenancy_.AnyRestricted()) {
+    admit = [&, restricted = tenancy_.Restricted()](
+                const std::vector<const PlacedPod*>& on_node) -> absl::Status {
+      if (!TenancyMatters(restricted, request)) return absl::OkStatus();
+      std::vector<Occupant> occupants;
+      for (const PlacedPod* p : on_node) {
+        if (p->uid != pod->uid) occupants.push_back({NamespaceOfKey(p->key), p->assignment});
+      }
+      tenancy = CheckTenancy(restricted, pod->namespace_name, request, occupants);
+      if (tenancy.node_excluded) {
+        return absl::FailedPreconditionError(absl::StrCat("pod ", pod->Key(), " cannot go to node ",
+                                                          args.node, ": ", tenancy.reason));
+      }
+      return absl::OkStatus();
+    };
+  }
+  auto choose = [&](const ClusterSnapshot& live, NodeIndex node) -> absl::StatusOr<Assignment> {
+    std::optional<plugins::ClusterState> what_if;
+    if (tenancy.blocked != 0) {
+      what_if.emplace(live);
+      ACCELSCHED_RETURN_IF_ERROR(what_if->BlockGpus(node, tenancy.blocked));
+    }
+    const ClusterSnapshot& view = what_if.has_value() ? what_if->view() : live;
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
+                                solver.PreFilter(request, view, /*explain=*/true));
+    if (std::optional<plugins::FitProblem> p = plugins::CheckFit(state, request, view.node(node));
+        p.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pod ", pod->Key(), " no longer fits on node ", args.node, ": ", std::string(p->reason),
+          tenancy.blocked != 0 ? absl::StrCat(" (", tenancy.reason, ")") : ""));
+    }
+    ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
+                                solver.Reserve(state, request, view, node));
+    if (!a.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", pod->Key(), ": no devices left on node ", args.node));
+    }
+    return *a;
+  };
+  const auto now = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  {
+    absl::MutexLock lock(&bind_mu_);
+    binds_[pod->uid] = 0;  // In flight.
+    // Forget binds older than a minute.
+    for (auto it = binds_.begin(); it != binds_.end();) {
+      auto next = std::next(it);
+      if (it->second > 0 && now() - it->second > 60) binds_.erase(it);
+      it = next;
+    }
+  }
+  struct Finish {
+    Extender* self;
+    std::string uid;
+    double (*clock)();
+    ~Finish() {
+      absl::MutexLock lock(&self->bind_mu_);
+      self->binds_[uid] = clock();
+    }
+  } finish{this, pod->uid, +now};
+  bool existed = false;
+  std::optional<absl::StatusOr<PlacedPod>> member = gangs_.BindMember(*pod, args.node, &existed);
+  const bool gang_slot = member.has_value();
+  absl::StatusOr<PlacedPod> placed =
+      gang_slot ? std::move(*member)
+                : ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed, admit);
+  if (!placed.ok()) {
+    metrics_->CountBindError();
+    return placed.status();
+  }
+  if (existed) return absl::OkStatus();  // A retry: already bound here, nothing allocated.
+  // The annotations are derived from the node as the new snapshot has it; taking the snapshot
+  // now also spares the next filter its copy (Ledger publishes lazily so that bulk adoption
+  // costs one copy).
+  const std::map<std::string, std::string> annotations =
+      AssignmentAnnotationsOf(*placed, *ledger_->Snapshot());
+  if (absl::Status s = binder_->Bind(*pod, args.node, annotations); !s.ok()) {
+    metrics_->CountBindError();
+    if (absl::Status r = gang_slot ? gangs_.UnbindMember(*pod) : ledger_->Release(pod->uid);
+        !r.ok()) {
+      return absl::InternalError(
+          absl::StrCat("binding failed (", s.message(), ") and the rollback too: ", r.message()));
+    }
+    return s;
+  }
+  metrics_->CountPlacement(KindOf(request));
+  return absl::OkStatus();
+}
+
+std::map<std::string, int64_t> Extender::TenantGpuMilli() const {
+  std::map<std::string, int64_t> out;
+  for (const PlacedPod& p : ledger_->Pods()) {
+    if (GangCoordinator::IsSlotUid(p.uid)) continue;
+    if (const int64_t m = p.request.GpuMilli(); m > 0) out[NamespaceOfKey(p.key)] += m;
+  }
+  return out;
+}
+
+void Extender::Reconcile() {
+  (void)gangs_.Reconcile();
+  const double now =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  double since = 0;
+  {
+    absl::MutexLock lock(&accounting_mu_);
+    if (last_accounting_ >= 0) since = now - last_accounting_;
+    last_accounting_ = now;
+  }
+  if (since > 0) metrics_->AddTenantGpuSeconds(TenantGpuMilli(), since);
+}
+
+bool Extender::BindInFlight(const std::string& uid) const {
+  absl::MutexLock lock(&bind_mu_);
+  auto it = binds_.find(uid);
+  if (it == binds_.end()) return false;
+  const double now =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return it->second == 0 || now - it->second < 60;
+}
+
+absl::Status Extender::Adopt(const codec::PodObject& pod) {
+  const plugins::Solver& solver = *solver_;
+  auto choose = [&](const ClusterSnapshot& view, NodeIndex node) -> absl::StatusOr<Assignment> {
+    absl::StatusOr<Assignment> a =
+        codec::AssignmentFromAnnotations(pod.annotations, pod.request, view, node);
+    if (a.ok() || !absl::IsNotFound(a.status())) return a;
+    // A GPU pod bound without accelsched's annotations: choose its devices now.
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
+                                solver.PreFilter(pod.request, view, /*explain=*/true));
+    ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> chosen,
+                                solver.Reserve(state, pod.request, view, node));
+    if (!chosen.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("has no assignment annotations and does not fit on ", pod.node_name));
+    }
+    return *chosen;
+  };
+  absl::StatusOr<PlacedPod> placed = ledger_->Place(pod.uid.empty() ? pod.Key() : pod.uid,
+                                                    pod.Key(), pod.request, pod.node_name, choose);
+  if (!placed.ok()) {
+    return absl::Status(placed.status().code(),
+                        absl::StrCat("pod ", pod.Key(), ": ", placed.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Extender::PreemptOutcome> Extender::Preempt(const codec::PreemptionArgs& args) {
+  PreemptOutcome out;
+  std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
+  plugins::ClusterState what_if(*snapshot);
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      plugins::CycleState state,
+      solver_->PreFilter(args.pod.request, what_if.view(), /*explain=*/false));
+  for (const auto& [node_name, uids] : args.victims) {
+    std::optional<NodeIndex> node = what_if.view().Find(node_name);
+    if (!node.has_value()) continue;  // Unknown to us: cannot help this pod.
+    // Release every victim we hold on this node.
+    std::vector<std::pair<std::string, Assignment>> released;
+    for (const std::string& uid : uids) {
+      std::optional<PlacedPod> p = ledger_->Find(uid);
+      if (!p.has_value() || p->assignment.node != *node) continue;
+      if (what_if.Release(p->assignment).ok()) released.emplace_back(uid, p->assignment);
+    }
+    const bool fits =
+        !plugins::CheckFit(state, args.pod.request, what_if.view().node(*node)).has_value();
+    std::vector<std::string> kept_victims;
+    if (fits) {
+      // Put back every victim that is not needed, in the order given.
+      for (const auto& [uid, a] : released) {
+        if (what_if.Apply(a).ok()) {
+          if (!plugins::CheckFit(state, args.pod.request, what_if.view().node(*node)).has_value()) {
+            continue;  // Still fits with this victim staying: spare it.
+          }
+          (void)what_if.Release(a);
+        }
+        kept_victims.push_back(uid);
+      }
+      // Victims the ledger does not hold take nothing we account for: never needed.
+      out.victims[node_name] = kept_victims;
+      auto v = args.pdb_violations.find(node_name);
+      if (v != args.pdb_violations.end()) out.pdb_violations[node_name] = v->second;
+    }
+    // Restore the what-if state for the next node.
+    for (const auto& [uid, a] : released) {
+      if (std::find(kept_victims.begin(), kept_victims.end(), uid) != kept_victims.end() || !fits) {
+        (void)what_if.Apply(a);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace accelsched::scheduler

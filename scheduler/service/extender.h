@@ -1,0 +1,194 @@
+// The extender's verbs on typed values (DESIGN section 2): filter, prioritize, bind, preempt.
+// The HTTP layer (server.h) decodes, calls these, and encodes; nothing here sees HTTP.
+//
+// - Filter and Prioritize read one immutable snapshot and change no allocation. They remember
+//   the pod (by UID) in a bounded cache, because kube-scheduler's bind call carries only the
+//   pod's name, namespace and UID.
+// - Prioritize maps the solver's weighted total onto 0..10: the node the solver would choose
+//   (first best in candidate order) gets 10; the other feasible nodes 0..9 by min-max scaling;
+//   infeasible and unknown nodes 0. With a high extender weight this makes kube-scheduler pick
+//   the solver's node.
+// - Bind chooses the devices on the live state under the ledger's lock, asks the Binder to
+//   write the Binding with the assignment annotations, and rolls back if that fails. A retry of
+//   a bind that succeeded returns success without allocating again.
+// - Gang members (DESIGN section 6) go through the GangCoordinator: filter answers only the
+//   node of the member's slot in its gang's reservation (planning the gang at the first member
+//   that finds all members known), prioritize gives that node 10, bind hands the slot's devices
+//   to the member.
+// - Tenancy (namespace label accelsched.io/isolation, scheduler/tenancy.h): filter drops the
+//   nodes where the pod would share a node or GPU against its own or another namespace's
+//   isolation; bind chooses devices with the GPUs it may not share blocked.
+// - Preempt keeps only the nodes where evicting the proposed victims really frees a placement
+//   for the pod, and drops victims that are not needed.
+//
+// Thread-safety: thread-safe (the solver is immutable; the ledger, cache and metrics lock).
+#ifndef ACCELSCHED_SCHEDULER_SERVICE_EXTENDER_H_
+#define ACCELSCHED_SCHEDULER_SERVICE_EXTENDER_H_
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+#include "plugins/framework/memo.h"
+#include "plugins/framework/solver.h"
+#include "scheduler/codec/extender.h"
+#include "scheduler/gang/gang_coordinator.h"
+#include "scheduler/service/metrics.h"
+#include "scheduler/state/ledger.h"
+#include "scheduler/state/name_resolver.h"
+#include "scheduler/state/pod_cache.h"
+#include "scheduler/state/tenancy.h"
+
+namespace accelsched::scheduler {
+
+// Writes a pod's binding to its node (Kubernetes: POST .../pods/{name}/binding).
+class Binder {
+ public:
+  virtual ~Binder() = default;
+  virtual absl::Status Bind(const codec::PodObject& pod, const std::string& node,
+                            const std::map<std::string, std::string>& annotations) = 0;
+};
+
+// Static mode: binds live only in the ledger.
+class InMemoryBinder final : public Binder {
+ public:
+  absl::Status Bind(const codec::PodObject&, const std::string&,
+                    const std::map<std::string, std::string>&) override {
+    return absl::OkStatus();
+  }
+};
+
+// The assignment annotations (codec::AssignmentAnnotations) of `placed`, with its node as
+// `snapshot` has it (by name); empty if the node is not in `snapshot`.
+std::map<std::string, std::string> AssignmentAnnotationsOf(
+    const PlacedPod& placed, const plugins::ClusterSnapshot& snapshot);
+
+class Extender {
+ public:
+  // `ledger`, `binder` and `metrics` are not owned and must outlive the extender. Filter and
+  // prioritize remember verdicts and scores of up to `memo_shapes` pod shapes (SolverMemo; 0
+  // turns that off). `gangs`: network levels and reservation deadline of gangs.
+  Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
+           Metrics* metrics, size_t pod_cache_size = 10000, int memo_shapes = 16,
+           GangOptions gangs = {});
+
+  absl::StatusOr<codec::FilterResult> Filter(const codec::ExtenderArgs& args);
+  // The score (0..10) of each of args.node_names, in that order.
+  absl::StatusOr<std::vector<int64_t>> Prioritize(const codec::ExtenderArgs& args);
+  // OK, or the error for the ExtenderBindingResult (InvalidArgument / NotFound /
+  // FailedPrecondition / Internal).
+  absl::Status Bind(const codec::BindingArgs& args);
+
+  struct PreemptOutcome {
+    std::map<std::string, std::vector<std::string>> victims;
+    std::map<std::string, int64_t> pdb_violations;
+  };
+  absl::StatusOr<PreemptOutcome> Preempt(const codec::PreemptionArgs& args);
+
+  // Adopts a pod that is already bound (static cluster file, or a restart): its devices from
+  // its assignment annotations, or, for a GPU pod without them, chosen by the solver on its
+  // node. InvalidArgument/NotFound/FailedPrecondition if that is impossible.
+  absl::Status Adopt(const codec::PodObject& pod);
+
+  const Ledger& ledger() const { return *ledger_; }
+  plugins::SolverMemo::Stats memo_stats() const { return memo_.stats(); }
+
+  // Remembers a pending pod for a later bind (Kubernetes mode feeds the watched pods in, so a
+  // bind after an extender restart does not depend on a filter call reaching this process), and
+  // a gang member as known to its gang.
+  void Remember(const codec::PodObject& pod) {
+    pods_.Put(pod);
+    gangs_.Observe(pod);
+  }
+  // A bound pod (Kubernetes mode): a gang member counts as bound in its gang.
+  void ObserveBound(const codec::PodObject& pod) { gangs_.Observe(pod); }
+  // A pod was deleted (Kubernetes mode): an unbound gang member's reservation is released.
+  void Forget(const codec::PodObject& pod) { gangs_.Forget(pod); }
+  // After a full list of the pods (Kubernetes mode) requested at `listed_at` (GangClock()): gang
+  // members not listed and not seen since were deleted.
+  void ForgetAbsent(const absl::flat_hash_set<std::string>& listed, double listed_at) {
+    gangs_.ForgetAbsent(listed, listed_at);
+  }
+  double GangClock() const { return gangs_.Now(); }
+
+  // Periodic housekeeping: gang reservations past their deadline or no longer held are released;
+  // the GPUs each namespace holds are added to its GPU-seconds (for the time since the last call).
+  void Reconcile() ABSL_LOCKS_EXCLUDED(accounting_mu_);
+  // GPU milli held per namespace (pods, not gang slots).
+  std::map<std::string, int64_t> TenantGpuMilli() const;
+  GangCoordinator::Stats gang_stats() const { return gangs_.stats(); }
+  // Tenancy: the isolation of namespace `ns` (its accelsched.io/isolation label; shared when
+  // unset or removed).
+  void SetIsolation(const std::string& ns, Isolation isolation) { tenancy_.Set(ns, isolation); }
+  const TenancyTable& tenancy() const { return tenancy_; }
+  // Kubernetes mode: minMember of gang "namespace/name" from its PodGroup.
+  void SetGangMinMember(const std::string& gang, int min_member) {
+    gangs_.SetMinMember(gang, min_member);
+  }
+  // After a full list of PodGroups ("namespace/name"): the others were deleted.
+  void KeepGangMinMembersOf(const absl::flat_hash_set<std::string>& groups) {
+    gangs_.KeepMinMembersOf(groups);
+  }
+  // After a full list of Namespaces: the restricted ones not listed were deleted (shared).
+  void KeepIsolationOf(const absl::flat_hash_set<std::string>& namespaces) {
+    for (const auto& [ns, isolation] : tenancy_.Restricted()) {
+      if (namespaces.count(ns) == 0) tenancy_.Set(ns, Isolation::kShared);
+    }
+  }
+
+  // True while pod `uid` is being bound, and for a minute after its bind succeeded: a list of
+  // the API taken meanwhile may not show it bound yet, and must not release it.
+  bool BindInFlight(const std::string& uid) const ABSL_LOCKS_EXCLUDED(bind_mu_);
+
+ private:
+  // Filter over `args` on `snapshot`: survivors as indices into args.node_names (in `result`)
+  // and as node indices (solved.result.feasible, same order).
+  struct Filtered {
+    codec::FilterResult result;
+    plugins::SolverMemo::Filtered solved;
+  };
+  // `kind`: which verb's list this is (NameResolver predicts it from the previous one).
+  absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
+                                     const plugins::ClusterSnapshot& snapshot,
+                                     NameResolver::Kind kind) const;
+  // Drops from `out` the survivors that tenancy forbids (TenancyTable, CheckTenancy): a node
+  // excluded outright, or one where the pod no longer fits once the GPUs it may not share are
+  // blocked. Nothing to do while every namespace is shared.
+  absl::Status ApplyTenancy(const codec::ExtenderArgs& args,
+                            const plugins::ClusterSnapshot& snapshot, Filtered* out) const;
+  // Tenancy for `pod` on node `node` (from the ledger's pods there).
+  TenancyVerdict TenancyOn(const codec::PodObject& pod, const std::string& node,
+                           const std::map<std::string, Isolation>& restricted) const;
+  // The filter answer for a gang member: only `node` if offered, or `reason` for every node
+  // (FailedAndUnresolvable: preempting for one member cannot place a gang).
+  static codec::FilterResult GangFilterResult(const codec::ExtenderArgs& args,
+                                              const GangCoordinator::Admission& admission);
+
+  std::unique_ptr<plugins::Solver> solver_;
+  Ledger* ledger_;
+  Binder* binder_;
+  Metrics* metrics_;
+  PodCache pods_;
+  TenancyTable tenancy_;              // Thread-safe. Before gangs_, which reads it.
+  GangCoordinator gangs_;             // Thread-safe.
+  mutable NameResolver names_;        // Thread-safe.
+  mutable plugins::SolverMemo memo_;  // Thread-safe.
+  absl::Mutex accounting_mu_;
+  double last_accounting_ ABSL_GUARDED_BY(accounting_mu_) = -1;  // Steady clock, seconds.
+  mutable absl::Mutex bind_mu_;
+  // uid -> when its bind finished (steady clock, seconds), or 0 while it runs.
+  absl::flat_hash_map<std::string, double> binds_ ABSL_GUARDED_BY(bind_mu_);
+};
+
+}  // namespace accelsched::scheduler
+
+#endif  // ACCELSCHED_SCHEDULER_SERVICE_EXTENDER_H_

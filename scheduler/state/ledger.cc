@@ -1,0 +1,197 @@
+#include "scheduler/state/ledger.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler {
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Create(std::vector<plugins::NodeSpec> nodes) {
+  plugins::ClusterSnapshotBuilder builder;
+  for (plugins::NodeSpec& n : nodes) builder.AddNode(std::move(n));
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot snapshot, std::move(builder).Build());
+  return std::unique_ptr<Ledger>(new Ledger(std::move(snapshot)));
+}
+
+Ledger::Ledger(plugins::ClusterSnapshot initial) : state_(std::move(initial)) {
+  absl::MutexLock lock(&mu_);
+  PublishLocked();
+}
+
+std::shared_ptr<const plugins::ClusterSnapshot> Ledger::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  if (stale_) {
+    published_ = state_.Snapshot();
+    stale_ = false;
+  }
+  return published_;
+}
+
+std::optional<absl::StatusOr<PlacedPod>> Ledger::HeldLocked(const std::string& uid,
+                                                            const std::string& key,
+                                                            const std::string& node,
+                                                            bool* existed) const {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return std::nullopt;
+  if (it->second.node != node) {
+    return absl::StatusOr<PlacedPod>(absl::FailedPreconditionError(
+        absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node)));
+  }
+  if (existed != nullptr) *existed = true;
+  return absl::StatusOr<PlacedPod>(it->second);
+}
+
+absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::string& key,
+                                        const plugins::PodRequest& request, const std::string& node,
+                                        const Chooser& choose, bool* existed, const Admit& admit) {
+  if (existed != nullptr) *existed = false;
+  absl::MutexLock lock(&mu_);
+  if (std::optional<absl::StatusOr<PlacedPod>> held = HeldLocked(uid, key, node, existed)) {
+    return *std::move(held);
+  }
+  const plugins::ClusterSnapshot& view = state_.view();
+  std::optional<plugins::NodeIndex> index = view.Find(node);
+  if (!index.has_value()) return absl::NotFoundError(absl::StrCat("node ", node, " is unknown"));
+  if (admit) {
+    std::vector<const PlacedPod*> on_node;
+    if (auto n = by_node_.find(node); n != by_node_.end()) {
+      for (const std::string& other : n->second) on_node.push_back(&pods_.at(other));
+    }
+    ACCELSCHED_RETURN_IF_ERROR(admit(on_node));
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::Assignment a, choose(view, *index));
+  if (a.node != *index) {
+    return absl::InternalError(absl::StrCat("chooser returned node index ", a.node, " for ", node));
+  }
+  ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a));
+  PlacedPod placed{uid, key, node, request, a};
+  pods_[uid] = placed;
+  by_node_[node].insert(uid);
+  PublishLocked();
+  return placed;
+}
+
+absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const std::string& uid,
+                                           const std::string& key,
+                                           const plugins::PodRequest& request,
+                                           const std::string& node, bool* existed) {
+  if (existed != nullptr) *existed = false;
+  absl::MutexLock lock(&mu_);
+  if (std::optional<absl::StatusOr<PlacedPod>> held = HeldLocked(uid, key, node, existed)) {
+    return *std::move(held);
+  }
+  auto from = pods_.find(from_uid);
+  if (from == pods_.end()) {
+    return absl::NotFoundError(absl::StrCat("nothing is held under ", from_uid));
+  }
+  const PlacedPod held = from->second;
+  if (held.node != node) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(from_uid, " is held on node ", held.node, ", not ", node));
+  }
+  plugins::Assignment a = held.assignment;
+  // The slot was planned for a request with the same GPU part (whole count, share and its
+  // memory, MIG profile); CPU and memory may differ and are checked by applying.
+  if (!held.request.SameGpuRequest(request)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("pod ", key, " asks for other GPUs than the slot ", from_uid, " holds (",
+                     plugins::DebugString(a), ")"));
+  }
+  a.cpu_milli = request.cpu_milli;
+  a.memory_mib = request.memory_mib;
+  ACCELSCHED_RETURN_IF_ERROR(state_.Release(held.assignment));
+  if (absl::Status s = state_.Apply(a); !s.ok()) {
+    if (absl::Status back = state_.Apply(held.assignment); !back.ok()) {
+      return absl::InternalError(absl::StrCat("transfer of ", from_uid, " failed (", s.message(),
+                                              ") and so did restoring it: ", back.message()));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("pod ", key, " does not fit in the slot ", from_uid, ": ", s.message()));
+  }
+  pods_.erase(from);
+  PlacedPod placed{uid, key, node, request, a};
+  pods_[uid] = placed;
+  by_node_[node].erase(from_uid);
+  by_node_[node].insert(uid);
+  PublishLocked();
+  return placed;
+}
+
+absl::Status Ledger::Release(const std::string& uid) {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end())
+    return absl::NotFoundError(absl::StrCat("pod uid ", uid, " is not placed"));
+  ACCELSCHED_RETURN_IF_ERROR(state_.Release(it->second.assignment));
+  if (auto n = by_node_.find(it->second.node); n != by_node_.end()) {
+    n->second.erase(uid);
+    if (n->second.empty()) by_node_.erase(n);
+  }
+  pods_.erase(it);
+  PublishLocked();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<PlacedPod>> Ledger::ReplaceNodes(std::vector<plugins::NodeSpec> nodes) {
+  plugins::ClusterSnapshotBuilder builder;
+  for (plugins::NodeSpec& n : nodes) builder.AddNode(std::move(n));
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot snapshot, std::move(builder).Build());
+  plugins::ClusterState next(std::move(snapshot));
+  std::vector<PlacedPod> dropped;
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_map<std::string, PlacedPod> kept;
+  for (auto& [uid, pod] : pods_) {
+    std::optional<plugins::NodeIndex> index = next.view().Find(pod.node);
+    plugins::Assignment a = pod.assignment;
+    if (index.has_value()) a.node = *index;
+    if (!index.has_value() || !next.Apply(a).ok()) {
+      dropped.push_back(pod);
+      continue;
+    }
+    pod.assignment = a;
+    kept[uid] = std::move(pod);
+  }
+  state_ = std::move(next);
+  pods_ = std::move(kept);
+  by_node_.clear();
+  for (const auto& [uid, pod] : pods_) by_node_[pod.node].insert(uid);
+  PublishLocked();
+  return dropped;
+}
+
+std::optional<PlacedPod> Ledger::Find(const std::string& uid) const {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<PlacedPod> Ledger::Pods() const {
+  std::vector<PlacedPod> out;
+  {
+    absl::MutexLock lock(&mu_);
+    out.reserve(pods_.size());
+    for (const auto& [uid, p] : pods_) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PlacedPod& a, const PlacedPod& b) { return a.key < b.key; });
+  return out;
+}
+
+size_t Ledger::num_pods() const {
+  absl::MutexLock lock(&mu_);
+  return pods_.size();
+}
+
+void Ledger::VisitPodsOn(const std::string& node,
+                         const std::function<void(const PlacedPod&)>& visit) const {
+  absl::MutexLock lock(&mu_);
+  auto n = by_node_.find(node);
+  if (n == by_node_.end()) return;
+  for (const std::string& uid : n->second) visit(pods_.at(uid));
+}
+
+}  // namespace accelsched::scheduler

@@ -1,0 +1,33 @@
+// Kubernetes mode's Binder (DESIGN section 8): POST .../pods/{name}/binding with the assignment
+// annotations in the Binding's metadata; a 409 because the pod is already bound to the same node
+// counts as success (a retry whose answer was lost).
+//
+// Thread-safety: thread-safe (the client is).
+#ifndef ACCELSCHED_SCHEDULER_SYNC_KUBE_BINDER_H_
+#define ACCELSCHED_SCHEDULER_SYNC_KUBE_BINDER_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+
+#include "scheduler/codec/k8s.h"
+#include "scheduler/kube/client.h"
+#include "scheduler/service/extender.h"
+
+namespace accelsched::scheduler::kube {
+
+class KubeBinder final : public Binder {
+ public:
+  // `client` is not owned and must outlive the binder.
+  explicit KubeBinder(const KubeClient* client) : client_(client) {}
+  absl::Status Bind(const codec::PodObject& pod, const std::string& node,
+                    const std::map<std::string, std::string>& annotations) override;
+
+ private:
+  const KubeClient* client_;
+};
+
+}  // namespace accelsched::scheduler::kube
+
+#endif  // ACCELSCHED_SCHEDULER_SYNC_KUBE_BINDER_H_

@@ -1,0 +1,366 @@
+#include "scheduler/sync/kube_sync.h"
+
+#include <chrono>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+#include "scheduler/codec/annotations.h"
+#include "scheduler/gang/gang_coordinator.h"
+#include "scheduler/state/tenancy.h"
+#include "topology/status_macros.h"
+
+namespace accelsched::scheduler::kube {
+namespace {
+
+constexpr char kPodGroupsPath[] = "/apis/scheduling.x-k8s.io/v1alpha1/podgroups";
+
+bool SameSpec(const plugins::NodeSpec& a, const plugins::NodeSpec& b) {
+  return a.name == b.name && a.cpu_milli == b.cpu_milli && a.memory_mib == b.memory_mib &&
+         a.gpu_model == b.gpu_model && a.gpu_count == b.gpu_count &&
+         a.gpu_memory_mib == b.gpu_memory_mib && a.mig_enabled == b.mig_enabled &&
+         a.topology == b.topology && a.labels == b.labels;
+}
+
+// One watch line of `path`, decoded (`event`), handed to `handle` unless it is a bookmark.
+// Returns its resourceVersion; an undecodable line is Unavailable (reconnect), an ERROR event
+// Aborted for 410 Gone (relist), else Unavailable.
+template <typename T>
+absl::StatusOr<std::string> ApplyEvent(
+    const std::string& path, const absl::StatusOr<codec::WatchEvent<T>>& event,
+    const std::function<void(const codec::WatchEvent<T>&)>& handle) {
+  if (!event.ok()) {
+    return absl::UnavailableError(absl::StrCat("watch ", path, ": ", event.status().message()));
+  }
+  if (event->type == codec::WatchEventType::kError) {
+    if (event->error_code == 410) {
+      return absl::AbortedError(absl::StrCat("watch ", path, ": 410 Gone"));
+    }
+    return absl::UnavailableError(absl::StrCat("watch ", path, ": ", event->error_message));
+  }
+  if (event->type != codec::WatchEventType::kBookmark) handle(*event);
+  return event->resource_version;
+}
+
+// The isolation of namespace object `ns` (shared when the label is unset or invalid).
+Isolation IsolationOf(const codec::NamespaceObject& ns) {
+  if (ns.isolation.empty()) return Isolation::kShared;
+  absl::StatusOr<Isolation> i = ParseIsolation(ns.isolation);
+  if (!i.ok()) {
+    spdlog::warn("namespace {}: {}; treated as shared", ns.name, std::string(i.status().message()));
+    return Isolation::kShared;
+  }
+  return *i;
+}
+
+}  // namespace
+
+KubeSync::KubeSync(const KubeClient* client, Ledger* ledger, Extender* extender)
+    : client_(client), ledger_(ledger), extender_(extender) {
+  informers_ = {
+      {"nodes", "/api/v1/nodes", false, "",
+       [this](absl::string_view text, double) { return ApplyNodeList(text); },
+       [this](absl::string_view line) -> absl::StatusOr<std::string> {
+         if (stopped_) return absl::CancelledError("stopped");
+         absl::StatusOr<codec::WatchEvent<codec::NodeObject>> event;
+         {
+           absl::MutexLock lock(&mu_);
+           event = codec::DecodeNodeEvent(line, topologies_);
+         }
+         return ApplyEvent<codec::NodeObject>("/api/v1/nodes", event,
+                                              [this](const auto& e) { OnNode(e); });
+       }},
+      {"podgroups", kPodGroupsPath, true,
+       absl::StrCat("gangs take their size from the ", kAnnotationGangSize, " annotation"),
+       [this](absl::string_view text, double) { return ApplyPodGroupList(text); },
+       [this](absl::string_view line) -> absl::StatusOr<std::string> {
+         if (stopped_) return absl::CancelledError("stopped");
+         return ApplyEvent<codec::PodGroupObject>(kPodGroupsPath, codec::DecodePodGroupEvent(line),
+                                                  [this](const auto& e) { OnPodGroup(e); });
+       }},
+      {"namespaces", "/api/v1/namespaces", false, "",
+       [this](absl::string_view text, double) { return ApplyNamespaceList(text); },
+       [this](absl::string_view line) -> absl::StatusOr<std::string> {
+         if (stopped_) return absl::CancelledError("stopped");
+         return ApplyEvent<codec::NamespaceObject>("/api/v1/namespaces",
+                                                   codec::DecodeNamespaceEvent(line),
+                                                   [this](const auto& e) { OnNamespace(e); });
+       }},
+      {"pods", "/api/v1/pods", false, "",
+       [this](absl::string_view text, double listed_at) { return ApplyPodList(text, listed_at); },
+       [this](absl::string_view line) -> absl::StatusOr<std::string> {
+         if (stopped_) return absl::CancelledError("stopped");
+         return ApplyEvent<codec::PodObject>("/api/v1/pods", codec::DecodePodEvent(line),
+                                             [this](const auto& e) { OnPod(e); });
+       }},
+  };
+}
+
+void KubeSync::SetVersion(const std::string& kind, const std::string& version) {
+  absl::MutexLock lock(&mu_);
+  if (!version.empty()) versions_[kind] = version;
+}
+
+std::string KubeSync::Version(const std::string& kind) {
+  absl::MutexLock lock(&mu_);
+  auto it = versions_.find(kind);
+  return it == versions_.end() ? "" : it->second;
+}
+
+absl::Status KubeSync::List(Informer& informer) {
+  const double listed_at = extender_->GangClock();
+  absl::StatusOr<std::string> text = client_->Get(informer.path);
+  if (informer.optional) {
+    const bool absent = absl::IsNotFound(text.status()) || absl::IsPermissionDenied(text.status());
+    {
+      absl::MutexLock lock(&mu_);
+      available_[informer.kind] = !absent;
+    }
+    if (absent) {
+      spdlog::info("{} ({}) not readable ({}): {}", informer.kind, informer.path,
+                   std::string(text.status().message()), informer.without);
+      return absl::OkStatus();
+    }
+  }
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::string> version = informer.apply_list(*text, listed_at);
+  if (!version.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("GET ", informer.path, ": ", version.status().message()));
+  }
+  absl::MutexLock lock(&mu_);
+  versions_[informer.kind] = *version;
+  return absl::OkStatus();
+}
+
+absl::Status KubeSync::RebuildNodes() {
+  std::vector<plugins::NodeSpec> specs;
+  specs.reserve(nodes_.size());
+  for (const auto& [name, n] : nodes_) specs.push_back(n.spec);
+  ACCELSCHED_ASSIGN_OR_RETURN(std::vector<PlacedPod> dropped,
+                              ledger_->ReplaceNodes(std::move(specs)));
+  for (const PlacedPod& p : dropped) {
+    spdlog::warn("pod {} no longer holds devices: node {} is gone or changed", p.key, p.node);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> KubeSync::ApplyNodeList(absl::string_view text) {
+  absl::MutexLock lock(&mu_);
+  ACCELSCHED_ASSIGN_OR_RETURN(codec::ObjectList<codec::NodeObject> list,
+                              codec::DecodeNodeList(text, topologies_));
+  nodes_.clear();
+  for (absl::StatusOr<codec::NodeObject>& n : list.items) {
+    if (!n.ok()) {
+      spdlog::warn("skipping a node: {}", std::string(n.status().message()));
+      continue;
+    }
+    for (const std::string& w : n->warnings) spdlog::warn("node {}: {}", n->spec.name, w);
+    std::string name = n->spec.name;
+    nodes_[name] = *std::move(n);
+  }
+  ACCELSCHED_RETURN_IF_ERROR(RebuildNodes());
+  return list.resource_version;
+}
+
+void KubeSync::AdoptBound(const codec::PodObject& pod) {
+  std::optional<PlacedPod> held = ledger_->Find(pod.uid);
+  if (held.has_value() && held->node == pod.node_name) return;
+  if (held.has_value()) (void)ledger_->Release(pod.uid);
+  if (absl::Status s = extender_->Adopt(pod); !s.ok()) {
+    spdlog::warn("pod {} on {}: not adopted: {}", pod.Key(), pod.node_name,
+                 std::string(s.message()));
+  }
+}
+
+absl::StatusOr<std::string> KubeSync::ApplyPodList(absl::string_view text, double listed_at) {
+  ACCELSCHED_ASSIGN_OR_RETURN(codec::ObjectList<codec::PodObject> list, codec::DecodePodList(text));
+  std::set<std::string> present;
+  absl::flat_hash_set<std::string> listed;  // Every pod listed, for the gang members.
+  bool complete = true;
+  for (const absl::StatusOr<codec::PodObject>& p : list.items) {
+    if (!p.ok()) {
+      spdlog::warn("skipping a pod: {}", std::string(p.status().message()));
+      complete = false;  // Its UID is unknown: forget no gang member on this list.
+      continue;
+    }
+    listed.insert(p->uid);
+    if (p->node_name.empty()) extender_->Remember(*p);
+    if (!p->HoldsResources()) continue;
+    extender_->ObserveBound(*p);
+    present.insert(p->uid);
+    AdoptBound(*p);
+  }
+  // Whatever the ledger holds that the API no longer lists as running is released. Pods being
+  // bound right now are in the ledger before the API shows them bound; they are spared when the
+  // binding is younger than the list (their uid is not in `present` but the bind is in flight):
+  // the next event or relist settles them.
+  for (const PlacedPod& p : ledger_->Pods()) {
+    // Gang reservation slots are not pods: GangCoordinator::Reconcile owns them.
+    if (GangCoordinator::IsSlotUid(p.uid)) continue;
+    if (present.count(p.uid) == 0 && !extender_->BindInFlight(p.uid)) {
+      (void)ledger_->Release(p.uid);
+      spdlog::info("released pod {} (no longer running)", p.key);
+    }
+  }
+  if (complete) extender_->ForgetAbsent(listed, listed_at);
+  return list.resource_version;
+}
+
+absl::StatusOr<std::string> KubeSync::ApplyPodGroupList(absl::string_view text) {
+  ACCELSCHED_ASSIGN_OR_RETURN(codec::ObjectList<codec::PodGroupObject> list,
+                              codec::DecodePodGroupList(text));
+  absl::flat_hash_set<std::string> listed;
+  bool complete = true;
+  for (const absl::StatusOr<codec::PodGroupObject>& g : list.items) {
+    if (!g.ok()) {
+      spdlog::warn("skipping a PodGroup: {}", std::string(g.status().message()));
+      complete = false;
+      continue;
+    }
+    extender_->SetGangMinMember(g->gang, g->min_member);
+    listed.insert(g->gang);
+  }
+  if (complete) extender_->KeepGangMinMembersOf(listed);  // Deleted while not watched.
+  return list.resource_version;
+}
+
+absl::StatusOr<std::string> KubeSync::ApplyNamespaceList(absl::string_view text) {
+  ACCELSCHED_ASSIGN_OR_RETURN(codec::ObjectList<codec::NamespaceObject> list,
+                              codec::DecodeNamespaceList(text));
+  absl::flat_hash_set<std::string> listed;
+  bool complete = true;
+  for (const absl::StatusOr<codec::NamespaceObject>& ns : list.items) {
+    if (!ns.ok()) {
+      spdlog::warn("skipping a namespace: {}", std::string(ns.status().message()));
+      complete = false;
+      continue;
+    }
+    extender_->SetIsolation(ns->name, IsolationOf(*ns));
+    listed.insert(ns->name);
+  }
+  if (complete) extender_->KeepIsolationOf(listed);  // Deleted while not watched.
+  return list.resource_version;
+}
+
+void KubeSync::OnNode(const codec::WatchEvent<codec::NodeObject>& event) {
+  absl::MutexLock lock(&mu_);
+  if (event.type == codec::WatchEventType::kDeleted) {
+    if (nodes_.erase(event.name) > 0) (void)RebuildNodes();
+    return;
+  }
+  if (!event.object.ok()) {
+    spdlog::warn("node {}: ignored: {}", event.name, std::string(event.object.status().message()));
+    return;
+  }
+  const codec::NodeObject& n = *event.object;
+  auto it = nodes_.find(n.spec.name);
+  if (it != nodes_.end() && SameSpec(it->second.spec, n.spec)) return;  // Heartbeats etc.
+  nodes_[n.spec.name] = n;
+  if (absl::Status s = RebuildNodes(); !s.ok()) {
+    spdlog::error("node {}: {}", event.name, std::string(s.message()));
+  }
+}
+
+void KubeSync::OnPod(const codec::WatchEvent<codec::PodObject>& event) {
+  if (!event.object.ok()) {
+    spdlog::warn("pod event ignored: {}", std::string(event.object.status().message()));
+    return;
+  }
+  const codec::PodObject& p = *event.object;
+  const bool deleted = event.type == codec::WatchEventType::kDeleted;
+  if (deleted || (!p.HoldsResources() && !p.node_name.empty())) {
+    if (deleted) extender_->Forget(p);
+    if (ledger_->Find(p.uid).has_value() && ledger_->Release(p.uid).ok()) {
+      spdlog::info("released pod {} ({})", p.Key(), deleted ? "deleted" : p.phase);
+    }
+    return;
+  }
+  if (p.node_name.empty()) {  // Pending: remember it for its bind.
+    extender_->Remember(p);
+    return;
+  }
+  extender_->ObserveBound(p);
+  AdoptBound(p);
+}
+
+void KubeSync::OnPodGroup(const codec::WatchEvent<codec::PodGroupObject>& event) {
+  if (!event.object.ok()) {
+    spdlog::warn("PodGroup event ignored: {}", std::string(event.object.status().message()));
+    return;
+  }
+  const bool deleted = event.type == codec::WatchEventType::kDeleted;
+  extender_->SetGangMinMember(event.object->gang, deleted ? 0 : event.object->min_member);
+}
+
+void KubeSync::OnNamespace(const codec::WatchEvent<codec::NamespaceObject>& event) {
+  if (!event.object.ok()) {
+    spdlog::warn("namespace event ignored: {}", std::string(event.object.status().message()));
+    return;
+  }
+  const bool deleted = event.type == codec::WatchEventType::kDeleted;
+  extender_->SetIsolation(event.object->name,
+                          deleted ? Isolation::kShared : IsolationOf(*event.object));
+}
+
+absl::Status KubeSync::Start() {
+  for (Informer& informer : informers_) ACCELSCHED_RETURN_IF_ERROR(List(informer));
+  spdlog::info("synced from the API server: {} nodes, {} pods holding resources",
+               ledger_->Snapshot()->num_nodes(), ledger_->num_pods());
+  return absl::OkStatus();
+}
+
+void KubeSync::WatchLoop(Informer& informer) {
+  Backoff backoff;
+  while (!stopped_) {
+    const std::string version = Version(informer.kind);
+    const std::string path = absl::StrCat(
+        informer.path, "?watch=true&allowWatchBookmarks=true&timeoutSeconds=", kWatchTimeoutSeconds,
+        version.empty() ? "" : "&resourceVersion=", version);
+    absl::Status s = client_->Watch(path, [&](absl::string_view line) -> absl::Status {
+      ACCELSCHED_ASSIGN_OR_RETURN(std::string v, informer.apply_event(line));
+      SetVersion(informer.kind, v);
+      backoff.Reset();
+      return absl::OkStatus();
+    });
+    if (stopped_) break;
+    if (absl::IsAborted(s)) {  // 410 Gone: our resourceVersion is too old.
+      ++relists_;
+      spdlog::info("watch {}: {}; relisting", informer.kind, std::string(s.message()));
+      absl::Status relist = List(informer);
+      if (relist.ok()) continue;
+      s = relist;
+    }
+    if (!s.ok()) {
+      spdlog::warn("watch {}: {}; retrying in {:.1f} s", informer.kind, std::string(s.message()),
+                   backoff.seconds());
+      backoff.Wait(stopped_);
+    }
+  }
+}
+
+void KubeSync::Run() {
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i + 1 < informers_.size(); ++i) {
+    Informer& informer = informers_[i];
+    bool available = true;
+    if (informer.optional) {
+      absl::MutexLock lock(&mu_);
+      available = available_[informer.kind];
+    }
+    if (available) threads.emplace_back([this, &informer] { WatchLoop(informer); });
+  }
+  WatchLoop(informers_.back());
+  for (std::thread& t : threads) t.join();
+}
+
+void KubeSync::Stop() {
+  stopped_ = true;
+  client_->Stop();
+}
+
+}  // namespace accelsched::scheduler::kube
