@@ -57,8 +57,7 @@ absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::st
   ACCELSCHED_ASSIGN_OR_RETURN(std::unique_ptr<plugins::Solver> solver,
                               plugins::BuildSolver(config.policy, WorkloadFrom(running)));
   out.extender = std::make_unique<Extender>(std::move(solver), out.ledger.get(), binder, metrics,
-                                            static_cast<size_t>(config.pod_cache_size),
-                                            config.memo_shapes, GangOptionsFrom(config));
+                                            ExtenderOptionsFrom(config));
   for (size_t i = 0; i < objects.namespaces.size(); ++i) {
     const codec::NamespaceObject& ns = objects.namespaces[i];
     if (ns.isolation.empty()) continue;
@@ -102,9 +101,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Kubernetes(std::unique_ptr<kube::KubeC
                               plugins::BuildSolver(config.policy, WorkloadFrom({})));
   app->client_ = std::move(client);
   app->kube_binder_ = std::make_unique<kube::KubeBinder>(app->client_.get());
-  app->extender_ = std::make_unique<Extender>(
-      std::move(solver), app->ledger_.get(), app->kube_binder_.get(), &app->metrics_,
-      static_cast<size_t>(config.pod_cache_size), config.memo_shapes, GangOptionsFrom(config));
+  app->extender_ =
+      std::make_unique<Extender>(std::move(solver), app->ledger_.get(), app->kube_binder_.get(),
+                                 &app->metrics_, ExtenderOptionsFrom(config));
   app->sync_ = std::make_unique<kube::KubeSync>(app->client_.get(), app->ledger_.get(),
                                                 app->extender_.get());
   return app;

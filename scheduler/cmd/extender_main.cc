@@ -75,7 +75,7 @@ struct Flags {
   std::string cluster, kubeconfig, context, config, tls_cert, tls_key, client_ca;
   std::string bind_address = "0.0.0.0";
   std::string log_level = "info";
-  int port = 8888;
+  int port = kDefaultPort;
 };
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv, bool* help) {
@@ -95,7 +95,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv, bool* help) {
   f.client_ca = cli.Get("--client-ca");
   f.bind_address = cli.Get("--bind-address", f.bind_address);
   f.log_level = cli.Get("--log-level", f.log_level);
-  if (const std::string port = cli.Get("--port", "8888");
+  if (const std::string port = cli.Get("--port", std::to_string(kDefaultPort));
       !absl::SimpleAtoi(port, &f.port) || f.port < 0 || f.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("--port: '", port, "' is not 0..65535"));
   }

@@ -2,7 +2,7 @@
 // fail start-up, not the first request):
 //
 //   policy: accelsched        # random firstfit bestfit dotprod gpupacking gpuclustering fgd
-//   accelsched weights:                  # score weights of the accelsched policy, 0..1000
+//   weights:                  # score weights of the accelsched policy, 0..1000
 //     fragmentation: 10
 //     topology: 2
 //     mig: 2
@@ -52,15 +52,25 @@ inline std::vector<NetworkLevel> DefaultNetworkLevels() {
           {"block", "topology.accelsched.io/block"}};
 }
 
+// The defaults, each defined here only (the flags, ServerOptions, ExtenderOptions and GangOptions
+// take theirs from these).
+inline constexpr int kDefaultPort = 8888;
+inline constexpr char kDefaultUrlPrefix[] = "/v1/extender";
+inline constexpr int64_t kDefaultMaxBodyBytes = 16 << 20;
+inline constexpr int64_t kDefaultPodCacheSize = 10000;
+inline constexpr int kDefaultMemoShapes = 16;
+inline constexpr int kDefaultThreads = 8;
+inline constexpr double kDefaultGangReservationSeconds = 300;
+
 struct ExtenderConfig {
   plugins::PolicyConfig policy;
-  std::string url_prefix = "/v1/extender";
-  int64_t max_body_bytes = 16 << 20;
-  int64_t pod_cache_size = 10000;
-  int memo_shapes = 16;
-  int threads = 8;
+  std::string url_prefix = kDefaultUrlPrefix;
+  int64_t max_body_bytes = kDefaultMaxBodyBytes;
+  int64_t pod_cache_size = kDefaultPodCacheSize;
+  int memo_shapes = kDefaultMemoShapes;
+  int threads = kDefaultThreads;
   std::vector<NetworkLevel> network_levels = DefaultNetworkLevels();
-  double gang_reservation_seconds = 300;  // gangReservationSeconds
+  double gang_reservation_seconds = kDefaultGangReservationSeconds;  // gangReservationSeconds
 };
 
 // Parses and validates `text` (YAML or JSON); `file` names it in errors.

@@ -1,7 +1,6 @@
 #include "scheduler/gang/gang_coordinator.h"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -13,14 +12,6 @@
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler {
-
-namespace {
-
-double SteadySeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options,
                                  const TenancyTable* tenancy)

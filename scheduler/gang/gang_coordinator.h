@@ -44,6 +44,7 @@
 #include "scheduler/codec/config.h"
 #include "scheduler/codec/k8s.h"
 #include "scheduler/gang/gang_book.h"
+#include "scheduler/state/clock.h"
 #include "scheduler/state/ledger.h"
 #include "scheduler/state/tenancy.h"
 
@@ -52,10 +53,11 @@ namespace accelsched::scheduler {
 struct GangOptions {
   // Innermost first (ExtenderConfig::network_levels).
   std::vector<NetworkLevel> levels = DefaultNetworkLevels();
-  double ttl_seconds = 300;  // Reservation deadline, renewed while members arrive.
+  // Reservation deadline, renewed while members arrive.
+  double ttl_seconds = kDefaultGangReservationSeconds;
   plugins::GangPlannerOptions planner;
-  // Seconds on a monotonic clock; the steady clock when empty (tests inject their own).
-  std::function<double()> clock;
+  // The steady clock when empty (tests inject their own).
+  Clock clock;
 };
 
 // The gang options of `config` (network levels, reservation deadline).

@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 
+#include "scheduler/codec/config.h"
 #include "scheduler/service/extender.h"
 #include "scheduler/service/metrics.h"
 
@@ -34,10 +35,10 @@ namespace accelsched::scheduler {
 
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
-  int port = 8888;  // 0: an ephemeral port (tests).
-  std::string url_prefix = "/v1/extender";
-  int64_t max_body_bytes = 16 << 20;
-  int threads = 8;
+  int port = kDefaultPort;  // 0: an ephemeral port (tests).
+  std::string url_prefix = kDefaultUrlPrefix;
+  int64_t max_body_bytes = kDefaultMaxBodyBytes;
+  int threads = kDefaultThreads;
   // TLS: serve HTTPS when both are set; with client_ca, require client certificates signed by it.
   std::string tls_cert;
   std::string tls_key;

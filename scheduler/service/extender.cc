@@ -36,15 +36,35 @@ std::map<std::string, std::string> AssignmentAnnotationsOf(const PlacedPod& plac
   return codec::AssignmentAnnotations(placed.assignment, snapshot.node(*node));
 }
 
+namespace {
+
+// `gangs` on the service's clock unless they have their own.
+GangOptions OnClock(GangOptions gangs, const Clock& clock) {
+  if (!gangs.clock) gangs.clock = clock;
+  return gangs;
+}
+
+}  // namespace
+
+ExtenderOptions ExtenderOptionsFrom(const ExtenderConfig& config) {
+  ExtenderOptions o;
+  o.pod_cache_size = static_cast<size_t>(config.pod_cache_size);
+  o.memo_shapes = config.memo_shapes;
+  o.gangs = GangOptionsFrom(config);
+  return o;
+}
+
 Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
-                   Metrics* metrics, size_t pod_cache_size, int memo_shapes, GangOptions gangs)
+                   Metrics* metrics, ExtenderOptions options)
     : solver_(std::move(solver)),
       ledger_(ledger),
       binder_(binder),
       metrics_(metrics),
-      pods_(pod_cache_size),
-      gangs_(solver_.get(), ledger, std::move(gangs), &tenancy_),
-      memo_(solver_.get(), memo_shapes) {}
+      clock_(options.clock ? options.clock : Clock(SteadySeconds)),
+      pods_(options.pod_cache_size),
+      gangs_(solver_.get(), ledger, OnClock(std::move(options.gangs), clock_), &tenancy_),
+      memo_(solver_.get(), options.memo_shapes),
+      binds_(clock_) {}
 
 absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
                                                        const ClusterSnapshot& snapshot,
@@ -214,7 +234,7 @@ absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderA
   if (std::optional<std::string> slot = gangs_.SlotNode(args.pod); slot.has_value()) {
     std::vector<int64_t> out(args.node_names.size(), 0);
     for (size_t i = 0; i < args.node_names.size(); ++i) {
-      if (args.node_names[i] == *slot) out[i] = 10;
+      if (args.node_names[i] == *slot) out[i] = kMaxExtenderPriority;
     }
     return out;
   }
@@ -228,124 +248,129 @@ absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderA
   const int best = plugins::Solver::SelectBest(totals, /*rng=*/nullptr);
   const auto [lo, hi] = std::minmax_element(totals.begin(), totals.end());
   for (size_t k = 0; k < totals.size(); ++k) {
-    int64_t score = 9;
-    if (*hi != *lo) score = (totals[k] - *lo) * 9 / (*hi - *lo);
-    if (static_cast<int>(k) == best) score = 10;
+    // The others 0..kMaxExtenderPriority - 1 by min-max scaling (all equal: the top of that).
+    constexpr int64_t kTop = kMaxExtenderPriority - 1;
+    int64_t score = kTop;
+    if (*hi != *lo) score = (totals[k] - *lo) * kTop / (*hi - *lo);
+    if (static_cast<int>(k) == best) score = kMaxExtenderPriority;
     out[static_cast<size_t>(f.result.survivors[k])] = score;
   }
   return out;
 }
 
-absl::Status Extender::Bind(const codec::BindingArgs& args) {
+absl::StatusOr<codec::PodObject> Extender::PodToBind(const codec::BindingArgs& args) {
   std::optional<codec::PodObject> pod = pods_.Get(args.pod_uid);
   if (!pod.has_value()) {
-    metrics_->CountBindError();
     return absl::NotFoundError(absl::StrCat(
         "pod ", args.pod_namespace, "/", args.pod_name, " (uid ", args.pod_uid,
         ") is unknown: accelsched binds only pods it filtered (the scheduling cycle will be "
         "retried)"));
   }
   if (pod->name != args.pod_name || pod->namespace_name != args.pod_namespace) {
-    metrics_->CountBindError();
     return absl::InvalidArgumentError(absl::StrCat("PodUID ", args.pod_uid, " belongs to pod ",
                                                    pod->Key(), ", not ", args.pod_namespace, "/",
                                                    args.pod_name));
   }
-  const plugins::Solver& solver = *solver_;
-  const plugins::PodRequest& request = pod->request;
-  // Tenancy, from the pods on the node, checked under the ledger's lock (Ledger::Place's admit),
-  // so that two tenants binding to one node at once cannot both pass.
-  TenancyVerdict tenancy;
-  Ledger::Admit admit;
-  if (tenancy_.AnyRestricted()) {
-    admit = [&, restricted = tenancy_.Restricted()](
-                const std::vector<const PlacedPod*>& on_node) -> absl::Status {
-      if (!TenancyMatters(restricted, request)) return absl::OkStatus();
-      std::vector<Occupant> occupants;
-      for (const PlacedPod* p : on_node) {
-        if (p->uid != pod->uid) occupants.push_back({NamespaceOfKey(p->key), p->assignment});
-      }
-      tenancy = CheckTenancy(restricted, pod->namespace_name, request, occupants);
-      if (tenancy.node_excluded) {
-        return absl::FailedPreconditionError(absl::StrCat("pod ", pod->Key(), " cannot go to node ",
-                                                          args.node, ": ", tenancy.reason));
-      }
-      return absl::OkStatus();
-    };
-  }
-  auto choose = [&](const ClusterSnapshot& live, NodeIndex node) -> absl::StatusOr<Assignment> {
+  return *std::move(pod);
+}
+
+Ledger::Admit Extender::TenancyAdmit(const codec::PodObject& pod, const std::string& node,
+                                     TenancyVerdict* verdict) const {
+  if (!tenancy_.AnyRestricted()) return nullptr;
+  return [&pod, &node, verdict, restricted = tenancy_.Restricted()](
+             const std::vector<const PlacedPod*>& on_node) -> absl::Status {
+    if (!TenancyMatters(restricted, pod.request)) return absl::OkStatus();
+    std::vector<Occupant> occupants;
+    for (const PlacedPod* p : on_node) {
+      if (p->uid != pod.uid) occupants.push_back({NamespaceOfKey(p->key), p->assignment});
+    }
+    *verdict = CheckTenancy(restricted, pod.namespace_name, pod.request, occupants);
+    if (verdict->node_excluded) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", pod.Key(), " cannot go to node ", node, ": ", verdict->reason));
+    }
+    return absl::OkStatus();
+  };
+}
+
+Ledger::Chooser Extender::BindChooser(const codec::PodObject& pod, const std::string& node_name,
+                                      const TenancyVerdict* tenancy) const {
+  return [this, &pod, &node_name, tenancy](const ClusterSnapshot& live,
+                                           NodeIndex node) -> absl::StatusOr<Assignment> {
+    const plugins::PodRequest& request = pod.request;
     std::optional<plugins::ClusterState> what_if;
-    if (tenancy.blocked != 0) {
+    if (tenancy->blocked != 0) {
       what_if.emplace(live);
-      ACCELSCHED_RETURN_IF_ERROR(what_if->BlockGpus(node, tenancy.blocked));
+      ACCELSCHED_RETURN_IF_ERROR(what_if->BlockGpus(node, tenancy->blocked));
     }
     const ClusterSnapshot& view = what_if.has_value() ? what_if->view() : live;
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
-                                solver.PreFilter(request, view, /*explain=*/true));
+                                solver_->PreFilter(request, view, /*explain=*/true));
     if (std::optional<plugins::FitProblem> p = plugins::CheckFit(state, request, view.node(node));
         p.has_value()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "pod ", pod->Key(), " no longer fits on node ", args.node, ": ", std::string(p->reason),
-          tenancy.blocked != 0 ? absl::StrCat(" (", tenancy.reason, ")") : ""));
+          "pod ", pod.Key(), " no longer fits on node ", node_name, ": ", std::string(p->reason),
+          tenancy->blocked != 0 ? absl::StrCat(" (", tenancy->reason, ")") : ""));
     }
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
-                                solver.Reserve(state, request, view, node));
+                                solver_->Reserve(state, request, view, node));
     if (!a.has_value()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("pod ", pod->Key(), ": no devices left on node ", args.node));
+          absl::StrCat("pod ", pod.Key(), ": no devices left on node ", node_name));
     }
     return *a;
   };
-  const auto now = [] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  };
-  {
-    absl::MutexLock lock(&bind_mu_);
-    binds_[pod->uid] = 0;  // In flight.
-    // Forget binds older than a minute.
-    for (auto it = binds_.begin(); it != binds_.end();) {
-      auto next = std::next(it);
-      if (it->second > 0 && now() - it->second > 60) binds_.erase(it);
-      it = next;
-    }
-  }
-  struct Finish {
-    Extender* self;
-    std::string uid;
-    double (*clock)();
-    ~Finish() {
-      absl::MutexLock lock(&self->bind_mu_);
-      self->binds_[uid] = clock();
-    }
-  } finish{this, pod->uid, +now};
-  bool existed = false;
-  std::optional<absl::StatusOr<PlacedPod>> member = gangs_.BindMember(*pod, args.node, &existed);
-  const bool gang_slot = member.has_value();
-  absl::StatusOr<PlacedPod> placed =
-      gang_slot ? std::move(*member)
-                : ledger_->Place(pod->uid, pod->Key(), request, args.node, choose, &existed, admit);
-  if (!placed.ok()) {
-    metrics_->CountBindError();
-    return placed.status();
-  }
-  if (existed) return absl::OkStatus();  // A retry: already bound here, nothing allocated.
+}
+
+absl::StatusOr<PlacedPod> Extender::PlaceForBind(const codec::PodObject& pod,
+                                                 const std::string& node, bool* existed,
+                                                 bool* gang_slot) {
+  std::optional<absl::StatusOr<PlacedPod>> member = gangs_.BindMember(pod, node, existed);
+  *gang_slot = member.has_value();
+  if (*gang_slot) return *std::move(member);
+  // Tenancy, from the pods on the node, is checked under the ledger's lock (Ledger::Place's
+  // admit), so that two tenants binding to one node at once cannot both pass.
+  TenancyVerdict tenancy;
+  return ledger_->Place(pod.uid, pod.Key(), pod.request, node, BindChooser(pod, node, &tenancy),
+                        existed, TenancyAdmit(pod, node, &tenancy));
+}
+
+absl::Status Extender::WriteBinding(const codec::PodObject& pod, const std::string& node,
+                                    const PlacedPod& placed, bool gang_slot) {
   // The annotations are derived from the node as the new snapshot has it; taking the snapshot
   // now also spares the next filter its copy (Ledger publishes lazily so that bulk adoption
   // costs one copy).
   const std::map<std::string, std::string> annotations =
-      AssignmentAnnotationsOf(*placed, *ledger_->Snapshot());
-  if (absl::Status s = binder_->Bind(*pod, args.node, annotations); !s.ok()) {
+      AssignmentAnnotationsOf(placed, *ledger_->Snapshot());
+  if (absl::Status s = binder_->Bind(pod, node, annotations); !s.ok()) {
     metrics_->CountBindError();
-    if (absl::Status r = gang_slot ? gangs_.UnbindMember(*pod) : ledger_->Release(pod->uid);
+    if (absl::Status r = gang_slot ? gangs_.UnbindMember(pod) : ledger_->Release(pod.uid);
         !r.ok()) {
       return absl::InternalError(
           absl::StrCat("binding failed (", s.message(), ") and the rollback too: ", r.message()));
     }
     return s;
   }
-  metrics_->CountPlacement(KindOf(request));
+  metrics_->CountPlacement(KindOf(pod.request));
   return absl::OkStatus();
+}
+
+absl::Status Extender::Bind(const codec::BindingArgs& args) {
+  absl::StatusOr<codec::PodObject> pod = PodToBind(args);
+  if (!pod.ok()) {
+    metrics_->CountBindError();
+    return pod.status();
+  }
+  BindTracker::Scope tracking(&binds_, pod->uid);
+  bool existed = false;
+  bool gang_slot = false;
+  absl::StatusOr<PlacedPod> placed = PlaceForBind(*pod, args.node, &existed, &gang_slot);
+  if (!placed.ok()) {
+    metrics_->CountBindError();
+    return placed.status();
+  }
+  if (existed) return absl::OkStatus();  // A retry: already bound here, nothing allocated.
+  return WriteBinding(*pod, args.node, *placed, gang_slot);
 }
 
 std::map<std::string, int64_t> Extender::TenantGpuMilli() const {
@@ -359,25 +384,17 @@ std::map<std::string, int64_t> Extender::TenantGpuMilli() const {
 
 void Extender::Reconcile() {
   (void)gangs_.Reconcile();
-  const double now =
-      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const double now = clock_();
   double since = 0;
   {
     absl::MutexLock lock(&accounting_mu_);
-    if (last_accounting_ >= 0) since = now - last_accounting_;
+    if (last_accounting_.has_value()) since = now - *last_accounting_;
     last_accounting_ = now;
   }
   if (since > 0) metrics_->AddTenantGpuSeconds(TenantGpuMilli(), since);
 }
 
-bool Extender::BindInFlight(const std::string& uid) const {
-  absl::MutexLock lock(&bind_mu_);
-  auto it = binds_.find(uid);
-  if (it == binds_.end()) return false;
-  const double now =
-      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  return it->second == 0 || now - it->second < 60;
-}
+bool Extender::BindInFlight(const std::string& uid) const { return binds_.InFlight(uid); }
 
 absl::Status Extender::Adopt(const codec::PodObject& pod) {
   const plugins::Solver& solver = *solver_;

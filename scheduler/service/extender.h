@@ -40,9 +40,12 @@
 
 #include "plugins/framework/memo.h"
 #include "plugins/framework/solver.h"
+#include "scheduler/codec/config.h"
 #include "scheduler/codec/extender.h"
 #include "scheduler/gang/gang_coordinator.h"
+#include "scheduler/service/bind_tracker.h"
 #include "scheduler/service/metrics.h"
+#include "scheduler/state/clock.h"
 #include "scheduler/state/ledger.h"
 #include "scheduler/state/name_resolver.h"
 #include "scheduler/state/pod_cache.h"
@@ -72,14 +75,30 @@ class InMemoryBinder final : public Binder {
 std::map<std::string, std::string> AssignmentAnnotationsOf(
     const PlacedPod& placed, const plugins::ClusterSnapshot& snapshot);
 
+struct ExtenderOptions {
+  // Pods remembered between filter and bind (PodCache).
+  size_t pod_cache_size = kDefaultPodCacheSize;
+  // Filter and prioritize remember verdicts and scores of up to this many pod shapes
+  // (SolverMemo; 0 turns that off).
+  int memo_shapes = kDefaultMemoShapes;
+  // Network levels and reservation deadline of gangs (its clock defaults to `clock`).
+  GangOptions gangs;
+  // The service's clock; the steady clock when empty (tests inject their own).
+  Clock clock;
+};
+
+// The options of `config` (podCacheSize, memoShapes, the gangs').
+ExtenderOptions ExtenderOptionsFrom(const ExtenderConfig& config);
+
+// The highest score prioritize gives (kube-scheduler's MaxExtenderPriority): the node the solver
+// would choose, or a gang member's slot.
+inline constexpr int64_t kMaxExtenderPriority = 10;
+
 class Extender {
  public:
-  // `ledger`, `binder` and `metrics` are not owned and must outlive the extender. Filter and
-  // prioritize remember verdicts and scores of up to `memo_shapes` pod shapes (SolverMemo; 0
-  // turns that off). `gangs`: network levels and reservation deadline of gangs.
+  // `ledger`, `binder` and `metrics` are not owned and must outlive the extender.
   Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Binder* binder,
-           Metrics* metrics, size_t pod_cache_size = 10000, int memo_shapes = 16,
-           GangOptions gangs = {});
+           Metrics* metrics, ExtenderOptions options = {});
 
   absl::StatusOr<codec::FilterResult> Filter(const codec::ExtenderArgs& args);
   // The score (0..10) of each of args.node_names, in that order.
@@ -145,11 +164,31 @@ class Extender {
     }
   }
 
-  // True while pod `uid` is being bound, and for a minute after its bind succeeded: a list of
-  // the API taken meanwhile may not show it bound yet, and must not release it.
-  bool BindInFlight(const std::string& uid) const ABSL_LOCKS_EXCLUDED(bind_mu_);
+  // True while pod `uid` is being bound, and for a minute after its bind ended: a list of the
+  // API taken meanwhile may not show it bound yet, and must not release it (BindTracker).
+  bool BindInFlight(const std::string& uid) const;
 
  private:
+  // The cached pod of a bind (NotFound if this process never saw it; InvalidArgument if the UID
+  // belongs to another pod).
+  absl::StatusOr<codec::PodObject> PodToBind(const codec::BindingArgs& args);
+  // Places `pod` on `node` for its bind: a gang member takes its slot (`*gang_slot`), any other
+  // pod gets devices chosen on the live state with tenancy checked under the ledger's lock.
+  // `*existed` as Ledger::Place.
+  absl::StatusOr<PlacedPod> PlaceForBind(const codec::PodObject& pod, const std::string& node,
+                                         bool* existed, bool* gang_slot);
+  // Ledger::Place's admit for tenancy (null while every namespace is shared); the verdict it
+  // reaches goes to `*verdict` for the chooser. `pod` and `node` must outlive the result.
+  Ledger::Admit TenancyAdmit(const codec::PodObject& pod, const std::string& node,
+                             TenancyVerdict* verdict) const;
+  // Ledger::Place's chooser: the solver's devices for `pod`, with the GPUs `*tenancy` blocks
+  // left out. `pod`, `node` and `tenancy` must outlive the result.
+  Ledger::Chooser BindChooser(const codec::PodObject& pod, const std::string& node,
+                              const TenancyVerdict* tenancy) const;
+  // Asks the Binder to write the binding of `placed`; rolls the placement back if it fails.
+  absl::Status WriteBinding(const codec::PodObject& pod, const std::string& node,
+                            const PlacedPod& placed, bool gang_slot);
+
   // Filter over `args` on `snapshot`: survivors as indices into args.node_names (in `result`)
   // and as node indices (solved.result.feasible, same order).
   struct Filtered {
@@ -177,16 +216,15 @@ class Extender {
   Ledger* ledger_;
   Binder* binder_;
   Metrics* metrics_;
+  const Clock clock_;
   PodCache pods_;
   TenancyTable tenancy_;              // Thread-safe. Before gangs_, which reads it.
   GangCoordinator gangs_;             // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
   absl::Mutex accounting_mu_;
-  double last_accounting_ ABSL_GUARDED_BY(accounting_mu_) = -1;  // Steady clock, seconds.
-  mutable absl::Mutex bind_mu_;
-  // uid -> when its bind finished (steady clock, seconds), or 0 while it runs.
-  absl::flat_hash_map<std::string, double> binds_ ABSL_GUARDED_BY(bind_mu_);
+  std::optional<double> last_accounting_ ABSL_GUARDED_BY(accounting_mu_);  // clock_ seconds.
+  BindTracker binds_;                                                      // Thread-safe.
 };
 
 }  // namespace accelsched::scheduler

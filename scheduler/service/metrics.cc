@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
+#include "plugins/framework/pod_request.h"
+
 namespace accelsched::scheduler {
 namespace {
 
@@ -49,7 +51,7 @@ void Metrics::CountBindError() {
 void Metrics::AddTenantGpuSeconds(const std::map<std::string, int64_t>& milli, double seconds) {
   absl::MutexLock lock(&mu_);
   for (const auto& [ns, m] : milli) {
-    tenant_gpu_seconds_[ns] += static_cast<double>(m) / 1000.0 * seconds;
+    tenant_gpu_seconds_[ns] += static_cast<double>(m) / plugins::kMilliPerGpu * seconds;
   }
 }
 
@@ -112,9 +114,9 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
     PerModel& m = models[snapshot.models()[static_cast<size_t>(n.model)]];
     for (int g = 0; g < n.gpu_count; ++g) {
       const int free = n.gpu_free_milli[static_cast<size_t>(g)];
-      m.capacity += 1000;
-      m.allocated += 1000 - free;
-      if (free > 0 && free < 1000) m.fragmented += free;
+      m.capacity += plugins::kMilliPerGpu;
+      m.allocated += plugins::kMilliPerGpu - free;
+      if (free > 0 && free < plugins::kMilliPerGpu) m.fragmented += free;
     }
   }
   const std::pair<const char*, const char*> gauges[] = {
