@@ -73,7 +73,8 @@ TEST(TopologyScoreTest, HandDerivedScores) {
       // 75 + 25 * 74/98 = 93.88.
       {"one GPU, empty node", true, 0b0000, Pod().Gpus(1), 94},
       // GPU0 taken: S = {1}, the rest of the broken island, leaves R({2,3}) = 50000 of 74000:
-      // 75 + 25 * 50/74 = 91.89.
+      // 75 + 25 * 50/74 = 91.89. (So filling the half-used island scores below breaking a whole
+      // one on the empty node, 92 < 94: L is relative to what each node had free.)
       {"one GPU, island half used", true, 0b0001, Pod().Gpus(1), 92},
       // k = 2. Empty: S = {0,1} (ties with {2,3}; lower mask), Q = 50000/50000, leaves 50000 of
       // 98000: 75 + 25 * 50/98 = 87.76.
