@@ -57,6 +57,107 @@ absl::StatusOr<int64_t> GetInt(const Json& obj, const std::string& path, const c
   return v;
 }
 
+// Device `i` of the "devices" array.
+absl::StatusOr<Device> DecodeDevice(const Json& d, size_t i) {
+  const std::string path = absl::StrCat("devices[", i, "].");
+  if (!d.is_object()) return FieldError(absl::StrCat("devices[", i, "]"), "must be an object");
+  ACCELSCHED_RETURN_IF_ERROR(
+      CheckKeys(d, absl::StrCat("devices[", i, "]"), {"kind", "name", "numa", "cpuAffinity"}));
+  ACCELSCHED_ASSIGN_OR_RETURN(const std::string kind_name, GetString(d, path, "kind", true));
+  const std::optional<DeviceKind> kind = DeviceKindFromName(kind_name);
+  if (!kind) {
+    return FieldError(absl::StrCat(path, "kind"),
+                      absl::StrCat("unknown device kind \"", kind_name,
+                                   "\" (want gpu, nvswitch, pcieSwitch, hostBridge, cpuSocket or "
+                                   "nic)"));
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(std::string dev_name, GetString(d, path, "name", true));
+  ACCELSCHED_ASSIGN_OR_RETURN(const int64_t numa, GetInt(d, path, "numa", -1, 4095, -1));
+  ACCELSCHED_ASSIGN_OR_RETURN(std::string affinity, GetString(d, path, "cpuAffinity", false));
+  return Device{*kind, 0, std::move(dev_name), static_cast<int>(numa), std::move(affinity)};
+}
+
+// The kind-specific fields of a link at `path` ("links[3]."): an NVLink's count, a PCIe link's
+// level; the other kinds must have neither.
+absl::Status DecodeLinkDetails(const Json& l, const std::string& path, Link& link) {
+  if (link.kind == LinkKind::kNvlink) {
+    ACCELSCHED_ASSIGN_OR_RETURN(const int64_t count, GetInt(l, path, "count", 1, 64, std::nullopt));
+    link.nvlink_count = static_cast<int>(count);
+  } else if (l.contains("count")) {
+    return FieldError(absl::StrCat(path, "count"), "only NVLink links have a count");
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(const std::string level_name, GetString(l, path, "level", false));
+  if (link.kind == LinkKind::kPcie) {
+    const std::optional<PathKind> level = PcieLevelFromName(level_name);
+    if (!level || *level == PathKind::kSys) {
+      return FieldError(absl::StrCat(path, "level"), "required for pcie: PIX, PXB, PHB or NODE");
+    }
+    link.pcie_level = *level;
+  } else if (!level_name.empty()) {
+    return FieldError(absl::StrCat(path, "level"), "only PCIe links have a level");
+  } else if (link.kind == LinkKind::kInterSocket) {
+    link.pcie_level = PathKind::kSys;
+  }
+  return absl::OkStatus();
+}
+
+// Link `i` of the "links" array; `last` is the highest device index.
+absl::StatusOr<LinkRecord> DecodeLink(const Json& l, size_t i, int64_t last) {
+  const std::string path = absl::StrCat("links[", i, "].");
+  if (!l.is_object()) return FieldError(absl::StrCat("links[", i, "]"), "must be an object");
+  ACCELSCHED_RETURN_IF_ERROR(
+      CheckKeys(l, absl::StrCat("links[", i, "]"), {"a", "b", "kind", "count", "level", "gbps"}));
+  ACCELSCHED_ASSIGN_OR_RETURN(const int64_t a, GetInt(l, path, "a", 0, last, std::nullopt));
+  ACCELSCHED_ASSIGN_OR_RETURN(const int64_t b, GetInt(l, path, "b", 0, last, std::nullopt));
+  ACCELSCHED_ASSIGN_OR_RETURN(const std::string kind_name, GetString(l, path, "kind", true));
+  const std::optional<LinkKind> kind = LinkKindFromName(kind_name);
+  if (!kind) {
+    return FieldError(absl::StrCat(path, "kind"),
+                      absl::StrCat("unknown link kind \"", kind_name,
+                                   "\" (want nvlink, pcie, interSocket or c2c)"));
+  }
+  Link link;
+  link.kind = *kind;
+  auto gbps = l.find("gbps");
+  if (gbps == l.end() || !gbps->is_number()) {
+    return FieldError(absl::StrCat(path, "gbps"), "required, a number");
+  }
+  link.bandwidth_gbps = gbps->get<double>();
+  ACCELSCHED_RETURN_IF_ERROR(DecodeLinkDetails(l, path, link));
+  return LinkRecord{static_cast<DeviceId>(a), static_cast<DeviceId>(b), link};
+}
+
+// The "devices" array into `builder`; returns how many there were.
+absl::StatusOr<size_t> DecodeDevices(const Json& doc, TopologyBuilder& builder) {
+  auto devices = doc.find("devices");
+  if (devices == doc.end() || !devices->is_array()) {
+    return FieldError("devices", "must be an array");
+  }
+  if (devices->size() > static_cast<size_t>(kMaxDevices)) {
+    return FieldError("devices", absl::StrCat("more than ", kMaxDevices, " devices"));
+  }
+  for (size_t i = 0; i < devices->size(); ++i) {
+    ACCELSCHED_ASSIGN_OR_RETURN(Device device, DecodeDevice((*devices)[i], i));
+    builder.AddDevice(std::move(device));
+  }
+  return devices->size();
+}
+
+// The "links" array into `builder`, over `num_devices` devices.
+absl::Status DecodeLinks(const Json& doc, size_t num_devices, TopologyBuilder& builder) {
+  auto links = doc.find("links");
+  if (links == doc.end() || !links->is_array()) return FieldError("links", "must be an array");
+  if (links->size() > static_cast<size_t>(kMaxLinks)) {
+    return FieldError("links", absl::StrCat("more than ", kMaxLinks, " links"));
+  }
+  const int64_t last = static_cast<int64_t>(num_devices) - 1;
+  for (size_t i = 0; i < links->size(); ++i) {
+    ACCELSCHED_ASSIGN_OR_RETURN(const LinkRecord record, DecodeLink((*links)[i], i, last));
+    builder.AddLink(record.a, record.b, record.link);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string EncodeTopologyAnnotation(const Topology& topology) {
@@ -104,81 +205,8 @@ absl::StatusOr<Topology> DecodeTopologyAnnotation(absl::string_view text) {
   ACCELSCHED_ASSIGN_OR_RETURN(std::string product, GetString(doc, "", "gpuProduct", false));
   TopologyBuilder builder(std::move(name), std::move(product));
 
-  auto devices = doc.find("devices");
-  if (devices == doc.end() || !devices->is_array())
-    return FieldError("devices", "must be an array");
-  if (devices->size() > static_cast<size_t>(kMaxDevices)) {
-    return FieldError("devices", absl::StrCat("more than ", kMaxDevices, " devices"));
-  }
-  for (size_t i = 0; i < devices->size(); ++i) {
-    const Json& d = (*devices)[i];
-    const std::string path = absl::StrCat("devices[", i, "].");
-    if (!d.is_object()) return FieldError(absl::StrCat("devices[", i, "]"), "must be an object");
-    ACCELSCHED_RETURN_IF_ERROR(
-        CheckKeys(d, absl::StrCat("devices[", i, "]"), {"kind", "name", "numa", "cpuAffinity"}));
-    ACCELSCHED_ASSIGN_OR_RETURN(const std::string kind_name, GetString(d, path, "kind", true));
-    const std::optional<DeviceKind> kind = DeviceKindFromName(kind_name);
-    if (!kind) {
-      return FieldError(absl::StrCat(path, "kind"),
-                        absl::StrCat("unknown device kind \"", kind_name,
-                                     "\" (want gpu, nvswitch, pcieSwitch, hostBridge, cpuSocket or "
-                                     "nic)"));
-    }
-    ACCELSCHED_ASSIGN_OR_RETURN(std::string dev_name, GetString(d, path, "name", true));
-    ACCELSCHED_ASSIGN_OR_RETURN(const int64_t numa, GetInt(d, path, "numa", -1, 4095, -1));
-    ACCELSCHED_ASSIGN_OR_RETURN(std::string affinity, GetString(d, path, "cpuAffinity", false));
-    builder.AddDevice({*kind, 0, std::move(dev_name), static_cast<int>(numa), std::move(affinity)});
-  }
-
-  auto links = doc.find("links");
-  if (links == doc.end() || !links->is_array()) return FieldError("links", "must be an array");
-  if (links->size() > static_cast<size_t>(kMaxLinks)) {
-    return FieldError("links", absl::StrCat("more than ", kMaxLinks, " links"));
-  }
-  const int64_t last = static_cast<int64_t>(devices->size()) - 1;
-  for (size_t i = 0; i < links->size(); ++i) {
-    const Json& l = (*links)[i];
-    const std::string path = absl::StrCat("links[", i, "].");
-    if (!l.is_object()) return FieldError(absl::StrCat("links[", i, "]"), "must be an object");
-    ACCELSCHED_RETURN_IF_ERROR(
-        CheckKeys(l, absl::StrCat("links[", i, "]"), {"a", "b", "kind", "count", "level", "gbps"}));
-    ACCELSCHED_ASSIGN_OR_RETURN(const int64_t a, GetInt(l, path, "a", 0, last, std::nullopt));
-    ACCELSCHED_ASSIGN_OR_RETURN(const int64_t b, GetInt(l, path, "b", 0, last, std::nullopt));
-    ACCELSCHED_ASSIGN_OR_RETURN(const std::string kind_name, GetString(l, path, "kind", true));
-    const std::optional<LinkKind> kind = LinkKindFromName(kind_name);
-    if (!kind) {
-      return FieldError(absl::StrCat(path, "kind"),
-                        absl::StrCat("unknown link kind \"", kind_name,
-                                     "\" (want nvlink, pcie, interSocket or c2c)"));
-    }
-    Link link;
-    link.kind = *kind;
-    auto gbps = l.find("gbps");
-    if (gbps == l.end() || !gbps->is_number()) {
-      return FieldError(absl::StrCat(path, "gbps"), "required, a number");
-    }
-    link.bandwidth_gbps = gbps->get<double>();
-    if (*kind == LinkKind::kNvlink) {
-      ACCELSCHED_ASSIGN_OR_RETURN(const int64_t count,
-                                  GetInt(l, path, "count", 1, 64, std::nullopt));
-      link.nvlink_count = static_cast<int>(count);
-    } else if (l.contains("count")) {
-      return FieldError(absl::StrCat(path, "count"), "only NVLink links have a count");
-    }
-    ACCELSCHED_ASSIGN_OR_RETURN(const std::string level_name, GetString(l, path, "level", false));
-    if (*kind == LinkKind::kPcie) {
-      const std::optional<PathKind> level = PcieLevelFromName(level_name);
-      if (!level || *level == PathKind::kSys) {
-        return FieldError(absl::StrCat(path, "level"), "required for pcie: PIX, PXB, PHB or NODE");
-      }
-      link.pcie_level = *level;
-    } else if (!level_name.empty()) {
-      return FieldError(absl::StrCat(path, "level"), "only PCIe links have a level");
-    } else if (*kind == LinkKind::kInterSocket) {
-      link.pcie_level = PathKind::kSys;
-    }
-    builder.AddLink(static_cast<DeviceId>(a), static_cast<DeviceId>(b), link);
-  }
+  ACCELSCHED_ASSIGN_OR_RETURN(const size_t num_devices, DecodeDevices(doc, builder));
+  ACCELSCHED_RETURN_IF_ERROR(DecodeLinks(doc, num_devices, builder));
   return std::move(builder).Build();
 }
 

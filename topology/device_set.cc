@@ -35,17 +35,11 @@ int CompareLeftover(const LeftoverScore& a, const LeftoverScore& b) {
   return Cmp(b.total_sum, a.total_sum);
 }
 
-absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology) {
-  const int g = topology.num_gpus();
-  if (g < 1 || g > kMaxGpus) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("device-set search supports 1..", kMaxGpus, " GPUs, topology has ", g));
-  }
-  DeviceSetSearch s;
-  s.g_ = g;
-  s.close_nic_ = topology.close_nic_gpus();
-  const uint32_t n = 1u << g;
+namespace {
 
+// GPU pair bandwidths in MB/s (integers, so that sums and comparisons are exact), g x g.
+std::vector<uint32_t> PairBandwidthMbps(const Topology& topology) {
+  const int g = topology.num_gpus();
   std::vector<uint32_t> bw(static_cast<size_t>(g) * g, 0);
   for (int a = 0; a < g; ++a) {
     for (int b = 0; b < g; ++b) {
@@ -53,14 +47,21 @@ absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology
         bw[a * g + b] = static_cast<uint32_t>(std::llround(topology.Bandwidth(a, b) * 1000));
     }
   }
+  return bw;
+}
 
-  // Criteria 2-4 incrementally: S = (S without its highest GPU) + that GPU.
-  s.quality_.assign(n, SetQuality{});
+// Criteria 2-4 of every subset, incrementally: S = (S without its highest GPU) + that GPU.
+// ring_mbps is left 0 (RingBandwidths fills it).
+std::vector<SetQuality> WorstPathSpanAndTotal(const Topology& topology,
+                                              const std::vector<uint32_t>& bw) {
+  const int g = topology.num_gpus();
+  const uint32_t n = 1u << g;
+  std::vector<SetQuality> quality(n, SetQuality{});
   std::vector<uint32_t> numa_bits(n, 0);
   for (uint32_t set = 1; set < n; ++set) {
     const int top = HighestBit(set);
     const uint32_t rest = set & ~(1u << top);
-    SetQuality q = s.quality_[rest];
+    SetQuality q = quality[rest];
     numa_bits[set] = numa_bits[rest] | (1u << topology.NumaRank(top));
     q.numa_span = static_cast<uint8_t>(std::popcount(numa_bits[set]));
     for (uint32_t r = rest; r != 0; r &= r - 1) {
@@ -68,12 +69,17 @@ absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology
       q.total_mbps += bw[top * g + j];
       q.worst_path = std::max(q.worst_path, topology.GpuPath(top, j));
     }
-    s.quality_[set] = q;
+    quality[set] = q;
   }
+  return quality;
+}
 
-  // Criterion 1: path[S][v] = best bottleneck of a Hamiltonian path through S that starts at the
-  // lowest GPU of S and ends at v (0 = no such path yet). Extending only with GPUs above the start
-  // keeps the start the lowest. A ring closes the path back to the start.
+// Criterion 1 of every subset into quality[S].ring_mbps. path[S][v] = best bottleneck of a
+// Hamiltonian path through S that starts at the lowest GPU of S and ends at v (0 = no such path
+// yet). Extending only with GPUs above the start keeps the start the lowest. A ring closes the
+// path back to the start. O(2^g g^2) time, O(2^g g) memory (freed on return).
+void RingBandwidths(int g, const std::vector<uint32_t>& bw, std::vector<SetQuality>& quality) {
+  const uint32_t n = 1u << g;
   constexpr uint32_t kInf = ~0u;
   std::vector<uint32_t> path(static_cast<size_t>(n) * g, 0);
   for (int v = 0; v < g; ++v) path[(1u << v) * g + v] = kInf;
@@ -92,21 +98,22 @@ absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology
     }
     const int size = std::popcount(set);
     if (size == 2) {
-      s.quality_[set].ring_mbps = bw[start * g + HighestBit(set)];
+      quality[set].ring_mbps = bw[start * g + HighestBit(set)];
     } else if (size >= 3) {
       uint32_t best = 0;
       for (uint32_t members = set & (set - 1); members != 0; members &= members - 1) {
         const int v = LowestBit(members);
         best = std::max(best, std::min(path[set * g + v], bw[v * g + start]));
       }
-      s.quality_[set].ring_mbps = best;
+      quality[set].ring_mbps = best;
     }
   }
-  path.clear();
-  path.shrink_to_fit();
+}
 
-  // best_of[R * (g+1) + k]: the best k-subset of R by criteria 1-4 (ties: lower mask). Every proper
-  // k-subset of R lies inside R minus one of its GPUs.
+// best_of[R * (g+1) + k]: the best k-subset of R by criteria 1-4 (ties: lower mask). Every proper
+// k-subset of R lies inside R minus one of its GPUs.
+std::vector<uint16_t> BestSubsets(int g, const std::vector<SetQuality>& quality) {
+  const uint32_t n = 1u << g;
   std::vector<uint16_t> best_of(static_cast<size_t>(n) * (g + 1), 0);
   for (uint32_t r = 1; r < n; ++r) {
     const int size = std::popcount(r);
@@ -121,23 +128,50 @@ absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology
           cur = cand;
           continue;
         }
-        const int c = CompareQuality(s.quality_[cand], s.quality_[cur]);
+        const int c = CompareQuality(quality[cand], quality[cur]);
         if (c < 0 || (c == 0 && cand < cur)) cur = cand;
       }
     }
   }
-  s.leftover_.assign(n, LeftoverScore{});
+  return best_of;
+}
+
+// Criterion 5 of every set R of GPUs left free: the sums over k >= 2 of the criteria 1-4 of R's
+// best k-subset.
+std::vector<LeftoverScore> LeftoverScores(int g, const std::vector<SetQuality>& quality) {
+  const uint32_t n = 1u << g;
+  const std::vector<uint16_t> best_of = BestSubsets(g, quality);
+  std::vector<LeftoverScore> leftover(n, LeftoverScore{});
   for (uint32_t r = 1; r < n; ++r) {
     LeftoverScore l;
     for (int k = 2; k <= std::popcount(r); ++k) {
-      const SetQuality& q = s.quality_[best_of[r * (g + 1) + k]];
+      const SetQuality& q = quality[best_of[r * (g + 1) + k]];
       l.ring_sum += q.ring_mbps;
       l.path_sum += static_cast<uint32_t>(q.worst_path);
       l.span_sum += q.numa_span;
       l.total_sum += q.total_mbps;
     }
-    s.leftover_[r] = l;
+    leftover[r] = l;
   }
+  return leftover;
+}
+
+}  // namespace
+
+absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology) {
+  const int g = topology.num_gpus();
+  if (g < 1 || g > kMaxGpus) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device-set search supports 1..", kMaxGpus, " GPUs, topology has ", g));
+  }
+  DeviceSetSearch s;
+  s.g_ = g;
+  s.close_nic_ = topology.close_nic_gpus();
+  const uint32_t n = 1u << g;
+  const std::vector<uint32_t> bw = PairBandwidthMbps(topology);
+  s.quality_ = WorstPathSpanAndTotal(topology, bw);
+  RingBandwidths(g, bw, s.quality_);
+  s.leftover_ = LeftoverScores(g, s.quality_);
 
   // Unconstrained answers: every subset of every free mask. Submasks of `free` are enumerated in
   // decreasing order, so ties on criteria 1-5 go to the last one seen with "<=" (the lowest mask).

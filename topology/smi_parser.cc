@@ -63,28 +63,33 @@ class Partition {
   std::vector<int> parent_;
 };
 
-}  // namespace
+// ---- ParseSmiMatrix ---------------------------------------------------------------------------
 
-absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
-  const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
-  size_t header = lines.size();
+// The affinity columns a header may end with, in the order it lists them.
+enum class AffinityColumn { kCpu, kNuma, kGpuNuma };
+
+// What the header line says: the device labels in column order (GPUs first) and the affinity
+// columns after them.
+struct SmiHeader {
+  int line_no = 0;  // 1-based.
+  std::vector<std::string> labels;
+  std::vector<AffinityColumn> affinity;
+};
+
+// Index of the header line: the first whose first field is "GPU0".
+absl::StatusOr<size_t> FindHeaderLine(const std::vector<absl::string_view>& lines) {
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::vector<absl::string_view> f = Fields(lines[i]);
-    if (!f.empty() && f[0] == "GPU0") {
-      header = i;
-      break;
-    }
+    if (!f.empty() && f[0] == "GPU0") return i;
   }
-  if (header == lines.size()) {
-    return absl::InvalidArgumentError(
-        "nvidia-smi topo: no header line found (expected a line starting with \"GPU0\")");
-  }
-  const int header_line = static_cast<int>(header) + 1;
+  return absl::InvalidArgumentError(
+      "nvidia-smi topo: no header line found (expected a line starting with \"GPU0\")");
+}
 
-  // Header: device labels, then the affinity column titles.
-  SmiMatrix m;
-  std::vector<std::string> labels;
-  std::vector<absl::string_view> head = Fields(lines[header]);
+// The device columns of the header (GPU0..GPUn-1, then NICs) into `header` and `m`; returns the
+// position of the first affinity title.
+absl::StatusOr<size_t> ParseDeviceColumns(const std::vector<absl::string_view>& head,
+                                          SmiHeader& header, SmiMatrix& m) {
   size_t pos = 0;
   for (; pos < head.size(); ++pos) {
     const absl::string_view f = head[pos];
@@ -95,53 +100,110 @@ absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
     int index = 0;
     if (IsGpuLabel(f, &index)) {
       if (!m.nic_labels.empty()) {
-        return LineError(header_line, absl::StrCat("GPU column ", f, " after NIC columns"));
+        return LineError(header.line_no, absl::StrCat("GPU column ", f, " after NIC columns"));
       }
       if (index != m.num_gpus) {
-        return LineError(header_line,
+        return LineError(header.line_no,
                          absl::StrCat("expected column GPU", m.num_gpus, ", found ", f));
       }
       ++m.num_gpus;
     } else {
       if (std::find(m.nic_labels.begin(), m.nic_labels.end(), f) != m.nic_labels.end()) {
-        return LineError(header_line, absl::StrCat("column ", f, " appears twice"));
+        return LineError(header.line_no, absl::StrCat("column ", f, " appears twice"));
       }
       m.nic_labels.emplace_back(f);
     }
-    labels.emplace_back(f);
+    header.labels.emplace_back(f);
   }
   if (m.num_gpus > kMaxGpus) {
-    return LineError(header_line,
+    return LineError(header.line_no,
                      absl::StrCat(m.num_gpus, " GPU columns; at most ", kMaxGpus, " supported"));
   }
   if (m.nic_labels.size() > static_cast<size_t>(kMaxDevices)) {
-    return LineError(header_line, "too many NIC columns");
+    return LineError(header.line_no, "too many NIC columns");
   }
-  enum class Extra { kCpu, kNuma, kGpuNuma };
-  std::vector<Extra> extras;
+  return pos;
+}
+
+// The affinity titles of the header from field `pos` on (titles contain spaces, so the fields
+// are joined again).
+absl::Status ParseAffinityTitles(const std::vector<absl::string_view>& head, size_t pos,
+                                 SmiHeader& header) {
   const std::string rest =
       absl::StrJoin(head.begin() + static_cast<std::ptrdiff_t>(pos), head.end(), " ");
   for (absl::string_view r = rest; !r.empty();) {
     if (absl::ConsumePrefix(&r, "CPU Affinity")) {
-      extras.push_back(Extra::kCpu);
+      header.affinity.push_back(AffinityColumn::kCpu);
     } else if (absl::ConsumePrefix(&r, "NUMA Affinity")) {
-      extras.push_back(Extra::kNuma);
+      header.affinity.push_back(AffinityColumn::kNuma);
     } else if (absl::ConsumePrefix(&r, "GPU NUMA ID")) {
-      extras.push_back(Extra::kGpuNuma);
+      header.affinity.push_back(AffinityColumn::kGpuNuma);
     } else {
-      return LineError(header_line, absl::StrCat("unknown column title near \"", r, "\""));
+      return LineError(header.line_no, absl::StrCat("unknown column title near \"", r, "\""));
     }
     absl::ConsumePrefix(&r, " ");
   }
+  return absl::OkStatus();
+}
 
+absl::StatusOr<SmiHeader> ParseHeader(absl::string_view line, int line_no, SmiMatrix& m) {
+  SmiHeader header;
+  header.line_no = line_no;
+  const std::vector<absl::string_view> head = Fields(line);
+  ACCELSCHED_ASSIGN_OR_RETURN(const size_t pos, ParseDeviceColumns(head, header, m));
+  ACCELSCHED_RETURN_IF_ERROR(ParseAffinityTitles(head, pos, header));
+  return header;
+}
+
+// The connection cells of row `row` (fields f[1..n]) into m.cells[row].
+absl::Status ParseConnectionCells(const std::vector<absl::string_view>& f, int line_no, int row,
+                                  const SmiHeader& header, SmiMatrix& m) {
+  const int n = static_cast<int>(header.labels.size());
+  const bool is_gpu = row < m.num_gpus;
+  for (int c = 0; c < n; ++c) {
+    std::optional<SmiCell> cell = ParseCell(f[1 + c]);
+    if (!cell) {
+      return LineError(line_no, absl::StrCat(f[0], ", column ", header.labels[c],
+                                             ": unknown connection \"", f[1 + c], "\""));
+    }
+    if ((cell->kind == PathKind::kSelf) != (c == row)) {
+      return LineError(line_no, absl::StrCat(f[0], ", column ", header.labels[c],
+                                             ": \"X\" belongs on the diagonal and only there"));
+    }
+    if (cell->kind == PathKind::kNvlink && (!is_gpu || c >= m.num_gpus)) {
+      return LineError(line_no, absl::StrCat(f[0], ", column ", header.labels[c],
+                                             ": NVLink is only valid between two GPUs"));
+    }
+    m.cells[row][c] = cell;
+  }
+  return absl::OkStatus();
+}
+
+// The affinity cells of GPU row `row`: present ones in header order; a row may stop early (older
+// drivers).
+void ParseAffinityCells(const std::vector<absl::string_view>& f, int row, const SmiHeader& header,
+                        SmiMatrix& m) {
+  const size_t n = header.labels.size();
+  for (size_t e = 0; e < header.affinity.size() && 1 + n + e < f.size(); ++e) {
+    const absl::string_view v = f[1 + n + e];
+    if (header.affinity[e] == AffinityColumn::kCpu && v != "N/A") {
+      m.cpu_affinity[row] = std::string(v);
+    }
+    int numa = 0;
+    if (header.affinity[e] == AffinityColumn::kNuma && absl::SimpleAtoi(v, &numa) && numa >= 0) {
+      m.numa[row] = numa;
+    }
+  }
+}
+
+// The matrix rows after the header, until the first line that is not one (blank line,
+// "Legend:", a cut marker). Marks the rows seen in `seen`; returns the index of the line that
+// ended the rows.
+absl::StatusOr<size_t> ParseRows(const std::vector<absl::string_view>& lines, size_t first,
+                                 const SmiHeader& header, SmiMatrix& m, std::vector<bool>& seen) {
+  const std::vector<std::string>& labels = header.labels;
   const int n = static_cast<int>(labels.size());
-  m.cells.assign(n, std::vector<std::optional<SmiCell>>(n));
-  m.cpu_affinity.assign(m.num_gpus, "");
-  m.numa.assign(m.num_gpus, -1);
-  std::vector<bool> seen(n, false);
-
-  // Rows, until the first line that is not one (blank line, "Legend:", a cut marker).
-  size_t i = header + 1;
+  size_t i = first;
   for (; i < lines.size(); ++i) {
     const int line_no = static_cast<int>(i) + 1;
     const std::vector<absl::string_view> f = Fields(lines[i]);
@@ -152,7 +214,7 @@ absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
     if (seen[row]) return LineError(line_no, absl::StrCat("second row for ", f[0]));
     seen[row] = true;
     const bool is_gpu = row < m.num_gpus;
-    const size_t want = 1 + n + (is_gpu ? extras.size() : 0);
+    const size_t want = 1 + n + (is_gpu ? header.affinity.size() : 0);
     if (f.size() < 1 + static_cast<size_t>(n)) {
       return LineError(
           line_no, absl::StrCat(f[0], ": expected ", n, " connection cells, found ", f.size() - 1));
@@ -161,43 +223,27 @@ absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
       return LineError(line_no,
                        absl::StrCat(f[0], ": expected ", want - 1, " cells, found ", f.size() - 1));
     }
-    for (int c = 0; c < n; ++c) {
-      std::optional<SmiCell> cell = ParseCell(f[1 + c]);
-      if (!cell) {
-        return LineError(line_no, absl::StrCat(f[0], ", column ", labels[c],
-                                               ": unknown connection \"", f[1 + c], "\""));
-      }
-      if ((cell->kind == PathKind::kSelf) != (c == row)) {
-        return LineError(line_no, absl::StrCat(f[0], ", column ", labels[c], ": \"X\" belongs ",
-                                               "on the diagonal and only there"));
-      }
-      if (cell->kind == PathKind::kNvlink && (!is_gpu || c >= m.num_gpus)) {
-        return LineError(line_no, absl::StrCat(f[0], ", column ", labels[c],
-                                               ": NVLink is only valid between two GPUs"));
-      }
-      m.cells[row][c] = cell;
-    }
-    if (is_gpu) {
-      // Affinity cells: present ones in header order; a row may stop early (older drivers).
-      for (size_t e = 0; e < extras.size() && 1 + n + e < f.size(); ++e) {
-        const absl::string_view v = f[1 + n + e];
-        if (extras[e] == Extra::kCpu && v != "N/A") m.cpu_affinity[row] = std::string(v);
-        int numa = 0;
-        if (extras[e] == Extra::kNuma && absl::SimpleAtoi(v, &numa) && numa >= 0) {
-          m.numa[row] = numa;
-        }
-      }
-    }
+    ACCELSCHED_RETURN_IF_ERROR(ParseConnectionCells(f, line_no, row, header, m));
+    if (is_gpu) ParseAffinityCells(f, row, header, m);
   }
-  const int stop_line = static_cast<int>(i) + 1;
+  return i;
+}
+
+// Every GPU row must be present; NIC rows may be missing (counted in m.nic_rows_missing).
+absl::Status CountMissingRows(const std::vector<bool>& seen, int stop_line, SmiMatrix& m) {
   for (int r = 0; r < m.num_gpus; ++r) {
     if (!seen[r]) {
       return LineError(stop_line, absl::StrCat("matrix cut short: no row for GPU", r));
     }
   }
+  const int n = static_cast<int>(seen.size());
   for (int r = m.num_gpus; r < n; ++r) m.nic_rows_missing += seen[r] ? 0 : 1;
+  return absl::OkStatus();
+}
 
-  // Symmetry of what both rows state.
+// What both rows of a pair state must agree.
+absl::Status CheckSymmetry(const SmiMatrix& m, const std::vector<std::string>& labels) {
+  const int n = static_cast<int>(labels.size());
   for (int a = 0; a < n; ++a) {
     for (int b = a + 1; b < n; ++b) {
       if (m.cells[a][b] && m.cells[b][a] && !(*m.cells[a][b] == *m.cells[b][a])) {
@@ -208,11 +254,15 @@ absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
       }
     }
   }
+  return absl::OkStatus();
+}
 
-  // NIC legend, anywhere after the matrix.
+// The NIC legend ("NIC0: mlx5_2"), anywhere from line index `first` on, into m.nic_names.
+absl::Status ParseNicLegend(const std::vector<absl::string_view>& lines, size_t first,
+                            SmiMatrix& m) {
   m.nic_names = m.nic_labels;
   bool in_legend = false;
-  for (; i < lines.size(); ++i) {
+  for (size_t i = first; i < lines.size(); ++i) {
     const absl::string_view line = absl::StripAsciiWhitespace(lines[i]);
     if (line == "NIC Legend:") {
       in_legend = true;
@@ -230,6 +280,192 @@ absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
     }
     m.nic_names[it - m.nic_labels.begin()] = std::string(name);
   }
+  return absl::OkStatus();
+}
+
+// ---- TopologyFromSmiMatrix --------------------------------------------------------------------
+
+// Bandwidth of one NVLink: NV18 is Hopper unless the product is a Blackwell.
+double NvlinkGbpsPerLink(const std::string& gpu_product) {
+  const bool blackwell = absl::StrContains(gpu_product, "B200") ||
+                         absl::StrContains(gpu_product, "B100") ||
+                         absl::StrContains(gpu_product, "B300");
+  return blackwell ? kNvlink5LinkGbps : kNvlink4LinkGbps;
+}
+
+// The NVLink edges: one NVSwitch vertex if every GPU pair shows the same NV<n> and a direct mesh
+// could not carry it, else one edge per NV<n> pair.
+void AddNvlinks(const SmiMatrix& m, const std::vector<DeviceId>& gpu, double per_link,
+                TopologyBuilder& b) {
+  const int g = m.num_gpus;
+  std::set<int> nv_counts;
+  bool all_nvlink = g >= 2;
+  for (int a = 0; a < g; ++a) {
+    for (int c = a + 1; c < g; ++c) {
+      const SmiCell& cell = *m.cells[a][c];
+      if (cell.kind == PathKind::kNvlink) {
+        nv_counts.insert(cell.nvlinks);
+      } else {
+        all_nvlink = false;
+      }
+    }
+  }
+  if (all_nvlink && nv_counts.size() == 1 &&
+      *nv_counts.begin() * (g - 1) > kMaxDirectNvlinksPerGpu) {
+    const DeviceId sw = b.AddNvSwitch("nvswitch0");
+    for (int i = 0; i < g; ++i) b.AddNvlink(gpu[i], sw, *nv_counts.begin(), per_link);
+    return;
+  }
+  for (int a = 0; a < g; ++a) {
+    for (int c = a + 1; c < g; ++c) {
+      const SmiCell& cell = *m.cells[a][c];
+      if (cell.kind == PathKind::kNvlink) b.AddNvlink(gpu[a], gpu[c], cell.nvlinks, per_link);
+    }
+  }
+}
+
+// The PCIe level of endpoints a and c if the matrix states one (from either row).
+std::optional<PathKind> KnownPcieLevel(const SmiMatrix& m, int a, int c) {
+  std::optional<SmiCell> cell = m.cells[a][c] ? m.cells[a][c] : m.cells[c][a];
+  if (!cell || cell->kind == PathKind::kNvlink || cell->kind == PathKind::kSelf) {
+    return std::nullopt;
+  }
+  return cell->kind;
+}
+
+// GPU i's locality key ("numa:1", "cpu:0-11"), "" for NICs and GPUs without one.
+std::string LocalityOf(const SmiMatrix& m, int i) {
+  if (i >= m.num_gpus) return "";
+  if (m.numa[i] >= 0) return absl::StrCat("numa:", m.numa[i]);
+  return m.cpu_affinity[i].empty() ? "" : absl::StrCat("cpu:", m.cpu_affinity[i]);
+}
+
+// Joins GPU clusters that only NVLink relates (their PCIe level is hidden) when they share a
+// NUMA node or CPU affinity.
+void MergeByLocality(const SmiMatrix& m, int n, Partition& part) {
+  const int g = m.num_gpus;
+  for (int a = 0; a < g; ++a) {
+    for (int c = a + 1; c < g; ++c) {
+      if (part.Find(a) == part.Find(c) || LocalityOf(m, a).empty() ||
+          LocalityOf(m, a) != LocalityOf(m, c)) {
+        continue;
+      }
+      bool related = false;
+      for (int x = 0; x < n && !related; ++x) {
+        for (int y = 0; y < n && !related; ++y) {
+          related = part.Find(x) == part.Find(a) && part.Find(y) == part.Find(c) &&
+                    KnownPcieLevel(m, x, y).has_value();
+        }
+      }
+      if (!related) part.Union(a, c);
+    }
+  }
+}
+
+// The vertex above a cluster of endpoints `list` at `level`: a PCIe switch, an upper bridge, a
+// host bridge, or (NODE) a CPU socket with the members' NUMA node when they agree on one.
+DeviceId AddClusterParent(PathKind level, const std::vector<int>& list, const SmiMatrix& m,
+                          int& sockets_made, TopologyBuilder& b) {
+  switch (level) {
+    case PathKind::kPix:
+      return b.AddPcieSwitch(absl::StrCat("pcie-switch", b.num_devices()), PathKind::kPix);
+    case PathKind::kPxb:
+      return b.AddPcieSwitch(absl::StrCat("pcie-bridge", b.num_devices()), PathKind::kPxb);
+    case PathKind::kPhb:
+      return b.AddHostBridge(absl::StrCat("host-bridge", b.num_devices()));
+    default: {
+      std::set<int> numas;
+      for (int i : list) {
+        if (i < m.num_gpus && m.numa[i] >= 0) numas.insert(m.numa[i]);
+      }
+      return b.AddCpuSocket(absl::StrCat("cpu", sockets_made++),
+                            numas.size() == 1 ? *numas.begin() : -1);
+    }
+  }
+}
+
+// The PCIe tree by single linkage on the known pair levels, PIX up to NODE. `top[i]` starts as
+// endpoint i's vertex and ends as its socket.
+void AddPcieTree(const SmiMatrix& m, std::vector<DeviceId>& top, TopologyBuilder& b) {
+  const int n = static_cast<int>(top.size());
+  Partition part(n);
+  int sockets_made = 0;
+  const PathKind levels[] = {PathKind::kPix, PathKind::kPxb, PathKind::kPhb, PathKind::kNode};
+  for (const PathKind level : levels) {
+    for (int a = 0; a < n; ++a) {
+      for (int c = a + 1; c < n; ++c) {
+        const std::optional<PathKind> k = KnownPcieLevel(m, a, c);
+        if (k && *k <= level) part.Union(a, c);
+      }
+    }
+    if (level == PathKind::kNode) MergeByLocality(m, n, part);
+    // One parent vertex per cluster that joins two or more clusters of the level below (and,
+    // at NODE, for every cluster, so each endpoint has a socket).
+    std::map<int, std::vector<int>> members;
+    for (int i = 0; i < n; ++i) members[part.Find(i)].push_back(i);
+    for (auto& [root, list] : members) {
+      std::set<DeviceId> children;
+      for (int i : list) children.insert(top[i]);
+      if (children.size() < 2 && level != PathKind::kNode) continue;
+      const DeviceId parent = AddClusterParent(level, list, m, sockets_made, b);
+      for (DeviceId child : children) b.AddPcie(child, parent, kPcieGen4Gbps);
+      for (int i : list) top[i] = parent;
+    }
+  }
+}
+
+// Sockets: a star of SYS links from the first one.
+void JoinSockets(const std::vector<DeviceId>& socket_of, TopologyBuilder& b) {
+  std::vector<DeviceId> sockets;
+  for (const DeviceId s : socket_of) {
+    if (std::find(sockets.begin(), sockets.end(), s) == sockets.end()) sockets.push_back(s);
+  }
+  for (size_t s = 1; s < sockets.size(); ++s) b.AddInterSocket(sockets[0], sockets[s]);
+}
+
+// The graph must reproduce every fact the matrix states; else the first pair that disagrees.
+absl::Status CheckReproducesMatrix(const SmiMatrix& m, const Topology& topo) {
+  const int g = m.num_gpus;
+  const int n = g + static_cast<int>(m.nic_labels.size());
+  auto label = [&](int i) { return i < g ? absl::StrCat("GPU", i) : m.nic_labels[i - g]; };
+  for (int a = 0; a < g; ++a) {
+    for (int c = 0; c < n; ++c) {
+      if (a == c || !m.cells[a][c]) continue;
+      const SmiCell& cell = *m.cells[a][c];
+      const PathKind got = c < g ? topo.GpuPath(a, c) : topo.GpuNicPath(a, c - g);
+      const bool ok = cell.kind == PathKind::kNvlink
+                          ? got == PathKind::kNvlink && topo.NvlinkCount(a, c) == cell.nvlinks
+                          : got == cell.kind;
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "nvidia-smi topo: the matrix is not consistent with any PCIe tree: ", label(a), "-",
+            label(c), " is ", PathKindName(cell.kind), " but the inferred tree gives ",
+            PathKindName(got)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
+  const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  ACCELSCHED_ASSIGN_OR_RETURN(const size_t header_index, FindHeaderLine(lines));
+  SmiMatrix m;
+  ACCELSCHED_ASSIGN_OR_RETURN(
+      const SmiHeader header,
+      ParseHeader(lines[header_index], static_cast<int>(header_index) + 1, m));
+  const int n = static_cast<int>(header.labels.size());
+  m.cells.assign(n, std::vector<std::optional<SmiCell>>(n));
+  m.cpu_affinity.assign(m.num_gpus, "");
+  m.numa.assign(m.num_gpus, -1);
+  std::vector<bool> seen(n, false);
+  ACCELSCHED_ASSIGN_OR_RETURN(const size_t stop,
+                              ParseRows(lines, header_index + 1, header, m, seen));
+  ACCELSCHED_RETURN_IF_ERROR(CountMissingRows(seen, static_cast<int>(stop) + 1, m));
+  ACCELSCHED_RETURN_IF_ERROR(CheckSymmetry(m, header.labels));
+  ACCELSCHED_RETURN_IF_ERROR(ParseNicLegend(lines, stop, m));
   return m;
 }
 
@@ -248,151 +484,18 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
                                                std::string gpu_product) {
   const int g = m.num_gpus;
   const int n = g + static_cast<int>(m.nic_labels.size());
-  const bool blackwell = absl::StrContains(gpu_product, "B200") ||
-                         absl::StrContains(gpu_product, "B100") ||
-                         absl::StrContains(gpu_product, "B300");
-  const double per_link = blackwell ? kNvlink5LinkGbps : kNvlink4LinkGbps;
+  const double per_link = NvlinkGbpsPerLink(gpu_product);
   TopologyBuilder b(name, gpu_product);
-
   std::vector<DeviceId> top(n);
   for (int i = 0; i < g; ++i) {
     top[i] = b.AddGpu(absl::StrCat("GPU", i), m.numa[i], m.cpu_affinity[i]);
   }
   for (int j = 0; g + j < n; ++j) top[g + j] = b.AddNic(m.nic_names[j]);
-  const std::vector<DeviceId> endpoint = top;
-
-  // NVLink.
-  std::set<int> nv_counts;
-  bool all_nvlink = g >= 2;
-  for (int a = 0; a < g; ++a) {
-    for (int c = a + 1; c < g; ++c) {
-      const SmiCell& cell = *m.cells[a][c];
-      if (cell.kind == PathKind::kNvlink) {
-        nv_counts.insert(cell.nvlinks);
-      } else {
-        all_nvlink = false;
-      }
-    }
-  }
-  if (all_nvlink && nv_counts.size() == 1 &&
-      *nv_counts.begin() * (g - 1) > kMaxDirectNvlinksPerGpu) {
-    const DeviceId sw = b.AddNvSwitch("nvswitch0");
-    for (int i = 0; i < g; ++i) b.AddNvlink(endpoint[i], sw, *nv_counts.begin(), per_link);
-  } else {
-    for (int a = 0; a < g; ++a) {
-      for (int c = a + 1; c < g; ++c) {
-        const SmiCell& cell = *m.cells[a][c];
-        if (cell.kind == PathKind::kNvlink) {
-          b.AddNvlink(endpoint[a], endpoint[c], cell.nvlinks, per_link);
-        }
-      }
-    }
-  }
-
-  // Known PCIe level of a pair, if the matrix states one.
-  auto known = [&](int a, int c) -> std::optional<PathKind> {
-    std::optional<SmiCell> cell = m.cells[a][c] ? m.cells[a][c] : m.cells[c][a];
-    if (!cell || cell->kind == PathKind::kNvlink || cell->kind == PathKind::kSelf) {
-      return std::nullopt;
-    }
-    return cell->kind;
-  };
-
-  Partition part(n);
-  int sockets_made = 0;
-  const PathKind levels[] = {PathKind::kPix, PathKind::kPxb, PathKind::kPhb, PathKind::kNode};
-  for (const PathKind level : levels) {
-    for (int a = 0; a < n; ++a) {
-      for (int c = a + 1; c < n; ++c) {
-        const std::optional<PathKind> k = known(a, c);
-        if (k && *k <= level) part.Union(a, c);
-      }
-    }
-    if (level == PathKind::kNode) {
-      // Locality merge for clusters only NVLink relates (their PCIe level is hidden).
-      auto locality = [&](int i) -> std::string {
-        if (i >= g) return "";
-        if (m.numa[i] >= 0) return absl::StrCat("numa:", m.numa[i]);
-        return m.cpu_affinity[i].empty() ? "" : absl::StrCat("cpu:", m.cpu_affinity[i]);
-      };
-      for (int a = 0; a < g; ++a) {
-        for (int c = a + 1; c < g; ++c) {
-          if (part.Find(a) == part.Find(c) || locality(a).empty() || locality(a) != locality(c)) {
-            continue;
-          }
-          bool related = false;
-          for (int x = 0; x < n && !related; ++x) {
-            for (int y = 0; y < n && !related; ++y) {
-              related = part.Find(x) == part.Find(a) && part.Find(y) == part.Find(c) &&
-                        known(x, y).has_value();
-            }
-          }
-          if (!related) part.Union(a, c);
-        }
-      }
-    }
-    // One parent vertex per cluster that joins two or more clusters of the level below (and,
-    // at NODE, for every cluster, so each endpoint has a socket).
-    std::map<int, std::vector<int>> members;
-    for (int i = 0; i < n; ++i) members[part.Find(i)].push_back(i);
-    for (auto& [root, list] : members) {
-      std::set<DeviceId> children;
-      for (int i : list) children.insert(top[i]);
-      if (children.size() < 2 && level != PathKind::kNode) continue;
-      DeviceId parent;
-      switch (level) {
-        case PathKind::kPix:
-          parent = b.AddPcieSwitch(absl::StrCat("pcie-switch", b.num_devices()), PathKind::kPix);
-          break;
-        case PathKind::kPxb:
-          parent = b.AddPcieSwitch(absl::StrCat("pcie-bridge", b.num_devices()), PathKind::kPxb);
-          break;
-        case PathKind::kPhb:
-          parent = b.AddHostBridge(absl::StrCat("host-bridge", b.num_devices()));
-          break;
-        default: {
-          std::set<int> numas;
-          for (int i : list) {
-            if (i < g && m.numa[i] >= 0) numas.insert(m.numa[i]);
-          }
-          parent = b.AddCpuSocket(absl::StrCat("cpu", sockets_made++),
-                                  numas.size() == 1 ? *numas.begin() : -1);
-          break;
-        }
-      }
-      for (DeviceId child : children) b.AddPcie(child, parent, kPcieGen4Gbps);
-      for (int i : list) top[i] = parent;
-    }
-  }
-  // Sockets: a star of SYS links from the first one.
-  std::vector<DeviceId> sockets;
-  for (int i = 0; i < n; ++i) {
-    if (std::find(sockets.begin(), sockets.end(), top[i]) == sockets.end()) {
-      sockets.push_back(top[i]);
-    }
-  }
-  for (size_t s = 1; s < sockets.size(); ++s) b.AddInterSocket(sockets[0], sockets[s]);
-
+  AddNvlinks(m, top, per_link, b);
+  AddPcieTree(m, top, b);
+  JoinSockets(top, b);
   ACCELSCHED_ASSIGN_OR_RETURN(Topology topo, std::move(b).Build());
-
-  // The graph must reproduce every fact the matrix states.
-  auto label = [&](int i) { return i < g ? absl::StrCat("GPU", i) : m.nic_labels[i - g]; };
-  for (int a = 0; a < g; ++a) {
-    for (int c = 0; c < n; ++c) {
-      if (a == c || !m.cells[a][c]) continue;
-      const SmiCell& cell = *m.cells[a][c];
-      const PathKind got = c < g ? topo.GpuPath(a, c) : topo.GpuNicPath(a, c - g);
-      const bool ok = cell.kind == PathKind::kNvlink
-                          ? got == PathKind::kNvlink && topo.NvlinkCount(a, c) == cell.nvlinks
-                          : got == cell.kind;
-      if (!ok) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "nvidia-smi topo: the matrix is not consistent with any PCIe tree: ", label(a), "-",
-            label(c), " is ", PathKindName(cell.kind), " but the inferred tree gives ",
-            PathKindName(got)));
-      }
-    }
-  }
+  ACCELSCHED_RETURN_IF_ERROR(CheckReproducesMatrix(m, topo));
   return topo;
 }
 

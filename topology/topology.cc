@@ -12,6 +12,7 @@
 #include "boost/graph/filtered_graph.hpp"
 #include "boost/property_map/function_property_map.hpp"
 
+#include "topology/status_macros.h"
 #include "topology/topology_graph.h"
 
 namespace accelsched::topology {
@@ -76,6 +77,159 @@ std::vector<PathFacts> PcieDistancesFrom(const Graph& g, VertexId source) {
   return out;
 }
 
+// NVLink counts and bandwidths of every GPU pair (row-major, g x g).
+struct NvlinkPairs {
+  std::vector<int> count;
+  std::vector<double> gbps;
+};
+
+// Direct GPU-GPU edges count as they are; through each NVSwitch a pair gets the smaller of the
+// two GPUs' links (and bandwidth) to that switch.
+NvlinkPairs CountNvlinks(const Graph& graph, const std::vector<DeviceId>& gpu_device) {
+  const int g = static_cast<int>(gpu_device.size());
+  const size_t pairs = static_cast<size_t>(g) * g;
+  NvlinkPairs nv{std::vector<int>(pairs, 0), std::vector<double>(pairs, 0.0)};
+  std::map<VertexId, std::vector<std::pair<int, double>>> switch_links;  // switch -> (count, bw)
+  std::vector<int> gpu_of_vertex(boost::num_vertices(graph), -1);
+  for (int i = 0; i < g; ++i) gpu_of_vertex[gpu_device[i]] = i;
+  for (auto [it, end] = boost::edges(graph); it != end; ++it) {
+    const Link& link = graph[*it];
+    if (link.kind != LinkKind::kNvlink) continue;
+    VertexId a = boost::source(*it, graph);
+    VertexId b = boost::target(*it, graph);
+    if (gpu_of_vertex[a] < 0) std::swap(a, b);
+    const int ga = gpu_of_vertex[a];
+    const int gb = gpu_of_vertex[b];
+    if (gb >= 0) {
+      nv.count[ga * g + gb] += link.nvlink_count;
+      nv.count[gb * g + ga] += link.nvlink_count;
+      nv.gbps[ga * g + gb] += link.bandwidth_gbps;
+      nv.gbps[gb * g + ga] += link.bandwidth_gbps;
+    } else {
+      auto& per_gpu = switch_links[b];
+      per_gpu.resize(g, {0, 0.0});
+      per_gpu[ga].first += link.nvlink_count;
+      per_gpu[ga].second += link.bandwidth_gbps;
+    }
+  }
+  for (const auto& [sw, per_gpu] : switch_links) {
+    for (int a = 0; a < g; ++a) {
+      for (int b = 0; b < g; ++b) {
+        if (a == b) continue;
+        nv.count[a * g + b] += std::min(per_gpu[a].first, per_gpu[b].first);
+        nv.gbps[a * g + b] += std::min(per_gpu[a].second, per_gpu[b].second);
+      }
+    }
+  }
+  return nv;
+}
+
+// Each GPU's NUMA node: its own, else a C2C-attached socket's, else a new node per group of
+// equal CPU affinity (numbered after the largest known one).
+std::vector<int> GpuNumaNodes(const Graph& graph, const std::vector<DeviceId>& gpu_device) {
+  const int g = static_cast<int>(gpu_device.size());
+  std::vector<int> gpu_numa(g, -1);
+  int max_known = -1;
+  for (int i = 0; i < g; ++i) {
+    int numa = graph[gpu_device[i]].numa;
+    if (numa < 0) {
+      for (auto [it, end] = boost::out_edges(gpu_device[i], graph); it != end; ++it) {
+        const VertexId other = boost::target(*it, graph);
+        if (graph[*it].kind == LinkKind::kC2c && graph[other].numa >= 0) {
+          numa = graph[other].numa;
+        }
+      }
+    }
+    gpu_numa[i] = numa;
+    max_known = std::max(max_known, numa);
+  }
+  std::map<std::string, int> affinity_group;
+  for (int i = 0; i < g; ++i) {
+    if (gpu_numa[i] >= 0) continue;
+    const std::string& key = graph[gpu_device[i]].cpu_affinity;
+    auto [it, inserted] = affinity_group.emplace(key, max_known + 1);
+    if (inserted) ++max_known;
+    gpu_numa[i] = it->second;
+  }
+  return gpu_numa;
+}
+
+// The rank of each value among the distinct values (0 for the smallest).
+std::vector<int> DenseRanks(const std::vector<int>& values) {
+  std::vector<int> distinct = values;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<int> rank(values.size(), 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    rank[i] = static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), values[i]) -
+                               distinct.begin());
+  }
+  return rank;
+}
+
+// Why link `link_no` of topology `name` cannot be built, or OK: endpoints that exist and differ,
+// a bandwidth in (0, 1e6] GB/s, and endpoint kinds that match the link kind.
+absl::Status CheckLink(const std::string& name, size_t link_no, const LinkRecord& record,
+                       const std::vector<Device>& devices) {
+  const Link& link = record.link;
+  const int num_devices = static_cast<int>(devices.size());
+  if (record.a < 0 || record.a >= num_devices || record.b < 0 || record.b >= num_devices) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("topology ", name, ": link ", link_no, " names a device that does not exist"));
+  }
+  const Device& a = devices[record.a];
+  const Device& b = devices[record.b];
+  const std::string where = absl::StrCat("topology ", name, ": link ", link_no, " (", a.name, " - ",
+                                         b.name, ", ", LinkKindName(link.kind), ")");
+  if (record.a == record.b) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": joins a device to itself"));
+  }
+  if (!(link.bandwidth_gbps > 0) || link.bandwidth_gbps > 1e6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": bandwidth must be in (0, 1e6] GB/s, got ", link.bandwidth_gbps));
+  }
+  auto is = [](const Device& d, DeviceKind k) { return d.kind == k; };
+  switch (link.kind) {
+    case LinkKind::kNvlink: {
+      const bool gpu_gpu = is(a, DeviceKind::kGpu) && is(b, DeviceKind::kGpu);
+      const bool gpu_switch = (is(a, DeviceKind::kGpu) && is(b, DeviceKind::kNvSwitch)) ||
+                              (is(b, DeviceKind::kGpu) && is(a, DeviceKind::kNvSwitch));
+      if (!gpu_gpu && !gpu_switch) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": NVLink must join two GPUs or a GPU and an NVSwitch"));
+      }
+      if (link.nvlink_count < 1 || link.nvlink_count > 64) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": NVLink count must be 1..64, got ", link.nvlink_count));
+      }
+      break;
+    }
+    case LinkKind::kPcie:
+      if (is(a, DeviceKind::kNvSwitch) || is(b, DeviceKind::kNvSwitch)) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": PCIe link to an NVSwitch"));
+      }
+      if (link.pcie_level < PathKind::kPix || link.pcie_level > PathKind::kNode) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": PCIe level must be PIX, PXB, PHB or NODE"));
+      }
+      break;
+    case LinkKind::kInterSocket:
+      if (!is(a, DeviceKind::kCpuSocket) || !is(b, DeviceKind::kCpuSocket)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": inter-socket link must join two CPU sockets"));
+      }
+      break;
+    case LinkKind::kC2c:
+      if (!((is(a, DeviceKind::kGpu) && is(b, DeviceKind::kCpuSocket)) ||
+            (is(b, DeviceKind::kGpu) && is(a, DeviceKind::kCpuSocket)))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": chip-to-chip link must join a GPU and a CPU socket"));
+      }
+      break;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::string_view DeviceKindName(DeviceKind kind) {
@@ -121,46 +275,13 @@ void Topology::Derive() {
   const int nn = num_nics();
   const size_t pairs = static_cast<size_t>(g) * g;
   gpu_path_.assign(pairs, PathKind::kSelf);
-  nvlink_count_.assign(pairs, 0);
   bandwidth_.assign(pairs, 0.0);
   gpu_nic_path_.assign(static_cast<size_t>(g) * nn, PathKind::kSys);
   nics_by_distance_.assign(g, {});
   close_nic_gpus_ = 0;
 
-  // NVLink: direct GPU-GPU edges, and per NVSwitch the links (and bandwidth) each GPU has to it.
-  std::vector<double> nv_gbps(pairs, 0.0);
-  std::map<VertexId, std::vector<std::pair<int, double>>> switch_links;  // switch -> (count, bw)
-  std::vector<int> gpu_of_vertex(boost::num_vertices(graph), -1);
-  for (int i = 0; i < g; ++i) gpu_of_vertex[gpu_device_[i]] = i;
-  for (auto [it, end] = boost::edges(graph); it != end; ++it) {
-    const Link& link = graph[*it];
-    if (link.kind != LinkKind::kNvlink) continue;
-    VertexId a = boost::source(*it, graph);
-    VertexId b = boost::target(*it, graph);
-    if (gpu_of_vertex[a] < 0) std::swap(a, b);
-    const int ga = gpu_of_vertex[a];
-    const int gb = gpu_of_vertex[b];
-    if (gb >= 0) {
-      nvlink_count_[ga * g + gb] += link.nvlink_count;
-      nvlink_count_[gb * g + ga] += link.nvlink_count;
-      nv_gbps[ga * g + gb] += link.bandwidth_gbps;
-      nv_gbps[gb * g + ga] += link.bandwidth_gbps;
-    } else {
-      auto& per_gpu = switch_links[b];
-      per_gpu.resize(g, {0, 0.0});
-      per_gpu[ga].first += link.nvlink_count;
-      per_gpu[ga].second += link.bandwidth_gbps;
-    }
-  }
-  for (const auto& [sw, per_gpu] : switch_links) {
-    for (int a = 0; a < g; ++a) {
-      for (int b = 0; b < g; ++b) {
-        if (a == b) continue;
-        nvlink_count_[a * g + b] += std::min(per_gpu[a].first, per_gpu[b].first);
-        nv_gbps[a * g + b] += std::min(per_gpu[a].second, per_gpu[b].second);
-      }
-    }
-  }
+  NvlinkPairs nv = CountNvlinks(graph, gpu_device_);
+  nvlink_count_ = std::move(nv.count);
 
   // PCIe distances from every GPU.
   for (int a = 0; a < g; ++a) {
@@ -170,7 +291,7 @@ void Topology::Derive() {
       const PathFacts& f = facts[gpu_device_[b]];
       if (nvlink_count_[a * g + b] > 0) {
         gpu_path_[a * g + b] = PathKind::kNvlink;
-        bandwidth_[a * g + b] = nv_gbps[a * g + b];
+        bandwidth_[a * g + b] = nv.gbps[a * g + b];
       } else {
         gpu_path_[a * g + b] = f.kind;
         bandwidth_[a * g + b] = f.kind == PathKind::kSys && f.bottleneck_gbps == 0
@@ -188,38 +309,8 @@ void Topology::Derive() {
                      [](const NicDistance& x, const NicDistance& y) { return x.path < y.path; });
   }
 
-  // NUMA: the GPU's own, else a C2C-attached socket's, else groups of equal CPU affinity.
-  gpu_numa_.assign(g, -1);
-  int max_known = -1;
-  for (int i = 0; i < g; ++i) {
-    int numa = graph[gpu_device_[i]].numa;
-    if (numa < 0) {
-      for (auto [it, end] = boost::out_edges(gpu_device_[i], graph); it != end; ++it) {
-        const VertexId other = boost::target(*it, graph);
-        if (graph[*it].kind == LinkKind::kC2c && graph[other].numa >= 0) {
-          numa = graph[other].numa;
-        }
-      }
-    }
-    gpu_numa_[i] = numa;
-    max_known = std::max(max_known, numa);
-  }
-  std::map<std::string, int> affinity_group;
-  for (int i = 0; i < g; ++i) {
-    if (gpu_numa_[i] >= 0) continue;
-    const std::string& key = graph[gpu_device_[i]].cpu_affinity;
-    auto [it, inserted] = affinity_group.emplace(key, max_known + 1);
-    if (inserted) ++max_known;
-    gpu_numa_[i] = it->second;
-  }
-  std::vector<int> distinct = gpu_numa_;
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  gpu_numa_rank_.assign(g, 0);
-  for (int i = 0; i < g; ++i) {
-    gpu_numa_rank_[i] = static_cast<int>(
-        std::lower_bound(distinct.begin(), distinct.end(), gpu_numa_[i]) - distinct.begin());
-  }
+  gpu_numa_ = GpuNumaNodes(graph, gpu_device_);
+  gpu_numa_rank_ = DenseRanks(gpu_numa_);
 }
 
 TopologyBuilder::TopologyBuilder(std::string name, std::string gpu_product)
@@ -299,62 +390,7 @@ absl::StatusOr<Topology> TopologyBuilder::Build() && {
                                                    " links exceed the cap of ", kMaxLinks));
   }
   for (size_t link_no = 0; link_no < links_.size(); ++link_no) {
-    const LinkRecord& record = links_[link_no];
-    const Link& link = record.link;
-    if (record.a < 0 || record.a >= num_devices() || record.b < 0 || record.b >= num_devices()) {
-      return absl::InvalidArgumentError(absl::StrCat("topology ", name_, ": link ", link_no,
-                                                     " names a device that does not exist"));
-    }
-    const Device& a = devices_[record.a];
-    const Device& b = devices_[record.b];
-    const std::string where = absl::StrCat("topology ", name_, ": link ", link_no, " (", a.name,
-                                           " - ", b.name, ", ", LinkKindName(link.kind), ")");
-    if (record.a == record.b) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": joins a device to itself"));
-    }
-    if (!(link.bandwidth_gbps > 0) || link.bandwidth_gbps > 1e6) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": bandwidth must be in (0, 1e6] GB/s, got ", link.bandwidth_gbps));
-    }
-    auto is = [](const Device& d, DeviceKind k) { return d.kind == k; };
-    switch (link.kind) {
-      case LinkKind::kNvlink: {
-        const bool gpu_gpu = is(a, DeviceKind::kGpu) && is(b, DeviceKind::kGpu);
-        const bool gpu_switch = (is(a, DeviceKind::kGpu) && is(b, DeviceKind::kNvSwitch)) ||
-                                (is(b, DeviceKind::kGpu) && is(a, DeviceKind::kNvSwitch));
-        if (!gpu_gpu && !gpu_switch) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ": NVLink must join two GPUs or a GPU and an NVSwitch"));
-        }
-        if (link.nvlink_count < 1 || link.nvlink_count > 64) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ": NVLink count must be 1..64, got ", link.nvlink_count));
-        }
-        break;
-      }
-      case LinkKind::kPcie:
-        if (is(a, DeviceKind::kNvSwitch) || is(b, DeviceKind::kNvSwitch)) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": PCIe link to an NVSwitch"));
-        }
-        if (link.pcie_level < PathKind::kPix || link.pcie_level > PathKind::kNode) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ": PCIe level must be PIX, PXB, PHB or NODE"));
-        }
-        break;
-      case LinkKind::kInterSocket:
-        if (!is(a, DeviceKind::kCpuSocket) || !is(b, DeviceKind::kCpuSocket)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ": inter-socket link must join two CPU sockets"));
-        }
-        break;
-      case LinkKind::kC2c:
-        if (!((is(a, DeviceKind::kGpu) && is(b, DeviceKind::kCpuSocket)) ||
-              (is(b, DeviceKind::kGpu) && is(a, DeviceKind::kCpuSocket)))) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ": chip-to-chip link must join a GPU and a CPU socket"));
-        }
-        break;
-    }
+    ACCELSCHED_RETURN_IF_ERROR(CheckLink(name_, link_no, links_[link_no], devices_));
   }
 
   Topology topo;

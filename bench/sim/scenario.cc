@@ -155,117 +155,133 @@ absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
   return pc;
 }
 
-}  // namespace
+// Built-in profiles already turned into node topologies, by name (node groups share them).
+using TopologyCache = std::map<std::string, std::shared_ptr<const plugins::NodeTopology>>;
 
-absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
-  const json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return absl::InvalidArgumentError("scenario: not valid JSON");
-  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(root, "scenario", {"seed", "nodes", "network", "workload"}));
-  double file_seed = 1;
-  ACCELSCHED_RETURN_IF_ERROR(Number(root, "scenario", "seed", 0, 1e15, &file_seed));
-  const uint64_t rng_seed =
-      seed >= 0 ? static_cast<uint64_t>(seed) : static_cast<uint64_t>(file_seed);
-  Scenario s;
-  auto nodes = root.find("nodes");
-  if (nodes == root.end() || !nodes->is_array() || nodes->empty()) {
+// One entry of "nodes" (at `path`): `count` identical nodes appended to `nodes`.
+absl::Status AddNodeGroup(const json& g, const std::string& path, TopologyCache& topologies,
+                          std::vector<plugins::NodeSpec>& nodes) {
+  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(g, path,
+                                       {"name", "count", "profile", "gpu_model", "gpus",
+                                        "cpu_milli", "memory_mib", "gpu_memory_mib", "mig_gpus"}));
+  if (!g.contains("name") || !g["name"].is_string()) return Bad(path + ".name", "required string");
+  double count = 1, cpu = 64000, mem = 524288, gpu_mem = 0, gpus = 0;
+  ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "count", 1, 100000, &count));
+  ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "cpu_milli", 0, 1e9, &cpu));
+  ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "memory_mib", 0, 1e12, &mem));
+  ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "gpu_memory_mib", 0, 1e9, &gpu_mem));
+  ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "gpus", 0, 16, &gpus));
+  std::shared_ptr<const plugins::NodeTopology> topo;
+  if (g.contains("profile")) {
+    if (!g["profile"].is_string()) return Bad(path + ".profile", "must be a string");
+    const std::string name = g["profile"].get<std::string>();
+    if (!topologies.count(name)) {
+      absl::StatusOr<topology::Topology> t = topology::BuiltinProfile(name);
+      if (!t.ok()) return Bad(path + ".profile", t.status().message());
+      ACCELSCHED_ASSIGN_OR_RETURN(topologies[name], plugins::NodeTopology::Create(*t));
+    }
+    topo = topologies[name];
+    gpus = topo->topology.num_gpus();
+  }
+  plugins::GpuMask mig = 0;
+  if (auto it = g.find("mig_gpus"); it != g.end()) {
+    if (!it->is_array()) return Bad(path + ".mig_gpus", "must be an array of GPU indices");
+    for (const json& x : *it) {
+      if (!x.is_number_integer() || x.get<int>() < 0 || x.get<int>() >= gpus) {
+        return Bad(path + ".mig_gpus", "GPU index out of range");
+      }
+      mig |= plugins::GpuMask{1} << x.get<int>();
+    }
+  }
+  for (int n = 0; n < static_cast<int>(count); ++n) {
+    plugins::NodeSpec spec;
+    spec.name = absl::StrCat(g["name"].get<std::string>(), "-", n);
+    spec.cpu_milli = static_cast<int64_t>(cpu);
+    spec.memory_mib = static_cast<int64_t>(mem);
+    spec.gpu_count = static_cast<int>(gpus);
+    spec.gpu_model = gpus > 0 ? g.value("gpu_model", std::string("GPU")) : "";
+    spec.gpu_memory_mib = static_cast<int64_t>(gpu_mem);
+    spec.mig_enabled = mig;
+    spec.topology = topo;
+    nodes.push_back(std::move(spec));
+  }
+  return absl::OkStatus();
+}
+
+// "scenario.nodes": the node groups, expanded, in file order.
+absl::StatusOr<std::vector<plugins::NodeSpec>> ParseNodeGroups(const json& root) {
+  auto groups = root.find("nodes");
+  if (groups == root.end() || !groups->is_array() || groups->empty()) {
     return Bad("scenario.nodes", "must be a non-empty array of node groups");
   }
-  std::map<std::string, std::shared_ptr<const plugins::NodeTopology>> topologies;
-  for (size_t i = 0; i < nodes->size(); ++i) {
-    const json& g = (*nodes)[i];
-    const std::string path = absl::StrCat("scenario.nodes[", i, "]");
+  TopologyCache topologies;
+  std::vector<plugins::NodeSpec> nodes;
+  for (size_t i = 0; i < groups->size(); ++i) {
     ACCELSCHED_RETURN_IF_ERROR(
-        CheckKeys(g, path,
-                  {"name", "count", "profile", "gpu_model", "gpus", "cpu_milli", "memory_mib",
-                   "gpu_memory_mib", "mig_gpus"}));
-    if (!g.contains("name") || !g["name"].is_string())
-      return Bad(path + ".name", "required string");
-    double count = 1, cpu = 64000, mem = 524288, gpu_mem = 0, gpus = 0;
-    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "count", 1, 100000, &count));
-    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "cpu_milli", 0, 1e9, &cpu));
-    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "memory_mib", 0, 1e12, &mem));
-    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "gpu_memory_mib", 0, 1e9, &gpu_mem));
-    ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "gpus", 0, 16, &gpus));
-    std::shared_ptr<const plugins::NodeTopology> topo;
-    if (g.contains("profile")) {
-      if (!g["profile"].is_string()) return Bad(path + ".profile", "must be a string");
-      const std::string name = g["profile"].get<std::string>();
-      if (!topologies.count(name)) {
-        absl::StatusOr<topology::Topology> t = topology::BuiltinProfile(name);
-        if (!t.ok()) return Bad(path + ".profile", t.status().message());
-        ACCELSCHED_ASSIGN_OR_RETURN(topologies[name], plugins::NodeTopology::Create(*t));
-      }
-      topo = topologies[name];
-      gpus = topo->topology.num_gpus();
-    }
-    plugins::GpuMask mig = 0;
-    if (auto it = g.find("mig_gpus"); it != g.end()) {
-      if (!it->is_array()) return Bad(path + ".mig_gpus", "must be an array of GPU indices");
-      for (const json& x : *it) {
-        if (!x.is_number_integer() || x.get<int>() < 0 || x.get<int>() >= gpus) {
-          return Bad(path + ".mig_gpus", "GPU index out of range");
-        }
-        mig |= plugins::GpuMask{1} << x.get<int>();
-      }
-    }
-    for (int n = 0; n < static_cast<int>(count); ++n) {
-      plugins::NodeSpec spec;
-      spec.name = absl::StrCat(g["name"].get<std::string>(), "-", n);
-      spec.cpu_milli = static_cast<int64_t>(cpu);
-      spec.memory_mib = static_cast<int64_t>(mem);
-      spec.gpu_count = static_cast<int>(gpus);
-      spec.gpu_model = gpus > 0 ? g.value("gpu_model", std::string("GPU")) : "";
-      spec.gpu_memory_mib = static_cast<int64_t>(gpu_mem);
-      spec.mig_enabled = mig;
-      spec.topology = topo;
-      s.nodes.push_back(std::move(spec));
-    }
+        AddNodeGroup((*groups)[i], absl::StrCat("scenario.nodes[", i, "]"), topologies, nodes));
   }
-  if (auto net = root.find("network"); net != root.end() && !net->is_null()) {
-    ACCELSCHED_RETURN_IF_ERROR(
-        CheckKeys(*net, "scenario.network", {"nodes_per_rack", "racks_per_block"}));
-    double per_rack = 32, per_block = 8;
-    ACCELSCHED_RETURN_IF_ERROR(
-        Number(*net, "scenario.network", "nodes_per_rack", 1, 100000, &per_rack));
-    ACCELSCHED_RETURN_IF_ERROR(
-        Number(*net, "scenario.network", "racks_per_block", 1, 100000, &per_block));
-    const size_t rack = static_cast<size_t>(per_rack),
-                 block = rack * static_cast<size_t>(per_block);
-    for (size_t i = 0; i < s.nodes.size(); ++i) {
-      plugins::NodeSpec& n = s.nodes[i];
-      n.labels.emplace_back(kNetworkLevelKeys[0], n.name);
-      n.labels.emplace_back(kNetworkLevelKeys[1], absl::StrFormat("rack-%05d", i / rack));
-      n.labels.emplace_back(kNetworkLevelKeys[2], absl::StrFormat("block-%04d", i / block));
-    }
-    s.network = true;
+  return nodes;
+}
+
+// "scenario.network": the kNetworkLevelKeys labels on every node, in node order.
+absl::Status AddNetworkLabels(const json& net, std::vector<plugins::NodeSpec>& nodes) {
+  ACCELSCHED_RETURN_IF_ERROR(
+      CheckKeys(net, "scenario.network", {"nodes_per_rack", "racks_per_block"}));
+  double per_rack = 32, per_block = 8;
+  ACCELSCHED_RETURN_IF_ERROR(
+      Number(net, "scenario.network", "nodes_per_rack", 1, 100000, &per_rack));
+  ACCELSCHED_RETURN_IF_ERROR(
+      Number(net, "scenario.network", "racks_per_block", 1, 100000, &per_block));
+  const size_t rack = static_cast<size_t>(per_rack), block = rack * static_cast<size_t>(per_block);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    plugins::NodeSpec& n = nodes[i];
+    n.labels.emplace_back(kNetworkLevelKeys[0], n.name);
+    n.labels.emplace_back(kNetworkLevelKeys[1], absl::StrFormat("rack-%05d", i / rack));
+    n.labels.emplace_back(kNetworkLevelKeys[2], absl::StrFormat("block-%04d", i / block));
   }
+  return absl::OkStatus();
+}
+
+// "scenario.workload" before the draw: how many pods, how often, of which classes.
+struct WorkloadSpec {
+  double pods = 100;
+  double mean_interarrival_s = 60;
+  std::vector<PodClass> classes;
+  std::vector<double> weights;  // Per class.
+};
+
+absl::StatusOr<WorkloadSpec> ParseWorkload(const json& root) {
   auto w = root.find("workload");
   if (w == root.end()) return Bad("scenario.workload", "required");
   ACCELSCHED_RETURN_IF_ERROR(
       CheckKeys(*w, "scenario.workload", {"pods", "mean_interarrival_s", "classes"}));
-  double pods = 100, interarrival = 60;
-  ACCELSCHED_RETURN_IF_ERROR(Number(*w, "scenario.workload", "pods", 1, 1e7, &pods));
+  WorkloadSpec spec;
+  ACCELSCHED_RETURN_IF_ERROR(Number(*w, "scenario.workload", "pods", 1, 1e7, &spec.pods));
   ACCELSCHED_RETURN_IF_ERROR(
-      Number(*w, "scenario.workload", "mean_interarrival_s", 1e-6, 1e9, &interarrival));
+      Number(*w, "scenario.workload", "mean_interarrival_s", 1e-6, 1e9, &spec.mean_interarrival_s));
   auto classes = w->find("classes");
   if (classes == w->end() || !classes->is_array() || classes->empty()) {
     return Bad("scenario.workload.classes", "must be a non-empty array");
   }
-  std::vector<PodClass> pcs;
-  std::vector<double> weights;
   for (size_t i = 0; i < classes->size(); ++i) {
     ACCELSCHED_ASSIGN_OR_RETURN(
         PodClass pc, ParseClass((*classes)[i], absl::StrCat("scenario.workload.classes[", i, "]")));
-    weights.push_back(pc.weight);
-    pcs.push_back(std::move(pc));
+    spec.weights.push_back(pc.weight);
+    spec.classes.push_back(std::move(pc));
   }
+  return spec;
+}
+
+// Draws the arrivals of `spec` from one generator seeded with `rng_seed` (class, gap, duration
+// and gang size per pod, in that order) into s.pods, and the workload model from them.
+absl::Status DrawPods(const WorkloadSpec& spec, uint64_t rng_seed, Scenario& s) {
   std::mt19937_64 rng(rng_seed);
-  std::discrete_distribution<size_t> pick(weights.begin(), weights.end());
-  std::exponential_distribution<double> gap(1.0 / interarrival);
+  std::discrete_distribution<size_t> pick(spec.weights.begin(), spec.weights.end());
+  std::exponential_distribution<double> gap(1.0 / spec.mean_interarrival_s);
   double t = 0;
   std::vector<PodRequest> requests;
-  for (int i = 0; i < static_cast<int>(pods); ++i) {
-    const PodClass& pc = pcs[pick(rng)];
+  for (int i = 0; i < static_cast<int>(spec.pods); ++i) {
+    const PodClass& pc = spec.classes[pick(rng)];
     ScenarioPod p;
     p.request = pc.request;
     p.request.name = absl::StrCat(pc.request.name, "-", i);
@@ -286,178 +302,238 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
     s.pods.push_back(std::move(p));
   }
   ACCELSCHED_ASSIGN_OR_RETURN(s.workload.shapes, plugins::TypicalShapes(requests));
-  return s;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const Scenario& s,
-                                           uint64_t seed, const ScenarioOptions& options) {
-  plugins::ClusterSnapshotBuilder builder;
-  for (const plugins::NodeSpec& n : s.nodes) builder.AddNode(n);
-  ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot initial, std::move(builder).Build());
-  plugins::ClusterState state(std::move(initial));
-  const plugins::ClusterSnapshot& view = state.view();
-  plugins::Rng rng(seed);
-  ScenarioResult r;
-  r.pods = static_cast<int>(s.pods.size());
-  // Gangs: the planner's network domains (the layout never changes during a run) and each node's
-  // rack and block, for the locality figures.
-  const std::vector<std::string> no_levels;
-  const plugins::NetworkDomains domains =
-      plugins::NetworkDomains::Build(view, s.network ? kNetworkLevelKeys : no_levels);
-  std::vector<std::string> rack_of(static_cast<size_t>(view.num_nodes()));
-  std::vector<std::string> block_of(rack_of.size());
+// ---- RunScenario ------------------------------------------------------------------------------
+
+// True if every slot is on a node of the same named domain (`domain_of`: per node, "" for none).
+bool AllIn(const std::vector<std::string>& domain_of,
+           const std::vector<plugins::Assignment>& slots) {
+  const std::string& first = domain_of[static_cast<size_t>(slots.front().node)];
+  if (first.empty()) return false;
+  for (const plugins::Assignment& a : slots) {
+    if (domain_of[static_cast<size_t>(a.node)] != first) return false;
+  }
+  return true;
+}
+
+// Per node, the value of label `key` ("" when the node has none).
+std::vector<std::string> LabelOfEachNode(const plugins::ClusterSnapshot& view,
+                                         const std::string& key) {
+  std::vector<std::string> value_of(static_cast<size_t>(view.num_nodes()));
   for (plugins::NodeIndex n = 0; n < view.num_nodes(); ++n) {
-    for (const auto& [key, value] : *view.node(n).labels) {
-      if (key == kNetworkLevelKeys[1]) rack_of[static_cast<size_t>(n)] = value;
-      if (key == kNetworkLevelKeys[2]) block_of[static_cast<size_t>(n)] = value;
+    for (const auto& [k, value] : *view.node(n).labels) {
+      if (k == key) value_of[static_cast<size_t>(n)] = value;
     }
   }
-  auto all_in = [](const std::vector<std::string>& domain_of,
-                   const std::vector<plugins::Assignment>& slots) {
-    const std::string& first = domain_of[static_cast<size_t>(slots.front().node)];
-    if (first.empty()) return false;
-    for (const plugins::Assignment& a : slots) {
-      if (domain_of[static_cast<size_t>(a.node)] != first) return false;
-    }
-    return true;
-  };
-  auto free_whole_gpus = [&] {
-    int64_t free = 0;
-    for (const plugins::NodeInfo& n : view.nodes()) free += std::popcount(n.WholeFreeGpus());
-    return free;
-  };
+  return value_of;
+}
+
+// One event-driven run of a scenario (RunScenario): the cluster, the clock, the departures, the
+// waiting queue and the tallies. Single-threaded; lives for one run.
+class ScenarioRun {
+ public:
+  ScenarioRun(const plugins::Solver& solver, const Scenario& s, uint64_t seed,
+              const ScenarioOptions& options, plugins::ClusterSnapshot initial)
+      : solver_(solver),
+        s_(s),
+        options_(options),
+        state_(std::move(initial)),
+        view_(state_.view()),
+        rng_(seed),
+        // The layout never changes during a run, so the planner's domains are built once.
+        domains_(plugins::NetworkDomains::Build(
+            view_, s.network ? kNetworkLevelKeys : std::vector<std::string>())),
+        rack_of_(LabelOfEachNode(view_, kNetworkLevelKeys[1])),
+        block_of_(LabelOfEachNode(view_, kNetworkLevelKeys[2])),
+        placed_(s.pods.size()) {}
+
+  absl::StatusOr<ScenarioResult> Run();
+
+ private:
   // Departures: (time, pod index); min-heap.
   using Departure = std::pair<double, size_t>;
-  std::priority_queue<Departure, std::vector<Departure>, std::greater<>> departures;
-  std::vector<std::vector<plugins::Assignment>> placed(s.pods.size());
-  std::deque<size_t> waiting;
-  double now = 0, alloc_area = 0, arrival_area = 0, wait_sum = 0, ring_sum = 0, large_wait_sum = 0;
-  int ring_count = 0;
-  auto advance = [&](double t) {
-    alloc_area += (t - now) * static_cast<double>(view.gpu_used_milli());
-    now = t;
-  };
-  // Places every member of gang `job`, or none.
-  auto place_gang =
-      [&](const ScenarioPod& job) -> absl::StatusOr<std::vector<plugins::Assignment>> {
-    std::vector<plugins::Assignment> slots;
-    if (job.request.gpu_count > 0 &&
-        free_whole_gpus() < static_cast<int64_t>(job.members) * job.request.gpu_count) {
-      return slots;  // Cannot fit anywhere: skip the search.
+
+  // Moves the clock to `t`, adding the allocation since the last event to the area.
+  void Advance(double t) {
+    alloc_area_ += (t - now_) * static_cast<double>(view_.gpu_used_milli());
+    now_ = t;
+  }
+  int64_t FreeWholeGpus() const {
+    int64_t free = 0;
+    for (const plugins::NodeInfo& n : view_.nodes()) free += std::popcount(n.WholeFreeGpus());
+    return free;
+  }
+  absl::StatusOr<std::vector<plugins::Assignment>> PlaceGang(const ScenarioPod& job);
+  absl::StatusOr<bool> PlaceSinglePod(size_t i);
+  absl::StatusOr<bool> TryPlace(size_t i);
+  absl::Status DepartAndRetry();
+  ScenarioResult Finish();
+
+  const plugins::Solver& solver_;
+  const Scenario& s_;
+  const ScenarioOptions& options_;
+  plugins::ClusterState state_;
+  const plugins::ClusterSnapshot& view_;
+  plugins::Rng rng_;
+  const plugins::NetworkDomains domains_;
+  const std::vector<std::string> rack_of_;   // Per node.
+  const std::vector<std::string> block_of_;  // Per node.
+  std::priority_queue<Departure, std::vector<Departure>, std::greater<>> departures_;
+  std::vector<std::vector<plugins::Assignment>> placed_;  // Per pod, while it runs.
+  std::deque<size_t> waiting_;
+  ScenarioResult r_;
+  double now_ = 0, alloc_area_ = 0, arrival_area_ = 0, wait_sum_ = 0, ring_sum_ = 0,
+         large_wait_sum_ = 0;
+  int ring_count_ = 0;
+};
+
+// Places every member of gang `job`, or none (an empty result).
+absl::StatusOr<std::vector<plugins::Assignment>> ScenarioRun::PlaceGang(const ScenarioPod& job) {
+  std::vector<plugins::Assignment> slots;
+  if (job.request.gpu_count > 0 &&
+      FreeWholeGpus() < static_cast<int64_t>(job.members) * job.request.gpu_count) {
+    return slots;  // Cannot fit anywhere: skip the search.
+  }
+  if (options_.gangs == GangMethod::kPlanner) {
+    plugins::GangSpec spec;
+    spec.name = job.request.name;
+    spec.members.assign(static_cast<size_t>(job.members), job.request);
+    spec.mode = job.network;
+    spec.level = job.level;
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::GangPlanOutcome out,
+                                plugins::PlanGang(solver_, view_, domains_, spec));
+    if (!out.plan.has_value()) return slots;
+    for (const plugins::Assignment& a : out.plan->slots) {
+      ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a));
     }
-    if (options.gangs == GangMethod::kPlanner) {
-      plugins::GangSpec spec;
-      spec.name = job.request.name;
-      spec.members.assign(static_cast<size_t>(job.members), job.request);
-      spec.mode = job.network;
-      spec.level = job.level;
-      ACCELSCHED_ASSIGN_OR_RETURN(plugins::GangPlanOutcome out,
-                                  plugins::PlanGang(solver, view, domains, spec));
-      if (!out.plan.has_value()) return slots;
-      for (const plugins::Assignment& a : out.plan->slots) {
-        ACCELSCHED_RETURN_IF_ERROR(state.Apply(a));
-      }
-      return out.plan->slots;
+    return out.plan->slots;
+  }
+  for (int m = 0; m < job.members; ++m) {
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver_.Place(job.request, view_, &rng_));
+    if (!p.assignment.has_value()) {
+      for (const plugins::Assignment& a : slots) ACCELSCHED_RETURN_IF_ERROR(state_.Release(a));
+      slots.clear();
+      return slots;
     }
-    for (int m = 0; m < job.members; ++m) {
-      ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver.Place(job.request, view, &rng));
-      if (!p.assignment.has_value()) {
-        for (const plugins::Assignment& a : slots) ACCELSCHED_RETURN_IF_ERROR(state.Release(a));
-        slots.clear();
-        return slots;
-      }
-      ACCELSCHED_RETURN_IF_ERROR(state.Apply(*p.assignment));
-      slots.push_back(*p.assignment);
+    ACCELSCHED_RETURN_IF_ERROR(state_.Apply(*p.assignment));
+    slots.push_back(*p.assignment);
+  }
+  return slots;
+}
+
+// A single pod (not a gang): placed by the solver, counted for the MIG and multi-GPU figures.
+absl::StatusOr<bool> ScenarioRun::PlaceSinglePod(size_t i) {
+  const PodRequest& pod = s_.pods[i].request;
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver_.Place(pod, view_, &rng_));
+  if (!p.assignment.has_value()) return false;
+  ACCELSCHED_RETURN_IF_ERROR(state_.Apply(*p.assignment));
+  placed_[i] = {*p.assignment};
+  if (pod.mig.has_value()) ++r_.mig_placed;
+  if (pod.gpu_count >= 2) {
+    ++r_.multi_gpu_placed;
+    const plugins::NodeInfo& node = view_.node(p.assignment->node);
+    if (node.topology != nullptr) {
+      if (plugins::IsNvlinkRing(*node.topology, p.assignment->gpus)) ++r_.multi_gpu_nvlink_ring;
+      ring_sum_ += node.topology->search.Quality(p.assignment->gpus).ring_mbps / 1000.0;
+      ++ring_count_;
     }
-    return slots;
-  };
-  auto try_place = [&](size_t i) -> absl::StatusOr<bool> {
-    const ScenarioPod& job = s.pods[i];
-    const PodRequest& pod = job.request;
-    if (job.members > 1) {
-      ACCELSCHED_ASSIGN_OR_RETURN(placed[i], place_gang(job));
-      if (placed[i].empty()) return false;
-      ++r.gangs_placed;
-      const bool in_rack = all_in(rack_of, placed[i]), in_block = all_in(block_of, placed[i]);
-      r.gangs_in_rack += in_rack;
-      r.gangs_in_block += in_block;
-      if (job.members >= options.large_gang) {
-        ++r.large_placed;
-        r.large_in_rack += in_rack;
-        r.large_in_block += in_block;
-        large_wait_sum += now - job.arrival;
-      }
+  }
+  return true;
+}
+
+// Places arrival `i` now if it fits (a gang all or nothing), scheduling its departure.
+absl::StatusOr<bool> ScenarioRun::TryPlace(size_t i) {
+  const ScenarioPod& job = s_.pods[i];
+  if (job.members > 1) {
+    ACCELSCHED_ASSIGN_OR_RETURN(placed_[i], PlaceGang(job));
+    if (placed_[i].empty()) return false;
+    ++r_.gangs_placed;
+    const bool in_rack = AllIn(rack_of_, placed_[i]), in_block = AllIn(block_of_, placed_[i]);
+    r_.gangs_in_rack += in_rack;
+    r_.gangs_in_block += in_block;
+    if (job.members >= options_.large_gang) {
+      ++r_.large_placed;
+      r_.large_in_rack += in_rack;
+      r_.large_in_block += in_block;
+      large_wait_sum_ += now_ - job.arrival;
+    }
+  } else {
+    ACCELSCHED_ASSIGN_OR_RETURN(bool ok, PlaceSinglePod(i));
+    if (!ok) return false;
+  }
+  departures_.emplace(now_ + job.duration, i);
+  ++r_.placed;
+  wait_sum_ += now_ - job.arrival;
+  if (now_ > job.arrival) ++r_.waited;
+  return true;
+}
+
+// The next departure: its devices are released, then the queue is retried in order.
+absl::Status ScenarioRun::DepartAndRetry() {
+  auto [t, i] = departures_.top();
+  departures_.pop();
+  Advance(t);
+  for (const plugins::Assignment& a : placed_[i]) ACCELSCHED_RETURN_IF_ERROR(state_.Release(a));
+  placed_[i].clear();
+  for (size_t k = 0; k < waiting_.size();) {
+    ACCELSCHED_ASSIGN_OR_RETURN(bool ok, TryPlace(waiting_[k]));
+    if (ok) {
+      waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(k));
     } else {
-      ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver.Place(pod, view, &rng));
-      if (!p.assignment.has_value()) return false;
-      ACCELSCHED_RETURN_IF_ERROR(state.Apply(*p.assignment));
-      placed[i] = {*p.assignment};
-      if (pod.mig.has_value()) ++r.mig_placed;
-      if (pod.gpu_count >= 2) {
-        ++r.multi_gpu_placed;
-        const plugins::NodeInfo& node = view.node(p.assignment->node);
-        if (node.topology != nullptr) {
-          if (plugins::IsNvlinkRing(*node.topology, p.assignment->gpus)) ++r.multi_gpu_nvlink_ring;
-          ring_sum += node.topology->search.Quality(p.assignment->gpus).ring_mbps / 1000.0;
-          ++ring_count;
-        }
-      }
+      ++k;
     }
-    departures.emplace(now + job.duration, i);
-    ++r.placed;
-    wait_sum += now - job.arrival;
-    if (now > job.arrival) ++r.waited;
-    return true;
-  };
-  for (const ScenarioPod& job : s.pods) {
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ScenarioResult> ScenarioRun::Run() {
+  r_.pods = static_cast<int>(s_.pods.size());
+  for (const ScenarioPod& job : s_.pods) {
     if (job.members <= 1) continue;
-    ++r.gangs;
-    if (job.members >= options.large_gang) ++r.large;
+    ++r_.gangs;
+    if (job.members >= options_.large_gang) ++r_.large;
   }
   size_t next = 0;
-  while (next < s.pods.size() || !departures.empty()) {
-    const bool arrival_next = next < s.pods.size() &&
-                              (departures.empty() || s.pods[next].arrival < departures.top().first);
-    if (arrival_next) {
-      advance(s.pods[next].arrival);
-      if (next + 1 == s.pods.size()) arrival_area = alloc_area;
-      ACCELSCHED_ASSIGN_OR_RETURN(bool ok, try_place(next));
-      if (!ok) waiting.push_back(next);
-      ++next;
+  while (next < s_.pods.size() || !departures_.empty()) {
+    const bool arrival_next =
+        next < s_.pods.size() &&
+        (departures_.empty() || s_.pods[next].arrival < departures_.top().first);
+    if (!arrival_next) {
+      ACCELSCHED_RETURN_IF_ERROR(DepartAndRetry());
       continue;
     }
-    auto [t, i] = departures.top();
-    departures.pop();
-    advance(t);
-    for (const plugins::Assignment& a : placed[i]) ACCELSCHED_RETURN_IF_ERROR(state.Release(a));
-    placed[i].clear();
-    for (size_t k = 0; k < waiting.size();) {
-      ACCELSCHED_ASSIGN_OR_RETURN(bool ok, try_place(waiting[k]));
-      if (ok) {
-        waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(k));
-      } else {
-        ++k;
-      }
-    }
+    Advance(s_.pods[next].arrival);
+    if (next + 1 == s_.pods.size()) arrival_area_ = alloc_area_;
+    ACCELSCHED_ASSIGN_OR_RETURN(bool ok, TryPlace(next));
+    if (!ok) waiting_.push_back(next);
+    ++next;
   }
-  r.never_placed = static_cast<int>(waiting.size());
-  r.mean_wait_s = r.placed > 0 ? wait_sum / r.placed : 0;
-  r.mean_alloc_pct = now > 0 && view.gpu_capacity_milli() > 0
-                         ? 100.0 * alloc_area / now / static_cast<double>(view.gpu_capacity_milli())
-                         : 0;
-  const double last_arrival = s.pods.empty() ? 0 : s.pods.back().arrival;
-  r.arrival_alloc_pct =
-      last_arrival > 0 && view.gpu_capacity_milli() > 0
-          ? 100.0 * arrival_area / last_arrival / static_cast<double>(view.gpu_capacity_milli())
-          : 0;
-  r.mean_ring_gbps = ring_count > 0 ? ring_sum / ring_count : 0;
-  r.large_mean_wait_s = r.large_placed > 0 ? large_wait_sum / r.large_placed : 0;
+  return Finish();
+}
+
+// The means and percentages from the tallies, after the last event.
+ScenarioResult ScenarioRun::Finish() {
+  ScenarioResult r = r_;
+  const double capacity = static_cast<double>(view_.gpu_capacity_milli());
+  r.never_placed = static_cast<int>(waiting_.size());
+  r.mean_wait_s = r.placed > 0 ? wait_sum_ / r.placed : 0;
+  r.mean_alloc_pct =
+      now_ > 0 && view_.gpu_capacity_milli() > 0 ? 100.0 * alloc_area_ / now_ / capacity : 0;
+  const double last_arrival = s_.pods.empty() ? 0 : s_.pods.back().arrival;
+  r.arrival_alloc_pct = last_arrival > 0 && view_.gpu_capacity_milli() > 0
+                            ? 100.0 * arrival_area_ / last_arrival / capacity
+                            : 0;
+  r.mean_ring_gbps = ring_count_ > 0 ? ring_sum_ / ring_count_ : 0;
+  r.large_mean_wait_s = r.large_placed > 0 ? large_wait_sum_ / r.large_placed : 0;
   return r;
 }
 
-int RunScenarioCommand(int argc, char** argv) {
-  static constexpr char kHelp[] =
-      R"(usage: accelsched-sim scenario --file FILE --policy P[,P...] [--seeds 1-5] [--large-gang 16]
+// ---- RunScenarioCommand -----------------------------------------------------------------------
+
+constexpr char kScenarioHelp[] =
+    R"(usage: accelsched-sim scenario --file FILE --policy P[,P...] [--seeds 1-5] [--large-gang 16]
 
 Event-driven run of a scenario (bench/scenarios/*.json): node groups with built-in topology
 profiles and MIG GPUs; pods from weighted classes with exponential arrivals and durations.
@@ -473,110 +549,184 @@ arrival (load_alloc%), gangs placed, the share within
 one rack and within one block, and for large gangs (at least --large-gang members) the same
 and their mean wait.
 )";
-  std::string file, policy_list, seeds = "1", large = "16";
+
+// The flags of `accelsched-sim scenario`, as given.
+struct ScenarioFlags {
+  std::string file, policies, seeds = "1", large = "16";
+  bool help = false;
+};
+
+// Flags in argv order; stops at --help. InvalidArgument for an unknown flag, a missing value or
+// a missing --file/--policy.
+absl::StatusOr<ScenarioFlags> ParseScenarioFlags(int argc, char** argv) {
+  ScenarioFlags flags;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help") {
-      std::cout << kHelp;
-      return 0;
+      flags.help = true;
+      return flags;
     }
     if ((a == "--file" || a == "--policy" || a == "--seeds" || a == "--large-gang") &&
         i + 1 < argc) {
-      (a == "--file"     ? file
-       : a == "--policy" ? policy_list
-       : a == "--seeds"  ? seeds
-                         : large) = argv[++i];
+      (a == "--file"     ? flags.file
+       : a == "--policy" ? flags.policies
+       : a == "--seeds"  ? flags.seeds
+                         : flags.large) = argv[++i];
       continue;
     }
-    std::cerr << "accelsched-sim scenario: unknown flag or missing value '" << a << "'\n" << kHelp;
-    return 1;
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag or missing value '", a, "'"));
   }
-  if (file.empty() || policy_list.empty()) {
-    std::cerr << "accelsched-sim scenario: --file and --policy are required\n" << kHelp;
-    return 1;
+  if (flags.file.empty() || flags.policies.empty()) {
+    return absl::InvalidArgumentError("--file and --policy are required");
   }
+  return flags;
+}
+
+absl::StatusOr<std::string> ReadScenarioFile(const std::string& file) {
   std::ifstream in(file);
-  if (!in) {
-    std::cerr << "accelsched-sim scenario: " << file << ": cannot open\n";
-    return 1;
-  }
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(file, ": cannot open"));
   std::stringstream text;
   text << in.rdbuf();
+  return text.str();
+}
+
+// Adds run `r` to the per-policy sum (counts add up; means are divided by the seeds later).
+void AddResult(const ScenarioResult& r, ScenarioResult& sum) {
+  sum.pods += r.pods;
+  sum.placed += r.placed;
+  sum.waited += r.waited;
+  sum.never_placed += r.never_placed;
+  sum.mean_wait_s += r.mean_wait_s;
+  sum.mean_alloc_pct += r.mean_alloc_pct;
+  sum.multi_gpu_placed += r.multi_gpu_placed;
+  sum.multi_gpu_nvlink_ring += r.multi_gpu_nvlink_ring;
+  sum.mean_ring_gbps += r.mean_ring_gbps;
+  sum.mig_placed += r.mig_placed;
+  sum.gangs += r.gangs;
+  sum.gangs_placed += r.gangs_placed;
+  sum.gangs_in_rack += r.gangs_in_rack;
+  sum.gangs_in_block += r.gangs_in_block;
+  sum.large += r.large;
+  sum.large_placed += r.large_placed;
+  sum.large_in_rack += r.large_in_rack;
+  sum.large_in_block += r.large_in_block;
+  sum.large_mean_wait_s += r.large_mean_wait_s;
+  sum.arrival_alloc_pct += r.arrival_alloc_pct;
+}
+
+// Policy `p` on the scenario `text` once per seed, summed. InvalidArgument for a bad scenario or
+// policy (message as printed), Internal when a run fails.
+absl::StatusOr<ScenarioResult> SumOverSeeds(absl::string_view p, const ScenarioFlags& flags,
+                                            const std::string& text,
+                                            const std::vector<uint64_t>& seeds,
+                                            const ScenarioOptions& options) {
+  ScenarioResult sum;
+  for (uint64_t seed : seeds) {
+    absl::StatusOr<Scenario> s = ParseScenario(text, static_cast<int64_t>(seed));
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(flags.file, ": ", s.status().message()));
+    }
+    plugins::PolicyConfig config;
+    config.policy = std::string(p);
+    absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
+        plugins::BuildSolver(config, s->workload);
+    if (!solver.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--policy: ", solver.status().message()));
+    }
+    absl::StatusOr<ScenarioResult> r = RunScenario(**solver, *s, seed, options);
+    if (!r.ok()) return absl::InternalError(r.status().message());
+    AddResult(*r, sum);
+  }
+  return sum;
+}
+
+std::string PolicyRow(absl::string_view p, const ScenarioResult& sum, double n) {
+  return absl::StrFormat(
+      "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d\n", p, sum.pods, sum.placed, sum.waited,
+      sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,
+      sum.multi_gpu_placed > 0 ? 100.0 * sum.multi_gpu_nvlink_ring / sum.multi_gpu_placed : 0.0,
+      sum.mean_ring_gbps / n, sum.mig_placed);
+}
+
+std::string GangRow(absl::string_view p, const ScenarioResult& sum, double n) {
+  auto pct = [](int part, int whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
+  return absl::StrFormat("%-13s %10.2f %6d %7d %7.1f %7.1f %6d %7d %7.1f %7.1f %10.1f\n", p,
+                         sum.arrival_alloc_pct / n, sum.gangs, sum.gangs_placed,
+                         pct(sum.gangs_in_rack, sum.gangs_placed),
+                         pct(sum.gangs_in_block, sum.gangs_placed), sum.large, sum.large_placed,
+                         pct(sum.large_in_rack, sum.large_placed),
+                         pct(sum.large_in_block, sum.large_placed), sum.large_mean_wait_s / n);
+}
+
+// "accelsched-sim scenario: <message>" on stderr (and the help after it); returns `code`.
+int ScenarioFail(absl::string_view message, int code, bool with_help = false) {
+  std::cerr << "accelsched-sim scenario: " << message << "\n";
+  if (with_help) std::cerr << kScenarioHelp;
+  return code;
+}
+
+}  // namespace
+
+absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
+  const json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return absl::InvalidArgumentError("scenario: not valid JSON");
+  ACCELSCHED_RETURN_IF_ERROR(CheckKeys(root, "scenario", {"seed", "nodes", "network", "workload"}));
+  double file_seed = 1;
+  ACCELSCHED_RETURN_IF_ERROR(Number(root, "scenario", "seed", 0, 1e15, &file_seed));
+  const uint64_t rng_seed =
+      seed >= 0 ? static_cast<uint64_t>(seed) : static_cast<uint64_t>(file_seed);
+  Scenario s;
+  ACCELSCHED_ASSIGN_OR_RETURN(s.nodes, ParseNodeGroups(root));
+  if (auto net = root.find("network"); net != root.end() && !net->is_null()) {
+    ACCELSCHED_RETURN_IF_ERROR(AddNetworkLabels(*net, s.nodes));
+    s.network = true;
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(const WorkloadSpec workload, ParseWorkload(root));
+  ACCELSCHED_RETURN_IF_ERROR(DrawPods(workload, rng_seed, s));
+  return s;
+}
+
+absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const Scenario& s,
+                                           uint64_t seed, const ScenarioOptions& options) {
+  plugins::ClusterSnapshotBuilder builder;
+  for (const plugins::NodeSpec& n : s.nodes) builder.AddNode(n);
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot initial, std::move(builder).Build());
+  ScenarioRun run(solver, s, seed, options, std::move(initial));
+  return run.Run();
+}
+
+int RunScenarioCommand(int argc, char** argv) {
+  absl::StatusOr<ScenarioFlags> flags = ParseScenarioFlags(argc, argv);
+  if (!flags.ok()) return ScenarioFail(flags.status().message(), 1, /*with_help=*/true);
+  if (flags->help) {
+    std::cout << kScenarioHelp;
+    return 0;
+  }
+  absl::StatusOr<std::string> text = ReadScenarioFile(flags->file);
+  if (!text.ok()) return ScenarioFail(text.status().message(), 1);
   ScenarioOptions options;
-  if (!absl::SimpleAtoi(large, &options.large_gang) || options.large_gang < 2) {
-    std::cerr << "accelsched-sim scenario: --large-gang: '" << large
-              << "' is not an integer >= 2\n";
-    return 1;
+  if (!absl::SimpleAtoi(flags->large, &options.large_gang) || options.large_gang < 2) {
+    return ScenarioFail(absl::StrCat("--large-gang: '", flags->large, "' is not an integer >= 2"),
+                        1);
   }
-  absl::StatusOr<std::vector<uint64_t>> seed_list = ParseSeeds(seeds);
-  if (!seed_list.ok()) {
-    std::cerr << "accelsched-sim scenario: " << seed_list.status().message() << "\n";
-    return 1;
-  }
+  absl::StatusOr<std::vector<uint64_t>> seeds = ParseSeeds(flags->seeds);
+  if (!seeds.ok()) return ScenarioFail(seeds.status().message(), 1);
   std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy", "pods",
                                "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
                                "ring_GBs", "mig");
   std::string gang_table;
-  for (absl::string_view p : absl::StrSplit(policy_list, ',')) {
-    ScenarioResult sum;
+  for (absl::string_view p : absl::StrSplit(flags->policies, ',')) {
     options.gangs = p == "accelsched" ? GangMethod::kPlanner : GangMethod::kPodByPod;
-    for (uint64_t seed : *seed_list) {
-      absl::StatusOr<Scenario> s = ParseScenario(text.str(), static_cast<int64_t>(seed));
-      if (!s.ok()) {
-        std::cerr << "accelsched-sim scenario: " << file << ": " << s.status().message() << "\n";
-        return 1;
-      }
-      plugins::PolicyConfig config;
-      config.policy = std::string(p);
-      absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
-          plugins::BuildSolver(config, s->workload);
-      if (!solver.ok()) {
-        std::cerr << "accelsched-sim scenario: --policy: " << solver.status().message() << "\n";
-        return 1;
-      }
-      absl::StatusOr<ScenarioResult> r = RunScenario(**solver, *s, seed, options);
-      if (!r.ok()) {
-        std::cerr << "accelsched-sim scenario: " << r.status().message() << "\n";
-        return 2;
-      }
-      sum.pods += r->pods;
-      sum.placed += r->placed;
-      sum.waited += r->waited;
-      sum.never_placed += r->never_placed;
-      sum.mean_wait_s += r->mean_wait_s;
-      sum.mean_alloc_pct += r->mean_alloc_pct;
-      sum.multi_gpu_placed += r->multi_gpu_placed;
-      sum.multi_gpu_nvlink_ring += r->multi_gpu_nvlink_ring;
-      sum.mean_ring_gbps += r->mean_ring_gbps;
-      sum.mig_placed += r->mig_placed;
-      sum.gangs += r->gangs;
-      sum.gangs_placed += r->gangs_placed;
-      sum.gangs_in_rack += r->gangs_in_rack;
-      sum.gangs_in_block += r->gangs_in_block;
-      sum.large += r->large;
-      sum.large_placed += r->large_placed;
-      sum.large_in_rack += r->large_in_rack;
-      sum.large_in_block += r->large_in_block;
-      sum.large_mean_wait_s += r->large_mean_wait_s;
-      sum.arrival_alloc_pct += r->arrival_alloc_pct;
+    absl::StatusOr<ScenarioResult> sum = SumOverSeeds(p, *flags, *text, *seeds, options);
+    if (!sum.ok()) {
+      return ScenarioFail(sum.status().message(),
+                          sum.status().code() == absl::StatusCode::kInternal ? 2 : 1);
     }
-    const double n = static_cast<double>(seed_list->size());
-    std::cout << absl::StrFormat(
-        "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d\n", p, sum.pods, sum.placed,
-        sum.waited, sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,
-        sum.multi_gpu_placed > 0 ? 100.0 * sum.multi_gpu_nvlink_ring / sum.multi_gpu_placed : 0.0,
-        sum.mean_ring_gbps / n, sum.mig_placed);
-    auto pct = [](int part, int whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
-    absl::StrAppend(
-        &gang_table,
-        absl::StrFormat("%-13s %10.2f %6d %7d %7.1f %7.1f %6d %7d %7.1f %7.1f %10.1f\n", p,
-                        sum.arrival_alloc_pct / n, sum.gangs, sum.gangs_placed,
-                        pct(sum.gangs_in_rack, sum.gangs_placed),
-                        pct(sum.gangs_in_block, sum.gangs_placed), sum.large, sum.large_placed,
-                        pct(sum.large_in_rack, sum.large_placed),
-                        pct(sum.large_in_block, sum.large_placed), sum.large_mean_wait_s / n));
+    const double n = static_cast<double>(seeds->size());
+    std::cout << PolicyRow(p, *sum, n);
+    absl::StrAppend(&gang_table, GangRow(p, *sum, n));
   }
-  if (absl::StrContains(text.str(), "gang_sizes")) {
+  if (absl::StrContains(*text, "gang_sizes")) {
     std::cout << absl::StrFormat("\n%-13s %10s %6s %7s %7s %7s %6s %7s %7s %7s %10s\n", "gangs",
                                  "load_alloc%", "gangs", "placed", "rack%", "block%", "large",
                                  "placed", "rack%", "block%", "wait_s")

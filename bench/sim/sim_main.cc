@@ -30,6 +30,7 @@
 #include "bench/sim/trace_sim.h"
 #include "plugins/policy.h"
 #include "scheduler/cmd/cli_flags.h"
+#include "topology/status_macros.h"
 
 namespace accelsched::sim {
 namespace {
@@ -98,41 +99,19 @@ int Fail(const absl::Status& s) {
   return s.code() == absl::StatusCode::kInternal ? 2 : 1;
 }
 
-int RunTraceCommand(int argc, char** argv) {
-  absl::StatusOr<scheduler::CliFlags> flags = scheduler::ParseCliFlags(
-      argc, argv, 2,
-      {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
-       "--summary-csv", "--curves-csv", "--svg", "--ties", "--detail-csv"});
-  if (!flags.ok()) return Fail(flags.status());
-  if (flags->help) {
-    std::cout << kTraceHelp;
-    return 0;
-  }
-  for (const char* required : {"--nodes", "--pods", "--policy"}) {
-    if (flags->Find(required) == nullptr) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(required, " is required (see --help)")));
-    }
-  }
-  absl::StatusOr<std::vector<uint64_t>> seeds =
-      ParseSeeds(flags->Find("--seeds") ? *flags->Find("--seeds") : "42-51");
-  if (!seeds.ok()) return Fail(seeds.status());
+// The checked flags of `accelsched-sim trace` (paths stay in the CliFlags).
+struct TraceCommand {
+  std::vector<uint64_t> seeds;
   double tune = 1.3;
-  if (const std::string* t = flags->Find("--tune");
-      t != nullptr && (!absl::SimpleAtod(*t, &tune) || tune <= 0 || tune > 10)) {
-    return Fail(absl::InvalidArgumentError("--tune: must be a number in (0, 10]"));
-  }
-  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (const std::string* j = flags->Find("--jobs");
-      j != nullptr && (!absl::SimpleAtoi(*j, &jobs) || jobs < 1 || jobs > 256)) {
-    return Fail(absl::InvalidArgumentError("--jobs: must be an integer in 1..256"));
-  }
-  const std::string ties = flags->Find("--ties") ? *flags->Find("--ties") : "ordered";
-  if (ties != "ordered" && ties != "name" && ties != "random") {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("--ties: '", ties, "' is not one of ordered, name, random")));
-  }
+  int jobs = 1;
+  std::string ties;                   // ordered, name or random.
+  std::vector<std::string> policies;  // "paper" expanded, each a known policy.
+};
+
+// "--policy" values: names, "paper" standing for the six paper policies; each must be known.
+absl::StatusOr<std::vector<std::string>> ParsePolicies(const std::string& list) {
   std::vector<std::string> policies;
-  for (absl::string_view p : absl::StrSplit(*flags->Find("--policy"), ',')) {
+  for (absl::string_view p : absl::StrSplit(list, ',')) {
     if (p == "paper") {
       for (const char* q : {"random", "dotprod", "gpuclustering", "gpupacking", "bestfit", "fgd"}) {
         policies.emplace_back(q);
@@ -145,58 +124,87 @@ int RunTraceCommand(int argc, char** argv) {
     plugins::PolicyConfig config;
     config.policy = p;
     if (absl::Status s = plugins::ValidatePolicyConfig(config); !s.ok()) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("--policy: ", s.message())));
+      return absl::InvalidArgumentError(absl::StrCat("--policy: ", s.message()));
     }
   }
-  absl::StatusOr<std::vector<TraceNode>> nodes = LoadTraceNodes(*flags->Find("--nodes"));
-  if (!nodes.ok()) return Fail(nodes.status());
+  return policies;
+}
 
-  // Per trace: the pods, the workload model, one solver per policy.
-  struct Trace {
-    std::string name;
-    std::vector<TracePod> pods;
-    std::vector<plugins::TaskShape> shapes;
-    std::vector<std::unique_ptr<plugins::Solver>> solvers;  // By policy.
-  };
-  std::vector<Trace> traces;
-  for (absl::string_view path : absl::StrSplit(*flags->Find("--pods"), ',')) {
-    Trace t;
-    t.name = TraceName(std::string(path));
-    absl::StatusOr<std::vector<TracePod>> pods = LoadTracePods(std::string(path));
-    if (!pods.ok()) return Fail(pods.status());
-    t.pods = std::move(*pods);
-    std::vector<plugins::PodRequest> requests;
-    for (const TracePod& p : t.pods) requests.push_back(ToPodRequest(p));
-    absl::StatusOr<std::vector<plugins::TaskShape>> shapes = plugins::TypicalShapes(requests);
-    if (!shapes.ok()) return Fail(shapes.status());
-    t.shapes = std::move(*shapes);
-    for (const std::string& p : policies) {
-      plugins::PolicyConfig config;
-      config.policy = p;
-      config.random_ties = ties == "random";
-      absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
-          plugins::BuildSolver(config, plugins::WorkloadModel{t.shapes, {}});
-      if (!solver.ok()) return Fail(solver.status());
-      t.solvers.push_back(std::move(*solver));
+absl::StatusOr<TraceCommand> ParseTraceCommand(const scheduler::CliFlags& flags) {
+  for (const char* required : {"--nodes", "--pods", "--policy"}) {
+    if (flags.Find(required) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(required, " is required (see --help)"));
     }
-    traces.push_back(std::move(t));
   }
-  std::optional<ExpectedCurves> expected;
-  if (const std::string* e = flags->Find("--expected"); e != nullptr) {
-    absl::StatusOr<ExpectedCurves> loaded = LoadExpectedCurves(*e);
-    if (!loaded.ok()) return Fail(loaded.status());
-    expected = std::move(*loaded);
+  TraceCommand c;
+  ACCELSCHED_ASSIGN_OR_RETURN(c.seeds, ParseSeeds(flags.Get("--seeds", "42-51")));
+  if (const std::string* t = flags.Find("--tune");
+      t != nullptr && (!absl::SimpleAtod(*t, &c.tune) || c.tune <= 0 || c.tune > 10)) {
+    return absl::InvalidArgumentError("--tune: must be a number in (0, 10]");
   }
+  c.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (const std::string* j = flags.Find("--jobs");
+      j != nullptr && (!absl::SimpleAtoi(*j, &c.jobs) || c.jobs < 1 || c.jobs > 256)) {
+    return absl::InvalidArgumentError("--jobs: must be an integer in 1..256");
+  }
+  c.ties = flags.Get("--ties", "ordered");
+  if (c.ties != "ordered" && c.ties != "name" && c.ties != "random") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ties: '", c.ties, "' is not one of ordered, name, random"));
+  }
+  ACCELSCHED_ASSIGN_OR_RETURN(c.policies, ParsePolicies(*flags.Find("--policy")));
+  return c;
+}
 
-  // Jobs in (trace, policy, seed) order; results keep that order whatever finishes first.
+// One pod list: the pods, the workload model, one solver per policy.
+struct Trace {
+  std::string name;
+  std::vector<TracePod> pods;
+  std::vector<plugins::TaskShape> shapes;
+  std::vector<std::unique_ptr<plugins::Solver>> solvers;  // By policy.
+};
+
+absl::StatusOr<Trace> LoadTrace(const std::string& path, const TraceCommand& command) {
+  Trace t;
+  t.name = TraceName(path);
+  ACCELSCHED_ASSIGN_OR_RETURN(t.pods, LoadTracePods(path));
+  std::vector<plugins::PodRequest> requests;
+  for (const TracePod& p : t.pods) requests.push_back(ToPodRequest(p));
+  ACCELSCHED_ASSIGN_OR_RETURN(t.shapes, plugins::TypicalShapes(requests));
+  for (const std::string& p : command.policies) {
+    plugins::PolicyConfig config;
+    config.policy = p;
+    config.random_ties = command.ties == "random";
+    ACCELSCHED_ASSIGN_OR_RETURN(std::unique_ptr<plugins::Solver> solver,
+                                plugins::BuildSolver(config, plugins::WorkloadModel{t.shapes, {}}));
+    t.solvers.push_back(std::move(solver));
+  }
+  return t;
+}
+
+// A progress bar on stderr: `finished` of `total` runs.
+void ShowProgress(size_t finished, size_t total) {
+  const int width = 40;
+  const int filled = static_cast<int>(finished * width / total);
+  std::fprintf(stderr, "\r[%s%s] %zu/%zu runs", std::string(filled, '#').c_str(),
+               std::string(width - filled, '.').c_str(), finished, total);
+  if (finished == total) std::fprintf(stderr, "\n");
+}
+
+// Every (trace, policy, seed) run on `jobs` threads; the records keep that order whatever
+// finishes first. The first failed run's status (naming the run) if any failed.
+absl::StatusOr<std::vector<RunRecord>> RunTraceJobs(const std::vector<Trace>& traces,
+                                                    const std::vector<TraceNode>& nodes,
+                                                    const TraceCommand& command,
+                                                    bool record_detail) {
   struct Job {
     size_t trace, policy;
     uint64_t seed;
   };
   std::vector<Job> work;
   for (size_t t = 0; t < traces.size(); ++t) {
-    for (size_t p = 0; p < policies.size(); ++p) {
-      for (uint64_t s : *seeds) work.push_back({t, p, s});
+    for (size_t p = 0; p < command.policies.size(); ++p) {
+      for (uint64_t s : command.seeds) work.push_back({t, p, s});
     }
   }
   std::vector<RunRecord> records(work.size());
@@ -210,59 +218,98 @@ int RunTraceCommand(int argc, char** argv) {
       const Job& job = work[i];
       const Trace& t = traces[job.trace];
       TraceRunOptions options;
-      options.tune_ratio = tune;
+      options.tune_ratio = command.tune;
       options.seed = job.seed;
-      options.node_order = ties == "name" ? NodeOrder::kByName : NodeOrder::kShuffled;
-      options.record_detail = flags->Find("--detail-csv") != nullptr;
+      options.node_order = command.ties == "name" ? NodeOrder::kByName : NodeOrder::kShuffled;
+      options.record_detail = record_detail;
       absl::StatusOr<TraceRunResult> r =
-          RunTrace(*t.solvers[job.policy], *nodes, t.pods, t.shapes, options);
+          RunTrace(*t.solvers[job.policy], nodes, t.pods, t.shapes, options);
       if (!r.ok()) {
         std::lock_guard<std::mutex> lock(error_mu);
         if (first_error.ok()) {
-          first_error = absl::Status(r.status().code(),
-                                     absl::StrCat(t.name, " / ", policies[job.policy], " / seed ",
-                                                  job.seed, ": ", r.status().message()));
+          first_error = absl::Status(
+              r.status().code(), absl::StrCat(t.name, " / ", command.policies[job.policy],
+                                              " / seed ", job.seed, ": ", r.status().message()));
         }
         continue;
       }
-      records[i] = RunRecord{t.name, policies[job.policy], job.seed, std::move(*r)};
+      records[i] = RunRecord{t.name, command.policies[job.policy], job.seed, std::move(*r)};
       const size_t finished = ++done;
       if (tty) {
         std::lock_guard<std::mutex> lock(error_mu);
-        const int width = 40;
-        const int filled = static_cast<int>(finished * width / work.size());
-        std::fprintf(stderr, "\r[%s%s] %zu/%zu runs", std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), finished, work.size());
-        if (finished == work.size()) std::fprintf(stderr, "\n");
+        ShowProgress(finished, work.size());
       }
     }
   };
   std::vector<std::thread> threads;
-  for (int j = 0; j < std::min<int>(jobs, static_cast<int>(work.size())); ++j) {
+  for (int j = 0; j < std::min<int>(command.jobs, static_cast<int>(work.size())); ++j) {
     threads.emplace_back(worker);
   }
   for (std::thread& th : threads) th.join();
-  if (!first_error.ok()) return Fail(first_error);
+  if (!first_error.ok()) return first_error;
+  return records;
+}
 
-  std::cout << FormatTable(Summarize(records, expected ? &*expected : nullptr));
-  if (const std::string* out = flags->Find("--summary-csv"); out != nullptr) {
-    if (absl::Status s = WriteFile(*out, SummaryCsv(records)); !s.ok()) return Fail(s);
-  }
-  if (const std::string* out = flags->Find("--curves-csv"); out != nullptr) {
-    if (absl::Status s = WriteFile(*out, CurvesCsv(records)); !s.ok()) return Fail(s);
-  }
-  if (const std::string* out = flags->Find("--detail-csv"); out != nullptr) {
-    std::string csv;
-    for (const RunRecord& r : records) {
-      for (const std::string& line : r.result.detail) {
-        absl::StrAppend(&csv, r.trace, ",", r.policy, ",", r.seed, ",", line, "\n");
-      }
+// The --detail-csv rows of every run, prefixed with trace,policy,seed.
+std::string DetailCsv(const std::vector<RunRecord>& records) {
+  std::string csv;
+  for (const RunRecord& r : records) {
+    for (const std::string& line : r.result.detail) {
+      absl::StrAppend(&csv, r.trace, ",", r.policy, ",", r.seed, ",", line, "\n");
     }
-    if (absl::Status s = WriteFile(*out, csv); !s.ok()) return Fail(s);
   }
-  if (const std::string* out = flags->Find("--svg"); out != nullptr) {
-    if (absl::Status s = WriteFile(*out, SvgPlot(records)); !s.ok()) return Fail(s);
+  return csv;
+}
+
+// The files the flags ask for, in the order --summary-csv, --curves-csv, --detail-csv, --svg.
+absl::Status WriteTraceFiles(const scheduler::CliFlags& flags,
+                             const std::vector<RunRecord>& records) {
+  if (const std::string* out = flags.Find("--summary-csv"); out != nullptr) {
+    ACCELSCHED_RETURN_IF_ERROR(WriteFile(*out, SummaryCsv(records)));
   }
+  if (const std::string* out = flags.Find("--curves-csv"); out != nullptr) {
+    ACCELSCHED_RETURN_IF_ERROR(WriteFile(*out, CurvesCsv(records)));
+  }
+  if (const std::string* out = flags.Find("--detail-csv"); out != nullptr) {
+    ACCELSCHED_RETURN_IF_ERROR(WriteFile(*out, DetailCsv(records)));
+  }
+  if (const std::string* out = flags.Find("--svg"); out != nullptr) {
+    ACCELSCHED_RETURN_IF_ERROR(WriteFile(*out, SvgPlot(records)));
+  }
+  return absl::OkStatus();
+}
+
+int RunTraceCommand(int argc, char** argv) {
+  absl::StatusOr<scheduler::CliFlags> flags = scheduler::ParseCliFlags(
+      argc, argv, 2,
+      {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
+       "--summary-csv", "--curves-csv", "--svg", "--ties", "--detail-csv"});
+  if (!flags.ok()) return Fail(flags.status());
+  if (flags->help) {
+    std::cout << kTraceHelp;
+    return 0;
+  }
+  absl::StatusOr<TraceCommand> command = ParseTraceCommand(*flags);
+  if (!command.ok()) return Fail(command.status());
+  absl::StatusOr<std::vector<TraceNode>> nodes = LoadTraceNodes(*flags->Find("--nodes"));
+  if (!nodes.ok()) return Fail(nodes.status());
+  std::vector<Trace> traces;
+  for (absl::string_view path : absl::StrSplit(*flags->Find("--pods"), ',')) {
+    absl::StatusOr<Trace> trace = LoadTrace(std::string(path), *command);
+    if (!trace.ok()) return Fail(trace.status());
+    traces.push_back(std::move(*trace));
+  }
+  std::optional<ExpectedCurves> expected;
+  if (const std::string* e = flags->Find("--expected"); e != nullptr) {
+    absl::StatusOr<ExpectedCurves> loaded = LoadExpectedCurves(*e);
+    if (!loaded.ok()) return Fail(loaded.status());
+    expected = std::move(*loaded);
+  }
+  absl::StatusOr<std::vector<RunRecord>> records =
+      RunTraceJobs(traces, *nodes, *command, flags->Find("--detail-csv") != nullptr);
+  if (!records.ok()) return Fail(records.status());
+  std::cout << FormatTable(Summarize(*records, expected ? &*expected : nullptr));
+  if (absl::Status s = WriteTraceFiles(*flags, *records); !s.ok()) return Fail(s);
   return 0;
 }
 

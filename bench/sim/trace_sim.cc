@@ -53,106 +53,59 @@ std::vector<TracePod> TuneWorkload(absl::Span<const TracePod> original, int64_t 
   return pods;
 }
 
-absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
-                                        absl::Span<const TraceNode> nodes,
-                                        absl::Span<const TracePod> original,
-                                        const std::vector<plugins::TaskShape>& report_shapes,
-                                        const TraceRunOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  Rng rng(options.seed);
-  // The artifact renames every node "%04d-<name>" with a random permutation before creating it,
-  // and its scheduler then breaks score ties by node order; ordering the snapshot by that
-  // permutation and breaking ties by first candidate reproduces it (bench/RESULTS.md shows the
-  // evidence). Capacity does not depend on the order, so it is computed first.
-  int64_t capacity = 0;
-  for (const TraceNode& n : nodes) capacity += int64_t{n.gpus} * 1000;
-  if (capacity <= 0) return absl::InvalidArgumentError("the node list has no GPUs");
-  std::vector<TracePod> pods = TuneWorkload(original, capacity, options.tune_ratio, rng);
-  std::vector<size_t> order(nodes.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
+namespace {
+
+// One placement event (a pod placed or failed): its bucket, rounded allocation %, fragmentation
+// amount and fragmentation rate.
+struct Event {
+  int bucket;
+  double alloc;
+  double frag;
+  double rate;
+};
+
+// The cluster of `nodes` in the run's node order. The artifact renames every node "%04d-<name>"
+// with a random permutation before creating it, and its scheduler then breaks score ties by
+// node order; ordering the snapshot by that permutation and breaking ties by first candidate
+// reproduces it (bench/RESULTS.md shows the evidence).
+absl::StatusOr<ClusterSnapshot> OrderedCluster(absl::Span<const TraceNode> nodes, NodeOrder order,
+                                               Rng& rng) {
+  std::vector<size_t> index(nodes.size());
+  for (size_t i = 0; i < index.size(); ++i) index[i] = i;
+  std::sort(index.begin(), index.end(),
             [&](size_t a, size_t b) { return nodes[a].name < nodes[b].name; });
-  if (options.node_order == NodeOrder::kShuffled) std::shuffle(order.begin(), order.end(), rng);
+  if (order == NodeOrder::kShuffled) std::shuffle(index.begin(), index.end(), rng);
   ClusterSnapshotBuilder builder;
-  for (size_t i : order) builder.AddNode(ToNodeSpec(nodes[i]));
-  ACCELSCHED_ASSIGN_OR_RETURN(ClusterSnapshot initial, std::move(builder).Build());
-  ClusterState state(std::move(initial));
-  const ClusterSnapshot& view = state.view();
-  ACCELSCHED_ASSIGN_OR_RETURN(plugins::FragmentationModel report,
-                              plugins::FragmentationModel::Create(report_shapes, view.models()));
+  for (size_t i : index) builder.AddNode(ToNodeSpec(nodes[i]));
+  return std::move(builder).Build();
+}
 
-  std::vector<double> node_frag(static_cast<size_t>(view.num_nodes()));
-  double frag_total = 0;
-  for (int i = 0; i < view.num_nodes(); ++i) {
-    node_frag[static_cast<size_t>(i)] = report.NodeFragment(view.node(i));
-    frag_total += node_frag[static_cast<size_t>(i)];
-  }
+// A --detail-csv row of a pod: `what` ("arrive" or "failed"), name, arrived demand in % of the
+// cluster's `gpus` (with `digits` decimals), and the request.
+std::string PodDetail(const char* what, int digits, const TracePod& tp, int64_t arrived,
+                      double gpus) {
+  return absl::StrFormat("%s,%s,%.*f,%d,%d,%d,%d", what, tp.name, digits,
+                         static_cast<double>(arrived) / gpus / 10.0, tp.cpu_milli, tp.memory_mib,
+                         tp.num_gpu, tp.gpu_milli);
+}
 
-  // Per event: bucket, rounded alloc %, fragmentation amount, fragmentation rate.
-  struct Event {
-    int bucket;
-    double alloc;
-    double frag;
-    double rate;
-  };
-  std::vector<Event> events;
-  events.reserve(pods.size());
-  TraceRunResult result;
-  result.pods = static_cast<int>(pods.size());
-  int64_t arrived = 0;
-  const double gpus = static_cast<double>(capacity) / 1000.0;
-  for (const TracePod& tp : pods) {
-    arrived += tp.GpuMilli();
-    plugins::PodRequest pod = ToPodRequest(tp);
-    if (options.record_detail) {
-      result.detail.push_back(absl::StrFormat(
-          "arrive,%s,%.3f,%d,%d,%d,%d", tp.name, static_cast<double>(arrived) / gpus / 10.0,
-          tp.cpu_milli, tp.memory_mib, tp.num_gpu, tp.gpu_milli));
+// The --detail-csv rows of every node at the end of the run.
+void AppendNodeDetail(const ClusterSnapshot& view, std::vector<std::string>& detail) {
+  for (const plugins::NodeInfo& n : view.nodes()) {
+    std::string gpus_free;
+    for (int g = 0; g < n.gpu_count; ++g) {
+      absl::StrAppend(&gpus_free, g == 0 ? "" : ";", n.gpu_free_milli[static_cast<size_t>(g)]);
     }
-    ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement placement,
-                                solver.Place(pod, view, &rng, /*explain=*/false));
-    if (placement.assignment.has_value()) {
-      const plugins::NodeIndex n = placement.assignment->node;
-      if (absl::Status s = state.Apply(*placement.assignment); !s.ok()) {
-        return absl::InternalError(absl::StrCat("pod ", tp.name, ": ", s.message()));
-      }
-      frag_total -= node_frag[static_cast<size_t>(n)];
-      node_frag[static_cast<size_t>(n)] = report.NodeFragment(view.node(n));
-      frag_total += node_frag[static_cast<size_t>(n)];
-      ++result.placed;
-    } else {
-      ++result.failed;
-      if (options.record_detail) {
-        result.detail.push_back(absl::StrFormat(
-            "failed,%s,%.2f,%d,%d,%d,%d", tp.name, static_cast<double>(arrived) / gpus / 10.0,
-            tp.cpu_milli, tp.memory_mib, tp.num_gpu, tp.gpu_milli));
-      }
-    }
-    const double used = static_cast<double>(view.gpu_used_milli());
-    const double idle = static_cast<double>(capacity) - used;
-    Event e;
-    e.bucket = static_cast<int>(RoundHalfEven(static_cast<double>(arrived) / gpus / 10.0, 0));
-    e.alloc = RoundHalfEven(used / gpus / 10.0, 2);
-    e.frag = frag_total;
-    e.rate = idle > 0 ? 100.0 * frag_total / idle : 0.0;
-    events.push_back(e);
+    detail.push_back(absl::StrFormat(
+        "node,%s,%s,%d,%d,%d,%s", n.name,
+        n.model == plugins::kNoModel ? "" : view.models()[static_cast<size_t>(n.model)],
+        n.cpu_free_milli, n.memory_free_mib, n.pods, gpus_free));
   }
-  if (options.record_detail) {
-    for (const plugins::NodeInfo& n : view.nodes()) {
-      std::string gpus_free;
-      for (int g = 0; g < n.gpu_count; ++g) {
-        absl::StrAppend(&gpus_free, g == 0 ? "" : ";", n.gpu_free_milli[static_cast<size_t>(g)]);
-      }
-      result.detail.push_back(absl::StrFormat(
-          "node,%s,%s,%d,%d,%d,%s", n.name,
-          n.model == plugins::kNoModel ? "" : view.models()[static_cast<size_t>(n.model)],
-          n.cpu_free_milli, n.memory_free_mib, n.pods, gpus_free));
-    }
-  }
-  result.final_alloc_pct =
-      100.0 * static_cast<double>(view.gpu_used_milli()) / static_cast<double>(capacity);
+}
 
-  // Bucket means with the k-1..k+1 fallback.
+// Step 6: per bucket the mean of its events (an empty bucket takes buckets k-1..k+1; NaN if
+// those are empty too), into the result's curves. `gpus`: the cluster's GPU capacity.
+void BucketMeans(const std::vector<Event>& events, double gpus, TraceRunResult& result) {
   std::array<double, kBuckets + 2> sum_alloc{}, sum_frag{}, sum_rate{};
   std::array<int, kBuckets + 2> count{};
   for (const Event& e : events) {
@@ -181,6 +134,76 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
     result.frag_pct[kk] = c > 0 ? 100.0 * (f / c) / 1000.0 / gpus : nan;
     result.frag_rate_pct[kk] = c > 0 ? r / c : nan;
   }
+}
+
+}  // namespace
+
+absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
+                                        absl::Span<const TraceNode> nodes,
+                                        absl::Span<const TracePod> original,
+                                        const std::vector<plugins::TaskShape>& report_shapes,
+                                        const TraceRunOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  Rng rng(options.seed);
+  // Capacity does not depend on the node order, so it is computed first.
+  int64_t capacity = 0;
+  for (const TraceNode& n : nodes) capacity += int64_t{n.gpus} * 1000;
+  if (capacity <= 0) return absl::InvalidArgumentError("the node list has no GPUs");
+  std::vector<TracePod> pods = TuneWorkload(original, capacity, options.tune_ratio, rng);
+  ACCELSCHED_ASSIGN_OR_RETURN(ClusterSnapshot initial,
+                              OrderedCluster(nodes, options.node_order, rng));
+  ClusterState state(std::move(initial));
+  const ClusterSnapshot& view = state.view();
+  ACCELSCHED_ASSIGN_OR_RETURN(plugins::FragmentationModel report,
+                              plugins::FragmentationModel::Create(report_shapes, view.models()));
+
+  std::vector<double> node_frag(static_cast<size_t>(view.num_nodes()));
+  double frag_total = 0;
+  for (int i = 0; i < view.num_nodes(); ++i) {
+    node_frag[static_cast<size_t>(i)] = report.NodeFragment(view.node(i));
+    frag_total += node_frag[static_cast<size_t>(i)];
+  }
+
+  std::vector<Event> events;
+  events.reserve(pods.size());
+  TraceRunResult result;
+  result.pods = static_cast<int>(pods.size());
+  int64_t arrived = 0;
+  const double gpus = static_cast<double>(capacity) / 1000.0;
+  for (const TracePod& tp : pods) {
+    arrived += tp.GpuMilli();
+    plugins::PodRequest pod = ToPodRequest(tp);
+    if (options.record_detail) result.detail.push_back(PodDetail("arrive", 3, tp, arrived, gpus));
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement placement,
+                                solver.Place(pod, view, &rng, /*explain=*/false));
+    if (placement.assignment.has_value()) {
+      const plugins::NodeIndex n = placement.assignment->node;
+      if (absl::Status s = state.Apply(*placement.assignment); !s.ok()) {
+        return absl::InternalError(absl::StrCat("pod ", tp.name, ": ", s.message()));
+      }
+      frag_total -= node_frag[static_cast<size_t>(n)];
+      node_frag[static_cast<size_t>(n)] = report.NodeFragment(view.node(n));
+      frag_total += node_frag[static_cast<size_t>(n)];
+      ++result.placed;
+    } else {
+      ++result.failed;
+      if (options.record_detail) {
+        result.detail.push_back(PodDetail("failed", 2, tp, arrived, gpus));
+      }
+    }
+    const double used = static_cast<double>(view.gpu_used_milli());
+    const double idle = static_cast<double>(capacity) - used;
+    Event e;
+    e.bucket = static_cast<int>(RoundHalfEven(static_cast<double>(arrived) / gpus / 10.0, 0));
+    e.alloc = RoundHalfEven(used / gpus / 10.0, 2);
+    e.frag = frag_total;
+    e.rate = idle > 0 ? 100.0 * frag_total / idle : 0.0;
+    events.push_back(e);
+  }
+  if (options.record_detail) AppendNodeDetail(view, result.detail);
+  result.final_alloc_pct =
+      100.0 * static_cast<double>(view.gpu_used_milli()) / static_cast<double>(capacity);
+  BucketMeans(events, gpus, result);
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -8,40 +8,6 @@
 #include "topology/status_macros.h"
 
 namespace accelsched::plugins {
-namespace {
-
-struct PackingState final : StateData {
-  explicit PackingState(FragmentationModel m) : model(std::move(m)) {}
-  FragmentationModel model;
-};
-
-}  // namespace
-
-absl::Status AccelschedPacking::PreFilter(CycleState& state, const PodRequest& /*pod*/,
-                                          const ClusterSnapshot& snapshot) const {
-  ACCELSCHED_ASSIGN_OR_RETURN(FragmentationModel model,
-                              FragmentationModel::Create(shapes_, snapshot.models()));
-  state.Write(this, std::make_unique<PackingState>(std::move(model)));
-  return absl::OkStatus();
-}
-
-const FragmentationModel* AccelschedPacking::Model(const CycleState& state) const {
-  const PackingState* s = state.Read<PackingState>(this);
-  return s == nullptr ? nullptr : &s->model;
-}
-
-absl::Status AccelschedPacking::Score(const CycleState& state, const PodRequest& pod,
-                                      const ClusterSnapshot& snapshot,
-                                      absl::Span<const NodeIndex> nodes,
-                                      absl::Span<int64_t> scores) const {
-  const FragmentationModel* model = Model(state);
-  if (model == nullptr) return absl::InternalError("AccelschedPacking: Score before PreFilter");
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    scores[i] = BestFragmentationDelta(*model, pod, snapshot.node(nodes[i]), /*truncated=*/true)
-                    .truncated_score;
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<std::optional<Assignment>> AccelschedAllocator::Reserve(
     const CycleState& state, const PodRequest& pod, const ClusterSnapshot& snapshot,

@@ -24,26 +24,17 @@
 #include "plugins/framework/plugin.h"
 #include "plugins/mig_fragmentation/mig_fragmentation.h"
 #include "plugins/names.h"
+#include "plugins/share_fragmentation/fgd.h"
 #include "plugins/share_fragmentation/fragmentation.h"
 
 namespace accelsched::plugins {
 
-class AccelschedPacking final : public PreFilterPlugin, public ScorePlugin {
+// Scores exactly as FGD does (the same code, share_fragmentation/fgd.h) under the name
+// "PackingHint"; the policy differs from FGD only at Reserve (AccelschedAllocator).
+class AccelschedPacking final : public FgdScore {
  public:
-  explicit AccelschedPacking(std::vector<TaskShape> shapes) : shapes_(std::move(shapes)) {}
-  std::string_view Name() const override { return names::kPackingHint; }
-  absl::Status PreFilter(CycleState& state, const PodRequest& pod,
-                         const ClusterSnapshot& snapshot) const override;
-  absl::Status Score(const CycleState& state, const PodRequest& pod,
-                     const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
-                     absl::Span<int64_t> scores) const override;
-  bool ScoresEachNodeAlone() const override { return true; }
-
-  // The model bound in PreFilter (null before).
-  const FragmentationModel* Model(const CycleState& state) const;
-
- private:
-  std::vector<TaskShape> shapes_;
+  explicit AccelschedPacking(std::vector<TaskShape> shapes)
+      : FgdScore(names::kPackingHint, std::move(shapes)) {}
 };
 
 class AccelschedAllocator final : public ReservePlugin {

@@ -111,7 +111,7 @@ std::optional<GpuMask> BestWholeGpuSet(const PodRequest& pod, const NodeInfo& no
 namespace {
 
 // CheckFit's reasons, one interned text per code and cycle (CycleState::Reason).
-enum FitCode : int {
+enum class FitCode {
   kCpuCapacity,
   kMemoryCapacity,
   kNoGpus,
@@ -146,37 +146,41 @@ std::string MigShape(const MigRequest& m) {
                       m.media_extensions ? "+me" : "");
 }
 
-}  // namespace
+// A problem with the reason `build()` makes, interned under `code`; the reason is built only
+// when the cycle explains (and then once per code).
+template <typename Build>
+std::optional<FitProblem> Problem(const CycleState& state, bool unresolvable, FitCode code,
+                                  Build&& build) {
+  FitProblem p{unresolvable, {}};
+  if (state.explain) p.reason = state.Reason(static_cast<int>(code), build);
+  return std::optional<FitProblem>(p);
+}
 
-std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& pod,
-                                   const NodeInfo& node) {
-  const bool explain = state.explain;
-  auto problem = [&](bool unresolvable, FitCode code, auto&& build) {
-    FitProblem p{unresolvable, {}};
-    if (explain) p.reason = state.Reason(code, build);
-    return std::optional<FitProblem>(p);
-  };
+// What the node can never give, whatever it frees: CPU or memory capacity, GPUs, an allowed GPU
+// model, enough GPUs outside MIG mode.
+std::optional<FitProblem> CapacityProblem(const CycleState& state, const PodRequest& pod,
+                                          const NodeInfo& node) {
   if (pod.cpu_milli > node.cpu_capacity_milli) {
-    return problem(true, kCpuCapacity, [&] {
+    return Problem(state, true, FitCode::kCpuCapacity, [&] {
       return absl::StrCat("pod asks ", pod.cpu_milli, "m CPU, more than the node has in all");
     });
   }
   if (pod.memory_mib > node.memory_capacity_mib) {
-    return problem(true, kMemoryCapacity, [&] {
+    return Problem(state, true, FitCode::kMemoryCapacity, [&] {
       return absl::StrCat("pod asks ", pod.memory_mib,
                           " MiB memory, more than the node has in all");
     });
   }
   if (pod.WantsGpu()) {
     if (node.gpu_count == 0) {
-      return problem(true, kNoGpus, [] { return std::string("node has no GPUs"); });
+      return Problem(state, true, FitCode::kNoGpus, [] { return std::string("node has no GPUs"); });
     }
     if (node.model == kNoModel) {
-      return problem(true, kModelUnknown,
+      return Problem(state, true, FitCode::kModelUnknown,
                      [] { return std::string("the node's GPU model is unknown to accelsched"); });
     }
     if (!ModelAllowed(state, pod, node)) {
-      return problem(true, kModelNotAllowed, [&] {
+      return Problem(state, true, FitCode::kModelNotAllowed, [&] {
         if (pod.allowed_models.empty()) return std::string("GPU model not allowed by the pod");
         return absl::StrCat("GPU model not allowed by the pod (it accepts ",
                             absl::StrJoin(pod.allowed_models, ", "), ")");
@@ -186,91 +190,106 @@ std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& po
   if (pod.WantsWholeGpus()) {
     const int usable = node.gpu_count - std::popcount(node.mig_enabled);
     if (pod.gpu_count > usable) {
-      return problem(true, kTooFewNonMigGpus, [&] {
+      return Problem(state, true, FitCode::kTooFewNonMigGpus, [&] {
         return absl::StrCat("pod asks ", pod.gpu_count,
                             " whole GPUs, more than the node has outside MIG mode in all");
       });
     }
   }
-  std::optional<const mig::MigProfile*> mig_profile;
+  return std::nullopt;
+}
+
+// A whole-GPU pod: enough entirely free GPUs, and a set of them that meets its topology
+// constraints. Unresolvable if even the empty node has no such set (freeing GPUs cannot help).
+std::optional<FitProblem> WholeGpuProblem(const CycleState& state, const PodRequest& pod,
+                                          const NodeInfo& node) {
+  const int free = std::popcount(node.WholeFreeGpus());
+  if (free < pod.gpu_count) {
+    return Problem(state, false, FitCode::kInsufficientGpus, [&] {
+      return absl::StrCat("insufficient GPUs: fewer than ", pod.gpu_count, " entirely free");
+    });
+  }
+  if (pod.nvlink != TopologyPreference::kRequired && !pod.require_close_nic &&
+      !pod.require_same_numa) {
+    return std::nullopt;
+  }
+  if (BestWholeGpuSet(pod, node).has_value()) return std::nullopt;
+  if (node.topology == nullptr) {
+    return Problem(state, true, FitCode::kNoTopologySetUnknown, [&] {
+      return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
+                          TopologyNeeds(pod), " (node topology unknown)");
+    });
+  }
+  NodeInfo empty = node;
+  for (int i = 0; i < empty.gpu_count; ++i) empty.gpu_free_milli[i] = 1000;
+  if (!BestWholeGpuSet(pod, empty).has_value()) {
+    return Problem(state, true, FitCode::kNoTopologySetEver, [&] {
+      return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
+                          TopologyNeeds(pod));
+    });
+  }
+  return Problem(state, false, FitCode::kNoTopologySetNow, [&] {
+    return absl::StrCat("no set of ", pod.gpu_count, " free GPUs meets ", TopologyNeeds(pod));
+  });
+}
+
+// A share: GPU memory no GPU of the node could ever hold, or no GPU with the share free now.
+std::optional<FitProblem> ShareProblem(const CycleState& state, const PodRequest& pod,
+                                       const NodeInfo& node) {
+  if (pod.gpu_memory_mib > 0 && node.gpu_memory_mib > 0 &&
+      pod.gpu_memory_mib > node.gpu_memory_mib) {
+    return Problem(state, true, FitCode::kGpuMemoryCapacity, [&] {
+      return absl::StrCat("pod asks ", pod.gpu_memory_mib,
+                          " MiB of GPU memory, more than one GPU of this node has in all");
+    });
+  }
+  if (ShareCandidates(pod, node) == 0) {
+    return Problem(state, false, FitCode::kNoShareGpu, [&] {
+      return absl::StrCat("no GPU has ", pod.gpu_milli, " milli-GPU",
+                          pod.gpu_memory_mib > 0 ? absl::StrCat(" and ", pod.gpu_memory_mib, " MiB")
+                                                 : std::string(),
+                          " free");
+    });
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& pod,
+                                   const NodeInfo& node) {
+  if (std::optional<FitProblem> p = CapacityProblem(state, pod, node)) return p;
+  const mig::MigProfile* mig_profile = nullptr;
   if (pod.WantsMig()) {
-    const mig::MigProfile* p = MigProfileFor(*pod.mig, node);
-    if (p == nullptr || node.mig_enabled == 0) {
-      return problem(true, kNoMigProfile, [&] {
+    mig_profile = MigProfileFor(*pod.mig, node);
+    if (mig_profile == nullptr || node.mig_enabled == 0) {
+      return Problem(state, true, FitCode::kNoMigProfile, [&] {
         return absl::StrCat("no MIG-enabled GPU with a ", MigShape(*pod.mig), " profile");
       });
     }
-    mig_profile = p;
   }
   if (pod.WantsShare() && (node.all_gpus() & ~node.mig_enabled) == 0) {
-    return problem(true, kAllMig, [] {
+    return Problem(state, true, FitCode::kAllMig, [] {
       return std::string("every GPU is in MIG mode; a share needs a non-MIG GPU");
     });
   }
   if (pod.cpu_milli > node.cpu_free_milli) {
-    return problem(false, kInsufficientCpu, [&] {
+    return Problem(state, false, FitCode::kInsufficientCpu, [&] {
       return absl::StrCat("insufficient CPU: less than the pod's ", pod.cpu_milli, "m free");
     });
   }
   if (pod.memory_mib > node.memory_free_mib) {
-    return problem(false, kInsufficientMemory, [&] {
+    return Problem(state, false, FitCode::kInsufficientMemory, [&] {
       return absl::StrCat("insufficient memory: less than the pod's ", pod.memory_mib, " MiB free");
     });
   }
-  if (pod.WantsWholeGpus()) {
-    const int free = std::popcount(node.WholeFreeGpus());
-    if (free < pod.gpu_count) {
-      return problem(false, kInsufficientGpus, [&] {
-        return absl::StrCat("insufficient GPUs: fewer than ", pod.gpu_count, " entirely free");
-      });
-    }
-    if (pod.nvlink == TopologyPreference::kRequired || pod.require_close_nic ||
-        pod.require_same_numa) {
-      if (!BestWholeGpuSet(pod, node).has_value()) {
-        // Unresolvable if even the empty node has no such set (freeing GPUs cannot help).
-        if (node.topology == nullptr) {
-          return problem(true, kNoTopologySetUnknown, [&] {
-            return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
-                                TopologyNeeds(pod), " (node topology unknown)");
-          });
-        }
-        NodeInfo empty = node;
-        for (int i = 0; i < empty.gpu_count; ++i) empty.gpu_free_milli[i] = 1000;
-        if (!BestWholeGpuSet(pod, empty).has_value()) {
-          return problem(true, kNoTopologySetEver, [&] {
-            return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
-                                TopologyNeeds(pod));
-          });
-        }
-        return problem(false, kNoTopologySetNow, [&] {
-          return absl::StrCat("no set of ", pod.gpu_count, " free GPUs meets ", TopologyNeeds(pod));
-        });
-      }
-    }
-  } else if (pod.WantsShare()) {
-    if (pod.gpu_memory_mib > 0 && node.gpu_memory_mib > 0 &&
-        pod.gpu_memory_mib > node.gpu_memory_mib) {
-      return problem(true, kGpuMemoryCapacity, [&] {
-        return absl::StrCat("pod asks ", pod.gpu_memory_mib,
-                            " MiB of GPU memory, more than one GPU of this node has in all");
-      });
-    }
-    if (ShareCandidates(pod, node) == 0) {
-      return problem(false, kNoShareGpu, [&] {
-        return absl::StrCat("no GPU has ", pod.gpu_milli, " milli-GPU",
-                            pod.gpu_memory_mib > 0
-                                ? absl::StrCat(" and ", pod.gpu_memory_mib, " MiB")
-                                : std::string(),
-                            " free");
-      });
-    }
-  } else if (pod.WantsMig()) {
-    if (MigCandidates(**mig_profile, node) == 0) {
-      return problem(false, kNoMigStart, [&] {
-        return absl::StrCat("no MIG-enabled GPU has a free legal start for a ", MigShape(*pod.mig),
-                            " instance");
-      });
-    }
+  if (pod.WantsWholeGpus()) return WholeGpuProblem(state, pod, node);
+  if (pod.WantsShare()) return ShareProblem(state, pod, node);
+  if (pod.WantsMig() && MigCandidates(*mig_profile, node) == 0) {
+    return Problem(state, false, FitCode::kNoMigStart, [&] {
+      return absl::StrCat("no MIG-enabled GPU has a free legal start for a ", MigShape(*pod.mig),
+                          " instance");
+    });
   }
   return std::nullopt;
 }

@@ -87,6 +87,55 @@ uint64_t NextUniqueVersion() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+namespace {
+
+absl::Status NodeError(const NodeSpec& spec, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("node ", spec.name, ": ", why));
+}
+
+// The checks of one spec that need no other node: a name, capacities, GPU count and model.
+// `position` is the spec's index (for a spec without a name).
+absl::Status ValidateNodeSpec(const NodeSpec& spec, size_t position) {
+  if (spec.name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("node #", position, ": name must not be empty"));
+  }
+  if (spec.cpu_milli < 0 || spec.memory_mib < 0 || spec.gpu_memory_mib < 0) {
+    return NodeError(spec, "capacities must not be negative");
+  }
+  if (spec.gpu_count < 0 || spec.gpu_count > kMaxGpus) {
+    return NodeError(spec, absl::StrCat("gpu_count ", spec.gpu_count, " is outside 0..", kMaxGpus));
+  }
+  if (spec.gpu_count > 0 && spec.gpu_model.empty()) {
+    return NodeError(spec, "has GPUs but no GPU model");
+  }
+  if (spec.gpu_count == 0 && !spec.gpu_model.empty()) {
+    return NodeError(spec, absl::StrCat("has GPU model ", spec.gpu_model, " but no GPUs"));
+  }
+  return absl::OkStatus();
+}
+
+// The node's MIG geometry (when its model has one) and MIG-enabled GPUs; MIG mode needs GPUs
+// the node has and a model with a known geometry.
+absl::Status SetMig(const NodeSpec& spec, NodeInfo& n) {
+  if (spec.mig_enabled != 0) {
+    if ((spec.mig_enabled & ~n.all_gpus()) != 0) {
+      return NodeError(spec, "MIG enabled on GPUs it does not have");
+    }
+    auto geometry = topology::mig::GeometryForModel(spec.gpu_model);
+    if (!geometry.ok()) {
+      return NodeError(spec, absl::StrCat("MIG enabled, but GPU model ", spec.gpu_model,
+                                          " has no known MIG geometry"));
+    }
+    n.mig_geometry = *geometry;
+    n.mig_enabled = spec.mig_enabled;
+  } else if (auto geometry = topology::mig::GeometryForModel(spec.gpu_model); geometry.ok()) {
+    n.mig_geometry = *geometry;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 ClusterSnapshotBuilder& ClusterSnapshotBuilder::AddNode(NodeSpec spec) {
   specs_.push_back(std::move(spec));
   return *this;
@@ -99,23 +148,7 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
   auto by_name = std::make_shared<absl::flat_hash_map<std::string, NodeIndex>>();
   auto shared_empty_labels = std::make_shared<const Labels>();
   for (NodeSpec& spec : specs_) {
-    auto bad = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat("node ", spec.name, ": ", why));
-    };
-    if (spec.name.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("node #", nodes.size(), ": name must not be empty"));
-    }
-    if (spec.cpu_milli < 0 || spec.memory_mib < 0 || spec.gpu_memory_mib < 0) {
-      return bad("capacities must not be negative");
-    }
-    if (spec.gpu_count < 0 || spec.gpu_count > kMaxGpus) {
-      return bad(absl::StrCat("gpu_count ", spec.gpu_count, " is outside 0..", kMaxGpus));
-    }
-    if (spec.gpu_count > 0 && spec.gpu_model.empty()) return bad("has GPUs but no GPU model");
-    if (spec.gpu_count == 0 && !spec.gpu_model.empty()) {
-      return bad(absl::StrCat("has GPU model ", spec.gpu_model, " but no GPUs"));
-    }
+    ACCELSCHED_RETURN_IF_ERROR(ValidateNodeSpec(spec, nodes.size()));
     NodeInfo n;
     n.name = spec.name;
     n.cpu_capacity_milli = n.cpu_free_milli = spec.cpu_milli;
@@ -125,7 +158,9 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     if (!spec.gpu_model.empty()) {
       int16_t m = s.ModelIndex(spec.gpu_model);
       if (m == kNoModel) {
-        if (s.models_.size() >= 64) return bad("more than 64 distinct GPU models in one cluster");
+        if (s.models_.size() >= 64) {
+          return NodeError(spec, "more than 64 distinct GPU models in one cluster");
+        }
         s.models_.push_back(spec.gpu_model);
         m = static_cast<int16_t>(s.models_.size() - 1);
       }
@@ -135,28 +170,16 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
       n.gpu_free_milli[i] = 1000;
       n.gpu_free_memory_mib[i] = spec.gpu_memory_mib;
     }
-    if (spec.mig_enabled != 0) {
-      if ((spec.mig_enabled & ~n.all_gpus()) != 0)
-        return bad("MIG enabled on GPUs it does not have");
-      auto geometry = topology::mig::GeometryForModel(spec.gpu_model);
-      if (!geometry.ok()) {
-        return bad(absl::StrCat("MIG enabled, but GPU model ", spec.gpu_model,
-                                " has no known MIG geometry"));
-      }
-      n.mig_geometry = *geometry;
-      n.mig_enabled = spec.mig_enabled;
-    } else if (auto geometry = topology::mig::GeometryForModel(spec.gpu_model); geometry.ok()) {
-      n.mig_geometry = *geometry;
-    }
+    ACCELSCHED_RETURN_IF_ERROR(SetMig(spec, n));
     if (spec.topology != nullptr && spec.topology->topology.num_gpus() != spec.gpu_count) {
-      return bad(absl::StrCat("topology has ", spec.topology->topology.num_gpus(),
-                              " GPUs but the node has ", spec.gpu_count));
+      return NodeError(spec, absl::StrCat("topology has ", spec.topology->topology.num_gpus(),
+                                          " GPUs but the node has ", spec.gpu_count));
     }
     n.topology = std::move(spec.topology);
     n.labels = spec.labels.empty() ? shared_empty_labels
                                    : std::make_shared<const Labels>(std::move(spec.labels));
     auto [it, inserted] = by_name->emplace(n.name, static_cast<NodeIndex>(nodes.size()));
-    if (!inserted) return bad("duplicate node name");
+    if (!inserted) return NodeError(spec, "duplicate node name");
     s.gpu_capacity_milli_ += int64_t{spec.gpu_count} * 1000;
     nodes.push_back(std::move(n));
   }

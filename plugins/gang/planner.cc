@@ -250,6 +250,158 @@ std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnap
   return rank;
 }
 
+// Why the request cannot be planned at all (InvalidArgument), or OK.
+absl::Status ValidateGang(const ClusterSnapshot& snapshot, const NetworkDomains& domains,
+                          const GangSpec& gang, const GangPlannerOptions& options) {
+  if (domains.layout() != snapshot.layout()) {
+    return absl::InvalidArgumentError(
+        "network domains were built for another cluster layout (rebuild them)");
+  }
+  if (gang.members.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": no members"));
+  }
+  for (NodeIndex a : gang.anchors) {
+    if (a < 0 || a >= snapshot.num_nodes()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gang ", gang.name, ": anchor node index ", a, " is not in the snapshot"));
+    }
+  }
+  if (!options.excluded_nodes.empty() &&
+      options.excluded_nodes.size() != static_cast<size_t>(snapshot.num_nodes())) {
+    return absl::InvalidArgumentError("excluded_nodes must have one entry per node");
+  }
+  const int levels = static_cast<int>(domains.keys().size());
+  if (gang.mode != NetworkMode::kNone && (gang.level < 0 || gang.level >= levels)) {
+    return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": network level ",
+                                                   gang.level, " is outside 0..", levels - 1));
+  }
+  if (gang.rail_aligned) {
+    for (const PodRequest& m : gang.members) {
+      if (!m.WantsWholeGpus() || m.gpu_count != gang.members.front().gpu_count) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("gang ", gang.name,
+                         ": rail alignment needs every member to ask for the same number of "
+                         "whole GPUs"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Member indices, largest first: whole GPUs, then share, then CPU (stable).
+std::vector<size_t> LargestFirst(const std::vector<PodRequest>& members) {
+  std::vector<size_t> order(members.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const PodRequest& x = members[a];
+    const PodRequest& y = members[b];
+    if (x.gpu_count != y.gpu_count) return x.gpu_count > y.gpu_count;
+    if (x.gpu_milli != y.gpu_milli) return x.gpu_milli > y.gpu_milli;
+    return x.cpu_milli > y.cpu_milli;
+  });
+  return order;
+}
+
+// What PlanGang's search over the domains shares: its inputs (borrowed), the members' cycle
+// states and packing order, and what the no-plan reason reports.
+struct GangSearch {
+  const Solver& solver;
+  const ClusterSnapshot& snapshot;
+  const NetworkDomains& domains;
+  const GangSpec& gang;
+  const GangPlannerOptions& options;
+  std::vector<CycleState> states;   // Per member.
+  std::vector<size_t> order;        // LargestFirst.
+  int64_t gang_gpus = 0;            // Whole GPUs of all members.
+  bool exhausted = false;           // Some DomainPacker ran out of its step budget.
+  int64_t best_free_anywhere = -1;  // Most free whole GPUs in one domain of the widest level.
+};
+
+// True if domain `index` of `level` holds every member already bound (the whole cluster,
+// level == number of keys, holds them all).
+bool HoldsAnchors(const GangSearch& search, int level, size_t index) {
+  const int levels = static_cast<int>(search.domains.keys().size());
+  bool holds_anchors = true;
+  for (NodeIndex a : search.gang.anchors) {
+    holds_anchors = holds_anchors && (level == levels || search.domains.domain_of(level, a) ==
+                                                             static_cast<int>(index));
+  }
+  return holds_anchors;
+}
+
+// `domain` without the excluded nodes; `trimmed` holds the copy when some are excluded.
+const NetworkDomains::Domain& WithoutExcluded(const NetworkDomains::Domain& domain,
+                                              const std::vector<bool>& excluded,
+                                              NetworkDomains::Domain& trimmed) {
+  if (excluded.empty()) return domain;
+  trimmed.name = domain.name;
+  for (NodeIndex n : domain.nodes) {
+    if (!excluded[static_cast<size_t>(n)]) trimmed.nodes.push_back(n);
+  }
+  return trimmed;
+}
+
+// Every member's slot on `nodes` (one domain at `level`), or nullopt if they do not all fit.
+absl::StatusOr<std::optional<std::vector<Assignment>>> PackDomain(
+    GangSearch& search, int level, const std::vector<NodeIndex>& nodes) {
+  if (search.gang.rail_aligned) {
+    return PackRailAligned(search.solver, search.snapshot, search.gang, search.states, nodes);
+  }
+  const std::vector<int> rank = SubDomainRanks(search.domains, search.snapshot, level, nodes);
+  DomainPacker packer(search.solver, search.snapshot, search.gang, search.states, search.order,
+                      nodes, rank, search.options.search_budget);
+  ACCELSCHED_ASSIGN_OR_RETURN(std::optional<std::vector<Assignment>> slots, packer.Pack());
+  search.exhausted = search.exhausted || packer.budget_exhausted();
+  return slots;
+}
+
+// The best fit among the domains of `level` that can host the gang: the fewest whole GPUs left
+// free (ties: the first domain); nullopt if none can.
+absl::StatusOr<std::optional<GangPlan>> BestPlanAtLevel(GangSearch& search, int level, int widest) {
+  std::optional<GangPlan> best;
+  int64_t best_left = 0;
+  const std::vector<NetworkDomains::Domain>& at_level = search.domains.at(level);
+  for (size_t index = 0; index < at_level.size(); ++index) {
+    // With members already bound, only a domain that holds all of them.
+    if (!HoldsAnchors(search, level, index)) continue;
+    NetworkDomains::Domain trimmed;
+    const NetworkDomains::Domain& d =
+        WithoutExcluded(at_level[index], search.options.excluded_nodes, trimmed);
+    int64_t free = 0;
+    for (NodeIndex n : d.nodes) free += FreeWholeGpus(search.snapshot.node(n));
+    if (level == widest) search.best_free_anywhere = std::max(search.best_free_anywhere, free);
+    if (free < search.gang_gpus) continue;
+    ACCELSCHED_ASSIGN_OR_RETURN(std::optional<std::vector<Assignment>> slots,
+                                PackDomain(search, level, d.nodes));
+    if (!slots.has_value()) continue;
+    const int64_t left = free - search.gang_gpus;
+    if (!best.has_value() || left < best_left) {
+      best = GangPlan{level, d.name, std::move(*slots)};
+      best_left = left;
+    }
+  }
+  return best;
+}
+
+// Why no domain up to `widest` could host the gang, for every member's FailedNodes entry.
+std::string NoPlanReason(const GangSearch& search, int widest) {
+  const GangSpec& gang = search.gang;
+  const std::vector<std::string>& level_keys = search.domains.keys();
+  const PodRequest& big = gang.members[search.order.front()];
+  std::string where = "in the cluster";
+  if (widest < static_cast<int>(level_keys.size())) {
+    const std::string& key = level_keys[static_cast<size_t>(widest)];
+    where = absl::StrCat("within one ", key.substr(key.rfind('/') + 1));  // "rack"
+  }
+  std::string reason =
+      absl::StrCat("gang ", gang.name, " needs ", gang.members.size(), " pods (largest ",
+                   big.gpu_count, " GPUs, ", search.gang_gpus, " GPUs in all",
+                   gang.rail_aligned ? ", rail-aligned" : "", ") ", where, "; the best has ",
+                   std::max<int64_t>(search.best_free_anywhere, 0), " whole GPUs free");
+  if (search.exhausted) absl::StrAppend(&reason, " (search stopped at its step budget)");
+  return reason;
+}
+
 }  // namespace
 
 NetworkDomains NetworkDomains::Build(const ClusterSnapshot& snapshot,
@@ -285,119 +437,32 @@ NetworkDomains NetworkDomains::Build(const ClusterSnapshot& snapshot,
 absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnapshot& snapshot,
                                          const NetworkDomains& domains, const GangSpec& gang,
                                          const GangPlannerOptions& options) {
-  const std::vector<std::string>& level_keys = domains.keys();
-  if (domains.layout() != snapshot.layout()) {
-    return absl::InvalidArgumentError(
-        "network domains were built for another cluster layout (rebuild them)");
-  }
-  if (gang.members.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": no members"));
-  }
-  for (NodeIndex a : gang.anchors) {
-    if (a < 0 || a >= snapshot.num_nodes()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("gang ", gang.name, ": anchor node index ", a, " is not in the snapshot"));
-    }
-  }
-  if (!options.excluded_nodes.empty() &&
-      options.excluded_nodes.size() != static_cast<size_t>(snapshot.num_nodes())) {
-    return absl::InvalidArgumentError("excluded_nodes must have one entry per node");
-  }
-  const int levels = static_cast<int>(level_keys.size());
-  if (gang.mode != NetworkMode::kNone && (gang.level < 0 || gang.level >= levels)) {
-    return absl::InvalidArgumentError(absl::StrCat("gang ", gang.name, ": network level ",
-                                                   gang.level, " is outside 0..", levels - 1));
-  }
-  if (gang.rail_aligned) {
-    for (const PodRequest& m : gang.members) {
-      if (!m.WantsWholeGpus() || m.gpu_count != gang.members.front().gpu_count) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("gang ", gang.name,
-                         ": rail alignment needs every member to ask for the same number of "
-                         "whole GPUs"));
-      }
-    }
-  }
+  ACCELSCHED_RETURN_IF_ERROR(ValidateGang(snapshot, domains, gang, options));
   std::vector<CycleState> states;
   for (const PodRequest& m : gang.members) {
     ACCELSCHED_ASSIGN_OR_RETURN(CycleState s, solver.PreFilter(m, snapshot, /*explain=*/false));
     states.push_back(std::move(s));
   }
-  // Largest first: whole GPUs, then share, then CPU.
-  std::vector<size_t> order(gang.members.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const PodRequest& x = gang.members[a];
-    const PodRequest& y = gang.members[b];
-    if (x.gpu_count != y.gpu_count) return x.gpu_count > y.gpu_count;
-    if (x.gpu_milli != y.gpu_milli) return x.gpu_milli > y.gpu_milli;
-    return x.cpu_milli > y.cpu_milli;
-  });
   int64_t gang_gpus = 0;
   for (const PodRequest& m : gang.members) gang_gpus += m.gpu_count;
+  GangSearch search{.solver = solver,
+                    .snapshot = snapshot,
+                    .domains = domains,
+                    .gang = gang,
+                    .options = options,
+                    .states = std::move(states),
+                    .order = LargestFirst(gang.members),
+                    .gang_gpus = gang_gpus};
 
+  const int levels = static_cast<int>(domains.keys().size());
   const int widest = gang.mode == NetworkMode::kRequired ? gang.level : levels;
-  bool exhausted = false;
-  int64_t best_free_anywhere = -1;  // Most free whole GPUs in one domain of the widest level.
   for (int level = 0; level <= widest; ++level) {
-    std::optional<GangPlan> best;
-    int64_t best_left = 0;
-    const std::vector<NetworkDomains::Domain>& at_level = domains.at(level);
-    for (size_t index = 0; index < at_level.size(); ++index) {
-      const NetworkDomains::Domain& domain = at_level[index];
-      // With members already bound, only a domain that holds all of them.
-      bool holds_anchors = true;
-      for (NodeIndex a : gang.anchors) {
-        holds_anchors = holds_anchors &&
-                        (level == levels || domains.domain_of(level, a) == static_cast<int>(index));
-      }
-      if (!holds_anchors) continue;
-      const NetworkDomains::Domain* dp = &domain;
-      NetworkDomains::Domain trimmed;
-      if (!options.excluded_nodes.empty()) {
-        trimmed.name = domain.name;
-        for (NodeIndex n : domain.nodes) {
-          if (!options.excluded_nodes[static_cast<size_t>(n)]) trimmed.nodes.push_back(n);
-        }
-        dp = &trimmed;
-      }
-      const NetworkDomains::Domain& d = *dp;
-      int64_t free = 0;
-      for (NodeIndex n : d.nodes) free += FreeWholeGpus(snapshot.node(n));
-      if (level == widest) best_free_anywhere = std::max(best_free_anywhere, free);
-      if (free < gang_gpus) continue;
-      std::optional<std::vector<Assignment>> slots;
-      if (gang.rail_aligned) {
-        ACCELSCHED_ASSIGN_OR_RETURN(slots,
-                                    PackRailAligned(solver, snapshot, gang, states, d.nodes));
-      } else {
-        const std::vector<int> rank = SubDomainRanks(domains, snapshot, level, d.nodes);
-        DomainPacker packer(solver, snapshot, gang, states, order, d.nodes, rank,
-                            options.search_budget);
-        ACCELSCHED_ASSIGN_OR_RETURN(slots, packer.Pack());
-        exhausted = exhausted || packer.budget_exhausted();
-      }
-      if (!slots.has_value()) continue;
-      const int64_t left = free - gang_gpus;
-      if (!best.has_value() || left < best_left) {
-        best = GangPlan{level, d.name, std::move(*slots)};
-        best_left = left;
-      }
-    }
+    ACCELSCHED_ASSIGN_OR_RETURN(std::optional<GangPlan> best,
+                                BestPlanAtLevel(search, level, widest));
     if (best.has_value()) return GangPlanOutcome{std::move(best), ""};
   }
   GangPlanOutcome out;
-  const PodRequest& big = gang.members[order.front()];
-  std::string where = "in the cluster";
-  if (widest < levels) {
-    const std::string& key = level_keys[static_cast<size_t>(widest)];
-    where = absl::StrCat("within one ", key.substr(key.rfind('/') + 1));  // "rack"
-  }
-  out.reason = absl::StrCat(
-      "gang ", gang.name, " needs ", gang.members.size(), " pods (largest ", big.gpu_count,
-      " GPUs, ", gang_gpus, " GPUs in all", gang.rail_aligned ? ", rail-aligned" : "", ") ", where,
-      "; the best has ", std::max<int64_t>(best_free_anywhere, 0), " whole GPUs free");
-  if (exhausted) absl::StrAppend(&out.reason, " (search stopped at its step budget)");
+  out.reason = NoPlanReason(search, widest);
   return out;
 }
 

@@ -3,6 +3,8 @@
 #include <array>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
 #include "plugins/baselines/baselines.h"
 #include "plugins/framework/fit.h"
 #include "topology/status_macros.h"
@@ -10,8 +12,8 @@
 namespace accelsched::plugins {
 namespace {
 
-struct FgdState final : StateData {
-  explicit FgdState(FragmentationModel m) : model(std::move(m)) {}
+struct FgdScoreState final : StateData {
+  explicit FgdScoreState(FragmentationModel m) : model(std::move(m)) {}
   FragmentationModel model;
 };
 
@@ -81,24 +83,25 @@ FragmentationDelta BestFragmentationDelta(const FragmentationModel& model, const
   return best;
 }
 
-absl::Status FgdPlugin::PreFilter(CycleState& state, const PodRequest& /*pod*/,
-                                  const ClusterSnapshot& snapshot) const {
+absl::Status FgdScore::PreFilter(CycleState& state, const PodRequest& /*pod*/,
+                                 const ClusterSnapshot& snapshot) const {
   ACCELSCHED_ASSIGN_OR_RETURN(FragmentationModel model,
                               FragmentationModel::Create(shapes_, snapshot.models()));
-  state.Write(this, std::make_unique<FgdState>(std::move(model)));
+  state.Write(this, std::make_unique<FgdScoreState>(std::move(model)));
   return absl::OkStatus();
 }
 
-const FragmentationModel* FgdPlugin::Model(const CycleState& state) const {
-  const FgdState* s = state.Read<FgdState>(this);
+const FragmentationModel* FgdScore::Model(const CycleState& state) const {
+  const FgdScoreState* s = state.Read<FgdScoreState>(this);
   return s == nullptr ? nullptr : &s->model;
 }
 
-absl::Status FgdPlugin::Score(const CycleState& state, const PodRequest& pod,
-                              const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
-                              absl::Span<int64_t> scores) const {
+absl::Status FgdScore::Score(const CycleState& state, const PodRequest& pod,
+                             const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
+                             absl::Span<int64_t> scores) const {
   const FragmentationModel* model = Model(state);
-  if (model == nullptr) return absl::InternalError("FGD: Score before PreFilter");
+  if (model == nullptr)
+    return absl::InternalError(absl::StrCat(std::string(name_), ": Score before PreFilter"));
   for (size_t i = 0; i < nodes.size(); ++i) {
     scores[i] = BestFragmentationDelta(*model, pod, snapshot.node(nodes[i]), /*truncated=*/true)
                     .truncated_score;

@@ -14,6 +14,7 @@
 #ifndef ACCELSCHED_PLUGINS_SHARE_FRAGMENTATION_FGD_H_
 #define ACCELSCHED_PLUGINS_SHARE_FRAGMENTATION_FGD_H_
 
+#include <string_view>
 #include <vector>
 
 #include "plugins/framework/plugin.h"
@@ -36,26 +37,42 @@ FragmentationDelta BestFragmentationDelta(const FragmentationModel& model, const
 // int64(sigmoid(x) * 100), x = (F0 - F1) / 1000.
 int64_t FgdScoreOf(double delta_milli);
 
-class FgdPlugin final : public PreFilterPlugin, public ScorePlugin, public ReservePlugin {
+// FGD's PreFilter and Score under a plugin name of the caller's choice: FgdPlugin is this plus
+// FGD's Reserve, and the accelsched policy's "PackingHint" (accelsched/accelsched.h) is this
+// alone, so the two score every node identically.
+class FgdScore : public PreFilterPlugin, public ScorePlugin {
  public:
-  // `shapes`: the target workload (TypicalShapes of the pod list).
-  explicit FgdPlugin(std::vector<TaskShape> shapes) : shapes_(std::move(shapes)) {}
+  // `name`: from plugins/names.h. `shapes`: the target workload (TypicalShapes of the pod list).
+  FgdScore(std::string_view name, std::vector<TaskShape> shapes)
+      : name_(name), shapes_(std::move(shapes)) {}
 
-  std::string_view Name() const override { return names::kFgd; }
+  std::string_view Name() const override { return name_; }
   // Binds the shapes to the snapshot's model table (InvalidArgument if they are invalid).
   absl::Status PreFilter(CycleState& state, const PodRequest& pod,
                          const ClusterSnapshot& snapshot) const override;
+  // Per node, the truncated score of its least fragmentation growth (BestFragmentationDelta).
+  // Internal before PreFilter.
   absl::Status Score(const CycleState& state, const PodRequest& pod,
                      const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override;
   bool ScoresEachNodeAlone() const override { return true; }
+
+  // The model bound in this cycle's PreFilter (null before).
+  const FragmentationModel* Model(const CycleState& state) const;
+
+ private:
+  std::string_view name_;
+  std::vector<TaskShape> shapes_;
+};
+
+class FgdPlugin final : public FgdScore, public ReservePlugin {
+ public:
+  // `shapes`: the target workload (TypicalShapes of the pod list).
+  explicit FgdPlugin(std::vector<TaskShape> shapes) : FgdScore(names::kFgd, std::move(shapes)) {}
+
   absl::StatusOr<std::optional<Assignment>> Reserve(const CycleState& state, const PodRequest& pod,
                                                     const ClusterSnapshot& snapshot,
                                                     NodeIndex node) const override;
-
- private:
-  const FragmentationModel* Model(const CycleState& state) const;
-  std::vector<TaskShape> shapes_;
 };
 
 }  // namespace accelsched::plugins

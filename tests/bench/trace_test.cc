@@ -73,6 +73,7 @@ TEST(ParseTraceNodesTest, RejectsDuplicatesAndModelMismatch) {
 }
 
 TEST(ParseTraceTest, RealFilesParse) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   // The README's counts: 1213 GPU nodes; 8152 pods in the default list, 8324 in multigpu20.
   auto nodes =
       LoadTraceNodes(testing::SharedDataPath("alibaba-gpu-v2023/openb_node_list_gpu_node.csv"));
@@ -135,6 +136,7 @@ TEST(RoundHalfEvenTest, MatchesPython) {
 }
 
 TEST(RunTraceTest, SliceOfDefaultTraceIsConsistent) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   // 400 pods of the default trace on the real 1213 nodes: the demand is far below capacity, so
   // nothing fails and the allocation equals the arrived demand at every event. Buckets past
   // the arrived demand (130% of capacity is never reached) fall back to NaN.

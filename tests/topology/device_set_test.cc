@@ -17,6 +17,7 @@
 namespace accelsched::topology {
 namespace {
 
+using ::accelsched::testing::HaveSharedData;
 using ::accelsched::testing::ReadFileOrEmpty;
 using ::accelsched::testing::SharedDataPath;
 
@@ -127,6 +128,7 @@ std::vector<Topology> SmallTopologies() {
   for (const char* file : {"dgx1-v100-8gpu-hybrid-cube-mesh.txt", "hgx-a100-8gpu-nv12-17nic.txt",
                            "hgx-h100-8gpu-nv18-partial.txt", "pcie-4x-a10-no-nvlink.txt",
                            "pcie-2x-gtx1080ti-phb.txt", "pcie-8x-rtx4090-sys.txt"}) {
+    if (!HaveSharedData()) break;  // The caller skips after checking the rest.
     const std::string text =
         ReadFileOrEmpty(SharedDataPath(std::string("nvidia-smi-topo/") + file));
     absl::StatusOr<Topology> t = ParseNvidiaSmiTopo(text, file);
@@ -170,6 +172,7 @@ TEST(DeviceSetSearchTest, MatchesBruteForceOnEveryMaskAndK) {
     }
     EXPECT_EQ(mismatches, 0);
   }
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA() << " (the profiles passed; the real matrices did not run)";
 }
 
 TEST(DeviceSetSearchTest, Dgx1HandChecked) {
@@ -205,6 +208,7 @@ TEST(DeviceSetSearchTest, SingleGpuKeepsSocketsWhole) {
 }
 
 TEST(DeviceSetSearchTest, AllSysBoxUsesNumaAsTheLocalitySignal) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const std::string text =
       ReadFileOrEmpty(SharedDataPath("nvidia-smi-topo/pcie-8x-rtx4090-sys.txt"));
   const Topology t = *ParseNvidiaSmiTopo(text, "4090");
@@ -217,6 +221,7 @@ TEST(DeviceSetSearchTest, AllSysBoxUsesNumaAsTheLocalitySignal) {
 }
 
 TEST(DeviceSetSearchTest, Constraints) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const std::string text =
       ReadFileOrEmpty(SharedDataPath("nvidia-smi-topo/dgx1-v100-8gpu-hybrid-cube-mesh.txt"));
   const DeviceSetSearch dgx1 = *DeviceSetSearch::Create(*ParseNvidiaSmiTopo(text, "dgx1"));

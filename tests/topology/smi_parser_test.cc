@@ -22,6 +22,7 @@ Topology ParseFile(const std::string& file) {
 
 // Facts from ../shared/data/nvidia-smi-topo/README.md and DESIGN.md section 11.
 TEST(SmiParserTest, Dgx1HybridCubeMesh) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const Topology t = ParseFile("dgx1-v100-8gpu-hybrid-cube-mesh.txt");
   ASSERT_EQ(t.num_gpus(), 8);
   ASSERT_EQ(t.num_nics(), 1);
@@ -60,6 +61,7 @@ TEST(SmiParserTest, Dgx1HybridCubeMesh) {
 }
 
 TEST(SmiParserTest, HgxA100NvSwitchWith17Nics) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const Topology t = ParseFile("hgx-a100-8gpu-nv12-17nic.txt");
   ASSERT_EQ(t.num_gpus(), 8);
   ASSERT_EQ(t.num_nics(), 17);
@@ -86,6 +88,7 @@ TEST(SmiParserTest, HgxA100NvSwitchWith17Nics) {
 }
 
 TEST(SmiParserTest, HgxH100PartialMatrixNicOrderNotGpuOrder) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const std::string text =
       ReadFileOrEmpty(SharedDataPath("nvidia-smi-topo/hgx-h100-8gpu-nv18-partial.txt"));
   absl::StatusOr<SmiMatrix> m = ParseSmiMatrix(text);
@@ -112,6 +115,7 @@ TEST(SmiParserTest, HgxH100PartialMatrixNicOrderNotGpuOrder) {
 }
 
 TEST(SmiParserTest, FourA10AllSys) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const Topology t = ParseFile("pcie-4x-a10-no-nvlink.txt");
   ASSERT_EQ(t.num_gpus(), 4);
   ASSERT_EQ(t.num_nics(), 2);
@@ -128,6 +132,7 @@ TEST(SmiParserTest, FourA10AllSys) {
 }
 
 TEST(SmiParserTest, TwoGtx1080TiPhbWithoutNumaColumn) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const Topology t = ParseFile("pcie-2x-gtx1080ti-phb.txt");
   ASSERT_EQ(t.num_gpus(), 2);
   EXPECT_EQ(t.num_nics(), 0);
@@ -138,6 +143,7 @@ TEST(SmiParserTest, TwoGtx1080TiPhbWithoutNumaColumn) {
 }
 
 TEST(SmiParserTest, EightRtx4090SysTabSeparated) {
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   const Topology t = ParseFile("pcie-8x-rtx4090-sys.txt");
   ASSERT_EQ(t.num_gpus(), 8);
   EXPECT_EQ(t.GpuPath(0, 1), PathKind::kSys);
