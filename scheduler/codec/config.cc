@@ -26,96 +26,125 @@ absl::StatusOr<int64_t> Integer(const Json& v, absl::string_view file, absl::str
   return x;
 }
 
+absl::Status ParseWeights(const Json& v, absl::string_view file, plugins::PolicyConfig* policy) {
+  if (!v.is_object()) return Bad(file, "weights", "must be a mapping");
+  for (auto w = v.begin(); w != v.end(); ++w) {
+    const std::string wkey = absl::StrCat("weights.", w.key());
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t x, Integer(*w, file, wkey, 0, 1000));
+    if (w.key() == "fragmentation") {
+      policy->fragmentation_weight = x;
+    } else if (w.key() == "topology") {
+      policy->topology_weight = x;
+    } else if (w.key() == "mig") {
+      policy->mig_weight = x;
+    } else {
+      return Bad(file, wkey, "unknown weight (known: fragmentation, topology, mig)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ParseUrlPrefix(const Json& v, absl::string_view file) {
+  if (!v.is_string()) return Bad(file, "urlPrefix", "must be a string");
+  std::string p = v.get<std::string>();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  if (p.empty() || p[0] != '/') return Bad(file, "urlPrefix", "must start with '/'");
+  return p == "/" ? "" : p;
+}
+
+// networkLevels[i]: {name, label}, neither repeating an earlier level's.
+absl::StatusOr<NetworkLevel> ParseNetworkLevel(const Json& level, absl::string_view file,
+                                               const std::string& at,
+                                               const std::vector<NetworkLevel>& earlier) {
+  if (!level.is_object()) return Bad(file, at, "must be a mapping with name and label");
+  NetworkLevel l;
+  for (auto f = level.begin(); f != level.end(); ++f) {
+    const std::string field = absl::StrCat(at, ".", f.key());
+    if (f.key() != "name" && f.key() != "label") {
+      return Bad(file, field, "unknown key (known: name, label)");
+    }
+    if (!f->is_string() || f->get<std::string>().empty()) {
+      return Bad(file, field, "must be a non-empty string");
+    }
+    (f.key() == "name" ? l.name : l.label) = f->get<std::string>();
+  }
+  if (l.name.empty()) return Bad(file, at + ".name", "required");
+  if (l.label.empty()) return Bad(file, at + ".label", "required");
+  for (const NetworkLevel& other : earlier) {
+    if (other.name == l.name) return Bad(file, at + ".name", "'" + l.name + "' given twice");
+    if (other.label == l.label) return Bad(file, at + ".label", "'" + l.label + "' given twice");
+  }
+  return l;
+}
+
+absl::StatusOr<std::vector<NetworkLevel>> ParseNetworkLevels(const Json& v,
+                                                             absl::string_view file) {
+  const std::string key = "networkLevels";
+  if (!v.is_array() || v.empty() || v.size() > 8) {
+    return Bad(file, key, "must be a list of 1 to 8 {name, label} mappings, innermost first");
+  }
+  std::vector<NetworkLevel> levels;
+  for (size_t i = 0; i < v.size(); ++i) {
+    ACCELSCHED_ASSIGN_OR_RETURN(
+        NetworkLevel l, ParseNetworkLevel(v[i], file, absl::StrCat(key, "[", i, "]"), levels));
+    levels.push_back(std::move(l));
+  }
+  return levels;
+}
+
+// One top-level key of the config into `config`.
+absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view file,
+                      ExtenderConfig* config) {
+  if (key == "policy") {
+    if (!v.is_string()) return Bad(file, key, "must be a string");
+    config->policy.policy = v.get<std::string>();
+  } else if (key == "weights") {
+    ACCELSCHED_RETURN_IF_ERROR(ParseWeights(v, file, &config->policy));
+  } else if (key == "urlPrefix") {
+    ACCELSCHED_ASSIGN_OR_RETURN(config->url_prefix, ParseUrlPrefix(v, file));
+  } else if (key == "maxBodyBytes") {
+    ACCELSCHED_ASSIGN_OR_RETURN(config->max_body_bytes,
+                                Integer(v, file, key, 1024, int64_t{1} << 31));
+  } else if (key == "podCacheSize") {
+    ACCELSCHED_ASSIGN_OR_RETURN(config->pod_cache_size, Integer(v, file, key, 1, 10000000));
+  } else if (key == "memoShapes") {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t m, Integer(v, file, key, 0, 1024));
+    config->memo_shapes = static_cast<int>(m);
+  } else if (key == "networkLevels") {
+    ACCELSCHED_ASSIGN_OR_RETURN(config->network_levels, ParseNetworkLevels(v, file));
+  } else if (key == "gangReservationSeconds") {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 86400));
+    config->gang_reservation_seconds = static_cast<double>(t);
+  } else if (key == "threads") {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 256));
+    config->threads = static_cast<int>(t);
+  } else {
+    return Bad(file, key,
+               "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, podCacheSize, "
+               "memoShapes, threads, networkLevels, gangReservationSeconds)");
+  }
+  return absl::OkStatus();
+}
+
+// True for a file with nothing but blank lines and comments ("all defaults").
+bool Blank(absl::string_view text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && line[0] != '#') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<ExtenderConfig> ParseExtenderConfig(absl::string_view text, absl::string_view file) {
   ExtenderConfig config;
-  // A file with nothing but blank lines and comments means "all defaults".
-  bool blank = true;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (!line.empty() && line[0] != '#') blank = false;
-  }
-  if (blank) return config;
+  if (Blank(text)) return config;
   ACCELSCHED_ASSIGN_OR_RETURN(Json root, codec::ParseJsonOrYaml(text, file));
   if (root.is_null()) return config;
   if (!root.is_object()) return Bad(file, "(top level)", "must be a mapping");
   for (auto it = root.begin(); it != root.end(); ++it) {
-    const std::string& key = it.key();
-    const Json& v = *it;
-    if (key == "policy") {
-      if (!v.is_string()) return Bad(file, key, "must be a string");
-      config.policy.policy = v.get<std::string>();
-    } else if (key == "weights") {
-      if (!v.is_object()) return Bad(file, key, "must be a mapping");
-      for (auto w = v.begin(); w != v.end(); ++w) {
-        const std::string wkey = absl::StrCat("weights.", w.key());
-        ACCELSCHED_ASSIGN_OR_RETURN(int64_t x, Integer(*w, file, wkey, 0, 1000));
-        if (w.key() == "fragmentation") {
-          config.policy.fragmentation_weight = x;
-        } else if (w.key() == "topology") {
-          config.policy.topology_weight = x;
-        } else if (w.key() == "mig") {
-          config.policy.mig_weight = x;
-        } else {
-          return Bad(file, wkey, "unknown weight (known: fragmentation, topology, mig)");
-        }
-      }
-    } else if (key == "urlPrefix") {
-      if (!v.is_string()) return Bad(file, key, "must be a string");
-      std::string p = v.get<std::string>();
-      while (p.size() > 1 && p.back() == '/') p.pop_back();
-      if (p.empty() || p[0] != '/') return Bad(file, key, "must start with '/'");
-      config.url_prefix = p == "/" ? "" : p;
-    } else if (key == "maxBodyBytes") {
-      ACCELSCHED_ASSIGN_OR_RETURN(config.max_body_bytes,
-                                  Integer(v, file, key, 1024, int64_t{1} << 31));
-    } else if (key == "podCacheSize") {
-      ACCELSCHED_ASSIGN_OR_RETURN(config.pod_cache_size, Integer(v, file, key, 1, 10000000));
-    } else if (key == "memoShapes") {
-      ACCELSCHED_ASSIGN_OR_RETURN(int64_t m, Integer(v, file, key, 0, 1024));
-      config.memo_shapes = static_cast<int>(m);
-    } else if (key == "networkLevels") {
-      if (!v.is_array() || v.empty() || v.size() > 8) {
-        return Bad(file, key, "must be a list of 1 to 8 {name, label} mappings, innermost first");
-      }
-      config.network_levels.clear();
-      for (size_t i = 0; i < v.size(); ++i) {
-        const std::string at = absl::StrCat(key, "[", i, "]");
-        const Json& level = v[i];
-        if (!level.is_object()) return Bad(file, at, "must be a mapping with name and label");
-        NetworkLevel l;
-        for (auto f = level.begin(); f != level.end(); ++f) {
-          const std::string field = absl::StrCat(at, ".", f.key());
-          if (f.key() != "name" && f.key() != "label") {
-            return Bad(file, field, "unknown key (known: name, label)");
-          }
-          if (!f->is_string() || f->get<std::string>().empty()) {
-            return Bad(file, field, "must be a non-empty string");
-          }
-          (f.key() == "name" ? l.name : l.label) = f->get<std::string>();
-        }
-        if (l.name.empty()) return Bad(file, at + ".name", "required");
-        if (l.label.empty()) return Bad(file, at + ".label", "required");
-        for (const NetworkLevel& other : config.network_levels) {
-          if (other.name == l.name) return Bad(file, at + ".name", "'" + l.name + "' given twice");
-          if (other.label == l.label) {
-            return Bad(file, at + ".label", "'" + l.label + "' given twice");
-          }
-        }
-        config.network_levels.push_back(std::move(l));
-      }
-    } else if (key == "gangReservationSeconds") {
-      ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 86400));
-      config.gang_reservation_seconds = static_cast<double>(t);
-    } else if (key == "threads") {
-      ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 256));
-      config.threads = static_cast<int>(t);
-    } else {
-      return Bad(file, key,
-                 "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, podCacheSize, "
-                 "memoShapes, threads, networkLevels, gangReservationSeconds)");
-    }
+    ACCELSCHED_RETURN_IF_ERROR(ParseKey(it.key(), *it, file, &config));
   }
   if (absl::Status s = plugins::ValidatePolicyConfig(config.policy); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": ", s.message()));

@@ -305,22 +305,149 @@ absl::StatusOr<MigResource> ParseMigResource(absl::string_view profile_name) {
   return out;
 }
 
-absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view) {
-  const std::string path(path_view);
-  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(pod, path));
-  PodObject out;
+namespace {
+
+// metadata.{name, namespace, uid, labels, annotations} of pod `pod` at `path`.
+absl::Status DecodePodMetadata(const Json& pod, const std::string& path, PodObject* out) {
   const Json* metadata = Find(pod, "metadata");
   if (metadata == nullptr) return absl::InvalidArgumentError(path + ".metadata: required");
   const std::string mpath = path + ".metadata";
   ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, mpath));
-  ACCELSCHED_ASSIGN_OR_RETURN(out.name, GetString(*metadata, "name", mpath, true));
-  if (out.name.empty()) return absl::InvalidArgumentError(mpath + ".name: must not be empty");
-  ACCELSCHED_ASSIGN_OR_RETURN(out.namespace_name, GetString(*metadata, "namespace", mpath, false));
-  if (out.namespace_name.empty()) out.namespace_name = "default";
-  ACCELSCHED_ASSIGN_OR_RETURN(out.uid, GetString(*metadata, "uid", mpath, false));
-  ACCELSCHED_ASSIGN_OR_RETURN(out.labels, GetStringMap(*metadata, "labels", mpath));
-  ACCELSCHED_ASSIGN_OR_RETURN(out.annotations, GetStringMap(*metadata, "annotations", mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(out->name, GetString(*metadata, "name", mpath, true));
+  if (out->name.empty()) return absl::InvalidArgumentError(mpath + ".name: must not be empty");
+  ACCELSCHED_ASSIGN_OR_RETURN(out->namespace_name,
+                              GetString(*metadata, "namespace", mpath, false));
+  if (out->namespace_name.empty()) out->namespace_name = "default";
+  ACCELSCHED_ASSIGN_OR_RETURN(out->uid, GetString(*metadata, "uid", mpath, false));
+  ACCELSCHED_ASSIGN_OR_RETURN(out->labels, GetStringMap(*metadata, "labels", mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(out->annotations, GetStringMap(*metadata, "annotations", mpath));
+  return absl::OkStatus();
+}
 
+// The MIG resource `resource` (nvidia.com/mig-<profile>) asked `n` times.
+absl::Status ApplyMigResource(const std::string& resource, int64_t n, const std::string& what,
+                              PodObject* out) {
+  PodRequest& r = out->request;
+  if (n == 0) return absl::OkStatus();
+  if (n != 1 || r.mig.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what,
+                     ": a pod may ask for one MIG instance (one nvidia.com/mig-* "
+                     "resource with quantity 1)"));
+  }
+  const std::string profile = resource.substr(sizeof(kResourceMigPrefix) - 1);
+  absl::StatusOr<MigResource> mig = ParseMigResource(profile);
+  if (!mig.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", mig.status().message()));
+  }
+  r.mig = mig->request;
+  out->mig_profile_name = profile;
+  r.allowed_models = mig->models;
+  return absl::OkStatus();
+}
+
+// One summed resource of the pod (`milli` thousandths of `resource`) into its request.
+absl::Status ApplyResource(const std::string& resource, int64_t milli, const std::string& rpath,
+                           PodObject* out) {
+  PodRequest& r = out->request;
+  const std::string what = absl::StrCat(rpath, ".", resource);
+  if (resource == "cpu") {
+    r.cpu_milli = milli;
+  } else if (resource == "memory") {
+    r.memory_mib = ((milli + 999) / 1000 + kMib - 1) / kMib;  // Bytes rounded up, then MiB.
+  } else if (resource == kResourceGpu) {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
+    if (n > plugins::kMaxGpus) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": ", n, " GPUs; a node has at most ", plugins::kMaxGpus));
+    }
+    r.gpu_count = static_cast<int32_t>(n);
+  } else if (resource == kResourceGpuMilli) {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
+    if (n < 1 || n > 999) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": must be 1..999, got ", n));
+    }
+    r.gpu_milli = static_cast<int32_t>(n);
+  } else if (resource == kResourceGpuMemoryMib) {
+    ACCELSCHED_ASSIGN_OR_RETURN(r.gpu_memory_mib, WholeUnits(milli, what));
+  } else if (absl::StartsWith(resource, kResourceMigPrefix)) {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
+    ACCELSCHED_RETURN_IF_ERROR(ApplyMigResource(resource, n, what, out));
+  }
+  return absl::OkStatus();
+}
+
+// accelsched.io/gpu-milli as an annotation: a share without a device plugin to admit the pod.
+absl::Status ApplyShareAnnotation(const std::string& mpath, PodObject* out) {
+  PodRequest& r = out->request;
+  if (r.gpu_milli != 0) return absl::OkStatus();
+  auto it = out->annotations.find(std::string(kResourceGpuMilli));
+  if (it == out->annotations.end()) return absl::OkStatus();
+  int n = 0;
+  if (!absl::SimpleAtoi(it->second, &n) || n < 1 || n > 999) {
+    return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", kResourceGpuMilli,
+                                                   "\"]: must be an integer 1..999"));
+  }
+  r.gpu_milli = n;
+  return absl::OkStatus();
+}
+
+// accelsched.io/gpu-models: the models allowed (intersected with a MIG profile's models).
+absl::Status ApplyModelsAnnotation(const std::string& mpath, PodObject* out) {
+  PodRequest& r = out->request;
+  auto it = out->annotations.find(std::string(kAnnotationGpuModels));
+  if (it == out->annotations.end()) return absl::OkStatus();
+  std::vector<std::string> models;
+  for (absl::string_view m : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+    models.push_back(std::string(absl::StripAsciiWhitespace(m)));
+  }
+  if (r.allowed_models.empty()) {
+    r.allowed_models = models;
+    return absl::OkStatus();
+  }
+  std::vector<std::string> both;  // Both a MIG profile and a model list: the intersection.
+  for (const std::string& m : r.allowed_models) {
+    for (const std::string& w : models) {
+      if (absl::EqualsIgnoreCase(m, w)) both.push_back(m);
+    }
+  }
+  if (both.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(mpath, ".annotations[\"", kAnnotationGpuModels,
+                     "\"]: no listed model has MIG profile ", out->mig_profile_name));
+  }
+  r.allowed_models = both;
+  return absl::OkStatus();
+}
+
+// accelsched.io/nvlink, close-nic and same-numa.
+absl::Status ApplyTopologyAnnotations(const std::string& mpath, PodObject* out) {
+  PodRequest& r = out->request;
+  if (auto it = out->annotations.find(std::string(kAnnotationNvlink));
+      it != out->annotations.end()) {
+    const std::string v = absl::AsciiStrToLower(it->second);
+    if (v == "required") {
+      r.nvlink = plugins::TopologyPreference::kRequired;
+    } else if (v == "preferred") {
+      r.nvlink = plugins::TopologyPreference::kPreferred;
+    } else if (!v.empty() && v != "none") {
+      return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", kAnnotationNvlink,
+                                                     "\"]: must be required, preferred or none"));
+    }
+  }
+  r.require_close_nic = IsTrue(out->annotations, kAnnotationCloseNic);
+  r.require_same_numa = IsTrue(out->annotations, kAnnotationSameNuma);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view) {
+  const std::string path(path_view);
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(pod, path));
+  PodObject out;
+  ACCELSCHED_RETURN_IF_ERROR(DecodePodMetadata(pod, path, &out));
+  const std::string mpath = path + ".metadata";
   const Json* spec = Find(pod, "spec");
   if (spec == nullptr) return absl::InvalidArgumentError(path + ".spec: required");
   const std::string spath = path + ".spec";
@@ -331,98 +458,16 @@ absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view
     ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*status, path + ".status"));
     ACCELSCHED_ASSIGN_OR_RETURN(out.phase, GetString(*status, "phase", path + ".status", false));
   }
-
   ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, PodAmounts(*spec, spath));
   PodRequest& r = out.request;
   r.name = out.Key();
   const std::string rpath = spath + ".containers[*].resources";
   for (const auto& [resource, milli] : amounts) {
-    const std::string what = absl::StrCat(rpath, ".", resource);
-    if (resource == "cpu") {
-      r.cpu_milli = milli;
-    } else if (resource == "memory") {
-      r.memory_mib = ((milli + 999) / 1000 + kMib - 1) / kMib;  // Bytes rounded up, then MiB.
-    } else if (resource == kResourceGpu) {
-      ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
-      if (n > plugins::kMaxGpus) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, ": ", n, " GPUs; a node has at most ", plugins::kMaxGpus));
-      }
-      r.gpu_count = static_cast<int32_t>(n);
-    } else if (resource == kResourceGpuMilli) {
-      ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
-      if (n < 1 || n > 999) {
-        return absl::InvalidArgumentError(absl::StrCat(what, ": must be 1..999, got ", n));
-      }
-      r.gpu_milli = static_cast<int32_t>(n);
-    } else if (resource == kResourceGpuMemoryMib) {
-      ACCELSCHED_ASSIGN_OR_RETURN(r.gpu_memory_mib, WholeUnits(milli, what));
-    } else if (absl::StartsWith(resource, kResourceMigPrefix)) {
-      ACCELSCHED_ASSIGN_OR_RETURN(int64_t n, WholeUnits(milli, what));
-      if (n == 0) continue;
-      if (n != 1 || r.mig.has_value()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what,
-                         ": a pod may ask for one MIG instance (one nvidia.com/mig-* "
-                         "resource with quantity 1)"));
-      }
-      const std::string profile = resource.substr(sizeof(kResourceMigPrefix) - 1);
-      absl::StatusOr<MigResource> mig = ParseMigResource(profile);
-      if (!mig.ok())
-        return absl::InvalidArgumentError(absl::StrCat(what, ": ", mig.status().message()));
-      r.mig = mig->request;
-      out.mig_profile_name = profile;
-      r.allowed_models = mig->models;
-    }
+    ACCELSCHED_RETURN_IF_ERROR(ApplyResource(resource, milli, rpath, &out));
   }
-  // A share may also be given as annotations (no device plugin needed to admit the pod).
-  if (r.gpu_milli == 0) {
-    if (auto it = out.annotations.find(std::string(kResourceGpuMilli));
-        it != out.annotations.end()) {
-      int n = 0;
-      if (!absl::SimpleAtoi(it->second, &n) || n < 1 || n > 999) {
-        return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", kResourceGpuMilli,
-                                                       "\"]: must be an integer 1..999"));
-      }
-      r.gpu_milli = n;
-    }
-  }
-  if (auto it = out.annotations.find(std::string(kAnnotationGpuModels));
-      it != out.annotations.end()) {
-    std::vector<std::string> models;
-    for (absl::string_view m : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
-      models.push_back(std::string(absl::StripAsciiWhitespace(m)));
-    }
-    if (r.allowed_models.empty()) {
-      r.allowed_models = models;
-    } else {  // Both a MIG profile and a model list: the intersection.
-      std::vector<std::string> both;
-      for (const std::string& m : r.allowed_models) {
-        for (const std::string& w : models) {
-          if (absl::EqualsIgnoreCase(m, w)) both.push_back(m);
-        }
-      }
-      if (both.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(mpath, ".annotations[\"", kAnnotationGpuModels,
-                         "\"]: no listed model has MIG profile ", out.mig_profile_name));
-      }
-      r.allowed_models = both;
-    }
-  }
-  if (auto it = out.annotations.find(std::string(kAnnotationNvlink)); it != out.annotations.end()) {
-    const std::string v = absl::AsciiStrToLower(it->second);
-    if (v == "required") {
-      r.nvlink = plugins::TopologyPreference::kRequired;
-    } else if (v == "preferred") {
-      r.nvlink = plugins::TopologyPreference::kPreferred;
-    } else if (v != "" && v != "none") {
-      return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", kAnnotationNvlink,
-                                                     "\"]: must be required, preferred or none"));
-    }
-  }
-  r.require_close_nic = IsTrue(out.annotations, kAnnotationCloseNic);
-  r.require_same_numa = IsTrue(out.annotations, kAnnotationSameNuma);
+  ACCELSCHED_RETURN_IF_ERROR(ApplyShareAnnotation(mpath, &out));
+  ACCELSCHED_RETURN_IF_ERROR(ApplyModelsAnnotation(mpath, &out));
+  ACCELSCHED_RETURN_IF_ERROR(ApplyTopologyAnnotations(mpath, &out));
   ACCELSCHED_ASSIGN_OR_RETURN(out.gang, DecodeGang(out, mpath));
   if (r.WantsShare() && r.WantsWholeGpus()) {
     return absl::InvalidArgumentError(absl::StrCat(rpath, ": asks for both whole GPUs (",
@@ -445,23 +490,10 @@ absl::StatusOr<std::shared_ptr<const plugins::NodeTopology>> TopologyCache::Get(
   return nt;
 }
 
-absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_view,
-                                      TopologyCache& topologies) {
-  const std::string path(path_view);
-  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(node, path));
-  NodeObject out;
-  plugins::NodeSpec& spec = out.spec;
-  const Json* metadata = Find(node, "metadata");
-  if (metadata == nullptr) return absl::InvalidArgumentError(path + ".metadata: required");
-  const std::string mpath = path + ".metadata";
-  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, mpath));
-  ACCELSCHED_ASSIGN_OR_RETURN(spec.name, GetString(*metadata, "name", mpath, true));
-  if (spec.name.empty()) return absl::InvalidArgumentError(mpath + ".name: must not be empty");
-  ACCELSCHED_ASSIGN_OR_RETURN(auto labels, GetStringMap(*metadata, "labels", mpath));
-  ACCELSCHED_ASSIGN_OR_RETURN(out.annotations, GetStringMap(*metadata, "annotations", mpath));
-  for (const auto& [k, v] : labels) spec.labels.emplace_back(k, v);
+namespace {
 
-  // Resources: allocatable, else capacity.
+// The node's resources in thousandths: status.allocatable, else status.capacity.
+absl::StatusOr<Amounts> NodeAmounts(const Json& node, const std::string& path) {
   ResourceList resources;
   std::string rpath;
   if (const Json* status = Find(node, "status"); status != nullptr) {
@@ -478,21 +510,22 @@ absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_v
     }
   }
   if (rpath.empty()) rpath = path + ".status.allocatable";
-  ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, ToAmounts(resources, rpath));
-  spec.cpu_milli = amounts.count("cpu") ? amounts["cpu"] : 0;
-  spec.memory_mib = amounts.count("memory") ? amounts["memory"] / 1000 / kMib : 0;
-  const int64_t allocatable_gpus =
-      amounts.count(std::string(kResourceGpu)) ? amounts[std::string(kResourceGpu)] / 1000 : 0;
+  return ToAmounts(resources, rpath);
+}
 
-  auto label = [&](absl::string_view key) -> std::string {
-    for (const auto& [k, v] : spec.labels) {
-      if (k == key) return v;
-    }
-    return "";
-  };
-  const std::string product = label(kLabelGpuProduct);
+// The value of label `key` of `spec`, or "".
+std::string LabelOf(const plugins::NodeSpec& spec, absl::string_view key) {
+  for (const auto& [k, v] : spec.labels) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+// GPU count and memory from the GFD labels (the count defaults to allocatable nvidia.com/gpu).
+absl::Status DecodeGpuLabels(const std::string& mpath, const std::string& path,
+                             int64_t allocatable_gpus, plugins::NodeSpec* spec) {
   int64_t gpu_count = allocatable_gpus;
-  if (const std::string c = label(kLabelGpuCount); !c.empty()) {
+  if (const std::string c = LabelOf(*spec, kLabelGpuCount); !c.empty()) {
     if (!absl::SimpleAtoi(c, &gpu_count) || gpu_count < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(mpath, ".labels[\"", kLabelGpuCount, "\"]: must be a non-negative integer"));
@@ -503,50 +536,56 @@ absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_v
                                                    plugins::kMaxGpus, " per node are supported"));
   }
   int64_t gpu_memory_mib = 0;
-  if (const std::string m = label(kLabelGpuMemory); !m.empty()) {
+  if (const std::string m = LabelOf(*spec, kLabelGpuMemory); !m.empty()) {
     if (!absl::SimpleAtoi(m, &gpu_memory_mib) || gpu_memory_mib < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(mpath, ".labels[\"", kLabelGpuMemory, "\"]: must be MiB as an integer"));
     }
   }
-  spec.gpu_count = static_cast<int>(gpu_count);
-  spec.gpu_memory_mib = gpu_memory_mib;
-  if (gpu_count == 0) return out;
+  spec->gpu_count = static_cast<int>(gpu_count);
+  spec->gpu_memory_mib = gpu_memory_mib;
+  return absl::OkStatus();
+}
 
-  spec.gpu_model = CanonicalGpuModel(product, gpu_memory_mib);
-  if (product.empty()) {
-    out.warnings.push_back(
-        absl::StrCat("no ", kLabelGpuProduct, " label; GPU model taken as '", spec.gpu_model, "'"));
-  }
-  // MIG mode.
+// Which GPUs are in MIG mode: accelsched.io/mig-gpus, else the first (count - allocatable) GPUs
+// of a node with nvidia.com/mig.strategy=mixed; none on a model without a MIG geometry.
+absl::Status DecodeMigMode(const std::string& mpath, int64_t allocatable_gpus, NodeObject* out) {
+  plugins::NodeSpec& spec = out->spec;
   const bool has_geometry = topology::mig::GeometryForModel(spec.gpu_model).ok();
-  if (auto it = out.annotations.find(std::string(kAnnotationMigGpus));
-      it != out.annotations.end()) {
+  if (auto it = out->annotations.find(std::string(kAnnotationMigGpus));
+      it != out->annotations.end()) {
     ACCELSCHED_ASSIGN_OR_RETURN(
         spec.mig_enabled,
         ParseGpuList(it->second, spec.gpu_count,
                      absl::StrCat(mpath, ".annotations[\"", kAnnotationMigGpus, "\"]")));
-  } else if (absl::AsciiStrToLower(label(kLabelMigStrategy)) == "mixed" &&
-             allocatable_gpus < gpu_count) {
-    const int n = static_cast<int>(gpu_count - allocatable_gpus);
+  } else if (absl::AsciiStrToLower(LabelOf(spec, kLabelMigStrategy)) == "mixed" &&
+             allocatable_gpus < spec.gpu_count) {
+    const int n = static_cast<int>(spec.gpu_count - allocatable_gpus);
     spec.mig_enabled = static_cast<GpuMask>((1u << n) - 1u);
   }
   if (spec.mig_enabled != 0 && !has_geometry) {
-    out.warnings.push_back(absl::StrCat("MIG mode on GPU model ", spec.gpu_model,
-                                        ", which has no known MIG geometry; MIG ignored"));
+    out->warnings.push_back(absl::StrCat("MIG mode on GPU model ", spec.gpu_model,
+                                         ", which has no known MIG geometry; MIG ignored"));
     spec.mig_enabled = 0;
   }
-  // Topology: the annotation, else a built-in profile, else generic PCIe.
-  if (auto it = out.annotations.find(std::string(kAnnotationTopology));
-      it != out.annotations.end()) {
+  return absl::OkStatus();
+}
+
+// The node's topology: the annotation, else a built-in profile for the product, else generic
+// PCIe (with a warning).
+absl::Status DecodeNodeTopology(const std::string& product, TopologyCache& topologies,
+                                NodeObject* out) {
+  plugins::NodeSpec& spec = out->spec;
+  if (auto it = out->annotations.find(std::string(kAnnotationTopology));
+      it != out->annotations.end()) {
     absl::StatusOr<std::shared_ptr<const plugins::NodeTopology>> t =
         topologies.Get("annotation:" + it->second,
                        [&]() { return topology::DecodeTopologyAnnotation(it->second); });
     if (t.ok() && (*t)->topology.num_gpus() == spec.gpu_count) {
       spec.topology = *t;
-      return out;
+      return absl::OkStatus();
     }
-    out.warnings.push_back(
+    out->warnings.push_back(
         t.ok()
             ? absl::StrCat(kAnnotationTopology, " describes ", (*t)->topology.num_gpus(),
                            " GPUs, the node has ", spec.gpu_count, "; using the built-in profile")
@@ -554,11 +593,48 @@ absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_v
                            "); using the built-in profile"));
   }
   topology::ProfileSelection selection = topology::ProfileForNode(product, spec.gpu_count);
-  if (selection.fallback) out.warnings.push_back(selection.warning);
+  if (selection.fallback) out->warnings.push_back(selection.warning);
   ACCELSCHED_ASSIGN_OR_RETURN(
       spec.topology,
       topologies.Get(absl::StrCat("profile:", selection.topology.name(), ":", spec.gpu_count),
                      [&]() -> absl::StatusOr<topology::Topology> { return selection.topology; }));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_view,
+                                      TopologyCache& topologies) {
+  const std::string path(path_view);
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(node, path));
+  NodeObject out;
+  plugins::NodeSpec& spec = out.spec;
+  const Json* metadata = Find(node, "metadata");
+  if (metadata == nullptr) return absl::InvalidArgumentError(path + ".metadata: required");
+  const std::string mpath = path + ".metadata";
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(spec.name, GetString(*metadata, "name", mpath, true));
+  if (spec.name.empty()) return absl::InvalidArgumentError(mpath + ".name: must not be empty");
+  ACCELSCHED_ASSIGN_OR_RETURN(auto labels, GetStringMap(*metadata, "labels", mpath));
+  ACCELSCHED_ASSIGN_OR_RETURN(out.annotations, GetStringMap(*metadata, "annotations", mpath));
+  for (const auto& [k, v] : labels) spec.labels.emplace_back(k, v);
+
+  ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, NodeAmounts(node, path));
+  spec.cpu_milli = amounts.count("cpu") ? amounts["cpu"] : 0;
+  spec.memory_mib = amounts.count("memory") ? amounts["memory"] / 1000 / kMib : 0;
+  const int64_t allocatable_gpus =
+      amounts.count(std::string(kResourceGpu)) ? amounts[std::string(kResourceGpu)] / 1000 : 0;
+  ACCELSCHED_RETURN_IF_ERROR(DecodeGpuLabels(mpath, path, allocatable_gpus, &spec));
+  if (spec.gpu_count == 0) return out;
+
+  const std::string product = LabelOf(spec, kLabelGpuProduct);
+  spec.gpu_model = CanonicalGpuModel(product, spec.gpu_memory_mib);
+  if (product.empty()) {
+    out.warnings.push_back(
+        absl::StrCat("no ", kLabelGpuProduct, " label; GPU model taken as '", spec.gpu_model, "'"));
+  }
+  ACCELSCHED_RETURN_IF_ERROR(DecodeMigMode(mpath, allocatable_gpus, &out));
+  ACCELSCHED_RETURN_IF_ERROR(DecodeNodeTopology(product, topologies, &out));
   return out;
 }
 

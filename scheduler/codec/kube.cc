@@ -65,8 +65,11 @@ int ErrorCode(const Json& object) {
 template <typename T, typename Decode>
 absl::StatusOr<WatchEvent<T>> DecodeEvent(absl::string_view line, absl::string_view what,
                                           const Decode& decode) {
-  ACCELSCHED_ASSIGN_OR_RETURN(Json event, ParseJson(line, "a watch line is not JSON"));
-  if (!event.is_object()) return absl::InvalidArgumentError("a watch line is not a JSON object");
+  absl::StatusOr<Json> parsed = ParseJson(line, "");
+  if (!parsed.ok() || !parsed->is_object()) {
+    return absl::DataLossError("a watch line is not a JSON object");
+  }
+  const Json& event = *parsed;
   WatchEvent<T> out;
   ACCELSCHED_ASSIGN_OR_RETURN(out.type, EventType(event));
   const Json* found = Find(event, "object");

@@ -2,9 +2,10 @@
 // objects (GET /api/v1/pods, ...), watch events (one JSON object per line), the Binding that bind
 // POSTs, and the merge patch that publishes an annotation.
 //
-// Decoding never throws and never trusts the server: a line that is not a JSON object with a
-// string "type" is an error (the watch is then reconnected); an object that does not decode is
-// reported per item or per event (logged and skipped by the informers), with its field path.
+// Decoding never throws and never trusts the server: a line that is not a JSON object is an error
+// (the watch is then reconnected), an event without a known type is skipped; an object that does
+// not decode is reported per item or per event (logged and skipped by the informers), with its
+// field path.
 //
 // Thread-safety: pure functions, except that node decoding fills the caller's TopologyCache.
 #ifndef ACCELSCHED_SCHEDULER_CODEC_KUBE_H_
@@ -52,8 +53,8 @@ struct WatchEvent {
   std::string error_message;  // kError: its message, or the object's text.
 };
 
-// InvalidArgument if the line is not a JSON object with a string "type" of ADDED, MODIFIED,
-// DELETED, BOOKMARK or ERROR.
+// DataLoss if the line is not a JSON object (the stream is broken: reconnect); InvalidArgument if
+// it has no string "type" of ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (skip the event).
 absl::StatusOr<WatchEvent<PodObject>> DecodePodEvent(absl::string_view line);
 absl::StatusOr<WatchEvent<NodeObject>> DecodeNodeEvent(absl::string_view line,
                                                        TopologyCache& topologies);

@@ -1,8 +1,12 @@
 #include "scheduler/codec/quantity.h"
 
+#include <utility>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
+
+#include "topology/status_macros.h"
 
 namespace accelsched::scheduler::codec {
 namespace {
@@ -26,15 +30,21 @@ int128 ScaleUp(int128 value, int scale) {
   return value;
 }
 
-// The quantity times 10^extra_scale, rounded up.
-absl::StatusOr<int64_t> Parse(absl::string_view text, int extra_scale) {
+// The digits of a quantity: the mantissa (all digits, the point ignored), how many of them follow
+// the point, and where the suffix starts.
+struct Digits {
+  int128 mantissa = 0;
+  int fraction_digits = 0;
+  size_t suffix_at = 0;
+};
+
+absl::StatusOr<Digits> ParseDigits(absl::string_view text) {
   if (text.empty()) return Bad(text, "empty");
   size_t i = 0;
   if (text[0] == '+') ++i;
   if (i < text.size() && text[i] == '-') return Bad(text, "must not be negative");
-  int128 mantissa = 0;
+  Digits out;
   int digits = 0;
-  int fraction_digits = 0;
   bool seen_point = false;
   bool has_digit = false;
   for (; i < text.size(); ++i) {
@@ -46,68 +56,65 @@ absl::StatusOr<int64_t> Parse(absl::string_view text, int extra_scale) {
     }
     if (c < '0' || c > '9') break;
     has_digit = true;
-    if (mantissa != 0 || c != '0') ++digits;
+    if (out.mantissa != 0 || c != '0') ++digits;
     if (digits > 30) return Bad(text, "too many digits");
-    mantissa = mantissa * 10 + (c - '0');
-    if (seen_point) ++fraction_digits;
+    out.mantissa = out.mantissa * 10 + (c - '0');
+    if (seen_point) ++out.fraction_digits;
   }
-  const absl::string_view suffix = text.substr(i);
   if (!has_digit) return Bad(text, "no digits");
-  int decimal = 0;  // Power of ten.
-  int binary = 0;   // Power of 1024.
-  if (suffix.empty()) {
-  } else if (suffix == "n") {
-    decimal = -9;
-  } else if (suffix == "u") {
-    decimal = -6;
-  } else if (suffix == "m") {
-    decimal = -3;
-  } else if (suffix == "k") {
-    decimal = 3;
-  } else if (suffix == "M") {
-    decimal = 6;
-  } else if (suffix == "G") {
-    decimal = 9;
-  } else if (suffix == "T") {
-    decimal = 12;
-  } else if (suffix == "P") {
-    decimal = 15;
-  } else if (suffix == "E") {
-    decimal = 18;
-  } else if (suffix == "Ki") {
-    binary = 1;
-  } else if (suffix == "Mi") {
-    binary = 2;
-  } else if (suffix == "Gi") {
-    binary = 3;
-  } else if (suffix == "Ti") {
-    binary = 4;
-  } else if (suffix == "Pi") {
-    binary = 5;
-  } else if (suffix == "Ei") {
-    binary = 6;
-  } else if (suffix[0] == 'e' || suffix[0] == 'E') {
-    size_t j = 1;
-    bool negative = false;
-    if (j < suffix.size() && (suffix[j] == '+' || suffix[j] == '-')) negative = suffix[j++] == '-';
-    if (j >= suffix.size()) return Bad(text, "exponent without digits");
-    int exponent = 0;
-    for (; j < suffix.size(); ++j) {
-      if (suffix[j] < '0' || suffix[j] > '9') return Bad(text, "malformed exponent");
-      exponent = exponent * 10 + (suffix[j] - '0');
-      if (exponent > 100) return Bad(text, "exponent out of range");
-    }
-    decimal = negative ? -exponent : exponent;
-  } else {
-    return Bad(text, absl::StrCat("unknown suffix '", std::string(suffix),
-                                  "' (use n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or eN)"));
+  out.suffix_at = i;
+  return out;
+}
+
+// What a suffix multiplies by: 10^decimal x 1024^binary.
+struct Scale {
+  int decimal = 0;
+  int binary = 0;
+};
+
+// "e3", "E-2", "e+5": the exponent.
+absl::StatusOr<int> ParseExponent(absl::string_view text, absl::string_view suffix) {
+  size_t j = 1;
+  bool negative = false;
+  if (j < suffix.size() && (suffix[j] == '+' || suffix[j] == '-')) negative = suffix[j++] == '-';
+  if (j >= suffix.size()) return Bad(text, "exponent without digits");
+  int exponent = 0;
+  for (; j < suffix.size(); ++j) {
+    if (suffix[j] < '0' || suffix[j] > '9') return Bad(text, "malformed exponent");
+    exponent = exponent * 10 + (suffix[j] - '0');
+    if (exponent > 100) return Bad(text, "exponent out of range");
   }
-  int128 value = mantissa;
-  for (int b = 0; b < binary; ++b) {
+  return negative ? -exponent : exponent;
+}
+
+absl::StatusOr<Scale> ParseSuffix(absl::string_view text, absl::string_view suffix) {
+  static constexpr std::pair<absl::string_view, Scale> kSuffixes[] = {
+      {"", {0, 0}},   {"n", {-9, 0}}, {"u", {-6, 0}}, {"m", {-3, 0}}, {"k", {3, 0}},
+      {"M", {6, 0}},  {"G", {9, 0}},  {"T", {12, 0}}, {"P", {15, 0}}, {"E", {18, 0}},
+      {"Ki", {0, 1}}, {"Mi", {0, 2}}, {"Gi", {0, 3}}, {"Ti", {0, 4}}, {"Pi", {0, 5}},
+      {"Ei", {0, 6}},
+  };
+  for (const auto& [name, scale] : kSuffixes) {
+    if (suffix == name) return scale;
+  }
+  if (suffix[0] == 'e' || suffix[0] == 'E') {
+    ACCELSCHED_ASSIGN_OR_RETURN(int exponent, ParseExponent(text, suffix));
+    return Scale{exponent, 0};
+  }
+  return Bad(text, absl::StrCat("unknown suffix '", std::string(suffix),
+                                "' (use n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or eN)"));
+}
+
+// The quantity times 10^extra_scale, rounded up.
+absl::StatusOr<int64_t> Parse(absl::string_view text, int extra_scale) {
+  ACCELSCHED_ASSIGN_OR_RETURN(Digits digits, ParseDigits(text));
+  ACCELSCHED_ASSIGN_OR_RETURN(Scale scale, ParseSuffix(text, text.substr(digits.suffix_at)));
+  int128 value = digits.mantissa;
+  for (int b = 0; b < scale.binary; ++b) {
     value *= 1024;
     if (value > kLimit * 1000) return Bad(text, "too large");
   }
-  value = ScaleUp(value, decimal - fraction_digits + extra_scale);
+  value = ScaleUp(value, scale.decimal - digits.fraction_digits + extra_scale);
   if (value < 0 || value > kLimit) return Bad(text, "too large");
   return static_cast<int64_t>(value);
 }

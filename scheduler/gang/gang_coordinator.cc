@@ -120,6 +120,83 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Admit(const codec::P
   return Plan(pod, now);
 }
 
+std::optional<GangCoordinator::Admission> GangCoordinator::MembersToPlan(
+    const codec::PodObject& pod, plugins::GangSpec* spec, std::vector<std::string>* uids,
+    std::vector<std::string>* bound_uids) {
+  const std::string& gang = pod.gang->name;
+  absl::MutexLock lock(&mu_);
+  Gang& g = gangs_[gang];
+  const int size = pod.gang->size > 0 ? pod.gang->size : g.min_member;
+  if (size <= 0) {
+    ++counters_.waiting;
+    return Admission{Admission::Kind::kWait, "",
+                     absl::StrCat("gang ", gang, ": its size is unknown: set the ",
+                                  kAnnotationGangSize, " annotation or create PodGroup ",
+                                  gang.substr(gang.find('/') + 1), " with minMember")};
+  }
+  std::vector<const Member*> pending;
+  int bound = 0;
+  for (const auto& [uid, m] : g.members) {
+    if (m.bound) {
+      ++bound;
+      bound_uids->push_back(uid);
+    } else if (uid != pod.uid) {
+      pending.push_back(&m);
+    }
+  }
+  const int need = size - bound;
+  if (need <= 0) return Admission{};  // A replacement or extra pod: schedule it as any pod.
+  std::sort(pending.begin(), pending.end(),
+            [](const Member* a, const Member* b) { return a->order < b->order; });
+  const int known = 1 + static_cast<int>(pending.size());
+  if (known < need) {
+    ++counters_.waiting;
+    return Admission{Admission::Kind::kWait, "",
+                     absl::StrCat("gang ", gang, " is waiting for ", need - known,
+                                  " more member(s): ", known, " of ", need,
+                                  " unbound pods seen (minMember ", size,
+                                  "); it is planned when all have been seen")};
+  }
+  spec->members.push_back(pod.request);
+  uids->push_back(pod.uid);
+  for (int k = 0; k + 1 < need; ++k) {
+    spec->members.push_back(pending[static_cast<size_t>(k)]->request);
+    uids->push_back(pending[static_cast<size_t>(k)]->uid);
+  }
+  return std::nullopt;
+}
+
+std::vector<plugins::NodeIndex> GangCoordinator::Anchors(
+    const std::vector<std::string>& bound_uids, const plugins::ClusterSnapshot& snapshot) const {
+  std::vector<plugins::NodeIndex> anchors;
+  for (const std::string& uid : bound_uids) {
+    std::optional<PlacedPod> placed = ledger_->Find(uid);
+    if (!placed.has_value()) continue;
+    if (std::optional<plugins::NodeIndex> n = snapshot.Find(placed->node); n.has_value()) {
+      anchors.push_back(*n);
+    }
+  }
+  return anchors;
+}
+
+GangBook::Admit GangCoordinator::TenancyAdmit(const std::string& ns,
+                                              const plugins::GangSpec& spec,
+                                              const plugins::GangPlan& plan) const {
+  if (tenancy_ == nullptr || !tenancy_->AnyRestricted()) return nullptr;
+  return [&ns, &spec, &plan, restricted = tenancy_->Restricted()](
+             size_t k, const std::vector<const PlacedPod*>& on_node) -> absl::Status {
+    std::vector<Occupant> occupants;
+    for (const PlacedPod* p : on_node) {
+      occupants.push_back(Occupant{NamespaceOfKey(p->key), p->assignment});
+    }
+    const TenancyVerdict v = CheckTenancy(restricted, ns, spec.members[k], occupants);
+    if (v.node_excluded || (v.blocked & plan.slots[k].gpus) != 0) {
+      return absl::FailedPreconditionError(v.reason);
+    }
+    return absl::OkStatus();
+  };
+}
+
 absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::PodObject& pod,
                                                                  double now) {
   const std::string& gang = pod.gang->name;
@@ -134,60 +211,14 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
   spec.rail_aligned = pod.gang->rail_aligned;
   std::vector<std::string> uids;  // Of spec.members.
   std::vector<std::string> bound_uids;
-  {
-    absl::MutexLock lock(&mu_);
-    Gang& g = gangs_[gang];
-    const int size = pod.gang->size > 0 ? pod.gang->size : g.min_member;
-    if (size <= 0) {
-      ++counters_.waiting;
-      return Admission{Admission::Kind::kWait, "",
-                       absl::StrCat("gang ", gang, ": its size is unknown: set the ",
-                                    kAnnotationGangSize, " annotation or create PodGroup ",
-                                    gang.substr(gang.find('/') + 1), " with minMember")};
-    }
-    std::vector<const Member*> pending;
-    int bound = 0;
-    for (const auto& [uid, m] : g.members) {
-      if (m.bound) {
-        ++bound;
-        bound_uids.push_back(uid);
-      } else if (uid != pod.uid) {
-        pending.push_back(&m);
-      }
-    }
-    const int need = size - bound;
-    if (need <= 0) return Admission{};  // A replacement or extra pod: schedule it as any pod.
-    std::sort(pending.begin(), pending.end(),
-              [](const Member* a, const Member* b) { return a->order < b->order; });
-    const int known = 1 + static_cast<int>(pending.size());
-    if (known < need) {
-      ++counters_.waiting;
-      return Admission{
-          Admission::Kind::kWait, "",
-          absl::StrCat("gang ", gang, " is waiting for ", need - known, " more member(s): ", known,
-                       " of ", need, " unbound pods seen (minMember ", size,
-                       "); it is planned when all have been seen")};
-    }
-    spec.members.push_back(pod.request);
-    uids.push_back(pod.uid);
-    for (int k = 0; k + 1 < need; ++k) {
-      spec.members.push_back(pending[static_cast<size_t>(k)]->request);
-      uids.push_back(pending[static_cast<size_t>(k)]->uid);
-    }
+  if (std::optional<Admission> early = MembersToPlan(pod, &spec, &uids, &bound_uids)) {
+    return *early;
   }
   // Plan on the current state; if holding the plan fails (a bind came between), plan once more.
   std::string reason;
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int attempt = 0; attempt < kPlanAttempts; ++attempt) {
     std::shared_ptr<const plugins::ClusterSnapshot> snapshot = ledger_->Snapshot();
-    // The members already bound anchor the plan to their domain.
-    spec.anchors.clear();
-    for (const std::string& uid : bound_uids) {
-      std::optional<PlacedPod> placed = ledger_->Find(uid);
-      if (!placed.has_value()) continue;
-      if (std::optional<plugins::NodeIndex> n = snapshot->Find(placed->node); n.has_value()) {
-        spec.anchors.push_back(*n);
-      }
-    }
+    spec.anchors = Anchors(bound_uids, *snapshot);  // Bound members anchor the plan's domain.
     plugins::GangPlannerOptions planner = options_.planner;
     std::optional<plugins::ClusterState> blocked;
     ApplyTenancy(pod.namespace_name, spec.members, *snapshot, &planner, &blocked);
@@ -201,48 +232,35 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
       return Admission{Admission::Kind::kWait, "", std::move(outcome.reason)};
     }
     // Tenancy once more under the ledger's lock, slot by slot: a pod of another tenant may have
-    // been bound next to a slot since the plan was made.
-    GangBook::Admit admit;
-    if (tenancy_ != nullptr && tenancy_->AnyRestricted()) {
-      admit = [&, restricted = tenancy_->Restricted()](
-                  size_t k, const std::vector<const PlacedPod*>& on_node) -> absl::Status {
-        std::vector<Occupant> occupants;
-        for (const PlacedPod* p : on_node) {
-          occupants.push_back(Occupant{NamespaceOfKey(p->key), p->assignment});
-        }
-        const TenancyVerdict v =
-            CheckTenancy(restricted, pod.namespace_name, spec.members[k], occupants);
-        if (v.node_excluded || (v.blocked & outcome.plan->slots[k].gpus) != 0) {
-          return absl::FailedPreconditionError(v.reason);
-        }
-        return absl::OkStatus();
-      };
-    }
-    // The planned members claim their slots at once (so a planned member's deletion releases
-    // the plan, and no other pod of the same shape can take its slot).
+    // been bound next to a slot since the plan was made. The planned members claim their slots
+    // at once (so a planned member's deletion releases the plan, and no other pod of the same
+    // shape can take its slot).
     absl::Status held =
-        book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now, uids, admit);
-    if (held.ok()) {
-      {
-        absl::MutexLock lock(&mu_);
-        ++counters_.planned;
-      }
-      const int top = static_cast<int>(options_.levels.size());
-      spdlog::info("gang {}: reserved {} slot(s) within {} {}", gang, spec.members.size(),
-                   outcome.plan->level < top
-                       ? options_.levels[static_cast<size_t>(outcome.plan->level)].name
-                       : "the cluster",
-                   outcome.plan->domain);
-      // uids[0] is this pod.
-      return Admission{
-          Admission::Kind::kNode,
-          outcome.plan->slots.empty() ? "" : snapshot->node(outcome.plan->slots.front().node).name,
-          ""};
-    }
+        book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now, uids,
+                      TenancyAdmit(pod.namespace_name, spec, *outcome.plan));
+    if (held.ok()) return Reserved(gang, spec, *outcome.plan, *snapshot);
     reason = std::string(held.message());
   }
   return Admission{Admission::Kind::kWait, "",
                    absl::StrCat(reason, " (the cluster changed while planning; retried later)")};
+}
+
+GangCoordinator::Admission GangCoordinator::Reserved(const std::string& gang,
+                                                     const plugins::GangSpec& spec,
+                                                     const plugins::GangPlan& plan,
+                                                     const plugins::ClusterSnapshot& snapshot) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++counters_.planned;
+  }
+  const int top = static_cast<int>(options_.levels.size());
+  spdlog::info("gang {}: reserved {} slot(s) within {} {}", gang, spec.members.size(),
+               plan.level < top ? options_.levels[static_cast<size_t>(plan.level)].name
+                                : "the cluster",
+               plan.domain);
+  // The first slot is the planning pod's.
+  return Admission{Admission::Kind::kNode,
+                   plan.slots.empty() ? "" : snapshot.node(plan.slots.front().node).name, ""};
 }
 
 void GangCoordinator::ApplyTenancy(const std::string& ns,

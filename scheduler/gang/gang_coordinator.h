@@ -157,6 +157,26 @@ class GangCoordinator {
   // Plans and reserves `pod`'s gang (under plan_mu_).
   absl::StatusOr<Admission> Plan(const codec::PodObject& pod, double now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // How often Plan tries to hold a plan when the cluster changed between planning and holding.
+  static constexpr int kPlanAttempts = 2;
+  // The members `pod`'s gang plans now (into spec->members and their UIDs, `pod` first) and the
+  // UIDs of those already bound; or the answer when it cannot plan yet (size unknown, members
+  // missing) or need not (enough members bound).
+  std::optional<Admission> MembersToPlan(const codec::PodObject& pod, plugins::GangSpec* spec,
+                                         std::vector<std::string>* uids,
+                                         std::vector<std::string>* bound_uids)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The nodes of the bound members `bound_uids` in `snapshot`.
+  std::vector<plugins::NodeIndex> Anchors(const std::vector<std::string>& bound_uids,
+                                          const plugins::ClusterSnapshot& snapshot) const;
+  // GangBook::Reserve's admit: tenancy for namespace `ns` slot by slot (null while every
+  // namespace is shared). The arguments must outlive the result.
+  GangBook::Admit TenancyAdmit(const std::string& ns, const plugins::GangSpec& spec,
+                               const plugins::GangPlan& plan) const;
+  // Counts and logs a held plan; the planning pod's answer (its slot's node).
+  Admission Reserved(const std::string& gang, const plugins::GangSpec& spec,
+                     const plugins::GangPlan& plan, const plugins::ClusterSnapshot& snapshot)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The planner's level index of `pod`'s network annotation, or -1 for none.
   absl::StatusOr<int> LevelOf(const codec::GangMembership& gang) const;
   // The network domains of `snapshot`'s layout (rebuilt when the node set changed).

@@ -55,56 +55,55 @@ void Metrics::AddTenantGpuSeconds(const std::map<std::string, int64_t>& milli, d
   }
 }
 
-std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed,
-                            const GangFigures& gangs,
-                            const std::map<std::string, int64_t>& tenant_milli) const {
-  std::string out;
-  {
-    absl::MutexLock lock(&mu_);
-    absl::StrAppend(&out,
-                    "# HELP accelsched_requests_total Extender requests by verb and HTTP code.\n"
-                    "# TYPE accelsched_requests_total counter\n");
-    for (const auto& [key, n] : requests_) {
-      absl::StrAppend(&out, "accelsched_requests_total{verb=\"", Escape(key.first), "\",code=\"",
-                      key.second, "\"} ", n, "\n");
-    }
-    absl::StrAppend(&out,
-                    "# HELP accelsched_request_duration_seconds Server-side handling time.\n"
-                    "# TYPE accelsched_request_duration_seconds histogram\n");
-    for (const auto& [verb, h] : durations_) {
-      uint64_t cumulative = 0;
-      for (size_t i = 0; i < kBuckets.size(); ++i) {
-        cumulative += h.buckets[i];
-        absl::StrAppend(&out, "accelsched_request_duration_seconds_bucket{verb=\"", Escape(verb),
-                        "\",le=\"", absl::StrFormat("%g", kBuckets[i]), "\"} ", cumulative, "\n");
-      }
-      absl::StrAppend(&out, "accelsched_request_duration_seconds_bucket{verb=\"", Escape(verb),
-                      "\",le=\"+Inf\"} ", h.count, "\n");
-      absl::StrAppend(&out, "accelsched_request_duration_seconds_sum{verb=\"", Escape(verb), "\"} ",
-                      absl::StrFormat("%.9f", h.sum), "\n");
-      absl::StrAppend(&out, "accelsched_request_duration_seconds_count{verb=\"", Escape(verb),
-                      "\"} ", h.count, "\n");
-    }
-    absl::StrAppend(&out,
-                    "# HELP accelsched_placements_total Pods bound, by request kind.\n"
-                    "# TYPE accelsched_placements_total counter\n");
-    for (const auto& [kind, n] : placements_) {
-      absl::StrAppend(&out, "accelsched_placements_total{kind=\"", Escape(kind), "\"} ", n, "\n");
-    }
-    absl::StrAppend(&out,
-                    "# HELP accelsched_bind_errors_total Binds that failed.\n"
-                    "# TYPE accelsched_bind_errors_total counter\n"
-                    "accelsched_bind_errors_total ",
-                    bind_errors_, "\n");
-    absl::StrAppend(&out,
-                    "# HELP accelsched_tenant_gpu_seconds_total GPU-seconds allocated per "
-                    "namespace.\n# TYPE accelsched_tenant_gpu_seconds_total counter\n");
-    for (const auto& [ns, v] : tenant_gpu_seconds_) {
-      absl::StrAppend(&out, "accelsched_tenant_gpu_seconds_total{namespace=\"", Escape(ns), "\"} ",
-                      absl::StrFormat("%.3f", v), "\n");
-    }
+void Metrics::RenderCountersLocked(std::string* out) const {
+  absl::StrAppend(out,
+                  "# HELP accelsched_requests_total Extender requests by verb and HTTP code.\n"
+                  "# TYPE accelsched_requests_total counter\n");
+  for (const auto& [key, n] : requests_) {
+    absl::StrAppend(out, "accelsched_requests_total{verb=\"", Escape(key.first), "\",code=\"",
+                    key.second, "\"} ", n, "\n");
   }
-  // Gauges from the snapshot, per GPU model.
+  absl::StrAppend(out,
+                  "# HELP accelsched_request_duration_seconds Server-side handling time.\n"
+                  "# TYPE accelsched_request_duration_seconds histogram\n");
+  for (const auto& [verb, h] : durations_) {
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      cumulative += h.buckets[i];
+      absl::StrAppend(out, "accelsched_request_duration_seconds_bucket{verb=\"", Escape(verb),
+                      "\",le=\"", absl::StrFormat("%g", kBuckets[i]), "\"} ", cumulative, "\n");
+    }
+    absl::StrAppend(out, "accelsched_request_duration_seconds_bucket{verb=\"", Escape(verb),
+                    "\",le=\"+Inf\"} ", h.count, "\n");
+    absl::StrAppend(out, "accelsched_request_duration_seconds_sum{verb=\"", Escape(verb), "\"} ",
+                    absl::StrFormat("%.9f", h.sum), "\n");
+    absl::StrAppend(out, "accelsched_request_duration_seconds_count{verb=\"", Escape(verb),
+                    "\"} ", h.count, "\n");
+  }
+  absl::StrAppend(out,
+                  "# HELP accelsched_placements_total Pods bound, by request kind.\n"
+                  "# TYPE accelsched_placements_total counter\n");
+  for (const auto& [kind, n] : placements_) {
+    absl::StrAppend(out, "accelsched_placements_total{kind=\"", Escape(kind), "\"} ", n, "\n");
+  }
+  absl::StrAppend(out,
+                  "# HELP accelsched_bind_errors_total Binds that failed.\n"
+                  "# TYPE accelsched_bind_errors_total counter\n"
+                  "accelsched_bind_errors_total ",
+                  bind_errors_, "\n");
+  absl::StrAppend(out,
+                  "# HELP accelsched_tenant_gpu_seconds_total GPU-seconds allocated per "
+                  "namespace.\n# TYPE accelsched_tenant_gpu_seconds_total counter\n");
+  for (const auto& [ns, v] : tenant_gpu_seconds_) {
+    absl::StrAppend(out, "accelsched_tenant_gpu_seconds_total{namespace=\"", Escape(ns), "\"} ",
+                    absl::StrFormat("%.3f", v), "\n");
+  }
+}
+
+namespace {
+
+// Capacity, allocated and fragmented milli-GPU per GPU model of `snapshot`, as gauges.
+void RenderGpuGauges(const plugins::ClusterSnapshot& snapshot, std::string* out) {
   struct PerModel {
     int64_t capacity = 0, allocated = 0, fragmented = 0;
   };
@@ -119,26 +118,28 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
       if (free > 0 && free < plugins::kMilliPerGpu) m.fragmented += free;
     }
   }
-  const std::pair<const char*, const char*> gauges[] = {
-      {"accelsched_gpu_capacity_milli", "GPU capacity in milli-GPU."},
-      {"accelsched_gpu_allocated_milli", "Allocated milli-GPU."},
-      {"accelsched_gpu_fragmented_milli", "Free milli-GPU on partly used GPUs."}};
-  for (size_t g = 0; g < 3; ++g) {
-    absl::StrAppend(&out, "# HELP ", gauges[g].first, " ", gauges[g].second, "\n# TYPE ",
-                    gauges[g].first, " gauge\n");
+  const struct {
+    const char* name;
+    const char* help;
+    int64_t PerModel::*value;
+  } gauges[] = {
+      {"accelsched_gpu_capacity_milli", "GPU capacity in milli-GPU.", &PerModel::capacity},
+      {"accelsched_gpu_allocated_milli", "Allocated milli-GPU.", &PerModel::allocated},
+      {"accelsched_gpu_fragmented_milli", "Free milli-GPU on partly used GPUs.",
+       &PerModel::fragmented}};
+  for (const auto& gauge : gauges) {
+    absl::StrAppend(out, "# HELP ", gauge.name, " ", gauge.help, "\n# TYPE ", gauge.name,
+                    " gauge\n");
     for (const auto& [model, m] : models) {
-      const int64_t v = g == 0 ? m.capacity : g == 1 ? m.allocated : m.fragmented;
-      absl::StrAppend(&out, gauges[g].first, "{model=\"", Escape(model), "\"} ", v, "\n");
+      absl::StrAppend(out, gauge.name, "{model=\"", Escape(model), "\"} ", m.*gauge.value, "\n");
     }
   }
-  absl::StrAppend(&out,
-                  "# HELP accelsched_nodes Nodes known.\n# TYPE accelsched_nodes gauge\n"
-                  "accelsched_nodes ",
-                  snapshot.num_nodes(),
-                  "\n# HELP accelsched_pods_placed Pods holding resources in the ledger.\n"
-                  "# TYPE accelsched_pods_placed gauge\naccelsched_pods_placed ",
-                  pods_placed, "\n");
-  absl::StrAppend(&out,
+}
+
+// The gang gauges and counters, and the GPU milli each namespace holds.
+void RenderGangsAndTenants(const Metrics::GangFigures& gangs,
+                           const std::map<std::string, int64_t>& tenant_milli, std::string* out) {
+  absl::StrAppend(out,
                   "# HELP accelsched_gang_reservations Gangs holding slots for their members.\n"
                   "# TYPE accelsched_gang_reservations gauge\naccelsched_gang_reservations ",
                   gangs.reservations,
@@ -148,15 +149,36 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
                   "\n# HELP accelsched_gang_events_total Gang planning outcomes and releases.\n"
                   "# TYPE accelsched_gang_events_total counter\n");
   for (const auto& [event, n] : gangs.events) {
-    absl::StrAppend(&out, "accelsched_gang_events_total{event=\"", Escape(event), "\"} ", n, "\n");
+    absl::StrAppend(out, "accelsched_gang_events_total{event=\"", Escape(event), "\"} ", n, "\n");
   }
-  absl::StrAppend(&out,
+  absl::StrAppend(out,
                   "# HELP accelsched_tenant_gpu_allocated_milli GPU milli held per namespace.\n"
                   "# TYPE accelsched_tenant_gpu_allocated_milli gauge\n");
   for (const auto& [ns, m] : tenant_milli) {
-    absl::StrAppend(&out, "accelsched_tenant_gpu_allocated_milli{namespace=\"", Escape(ns), "\"} ",
+    absl::StrAppend(out, "accelsched_tenant_gpu_allocated_milli{namespace=\"", Escape(ns), "\"} ",
                     m, "\n");
   }
+}
+
+}  // namespace
+
+std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed,
+                            const GangFigures& gangs,
+                            const std::map<std::string, int64_t>& tenant_milli) const {
+  std::string out;
+  {
+    absl::MutexLock lock(&mu_);
+    RenderCountersLocked(&out);
+  }
+  RenderGpuGauges(snapshot, &out);
+  absl::StrAppend(&out,
+                  "# HELP accelsched_nodes Nodes known.\n# TYPE accelsched_nodes gauge\n"
+                  "accelsched_nodes ",
+                  snapshot.num_nodes(),
+                  "\n# HELP accelsched_pods_placed Pods holding resources in the ledger.\n"
+                  "# TYPE accelsched_pods_placed gauge\naccelsched_pods_placed ",
+                  pods_placed, "\n");
+  RenderGangsAndTenants(gangs, tenant_milli, &out);
   return out;
 }
 

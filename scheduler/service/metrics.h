@@ -61,6 +61,9 @@ class Metrics {
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // The counters and the histogram (everything this object counts itself).
+  void RenderCountersLocked(std::string* out) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   struct Histogram {
     std::array<uint64_t, kBuckets.size()> buckets{};  // Non-cumulative counts.
     uint64_t count = 0;

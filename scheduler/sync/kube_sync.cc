@@ -33,6 +33,10 @@ template <typename T>
 absl::StatusOr<std::string> ApplyEvent(
     const std::string& path, const absl::StatusOr<codec::WatchEvent<T>>& event,
     const std::function<void(const codec::WatchEvent<T>&)>& handle) {
+  if (absl::IsInvalidArgument(event.status())) {  // One bad event: skip it, keep watching.
+    spdlog::warn("watch {}: event ignored: {}", path, std::string(event.status().message()));
+    return std::string();
+  }
   if (!event.ok()) {
     return absl::UnavailableError(absl::StrCat("watch ", path, ": ", event.status().message()));
   }

@@ -258,6 +258,35 @@ TEST(KubeSyncTest, ListWatchAdoptReleaseAndRelistAfter410) {
   EXPECT_EQ(x.ledger->num_pods(), 1u);
 }
 
+// Issue 13 item 4: the API server's objects are untrusted. Before, `event.value("type", "")` on
+// {"type":1} threw nlohmann::type_error on the watch thread, and nothing caught it: the process
+// ended. Now a malformed event is logged and skipped, and the watch goes on.
+TEST(KubeSyncTest, MalformedWatchEventsAreSkippedNotFatal) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  for (const char* line : {
+           R"({"type":1})",                                              // type not a string
+           R"({"type":"RESIZED","object":{}})",                          // unknown type
+           R"({"object":{"metadata":{"name":"x"}}})",                    // no type
+           R"({"type":"ADDED","object":[]})",                            // object not an object
+           R"({"type":"ADDED","object":{"metadata":{"name":7,"resourceVersion":9}}})",
+           R"({"type":"DELETED","object":{"metadata":"x","spec":{"nodeName":3}}})",
+           R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":12}}})",
+       }) {
+    api.EmitRawEvent("pods", line);
+    api.EmitRawEvent("nodes", line);
+    api.EmitRawEvent("namespaces", line);
+  }
+  // The watches are still there: a pod bound afterwards is adopted, a node added is seen.
+  api.PutPod(Pod("after", 2, "n1", "0,1"));
+  api.PutNode(Node("n2", 8));
+  ASSERT_TRUE(Eventually([&] { return x.ledger->Find("uid-after").has_value(); }));
+  ASSERT_TRUE(Eventually([&] { return x.ledger->Snapshot()->num_nodes() == 2; }));
+  EXPECT_EQ(x.sync->relists(), 0);
+}
+
 TEST(KubeSyncTest, BindWritesTheBindingWithAnnotationsOnce) {
   FakeApiServer api;
   api.PutNode(Node("n1", 8));

@@ -163,6 +163,13 @@ class FakeApiServer {
   }
   // Forgets the event history (watches resuming from before now get 410) and ends every open
   // watch stream, as an API server restart or etcd compaction would.
+  // Sends `line` as it is to the watchers of `kind` (a malformed event; nothing is stored).
+  void EmitRawEvent(const std::string& kind, const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
+    events_.push_back({version_, kind, "", Json(), line});
+    cv_.notify_all();
+  }
   void CompactAndDropWatches() {
     std::lock_guard<std::mutex> lock(mu_);
     // Everyone's last version is now too old (the history up to it is gone): a watch resumed from
@@ -198,6 +205,7 @@ class FakeApiServer {
     int64_t version;
     std::string kind, type;
     Json object;
+    std::string raw;  // If set, the watch line as sent (malformed events).
   };
 
   std::map<std::string, Json>& Store(const std::string& kind) {
@@ -226,7 +234,7 @@ class FakeApiServer {
     const std::string key = KeyOf(kind, obj);
     if (type != "DELETED")
       Store(kind)[key]["metadata"]["resourceVersion"] = std::to_string(version_);
-    events_.push_back({version_, kind, type, std::move(obj)});
+    events_.push_back({version_, kind, type, std::move(obj), ""});
     cv_.notify_all();
   }
 
@@ -268,7 +276,8 @@ class FakeApiServer {
             std::string out;
             for (const Event& e : events_) {
               if (e.version <= from || e.kind != kind) continue;
-              out += Json{{"type", e.type}, {"object", e.object}}.dump() + "\n";
+              out += e.raw.empty() ? Json{{"type", e.type}, {"object", e.object}}.dump() + "\n"
+                                   : e.raw + "\n";
               from = e.version;
             }
             if (out.empty() && bookmarks && version_ > from) {
