@@ -315,8 +315,7 @@ absl::Status DecodePodMetadata(const Json& pod, const std::string& path, PodObje
   ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, mpath));
   ACCELSCHED_ASSIGN_OR_RETURN(out->name, GetString(*metadata, "name", mpath, true));
   if (out->name.empty()) return absl::InvalidArgumentError(mpath + ".name: must not be empty");
-  ACCELSCHED_ASSIGN_OR_RETURN(out->namespace_name,
-                              GetString(*metadata, "namespace", mpath, false));
+  ACCELSCHED_ASSIGN_OR_RETURN(out->namespace_name, GetString(*metadata, "namespace", mpath, false));
   if (out->namespace_name.empty()) out->namespace_name = "default";
   ACCELSCHED_ASSIGN_OR_RETURN(out->uid, GetString(*metadata, "uid", mpath, false));
   ACCELSCHED_ASSIGN_OR_RETURN(out->labels, GetStringMap(*metadata, "labels", mpath));
@@ -412,9 +411,9 @@ absl::Status ApplyModelsAnnotation(const std::string& mpath, PodObject* out) {
     }
   }
   if (both.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(mpath, ".annotations[\"", kAnnotationGpuModels,
-                     "\"]: no listed model has MIG profile ", out->mig_profile_name));
+    return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations[\"", kAnnotationGpuModels,
+                                                   "\"]: no listed model has MIG profile ",
+                                                   out->mig_profile_name));
   }
   r.allowed_models = both;
   return absl::OkStatus();
@@ -750,7 +749,7 @@ std::map<std::string, std::string> AssignmentAnnotations(const Assignment& a,
   return out;
 }
 
-absl::StatusOr<Assignment> AssignmentFromAnnotations(
+absl::StatusOr<std::optional<Assignment>> AssignmentFromAnnotations(
     const std::map<std::string, std::string>& annotations, const PodRequest& pod,
     const plugins::ClusterSnapshot& snapshot, plugins::NodeIndex index) {
   const plugins::NodeInfo& node = snapshot.node(index);
@@ -760,9 +759,7 @@ absl::StatusOr<Assignment> AssignmentFromAnnotations(
   a.memory_mib = pod.memory_mib;
   if (!pod.WantsGpu()) return a;
   auto ids = annotations.find(std::string(kAnnotationGpuIds));
-  if (ids == annotations.end()) {
-    return absl::NotFoundError(absl::StrCat("no ", kAnnotationGpuIds, " annotation"));
-  }
+  if (ids == annotations.end()) return std::nullopt;
   const std::string what = absl::StrCat("annotation ", kAnnotationGpuIds);
   ACCELSCHED_ASSIGN_OR_RETURN(a.gpus, ParseGpuList(ids->second, node.gpu_count, what));
   const int n = std::popcount(a.gpus);

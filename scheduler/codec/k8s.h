@@ -134,9 +134,10 @@ absl::StatusOr<MigResource> ParseMigResource(absl::string_view profile_name);
 std::map<std::string, std::string> AssignmentAnnotations(const plugins::Assignment& a,
                                                          const plugins::NodeInfo& node);
 
-// The assignment recorded in `annotations` for `pod` on node `index` of `snapshot`. NotFound if
-// the pod carries no gpu-ids annotation and asks for a GPU; InvalidArgument for malformed ones.
-absl::StatusOr<plugins::Assignment> AssignmentFromAnnotations(
+// The assignment recorded in `annotations` for `pod` on node `index` of `snapshot`; nullopt if
+// the pod asks for a GPU and carries no gpu-ids annotation (it was bound by someone else).
+// InvalidArgument for malformed annotations.
+absl::StatusOr<std::optional<plugins::Assignment>> AssignmentFromAnnotations(
     const std::map<std::string, std::string>& annotations, const plugins::PodRequest& pod,
     const plugins::ClusterSnapshot& snapshot, plugins::NodeIndex index);
 

@@ -74,36 +74,30 @@ absl::Status GangBook::Reserve(const std::string& gang,
   return absl::OkStatus();
 }
 
-absl::StatusOr<GangBook::Claim> GangBook::ClaimSlot(const std::string& gang,
-                                                    const std::string& pod_uid,
-                                                    const plugins::PodRequest& request,
-                                                    double now) {
+GangBook::ClaimOutcome GangBook::ClaimSlot(const std::string& gang, const std::string& pod_uid,
+                                           const plugins::PodRequest& request, double now) {
+  using Kind = ClaimOutcome::Kind;
   absl::MutexLock lock(&mu_);
   auto it = reservations_.find(gang);
-  if (it == reservations_.end() || it->second.slots.empty()) {
-    return absl::NotFoundError(absl::StrCat("gang ", gang, " has no reservation"));
-  }
+  if (it == reservations_.end() || it->second.slots.empty()) return {Kind::kNoReservation, {}};
   Reservation& r = it->second;
   r.deadline = now + ttl_;
   std::optional<size_t> free_slot;
   for (size_t k = 0; k < r.slots.size(); ++k) {
     if (r.slots[k].claimed_by == pod_uid) {
-      return Claim{k, r.slots[k].node, SlotUid(gang, r.generation, k), r.slots[k].bound,
-                   r.generation};
+      return {Kind::kClaimed,
+              {k, r.slots[k].node, SlotUid(gang, r.generation, k), r.slots[k].bound, r.generation}};
     }
     if (!free_slot.has_value() && r.slots[k].claimed_by.empty() &&
         r.slots[k].request.SameGpuRequest(request)) {
       free_slot = k;
     }
   }
-  if (!free_slot.has_value()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("gang ", gang, ": no unclaimed slot left for this pod's GPU request (",
-                     r.slots.size(), " slots)"));
-  }
+  if (!free_slot.has_value()) return {Kind::kNoSlotForShape, {}};
   r.slots[*free_slot].claimed_by = pod_uid;
-  return Claim{*free_slot, r.slots[*free_slot].node, SlotUid(gang, r.generation, *free_slot), false,
-               r.generation};
+  return {Kind::kClaimed,
+          {*free_slot, r.slots[*free_slot].node, SlotUid(gang, r.generation, *free_slot), false,
+           r.generation}};
 }
 
 absl::StatusOr<PlacedPod> GangBook::BindMember(const std::string& gang, const std::string& pod_uid,
@@ -165,7 +159,8 @@ std::optional<GangBook::Claim> GangBook::ClaimOf(const std::string& gang,
   return std::nullopt;
 }
 
-absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& pod_uid) {
+absl::StatusOr<GangBook::UnbindOutcome> GangBook::UnbindMember(const std::string& gang,
+                                                               const std::string& pod_uid) {
   Slot slot;
   size_t index = 0;
   uint64_t generation = 0;
@@ -183,10 +178,7 @@ absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& 
         }
       }
     }
-    if (!found) {
-      return absl::NotFoundError(
-          absl::StrCat("gang ", gang, " holds no bound slot of pod uid ", pod_uid));
-    }
+    if (!found) return UnbindOutcome::kNoBoundSlot;
   }
   const std::string slot_uid = SlotUid(gang, generation, index);
   ACCELSCHED_ASSIGN_OR_RETURN(
@@ -203,8 +195,8 @@ absl::Status GangBook::UnbindMember(const std::string& gang, const std::string& 
       release = true;  // The reservation ended meanwhile: nobody owns the slot any more.
     }
   }
-  if (release) return ledger_->Release(slot_uid);
-  return absl::OkStatus();
+  if (release) ACCELSCHED_RETURN_IF_ERROR(ledger_->Release(slot_uid));
+  return UnbindOutcome::kBackInSlot;
 }
 
 std::map<std::string, std::vector<std::string>> GangBook::UnboundSlots() const {
@@ -251,20 +243,20 @@ std::vector<std::string> GangBook::Expire(double now) {
   return ReleaseWhere([now](const std::string&, const Reservation& r) { return r.deadline < now; });
 }
 
-absl::Status GangBook::Drop(const std::string& gang, std::optional<uint64_t> generation) {
+bool GangBook::Drop(const std::string& gang, std::optional<uint64_t> generation) {
   Reservation r;
   {
     absl::MutexLock lock(&mu_);
     auto it = reservations_.find(gang);
     if (it == reservations_.end() || it->second.slots.empty() ||
         (generation.has_value() && it->second.generation != *generation)) {
-      return absl::NotFoundError(absl::StrCat("gang ", gang, " has no such reservation"));
+      return false;
     }
     r = std::move(it->second);
     reservations_.erase(it);
   }
   ReleaseUnbound(gang, r);
-  return absl::OkStatus();
+  return true;
 }
 
 std::vector<std::string> GangBook::DropLost() {

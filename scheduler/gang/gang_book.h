@@ -61,12 +61,21 @@ class GangBook {
     bool bound = false;       // The member holds the slot's devices under its own UID.
     uint64_t generation = 0;  // Of the reservation.
   };
+  // What ClaimSlot found: an outcome, not an error.
+  struct ClaimOutcome {
+    enum class Kind {
+      kClaimed,         // `claim` is the member's slot.
+      kNoReservation,   // The gang has no reservation (plan it).
+      kNoSlotForShape,  // A reservation without a slot left for this GPU request (a member
+                        // beyond minMember: schedule it as any pod).
+    };
+    Kind kind = Kind::kNoReservation;
+    Claim claim;
+  };
   // The slot of member `pod_uid`: the one it claimed before, else the first unclaimed slot
-  // planned for the same GPU request. Renews the deadline. NotFound if the gang has no
-  // reservation; FailedPrecondition if no slot is left for this shape.
-  absl::StatusOr<Claim> ClaimSlot(const std::string& gang, const std::string& pod_uid,
-                                  const plugins::PodRequest& request, double now)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // planned for the same GPU request. Renews the deadline.
+  ClaimOutcome ClaimSlot(const std::string& gang, const std::string& pod_uid,
+                         const plugins::PodRequest& request, double now) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Binds member `pod_uid` (which claimed a slot) through Ledger::Transfer; marks the slot bound.
   // When every slot is bound the reservation is complete and forgotten. A retry of a bind that
@@ -79,9 +88,13 @@ class GangBook {
   // The slot member `pod_uid` claimed, if any (claims nothing, renews nothing).
   std::optional<Claim> ClaimOf(const std::string& gang, const std::string& pod_uid) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Undoes BindMember (the API refused the binding): the devices go back to the member's slot,
-  // still claimed by it. NotFound if the reservation is gone (complete, expired or dropped).
-  absl::Status UnbindMember(const std::string& gang, const std::string& pod_uid)
+  enum class UnbindOutcome {
+    kBackInSlot,   // The devices are held by the member's slot again, still claimed by it.
+    kNoBoundSlot,  // No reservation holds a bound slot of the member (complete, expired or
+                   // dropped): its devices are its own, for the caller to release.
+  };
+  // Undoes BindMember (the API refused the binding). An error only if the ledger refuses.
+  absl::StatusOr<UnbindOutcome> UnbindMember(const std::string& gang, const std::string& pod_uid)
       ABSL_LOCKS_EXCLUDED(mu_);
   // The ledger UIDs of the unbound slots of every reservation, by gang (without slots being
   // bound right now: their devices move between UIDs).
@@ -90,9 +103,9 @@ class GangBook {
   // Releases the unbound slots of every reservation whose deadline is before `now` and forgets
   // it. Returns the gangs released (to be planned again when their members come back).
   std::vector<std::string> Expire(double now) ABSL_LOCKS_EXCLUDED(mu_);
-  // The same for one gang now (e.g. a member was deleted before binding). NotFound if it has no
+  // The same for one gang now (e.g. a member was deleted before binding). False if it has no
   // reservation, or (with `generation` set) not that one.
-  absl::Status Drop(const std::string& gang, std::optional<uint64_t> generation = std::nullopt)
+  bool Drop(const std::string& gang, std::optional<uint64_t> generation = std::nullopt)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Drops every reservation with an unbound slot that the ledger no longer holds (its node was
   // removed or shrank), checked under the book's lock so that a slot being bound right now is

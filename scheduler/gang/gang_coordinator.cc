@@ -103,11 +103,16 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Admit(const codec::P
   (void)ExpireDue();
   Register(pod, /*bound=*/false);
   const double now = Now();
-  auto answer = [&](absl::StatusOr<GangBook::Claim> claim) -> std::optional<Admission> {
-    if (claim.ok()) return Admission{Admission::Kind::kNode, claim->node, ""};
-    // A reservation without a slot for this shape: a member beyond minMember.
-    if (absl::IsFailedPrecondition(claim.status())) return Admission{};
-    return std::nullopt;  // No reservation.
+  auto answer = [&](const GangBook::ClaimOutcome& claim) -> std::optional<Admission> {
+    switch (claim.kind) {
+      case GangBook::ClaimOutcome::Kind::kClaimed:
+        return Admission{Admission::Kind::kNode, claim.claim.node, ""};
+      case GangBook::ClaimOutcome::Kind::kNoSlotForShape:
+        return Admission{};  // A member beyond minMember: any pod.
+      case GangBook::ClaimOutcome::Kind::kNoReservation:
+        break;
+    }
+    return std::nullopt;  // Plan it.
   };
   if (std::optional<Admission> a = answer(book_.ClaimSlot(gang, pod.uid, pod.request, now))) {
     return *a;
@@ -151,11 +156,11 @@ std::optional<GangCoordinator::Admission> GangCoordinator::MembersToPlan(
   const int known = 1 + static_cast<int>(pending.size());
   if (known < need) {
     ++counters_.waiting;
-    return Admission{Admission::Kind::kWait, "",
-                     absl::StrCat("gang ", gang, " is waiting for ", need - known,
-                                  " more member(s): ", known, " of ", need,
-                                  " unbound pods seen (minMember ", size,
-                                  "); it is planned when all have been seen")};
+    return Admission{
+        Admission::Kind::kWait, "",
+        absl::StrCat("gang ", gang, " is waiting for ", need - known, " more member(s): ", known,
+                     " of ", need, " unbound pods seen (minMember ", size,
+                     "); it is planned when all have been seen")};
   }
   spec->members.push_back(pod.request);
   uids->push_back(pod.uid);
@@ -179,8 +184,7 @@ std::vector<plugins::NodeIndex> GangCoordinator::Anchors(
   return anchors;
 }
 
-GangBook::Admit GangCoordinator::TenancyAdmit(const std::string& ns,
-                                              const plugins::GangSpec& spec,
+GangBook::Admit GangCoordinator::TenancyAdmit(const std::string& ns, const plugins::GangSpec& spec,
                                               const plugins::GangPlan& plan) const {
   if (tenancy_ == nullptr || !tenancy_->AnyRestricted()) return nullptr;
   return [&ns, &spec, &plan, restricted = tenancy_->Restricted()](
@@ -235,9 +239,8 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
     // been bound next to a slot since the plan was made. The planned members claim their slots
     // at once (so a planned member's deletion releases the plan, and no other pod of the same
     // shape can take its slot).
-    absl::Status held =
-        book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now, uids,
-                      TenancyAdmit(pod.namespace_name, spec, *outcome.plan));
+    absl::Status held = book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now, uids,
+                                      TenancyAdmit(pod.namespace_name, spec, *outcome.plan));
     if (held.ok()) return Reserved(gang, spec, *outcome.plan, *snapshot);
     reason = std::string(held.message());
   }
@@ -254,10 +257,10 @@ GangCoordinator::Admission GangCoordinator::Reserved(const std::string& gang,
     ++counters_.planned;
   }
   const int top = static_cast<int>(options_.levels.size());
-  spdlog::info("gang {}: reserved {} slot(s) within {} {}", gang, spec.members.size(),
-               plan.level < top ? options_.levels[static_cast<size_t>(plan.level)].name
-                                : "the cluster",
-               plan.domain);
+  spdlog::info(
+      "gang {}: reserved {} slot(s) within {} {}", gang, spec.members.size(),
+      plan.level < top ? options_.levels[static_cast<size_t>(plan.level)].name : "the cluster",
+      plan.domain);
   // The first slot is the planning pod's.
   return Admission{Admission::Kind::kNode,
                    plan.slots.empty() ? "" : snapshot.node(plan.slots.front().node).name, ""};
@@ -305,24 +308,27 @@ std::optional<std::string> GangCoordinator::SlotNode(const codec::PodObject& pod
   return claim->node;
 }
 
-std::optional<absl::StatusOr<PlacedPod>> GangCoordinator::BindMember(const codec::PodObject& pod,
+absl::StatusOr<std::optional<PlacedPod>> GangCoordinator::BindMember(const codec::PodObject& pod,
                                                                      const std::string& node,
                                                                      bool* existed) {
   if (!pod.gang.has_value()) return std::nullopt;
   std::optional<GangBook::Claim> claim = book_.ClaimOf(pod.gang->name, pod.uid);
   if (!claim.has_value()) return std::nullopt;
   if (claim->node != node) {
-    return absl::StatusOr<PlacedPod>(absl::FailedPreconditionError(
-        absl::StrCat("pod ", pod.Key(), " of gang ", pod.gang->name, " has its slot on node ",
-                     claim->node, ", not ", node)));
+    return absl::FailedPreconditionError(absl::StrCat("pod ", pod.Key(), " of gang ",
+                                                      pod.gang->name, " has its slot on node ",
+                                                      claim->node, ", not ", node));
   }
   // Counted as bound before the bind can complete (and end) the reservation, so that a plan made
   // in between does not take this member for pending.
   Register(pod, /*bound=*/true);
   absl::StatusOr<PlacedPod> placed =
       book_.BindMember(pod.gang->name, pod.uid, pod.Key(), pod.request, node, existed);
-  if (!placed.ok()) SetBound(pod, false);
-  return placed;
+  if (!placed.ok()) {
+    SetBound(pod, false);
+    return placed.status();
+  }
+  return std::optional<PlacedPod>(*std::move(placed));
 }
 
 void GangCoordinator::SetBound(const codec::PodObject& pod, bool bound) {
@@ -336,9 +342,10 @@ void GangCoordinator::SetBound(const codec::PodObject& pod, bool bound) {
 absl::Status GangCoordinator::UnbindMember(const codec::PodObject& pod) {
   if (!pod.gang.has_value()) return ledger_->Release(pod.uid);
   SetBound(pod, false);
-  absl::Status s = book_.UnbindMember(pod.gang->name, pod.uid);
-  if (absl::IsNotFound(s)) return ledger_->Release(pod.uid);
-  return s;
+  ACCELSCHED_ASSIGN_OR_RETURN(GangBook::UnbindOutcome outcome,
+                              book_.UnbindMember(pod.gang->name, pod.uid));
+  if (outcome == GangBook::UnbindOutcome::kNoBoundSlot) return ledger_->Release(pod.uid);
+  return absl::OkStatus();
 }
 
 void GangCoordinator::Forget(const codec::PodObject& pod) {
@@ -357,7 +364,7 @@ void GangCoordinator::ForgetMember(const std::string& gang, const std::string& u
     }
   }
   // A member with a slot that is not bound yet: the plan no longer holds.
-  if (claim.has_value() && !claim->bound && book_.Drop(gang, claim->generation).ok()) {
+  if (claim.has_value() && !claim->bound && book_.Drop(gang, claim->generation)) {
     absl::MutexLock lock(&mu_);
     ++counters_.dropped;
     spdlog::info("gang {}: member {} deleted before binding; reservation released", gang, key);

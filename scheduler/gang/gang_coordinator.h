@@ -92,10 +92,10 @@ class GangCoordinator {
   // The node of the slot `pod` claimed, if it has one (prioritize). Plans nothing.
   std::optional<std::string> SlotNode(const codec::PodObject& pod) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Bind of `pod` to `node`: nullopt if `pod` holds no slot (bind it as any pod); else its slot's
-  // devices, now held under its own UID (FailedPrecondition if its slot is on another node).
+  // Bind of `pod` to `node`: its slot's devices, now held under its own UID; nullopt if `pod`
+  // holds no slot (bind it as any pod). FailedPrecondition if its slot is on another node.
   // `*existed` as Ledger::Place.
-  std::optional<absl::StatusOr<PlacedPod>> BindMember(const codec::PodObject& pod,
+  absl::StatusOr<std::optional<PlacedPod>> BindMember(const codec::PodObject& pod,
                                                       const std::string& node, bool* existed)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Undoes BindMember after the API refused the binding: the devices go back to the slot (or are

@@ -325,7 +325,8 @@ Ledger::Chooser Extender::BindChooser(const codec::PodObject& pod, const std::st
 absl::StatusOr<PlacedPod> Extender::PlaceForBind(const codec::PodObject& pod,
                                                  const std::string& node, bool* existed,
                                                  bool* gang_slot) {
-  std::optional<absl::StatusOr<PlacedPod>> member = gangs_.BindMember(pod, node, existed);
+  ACCELSCHED_ASSIGN_OR_RETURN(std::optional<PlacedPod> member,
+                              gangs_.BindMember(pod, node, existed));
   *gang_slot = member.has_value();
   if (*gang_slot) return *std::move(member);
   // Tenancy, from the pods on the node, is checked under the ledger's lock (Ledger::Place's
@@ -399,9 +400,10 @@ bool Extender::BindInFlight(const std::string& uid) const { return binds_.InFlig
 absl::Status Extender::Adopt(const codec::PodObject& pod) {
   const plugins::Solver& solver = *solver_;
   auto choose = [&](const ClusterSnapshot& view, NodeIndex node) -> absl::StatusOr<Assignment> {
-    absl::StatusOr<Assignment> a =
-        codec::AssignmentFromAnnotations(pod.annotations, pod.request, view, node);
-    if (a.ok() || !absl::IsNotFound(a.status())) return a;
+    ACCELSCHED_ASSIGN_OR_RETURN(
+        std::optional<Assignment> recorded,
+        codec::AssignmentFromAnnotations(pod.annotations, pod.request, view, node));
+    if (recorded.has_value()) return *recorded;
     // A GPU pod bound without accelsched's annotations: choose its devices now.
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
                                 solver.PreFilter(pod.request, view, /*explain=*/true));

@@ -30,18 +30,18 @@ std::shared_ptr<const plugins::ClusterSnapshot> Ledger::Snapshot() const {
   return published_;
 }
 
-std::optional<absl::StatusOr<PlacedPod>> Ledger::HeldLocked(const std::string& uid,
+absl::StatusOr<std::optional<PlacedPod>> Ledger::HeldLocked(const std::string& uid,
                                                             const std::string& key,
                                                             const std::string& node,
                                                             bool* existed) const {
   auto it = pods_.find(uid);
   if (it == pods_.end()) return std::nullopt;
   if (it->second.node != node) {
-    return absl::StatusOr<PlacedPod>(absl::FailedPreconditionError(
-        absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("pod ", key, " (uid ", uid, ") is already bound to node ", it->second.node));
   }
   if (existed != nullptr) *existed = true;
-  return absl::StatusOr<PlacedPod>(it->second);
+  return std::optional<PlacedPod>(it->second);
 }
 
 absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::string& key,
@@ -49,9 +49,9 @@ absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::strin
                                         const Chooser& choose, bool* existed, const Admit& admit) {
   if (existed != nullptr) *existed = false;
   absl::MutexLock lock(&mu_);
-  if (std::optional<absl::StatusOr<PlacedPod>> held = HeldLocked(uid, key, node, existed)) {
-    return *std::move(held);
-  }
+  ACCELSCHED_ASSIGN_OR_RETURN(std::optional<PlacedPod> already,
+                              HeldLocked(uid, key, node, existed));
+  if (already.has_value()) return *std::move(already);
   const plugins::ClusterSnapshot& view = state_.view();
   std::optional<plugins::NodeIndex> index = view.Find(node);
   if (!index.has_value()) return absl::NotFoundError(absl::StrCat("node ", node, " is unknown"));
@@ -80,9 +80,9 @@ absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const st
                                            const std::string& node, bool* existed) {
   if (existed != nullptr) *existed = false;
   absl::MutexLock lock(&mu_);
-  if (std::optional<absl::StatusOr<PlacedPod>> held = HeldLocked(uid, key, node, existed)) {
-    return *std::move(held);
-  }
+  ACCELSCHED_ASSIGN_OR_RETURN(std::optional<PlacedPod> already,
+                              HeldLocked(uid, key, node, existed));
+  if (already.has_value()) return *std::move(already);
   auto from = pods_.find(from_uid);
   if (from == pods_.end()) {
     return absl::NotFoundError(absl::StrCat("nothing is held under ", from_uid));

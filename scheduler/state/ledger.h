@@ -101,10 +101,10 @@ class Ledger {
   // Marks the published snapshot stale. The copy is made by the next Snapshot(), so a burst of
   // changes (adopting thousands of pods at start-up) costs one copy, not one per change.
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { stale_ = true; }
-  // If pod `uid` is placed: its placement on `node` (setting `*existed`), or FailedPrecondition
-  // if it is on another node. Nullopt if it is not placed (the idempotency rule of Place and
-  // Transfer).
-  std::optional<absl::StatusOr<PlacedPod>> HeldLocked(const std::string& uid,
+  // The idempotency rule of Place and Transfer: pod `uid`'s placement on `node` if it is placed
+  // there (setting `*existed`), nullopt if it is not placed; FailedPrecondition if it is placed on
+  // another node.
+  absl::StatusOr<std::optional<PlacedPod>> HeldLocked(const std::string& uid,
                                                       const std::string& key,
                                                       const std::string& node, bool* existed) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

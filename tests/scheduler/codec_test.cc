@@ -1148,11 +1148,23 @@ TEST(CodecAssignmentTest, RoundTrip) {
     const std::map<std::string, std::string> got =
         AssignmentAnnotations(tc.assignment, snapshot.node(0));
     EXPECT_EQ(got, tc.annotations);
-    absl::StatusOr<plugins::Assignment> back =
+    absl::StatusOr<std::optional<plugins::Assignment>> back =
         AssignmentFromAnnotations(tc.annotations, tc.pod, snapshot, 0);
     ASSERT_TRUE(back.ok()) << back.status();
-    EXPECT_TRUE(*back == tc.assignment) << "got " << plugins::DebugString(*back) << "\nwant "
-                                        << plugins::DebugString(tc.assignment);
+    ASSERT_TRUE(back->has_value());
+    EXPECT_TRUE(**back == tc.assignment) << "got " << plugins::DebugString(**back) << "\nwant "
+                                         << plugins::DebugString(tc.assignment);
+  }
+}
+
+TEST(CodecAssignmentTest, GpuPodsWithoutGpuIdsHaveNoRecordedAssignment) {
+  // Not an error: such a pod was bound by someone else, and the extender chooses its devices.
+  const plugins::ClusterSnapshot snapshot = AssignmentSnapshot();
+  for (const PodRequest& pod : {PodRequest(t::Pod().Gpus(1)), PodRequest(t::Pod().Share(500))}) {
+    absl::StatusOr<std::optional<plugins::Assignment>> got =
+        AssignmentFromAnnotations({}, pod, snapshot, 0);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_FALSE(got->has_value());
   }
 }
 
@@ -1165,16 +1177,6 @@ TEST(CodecAssignmentTest, MalformedAnnotations) {
     absl::StatusCode code;
     std::string fragment;
   } cases[] = {
-      {"no gpu-ids on a GPU pod",
-       t::Pod().Gpus(1),
-       {},
-       absl::StatusCode::kNotFound,
-       "no accelsched.io/gpu-ids annotation"},
-      {"no gpu-ids on a share pod",
-       t::Pod().Share(500),
-       {},
-       absl::StatusCode::kNotFound,
-       "no accelsched.io/gpu-ids annotation"},
       {"gpu-ids count differs from the request",
        t::Pod().Gpus(2),
        {{kAnnotationGpuIds, "1"}},

@@ -14,6 +14,8 @@
 namespace accelsched::scheduler {
 namespace {
 
+constexpr GangBook::ClaimOutcome::Kind Claimed = GangBook::ClaimOutcome::Kind::kClaimed;
+
 using ::accelsched::testing::Node;
 using ::accelsched::testing::Pod;
 using plugins::GangPlan;
@@ -79,20 +81,20 @@ TEST(GangBookTest, ReserveClaimBindComplete) {
   for (const auto& n : f.ledger->Snapshot()->nodes()) free += std::popcount(n.WholeFreeGpus());
   EXPECT_EQ(free, 16);
   // Members claim by shape; a repeated claim returns the same slot.
-  absl::StatusOr<GangBook::Claim> w1 = book.ClaimSlot("ml/train", "uid-w1", members[1], 10);
-  absl::StatusOr<GangBook::Claim> w2 = book.ClaimSlot("ml/train", "uid-w2", members[2], 10);
-  absl::StatusOr<GangBook::Claim> again = book.ClaimSlot("ml/train", "uid-w1", members[1], 11);
-  ASSERT_TRUE(w1.ok() && w2.ok() && again.ok());
-  EXPECT_NE(w1->slot, w2->slot);
-  EXPECT_EQ(again->slot, w1->slot);
+  const GangBook::ClaimOutcome w1 = book.ClaimSlot("ml/train", "uid-w1", members[1], 10);
+  const GangBook::ClaimOutcome w2 = book.ClaimSlot("ml/train", "uid-w2", members[2], 10);
+  const GangBook::ClaimOutcome again = book.ClaimSlot("ml/train", "uid-w1", members[1], 11);
+  for (const GangBook::ClaimOutcome* c : {&w1, &w2, &again}) ASSERT_EQ(c->kind, Claimed);
+  EXPECT_NE(w1.claim.slot, w2.claim.slot);
+  EXPECT_EQ(again.claim.slot, w1.claim.slot);
   // A third 8-GPU pod finds no slot of its shape.
-  EXPECT_EQ(book.ClaimSlot("ml/train", "uid-w3", members[1], 12).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  absl::StatusOr<GangBook::Claim> l = book.ClaimSlot("ml/train", "uid-l", members[0], 12);
-  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(book.ClaimSlot("ml/train", "uid-w3", members[1], 12).kind,
+            GangBook::ClaimOutcome::Kind::kNoSlotForShape);
+  const GangBook::ClaimOutcome l = book.ClaimSlot("ml/train", "uid-l", members[0], 12);
+  ASSERT_EQ(l.kind, Claimed);
   for (const auto& [uid, claim, req] :
-       {std::tuple{"uid-w1", *w1, members[1]}, std::tuple{"uid-w2", *w2, members[2]},
-        std::tuple{"uid-l", *l, members[0]}}) {
+       {std::tuple{"uid-w1", w1.claim, members[1]}, std::tuple{"uid-w2", w2.claim, members[2]},
+        std::tuple{"uid-l", l.claim, members[0]}}) {
     absl::StatusOr<PlacedPod> p = book.BindMember("ml/train", uid, "ml/x", req, claim.node);
     ASSERT_TRUE(p.ok()) << p.status();
     EXPECT_EQ(p->node, claim.node);
@@ -107,9 +109,9 @@ TEST(GangBookTest, ExpiryReleasesOnlyTheUnboundSlotsAndRenewalDefersIt) {
   GangBook book(f.ledger.get(), /*ttl_seconds=*/300);
   const std::vector<PodRequest> members = Members();
   ASSERT_TRUE(book.Reserve("ml/train", members, PlanOn(f, members), *f.ledger->Snapshot(), 0).ok());
-  absl::StatusOr<GangBook::Claim> w1 = book.ClaimSlot("ml/train", "uid-w1", members[1], 100);
-  ASSERT_TRUE(w1.ok());
-  ASSERT_TRUE(book.BindMember("ml/train", "uid-w1", "ml/w1", members[1], w1->node).ok());
+  const GangBook::ClaimOutcome w1 = book.ClaimSlot("ml/train", "uid-w1", members[1], 100);
+  ASSERT_EQ(w1.kind, Claimed);
+  ASSERT_TRUE(book.BindMember("ml/train", "uid-w1", "ml/w1", members[1], w1.claim.node).ok());
   EXPECT_TRUE(book.Expire(399).empty());  // Renewed at 100: lives until 400.
   EXPECT_EQ(book.Expire(401), std::vector<std::string>{"ml/train"});
   EXPECT_FALSE(book.Has("ml/train"));
@@ -148,11 +150,11 @@ TEST(GangBookTest, ReserveIsAllOrNothingAndDropReleases) {
   EXPECT_EQ(book.Reserve("ml/train", members, fresh, *f.ledger->Snapshot(), 0).code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(f.ledger->num_pods(), 4u);  // The thief and three slots.
-  ASSERT_TRUE(book.Drop("ml/train").ok());
+  ASSERT_TRUE(book.Drop("ml/train"));
   EXPECT_EQ(f.ledger->num_pods(), 1u);
-  EXPECT_EQ(book.Drop("ml/train").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(book.ClaimSlot("ml/train", "u", members[1], 0).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(book.Drop("ml/train"));
+  EXPECT_EQ(book.ClaimSlot("ml/train", "u", members[1], 0).kind,
+            GangBook::ClaimOutcome::Kind::kNoReservation);
 }
 
 TEST(GangBookTest, EachReservationHasSlotUidsOfItsOwn) {
@@ -166,7 +168,7 @@ TEST(GangBookTest, EachReservationHasSlotUidsOfItsOwn) {
                   .ok());
   const std::optional<GangBook::Claim> old = book.ClaimOf("ml/train", "uid-w1");
   ASSERT_TRUE(old.has_value());  // Claimed at reservation.
-  ASSERT_TRUE(book.Drop("ml/train").ok());
+  ASSERT_TRUE(book.Drop("ml/train"));
   ASSERT_TRUE(book.Reserve("ml/train", members, PlanOn(f, members), *f.ledger->Snapshot(), 0,
                            {"uid-l", "uid-w1", "uid-w2"})
                   .ok());
@@ -175,11 +177,11 @@ TEST(GangBookTest, EachReservationHasSlotUidsOfItsOwn) {
   EXPECT_NE(now->slot_uid, old->slot_uid);
   EXPECT_NE(now->generation, old->generation);
   EXPECT_EQ(f.ledger->Release(old->slot_uid).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(book.Drop("ml/train", old->generation).code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(book.Drop("ml/train", old->generation));
   EXPECT_TRUE(book.Has("ml/train"));
   // A pod of a planned member's shape that is not that member finds no slot.
-  EXPECT_EQ(book.ClaimSlot("ml/train", "uid-w3", members[1], 0).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(book.ClaimSlot("ml/train", "uid-w3", members[1], 0).kind,
+            GangBook::ClaimOutcome::Kind::kNoSlotForShape);
 }
 
 TEST(GangBookTest, UnbindAfterTheReservationEndedReleasesTheDevices) {
@@ -194,11 +196,13 @@ TEST(GangBookTest, UnbindAfterTheReservationEndedReleasesTheDevices) {
   const std::string n2 = book.ClaimOf("ml/train", "uid-w2")->node;
   ASSERT_TRUE(book.BindMember("ml/train", "uid-w1", "ml/w1", members[0], n1).ok());
   // w1's API bind fails; its devices go back to its slot, still held.
-  ASSERT_TRUE(book.UnbindMember("ml/train", "uid-w1").ok());
+  absl::StatusOr<GangBook::UnbindOutcome> unbound = book.UnbindMember("ml/train", "uid-w1");
+  ASSERT_TRUE(unbound.ok()) << unbound.status();
+  EXPECT_EQ(*unbound, GangBook::UnbindOutcome::kBackInSlot);
   EXPECT_EQ(f.ledger->num_pods(), 2u);
   EXPECT_FALSE(f.ledger->Find("uid-w1").has_value());
   // The reservation is dropped: nothing of it stays in the ledger.
-  ASSERT_TRUE(book.Drop("ml/train").ok());
+  ASSERT_TRUE(book.Drop("ml/train"));
   EXPECT_EQ(f.ledger->num_pods(), 0u);
   (void)n2;
 }

@@ -177,21 +177,20 @@ TEST(GangCoordinatorTest, BindsHandTheSlotsOverAndCompleteTheReservation) {
   // The wrong node is refused; the slot stays held.
   const std::string other = n1 == "n5" ? "n4" : "n5";
   bool existed = false;
-  std::optional<absl::StatusOr<PlacedPod>> wrong = f.gangs->BindMember(members[0], other, &existed);
-  ASSERT_TRUE(wrong.has_value());
-  EXPECT_EQ(wrong->status().code(), absl::StatusCode::kFailedPrecondition);
-  std::optional<absl::StatusOr<PlacedPod>> p1 = f.gangs->BindMember(members[0], n1, &existed);
-  ASSERT_TRUE(p1.has_value() && p1->ok());
+  absl::StatusOr<std::optional<PlacedPod>> wrong = f.gangs->BindMember(members[0], other, &existed);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<std::optional<PlacedPod>> p1 = f.gangs->BindMember(members[0], n1, &existed);
+  ASSERT_TRUE(p1.ok() && p1->has_value());
   EXPECT_FALSE(existed);
   EXPECT_EQ((*p1)->uid, "uid-w1");
   EXPECT_EQ(std::popcount((*p1)->assignment.gpus), 8);
   // A retry of that bind: the same placement, nothing allocated again.
-  std::optional<absl::StatusOr<PlacedPod>> retry = f.gangs->BindMember(members[0], n1, &existed);
-  ASSERT_TRUE(retry.has_value() && retry->ok());
+  absl::StatusOr<std::optional<PlacedPod>> retry = f.gangs->BindMember(members[0], n1, &existed);
+  ASSERT_TRUE(retry.ok() && retry->has_value());
   EXPECT_TRUE(existed);
   existed = false;
-  std::optional<absl::StatusOr<PlacedPod>> p2 = f.gangs->BindMember(members[1], n2, &existed);
-  ASSERT_TRUE(p2.has_value() && p2->ok());
+  absl::StatusOr<std::optional<PlacedPod>> p2 = f.gangs->BindMember(members[1], n2, &existed);
+  ASSERT_TRUE(p2.ok() && p2->has_value());
   // Complete: the members hold their own placements, no slot is left.
   EXPECT_EQ(f.ledger->num_pods(), 2u);
   EXPECT_TRUE(f.ledger->Find("uid-w1").has_value());
@@ -199,7 +198,10 @@ TEST(GangCoordinatorTest, BindsHandTheSlotsOverAndCompleteTheReservation) {
   EXPECT_EQ(f.gangs->stats().reservations, 0u);
   EXPECT_EQ(f.FreeGpus(), 48 - 16);
   // A pod that is no member binds as any pod.
-  EXPECT_FALSE(f.gangs->BindMember(Member("w3", 8, 2), "n5", &existed).has_value());
+  absl::StatusOr<std::optional<PlacedPod>> stranger =
+      f.gangs->BindMember(Member("w3", 8, 2), "n5", &existed);
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_FALSE(stranger->has_value());
   // A third pod of the full gang (beyond minMember) is scheduled as any pod.
   absl::StatusOr<GangCoordinator::Admission> extra = f.gangs->Admit(Member("w3", 8, 2));
   ASSERT_TRUE(extra.ok());
@@ -213,14 +215,14 @@ TEST(GangCoordinatorTest, UnbindGivesTheDevicesBackToTheSlot) {
   (void)f.gangs->Admit(members[1]);
   const std::string n1 = *f.gangs->SlotNode(members[0]);
   bool existed = false;
-  ASSERT_TRUE(f.gangs->BindMember(members[0], n1, &existed)->ok());
+  ASSERT_TRUE(f.gangs->BindMember(members[0], n1, &existed).ok());
   ASSERT_TRUE(f.gangs->UnbindMember(members[0]).ok());
   EXPECT_FALSE(f.ledger->Find("uid-w1").has_value());
   EXPECT_EQ(f.gangs->stats().slots_held, 2u);  // Held for it again.
   EXPECT_EQ(f.FreeGpus(), 48 - 8);
-  std::optional<absl::StatusOr<PlacedPod>> again = f.gangs->BindMember(members[0], n1, &existed);
-  ASSERT_TRUE(again.has_value());
-  EXPECT_TRUE(again->ok()) << again->status();
+  absl::StatusOr<std::optional<PlacedPod>> again = f.gangs->BindMember(members[0], n1, &existed);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->has_value());
 }
 
 TEST(GangCoordinatorTest, AGangThatCannotFitHoldsNothingAndSaysWhy) {
@@ -304,7 +306,7 @@ TEST(GangCoordinatorTest, ExpiryReleasesTheUnboundSlotsAndTheGangIsPlannedAgain)
   (void)f.gangs->Admit(members[0]);
   ASSERT_EQ(f.gangs->Admit(members[1])->kind, Kind::kNode);
   bool existed = false;
-  ASSERT_TRUE(f.gangs->BindMember(members[1], *f.gangs->SlotNode(members[1]), &existed)->ok());
+  ASSERT_TRUE(f.gangs->BindMember(members[1], *f.gangs->SlotNode(members[1]), &existed).ok());
   // Members keep arriving: the deadline is renewed.
   f.now += 50;
   (void)f.gangs->Admit(members[0]);
