@@ -104,8 +104,9 @@ int Publish(const CliFlags& flags) {
     std::string product = get("--product");
     if (product.empty() && get("--smi-file").empty()) {
       absl::StatusOr<std::string> name = Run("nvidia-smi --query-gpu=name --format=csv,noheader");
-      if (name.ok())
+      if (name.ok()) {
         product = std::string(absl::StripAsciiWhitespace(name->substr(0, name->find('\n'))));
+      }
     }
     absl::StatusOr<std::string> annotation =
         smi.ok() ? kube::TopologyAnnotationFromSmi(*smi, node, product) : smi.status();

@@ -129,8 +129,9 @@ absl::StatusOr<ExtenderConfig> LoadConfig(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFile(path);
   absl::StatusOr<ExtenderConfig> parsed =
       text.ok() ? ParseExtenderConfig(*text, path) : absl::StatusOr<ExtenderConfig>(text.status());
-  if (!parsed.ok())
+  if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("config: ", parsed.status().message()));
+  }
   return parsed;
 }
 
@@ -237,7 +238,8 @@ void Serve(App& app, Server& server, const ServerOptions& options) {
                options.tls_cert.empty() ? "http" : "https", options.bind_address, server.port(),
                options.url_prefix);
   server.Run();
-  pthread_kill(waiter.native_handle(), SIGTERM);  // Wakes the waiter if Run ended otherwise.
+  // Wakes the waiter (blocked in sigwait for exactly this signal) if Run ended otherwise.
+  pthread_kill(waiter.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
   waiter.join();
   if (syncer.joinable()) syncer.join();
   stopping = true;

@@ -19,8 +19,9 @@ absl::Status Bad(absl::string_view file, absl::string_view key, absl::string_vie
 
 absl::StatusOr<int64_t> Integer(const Json& v, absl::string_view file, absl::string_view key,
                                 int64_t lo, int64_t hi) {
-  if (!v.is_number_integer())
+  if (!v.is_number_integer()) {
     return Bad(file, key, absl::StrCat("must be an integer, got ", v.type_name()));
+  }
   const int64_t x = v.get<int64_t>();
   if (x < lo || x > hi) return Bad(file, key, absl::StrCat(x, " is outside ", lo, "..", hi));
   return x;

@@ -487,8 +487,9 @@ absl::StatusOr<BindingArgs> DecodeBindingArgs(const Json& body) {
         {"PodNamespace", &out.pod_namespace},
         {"PodUID", &out.pod_uid},
         {"Node", &out.node}}) {
-    if (value->empty())
+    if (value->empty()) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+    }
   }
   return out;
 }

@@ -60,9 +60,10 @@ absl::StatusOr<Amounts> ToAmounts(const ResourceList& list, const std::string& p
   Amounts out;
   for (const auto& [name, text] : list) {
     absl::StatusOr<int64_t> milli = QuantityMilli(text);
-    if (!milli.ok())
+    if (!milli.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ".", name, ": ", milli.status().message()));
+    }
     out[name] = *milli;
   }
   return out;

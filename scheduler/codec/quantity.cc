@@ -1,8 +1,7 @@
 #include "scheduler/codec/quantity.h"
 
-#include <utility>
-
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -11,7 +10,7 @@
 namespace accelsched::scheduler::codec {
 namespace {
 
-__extension__ typedef __int128 int128;  // GCC and clang; exact 128-bit arithmetic.
+__extension__ using int128 = __int128;  // GCC and clang; exact 128-bit arithmetic.
 
 constexpr int128 kLimit = int128{1} << 62;
 
@@ -89,10 +88,10 @@ absl::StatusOr<int> ParseExponent(absl::string_view text, absl::string_view suff
 
 absl::StatusOr<Scale> ParseSuffix(absl::string_view text, absl::string_view suffix) {
   static constexpr std::pair<absl::string_view, Scale> kSuffixes[] = {
-      {"", {0, 0}},   {"n", {-9, 0}}, {"u", {-6, 0}}, {"m", {-3, 0}}, {"k", {3, 0}},
-      {"M", {6, 0}},  {"G", {9, 0}},  {"T", {12, 0}}, {"P", {15, 0}}, {"E", {18, 0}},
-      {"Ki", {0, 1}}, {"Mi", {0, 2}}, {"Gi", {0, 3}}, {"Ti", {0, 4}}, {"Pi", {0, 5}},
-      {"Ei", {0, 6}},
+      {"", {0, 0}},   {"n", {-9, 0}}, {"u", {-6, 0}}, {"m", {-3, 0}},
+      {"k", {3, 0}},  {"M", {6, 0}},  {"G", {9, 0}},  {"T", {12, 0}},
+      {"P", {15, 0}}, {"E", {18, 0}}, {"Ki", {0, 1}}, {"Mi", {0, 2}},
+      {"Gi", {0, 3}}, {"Ti", {0, 4}}, {"Pi", {0, 5}}, {"Ei", {0, 6}},
   };
   for (const auto& [name, scale] : kSuffixes) {
     if (suffix == name) return scale;

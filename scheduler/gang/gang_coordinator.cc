@@ -190,6 +190,7 @@ GangBook::Admit GangCoordinator::TenancyAdmit(const std::string& ns, const plugi
   return [&ns, &spec, &plan, restricted = tenancy_->Restricted()](
              size_t k, const std::vector<const PlacedPod*>& on_node) -> absl::Status {
     std::vector<Occupant> occupants;
+    occupants.reserve(on_node.size());
     for (const PlacedPod* p : on_node) {
       occupants.push_back(Occupant{NamespaceOfKey(p->key), p->assignment});
     }

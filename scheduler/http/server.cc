@@ -45,9 +45,9 @@ Metrics::GangFigures GangFigures(const GangCoordinator::Stats& s) {
   return f;
 }
 
-void ReplyJson(httplib::Response& res, int status, std::string body) {
+void ReplyJson(httplib::Response& res, int status, const std::string& body) {
   res.status = status;
-  res.set_content(std::move(body), "application/json");
+  res.set_content(body, "application/json");
 }
 
 void ReplyVerb(httplib::Response& res, std::string body) {
@@ -230,7 +230,8 @@ void ReplyLibraryError(const httplib::Request& req, httplib::Response& res) {
   res.set_content(codec::EncodeErrorResultText(why), "application/json");
 }
 
-void ReplyException(const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+void ReplyException(const httplib::Request& req, httplib::Response& res,
+                    const std::exception_ptr& ep) {
   std::string what = "unknown exception";
   try {
     std::rethrow_exception(ep);
@@ -355,8 +356,9 @@ void Server::Stop() {
 }
 
 void TuneMallocForLargeBodies() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // Called once at start-up, before any thread (the header says so).
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);   // NOLINT(concurrency-mt-unsafe)
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);  // NOLINT(concurrency-mt-unsafe)
 }
 
 }  // namespace accelsched::scheduler

@@ -23,6 +23,9 @@ absl::Status FromHttp(int status, const std::string& what, const std::string& bo
 }
 
 struct Pem {
+  Pem() = default;
+  Pem(const Pem&) = delete;
+  Pem& operator=(const Pem&) = delete;
   X509* cert = nullptr;
   EVP_PKEY* key = nullptr;
   ~Pem() {
@@ -180,13 +183,16 @@ absl::Status KubeClient::Watch(
     watches_.insert(raw);
   }
   struct Unregister {
+    Unregister(const KubeClient* s, void* r) : self(s), raw(r) {}
+    Unregister(const Unregister&) = delete;
+    Unregister& operator=(const Unregister&) = delete;
     const KubeClient* self;
     void* raw;
     ~Unregister() {
       absl::MutexLock lock(&self->mu_);
       self->watches_.erase(raw);
     }
-  } unregister{this, raw};
+  } unregister(this, raw);
   std::string buffer;
   absl::Status outcome = absl::OkStatus();
   int status = 0;

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -22,11 +23,11 @@ absl::Status Bad(const std::string& path, const std::string& field, const std::s
 // "https://host:port" -> endpoint fields.
 absl::Status ParseServer(const std::string& server, const std::string& where, Endpoint* e) {
   std::string rest = server;
-  if (rest.rfind("https://", 0) == 0) {
+  if (absl::StartsWith(rest, "https://")) {
     rest = rest.substr(8);
     e->https = true;
     e->port = 443;
-  } else if (rest.rfind("http://", 0) == 0) {
+  } else if (absl::StartsWith(rest, "http://")) {
     rest = rest.substr(7);
     e->https = false;
     e->port = 80;
@@ -57,8 +58,9 @@ absl::Status ParseServer(const std::string& server, const std::string& where, En
     }
     rest = rest.substr(0, colon);
   }
-  if (rest.empty())
+  if (rest.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": no host in '", server, "'"));
+  }
   e->host = rest;
   return absl::OkStatus();
 }

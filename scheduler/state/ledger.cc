@@ -123,8 +123,9 @@ absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const st
 absl::Status Ledger::Release(const std::string& uid) {
   absl::MutexLock lock(&mu_);
   auto it = pods_.find(uid);
-  if (it == pods_.end())
+  if (it == pods_.end()) {
     return absl::NotFoundError(absl::StrCat("pod uid ", uid, " is not placed"));
+  }
   ACCELSCHED_RETURN_IF_ERROR(state_.Release(it->second.assignment));
   if (auto n = by_node_.find(it->second.node); n != by_node_.end()) {
     n->second.erase(uid);

@@ -46,6 +46,8 @@ class KubeSync {
   // Not owned; all must outlive the sync. `extender` adopts pods into `ledger`.
   KubeSync(const KubeClient* client, Ledger* ledger, Extender* extender);
   ~KubeSync() { Stop(); }
+  KubeSync(const KubeSync&) = delete;
+  KubeSync& operator=(const KubeSync&) = delete;
 
   // The initial list. Errors: Unavailable/PermissionDenied from the API.
   absl::Status Start();
