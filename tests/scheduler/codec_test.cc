@@ -1370,8 +1370,9 @@ TEST(CodecNodeNamesTest, IdenticalListsShareOneDecodedListAndDifferentOnesNever)
     const int n = 1 + static_cast<int>(rng() % 6);
     for (int i = 0; i < n; ++i) {
       std::string name;
-      for (int c = 0; c < 1 + static_cast<int>(rng() % 5); ++c)
+      for (int c = 0; c < 1 + static_cast<int>(rng() % 5); ++c) {
         name += alphabet[rng() % alphabet.size()];
+      }
       names.push_back(name);
     }
     lists.push_back(names);

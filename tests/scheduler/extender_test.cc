@@ -151,7 +151,7 @@ TEST(ExtenderPrioritizeTest, MemoOnAndOffGiveTheSameAnswersAcrossBinds) {
     items.push_back(i % 3 == 2 ? GpuNode(names.back(), "Tesla-V100-SXM2-32GB", 4, 32768)
                                : GpuNode(names.back(), "NVIDIA-H100-80GB-HBM3", 8, 81559));
   }
-  names.push_back("ghost");
+  names.emplace_back("ghost");
   auto with = Load(items);
   ExtenderConfig off;
   off.memo_shapes = 0;

@@ -14,7 +14,7 @@
 namespace accelsched::scheduler {
 namespace {
 
-constexpr GangBook::ClaimOutcome::Kind Claimed = GangBook::ClaimOutcome::Kind::kClaimed;
+constexpr GangBook::ClaimOutcome::Kind kClaimed = GangBook::ClaimOutcome::Kind::kClaimed;
 
 using ::accelsched::testing::Node;
 using ::accelsched::testing::Pod;
@@ -84,14 +84,14 @@ TEST(GangBookTest, ReserveClaimBindComplete) {
   const GangBook::ClaimOutcome w1 = book.ClaimSlot("ml/train", "uid-w1", members[1], 10);
   const GangBook::ClaimOutcome w2 = book.ClaimSlot("ml/train", "uid-w2", members[2], 10);
   const GangBook::ClaimOutcome again = book.ClaimSlot("ml/train", "uid-w1", members[1], 11);
-  for (const GangBook::ClaimOutcome* c : {&w1, &w2, &again}) ASSERT_EQ(c->kind, Claimed);
+  for (const GangBook::ClaimOutcome* c : {&w1, &w2, &again}) ASSERT_EQ(c->kind, kClaimed);
   EXPECT_NE(w1.claim.slot, w2.claim.slot);
   EXPECT_EQ(again.claim.slot, w1.claim.slot);
   // A third 8-GPU pod finds no slot of its shape.
   EXPECT_EQ(book.ClaimSlot("ml/train", "uid-w3", members[1], 12).kind,
             GangBook::ClaimOutcome::Kind::kNoSlotForShape);
   const GangBook::ClaimOutcome l = book.ClaimSlot("ml/train", "uid-l", members[0], 12);
-  ASSERT_EQ(l.kind, Claimed);
+  ASSERT_EQ(l.kind, kClaimed);
   for (const auto& [uid, claim, req] :
        {std::tuple{"uid-w1", w1.claim, members[1]}, std::tuple{"uid-w2", w2.claim, members[2]},
         std::tuple{"uid-l", l.claim, members[0]}}) {
@@ -110,7 +110,7 @@ TEST(GangBookTest, ExpiryReleasesOnlyTheUnboundSlotsAndRenewalDefersIt) {
   const std::vector<PodRequest> members = Members();
   ASSERT_TRUE(book.Reserve("ml/train", members, PlanOn(f, members), *f.ledger->Snapshot(), 0).ok());
   const GangBook::ClaimOutcome w1 = book.ClaimSlot("ml/train", "uid-w1", members[1], 100);
-  ASSERT_EQ(w1.kind, Claimed);
+  ASSERT_EQ(w1.kind, kClaimed);
   ASSERT_TRUE(book.BindMember("ml/train", "uid-w1", "ml/w1", members[1], w1.claim.node).ok());
   EXPECT_TRUE(book.Expire(399).empty());  // Renewed at 100: lives until 400.
   EXPECT_EQ(book.Expire(401), std::vector<std::string>{"ml/train"});

@@ -387,8 +387,9 @@ TEST(GangCoordinatorTest, ConcurrentMembersShareOneReservation) {
   Fixture f;
   constexpr int kMembers = 4;
   std::vector<codec::PodObject> members;
-  for (int i = 0; i < kMembers; ++i)
+  for (int i = 0; i < kMembers; ++i) {
     members.push_back(Member("w" + std::to_string(i), 8, kMembers));
+  }
   for (const codec::PodObject& m : members) (void)f.gangs->Admit(m);  // All known now.
   f.gangs->Reconcile();
   // Drop whatever the last admit reserved, then let every member race to plan.

@@ -40,7 +40,7 @@ bool Eventually(const std::function<bool()>& done) {
   return done();
 }
 
-FileReader Files(std::map<std::string, std::string> files) {
+FileReader Files(const std::map<std::string, std::string>& files) {
   return [files](const std::string& path) -> absl::StatusOr<std::string> {
     auto it = files.find(path);
     if (it == files.end()) return absl::NotFoundError(path + ": cannot open");
@@ -188,6 +188,8 @@ struct Instance {
   std::unique_ptr<KubeSync> sync;
   std::thread runner;
 
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
   explicit Instance(int port) : Instance(PlainEndpoint(port)) {}
   explicit Instance(const Endpoint& e) {
     client = *KubeClient::Create(e);
@@ -267,10 +269,10 @@ TEST(KubeSyncTest, MalformedWatchEventsAreSkippedNotFatal) {
   Instance x(api.port());
   ASSERT_TRUE(x.StartAndRun().ok());
   for (const char* line : {
-           R"({"type":1})",                                              // type not a string
-           R"({"type":"RESIZED","object":{}})",                          // unknown type
-           R"({"object":{"metadata":{"name":"x"}}})",                    // no type
-           R"({"type":"ADDED","object":[]})",                            // object not an object
+           R"({"type":1})",                            // type not a string
+           R"({"type":"RESIZED","object":{}})",        // unknown type
+           R"({"object":{"metadata":{"name":"x"}}})",  // no type
+           R"({"type":"ADDED","object":[]})",          // object not an object
            R"({"type":"ADDED","object":{"metadata":{"name":7,"resourceVersion":9}}})",
            R"({"type":"DELETED","object":{"metadata":"x","spec":{"nodeName":3}}})",
            R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":12}}})",

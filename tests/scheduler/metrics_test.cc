@@ -33,8 +33,7 @@ plugins::ClusterSnapshot TwoNodes() {
 
 std::string Rendered(Metrics& m) {
   return m.Render(TwoNodes(), /*pods_placed=*/2,
-                  Metrics::GangFigures{1, 3, {{"planned", 4}, {"expired", 1}}},
-                  {{"ml", 1250}});
+                  Metrics::GangFigures{1, 3, {{"planned", 4}, {"expired", 1}}}, {{"ml", 1250}});
 }
 
 std::set<std::string> Lines(const std::string& text) {
@@ -113,7 +112,8 @@ TEST(MetricsRenderTest, EveryFamilyFollowsTheExpositionFormat) {
       std::string family = match[1];
       for (const char* suffix : {"_bucket", "_sum", "_count"}) {
         const std::string s = suffix;
-        if (family.size() > s.size() && family.compare(family.size() - s.size(), s.size(), s) == 0 &&
+        if (family.size() > s.size() &&
+            family.compare(family.size() - s.size(), s.size(), s) == 0 &&
             types.count(family.substr(0, family.size() - s.size()))) {
           family = family.substr(0, family.size() - s.size());
         }
@@ -126,12 +126,12 @@ TEST(MetricsRenderTest, EveryFamilyFollowsTheExpositionFormat) {
   }
   // Histogram: buckets cumulative, +Inf equals _count (prioritize: one request of 10 ms).
   const std::set<std::string> lines = Lines(text);
-  EXPECT_TRUE(lines.count(
-      R"(accelsched_request_duration_seconds_bucket{verb="prioritize",le="0.005"} 0)"));
-  EXPECT_TRUE(lines.count(
-      R"(accelsched_request_duration_seconds_bucket{verb="prioritize",le="0.01"} 1)"));
-  EXPECT_TRUE(lines.count(
-      R"(accelsched_request_duration_seconds_bucket{verb="prioritize",le="+Inf"} 1)"));
+  EXPECT_TRUE(
+      lines.count(R"(accelsched_request_duration_seconds_bucket{verb="prioritize",le="0.005"} 0)"));
+  EXPECT_TRUE(
+      lines.count(R"(accelsched_request_duration_seconds_bucket{verb="prioritize",le="0.01"} 1)"));
+  EXPECT_TRUE(
+      lines.count(R"(accelsched_request_duration_seconds_bucket{verb="prioritize",le="+Inf"} 1)"));
   EXPECT_TRUE(lines.count(R"(accelsched_requests_total{verb="preempt",code="400"} 1)"));
   EXPECT_TRUE(lines.count(R"(accelsched_tenant_gpu_seconds_total{namespace="team-a"} 0.007)"));
 }

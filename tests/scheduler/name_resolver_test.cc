@@ -104,7 +104,7 @@ TEST(NameResolverTest, AShortListInBetweenDoesNotSpoilTheLongOnesPrediction) {
 TEST(NameResolverTest, TheSameDecodedListOnTheSameLayoutIsReusedWhole) {
   const ClusterSnapshot s = Nodes(50);
   std::vector<std::string> v = Names(50);
-  v.push_back("ghost");
+  v.emplace_back("ghost");
   const codec::NodeNames names(v);  // As the codec's cache hands out for a repeated body.
   NameResolver r;
   std::vector<NodeIndex> got;
@@ -137,13 +137,16 @@ TEST(NameResolverTest, MatchesFindUnderRandomEditsAndSnapshotChanges) {
     const ClusterSnapshot& s = snapshots[(round / 50) % 3];
     switch (rng() % 6) {
       case 0:
-        if (!names.empty()) names.erase(names.begin() + rng() % names.size());
+        if (!names.empty())
+          names.erase(names.begin() + static_cast<std::ptrdiff_t>(rng() % names.size()));
         break;
       case 1:
-        names.insert(names.begin() + rng() % (names.size() + 1), absl::StrCat("node-", rng() % 90));
+        names.insert(names.begin() + static_cast<std::ptrdiff_t>(rng() % (names.size() + 1)),
+                     absl::StrCat("node-", rng() % 90));
         break;
       case 2:
-        names.insert(names.begin() + rng() % (names.size() + 1), "ghost");
+        names.insert(names.begin() + static_cast<std::ptrdiff_t>(rng() % (names.size() + 1)),
+                     "ghost");
         break;
       case 3:
         std::shuffle(names.begin(), names.end(), rng);

@@ -46,7 +46,7 @@ class ServerTest : public ::testing::Test {
     ServerOptions options;
     options.bind_address = "127.0.0.1";
     options.port = 0;
-    options.max_body_bytes = 64 * 1024;
+    options.max_body_bytes = int64_t{64} * 1024;
     options.threads = 4;
     server_ = std::make_unique<Server>(cluster_.extender.get(), &metrics_, options);
     ASSERT_TRUE(server_->Listen().ok());
@@ -204,7 +204,7 @@ TEST_F(ServerTest, BadRequestsGetJsonErrorsAndChangeNothing) {
       {"preempt victims wrong type", "/v1/extender/preempt",
        R"({"Pod": )" + pod + R"(, "NodeNameToMetaVictims": []})", 400, "NodeNameToMetaVictims"},
       {"unknown verb", "/v1/extender/frobnicate", "{}", 404, "no such endpoint"},
-      {"oversized", "/v1/extender/filter", std::string(70 * 1024, ' '), 413, "larger"},
+      {"oversized", "/v1/extender/filter", std::string(size_t{70} * 1024, ' '), 413, "larger"},
       {"deep nesting", "/v1/extender/filter", std::string(30000, '[') + std::string(30000, ']'),
        400, ""},
   };
