@@ -21,6 +21,7 @@
 #include "scheduler/kube/publish.h"
 #include "scheduler/sync/kube_binder.h"
 #include "scheduler/sync/kube_sync.h"
+#include "tests/testing/data_path.h"
 #include "tests/testing/fake_apiserver.h"
 #include "tests/testing/placed.h"
 #include "tests/testing/test_certs.h"
@@ -378,6 +379,7 @@ TEST(PublishTopologyTest, AgentAnnotatesTheNodeAndTheExtenderUsesIt) {
   // A real 8-GPU HGX H100 matrix (nvidia-smi topo -m), published onto a node that claims 8 GPUs
   // of a product without a built-in profile: the extender then uses the published topology
   // instead of falling back to "all GPUs equal over PCIe".
+  ACCELSCHED_SKIP_WITHOUT_SHARED_DATA();
   std::ifstream in(std::string(ACCELSCHED_SHARED_DATA_DIR) +
                    "/nvidia-smi-topo/hgx-h100-8gpu-nv18-partial.txt");
   ASSERT_TRUE(in.good());
