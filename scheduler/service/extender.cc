@@ -225,7 +225,7 @@ absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& 
     }
   }
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kFilter));
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::Kind::kFilter));
   return std::move(f.result);
 }
 
@@ -239,7 +239,8 @@ absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderA
     return out;
   }
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::kPrioritize));
+  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f,
+                              RunFilter(args, *snapshot, NameResolver::Kind::kPrioritize));
   std::vector<int64_t> out(args.node_names.size(), 0);
   const std::vector<NodeIndex>& feasible = f.solved.result.feasible;
   if (feasible.empty()) return out;

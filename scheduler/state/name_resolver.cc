@@ -14,7 +14,7 @@ void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
   std::shared_ptr<const Previous> prev;
   {
     absl::MutexLock lock(&mu_);
-    std::vector<std::shared_ptr<const Previous>>& kept = previous_[kind];
+    std::vector<std::shared_ptr<const Previous>>& kept = previous_[static_cast<int>(kind)];
     for (size_t k = 0; k < kept.size(); ++k) {
       if (kept[k]->identity == names.identity() && kept[k]->layout == snapshot.layout()) {
         *out = kept[k]->list;
@@ -25,7 +25,7 @@ void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
       }
     }
     size_t best = 0;
-    for (const std::shared_ptr<const Previous>& p : previous_[kind]) {
+    for (const std::shared_ptr<const Previous>& p : previous_[static_cast<int>(kind)]) {
       const size_t gap = p->list.size() > names.size() ? p->list.size() - names.size()
                                                        : names.size() - p->list.size();
       if (prev == nullptr || gap < best) {
@@ -73,7 +73,7 @@ void NameResolver::Resolve(Kind kind, const ClusterSnapshot& snapshot,
     if (found >= 0) next->position[static_cast<size_t>(found)] = static_cast<int32_t>(i);
   }
   absl::MutexLock lock(&mu_);
-  std::vector<std::shared_ptr<const Previous>>& kept = previous_[kind];
+  std::vector<std::shared_ptr<const Previous>>& kept = previous_[static_cast<int>(kind)];
   // The new list replaces the kept ones in its length band.
   const size_t band = std::max<size_t>(1, names.size() / 32);
   kept.erase(std::remove_if(kept.begin(), kept.end(),

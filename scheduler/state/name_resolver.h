@@ -39,7 +39,8 @@ namespace accelsched::scheduler {
 class NameResolver {
  public:
   // Lists are predicted from the previous list of the same kind.
-  enum Kind { kFilter = 0, kPrioritize = 1, kNumKinds = 2 };
+  enum class Kind { kFilter, kPrioritize };
+  static constexpr int kNumKinds = 2;
 
   // (*out)[i] is the index of names[i] in `snapshot`, or -1 if no node has that name.
   void Resolve(Kind kind, const plugins::ClusterSnapshot& snapshot, const codec::NodeNames& names,
@@ -64,7 +65,8 @@ class NameResolver {
   mutable absl::Mutex mu_;
   static constexpr size_t kKept = 4;  // Lists kept per kind.
   // Most recent first.
-  std::vector<std::shared_ptr<const Previous>> previous_[kNumKinds] ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<const Previous>> previous_[kNumKinds] ABSL_GUARDED_BY(
+      mu_);  // By Kind.
   Counts counts_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -44,15 +44,15 @@ TEST(NameResolverTest, RepeatedListIsPredictedAfterTheFirstRequest) {
   std::reverse(names.begin(), names.end());  // Not the snapshot's order.
   NameResolver r;
   std::vector<NodeIndex> got;
-  r.Resolve(NameResolver::kFilter, s, names, &got);
+  r.Resolve(NameResolver::Kind::kFilter, s, names, &got);
   EXPECT_EQ(got, Oracle(s, names));
   EXPECT_EQ(r.counts().looked_up, 100);
-  r.Resolve(NameResolver::kFilter, s, names, &got);
+  r.Resolve(NameResolver::Kind::kFilter, s, names, &got);
   EXPECT_EQ(got, Oracle(s, names));
   EXPECT_EQ(r.counts().predicted, 100);
   EXPECT_EQ(r.counts().looked_up, 100);
   // The other kind has its own history.
-  r.Resolve(NameResolver::kPrioritize, s, names, &got);
+  r.Resolve(NameResolver::Kind::kPrioritize, s, names, &got);
   EXPECT_EQ(r.counts().looked_up, 200);
 }
 
@@ -63,13 +63,13 @@ TEST(NameResolverTest, AnInsertedOrDroppedNodeCostsOneLookup) {
   std::vector<NodeIndex> got;
   std::vector<std::string> without_10(all);
   without_10.erase(without_10.begin() + 10);
-  r.Resolve(NameResolver::kPrioritize, s, without_10, &got);
+  r.Resolve(NameResolver::Kind::kPrioritize, s, without_10, &got);
   const int64_t before = r.counts().looked_up;
-  r.Resolve(NameResolver::kPrioritize, s, all, &got);  // node-10 is back at position 10.
+  r.Resolve(NameResolver::Kind::kPrioritize, s, all, &got);  // node-10 is back at position 10.
   EXPECT_EQ(got, Oracle(s, all));
   // node-10 is looked up; node-11 is then predicted one place further on, as is the rest.
   EXPECT_LE(r.counts().looked_up - before, 2);
-  r.Resolve(NameResolver::kPrioritize, s, without_10, &got);  // Dropped again.
+  r.Resolve(NameResolver::Kind::kPrioritize, s, without_10, &got);  // Dropped again.
   EXPECT_EQ(got, Oracle(s, without_10));
   EXPECT_LE(r.counts().looked_up - before, 4);
 }
@@ -82,16 +82,16 @@ TEST(NameResolverTest, AShortListInBetweenDoesNotSpoilTheLongOnesPrediction) {
   const std::vector<std::string> few(all.begin() + 50, all.begin() + 60);
   NameResolver r;
   std::vector<NodeIndex> got;
-  r.Resolve(NameResolver::kFilter, s, all, &got);
+  r.Resolve(NameResolver::Kind::kFilter, s, all, &got);
   int64_t after_first_round = 0;
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
-    r.Resolve(NameResolver::kFilter, s, one, &got);  // e.g. a pod with a node selector
+    r.Resolve(NameResolver::Kind::kFilter, s, one, &got);  // e.g. a pod with a node selector
     EXPECT_EQ(got, Oracle(s, one));
-    r.Resolve(NameResolver::kFilter, s, few, &got);
+    r.Resolve(NameResolver::Kind::kFilter, s, few, &got);
     EXPECT_EQ(got, Oracle(s, few));
     const int64_t before_all = r.counts().looked_up;
-    r.Resolve(NameResolver::kFilter, s, all, &got);
+    r.Resolve(NameResolver::Kind::kFilter, s, all, &got);
     EXPECT_EQ(got, Oracle(s, all));
     // The long list is still predicted from the previous long one.
     EXPECT_EQ(r.counts().looked_up, before_all);
@@ -108,18 +108,18 @@ TEST(NameResolverTest, TheSameDecodedListOnTheSameLayoutIsReusedWhole) {
   const codec::NodeNames names(v);  // As the codec's cache hands out for a repeated body.
   NameResolver r;
   std::vector<NodeIndex> got;
-  r.Resolve(NameResolver::kFilter, s, names, &got);
+  r.Resolve(NameResolver::Kind::kFilter, s, names, &got);
   EXPECT_EQ(r.counts().reused, 0);
-  r.Resolve(NameResolver::kFilter, s, names, &got);
+  r.Resolve(NameResolver::Kind::kFilter, s, names, &got);
   EXPECT_EQ(got, Oracle(s, v));
   EXPECT_EQ(r.counts().reused, 51);
   // Another layout (the same names, rebuilt): resolved again, not reused.
   const ClusterSnapshot rebuilt = Nodes(50);
-  r.Resolve(NameResolver::kFilter, rebuilt, names, &got);
+  r.Resolve(NameResolver::Kind::kFilter, rebuilt, names, &got);
   EXPECT_EQ(got, Oracle(rebuilt, v));
   EXPECT_EQ(r.counts().reused, 51);
   // A list with equal names but decoded apart is another list: predicted, not reused.
-  r.Resolve(NameResolver::kFilter, rebuilt, codec::NodeNames(v), &got);
+  r.Resolve(NameResolver::Kind::kFilter, rebuilt, codec::NodeNames(v), &got);
   EXPECT_EQ(got, Oracle(rebuilt, v));
   EXPECT_EQ(r.counts().reused, 51);
 }
@@ -154,7 +154,8 @@ TEST(NameResolverTest, MatchesFindUnderRandomEditsAndSnapshotChanges) {
       default:
         break;  // Unchanged.
     }
-    const auto kind = rng() % 2 == 0 ? NameResolver::kFilter : NameResolver::kPrioritize;
+    const auto kind =
+        rng() % 2 == 0 ? NameResolver::Kind::kFilter : NameResolver::Kind::kPrioritize;
     r.Resolve(kind, s, names, &got);
     ASSERT_EQ(got, Oracle(s, names));
   }
