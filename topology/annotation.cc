@@ -35,10 +35,14 @@ absl::StatusOr<std::string> GetString(const Json& obj, const std::string& path, 
                                       bool required) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) {
-    if (required) return FieldError(absl::StrCat(path, key), "required");
+    if (required) {
+      return FieldError(absl::StrCat(path, key), "required");
+    }
     return std::string();
   }
-  if (!it->is_string()) return FieldError(absl::StrCat(path, key), "must be a string");
+  if (!it->is_string()) {
+    return FieldError(absl::StrCat(path, key), "must be a string");
+  }
   return it->get<std::string>();
 }
 
@@ -46,10 +50,14 @@ absl::StatusOr<int64_t> GetInt(const Json& obj, const std::string& path, const c
                                int64_t lo, int64_t hi, std::optional<int64_t> fallback) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) {
-    if (fallback) return *fallback;
+    if (fallback) {
+      return *fallback;
+    }
     return FieldError(absl::StrCat(path, key), "required");
   }
-  if (!it->is_number_integer()) return FieldError(absl::StrCat(path, key), "must be an integer");
+  if (!it->is_number_integer()) {
+    return FieldError(absl::StrCat(path, key), "must be an integer");
+  }
   const int64_t v = it->get<int64_t>();
   if (v < lo || v > hi) {
     return FieldError(absl::StrCat(path, key), absl::StrCat("must be in [", lo, ", ", hi, "]"));
@@ -60,7 +68,9 @@ absl::StatusOr<int64_t> GetInt(const Json& obj, const std::string& path, const c
 // Device `i` of the "devices" array.
 absl::StatusOr<Device> DecodeDevice(const Json& d, size_t i) {
   const std::string path = absl::StrCat("devices[", i, "].");
-  if (!d.is_object()) return FieldError(absl::StrCat("devices[", i, "]"), "must be an object");
+  if (!d.is_object()) {
+    return FieldError(absl::StrCat("devices[", i, "]"), "must be an object");
+  }
   ACCELSCHED_RETURN_IF_ERROR(
       CheckKeys(d, absl::StrCat("devices[", i, "]"), {"kind", "name", "numa", "cpuAffinity"}));
   ACCELSCHED_ASSIGN_OR_RETURN(const std::string kind_name, GetString(d, path, "kind", true));
@@ -104,7 +114,9 @@ absl::Status DecodeLinkDetails(const Json& l, const std::string& path, Link& lin
 // Link `i` of the "links" array; `last` is the highest device index.
 absl::StatusOr<LinkRecord> DecodeLink(const Json& l, size_t i, int64_t last) {
   const std::string path = absl::StrCat("links[", i, "].");
-  if (!l.is_object()) return FieldError(absl::StrCat("links[", i, "]"), "must be an object");
+  if (!l.is_object()) {
+    return FieldError(absl::StrCat("links[", i, "]"), "must be an object");
+  }
   ACCELSCHED_RETURN_IF_ERROR(
       CheckKeys(l, absl::StrCat("links[", i, "]"), {"a", "b", "kind", "count", "level", "gbps"}));
   ACCELSCHED_ASSIGN_OR_RETURN(const int64_t a, GetInt(l, path, "a", 0, last, std::nullopt));
@@ -146,7 +158,9 @@ absl::StatusOr<size_t> DecodeDevices(const Json& doc, TopologyBuilder& builder) 
 // The "links" array into `builder`, over `num_devices` devices.
 absl::Status DecodeLinks(const Json& doc, size_t num_devices, TopologyBuilder& builder) {
   auto links = doc.find("links");
-  if (links == doc.end() || !links->is_array()) return FieldError("links", "must be an array");
+  if (links == doc.end() || !links->is_array()) {
+    return FieldError("links", "must be an array");
+  }
   if (links->size() > static_cast<size_t>(kMaxLinks)) {
     return FieldError("links", absl::StrCat("more than ", kMaxLinks, " links"));
   }
@@ -163,17 +177,25 @@ absl::Status DecodeLinks(const Json& doc, size_t num_devices, TopologyBuilder& b
 std::string EncodeTopologyAnnotation(const Topology& topology) {
   Json devices = Json::array();
   for (const Device& d : topology.devices()) {
-    Json dev = {{"kind", std::string(DeviceKindName(d.kind))}, {"name", d.name}};
-    if (d.numa >= 0) dev["numa"] = d.numa;
-    if (!d.cpu_affinity.empty()) dev["cpuAffinity"] = d.cpu_affinity;
+    Json dev = {{"kind", std::string{DeviceKindName(d.kind)}}, {"name", d.name}};
+    if (d.numa >= 0) {
+      dev["numa"] = d.numa;
+    }
+    if (!d.cpu_affinity.empty()) {
+      dev["cpuAffinity"] = d.cpu_affinity;
+    }
     devices.push_back(std::move(dev));
   }
   Json links = Json::array();
   for (const LinkRecord& r : topology.links()) {
     const Link& l = r.link;
-    Json link = {{"a", r.a}, {"b", r.b}, {"kind", std::string(LinkKindName(l.kind))}};
-    if (l.kind == LinkKind::kNvlink) link["count"] = l.nvlink_count;
-    if (l.kind == LinkKind::kPcie) link["level"] = std::string(PathKindName(l.pcie_level));
+    Json link = {{"a", r.a}, {"b", r.b}, {"kind", std::string{LinkKindName(l.kind)}}};
+    if (l.kind == LinkKind::kNvlink) {
+      link["count"] = l.nvlink_count;
+    }
+    if (l.kind == LinkKind::kPcie) {
+      link["level"] = std::string{PathKindName(l.pcie_level)};
+    }
     link["gbps"] = l.bandwidth_gbps;
     links.push_back(std::move(link));
   }
@@ -191,8 +213,12 @@ absl::StatusOr<Topology> DecodeTopologyAnnotation(absl::string_view text) {
                       absl::StrCat(text.size(), " bytes exceed the cap of ", kMaxAnnotationBytes));
   }
   const Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return FieldError("(document)", "not valid JSON");
-  if (!doc.is_object()) return FieldError("(document)", "must be a JSON object");
+  if (doc.is_discarded()) {
+    return FieldError("(document)", "not valid JSON");
+  }
+  if (!doc.is_object()) {
+    return FieldError("(document)", "must be a JSON object");
+  }
   ACCELSCHED_RETURN_IF_ERROR(
       CheckKeys(doc, "", {"version", "name", "gpuProduct", "devices", "links"}));
   ACCELSCHED_ASSIGN_OR_RETURN(const int64_t version,

@@ -22,16 +22,28 @@ int HighestBit(uint32_t mask) { return 31 - std::countl_zero(mask); }
 }  // namespace
 
 int CompareQuality(const SetQuality& a, const SetQuality& b) {
-  if (int c = Cmp(b.ring_mbps, a.ring_mbps)) return c;  // Larger is better.
-  if (int c = Cmp(a.worst_path, b.worst_path)) return c;
-  if (int c = Cmp(a.numa_span, b.numa_span)) return c;
+  if (int c = Cmp(b.ring_mbps, a.ring_mbps)) {
+    return c;  // Larger is better.
+  }
+  if (int c = Cmp(a.worst_path, b.worst_path)) {
+    return c;
+  }
+  if (int c = Cmp(a.numa_span, b.numa_span)) {
+    return c;
+  }
   return Cmp(b.total_mbps, a.total_mbps);
 }
 
 int CompareLeftover(const LeftoverScore& a, const LeftoverScore& b) {
-  if (int c = Cmp(b.ring_sum, a.ring_sum)) return c;
-  if (int c = Cmp(a.path_sum, b.path_sum)) return c;
-  if (int c = Cmp(a.span_sum, b.span_sum)) return c;
+  if (int c = Cmp(b.ring_sum, a.ring_sum)) {
+    return c;
+  }
+  if (int c = Cmp(a.path_sum, b.path_sum)) {
+    return c;
+  }
+  if (int c = Cmp(a.span_sum, b.span_sum)) {
+    return c;
+  }
   return Cmp(b.total_sum, a.total_sum);
 }
 
@@ -43,8 +55,9 @@ std::vector<uint32_t> PairBandwidthMbps(const Topology& topology) {
   std::vector<uint32_t> bw(static_cast<size_t>(g) * g, 0);
   for (int a = 0; a < g; ++a) {
     for (int b = 0; b < g; ++b) {
-      if (a != b)
+      if (a != b) {
         bw[a * g + b] = static_cast<uint32_t>(std::llround(topology.Bandwidth(a, b) * 1000));
+      }
     }
   }
   return bw;
@@ -82,15 +95,21 @@ void RingBandwidths(int g, const std::vector<uint32_t>& bw, std::vector<SetQuali
   const uint32_t n = 1u << g;
   constexpr uint32_t kInf = ~0u;
   std::vector<uint32_t> path(static_cast<size_t>(n) * g, 0);
-  for (int v = 0; v < g; ++v) path[(1u << v) * g + v] = kInf;
+  for (int v = 0; v < g; ++v) {
+    path[(1u << v) * g + v] = kInf;
+  }
   for (uint32_t set = 1; set < n; ++set) {
     const int start = LowestBit(set);
     for (uint32_t members = set; members != 0; members &= members - 1) {
       const int v = LowestBit(members);
       const uint32_t here = path[set * g + v];
-      if (here == 0) continue;
+      if (here == 0) {
+        continue;
+      }
       for (int u = start + 1; u < g; ++u) {
-        if (set & (1u << u)) continue;
+        if (set & (1u << u)) {
+          continue;
+        }
         const uint32_t next = set | (1u << u);
         uint32_t& slot = path[next * g + u];
         slot = std::max(slot, std::min(here, bw[v * g + u]));
@@ -123,13 +142,17 @@ std::vector<uint16_t> BestSubsets(int g, const std::vector<SetQuality>& quality)
       for (int k = 1; k < size; ++k) {
         const uint16_t cand = best_of[sub * (g + 1) + k];
         uint16_t& cur = best_of[r * (g + 1) + k];
-        if (cand == 0) continue;
+        if (cand == 0) {
+          continue;
+        }
         if (cur == 0) {
           cur = cand;
           continue;
         }
         const int c = CompareQuality(quality[cand], quality[cur]);
-        if (c < 0 || (c == 0 && cand < cur)) cur = cand;
+        if (c < 0 || (c == 0 && cand < cur)) {
+          cur = cand;
+        }
       }
     }
   }
@@ -180,23 +203,30 @@ absl::StatusOr<DeviceSetSearch> DeviceSetSearch::Create(const Topology& topology
     uint16_t* ans = &s.answer_[static_cast<size_t>(free) * (g + 1)];
     for (uint32_t sub = free; sub != 0; sub = (sub - 1) & free) {
       const int k = std::popcount(sub);
-      if (ans[k] == 0 || s.CompareChoice(free, sub, ans[k]) <= 0)
+      if (ans[k] == 0 || s.CompareChoice(free, sub, ans[k]) <= 0) {
         ans[k] = static_cast<uint16_t>(sub);
+      }
     }
   }
   return s;
 }
 
 int DeviceSetSearch::CompareChoice(GpuMask free, GpuMask a, GpuMask b) const {
-  if (int c = CompareQuality(quality_[a], quality_[b])) return c;
-  if (int c = CompareLeftover(leftover_[free & ~a], leftover_[free & ~b])) return c;
+  if (int c = CompareQuality(quality_[a], quality_[b])) {
+    return c;
+  }
+  if (int c = CompareLeftover(leftover_[free & ~a], leftover_[free & ~b])) {
+    return c;
+  }
   return Cmp(a, b);
 }
 
 DeviceSetResult DeviceSetSearch::MakeResult(GpuMask set) const {
   DeviceSetResult r;
   r.gpus = set;
-  for (GpuMask m = set; m != 0; m &= m - 1) r.gpu_indices.push_back(LowestBit(m));
+  for (GpuMask m = set; m != 0; m &= m - 1) {
+    r.gpu_indices.push_back(LowestBit(m));
+  }
   const SetQuality& q = quality_[set];
   r.bottleneck_gbps = q.ring_mbps / 1000.0;
   r.total_gbps = static_cast<double>(q.total_mbps) / 1000.0;
@@ -218,27 +248,39 @@ absl::StatusOr<std::optional<DeviceSetResult>> DeviceSetSearch::Best(
   }
   if (!request.require_close_nic && !request.require_same_numa) {
     const GpuMask set = BestUnconstrained(request.free, request.k);
-    if (set == 0) return std::nullopt;
+    if (set == 0) {
+      return std::nullopt;
+    }
     return MakeResult(set);
   }
   const GpuMask pool = request.free & (request.require_close_nic ? close_nic_ : all);
-  if (std::popcount(pool) < request.k) return std::nullopt;
+  if (std::popcount(pool) < request.k) {
+    return std::nullopt;
+  }
   GpuMask best = 0;
   // Gosper's hack over the k-subsets of the pool's compacted index space.
   const int m = std::popcount(pool);
   std::vector<int> index;
-  for (GpuMask p = pool; p != 0; p &= p - 1) index.push_back(LowestBit(p));
+  for (GpuMask p = pool; p != 0; p &= p - 1) {
+    index.push_back(LowestBit(p));
+  }
   for (uint32_t comb = (1u << request.k) - 1; comb < (1u << m);) {
     GpuMask set = 0;
-    for (uint32_t c = comb; c != 0; c &= c - 1) set |= 1u << index[LowestBit(c)];
+    for (uint32_t c = comb; c != 0; c &= c - 1) {
+      set |= 1u << index[LowestBit(c)];
+    }
     if (!request.require_same_numa || quality_[set].numa_span == 1) {
-      if (best == 0 || CompareChoice(request.free, set, best) < 0) best = set;
+      if (best == 0 || CompareChoice(request.free, set, best) < 0) {
+        best = set;
+      }
     }
     // Next combination with the same popcount; dividing by the lowest set bit is a shift.
     const uint32_t ripple = comb + (comb & -comb);
     comb = (((ripple ^ comb) >> 2) >> std::countr_zero(comb)) | ripple;
   }
-  if (best == 0) return std::nullopt;
+  if (best == 0) {
+    return std::nullopt;
+  }
   return MakeResult(best);
 }
 

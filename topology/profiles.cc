@@ -21,7 +21,9 @@ constexpr const char* kXeon56Affinity[2] = {"0-55,112-167", "56-111,168-223"};
 Topology MustBuild(TopologyBuilder&& b) {
   absl::StatusOr<Topology> t = std::move(b).Build();
   // Profiles are fixed data covered by tests; a failure here is a programming error.
-  if (!t.ok()) std::abort();
+  if (!t.ok()) {
+    std::abort();
+  }
   return *std::move(t);
 }
 
@@ -39,16 +41,22 @@ DeviceId AddGpuPairSwitch(TopologyBuilder& b, absl::Span<const DeviceId> gpu, in
 // one PCIe switch shares one EDR IB HCA; two switches per socket.
 Topology Dgx1V100(const std::string& product) {
   TopologyBuilder b("dgx1-v100", product);
-  std::array<DeviceId, 8> gpu;
+  std::array<DeviceId, 8> gpu{};
   for (int i = 0; i < 8; ++i) {
     gpu[i] = b.AddGpu(absl::StrCat("GPU", i), i / 4, i < 4 ? "0-19,40-59" : "20-39,60-79");
   }
   const int nv2[][2] = {{0, 3}, {0, 4}, {1, 2}, {1, 5}, {2, 3}, {4, 7}, {5, 6}, {6, 7}};
   const int nv1[][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 6}, {3, 7}, {4, 5}, {4, 6}, {5, 7}};
-  for (const auto& p : nv2) b.AddNvlink(gpu[p[0]], gpu[p[1]], 2, kNvlink2LinkGbps);
-  for (const auto& p : nv1) b.AddNvlink(gpu[p[0]], gpu[p[1]], 1, kNvlink2LinkGbps);
-  std::array<DeviceId, 2> socket;
-  for (int s = 0; s < 2; ++s) socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
+  for (const auto& p : nv2) {
+    b.AddNvlink(gpu[p[0]], gpu[p[1]], 2, kNvlink2LinkGbps);
+  }
+  for (const auto& p : nv1) {
+    b.AddNvlink(gpu[p[0]], gpu[p[1]], 1, kNvlink2LinkGbps);
+  }
+  std::array<DeviceId, 2> socket{};
+  for (int s = 0; s < 2; ++s) {
+    socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
+  }
   b.AddInterSocket(socket[0], socket[1]);
   for (int sw = 0; sw < 4; ++sw) {
     const DeviceId pcie = AddGpuPairSwitch(b, gpu, sw, kPcieGen3Gbps);
@@ -64,11 +72,13 @@ Topology Dgx1V100(const std::string& product) {
 // fabric with 6 links per GPU. 8 PCIe switches of 2 GPUs + 1 HCA, four per socket.
 Topology Hgx2V100(const std::string& product) {
   TopologyBuilder b("hgx2-v100", product);
-  std::array<DeviceId, 2> socket;
-  for (int s = 0; s < 2; ++s) socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
+  std::array<DeviceId, 2> socket{};
+  for (int s = 0; s < 2; ++s) {
+    socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
+  }
   b.AddInterSocket(socket[0], socket[1]);
   const DeviceId fabric = b.AddNvSwitch("nvswitch-fabric");
-  std::array<DeviceId, 16> gpu;
+  std::array<DeviceId, 16> gpu{};
   for (int i = 0; i < 16; ++i) {
     gpu[i] = b.AddGpu(absl::StrCat("GPU", i), i / 8, i < 8 ? "0-23,48-71" : "24-47,72-95");
     b.AddNvlink(gpu[i], fabric, 6, kNvlink2LinkGbps);
@@ -90,13 +100,18 @@ Topology DgxA100(const std::string& product) {
   constexpr int kNuma[4] = {3, 1, 7, 5};
   constexpr const char* kAffinity[4] = {"48-63,176-191", "16-31,144-159", "112-127,240-255",
                                         "80-95,208-223"};
-  std::array<DeviceId, 6> nvswitch;
-  for (int s = 0; s < 6; ++s) nvswitch[s] = b.AddNvSwitch(absl::StrCat("nvswitch", s));
-  std::array<DeviceId, 5> numa_node;
-  for (int c = 0; c < 4; ++c)
+  std::array<DeviceId, 6> nvswitch{};
+  for (int s = 0; s < 6; ++s) {
+    nvswitch[s] = b.AddNvSwitch(absl::StrCat("nvswitch", s));
+  }
+  std::array<DeviceId, 5> numa_node{};
+  for (int c = 0; c < 4; ++c) {
     numa_node[c] = b.AddCpuSocket(absl::StrCat("numa", kNuma[c]), kNuma[c]);
+  }
   numa_node[4] = b.AddCpuSocket("numa0", 0);
-  for (int c = 1; c < 5; ++c) b.AddInterSocket(numa_node[0], numa_node[c]);
+  for (int c = 1; c < 5; ++c) {
+    b.AddInterSocket(numa_node[0], numa_node[c]);
+  }
   for (int c = 0; c < 4; ++c) {
     const DeviceId bridge = b.AddPcieSwitch(absl::StrCat("complex", c), PathKind::kPxb);
     const DeviceId hb = b.AddHostBridge(absl::StrCat("root-port", c));
@@ -105,14 +120,17 @@ Topology DgxA100(const std::string& product) {
     for (int k = 0; k < 2; ++k) {
       const int i = 2 * c + k;
       const DeviceId gpu = b.AddGpu(absl::StrCat("GPU", i), kNuma[c], kAffinity[c]);
-      for (const DeviceId sw : nvswitch) b.AddNvlink(gpu, sw, 2, kNvlink3LinkGbps);
+      for (const DeviceId sw : nvswitch) {
+        b.AddNvlink(gpu, sw, 2, kNvlink3LinkGbps);
+      }
       const DeviceId leaf = b.AddPcieSwitch(absl::StrCat("gpu-switch", i));
       b.AddPcie(gpu, leaf, kPcieGen4Gbps);
       b.AddPcie(leaf, bridge, kPcieGen4Gbps);
     }
     const DeviceId nic_leaf = b.AddPcieSwitch(absl::StrCat("nic-switch", c));
-    for (int k = 0; k < 2; ++k)
+    for (int k = 0; k < 2; ++k) {
       b.AddPcie(b.AddNic(absl::StrCat("mlx5_", 2 * c + k)), nic_leaf, kPcieGen4Gbps);
+    }
     b.AddPcie(nic_leaf, bridge, kPcieGen4Gbps);
   }
   const DeviceId storage = b.AddPcieSwitch("storage-switch");
@@ -138,13 +156,17 @@ Topology HgxHopperOrBlackwell(const std::string& name, const std::string& produc
   for (size_t s = 0; s < links_per_switch.size(); ++s) {
     nvswitch.push_back(b.AddNvSwitch(absl::StrCat("nvswitch", s)));
   }
-  std::array<DeviceId, 2> socket;
-  for (int s = 0; s < 2; ++s) socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
+  std::array<DeviceId, 2> socket{};
+  for (int s = 0; s < 2; ++s) {
+    socket[s] = b.AddCpuSocket(absl::StrCat("cpu", s), s);
+  }
   b.AddInterSocket(socket[0], socket[1]);
   constexpr int kComputeNic[8] = {0, 3, 4, 5, 6, 9, 10, 11};
   // Add NICs in mlx5 order so that NIC index j is mlx5_j.
-  std::array<DeviceId, 12> nic;
-  for (int j = 0; j < 12; ++j) nic[j] = b.AddNic(absl::StrCat("mlx5_", j));
+  std::array<DeviceId, 12> nic{};
+  for (int j = 0; j < 12; ++j) {
+    nic[j] = b.AddNic(absl::StrCat("mlx5_", j));
+  }
   const double pcie = kPcieGen5Gbps;  // H100, H200 and B200 hosts are PCIe Gen5.
   for (int i = 0; i < 8; ++i) {
     const DeviceId gpu = b.AddGpu(absl::StrCat("GPU", i), i / 4, kXeon56Affinity[i / 4]);
@@ -172,8 +194,10 @@ Topology HgxHopperOrBlackwell(const std::string& name, const std::string& produc
 Topology Gb200Tray(const std::string& product) {
   TopologyBuilder b("gb200-nvl72-tray", product);
   const DeviceId fabric = b.AddNvSwitch("nvl72-fabric");
-  std::array<DeviceId, 2> grace;
-  for (int s = 0; s < 2; ++s) grace[s] = b.AddCpuSocket(absl::StrCat("grace", s), s);
+  std::array<DeviceId, 2> grace{};
+  for (int s = 0; s < 2; ++s) {
+    grace[s] = b.AddCpuSocket(absl::StrCat("grace", s), s);
+  }
   b.AddInterSocket(grace[0], grace[1], 100);  // Grace-Grace C2C.
   constexpr const char* kAffinity[2] = {"0-71", "72-143"};
   for (int i = 0; i < 4; ++i) {
@@ -195,8 +219,13 @@ Topology PcieBox(const std::string& name, const std::string& product, int gpus, 
                  int per_switch, bool nic_per_switch, double gbps) {
   TopologyBuilder b(name, product);
   std::vector<DeviceId> socket;
-  for (int s = 0; s < sockets; ++s) socket.push_back(b.AddCpuSocket(absl::StrCat("cpu", s), s));
-  for (int s = 1; s < sockets; ++s) b.AddInterSocket(socket[0], socket[s]);
+  socket.reserve(static_cast<size_t>(sockets));
+  for (int s = 0; s < sockets; ++s) {
+    socket.push_back(b.AddCpuSocket(absl::StrCat("cpu", s), s));
+  }
+  for (int s = 1; s < sockets; ++s) {
+    b.AddInterSocket(socket[0], socket[s]);
+  }
   const int groups = per_switch > 0 ? gpus / per_switch : gpus;
   const int size = per_switch > 0 ? per_switch : 1;
   for (int grp = 0; grp < groups; ++grp) {
@@ -212,7 +241,9 @@ Topology PcieBox(const std::string& name, const std::string& product, int gpus, 
       const int i = grp * size + k;
       b.AddPcie(b.AddGpu(absl::StrCat("GPU", i), s, ""), parent, gbps);
     }
-    if (nic_per_switch) b.AddPcie(b.AddNic(absl::StrCat("mlx5_", grp)), parent, gbps);
+    if (nic_per_switch) {
+      b.AddPcie(b.AddNic(absl::StrCat("mlx5_", grp)), parent, gbps);
+    }
   }
   return MustBuild(std::move(b));
 }
@@ -225,6 +256,7 @@ struct ProfileEntry {
 };
 
 const std::vector<ProfileEntry>& Entries() {
+  // NOLINTNEXTLINE(readability-identifier-naming): Google style names constants kName.
   static const auto* const kEntries = new std::vector<ProfileEntry>{
       {{"dgx1-v100", "DGX-1/HGX-1: 8x V100 SXM2, NVLink2 hybrid cube-mesh (NV1/NV2), 4 EDR HCAs",
         8},
@@ -287,9 +319,12 @@ const std::vector<ProfileEntry>& Entries() {
 }  // namespace
 
 const std::vector<ProfileInfo>& BuiltinProfiles() {
+  // NOLINTNEXTLINE(readability-identifier-naming): Google style names constants kName.
   static const auto* const kInfos = [] {
     auto* infos = new std::vector<ProfileInfo>;
-    for (const ProfileEntry& e : Entries()) infos->push_back(e.info);
+    for (const ProfileEntry& e : Entries()) {
+      infos->push_back(e.info);
+    }
     return infos;
   }();
   return *kInfos;
@@ -298,7 +333,9 @@ const std::vector<ProfileInfo>& BuiltinProfiles() {
 absl::StatusOr<Topology> BuiltinProfile(absl::string_view name) {
   std::vector<std::string> names;
   for (const ProfileEntry& e : Entries()) {
-    if (e.info.name == name) return e.make("");
+    if (e.info.name == name) {
+      return e.make("");
+    }
     names.push_back(e.info.name);
   }
   return absl::NotFoundError(absl::StrCat("unknown hardware profile \"", name,
@@ -311,8 +348,9 @@ Topology GenericPcieTopology(int gpus, std::string gpu_product) {
   const DeviceId socket = b.AddCpuSocket("cpu0", 0);
   const DeviceId hb = b.AddHostBridge("host-bridge0");
   b.AddPcie(hb, socket, kPcieGen4Gbps);
-  for (int i = 0; i < gpus; ++i)
+  for (int i = 0; i < gpus; ++i) {
     b.AddPcie(b.AddGpu(absl::StrCat("GPU", i), 0, ""), hb, kPcieGen4Gbps);
+  }
   return MustBuild(std::move(b));
 }
 
@@ -325,11 +363,11 @@ ProfileSelection ProfileForNode(absl::string_view gpu_product, int gpu_count) {
         std::none_of(e.excludes.begin(), e.excludes.end(),
                      [&](const std::string& s) { return absl::StrContains(product, s); });
     if (match && (gpu_count <= 0 || gpu_count == e.info.gpus)) {
-      return {e.make(std::string(gpu_product)), false, ""};
+      return {e.make(std::string{gpu_product}), false, ""};
     }
   }
   const int gpus = gpu_count > 0 ? gpu_count : 1;
-  return {GenericPcieTopology(gpus, std::string(gpu_product)), true,
+  return {GenericPcieTopology(gpus, std::string{gpu_product}), true,
           absl::StrCat("no built-in topology for product \"", gpu_product, "\" with ",
                        gpu_count > 0 ? absl::StrCat(gpu_count) : std::string("unknown"),
                        " GPUs; assuming ", std::min(std::max(gpus, 1), kMaxGpus),

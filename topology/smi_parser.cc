@@ -33,19 +33,27 @@ std::vector<absl::string_view> Fields(absl::string_view line) {
 }
 
 bool IsGpuLabel(absl::string_view s, int* index) {
-  if (!absl::ConsumePrefix(&s, "GPU") || s.empty()) return false;
+  if (!absl::ConsumePrefix(&s, "GPU") || s.empty()) {
+    return false;
+  }
   return absl::SimpleAtoi(s, index) && *index >= 0;
 }
 
 // Parses one connection cell; nullopt if it is not one.
 std::optional<SmiCell> ParseCell(absl::string_view s) {
-  if (s == "X") return SmiCell{PathKind::kSelf, 0};
+  if (s == "X") {
+    return SmiCell{PathKind::kSelf, 0};
+  }
   if (absl::ConsumePrefix(&s, "NV")) {
     int n = 0;
-    if (!absl::SimpleAtoi(s, &n) || n < 1 || n > 64) return std::nullopt;
+    if (!absl::SimpleAtoi(s, &n) || n < 1 || n > 64) {
+      return std::nullopt;
+    }
     return SmiCell{PathKind::kNvlink, n};
   }
-  if (std::optional<PathKind> level = PcieLevelFromName(s)) return SmiCell{*level, 0};
+  if (std::optional<PathKind> level = PcieLevelFromName(s)) {
+    return SmiCell{*level, 0};
+  }
   return std::nullopt;
 }
 
@@ -54,7 +62,9 @@ class Partition {
  public:
   explicit Partition(int n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), 0); }
   int Find(int x) {
-    while (parent_[x] != x) x = parent_[x] = parent_[parent_[x]];
+    while (parent_[x] != x) {
+      x = parent_[x] = parent_[parent_[x]];
+    }
     return x;
   }
   void Union(int a, int b) { parent_[Find(a)] = Find(b); }
@@ -80,7 +90,9 @@ struct SmiHeader {
 absl::StatusOr<size_t> FindHeaderLine(const std::vector<absl::string_view>& lines) {
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::vector<absl::string_view> f = Fields(lines[i]);
-    if (!f.empty() && f[0] == "GPU0") return i;
+    if (!f.empty() && f[0] == "GPU0") {
+      return i;
+    }
   }
   return absl::InvalidArgumentError(
       "nvidia-smi topo: no header line found (expected a line starting with \"GPU0\")");
@@ -187,7 +199,7 @@ void ParseAffinityCells(const std::vector<absl::string_view>& f, int row, const 
   for (size_t e = 0; e < header.affinity.size() && 1 + n + e < f.size(); ++e) {
     const absl::string_view v = f[1 + n + e];
     if (header.affinity[e] == AffinityColumn::kCpu && v != "N/A") {
-      m.cpu_affinity[row] = std::string(v);
+      m.cpu_affinity[row] = std::string{v};
     }
     int numa = 0;
     if (header.affinity[e] == AffinityColumn::kNuma && absl::SimpleAtoi(v, &numa) && numa >= 0) {
@@ -207,11 +219,17 @@ absl::StatusOr<size_t> ParseRows(const std::vector<absl::string_view>& lines, si
   for (; i < lines.size(); ++i) {
     const int line_no = static_cast<int>(i) + 1;
     const std::vector<absl::string_view> f = Fields(lines[i]);
-    if (f.empty()) break;
+    if (f.empty()) {
+      break;
+    }
     auto it = std::find(labels.begin(), labels.end(), f[0]);
-    if (it == labels.end()) break;
+    if (it == labels.end()) {
+      break;
+    }
     const int row = static_cast<int>(it - labels.begin());
-    if (seen[row]) return LineError(line_no, absl::StrCat("second row for ", f[0]));
+    if (seen[row]) {
+      return LineError(line_no, absl::StrCat("second row for ", f[0]));
+    }
     seen[row] = true;
     const bool is_gpu = row < m.num_gpus;
     const size_t want = 1 + n + (is_gpu ? header.affinity.size() : 0);
@@ -224,7 +242,9 @@ absl::StatusOr<size_t> ParseRows(const std::vector<absl::string_view>& lines, si
                        absl::StrCat(f[0], ": expected ", want - 1, " cells, found ", f.size() - 1));
     }
     ACCELSCHED_RETURN_IF_ERROR(ParseConnectionCells(f, line_no, row, header, m));
-    if (is_gpu) ParseAffinityCells(f, row, header, m);
+    if (is_gpu) {
+      ParseAffinityCells(f, row, header, m);
+    }
   }
   return i;
 }
@@ -237,7 +257,9 @@ absl::Status CountMissingRows(const std::vector<bool>& seen, int stop_line, SmiM
     }
   }
   const int n = static_cast<int>(seen.size());
-  for (int r = m.num_gpus; r < n; ++r) m.nic_rows_missing += seen[r] ? 0 : 1;
+  for (int r = m.num_gpus; r < n; ++r) {
+    m.nic_rows_missing += seen[r] ? 0 : 1;
+  }
   return absl::OkStatus();
 }
 
@@ -268,9 +290,13 @@ absl::Status ParseNicLegend(const std::vector<absl::string_view>& lines, size_t 
       in_legend = true;
       continue;
     }
-    if (!in_legend || line.empty()) continue;
+    if (!in_legend || line.empty()) {
+      continue;
+    }
     const std::vector<absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
-    if (kv.size() != 2) break;
+    if (kv.size() != 2) {
+      break;
+    }
     const absl::string_view label = absl::StripAsciiWhitespace(kv[0]);
     const absl::string_view name = absl::StripAsciiWhitespace(kv[1]);
     auto it = std::find(m.nic_labels.begin(), m.nic_labels.end(), label);
@@ -278,7 +304,7 @@ absl::Status ParseNicLegend(const std::vector<absl::string_view>& lines, size_t 
       return LineError(static_cast<int>(i) + 1,
                        absl::StrCat("NIC legend entry \"", line, "\" names no NIC column"));
     }
-    m.nic_names[it - m.nic_labels.begin()] = std::string(name);
+    m.nic_names[it - m.nic_labels.begin()] = std::string{name};
   }
   return absl::OkStatus();
 }
@@ -313,13 +339,17 @@ void AddNvlinks(const SmiMatrix& m, const std::vector<DeviceId>& gpu, double per
   if (all_nvlink && nv_counts.size() == 1 &&
       *nv_counts.begin() * (g - 1) > kMaxDirectNvlinksPerGpu) {
     const DeviceId sw = b.AddNvSwitch("nvswitch0");
-    for (int i = 0; i < g; ++i) b.AddNvlink(gpu[i], sw, *nv_counts.begin(), per_link);
+    for (int i = 0; i < g; ++i) {
+      b.AddNvlink(gpu[i], sw, *nv_counts.begin(), per_link);
+    }
     return;
   }
   for (int a = 0; a < g; ++a) {
     for (int c = a + 1; c < g; ++c) {
       const SmiCell& cell = *m.cells[a][c];
-      if (cell.kind == PathKind::kNvlink) b.AddNvlink(gpu[a], gpu[c], cell.nvlinks, per_link);
+      if (cell.kind == PathKind::kNvlink) {
+        b.AddNvlink(gpu[a], gpu[c], cell.nvlinks, per_link);
+      }
     }
   }
 }
@@ -335,8 +365,12 @@ std::optional<PathKind> KnownPcieLevel(const SmiMatrix& m, int a, int c) {
 
 // GPU i's locality key ("numa:1", "cpu:0-11"), "" for NICs and GPUs without one.
 std::string LocalityOf(const SmiMatrix& m, int i) {
-  if (i >= m.num_gpus) return "";
-  if (m.numa[i] >= 0) return absl::StrCat("numa:", m.numa[i]);
+  if (i >= m.num_gpus) {
+    return "";
+  }
+  if (m.numa[i] >= 0) {
+    return absl::StrCat("numa:", m.numa[i]);
+  }
   return m.cpu_affinity[i].empty() ? "" : absl::StrCat("cpu:", m.cpu_affinity[i]);
 }
 
@@ -357,7 +391,9 @@ void MergeByLocality(const SmiMatrix& m, int n, Partition& part) {
                     KnownPcieLevel(m, x, y).has_value();
         }
       }
-      if (!related) part.Union(a, c);
+      if (!related) {
+        part.Union(a, c);
+      }
     }
   }
 }
@@ -376,7 +412,9 @@ DeviceId AddClusterParent(PathKind level, const std::vector<int>& list, const Sm
     default: {
       std::set<int> numas;
       for (int i : list) {
-        if (i < m.num_gpus && m.numa[i] >= 0) numas.insert(m.numa[i]);
+        if (i < m.num_gpus && m.numa[i] >= 0) {
+          numas.insert(m.numa[i]);
+        }
       }
       return b.AddCpuSocket(absl::StrCat("cpu", sockets_made++),
                             numas.size() == 1 ? *numas.begin() : -1);
@@ -395,21 +433,35 @@ void AddPcieTree(const SmiMatrix& m, std::vector<DeviceId>& top, TopologyBuilder
     for (int a = 0; a < n; ++a) {
       for (int c = a + 1; c < n; ++c) {
         const std::optional<PathKind> k = KnownPcieLevel(m, a, c);
-        if (k && *k <= level) part.Union(a, c);
+        if (k && *k <= level) {
+          part.Union(a, c);
+        }
       }
     }
-    if (level == PathKind::kNode) MergeByLocality(m, n, part);
+    if (level == PathKind::kNode) {
+      MergeByLocality(m, n, part);
+    }
     // One parent vertex per cluster that joins two or more clusters of the level below (and,
     // at NODE, for every cluster, so each endpoint has a socket).
     std::map<int, std::vector<int>> members;
-    for (int i = 0; i < n; ++i) members[part.Find(i)].push_back(i);
+    for (int i = 0; i < n; ++i) {
+      members[part.Find(i)].push_back(i);
+    }
     for (auto& [root, list] : members) {
       std::set<DeviceId> children;
-      for (int i : list) children.insert(top[i]);
-      if (children.size() < 2 && level != PathKind::kNode) continue;
+      for (int i : list) {
+        children.insert(top[i]);
+      }
+      if (children.size() < 2 && level != PathKind::kNode) {
+        continue;
+      }
       const DeviceId parent = AddClusterParent(level, list, m, sockets_made, b);
-      for (DeviceId child : children) b.AddPcie(child, parent, kPcieGen4Gbps);
-      for (int i : list) top[i] = parent;
+      for (DeviceId child : children) {
+        b.AddPcie(child, parent, kPcieGen4Gbps);
+      }
+      for (int i : list) {
+        top[i] = parent;
+      }
     }
   }
 }
@@ -418,9 +470,13 @@ void AddPcieTree(const SmiMatrix& m, std::vector<DeviceId>& top, TopologyBuilder
 void JoinSockets(const std::vector<DeviceId>& socket_of, TopologyBuilder& b) {
   std::vector<DeviceId> sockets;
   for (const DeviceId s : socket_of) {
-    if (std::find(sockets.begin(), sockets.end(), s) == sockets.end()) sockets.push_back(s);
+    if (std::find(sockets.begin(), sockets.end(), s) == sockets.end()) {
+      sockets.push_back(s);
+    }
   }
-  for (size_t s = 1; s < sockets.size(); ++s) b.AddInterSocket(sockets[0], sockets[s]);
+  for (size_t s = 1; s < sockets.size(); ++s) {
+    b.AddInterSocket(sockets[0], sockets[s]);
+  }
 }
 
 // The graph must reproduce every fact the matrix states; else the first pair that disagrees.
@@ -430,7 +486,9 @@ absl::Status CheckReproducesMatrix(const SmiMatrix& m, const Topology& topo) {
   auto label = [&](int i) { return i < g ? absl::StrCat("GPU", i) : m.nic_labels[i - g]; };
   for (int a = 0; a < g; ++a) {
     for (int c = 0; c < n; ++c) {
-      if (a == c || !m.cells[a][c]) continue;
+      if (a == c || !m.cells[a][c]) {
+        continue;
+      }
       const SmiCell& cell = *m.cells[a][c];
       const PathKind got = c < g ? topo.GpuPath(a, c) : topo.GpuNicPath(a, c - g);
       const bool ok = cell.kind == PathKind::kNvlink
@@ -485,12 +543,14 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
   const int g = m.num_gpus;
   const int n = g + static_cast<int>(m.nic_labels.size());
   const double per_link = NvlinkGbpsPerLink(gpu_product);
-  TopologyBuilder b(name, gpu_product);
+  TopologyBuilder b(std::move(name), std::move(gpu_product));
   std::vector<DeviceId> top(n);
   for (int i = 0; i < g; ++i) {
     top[i] = b.AddGpu(absl::StrCat("GPU", i), m.numa[i], m.cpu_affinity[i]);
   }
-  for (int j = 0; g + j < n; ++j) top[g + j] = b.AddNic(m.nic_names[j]);
+  for (int j = 0; g + j < n; ++j) {
+    top[g + j] = b.AddNic(m.nic_names[j]);
+  }
   AddNvlinks(m, top, per_link, b);
   AddPcieTree(m, top, b);
   JoinSockets(top, b);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -101,7 +102,9 @@ struct Args {
 
   std::optional<std::string> Flag(const std::string& name) const {
     for (const auto& [k, v] : flags) {
-      if (k == name) return v;
+      if (k == name) {
+        return v;
+      }
     }
     return std::nullopt;
   }
@@ -113,7 +116,7 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, const std::set<std::string
   Args args;
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a.size() > 2 && a.rfind("--", 0) == 0) {
+    if (a.size() > 2 && absl::StartsWith(a, "--")) {
       std::string name = a.substr(2);
       std::string value;
       const size_t eq = name.find('=');
@@ -124,8 +127,9 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, const std::set<std::string
       }
       if (with_value.count(name)) {
         if (!inline_value) {
-          if (i + 1 >= argc)
+          if (i + 1 >= argc) {
             return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+          }
           value = argv[++i];
         }
         args.flags.emplace_back(name, value);
@@ -148,7 +152,9 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
     return out.str();
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
   out << in.rdbuf();
   return out.str();
 }
@@ -171,8 +177,9 @@ absl::StatusOr<Topology> LoadSource(const Args& args) {
       first != std::string::npos && text[first] == '{'
           ? DecodeTopologyAnnotation(text)
           : ParseNvidiaSmiTopo(text, path, args.Flag("product").value_or(""));
-  if (!t.ok())
+  if (!t.ok()) {
     return absl::Status(t.status().code(), absl::StrCat(path, ": ", t.status().message()));
+  }
   return t;
 }
 
@@ -189,7 +196,9 @@ void PrintAnnotation(const Topology& t, bool pretty) {
 }
 
 absl::StatusOr<int> RunParse(const Args& args) {
-  if (args.positional.size() != 1) return absl::InvalidArgumentError("expected one FILE");
+  if (args.positional.size() != 1) {
+    return absl::InvalidArgumentError("expected one FILE");
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(const std::string text, ReadInput(args.positional[0]));
   absl::StatusOr<Topology> t =
       ParseNvidiaSmiTopo(text, args.Flag("name").value_or(Basename(args.positional[0])),
@@ -203,7 +212,9 @@ absl::StatusOr<int> RunParse(const Args& args) {
 }
 
 absl::StatusOr<int> RunProfiles(const Args& args) {
-  if (!args.positional.empty()) return absl::InvalidArgumentError("profiles takes no arguments");
+  if (!args.positional.empty()) {
+    return absl::InvalidArgumentError("profiles takes no arguments");
+  }
   Json out = Json::array();
   for (const ProfileInfo& p : BuiltinProfiles()) {
     out.push_back({{"name", p.name}, {"gpus", p.gpus}, {"description", p.description}});
@@ -213,7 +224,9 @@ absl::StatusOr<int> RunProfiles(const Args& args) {
 }
 
 absl::StatusOr<int> RunProfile(const Args& args) {
-  if (args.positional.size() != 1) return absl::InvalidArgumentError("expected one profile NAME");
+  if (args.positional.size() != 1) {
+    return absl::InvalidArgumentError("expected one profile NAME");
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(const Topology t, BuiltinProfile(args.positional[0]));
   PrintAnnotation(t, args.Has("pretty"));
   return 0;
@@ -229,7 +242,9 @@ absl::StatusOr<int> RunDescribe(const Args& args) {
     Json brow = Json::array();
     for (int b = 0; b < t.num_gpus(); ++b) {
       std::string kind(PathKindName(t.GpuPath(a, b)));
-      if (t.GpuPath(a, b) == PathKind::kNvlink) kind = absl::StrCat("NV", t.NvlinkCount(a, b));
+      if (t.GpuPath(a, b) == PathKind::kNvlink) {
+        kind = absl::StrCat("NV", t.NvlinkCount(a, b));
+      }
       prow.push_back(kind);
       brow.push_back(t.Bandwidth(a, b));
     }
@@ -237,7 +252,7 @@ absl::StatusOr<int> RunDescribe(const Args& args) {
     bandwidth.push_back(std::move(brow));
     Json nics = Json::array();
     for (const NicDistance& d : t.NearestNics(a)) {
-      nics.push_back({{"nic", t.nic(d.nic).name}, {"path", std::string(PathKindName(d.path))}});
+      nics.push_back({{"nic", t.nic(d.nic).name}, {"path", std::string{PathKindName(d.path)}}});
     }
     gpus.push_back({{"gpu", a},
                     {"numa", t.GpuNuma(a)},
@@ -259,7 +274,9 @@ absl::StatusOr<int> RunDescribe(const Args& args) {
 
 absl::StatusOr<GpuMask> ParseGpuList(const std::string& list, int num_gpus) {
   GpuMask mask = 0;
-  if (list.empty()) return mask;
+  if (list.empty()) {
+    return mask;
+  }
   for (absl::string_view item : absl::StrSplit(list, ',')) {
     int i = 0;
     if (!absl::SimpleAtoi(item, &i) || i < 0 || i >= num_gpus) {
@@ -300,7 +317,7 @@ absl::StatusOr<int> RunBestSet(const Args& args) {
   Print({{"gpus", result->gpu_indices},
          {"bottleneck_gbps", result->bottleneck_gbps},
          {"total_gbps", result->total_gbps},
-         {"worst_path", std::string(PathKindName(result->worst_path))},
+         {"worst_path", std::string{PathKindName(result->worst_path)}},
          {"numa_span", result->numa_span}},
         false);
   return 0;
@@ -308,12 +325,16 @@ absl::StatusOr<int> RunBestSet(const Args& args) {
 
 absl::StatusOr<int> RunMigLayouts(const Args& args) {
   const std::optional<std::string> model = args.Flag("model");
-  if (!model) return absl::InvalidArgumentError("--model MODEL is required");
+  if (!model) {
+    return absl::InvalidArgumentError("--model MODEL is required");
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(const mig::MigGeometry* geometry, mig::GeometryForModel(*model));
   const bool double_memory = args.Has("double-memory");
   std::vector<int> allowed;
   for (const mig::MigProfile& p : geometry->profiles()) {
-    if (!p.media_extensions && (!p.double_memory || double_memory)) allowed.push_back(p.id);
+    if (!p.media_extensions && (!p.double_memory || double_memory)) {
+      allowed.push_back(p.id);
+    }
   }
   ACCELSCHED_ASSIGN_OR_RETURN(const std::vector<mig::MigLayout> layouts,
                               mig::EnumerateMaximalLayouts(*geometry, allowed));
@@ -326,14 +347,14 @@ absl::StatusOr<int> RunMigLayouts(const Args& args) {
       ids.push_back(p.profile_id);
       const mig::MigProfile* profile = *geometry->ProfileById(p.profile_id);
       placements.push_back(
-          {{"profile", std::string(profile->name)}, {"id", p.profile_id}, {"start", p.start}});
+          {{"profile", std::string{profile->name}}, {"id", p.profile_id}, {"start", p.start}});
     }
     std::sort(ids.begin(), ids.end());
     multisets.insert(ids);
     list.push_back(
         {{"layout", mig::FormatLayout(*geometry, layout)}, {"placements", std::move(placements)}});
   }
-  Print({{"model", std::string(geometry->model())},
+  Print({{"model", std::string{geometry->model()}},
          {"double_memory", double_memory},
          {"count", layouts.size()},
          {"distinct_multisets", multisets.size()},
@@ -351,7 +372,9 @@ int Main(int argc, char** argv) {
   const std::string command = argv[1];
   const Command* found = nullptr;
   for (const Command& c : kCommands) {
-    if (command == c.name) found = &c;
+    if (command == c.name) {
+      found = &c;
+    }
   }
   if (found == nullptr) {
     std::cerr << "accelsched-topo: unknown command \"" << command << "\"\n\n" << kUsage;
@@ -370,12 +393,24 @@ int Main(int argc, char** argv) {
   if (!args.ok()) {
     rc = args.status();
   } else {
-    if (command == "parse") rc = RunParse(*args);
-    if (command == "profiles") rc = RunProfiles(*args);
-    if (command == "profile") rc = RunProfile(*args);
-    if (command == "describe") rc = RunDescribe(*args);
-    if (command == "best-set") rc = RunBestSet(*args);
-    if (command == "mig-layouts") rc = RunMigLayouts(*args);
+    if (command == "parse") {
+      rc = RunParse(*args);
+    }
+    if (command == "profiles") {
+      rc = RunProfiles(*args);
+    }
+    if (command == "profile") {
+      rc = RunProfile(*args);
+    }
+    if (command == "describe") {
+      rc = RunDescribe(*args);
+    }
+    if (command == "best-set") {
+      rc = RunBestSet(*args);
+    }
+    if (command == "mig-layouts") {
+      rc = RunMigLayouts(*args);
+    }
   }
   if (!rc.ok()) {
     std::cerr << "accelsched-topo " << command << ": error: " << rc.status().message() << "\n"

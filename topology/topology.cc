@@ -66,11 +66,15 @@ std::vector<PathFacts> PcieDistancesFrom(const Graph& g, VertexId source) {
       out[v] = {PathKind::kSelf, std::numeric_limits<double>::infinity()};
       continue;
     }
-    if (dist[v] == kInf) continue;  // Unconnected: SYS, no bandwidth.
+    if (dist[v] == kInf) {
+      continue;  // Unconnected: SYS, no bandwidth.
+    }
     double bottleneck = std::numeric_limits<double>::infinity();
     for (VertexId u = v; u != source; u = pred[u]) {
       auto [e, ok] = boost::edge(pred[u], u, g);
-      if (ok) bottleneck = std::min(bottleneck, g[e].bandwidth_gbps);
+      if (ok) {
+        bottleneck = std::min(bottleneck, g[e].bandwidth_gbps);
+      }
     }
     out[v] = {static_cast<PathKind>(dist[v]), bottleneck};
   }
@@ -91,13 +95,19 @@ NvlinkPairs CountNvlinks(const Graph& graph, const std::vector<DeviceId>& gpu_de
   NvlinkPairs nv{std::vector<int>(pairs, 0), std::vector<double>(pairs, 0.0)};
   std::map<VertexId, std::vector<std::pair<int, double>>> switch_links;  // switch -> (count, bw)
   std::vector<int> gpu_of_vertex(boost::num_vertices(graph), -1);
-  for (int i = 0; i < g; ++i) gpu_of_vertex[gpu_device[i]] = i;
+  for (int i = 0; i < g; ++i) {
+    gpu_of_vertex[gpu_device[i]] = i;
+  }
   for (auto [it, end] = boost::edges(graph); it != end; ++it) {
     const Link& link = graph[*it];
-    if (link.kind != LinkKind::kNvlink) continue;
+    if (link.kind != LinkKind::kNvlink) {
+      continue;
+    }
     VertexId a = boost::source(*it, graph);
     VertexId b = boost::target(*it, graph);
-    if (gpu_of_vertex[a] < 0) std::swap(a, b);
+    if (gpu_of_vertex[a] < 0) {
+      std::swap(a, b);
+    }
     const int ga = gpu_of_vertex[a];
     const int gb = gpu_of_vertex[b];
     if (gb >= 0) {
@@ -115,7 +125,9 @@ NvlinkPairs CountNvlinks(const Graph& graph, const std::vector<DeviceId>& gpu_de
   for (const auto& [sw, per_gpu] : switch_links) {
     for (int a = 0; a < g; ++a) {
       for (int b = 0; b < g; ++b) {
-        if (a == b) continue;
+        if (a == b) {
+          continue;
+        }
         nv.count[a * g + b] += std::min(per_gpu[a].first, per_gpu[b].first);
         nv.gbps[a * g + b] += std::min(per_gpu[a].second, per_gpu[b].second);
       }
@@ -145,10 +157,14 @@ std::vector<int> GpuNumaNodes(const Graph& graph, const std::vector<DeviceId>& g
   }
   std::map<std::string, int> affinity_group;
   for (int i = 0; i < g; ++i) {
-    if (gpu_numa[i] >= 0) continue;
+    if (gpu_numa[i] >= 0) {
+      continue;
+    }
     const std::string& key = graph[gpu_device[i]].cpu_affinity;
     auto [it, inserted] = affinity_group.emplace(key, max_known + 1);
-    if (inserted) ++max_known;
+    if (inserted) {
+      ++max_known;
+    }
     gpu_numa[i] = it->second;
   }
   return gpu_numa;
@@ -240,22 +256,30 @@ absl::string_view LinkKindName(LinkKind kind) { return kLinkKindNames[static_cas
 
 std::optional<DeviceKind> DeviceKindFromName(absl::string_view name) {
   for (size_t i = 0; i < kDeviceKindNames.size(); ++i) {
-    if (kDeviceKindNames[i] == name) return static_cast<DeviceKind>(i);
+    if (kDeviceKindNames[i] == name) {
+      return static_cast<DeviceKind>(i);
+    }
   }
   return std::nullopt;
 }
 
 std::optional<PathKind> PcieLevelFromName(absl::string_view name) {
-  if (name == "SOC") return PathKind::kSys;  // Drivers before ~2017 printed SOC.
+  if (name == "SOC") {
+    return PathKind::kSys;  // Drivers before ~2017 printed SOC.
+  }
   for (int i = static_cast<int>(PathKind::kPix); i <= static_cast<int>(PathKind::kSys); ++i) {
-    if (kPathKindNames[i] == name) return static_cast<PathKind>(i);
+    if (kPathKindNames[i] == name) {
+      return static_cast<PathKind>(i);
+    }
   }
   return std::nullopt;
 }
 
 std::optional<LinkKind> LinkKindFromName(absl::string_view name) {
   for (size_t i = 0; i < kLinkKindNames.size(); ++i) {
-    if (kLinkKindNames[i] == name) return static_cast<LinkKind>(i);
+    if (kLinkKindNames[i] == name) {
+      return static_cast<LinkKind>(i);
+    }
   }
   return std::nullopt;
 }
@@ -263,7 +287,9 @@ std::optional<LinkKind> LinkKindFromName(absl::string_view name) {
 std::vector<NicDistance> Topology::NearestNics(int gpu) const {
   std::vector<NicDistance> out;
   for (const NicDistance& d : nics_by_distance_[gpu]) {
-    if (!out.empty() && d.path != out.front().path) break;
+    if (!out.empty() && d.path != out.front().path) {
+      break;
+    }
     out.push_back(d);
   }
   return out;
@@ -287,7 +313,9 @@ void Topology::Derive() {
   for (int a = 0; a < g; ++a) {
     const std::vector<PathFacts> facts = PcieDistancesFrom(graph, gpu_device_[a]);
     for (int b = 0; b < g; ++b) {
-      if (a == b) continue;
+      if (a == b) {
+        continue;
+      }
       const PathFacts& f = facts[gpu_device_[b]];
       if (nvlink_count_[a * g + b] > 0) {
         gpu_path_[a * g + b] = PathKind::kNvlink;
@@ -303,7 +331,9 @@ void Topology::Derive() {
       const PathKind kind = facts[nic_device_[j]].kind;
       gpu_nic_path_[a * nn + j] = kind;
       nics_by_distance_[a].push_back({j, kind});
-      if (kind <= PathKind::kPxb) close_nic_gpus_ |= 1u << a;
+      if (kind <= PathKind::kPxb) {
+        close_nic_gpus_ |= 1u << a;
+      }
     }
     std::stable_sort(nics_by_distance_[a].begin(), nics_by_distance_[a].end(),
                      [](const NicDistance& x, const NicDistance& y) { return x.path < y.path; });
@@ -397,8 +427,12 @@ absl::StatusOr<Topology> TopologyBuilder::Build() && {
   topo.name_ = std::move(name_);
   topo.gpu_product_ = std::move(gpu_product_);
   auto holder = std::make_shared<internal::GraphHolder>();
-  for (const Device& d : devices_) boost::add_vertex(d, holder->graph);
-  for (const LinkRecord& r : links_) boost::add_edge(r.a, r.b, r.link, holder->graph);
+  for (const Device& d : devices_) {
+    boost::add_vertex(d, holder->graph);
+  }
+  for (const LinkRecord& r : links_) {
+    boost::add_edge(r.a, r.b, r.link, holder->graph);
+  }
   topo.graph_ = std::move(holder);
   topo.devices_ = std::move(devices_);
   topo.links_ = std::move(links_);
@@ -406,8 +440,12 @@ absl::StatusOr<Topology> TopologyBuilder::Build() && {
   topo.nic_device_.assign(count_[static_cast<int>(DeviceKind::kNic)], 0);
   for (DeviceId v = 0; v < static_cast<DeviceId>(topo.devices_.size()); ++v) {
     const Device& d = topo.devices_[v];
-    if (d.kind == DeviceKind::kGpu) topo.gpu_device_[d.index] = v;
-    if (d.kind == DeviceKind::kNic) topo.nic_device_[d.index] = v;
+    if (d.kind == DeviceKind::kGpu) {
+      topo.gpu_device_[d.index] = v;
+    }
+    if (d.kind == DeviceKind::kNic) {
+      topo.nic_device_[d.index] = v;
+    }
   }
   topo.Derive();
   return topo;

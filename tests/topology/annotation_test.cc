@@ -29,18 +29,26 @@ void ExpectSameFacts(const Topology& a, const Topology& b) {
       EXPECT_EQ(a.NvlinkCount(i, j), b.NvlinkCount(i, j));
       EXPECT_DOUBLE_EQ(a.Bandwidth(i, j), b.Bandwidth(i, j));
     }
-    for (int j = 0; j < a.num_nics(); ++j) EXPECT_EQ(a.GpuNicPath(i, j), b.GpuNicPath(i, j));
+    for (int j = 0; j < a.num_nics(); ++j) {
+      EXPECT_EQ(a.GpuNicPath(i, j), b.GpuNicPath(i, j));
+    }
   }
-  for (int j = 0; j < a.num_nics(); ++j) EXPECT_EQ(a.nic(j).name, b.nic(j).name);
+  for (int j = 0; j < a.num_nics(); ++j) {
+    EXPECT_EQ(a.nic(j).name, b.nic(j).name);
+  }
 }
 
 TEST(AnnotationTest, RoundTripsEveryProfileAndRealMatrix) {
   std::vector<Topology> all;
-  for (const ProfileInfo& p : BuiltinProfiles()) all.push_back(*BuiltinProfile(p.name));
+  for (const ProfileInfo& p : BuiltinProfiles()) {
+    all.push_back(*BuiltinProfile(p.name));
+  }
   // The real matrices when ../shared/data is there; the profiles are checked either way.
   for (const char* file : {"dgx1-v100-8gpu-hybrid-cube-mesh.txt", "hgx-a100-8gpu-nv12-17nic.txt",
                            "hgx-h100-8gpu-nv18-partial.txt", "pcie-8x-rtx4090-sys.txt"}) {
-    if (!HaveSharedData()) break;
+    if (!HaveSharedData()) {
+      break;
+    }
     all.push_back(*ParseNvidiaSmiTopo(
         ReadFileOrEmpty(SharedDataPath(std::string("nvidia-smi-topo/") + file)), file));
   }

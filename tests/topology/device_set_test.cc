@@ -30,9 +30,13 @@ class Oracle {
   using LeftoverKey = std::tuple<int64_t, int64_t, int64_t, int64_t>;
 
   explicit Oracle(const Topology& t) : t_(t), g_(t.num_gpus()), quality_(1u << g_) {
-    for (uint32_t s = 1; s < (1u << g_); ++s) quality_[s] = ComputeQuality(s);
+    for (uint32_t s = 1; s < (1u << g_); ++s) {
+      quality_[s] = ComputeQuality(s);
+    }
     leftover_.resize(1u << g_);
-    for (uint32_t r = 0; r < (1u << g_); ++r) leftover_[r] = ComputeLeftover(r);
+    for (uint32_t r = 0; r < (1u << g_); ++r) {
+      leftover_[r] = ComputeLeftover(r);
+    }
   }
 
   // 0 if no set qualifies.
@@ -40,9 +44,15 @@ class Oracle {
     uint32_t best = 0;
     std::tuple<QualityKey, LeftoverKey, uint32_t> best_key;
     for (uint32_t s = 1; s < (1u << g_); ++s) {
-      if ((s & ~free) != 0 || std::popcount(s) != k) continue;
-      if (nic && !AllCloseNic(s)) continue;
-      if (numa && std::get<2>(quality_[s]) != 1) continue;
+      if ((s & ~free) != 0 || std::popcount(s) != k) {
+        continue;
+      }
+      if (nic && !AllCloseNic(s)) {
+        continue;
+      }
+      if (numa && std::get<2>(quality_[s]) != 1) {
+        continue;
+      }
       auto key = std::make_tuple(quality_[s], leftover_[free & ~s], s);
       if (best == 0 || key < best_key) {
         best = s;
@@ -59,12 +69,16 @@ class Oracle {
 
   bool AllCloseNic(uint32_t s) const {
     for (int i = 0; i < g_; ++i) {
-      if (!((s >> i) & 1)) continue;
+      if (!((s >> i) & 1)) {
+        continue;
+      }
       bool close = false;
       for (int j = 0; j < t_.num_nics(); ++j) {
         close |= t_.GpuNicPath(i, j) == PathKind::kPix || t_.GpuNicPath(i, j) == PathKind::kPxb;
       }
-      if (!close) return false;
+      if (!close) {
+        return false;
+      }
     }
     return true;
   }
@@ -72,15 +86,21 @@ class Oracle {
   QualityKey ComputeQuality(uint32_t s) const {
     std::vector<int> m;
     for (int i = 0; i < g_; ++i) {
-      if ((s >> i) & 1) m.push_back(i);
+      if ((s >> i) & 1) {
+        m.push_back(i);
+      }
     }
     int64_t ring = 0;
-    if (m.size() == 2) ring = Bw(m[0], m[1]);
+    if (m.size() == 2) {
+      ring = Bw(m[0], m[1]);
+    }
     if (m.size() >= 3) {
       std::vector<int> order(m.begin() + 1, m.end());
       do {
         int64_t b = std::min(Bw(m[0], order.front()), Bw(order.back(), m[0]));
-        for (size_t i = 0; i + 1 < order.size(); ++i) b = std::min(b, Bw(order[i], order[i + 1]));
+        for (size_t i = 0; i + 1 < order.size(); ++i) {
+          b = std::min(b, Bw(order[i], order[i + 1]));
+        }
         ring = std::max(ring, b);
       } while (std::next_permutation(order.begin(), order.end()));
     }
@@ -123,17 +143,23 @@ class Oracle {
 std::vector<Topology> SmallTopologies() {
   std::vector<Topology> out;
   for (const ProfileInfo& p : BuiltinProfiles()) {
-    if (p.gpus <= 8) out.push_back(*BuiltinProfile(p.name));
+    if (p.gpus <= 8) {
+      out.push_back(*BuiltinProfile(p.name));
+    }
   }
   for (const char* file : {"dgx1-v100-8gpu-hybrid-cube-mesh.txt", "hgx-a100-8gpu-nv12-17nic.txt",
                            "hgx-h100-8gpu-nv18-partial.txt", "pcie-4x-a10-no-nvlink.txt",
                            "pcie-2x-gtx1080ti-phb.txt", "pcie-8x-rtx4090-sys.txt"}) {
-    if (!HaveSharedData()) break;  // The caller skips after checking the rest.
+    if (!HaveSharedData()) {
+      break;  // The caller skips after checking the rest.
+    }
     const std::string text =
         ReadFileOrEmpty(SharedDataPath(std::string("nvidia-smi-topo/") + file));
     absl::StatusOr<Topology> t = ParseNvidiaSmiTopo(text, file);
     EXPECT_TRUE(t.ok()) << file << ": " << t.status();
-    if (t.ok()) out.push_back(*std::move(t));
+    if (t.ok()) {
+      out.push_back(*std::move(t));
+    }
   }
   out.push_back(GenericPcieTopology(3));
   return out;

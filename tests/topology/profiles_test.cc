@@ -44,14 +44,18 @@ TEST(ProfilesTest, DgxA100Layout) {
   EXPECT_DOUBLE_EQ(t.Bandwidth(0, 7), 300);
   // NPS4: GPU0,1 -> NUMA 3; GPU2,3 -> 1; GPU4,5 -> 7; GPU6,7 -> 5.
   const int want_numa[8] = {3, 3, 1, 1, 7, 7, 5, 5};
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(t.GpuNuma(i), want_numa[i]) << "GPU" << i;
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(t.GpuNuma(i), want_numa[i]) << "GPU" << i;
+  }
   // NIC0/1 at PXB to GPU0/1; storage NICs 8/9 SYS to every GPU.
   EXPECT_EQ(t.GpuNicPath(0, 0), PathKind::kPxb);
   EXPECT_EQ(t.GpuNicPath(1, 1), PathKind::kPxb);
   EXPECT_EQ(t.GpuNicPath(0, 2), PathKind::kSys);
   EXPECT_EQ(t.NearestNics(6).size(), 2u);
   EXPECT_EQ(t.NearestNics(6)[0].nic, 6);
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(t.GpuNicPath(i, 8), PathKind::kSys);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(t.GpuNicPath(i, 8), PathKind::kSys);
+  }
 }
 
 TEST(ProfilesTest, HopperOneNicPerGpuNotInGpuOrder) {

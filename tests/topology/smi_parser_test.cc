@@ -35,7 +35,9 @@ TEST(SmiParserTest, Dgx1HybridCubeMesh) {
     EXPECT_EQ(t.NvlinkCount(p[1], p[0]), 2);
     EXPECT_DOUBLE_EQ(t.Bandwidth(p[0], p[1]), 50);  // 2 x 25 GB/s.
   }
-  for (const auto& p : nv1) EXPECT_EQ(t.NvlinkCount(p[0], p[1]), 1) << p[0] << "-" << p[1];
+  for (const auto& p : nv1) {
+    EXPECT_EQ(t.NvlinkCount(p[0], p[1]), 1) << p[0] << "-" << p[1];
+  }
   EXPECT_EQ(t.GpuPath(0, 5), PathKind::kSys);
   EXPECT_EQ(t.NvlinkCount(0, 5), 0);
   EXPECT_EQ(t.GpuPath(3, 4), PathKind::kSys);
@@ -43,7 +45,9 @@ TEST(SmiParserTest, Dgx1HybridCubeMesh) {
   // Each GPU has 6 links in total.
   for (int a = 0; a < 8; ++a) {
     int links = 0;
-    for (int b = 0; b < 8; ++b) links += t.NvlinkCount(a, b);
+    for (int b = 0; b < 8; ++b) {
+      links += t.NvlinkCount(a, b);
+    }
     EXPECT_EQ(links, 6) << "GPU" << a;
   }
   // mlx5_0 is PIX to GPU2/3, NODE to GPU0/1, SYS to GPU4-7.
@@ -55,8 +59,12 @@ TEST(SmiParserTest, Dgx1HybridCubeMesh) {
   EXPECT_FALSE(t.HasCloseNic(0));
   // No NUMA column: CPU affinity splits the GPUs into two locality groups, 0-3 and 4-7.
   EXPECT_EQ(t.gpu(0).cpu_affinity, "0-11,24-35");
-  for (int i = 1; i < 4; ++i) EXPECT_EQ(t.GpuNuma(i), t.GpuNuma(0));
-  for (int i = 5; i < 8; ++i) EXPECT_EQ(t.GpuNuma(i), t.GpuNuma(4));
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(t.GpuNuma(i), t.GpuNuma(0));
+  }
+  for (int i = 5; i < 8; ++i) {
+    EXPECT_EQ(t.GpuNuma(i), t.GpuNuma(4));
+  }
   EXPECT_NE(t.GpuNuma(0), t.GpuNuma(4));
 }
 
@@ -69,14 +77,18 @@ TEST(SmiParserTest, HgxA100NvSwitchWith17Nics) {
   EXPECT_EQ(t.nic(16).name, "mlx5_bond_0");
   for (int a = 0; a < 8; ++a) {
     for (int b = 0; b < 8; ++b) {
-      if (a == b) continue;
+      if (a == b) {
+        continue;
+      }
       EXPECT_EQ(t.NvlinkCount(a, b), 12);
       EXPECT_DOUBLE_EQ(t.Bandwidth(a, b), 300);  // NV12 x 25 GB/s through the NVSwitch.
     }
     EXPECT_EQ(t.GpuNuma(a), 0);
   }
   // 4 NIC ports per GPU pair at PXB: GPU0/1 -> NIC0-3, GPU6/7 -> NIC12-15.
-  for (int j = 0; j < 4; ++j) EXPECT_EQ(t.GpuNicPath(1, j), PathKind::kPxb);
+  for (int j = 0; j < 4; ++j) {
+    EXPECT_EQ(t.GpuNicPath(1, j), PathKind::kPxb);
+  }
   EXPECT_EQ(t.GpuNicPath(1, 4), PathKind::kSys);
   const std::vector<NicDistance> near = t.NearestNics(6);
   ASSERT_EQ(near.size(), 4u);
@@ -213,7 +225,9 @@ TEST(SmiParserTest, MalformedInputNamesLineAndProblem) {
 
 TEST(SmiParserTest, GpuCountAboveLimitIsRejected) {
   std::string header;
-  for (int i = 0; i <= kMaxGpus; ++i) header += "\tGPU" + std::to_string(i);
+  for (int i = 0; i <= kMaxGpus; ++i) {
+    header += "\tGPU" + std::to_string(i);
+  }
   absl::StatusOr<SmiMatrix> m = ParseSmiMatrix(header + "\n");
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("at most 16 supported"), std::string::npos) << m.status();

@@ -70,7 +70,9 @@ TEST(TopologyTest, BoostGraphMirrorsTheDeviceAndLinkLists) {
   const Graph& g = GraphOf(t);
   ASSERT_EQ(boost::num_vertices(g), t.devices().size());
   ASSERT_EQ(boost::num_edges(g), t.links().size());
-  for (size_t v = 0; v < t.devices().size(); ++v) EXPECT_EQ(g[v].name, t.devices()[v].name);
+  for (size_t v = 0; v < t.devices().size(); ++v) {
+    EXPECT_EQ(g[v].name, t.devices()[v].name);
+  }
   size_t e = 0;
   for (auto [it, end] = boost::edges(g); it != end; ++it, ++e) {
     EXPECT_EQ(static_cast<int>(boost::source(*it, g)), t.links()[e].a);
@@ -117,7 +119,9 @@ TEST(TopologyTest, BuildRejectsInvalidGraphs) {
       {"no GPU", [](TopologyBuilder& b) { b.AddNic("n"); }, "has 0 GPUs; must be 1..16"},
       {"17 GPUs",
        [](TopologyBuilder& b) {
-         for (int i = 0; i < 17; ++i) b.AddGpu("g");
+         for (int i = 0; i < 17; ++i) {
+           b.AddGpu("g");
+         }
        },
        "has 17 GPUs"},
       {"NVLink to a NIC",

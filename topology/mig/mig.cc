@@ -17,6 +17,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
+#include "topology/status_macros.h"
+
 namespace accelsched::topology::mig {
 namespace {
 
@@ -188,7 +190,9 @@ double FragmentationCost(const MigGeometry& geometry, absl::Span<const double> p
   const int free_compute = FreeComputeSlices(geometry, mask);
   double cost = 0.0;
   for (int k = 0; k < geometry.num_profiles(); ++k) {
-    if (probability[k] == 0.0) continue;
+    if (probability[k] == 0.0) {
+      continue;
+    }
     const MigProfile& profile = geometry.profiles()[k];
     const int usable = profile.compute_slices * MaxInstances(mask, profile);
     cost += probability[k] * static_cast<double>(free_compute - usable);
@@ -208,18 +212,30 @@ struct SearchState {
 
 bool CanAdd(const MigGeometry& geometry, const MigProfile& profile, uint8_t mask, int compute,
             bool has_me, int start) {
-  if (!profile.IsLegalStart(start)) return false;
-  if (start + profile.memory_slots > geometry.memory_slots()) return false;
-  if ((profile.SlotMask(start) & mask) != 0) return false;
-  if (compute + profile.compute_slices > geometry.compute_slices()) return false;
-  if (profile.media_extensions && has_me) return false;
+  if (!profile.IsLegalStart(start)) {
+    return false;
+  }
+  if (start + profile.memory_slots > geometry.memory_slots()) {
+    return false;
+  }
+  if ((profile.SlotMask(start) & mask) != 0) {
+    return false;
+  }
+  if (compute + profile.compute_slices > geometry.compute_slices()) {
+    return false;
+  }
+  if (profile.media_extensions && has_me) {
+    return false;
+  }
   return true;
 }
 
 bool IsMaximal(const SearchState& s) {
   for (const MigProfile* profile : s.allowed) {
     for (int start = 0; start < s.geometry->memory_slots(); ++start) {
-      if (CanAdd(*s.geometry, *profile, s.mask, s.compute, s.has_me, start)) return false;
+      if (CanAdd(*s.geometry, *profile, s.mask, s.compute, s.has_me, start)) {
+        return false;
+      }
     }
   }
   return true;
@@ -227,9 +243,13 @@ bool IsMaximal(const SearchState& s) {
 
 // Decides slot `slot` and everything after it. Slots < `slot` are already decided.
 void Search(SearchState& s, int slot) {
-  while (slot < s.geometry->memory_slots() && ((s.mask >> slot) & 1u) != 0) ++slot;
+  while (slot < s.geometry->memory_slots() && ((s.mask >> slot) & 1u) != 0) {
+    ++slot;
+  }
   if (slot >= s.geometry->memory_slots()) {
-    if (IsMaximal(s)) s.out.push_back(s.current);
+    if (IsMaximal(s)) {
+      s.out.push_back(s.current);
+    }
     return;
   }
   // Leave `slot` empty.
@@ -237,7 +257,9 @@ void Search(SearchState& s, int slot) {
   // Or start one allowed profile at `slot`. All slots >= `slot` are still free, so CanAdd only
   // has to look at the start rule, the bounds, compute and +me.
   for (const MigProfile* profile : s.allowed) {
-    if (!CanAdd(*s.geometry, *profile, s.mask, s.compute, s.has_me, slot)) continue;
+    if (!CanAdd(*s.geometry, *profile, s.mask, s.compute, s.has_me, slot)) {
+      continue;
+    }
     const uint8_t saved_mask = s.mask;
     const bool saved_me = s.has_me;
     s.mask |= profile->SlotMask(slot);
@@ -265,7 +287,9 @@ bool LayoutLess(const MigLayout& a, const MigLayout& b) {
 
 absl::StatusOr<int> MigGeometry::IndexOfId(int id) const {
   for (int i = 0; i < num_profiles(); ++i) {
-    if (profiles_[i].id == id) return i;
+    if (profiles_[i].id == id) {
+      return i;
+    }
   }
   return absl::NotFoundError(absl::StrCat("MIG profile ID ", id, " is not defined for ", model_,
                                           "; known IDs: ", KnownIds(*this)));
@@ -273,13 +297,17 @@ absl::StatusOr<int> MigGeometry::IndexOfId(int id) const {
 
 absl::StatusOr<const MigProfile*> MigGeometry::ProfileById(int id) const {
   absl::StatusOr<int> index = IndexOfId(id);
-  if (!index.ok()) return index.status();
+  if (!index.ok()) {
+    return index.status();
+  }
   return &profiles_[*index];
 }
 
 absl::StatusOr<const MigProfile*> MigGeometry::ProfileByName(absl::string_view name) const {
   for (const MigProfile& p : profiles_) {
-    if (p.name == name) return &p;
+    if (p.name == name) {
+      return &p;
+    }
   }
   return absl::NotFoundError(absl::StrCat(
       "MIG profile \"", name, "\" is not defined for ", model_, "; known profiles: ",
@@ -304,7 +332,9 @@ absl::Span<const MigGeometry> BuiltinGeometries() { return kGeometries; }
 
 absl::StatusOr<const MigGeometry*> GeometryForModel(absl::string_view model) {
   for (const MigGeometry& g : kGeometries) {
-    if (absl::EqualsIgnoreCase(g.model(), model)) return &g;
+    if (absl::EqualsIgnoreCase(g.model(), model)) {
+      return &g;
+    }
   }
   return absl::NotFoundError(
       absl::StrCat("unknown MIG GPU model \"", model, "\"; known models: ",
@@ -359,7 +389,9 @@ absl::StatusOr<std::vector<MigLayout>> EnumerateMaximalLayouts(
   state.geometry = &geometry;
   for (int id : allowed_profile_ids) {
     absl::StatusOr<const MigProfile*> profile = geometry.ProfileById(id);
-    if (!profile.ok()) return absl::InvalidArgumentError(profile.status().message());
+    if (!profile.ok()) {
+      return absl::InvalidArgumentError(profile.status().message());
+    }
     if (std::find(state.allowed.begin(), state.allowed.end(), *profile) == state.allowed.end()) {
       state.allowed.push_back(*profile);
     }
@@ -411,19 +443,17 @@ int FreeComputeSlices(const MigGeometry& geometry, uint8_t mask) {
 
 // ---- MigSlotTable ------------------------------------------------------------------------------
 
-absl::StatusOr<MigSlotTable> MigSlotTable::Create(const MigGeometry& geometry,
-                                                  absl::Span<const ProfileDemand> demand) {
-  if (geometry.num_profiles() > kMaxProfilesPerGeometry) {
-    return absl::InvalidArgumentError(absl::StrCat(geometry.model(), " has ",
-                                                   geometry.num_profiles(), " profiles; at most ",
-                                                   kMaxProfilesPerGeometry, " are supported"));
-  }
+namespace {
+
+// The demand weights of `demand` by profile index, normalised to sum to 1 (profiles absent from
+// `demand` get 0). InvalidArgument as documented on MigSlotTable::Create.
+absl::StatusOr<std::vector<double>> NormalisedDemand(const MigGeometry& geometry,
+                                                     absl::Span<const ProfileDemand> demand) {
   if (demand.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("MIG demand distribution for ", geometry.model(), " is empty"));
   }
-  MigSlotTable table(geometry);
-  table.probability_.assign(geometry.num_profiles(), 0.0);
+  std::vector<double> probability(geometry.num_profiles(), 0.0);
   std::vector<bool> seen(geometry.num_profiles(), false);
   double total = 0.0;
   for (const ProfileDemand& d : demand) {
@@ -442,7 +472,7 @@ absl::StatusOr<MigSlotTable> MigSlotTable::Create(const MigGeometry& geometry,
                                                      d.profile_id, " is listed more than once"));
     }
     seen[*index] = true;
-    table.probability_[*index] = d.weight;
+    probability[*index] = d.weight;
     total += d.weight;
   }
   if (!(total > 0.0) || !std::isfinite(total)) {
@@ -450,7 +480,55 @@ absl::StatusOr<MigSlotTable> MigSlotTable::Create(const MigGeometry& geometry,
         absl::StrCat("MIG demand distribution for ", geometry.model(),
                      ": weights must have a positive, finite sum (got ", total, ")"));
   }
-  for (double& p : table.probability_) p /= total;
+  for (double& p : probability) {
+    p /= total;
+  }
+  return probability;
+}
+
+struct BestPlacement {
+  int8_t start = -1;  // -1: the profile does not fit.
+  double cost = 0.0;  // +infinity when it does not fit.
+};
+
+// The start among `free_starts` of `profile` on `mask` that leaves the lowest cost (`cost` is F
+// by mask). Two passes: find the minimum, then the lowest start within tolerance of it. This
+// makes the tie rule independent of the order in which near-equal costs are met.
+BestPlacement FindBestStart(absl::Span<const double> cost, uint8_t mask, uint8_t free_starts,
+                            const MigProfile& profile) {
+  double best = std::numeric_limits<double>::infinity();
+  for (int start = 0; start < kMaxMemorySlots; ++start) {
+    if (((free_starts >> start) & 1u) == 0) {
+      continue;
+    }
+    best = std::min(best, cost[mask | profile.SlotMask(start)]);
+  }
+  BestPlacement placement{-1, best};
+  for (int start = 0; start < kMaxMemorySlots; ++start) {
+    if (((free_starts >> start) & 1u) == 0) {
+      continue;
+    }
+    const double c = cost[mask | profile.SlotMask(start)];
+    if (c <= best + kCostTieTolerance) {
+      placement.start = static_cast<int8_t>(start);
+      placement.cost = c;
+      break;
+    }
+  }
+  return placement;
+}
+
+}  // namespace
+
+absl::StatusOr<MigSlotTable> MigSlotTable::Create(const MigGeometry& geometry,
+                                                  absl::Span<const ProfileDemand> demand) {
+  if (geometry.num_profiles() > kMaxProfilesPerGeometry) {
+    return absl::InvalidArgumentError(absl::StrCat(geometry.model(), " has ",
+                                                   geometry.num_profiles(), " profiles; at most ",
+                                                   kMaxProfilesPerGeometry, " are supported"));
+  }
+  MigSlotTable table(geometry);
+  ACCELSCHED_ASSIGN_OR_RETURN(table.probability_, NormalisedDemand(geometry, demand));
 
   table.cost_.resize(kNumSlotMasks);
   for (int mask = 0; mask < kNumSlotMasks; ++mask) {
@@ -467,24 +545,9 @@ absl::StatusOr<MigSlotTable> MigSlotTable::Create(const MigGeometry& geometry,
           table.entries_[static_cast<size_t>(m) * kMaxProfilesPerGeometry + k];
       entry.free_starts = mig::FreeStarts(mask, profile);
       entry.max_instances = static_cast<uint8_t>(mig::MaxInstances(mask, profile));
-      // Two passes: find the minimum, then the lowest start within tolerance of it. This makes
-      // the tie rule independent of the order in which near-equal costs are met.
-      double best = std::numeric_limits<double>::infinity();
-      for (int start = 0; start < kMaxMemorySlots; ++start) {
-        if (((entry.free_starts >> start) & 1u) == 0) continue;
-        best = std::min(best, table.cost_[mask | profile.SlotMask(start)]);
-      }
-      entry.best_cost = best;
-      entry.best_start = -1;
-      for (int start = 0; start < kMaxMemorySlots; ++start) {
-        if (((entry.free_starts >> start) & 1u) == 0) continue;
-        const double cost = table.cost_[mask | profile.SlotMask(start)];
-        if (cost <= best + kCostTieTolerance) {
-          entry.best_start = static_cast<int8_t>(start);
-          entry.best_cost = cost;
-          break;
-        }
-      }
+      const BestPlacement best = FindBestStart(table.cost_, mask, entry.free_starts, profile);
+      entry.best_start = best.start;
+      entry.best_cost = best.cost;
     }
   }
   return table;

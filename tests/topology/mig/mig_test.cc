@@ -72,7 +72,9 @@ std::vector<std::string> Formatted(const MigGeometry& geometry,
                                    const std::vector<MigLayout>& layouts) {
   std::vector<std::string> out;
   out.reserve(layouts.size());
-  for (const MigLayout& layout : layouts) out.push_back(FormatLayout(geometry, layout));
+  for (const MigLayout& layout : layouts) {
+    out.push_back(FormatLayout(geometry, layout));
+  }
   return out;
 }
 
@@ -151,7 +153,9 @@ TEST(MigGeometryTest, BuiltinModelsHaveTheirShapeAndNames) {
     EXPECT_EQ((*geometry)->compute_slices(), tc.compute_slices);
     EXPECT_EQ((*geometry)->memory_slots(), tc.memory_slots);
     std::vector<std::string> names;
-    for (const MigProfile& p : (*geometry)->profiles()) names.emplace_back(p.name);
+    for (const MigProfile& p : (*geometry)->profiles()) {
+      names.emplace_back(p.name);
+    }
     EXPECT_EQ(names, tc.names);
   }
   EXPECT_EQ(BuiltinGeometries().size(), 9u);
@@ -178,7 +182,9 @@ TEST(MigGeometryTest, SevenSliceFamilyShapesAndStarts) {
       {"7g {0}:8", k7g, 7, 8, 0x01, false, false, "7g"},
   };
   for (const MigGeometry& geometry : BuiltinGeometries()) {
-    if (geometry.compute_slices() != 7) continue;
+    if (geometry.compute_slices() != 7) {
+      continue;
+    }
     for (const auto& tc : cases) {
       SCOPED_TRACE(std::string(geometry.model()) + " " + tc.name);
       absl::StatusOr<const MigProfile*> p = geometry.ProfileById(tc.id);
@@ -313,7 +319,9 @@ TEST(MigLayoutTest, ClassicFiveProfilesHaveExactlyTheNineteenMaximalPlacements) 
   // 14 multisets: 7x1g, 5x1g+2g, 4x1g+3g, 3x1g+2x2g, 3x1g+3g, 3x1g+4g, 2x1g+2g+3g, 1g+3x2g,
   // 1g+2g+3g, 1g+2g+4g, 2x2g+3g, 2x3g, 3g+4g, 7g.
   std::set<std::string> multisets;
-  for (const MigLayout& layout : *layouts) multisets.insert(MultisetKey(a100, layout));
+  for (const MigLayout& layout : *layouts) {
+    multisets.insert(MultisetKey(a100, layout));
+  }
   EXPECT_EQ(multisets.size(), 14u);
   EXPECT_TRUE(multisets.count("1g,1g,1g,3g"));  // 3g@0 leaves slot 7 unusable.
   EXPECT_TRUE(multisets.count("3g,3g"));        // 6 of 7 compute slices.
@@ -326,7 +334,9 @@ TEST(MigLayoutTest, AddingDoubleMemoryOneGGivesSeventyEightPlacements) {
   ASSERT_TRUE(layouts.ok()) << layouts.status();
   EXPECT_EQ(layouts->size(), 78u);
   std::set<std::string> multisets;
-  for (const MigLayout& layout : *layouts) multisets.insert(MultisetKey(a100, layout));
+  for (const MigLayout& layout : *layouts) {
+    multisets.insert(MultisetKey(a100, layout));
+  }
   EXPECT_EQ(multisets.size(), 38u);
   const std::vector<std::string> got = Formatted(a100, *layouts);
   // The double-memory 1g at slot 6 is the only small profile that reaches slot 7, and a new
@@ -373,7 +383,9 @@ TEST(MigLayoutTest, EnumeratedLayoutsAreValidMaximalSortedAndUnique) {
   for (const MigGeometry& geometry : BuiltinGeometries()) {
     SCOPED_TRACE(geometry.model());
     std::vector<int> all_ids;
-    for (const MigProfile& p : geometry.profiles()) all_ids.push_back(p.id);
+    for (const MigProfile& p : geometry.profiles()) {
+      all_ids.push_back(p.id);
+    }
     absl::StatusOr<std::vector<MigLayout>> layouts = EnumerateMaximalLayouts(geometry, all_ids);
     ASSERT_TRUE(layouts.ok()) << layouts.status();
     ASSERT_FALSE(layouts->empty());
@@ -388,12 +400,15 @@ TEST(MigLayoutTest, EnumeratedLayoutsAreValidMaximalSortedAndUnique) {
       absl::StatusOr<uint8_t> mask = LayoutMask(geometry, layout);
       ASSERT_TRUE(mask.ok()) << mask.status();
       bool has_me = false;
-      for (const MigPlacement& p : layout)
+      for (const MigPlacement& p : layout) {
         has_me |= Profile(geometry, p.profile_id).media_extensions;
+      }
       // Maximal: no profile has a free legal start (compute never binds beyond memory, see
       // FreeComputeSlices), except +me profiles when a +me instance exists.
       for (const MigProfile& p : geometry.profiles()) {
-        if (p.media_extensions && has_me) continue;
+        if (p.media_extensions && has_me) {
+          continue;
+        }
         EXPECT_EQ(FreeStarts(*mask, p), 0) << p.name;
       }
     }
@@ -693,15 +708,21 @@ struct Reference {
 };
 
 bool SlotsFree(const MigGeometry& g, const MigProfile& p, uint8_t mask, int start) {
-  if (((p.start_mask >> start) & 1) == 0) return false;
+  if (((p.start_mask >> start) & 1) == 0) {
+    return false;
+  }
   for (int slot = start; slot < start + p.memory_slots; ++slot) {
-    if (slot >= g.memory_slots() || ((mask >> slot) & 1) != 0) return false;
+    if (slot >= g.memory_slots() || ((mask >> slot) & 1) != 0) {
+      return false;
+    }
   }
   return true;
 }
 
 uint8_t Occupy(const MigProfile& p, uint8_t mask, int start) {
-  for (int slot = start; slot < start + p.memory_slots; ++slot) mask |= uint8_t{1} << slot;
+  for (int slot = start; slot < start + p.memory_slots; ++slot) {
+    mask |= uint8_t{1} << slot;
+  }
   return mask;
 }
 
@@ -718,19 +739,27 @@ Reference Recompute(const MigGeometry& g, const MigProfile& p, uint8_t mask) {
     uint8_t used = mask;
     bool ok = true;
     for (size_t i = 0; i < starts.size() && ok; ++i) {
-      if (((subset >> i) & 1) == 0) continue;
+      if (((subset >> i) & 1) == 0) {
+        continue;
+      }
       ok = SlotsFree(g, p, used, starts[i]);
       used = Occupy(p, used, starts[i]);
     }
-    if (ok) r.max_instances = std::max(r.max_instances, std::popcount(subset));
+    if (ok) {
+      r.max_instances = std::max(r.max_instances, std::popcount(subset));
+    }
   }
-  if (p.media_extensions) r.max_instances = std::min(r.max_instances, 1);
+  if (p.media_extensions) {
+    r.max_instances = std::min(r.max_instances, 1);
+  }
   return r;
 }
 
 double RecomputeCost(const MigGeometry& g, const std::vector<double>& p, uint8_t mask) {
   int free = 0;
-  for (int slot = 0; slot < g.compute_slices(); ++slot) free += ((mask >> slot) & 1) == 0;
+  for (int slot = 0; slot < g.compute_slices(); ++slot) {
+    free += ((mask >> slot) & 1) == 0;
+  }
   double cost = 0;
   for (int k = 0; k < g.num_profiles(); ++k) {
     const MigProfile& profile = g.profiles()[k];
@@ -760,8 +789,12 @@ TEST(MigSlotTableTest, MatchesBruteForceForEveryMaskAndProfile) {
     const MigSlotTable table = Table(g, tc.demand);
     std::vector<double> p(g.num_profiles(), 0.0);
     double total = 0;
-    for (const ProfileDemand& d : tc.demand) total += d.weight;
-    for (const ProfileDemand& d : tc.demand) p[Index(g, d.profile_id)] = d.weight / total;
+    for (const ProfileDemand& d : tc.demand) {
+      total += d.weight;
+    }
+    for (const ProfileDemand& d : tc.demand) {
+      p[Index(g, d.profile_id)] = d.weight / total;
+    }
 
     for (int m = 0; m < kNumSlotMasks; ++m) {
       const uint8_t mask = static_cast<uint8_t>(m);
