@@ -45,6 +45,7 @@ class ClusterState {
   explicit ClusterState(ClusterSnapshot initial) : snapshot_(std::move(initial)) {}
 
   // The current state, by reference: valid until the next Apply/Release.
+  // NOLINTNEXTLINE(readability-identifier-naming): Google-style accessor, snake_case.
   const ClusterSnapshot& view() const { return snapshot_; }
   // An immutable copy of the current state.
   std::shared_ptr<const ClusterSnapshot> Snapshot() const {

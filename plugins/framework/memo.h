@@ -71,6 +71,7 @@ class SolverMemo {
     uint64_t score_misses = 0;
     uint64_t shapes_built = 0;
   };
+  // NOLINTNEXTLINE(readability-identifier-naming): Google-style accessor, snake_case.
   Stats stats() const;
 
  private:

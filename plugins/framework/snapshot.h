@@ -104,18 +104,23 @@ struct NodeInfo {
   // [17] MIG instances. CPU-only pods are not counted.
   std::array<int16_t, kNumGpuClasses> pods_by_gpu_class{};
 
+  // NOLINTNEXTLINE(readability-identifier-naming): Google-style accessor, snake_case.
   GpuMask all_gpus() const { return static_cast<GpuMask>((1u << gpu_count) - 1u); }
   // GPUs that can be handed out whole: entirely free, not MIG-enabled.
   GpuMask WholeFreeGpus() const {
     GpuMask m = 0;
     for (int i = 0; i < gpu_count; ++i) {
-      if (gpu_free_milli[i] == 1000 && ((mig_enabled >> i) & 1u) == 0) m |= GpuMask{1} << i;
+      if (gpu_free_milli[i] == 1000 && ((mig_enabled >> i) & 1u) == 0) {
+        m |= GpuMask{1} << i;
+      }
     }
     return m;
   }
   int64_t GpuFreeMilliTotal() const {
     int64_t sum = 0;
-    for (int i = 0; i < gpu_count; ++i) sum += gpu_free_milli[i];
+    for (int i = 0; i < gpu_count; ++i) {
+      sum += gpu_free_milli[i];
+    }
     return sum;
   }
   // The label's value, or nullopt.
@@ -143,9 +148,12 @@ class ClusterSnapshot {
   };
   struct NodeRange {
     NodeIterator b, e;
+    // NOLINTBEGIN(readability-identifier-naming): the range-for protocol needs begin/end.
     NodeIterator begin() const { return b; }
     NodeIterator end() const { return e; }
+    // NOLINTEND(readability-identifier-naming)
   };
+  // NOLINTBEGIN(readability-identifier-naming): Google-style accessors are snake_case.
   NodeRange nodes() const { return {{this, 0}, {this, num_nodes_}}; }
   const NodeInfo& node(NodeIndex i) const {
     const size_t k = static_cast<size_t>(i);
@@ -177,6 +185,7 @@ class ClusterSnapshot {
   // (which change only what is free). Node indices mean the same node in two snapshots of one
   // layout.
   uint64_t layout() const { return layout_; }
+  // NOLINTEND(readability-identifier-naming)
 
  private:
   friend class ClusterSnapshotBuilder;

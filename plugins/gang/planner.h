@@ -54,6 +54,7 @@ class NetworkDomains {
   // `level_keys`: node label keys, innermost level first.
   static NetworkDomains Build(const ClusterSnapshot& snapshot, std::vector<std::string> level_keys);
 
+  // NOLINTBEGIN(readability-identifier-naming): Google-style accessors are snake_case.
   uint64_t layout() const { return layout_; }
   const std::vector<std::string>& keys() const { return keys_; }
   int num_levels() const { return static_cast<int>(keys_.size()); }
@@ -63,6 +64,7 @@ class NetworkDomains {
   int domain_of(int level, NodeIndex n) const {
     return domain_of_[static_cast<size_t>(level)][static_cast<size_t>(n)];
   }
+  // NOLINTEND(readability-identifier-naming)
 
  private:
   uint64_t layout_ = 0;
