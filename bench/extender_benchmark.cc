@@ -35,7 +35,9 @@ std::unique_ptr<Fixture> MakeCluster(int n) {
     const std::string name = absl::StrFormat("node-%05d", i);
     f->names.push_back(name);
     items.push_back(load::FullNode(name));
-    if (i >= n / 2) continue;
+    if (i >= n / 2) {
+      continue;
+    }
     items.push_back(
         {{"kind", "Pod"},
          {"metadata",
@@ -83,12 +85,13 @@ void RunCycles(benchmark::State& state, Fixture& f) {
   const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f.names}}.dump();
   std::vector<std::string> survivors(f.names.begin() + 2500, f.names.end());
   const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     FilterThenPrioritize(f, filter_body, prioritize_body);
   }
   state.SetItemsProcessed(state.iterations() * 5000);
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ name (STYLE.md).
 void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   RunCycles(state, *f);
@@ -98,6 +101,7 @@ void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
 // cannot concern the 8-GPU probe (the fast path). Arg 1: it is exclusive-node, so the survivors
 // are checked; they are the empty nodes, which their pod count clears without asking the
 // ledger.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ name (STYLE.md).
 void BM_ExtenderFilterPrioritize5000NamesWithTenancy(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   f->cluster.extender->SetIsolation(
@@ -110,6 +114,7 @@ void BM_ExtenderFilterPrioritize5000NamesWithTenancy(benchmark::State& state) {
 // As above, with the cluster changing between cycles as a live one does: after each cycle a
 // 1-GPU pod is bound to one of the busy nodes (not timed), so SolverMemo must recompute that
 // node. Every 4 cycles the pods are released again, so the cluster does not fill up.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ name (STYLE.md).
 void BM_ExtenderFilterPrioritize5000NamesWithChurn(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f->names}}.dump();
@@ -117,7 +122,7 @@ void BM_ExtenderFilterPrioritize5000NamesWithChurn(benchmark::State& state) {
   const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
   int64_t cycle = 0;
   std::vector<std::string> bound;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     FilterThenPrioritize(*f, filter_body, prioritize_body);
 
     state.PauseTiming();
@@ -139,18 +144,23 @@ void BM_ExtenderFilterPrioritize5000NamesWithChurn(benchmark::State& state) {
     }
     bound.push_back(uid);
     if (bound.size() == 4) {
-      for (const std::string& b : bound) (void)f->cluster.ledger->Release(b);
+      for (const std::string& b : bound) {
+        (void)f->cluster.ledger->Release(b);
+      }
       bound.clear();
     }
     state.ResumeTiming();
   }
-  for (const std::string& b : bound) (void)f->cluster.ledger->Release(b);
+  for (const std::string& b : bound) {
+    (void)f->cluster.ledger->Release(b);
+  }
   state.SetItemsProcessed(state.iterations() * 5000);
 }
 
 // The parts of the benchmark above, for where the time goes: decoding the filter request (a
 // list seen before: the codec's list cache answers; or each time another list, more than the
 // cache keeps), and encoding its answer (2,500 survivors, 2,500 failed with one shared reason).
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ name (STYLE.md).
 void BM_ExtenderDecodeFilter5000Names(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   const bool repeated = state.range(0) == 1;
@@ -161,31 +171,35 @@ void BM_ExtenderDecodeFilter5000Names(benchmark::State& state) {
     bodies.push_back(Json{{"Pod", Pod8()}, {"NodeNames", names}}.dump());
   }
   size_t next = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     auto args = codec::DecodeExtenderArgs(absl::string_view(bodies[next++ % bodies.size()]));
     benchmark::DoNotOptimize(args->node_names.names().data());
   }
   state.SetLabel(repeated ? "same list each time" : "another list each time");
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ name (STYLE.md).
 void BM_ExtenderEncodeFilter5000Names(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f->names}}.dump();
   auto args = codec::DecodeExtenderArgs(absl::string_view(filter_body));
   auto result = f->cluster.extender->Filter(*args);
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     std::string out = codec::EncodeFilterResultText(*args, *result);
     benchmark::DoNotOptimize(out.data());
   }
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ name (STYLE.md).
 void BM_ExtenderFilter500FullNodes(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(500);
   Json items = Json::array();
-  for (const std::string& n : f->names) items.push_back(load::FullNode(n));
+  for (const std::string& n : f->names) {
+    items.push_back(load::FullNode(n));
+  }
   const std::string body =
       Json{{"Pod", Pod8()}, {"Nodes", {{"kind", "NodeList"}, {"items", items}}}}.dump();
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     auto args = codec::DecodeExtenderArgs(absl::string_view(body));
     auto result = f->cluster.extender->Filter(*args);
     std::string out = codec::EncodeFilterResultText(*args, *result);

@@ -48,6 +48,7 @@ struct ScenarioPod {
 // every node gets kubernetes.io/hostname, topology.accelsched.io/rack and
 // topology.accelsched.io/block in node order (nodes_per_rack nodes per rack, racks_per_block
 // racks per block).
+// NOLINTNEXTLINE(readability-identifier-naming): Google style names constants kName.
 inline const std::vector<std::string> kNetworkLevelKeys = {
     "kubernetes.io/hostname", "topology.accelsched.io/rack", "topology.accelsched.io/block"};
 
