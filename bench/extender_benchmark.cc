@@ -36,7 +36,9 @@ std::unique_ptr<Fixture> MakeCluster(int n) {
     const std::string name = absl::StrFormat("node-%05d", i);
     f->names.push_back(name);
     items.push_back(load::FullNode(name));
-    if (i >= n / 2) continue;
+    if (i >= n / 2) {
+      continue;
+    }
     items.push_back(
         {{"kind", "Pod"},
          {"metadata",
@@ -84,12 +86,11 @@ void RunCycles(benchmark::State& state, Fixture& f) {
   const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f.names}}.dump();
   std::vector<std::string> survivors(f.names.begin() + 2500, f.names.end());
   const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     FilterThenPrioritize(f, filter_body, prioritize_body);
   }
   state.SetItemsProcessed(state.iterations() * 5000);
 }
-
 void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   RunCycles(state, *f);
@@ -118,7 +119,7 @@ void BM_ExtenderFilterPrioritize5000NamesWithChurn(benchmark::State& state) {
   const std::string prioritize_body = Json{{"Pod", Pod8()}, {"NodeNames", survivors}}.dump();
   int64_t cycle = 0;
   std::vector<std::string> bound;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     FilterThenPrioritize(*f, filter_body, prioritize_body);
 
     state.PauseTiming();
@@ -140,12 +141,16 @@ void BM_ExtenderFilterPrioritize5000NamesWithChurn(benchmark::State& state) {
     }
     bound.push_back(uid);
     if (bound.size() == 4) {
-      for (const std::string& b : bound) (void)f->cluster.ledger->Release(b);
+      for (const std::string& b : bound) {
+        (void)f->cluster.ledger->Release(b);
+      }
       bound.clear();
     }
     state.ResumeTiming();
   }
-  for (const std::string& b : bound) (void)f->cluster.ledger->Release(b);
+  for (const std::string& b : bound) {
+    (void)f->cluster.ledger->Release(b);
+  }
   state.SetItemsProcessed(state.iterations() * 5000);
 }
 
@@ -162,31 +167,31 @@ void BM_ExtenderDecodeFilter5000Names(benchmark::State& state) {
     bodies.push_back(Json{{"Pod", Pod8()}, {"NodeNames", names}}.dump());
   }
   size_t next = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     auto args = codec::DecodeExtenderArgs(absl::string_view(bodies[next++ % bodies.size()]));
     benchmark::DoNotOptimize(args->node_names.names().data());
   }
   state.SetLabel(repeated ? "same list each time" : "another list each time");
 }
-
 void BM_ExtenderEncodeFilter5000Names(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   const std::string filter_body = Json{{"Pod", Pod8()}, {"NodeNames", f->names}}.dump();
   auto args = codec::DecodeExtenderArgs(absl::string_view(filter_body));
   auto result = f->cluster.extender->Filter(*args);
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     std::string out = codec::EncodeFilterResultText(*args, *result);
     benchmark::DoNotOptimize(out.data());
   }
 }
-
 void BM_ExtenderFilter500FullNodes(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(500);
   Json items = Json::array();
-  for (const std::string& n : f->names) items.push_back(load::FullNode(n));
+  for (const std::string& n : f->names) {
+    items.push_back(load::FullNode(n));
+  }
   const std::string body =
       Json{{"Pod", Pod8()}, {"Nodes", {{"kind", "NodeList"}, {"items", items}}}}.dump();
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     auto args = codec::DecodeExtenderArgs(absl::string_view(body));
     auto result = f->cluster.extender->Filter(*args);
     std::string out = codec::EncodeFilterResultText(*args, *result);

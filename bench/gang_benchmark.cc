@@ -17,7 +17,6 @@
 
 namespace accelsched::plugins {
 namespace {
-
 const std::vector<std::string> kLevels = {"kubernetes.io/hostname", "topology.accelsched.io/rack",
                                           "topology.accelsched.io/block"};
 
@@ -49,7 +48,9 @@ GangFixture MakeGangCluster(int nodes) {
   f.cluster = std::make_unique<ClusterState>(*std::move(b).Build());
   std::mt19937_64 rng(1);
   for (NodeIndex i = 0; i < nodes; ++i) {
-    if (rng() % 2 == 0) continue;
+    if (rng() % 2 == 0) {
+      continue;
+    }
     Assignment a;
     a.node = i;
     a.gpus = 0x0f;
@@ -58,7 +59,6 @@ GangFixture MakeGangCluster(int nodes) {
   }
   return f;
 }
-
 void BM_PlanGang128x8On10000Nodes(benchmark::State& state) {
   static GangFixture f = MakeGangCluster(10000);
   GangSpec g;
@@ -73,7 +73,7 @@ void BM_PlanGang128x8On10000Nodes(benchmark::State& state) {
   }
   const NetworkDomains domains = NetworkDomains::Build(f.cluster->view(), kLevels);
   int level = -1;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     absl::StatusOr<GangPlanOutcome> out = PlanGang(*f.solver, f.cluster->view(), domains, g);
     if (!out.ok() || !out->plan.has_value()) {
       state.SkipWithError("no plan");
@@ -87,7 +87,7 @@ void BM_PlanGang128x8On10000Nodes(benchmark::State& state) {
 // Building the domains, once per cluster layout (not per gang).
 void BM_NetworkDomainsBuild10000Nodes(benchmark::State& state) {
   static GangFixture f = MakeGangCluster(10000);
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     NetworkDomains d = NetworkDomains::Build(f.cluster->view(), kLevels);
     benchmark::DoNotOptimize(d.at(0).size());
   }
@@ -106,7 +106,7 @@ void BM_GangFirstMemberAdmit128x8On10000Nodes(benchmark::State& state) {
     spec.cpu_milli = n.cpu_capacity_milli;
     spec.memory_mib = n.memory_capacity_mib;
     spec.gpu_model = "H100";
-    spec.gpu_count = n.gpu_count;
+    spec.gpu_count = int{n.gpu_count};  // Widens the int8_t count.
     spec.gpu_memory_mib = 81920;
     spec.labels = *n.labels;
     specs.push_back(std::move(spec));
@@ -114,7 +114,9 @@ void BM_GangFirstMemberAdmit128x8On10000Nodes(benchmark::State& state) {
   std::unique_ptr<scheduler::Ledger> ledger = *scheduler::Ledger::Create(specs);
   for (NodeIndex i = 0; i < f.cluster->view().num_nodes(); ++i) {
     const NodeInfo& n = f.cluster->view().node(i);
-    if (n.WholeFreeGpus() == 0xff) continue;
+    if (n.WholeFreeGpus() == 0xff) {
+      continue;
+    }
     PodRequest busy;
     busy.cpu_milli = 32000;
     busy.gpu_count = 4;
@@ -142,7 +144,7 @@ void BM_GangFirstMemberAdmit128x8On10000Nodes(benchmark::State& state) {
     gangs.Observe(p);
     members.push_back(std::move(p));
   }
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     absl::StatusOr<scheduler::GangCoordinator::Admission> a = gangs.Admit(members[0]);
     if (!a.ok() || a->kind != scheduler::GangCoordinator::Admission::Kind::kNode) {
       state.SkipWithError("no reservation");

@@ -28,8 +28,8 @@ struct Fixture {
 PodRequest WholeGpus(int k) {
   PodRequest p;
   p.name = "bench/whole";
-  p.cpu_milli = 8000 * k;
-  p.memory_mib = 32768 * k;
+  p.cpu_milli = int64_t{8000} * k;
+  p.memory_mib = int64_t{32768} * k;
   p.gpu_count = k;
   return p;
 }
@@ -97,10 +97,14 @@ const Fixture& GetFixture() {
       const NodeIndex n = static_cast<NodeIndex>(rng() % 5000);
       CycleState cs = *f->solver->PreFilter(pod, f->state->view(), /*explain=*/false);
       auto a = f->solver->Reserve(cs, pod, f->state->view(), n);
-      if (a.ok() && a->has_value()) (void)f->state->Apply(**a);
+      if (a.ok() && a->has_value()) {
+        (void)f->state->Apply(**a);
+      }
     }
     f->all.resize(5000);
-    for (int i = 0; i < 5000; ++i) f->all[static_cast<size_t>(i)] = i;
+    for (int i = 0; i < 5000; ++i) {
+      f->all[static_cast<size_t>(i)] = i;
+    }
     return f.release();
   }();
   return *fixture;
@@ -110,7 +114,7 @@ void RunFilterScore(benchmark::State& state, const PodRequest& pod) {
   const Fixture& f = GetFixture();
   const ClusterSnapshot& view = f.state->view();
   int64_t feasible = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     CycleState cs = *f.solver->PreFilter(pod, view, /*explain=*/false);
     FilterResult filtered = *f.solver->Filter(cs, pod, view, f.all);
     std::vector<int64_t> totals = *f.solver->Score(cs, pod, view, filtered.feasible);
@@ -120,7 +124,6 @@ void RunFilterScore(benchmark::State& state, const PodRequest& pod) {
   state.counters["feasible_nodes"] = static_cast<double>(feasible);
   state.SetItemsProcessed(state.iterations() * 5000);
 }
-
 void BM_SolverFilterScore5000_WholeGpu4(benchmark::State& state) {
   RunFilterScore(state, WholeGpus(4));
 }

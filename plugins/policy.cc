@@ -24,7 +24,9 @@ absl::Span<const std::string_view> PolicyNames() { return kPolicies; }
 
 absl::Status ValidatePolicyConfig(const PolicyConfig& config) {
   bool known = false;
-  for (std::string_view p : kPolicies) known = known || p == config.policy;
+  for (std::string_view p : kPolicies) {
+    known = known || p == config.policy;
+  }
   if (!known) {
     std::vector<std::string> names(kPolicies.begin(), kPolicies.end());
     return absl::InvalidArgumentError(absl::StrCat("policy: unknown policy '", config.policy,
@@ -52,7 +54,9 @@ absl::Status ValidatePolicyConfig(const PolicyConfig& config) {
 
 absl::StatusOr<std::unique_ptr<Solver>> BuildSolver(const PolicyConfig& config,
                                                     const WorkloadModel& workload) {
-  if (absl::Status s = ValidatePolicyConfig(config); !s.ok()) return s;
+  if (absl::Status s = ValidatePolicyConfig(config); !s.ok()) {
+    return s;
+  }
   SolverBuilder b;
   b.RandomTies(config.random_ties);
   b.Add(std::make_unique<ResourceFit>());
@@ -72,7 +76,9 @@ absl::StatusOr<std::unique_ptr<Solver>> BuildSolver(const PolicyConfig& config,
     auto packing = std::make_unique<AccelschedPacking>(workload.shapes);
     absl::StatusOr<std::unique_ptr<MigFragmentation>> mig_reserve =
         MigFragmentation::Create(workload.mig_demand);
-    if (!mig_reserve.ok()) return mig_reserve.status();
+    if (!mig_reserve.ok()) {
+      return mig_reserve.status();
+    }
     auto allocator = std::make_unique<AccelschedAllocator>(packing.get(), std::move(*mig_reserve));
     b.Add(std::move(packing), config.fragmentation_weight);
     if (config.topology_weight > 0) {
@@ -81,16 +87,28 @@ absl::StatusOr<std::unique_ptr<Solver>> BuildSolver(const PolicyConfig& config,
     if (config.mig_weight > 0) {
       absl::StatusOr<std::unique_ptr<MigFragmentation>> mig =
           MigFragmentation::Create(workload.mig_demand);
-      if (!mig.ok()) return mig.status();
+      if (!mig.ok()) {
+        return mig.status();
+      }
       b.Add(std::move(*mig), config.mig_weight);
     }
     b.Add(std::move(allocator));
   } else {
-    if (p == "firstfit") b.Add(std::make_unique<FirstFitScore>());
-    if (p == "bestfit") b.Add(std::make_unique<BestFitScore>());
-    if (p == "dotprod") b.Add(std::make_unique<DotProductScore>());
-    if (p == "gpupacking") b.Add(std::make_unique<GpuPackingScore>());
-    if (p == "gpuclustering") b.Add(std::make_unique<GpuClusteringScore>());
+    if (p == "firstfit") {
+      b.Add(std::make_unique<FirstFitScore>());
+    }
+    if (p == "bestfit") {
+      b.Add(std::make_unique<BestFitScore>());
+    }
+    if (p == "dotprod") {
+      b.Add(std::make_unique<DotProductScore>());
+    }
+    if (p == "gpupacking") {
+      b.Add(std::make_unique<GpuPackingScore>());
+    }
+    if (p == "gpuclustering") {
+      b.Add(std::make_unique<GpuClusteringScore>());
+    }
     b.Add(std::make_unique<GpuAllocator>(ShareChoice::kBest));
   }
   return std::move(b).Build();

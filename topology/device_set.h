@@ -80,8 +80,6 @@ class DeviceSetSearch {
  public:
   // Builds the tables; InvalidArgument if the topology has more than kMaxGpus GPUs.
   static absl::StatusOr<DeviceSetSearch> Create(const Topology& topology);
-
-  // NOLINTNEXTLINE(readability-identifier-naming): Google-style accessor, snake_case.
   int num_gpus() const { return g_; }
 
   // The best set for the request, or nullopt if no set satisfies it (fewer than k free GPUs, or the

@@ -256,7 +256,6 @@ struct ProfileEntry {
 };
 
 const std::vector<ProfileEntry>& Entries() {
-  // NOLINTNEXTLINE(readability-identifier-naming): Google style names constants kName.
   static const auto* const kEntries = new std::vector<ProfileEntry>{
       {{"dgx1-v100", "DGX-1/HGX-1: 8x V100 SXM2, NVLink2 hybrid cube-mesh (NV1/NV2), 4 EDR HCAs",
         8},
@@ -319,7 +318,6 @@ const std::vector<ProfileEntry>& Entries() {
 }  // namespace
 
 const std::vector<ProfileInfo>& BuiltinProfiles() {
-  // NOLINTNEXTLINE(readability-identifier-naming): Google style names constants kName.
   static const auto* const kInfos = [] {
     auto* infos = new std::vector<ProfileInfo>;
     for (const ProfileEntry& e : Entries()) {

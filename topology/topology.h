@@ -116,8 +116,6 @@ class Topology {
   Topology(Topology&&) = default;
   Topology& operator=(Topology&&) = default;
   ~Topology() = default;
-
-  // NOLINTBEGIN(readability-identifier-naming): Google-style accessors are snake_case.
   const std::string& name() const { return name_; }
   // The GPU product as GPU feature discovery reports it (may be empty).
   const std::string& gpu_product() const { return gpu_product_; }
@@ -132,7 +130,6 @@ class Topology {
   GpuMask all_gpus() const { return (1u << num_gpus()) - 1; }  // num_gpus() <= kMaxGpus.
   const Device& gpu(int i) const { return devices_[gpu_device_[i]]; }
   const Device& nic(int j) const { return devices_[nic_device_[j]]; }
-  // NOLINTEND(readability-identifier-naming)
 
   // GPU pair facts; a == b gives kSelf / 0 links / 0 bandwidth.
   PathKind GpuPath(int a, int b) const { return gpu_path_[a * num_gpus() + b]; }
@@ -146,7 +143,6 @@ class Topology {
   std::vector<NicDistance> NearestNics(int gpu) const;
   // True if `gpu` has a NIC at PIX or PXB distance (GPUDirect RDMA without the host bridge).
   bool HasCloseNic(int gpu) const { return (close_nic_gpus_ >> gpu) & 1u; }
-  // NOLINTNEXTLINE(readability-identifier-naming): Google-style accessor, snake_case.
   GpuMask close_nic_gpus() const { return close_nic_gpus_; }
 
   // The GPU's NUMA node: the NUMA Affinity nvidia-smi reported or the profile sets; else a
@@ -200,8 +196,6 @@ class TopologyBuilder {
   // Low-level: any edge as given (the annotation decoder uses it; Build() validates).
   void AddLink(DeviceId a, DeviceId b, const Link& link);
   DeviceId AddDevice(Device device);
-
-  // NOLINTNEXTLINE(readability-identifier-naming): Google-style accessor, snake_case.
   int num_devices() const { return static_cast<int>(devices_.size()); }
 
   // Validates (GPU count 1..kMaxGpus, devices/links under the caps, no self loops, link kinds

@@ -13,12 +13,15 @@
 // Exit codes: 0 success, 1 bad usage, 2 the extender misbehaved (HTTP error, malformed answer).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -71,14 +74,22 @@ struct Target {
 
 std::optional<Target> ParseUrl(const std::string& url) {
   std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (absl::StartsWith(rest, "http://")) {
+    rest = rest.substr(7);
+  }
   const size_t colon = rest.find(':');
-  if (colon == std::string::npos) return std::nullopt;
+  if (colon == std::string::npos) {
+    return std::nullopt;
+  }
   Target t;
   t.host = rest.substr(0, colon);
   std::string port = rest.substr(colon + 1);
-  if (size_t slash = port.find('/'); slash != std::string::npos) port = port.substr(0, slash);
-  if (!absl::SimpleAtoi(port, &t.port)) return std::nullopt;
+  if (size_t slash = port.find('/'); slash != std::string::npos) {
+    port = port.substr(0, slash);
+  }
+  if (!absl::SimpleAtoi(port, &t.port)) {
+    return std::nullopt;
+  }
   return t;
 }
 
@@ -94,7 +105,9 @@ std::optional<Flags> ParseFlags(int argc, char** argv) {
   Flags f;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || i + 1 >= argc) return std::nullopt;
+    if (!absl::StartsWith(a, "--") || i + 1 >= argc) {
+      return std::nullopt;
+    }
     f.values[a] = argv[++i];
   }
   return f;
@@ -213,7 +226,9 @@ class Driver {
       return std::nullopt;
     }
     Json j = Json::parse(r->body, nullptr, false);
-    if (j.is_discarded()) return std::nullopt;
+    if (j.is_discarded()) {
+      return std::nullopt;
+    }
     return j;
   }
 
@@ -222,7 +237,9 @@ class Driver {
 
  private:
   void Record(const std::string& request, const std::string& body, const httplib::Result& r) {
-    if (transcript_ == nullptr) return;
+    if (transcript_ == nullptr) {
+      return;
+    }
     *transcript_ << "> " << request << "\n" << body << "\n";
     if (r) {
       *transcript_ << "< " << r->status << "\n" << r->body << "\n";
@@ -240,7 +257,9 @@ class Driver {
 std::string Reasons(const Json& filter) {
   std::map<std::string, int> count;
   for (const char* key : {"FailedNodes", "FailedAndUnresolvableNodes"}) {
-    if (!filter.contains(key) || !filter[key].is_object()) continue;
+    if (!filter.contains(key) || !filter[key].is_object()) {
+      continue;
+    }
     for (auto it = filter[key].begin(); it != filter[key].end(); ++it) {
       std::string reason = it->get<std::string>();
       // Drop the per-node numbers after the first colon's clause for grouping.
@@ -248,19 +267,148 @@ std::string Reasons(const Json& filter) {
     }
   }
   std::vector<std::string> parts;
-  for (const auto& [r, n] : count)
+  parts.reserve(count.size());
+  for (const auto& [r, n] : count) {
     parts.push_back(absl::StrCat(n, n == 1 ? " node: " : " nodes: ", r));
+  }
   return absl::StrJoin(parts, "; ");
 }
 
 // Every node's name, from the extender's /debug/state (with the state, for the demo).
 std::optional<Json> NodeNames(Driver& d, Json* state = nullptr) {
   std::optional<Json> s = d.Get("/debug/state");
-  if (!s) return std::nullopt;
+  if (!s) {
+    return std::nullopt;
+  }
   Json names = Json::array();
-  for (const Json& n : (*s)["nodes"]) names.push_back(n["name"]);
-  if (state != nullptr) *state = std::move(*s);
+  for (const Json& n : (*s)["nodes"]) {
+    names.push_back(n["name"]);
+  }
+  if (state != nullptr) {
+    *state = std::move(*s);
+  }
   return names;
+}
+
+// What the demo's scheduling cycles have done so far.
+struct DemoTally {
+  int bound = 0;
+  int unschedulable = 0;
+  // Pods that failed only because their gang was waiting for members, with their serials:
+  // retried after the first pass, as kube-scheduler's queue would retry them.
+  std::vector<std::pair<DemoPod, int>> retry;
+};
+
+// The devices of the pod with UID `uid` as the extender annotated them ("gpu-ids=0,1 ..."), from
+// /debug/state; empty if the state cannot be read.
+std::string PlacedDevices(Driver& d, const Json& uid) {
+  std::string devices;
+  if (std::optional<Json> s = d.Get("/debug/state"); s) {
+    for (const Json& placed : (*s)["pods"]) {
+      if (placed["uid"] != uid) {
+        continue;
+      }
+      for (auto it = placed["annotations"].begin(); it != placed["annotations"].end(); ++it) {
+        absl::StrAppend(&devices, devices.empty() ? "" : " ", it.key().substr(14), "=",
+                        it->get<std::string>());
+      }
+    }
+  }
+  return devices;
+}
+
+// Index of the highest score in a prioritize answer (the first of equal ones). Throws
+// nlohmann's out_of_range if an entry has no Score (main reports it).
+size_t BestScore(const Json& prio) {
+  size_t best = 0;
+  for (size_t i = 1; i < prio.size(); ++i) {
+    if (prio.at(i).at("Score").get<int64_t>() > prio.at(best).at("Score").get<int64_t>()) {
+      best = i;
+    }
+  }
+  return best;
+}
+
+// One scheduling cycle of pod `p` (serial `id`) over `names`, printed: 0, or 2 if the extender
+// misbehaved. On the first pass, a pod that waits only for its gang goes to `tally.retry`.
+int ScheduleDemoPod(Driver& d, const Json& names, const DemoPod& p, int id, bool first_pass,
+                    DemoTally& tally) {
+  const Json pod = PodObject(p, id);
+  const Json args = {{"Pod", pod}, {"NodeNames", names}};
+  std::optional<Json> filter = d.Call("filter", args);
+  if (!filter) {
+    return 2;
+  }
+  if (!(*filter)["Error"].get<std::string>().empty()) {
+    std::cerr << "filter error: " << (*filter)["Error"] << "\n";
+    return 2;
+  }
+  const Json& feasible = (*filter)["NodeNames"];
+  const std::string label = absl::StrFormat("[%2d] %-14s %-34s", id, p.name, p.what);
+  if (feasible.empty()) {
+    const std::string reasons = Reasons(*filter);
+    std::printf("%s -> unschedulable: %s\n", label.c_str(), reasons.c_str());
+    if (first_pass && absl::StrContains(reasons, "is waiting for")) {
+      tally.retry.emplace_back(p, id);
+    } else {
+      ++tally.unschedulable;
+    }
+    return 0;
+  }
+  // kube-scheduler scores only the nodes that passed filter.
+  std::optional<Json> prio = d.Call("prioritize", Json{{"Pod", pod}, {"NodeNames", feasible}});
+  if (!prio || !prio->is_array() || prio->size() != feasible.size()) {
+    std::cerr << "prioritize: malformed answer\n";
+    return 2;
+  }
+  const size_t best = BestScore(*prio);
+  const std::string node = (*prio)[best]["Host"];
+  std::optional<Json> bind = d.Call("bind", Json{{"PodName", p.name},
+                                                 {"PodNamespace", "ml-team"},
+                                                 {"PodUID", pod["metadata"]["uid"]},
+                                                 {"Node", node}});
+  if (!bind) {
+    return 2;
+  }
+  if (!(*bind)["Error"].get<std::string>().empty()) {
+    std::printf("%s -> bind to %s refused: %s\n", label.c_str(), node.c_str(),
+                (*bind)["Error"].get<std::string>().c_str());
+    return 0;
+  }
+  ++tally.bound;
+  const std::string devices = PlacedDevices(d, pod["metadata"]["uid"]);
+  std::printf("%s -> %-12s %-40s (score %lld; %zu of %zu nodes fit)\n", label.c_str(), node.c_str(),
+              devices.c_str(), static_cast<long long>((*prio)[best]["Score"].get<int64_t>()),
+              feasible.size(), names.size());
+  return 0;
+}
+
+// The final occupancy per node, from /debug/state; false if the state cannot be read.
+bool PrintOccupancy(Driver& d) {
+  std::optional<Json> final_state = d.Get("/debug/state");
+  if (!final_state) {
+    return false;
+  }
+  std::printf("\nfinal occupancy ('#' used, '+' partly used, '.' free; MIG GPUs in []):\n");
+  for (const Json& n : (*final_state)["nodes"]) {
+    std::string gpus;
+    for (const Json& g : n["gpus"]) {
+      const int free = g["freeMilli"].get<int>();
+      const char c = free == 0 ? '#' : free == 1000 ? '.' : '+';
+      if (g.value("mig", false)) {
+        absl::StrAppend(&gpus, "[", std::string(1, c), "]");
+      } else {
+        gpus.push_back(c);
+      }
+    }
+    std::printf(
+        "  %-14s %-11s %-22s cpu %6lld/%lld m  pods %d\n", n["name"].get<std::string>().c_str(),
+        n.value("gpuModel", "-").c_str(), gpus.c_str(),
+        static_cast<long long>(n["cpuMilli"]["capacity"].get<int64_t>() -
+                               n["cpuMilli"]["free"].get<int64_t>()),
+        static_cast<long long>(n["cpuMilli"]["capacity"].get<int64_t>()), n["pods"].get<int>());
+  }
+  return true;
 }
 
 int Demo(const Flags& flags) {
@@ -282,104 +430,32 @@ int Demo(const Flags& flags) {
   }
   Json state;
   std::optional<Json> found = NodeNames(d, &state);
-  if (!found) return 2;
+  if (!found) {
+    return 2;
+  }
   const Json names = std::move(*found);
   std::printf("cluster: %zu nodes; %zu pods already placed\n\n", names.size(),
               state["pods"].size());
-  int serial = 0, bound = 0, unschedulable = 0;
-  // Pods that failed only because their gang was waiting for members, with their serials:
-  // retried after the first pass, as kube-scheduler's queue would retry them.
-  std::vector<std::pair<DemoPod, int>> retry;
-  // One scheduling cycle of pod `p`: 0, or 2 if the extender misbehaved.
-  auto schedule = [&](const DemoPod& p, int id, bool first_pass) -> int {
-    const Json pod = PodObject(p, id);
-    const Json args = {{"Pod", pod}, {"NodeNames", names}};
-    std::optional<Json> filter = d.Call("filter", args);
-    if (!filter) return 2;
-    if (!(*filter)["Error"].get<std::string>().empty()) {
-      std::cerr << "filter error: " << (*filter)["Error"] << "\n";
-      return 2;
-    }
-    const Json& feasible = (*filter)["NodeNames"];
-    const std::string label = absl::StrFormat("[%2d] %-14s %-34s", id, p.name, p.what);
-    if (feasible.empty()) {
-      const std::string reasons = Reasons(*filter);
-      std::printf("%s -> unschedulable: %s\n", label.c_str(), reasons.c_str());
-      if (first_pass && absl::StrContains(reasons, "is waiting for")) {
-        retry.emplace_back(p, id);
-      } else {
-        ++unschedulable;
-      }
-      return 0;
-    }
-    // kube-scheduler scores only the nodes that passed filter.
-    std::optional<Json> prio = d.Call("prioritize", Json{{"Pod", pod}, {"NodeNames", feasible}});
-    if (!prio || !prio->is_array() || prio->size() != feasible.size()) {
-      std::cerr << "prioritize: malformed answer\n";
-      return 2;
-    }
-    size_t best = 0;
-    for (size_t i = 1; i < prio->size(); ++i) {
-      if ((*prio)[i]["Score"].get<int64_t>() > (*prio)[best]["Score"].get<int64_t>()) best = i;
-    }
-    const std::string node = (*prio)[best]["Host"];
-    std::optional<Json> bind = d.Call("bind", Json{{"PodName", p.name},
-                                                   {"PodNamespace", "ml-team"},
-                                                   {"PodUID", pod["metadata"]["uid"]},
-                                                   {"Node", node}});
-    if (!bind) return 2;
-    if (!(*bind)["Error"].get<std::string>().empty()) {
-      std::printf("%s -> bind to %s refused: %s\n", label.c_str(), node.c_str(),
-                  (*bind)["Error"].get<std::string>().c_str());
-      return 0;
-    }
-    ++bound;
-    // The devices: from /debug/state.
-    std::string devices;
-    if (std::optional<Json> s = d.Get("/debug/state"); s) {
-      for (const Json& placed : (*s)["pods"]) {
-        if (placed["uid"] != pod["metadata"]["uid"]) continue;
-        for (auto it = placed["annotations"].begin(); it != placed["annotations"].end(); ++it) {
-          absl::StrAppend(&devices, devices.empty() ? "" : " ", it.key().substr(14), "=",
-                          it->get<std::string>());
-        }
-      }
-    }
-    std::printf("%s -> %-12s %-40s (score %lld; %zu of %zu nodes fit)\n", label.c_str(),
-                node.c_str(), devices.c_str(),
-                static_cast<long long>((*prio)[best]["Score"].get<int64_t>()), feasible.size(),
-                names.size());
-    return 0;
-  };
+  DemoTally tally;
+  int serial = 0;
   for (const DemoPod& p : DemoScript()) {
-    if (int rc = schedule(p, ++serial, /*first_pass=*/true); rc != 0) return rc;
-  }
-  if (!retry.empty()) std::printf("--- the queue retries the gang members that waited ---\n");
-  for (const auto& [p, id] : retry) {
-    if (int rc = schedule(p, id, /*first_pass=*/false); rc != 0) return rc;
-  }
-  std::optional<Json> final_state = d.Get("/debug/state");
-  if (!final_state) return 2;
-  std::printf("\nfinal occupancy ('#' used, '+' partly used, '.' free; MIG GPUs in []):\n");
-  for (const Json& n : (*final_state)["nodes"]) {
-    std::string gpus;
-    for (const Json& g : n["gpus"]) {
-      const int free = g["freeMilli"].get<int>();
-      const char c = free == 0 ? '#' : free == 1000 ? '.' : '+';
-      if (g.value("mig", false)) {
-        absl::StrAppend(&gpus, "[", std::string(1, c), "]");
-      } else {
-        gpus.push_back(c);
-      }
+    if (int rc = ScheduleDemoPod(d, names, p, ++serial, /*first_pass=*/true, tally); rc != 0) {
+      return rc;
     }
-    std::printf(
-        "  %-14s %-11s %-22s cpu %6lld/%lld m  pods %d\n", n["name"].get<std::string>().c_str(),
-        n.value("gpuModel", "-").c_str(), gpus.c_str(),
-        static_cast<long long>(n["cpuMilli"]["capacity"].get<int64_t>() -
-                               n["cpuMilli"]["free"].get<int64_t>()),
-        static_cast<long long>(n["cpuMilli"]["capacity"].get<int64_t>()), n["pods"].get<int>());
   }
-  std::printf("\n%d pods bound, %d unschedulable (with reasons above)\n", bound, unschedulable);
+  if (!tally.retry.empty()) {
+    std::printf("--- the queue retries the gang members that waited ---\n");
+  }
+  for (const auto& [p, id] : tally.retry) {
+    if (int rc = ScheduleDemoPod(d, names, p, id, /*first_pass=*/false, tally); rc != 0) {
+      return rc;
+    }
+  }
+  if (!PrintOccupancy(d)) {
+    return 2;
+  }
+  std::printf("\n%d pods bound, %d unschedulable (with reasons above)\n", tally.bound,
+              tally.unschedulable);
   return 0;
 }
 
@@ -396,7 +472,7 @@ int GenCluster(const Flags& flags) {
     std::cerr << "accelsched-load gen-cluster: --busy must be a fraction 0..1\n";
     return 1;
   }
-  const int busy_nodes = static_cast<int>(busy * nodes + 0.5);
+  const int busy_nodes = static_cast<int>(std::lround(busy * nodes));
   Json items = Json::array();
   for (int i = 0; i < nodes; ++i) {
     const std::string name = absl::StrFormat("node-%05d", i);
@@ -413,7 +489,9 @@ int GenCluster(const Flags& flags) {
          {"status",
           {{"allocatable", {{"cpu", "224"}, {"memory", "2Ti"}, {"nvidia.com/gpu", "8"}}}}}});
     // Busy nodes: a 4-GPU pod on GPUs 0-3, or on 4-7 for odd nodes.
-    if (i >= busy_nodes) continue;
+    if (i >= busy_nodes) {
+      continue;
+    }
     items.push_back(
         {{"apiVersion", "v1"},
          {"kind", "Pod"},
@@ -447,16 +525,202 @@ double ServerMicros(const httplib::Result& r) {
   const std::string t = r->get_header_value("Server-Timing");
   const size_t at = t.find(";dur=");
   double ms = 0;
-  if (at == std::string::npos || !absl::SimpleAtod(t.substr(at + 5), &ms)) return 0;
+  if (at == std::string::npos || !absl::SimpleAtod(t.substr(at + 5), &ms)) {
+    return 0;
+  }
   return ms * 1000;
 }
 
 double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty()) {
+    return 0;
+  }
   std::sort(v.begin(), v.end());
   const size_t i =
       std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
   return v[i];
+}
+
+// What every cycle of `latency` sends.
+struct LatencyProbe {
+  DemoPod pod;
+  std::string body;    // The filter request.
+  bool full = false;   // Full v1.Node objects, filter only.
+  bool churn = false;  // Bind a pod between cycles.
+  // As kube-scheduler's Go client, which asks for gzip unless told otherwise.
+  httplib::Headers headers = {{"Accept-Encoding", "gzip"}};
+};
+
+// One timed cycle: filter, then prioritize over the survivors.
+struct VerbCycle {
+  std::chrono::steady_clock::duration filter_time{};
+  std::chrono::steady_clock::duration prioritize_time{};  // Zero if not called.
+  std::string prioritize_body;                            // Empty if not called.
+  std::string filter_text;                                // The filter answer.
+  size_t filter_answer = 0;                               // Answer sizes.
+  size_t prioritize_answer = 0;
+  double server_filter_us = 0;       // Server-Timing.
+  double server_prioritize_us = -1;  // -1 if not called.
+};
+
+// As kube-scheduler: filter with every node, then prioritize with the survivors only (and not at
+// all when none survive). The first time the probe fails on nodes, `churn_nodes` gets them (with
+// churn). nullopt, with a message on stderr, if a call failed or the filter answer is malformed.
+std::optional<VerbCycle> TimedVerbs(Driver& d, const LatencyProbe& probe,
+                                    std::vector<std::string>& churn_nodes) {
+  VerbCycle cycle;
+  const auto t0 = std::chrono::steady_clock::now();
+  httplib::Result r = d.client().Post((d.target().prefix + "/filter").c_str(), probe.headers,
+                                      probe.body, "application/json");
+  if (!r || r->status != 200) {
+    std::cerr << "accelsched-load latency: filter failed\n";
+    return std::nullopt;
+  }
+  cycle.filter_time = std::chrono::steady_clock::now() - t0;
+  cycle.filter_answer = r->body.size();
+  cycle.filter_text = r->body;
+  cycle.server_filter_us = ServerMicros(r);
+  if (probe.full) {
+    return cycle;
+  }
+  // Parsing the answer is the client's work: not timed.
+  const Json filtered = Json::parse(r->body, nullptr, false);
+  if (filtered.is_discarded() || !filtered.contains("NodeNames")) {
+    std::cerr << "accelsched-load latency: malformed filter answer\n";
+    return std::nullopt;
+  }
+  if (!filtered["NodeNames"].empty()) {
+    cycle.prioritize_body =
+        Json{{"Pod", PodObject(probe.pod, 1)}, {"NodeNames", filtered["NodeNames"]}}.dump();
+    const auto prioritize_start = std::chrono::steady_clock::now();
+    httplib::Result q = d.client().Post((d.target().prefix + "/prioritize").c_str(), probe.headers,
+                                        cycle.prioritize_body, "application/json");
+    // Taken here: destroying the parsed filter answer on return is the client's work (and costs
+    // hundreds of microseconds for 5,000 entries).
+    cycle.prioritize_time = std::chrono::steady_clock::now() - prioritize_start;
+    if (!q || q->status != 200) {
+      std::cerr << "accelsched-load latency: prioritize failed\n";
+      return std::nullopt;
+    }
+    cycle.prioritize_answer = q->body.size();
+    cycle.server_prioritize_us = ServerMicros(q);
+  }
+  if (probe.churn && churn_nodes.empty() && filtered.contains("FailedNodes") &&
+      filtered["FailedNodes"].is_object()) {
+    for (const auto& [node, reason] : filtered["FailedNodes"].items()) {
+      churn_nodes.push_back(node);
+    }
+  }
+  return cycle;
+}
+
+// The same bodies as `cycle`'s to a handler that does nothing: what HTTP alone costs; with
+// `with_answer`, with canned answers as large as the verbs' (the transfer of the answers, without
+// work). Between the two calls the client does what it did between filter and prioritize (parse
+// the filter answer, build the prioritize body), untimed as there: the server then sees the same
+// pause between the two requests as with the verbs, and only its work differs. The total in
+// microseconds, the first call's in `first`; nullopt if a call failed.
+std::optional<double> ControlCalls(Driver& d, const LatencyProbe& probe, const VerbCycle& cycle,
+                                   bool with_answer, double& first, size_t& benchmark_sink) {
+  const std::pair<const std::string*, size_t> calls[] = {
+      {&probe.body, cycle.filter_answer}, {&cycle.prioritize_body, cycle.prioritize_answer}};
+  double micros = 0;
+  for (size_t c = 0; c < 2; ++c) {
+    const auto& [b, answer] = calls[c];
+    if (b->empty()) {
+      continue;
+    }
+    if (c == 1) {
+      const Json again = Json::parse(cycle.filter_text, nullptr, false);
+      benchmark_sink +=
+          Json{{"Pod", PodObject(probe.pod, 1)}, {"NodeNames", again["NodeNames"]}}.dump().size();
+    }
+    const std::string path =
+        with_answer ? absl::StrCat("/debug/noop?bytes=", answer) : std::string("/debug/noop");
+    const auto start = std::chrono::steady_clock::now();
+    httplib::Result h = d.client().Post(path.c_str(), probe.headers, *b, "application/json");
+    micros +=
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    if (c == 0) {
+      first = micros;
+    }
+    if (!h || h->status != 200) {
+      return std::nullopt;
+    }
+    if (with_answer && h->body.size() != std::max<size_t>(answer, 2)) {
+      return std::nullopt;
+    }
+  }
+  return micros;
+}
+
+// One node changes before the next cycle: pod number `serial`, 1 GPU, bound to `node` (where the
+// probe does not fit). False, with a message on stderr, if the extender misbehaved.
+bool ChurnBind(Driver& d, const std::string& node, size_t serial) {
+  DemoPod c{absl::StrCat("churn-", serial), "", {{"cpu", "1"}, {"nvidia.com/gpu", 1}}};
+  const Json pod = PodObject(c, 1000000 + static_cast<int>(serial));
+  std::optional<Json> f = d.Call("filter", Json{{"Pod", pod}, {"NodeNames", {node}}});
+  if (!f) {
+    return false;
+  }
+  std::optional<Json> b = d.Call("bind", Json{{"PodName", pod["metadata"]["name"]},
+                                              {"PodNamespace", pod["metadata"]["namespace"]},
+                                              {"PodUID", pod["metadata"]["uid"]},
+                                              {"Node", node}});
+  if (!b) {
+    return false;
+  }
+  if (!(*b)["Error"].get<std::string>().empty()) {
+    std::cerr << "accelsched-load latency: churn bind to " << node
+              << " refused: " << (*b)["Error"].get<std::string>() << "\n";
+    return false;
+  }
+  return true;
+}
+
+// Per timed cycle, in microseconds.
+struct LatencySamples {
+  std::vector<double> verbs, empty, canned;
+  std::vector<double> server_filter, server_prioritize, server_both;  // Server-Timing.
+  std::vector<double> filter_part, canned_filter_part;  // The first call of each cycle.
+
+  void Add(const VerbCycle& cycle, double empty_time, double canned_time, double canned_first) {
+    verbs.push_back(
+        std::chrono::duration<double, std::micro>(cycle.filter_time + cycle.prioritize_time)
+            .count());
+    empty.push_back(empty_time);
+    canned.push_back(canned_time);
+    server_filter.push_back(cycle.server_filter_us);
+    filter_part.push_back(std::chrono::duration<double, std::micro>(cycle.filter_time).count());
+    canned_filter_part.push_back(canned_first);
+    if (cycle.server_prioritize_us >= 0) {
+      server_prioritize.push_back(cycle.server_prioritize_us);
+    }
+    server_both.push_back(cycle.server_filter_us + std::max(0.0, cycle.server_prioritize_us));
+  }
+};
+
+void PrintLatency(const LatencySamples& s, bool full) {
+  std::printf("%s p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+              full ? "filter round trip (full Node objects):" : "filter+prioritize round trip:",
+              Percentile(s.verbs, 50), Percentile(s.verbs, 90), Percentile(s.verbs, 99));
+  std::printf(
+      "same bodies to POST /debug/noop (empty handler): p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+      Percentile(s.empty, 50), Percentile(s.empty, 90), Percentile(s.empty, 99));
+  std::printf(
+      "same bodies, canned answers of the verbs' sizes: p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
+      Percentile(s.canned, 50), Percentile(s.canned, 90), Percentile(s.canned, 99));
+  std::printf("filter call alone: p50 %.0f us (canned answer: p50 %.0f us)\n",
+              Percentile(s.filter_part, 50), Percentile(s.canned_filter_part, 50));
+  std::printf(
+      "server-side (Server-Timing: decode, verb, encode): filter p50 %.0f us p99 %.0f us; "
+      "prioritize p50 %.0f us p99 %.0f us; both p50 %.0f us p99 %.0f us\n",
+      Percentile(s.server_filter, 50), Percentile(s.server_filter, 99),
+      Percentile(s.server_prioritize, 50), Percentile(s.server_prioritize, 99),
+      Percentile(s.server_both, 50), Percentile(s.server_both, 99));
+  std::printf("p99 ratio to the empty handler: %.2f (canned answers: %.2f)\n",
+              Percentile(s.verbs, 99) / Percentile(s.empty, 99),
+              Percentile(s.canned, 99) / Percentile(s.empty, 99));
 }
 
 int Latency(const Flags& flags) {
@@ -470,180 +734,63 @@ int Latency(const Flags& flags) {
   target->prefix = flags.Get("--prefix", target->prefix);
   Driver d(*target);
   std::optional<Json> found = NodeNames(d);
-  if (!found) return 2;
+  if (!found) {
+    return 2;
+  }
   const Json names = std::move(*found);
-  DemoPod p{"latency-probe", "", {{"cpu", "8"}, {"memory", "64Gi"}, {"nvidia.com/gpu", gpus}}};
-  const bool full = flags.Get("--full-nodes", "false") == "true";
-  const bool churn = flags.Get("--churn", "true") == "true";
+  LatencyProbe probe;
+  probe.pod = {"latency-probe", "", {{"cpu", "8"}, {"memory", "64Gi"}, {"nvidia.com/gpu", gpus}}};
+  probe.full = flags.Get("--full-nodes", "false") == "true";
+  probe.churn = flags.Get("--churn", "true") == "true";
+  probe.body = Json{{"Pod", PodObject(probe.pod, 1)}, {"NodeNames", names}}.dump();
+  if (probe.full) {
+    Json items = Json::array();
+    for (const Json& n : names) {
+      items.push_back(FullNode(n.get<std::string>()));
+    }
+    probe.body = Json{{"Pod", PodObject(probe.pod, 1)},
+                      {"Nodes", {{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", items}}}}
+                     .dump();
+  }
   std::vector<std::string> churn_nodes;  // Nodes the probe failed on: churn targets.
   size_t churned = 0;
-  std::string body = Json{{"Pod", PodObject(p, 1)}, {"NodeNames", names}}.dump();
-  if (full) {
-    Json items = Json::array();
-    for (const Json& n : names) items.push_back(FullNode(n.get<std::string>()));
-    body = Json{{"Pod", PodObject(p, 1)},
-                {"Nodes", {{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", items}}}}
-               .dump();
-  }
-  // As kube-scheduler's Go client, which asks for gzip unless told otherwise.
-  const httplib::Headers headers = {{"Accept-Encoding", "gzip"}};
-  std::vector<double> verbs, empty, canned;
-  std::vector<double> server_filter, server_prioritize, server_both;  // Server-Timing.
-  std::vector<double> filter_part, canned_filter_part;  // The first call of each cycle.
   size_t benchmark_sink = 0;  // Keeps the control's client work from being optimised away.
+  LatencySamples samples;
   const int warmup = std::min(50, requests);
   for (int i = 0; i < requests + warmup; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    // As kube-scheduler: filter with every node, then prioritize with the survivors only (and
-    // not at all when none survive).
-    std::string prioritize_body, filter_text;
-    size_t filter_answer = 0, prioritize_answer = 0;
-    double server_filter_us = 0, server_prioritize_us = -1;
-    auto filter_done = t0;
-    auto prioritize_start = t0;
-    auto prioritize_done = t0;
-    {
-      httplib::Result r =
-          d.client().Post((target->prefix + "/filter").c_str(), headers, body, "application/json");
-      if (!r || r->status != 200) {
-        std::cerr << "accelsched-load latency: filter failed\n";
-        return 2;
-      }
-      filter_done = std::chrono::steady_clock::now();
-      filter_answer = r->body.size();
-      filter_text = r->body;
-      server_filter_us = ServerMicros(r);
-      if (!full) {
-        // Parsing the answer is the client's work: not timed.
-        const Json filtered = Json::parse(r->body, nullptr, false);
-        if (filtered.is_discarded() || !filtered.contains("NodeNames")) {
-          std::cerr << "accelsched-load latency: malformed filter answer\n";
-          return 2;
-        }
-        if (!filtered["NodeNames"].empty()) {
-          prioritize_body =
-              Json{{"Pod", PodObject(p, 1)}, {"NodeNames", filtered["NodeNames"]}}.dump();
-          prioritize_start = std::chrono::steady_clock::now();
-          httplib::Result q = d.client().Post((target->prefix + "/prioritize").c_str(), headers,
-                                              prioritize_body, "application/json");
-          // Taken here: destroying the parsed filter answer at the end of the block is the
-          // client's work (and costs hundreds of microseconds for 5,000 entries).
-          prioritize_done = std::chrono::steady_clock::now();
-          if (!q || q->status != 200) {
-            std::cerr << "accelsched-load latency: prioritize failed\n";
-            return 2;
-          }
-          prioritize_answer = q->body.size();
-          server_prioritize_us = ServerMicros(q);
-        }
-        if (churn && churn_nodes.empty() && filtered.contains("FailedNodes") &&
-            filtered["FailedNodes"].is_object()) {
-          for (const auto& [node, reason] : filtered["FailedNodes"].items()) {
-            churn_nodes.push_back(node);
-          }
-        }
-      }
+    const std::optional<VerbCycle> cycle = TimedVerbs(d, probe, churn_nodes);
+    if (!cycle) {
+      return 2;
     }
-    // The same bodies to a handler that does nothing: what HTTP alone costs. Then once more,
-    // with canned answers as large as the verbs' (the transfer of the answers, without work).
-    // Between the two calls the client does what it did between filter and prioritize (parse
-    // the filter answer, build the prioritize body), untimed as there: the server then sees the
-    // same pause between the two requests as with the verbs, and only its work differs.
-    const std::pair<const std::string*, size_t> calls[] = {{&body, filter_answer},
-                                                           {&prioritize_body, prioritize_answer}};
-    auto control = [&](bool with_answer, double* first) -> std::optional<double> {
-      double micros = 0;
-      for (size_t c = 0; c < 2; ++c) {
-        const auto& [b, answer] = calls[c];
-        if (b->empty()) continue;
-        if (c == 1) {
-          const Json again = Json::parse(filter_text, nullptr, false);
-          benchmark_sink +=
-              Json{{"Pod", PodObject(p, 1)}, {"NodeNames", again["NodeNames"]}}.dump().size();
-        }
-        const std::string path =
-            with_answer ? absl::StrCat("/debug/noop?bytes=", answer) : std::string("/debug/noop");
-        const auto start = std::chrono::steady_clock::now();
-        httplib::Result h = d.client().Post(path.c_str(), headers, *b, "application/json");
-        micros +=
-            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                .count();
-        if (c == 0) *first = micros;
-        if (!h || h->status != 200) return std::nullopt;
-        if (with_answer && h->body.size() != std::max<size_t>(answer, 2)) return std::nullopt;
-      }
-      return micros;
-    };
     double empty_first = 0, canned_first = 0;
-    const std::optional<double> empty_time = control(false, &empty_first);
-    const std::optional<double> canned_time = control(true, &canned_first);
+    const std::optional<double> empty_time =
+        ControlCalls(d, probe, *cycle, /*with_answer=*/false, empty_first, benchmark_sink);
+    const std::optional<double> canned_time =
+        ControlCalls(d, probe, *cycle, /*with_answer=*/true, canned_first, benchmark_sink);
     if (!empty_time || !canned_time) {
       std::cerr << "accelsched-load latency: POST /debug/noop failed\n";
       return 2;
     }
-    if (churn && !churn_nodes.empty()) {
-      // One node changes before the next cycle: a 1-GPU pod bound where the probe does not fit.
-      const std::string& node = churn_nodes[churned % churn_nodes.size()];
-      DemoPod c{absl::StrCat("churn-", churned), "", {{"cpu", "1"}, {"nvidia.com/gpu", 1}}};
-      const Json pod = PodObject(c, 1000000 + static_cast<int>(churned));
-      ++churned;
-      std::optional<Json> f = d.Call("filter", Json{{"Pod", pod}, {"NodeNames", {node}}});
-      if (!f) return 2;
-      std::optional<Json> b = d.Call("bind", Json{{"PodName", pod["metadata"]["name"]},
-                                                  {"PodNamespace", pod["metadata"]["namespace"]},
-                                                  {"PodUID", pod["metadata"]["uid"]},
-                                                  {"Node", node}});
-      if (!b) return 2;
-      if (!(*b)["Error"].get<std::string>().empty()) {
-        std::cerr << "accelsched-load latency: churn bind to " << node
-                  << " refused: " << (*b)["Error"].get<std::string>() << "\n";
+    if (probe.churn && !churn_nodes.empty()) {
+      const size_t serial = churned++;
+      if (!ChurnBind(d, churn_nodes[serial % churn_nodes.size()], serial)) {
         return 2;
       }
     }
-    if (i < warmup) continue;
-    const auto prioritize_time = prioritize_body.empty() ? std::chrono::steady_clock::duration{}
-                                                         : prioritize_done - prioritize_start;
-    verbs.push_back(
-        std::chrono::duration<double, std::micro>(filter_done - t0 + prioritize_time).count());
-    empty.push_back(*empty_time);
-    canned.push_back(*canned_time);
-    server_filter.push_back(server_filter_us);
-    filter_part.push_back(std::chrono::duration<double, std::micro>(filter_done - t0).count());
-    canned_filter_part.push_back(canned_first);
-    if (server_prioritize_us >= 0) server_prioritize.push_back(server_prioritize_us);
-    server_both.push_back(server_filter_us + std::max(0.0, server_prioritize_us));
+    if (i < warmup) {
+      continue;
+    }
+    samples.Add(*cycle, *empty_time, *canned_time, canned_first);
   }
   std::printf("nodes %zu, pod %d GPUs, %d requests, request body %zu bytes, %zu churn binds%s\n",
-              names.size(), gpus, requests, body.size(), churned,
+              names.size(), gpus, requests, probe.body.size(), churned,
               benchmark_sink > 0 ? "" : " (no prioritize)");
-  std::printf("%s p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
-              full ? "filter round trip (full Node objects):" : "filter+prioritize round trip:",
-              Percentile(verbs, 50), Percentile(verbs, 90), Percentile(verbs, 99));
-  std::printf(
-      "same bodies to POST /debug/noop (empty handler): p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
-      Percentile(empty, 50), Percentile(empty, 90), Percentile(empty, 99));
-  std::printf(
-      "same bodies, canned answers of the verbs' sizes: p50 %.0f us  p90 %.0f us  p99 %.0f us\n",
-      Percentile(canned, 50), Percentile(canned, 90), Percentile(canned, 99));
-  std::printf("filter call alone: p50 %.0f us (canned answer: p50 %.0f us)\n",
-              Percentile(filter_part, 50), Percentile(canned_filter_part, 50));
-  std::printf(
-      "server-side (Server-Timing: decode, verb, encode): filter p50 %.0f us p99 %.0f us; "
-      "prioritize p50 %.0f us p99 %.0f us; both p50 %.0f us p99 %.0f us\n",
-      Percentile(server_filter, 50), Percentile(server_filter, 99),
-      Percentile(server_prioritize, 50), Percentile(server_prioritize, 99),
-      Percentile(server_both, 50), Percentile(server_both, 99));
-  std::printf("p99 ratio to the empty handler: %.2f (canned answers: %.2f)\n",
-              Percentile(verbs, 99) / Percentile(empty, 99),
-              Percentile(canned, 99) / Percentile(empty, 99));
+  PrintLatency(samples, probe.full);
   return 0;
 }
 
-}  // namespace
-}  // namespace accelsched::load
-
-int main(int argc, char** argv) {
-  using namespace accelsched::load;  // NOLINT(google-build-using-namespace): main only.
+// The command line; the exit codes are in the file comment.
+int Run(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
     std::cout << kHelp;
     return argc < 2 ? 1 : 0;
@@ -654,9 +801,28 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string cmd = argv[1];
-  if (cmd == "demo") return Demo(*flags);
-  if (cmd == "gen-cluster") return GenCluster(*flags);
-  if (cmd == "latency") return Latency(*flags);
+  if (cmd == "demo") {
+    return Demo(*flags);
+  }
+  if (cmd == "gen-cluster") {
+    return GenCluster(*flags);
+  }
+  if (cmd == "latency") {
+    return Latency(*flags);
+  }
   std::cerr << "accelsched-load: unknown command '" << cmd << "'\n" << kHelp;
   return 1;
+}
+
+}  // namespace
+}  // namespace accelsched::load
+
+int main(int argc, char** argv) {
+  try {
+    return accelsched::load::Run(argc, argv);
+  } catch (const std::exception& e) {
+    // nlohmann::json throws on an answer of the wrong shape: the extender misbehaved.
+    std::cerr << "accelsched-load: " << e.what() << "\n";
+    return 2;
+  }
 }

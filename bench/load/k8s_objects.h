@@ -35,11 +35,11 @@ inline Json FullNode(const std::string& name) {
   }
   Json images = Json::array();
   for (int i = 0; i < 12; ++i) {
-    images.push_back(
-        {{"names",
-          {absl::StrCat("nvcr.io/nvidia/pytorch@sha256:", std::string(64, 'a' + i % 6)),
-           absl::StrCat("nvcr.io/nvidia/pytorch:24.0", i % 9, "-py3")}},
-         {"sizeBytes", 9876543210LL + i}});
+    images.push_back({{"names",
+                       {absl::StrCat("nvcr.io/nvidia/pytorch@sha256:",
+                                     std::string(64, static_cast<char>('a' + i % 6))),
+                        absl::StrCat("nvcr.io/nvidia/pytorch:24.0", i % 9, "-py3")}},
+                      {"sizeBytes", 9876543210LL + i}});
   }
   Json conditions = Json::array();
   for (const char* c : {"MemoryPressure", "DiskPressure", "PIDPressure", "Ready"}) {

@@ -16,11 +16,15 @@ absl::StatusOr<std::vector<uint64_t>> ParseSeeds(absl::string_view spec) {
     if (!absl::SimpleAtoi(range[0], &a) || (range.size() == 2 && !absl::SimpleAtoi(range[1], &b))) {
       return absl::InvalidArgumentError(absl::StrCat("--seeds: '", part, "' is not N or A-B"));
     }
-    if (range.size() == 1) b = a;
+    if (range.size() == 1) {
+      b = a;
+    }
     if (b < a || b - a > 100000) {
       return absl::InvalidArgumentError(absl::StrCat("--seeds: bad range '", part, "'"));
     }
-    for (uint64_t s = a; s <= b; ++s) seeds.push_back(s);
+    for (uint64_t s = a; s <= b; ++s) {
+      seeds.push_back(s);
+    }
   }
   return seeds;
 }

@@ -15,39 +15,61 @@ namespace {
 
 double Mean(const std::vector<double>& v) {
   double s = 0;
-  for (double x : v) s += x;
+  for (double x : v) {
+    s += x;
+  }
   return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
 
 // Sample standard deviation (n - 1), as pandas' std, which the authors' summary uses.
 double Std(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
+  if (v.size() < 2) {
+    return 0;
+  }
   const double m = Mean(v);
   double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
+  for (double x : v) {
+    s += (x - m) * (x - m);
+  }
   return std::sqrt(s / static_cast<double>(v.size() - 1));
 }
 
 std::string Fixed(double v, int digits = 2) {
-  if (std::isnan(v)) return "nan";
+  if (std::isnan(v)) {
+    return "nan";
+  }
   return absl::StrFormat("%.*f", digits, v);
 }
 
 }  // namespace
 
 std::optional<std::string> ArtifactPolicyName(absl::string_view policy) {
-  if (policy == "random") return "01-Random";
-  if (policy == "dotprod") return "02-DotProd";
-  if (policy == "gpuclustering") return "03-GpuClustering";
-  if (policy == "gpupacking") return "04-GpuPacking";
-  if (policy == "bestfit") return "05-BestFit";
-  if (policy == "fgd") return "06-FGD";
+  if (policy == "random") {
+    return "01-Random";
+  }
+  if (policy == "dotprod") {
+    return "02-DotProd";
+  }
+  if (policy == "gpuclustering") {
+    return "03-GpuClustering";
+  }
+  if (policy == "gpupacking") {
+    return "04-GpuPacking";
+  }
+  if (policy == "bestfit") {
+    return "05-BestFit";
+  }
+  if (policy == "fgd") {
+    return "06-FGD";
+  }
   return std::nullopt;
 }
 
 absl::StatusOr<ExpectedCurves> LoadExpectedCurves(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  }
   ExpectedCurves out;
   std::string line;
   int number = 0;
@@ -73,7 +95,7 @@ absl::StatusOr<ExpectedCurves> LoadExpectedCurves(const std::string& path) {
             absl::StrCat(path, ":", number, ": column ", k, " is not a number"));
       }
     }
-    out[{std::string(f[0]), std::string(f[1])}].push_back(curve);
+    out[{std::string{f[0]}, std::string{f[1]}}].push_back(curve);
   }
   return out;
 }
@@ -84,7 +106,9 @@ std::vector<SummaryRow> Summarize(const std::vector<RunRecord>& records,
   std::vector<std::vector<const RunRecord*>> groups;
   for (const RunRecord& r : records) {
     size_t i = 0;
-    while (i < rows.size() && !(rows[i].trace == r.trace && rows[i].policy == r.policy)) ++i;
+    while (i < rows.size() && !(rows[i].trace == r.trace && rows[i].policy == r.policy)) {
+      ++i;
+    }
     if (i == rows.size()) {
       SummaryRow row;
       row.trace = r.trace;
@@ -172,77 +196,127 @@ std::string CurvesCsv(const std::vector<RunRecord>& records) {
   return out;
 }
 
-std::string SvgPlot(const std::vector<RunRecord>& records) {
-  // Mean curve per (trace, policy).
-  std::vector<std::string> traces, policies;
+namespace {
+
+// The allocation curves summed per (trace, policy), with the number of runs summed; traces and
+// policies in first-seen order.
+struct CurveSums {
+  std::vector<std::string> traces;
+  std::vector<std::string> policies;
+  std::map<std::pair<size_t, size_t>, std::pair<std::array<double, kBuckets>, int>> sums;
+};
+
+CurveSums SumCurves(const std::vector<RunRecord>& records) {
+  CurveSums c;
   auto index_of = [](std::vector<std::string>& v, const std::string& s) {
     for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == s) return i;
+      if (v[i] == s) {
+        return i;
+      }
     }
     v.push_back(s);
     return v.size() - 1;
   };
-  std::map<std::pair<size_t, size_t>, std::pair<std::array<double, kBuckets>, int>> sums;
   for (const RunRecord& r : records) {
-    auto& [sum, n] = sums[{index_of(traces, r.trace), index_of(policies, r.policy)}];
-    for (size_t k = 0; k < kBuckets; ++k) sum[k] += r.result.alloc_pct[k];
+    auto& [sum, n] = c.sums[{index_of(c.traces, r.trace), index_of(c.policies, r.policy)}];
+    for (size_t k = 0; k < kBuckets; ++k) {
+      sum[k] += r.result.alloc_pct[k];
+    }
     ++n;
   }
-  constexpr int kW = 640, kH = 360, kLeft = 60, kTop = 40, kPlotW = 440, kPlotH = 260;
+  return c;
+}
+
+// The geometry of the SVG: one plot per trace, stacked, each kSvgH high.
+constexpr int kSvgW = 640;
+constexpr int kSvgH = 360;
+constexpr int kSvgLeft = 60;
+constexpr int kSvgTop = 40;
+constexpr int kPlotW = 440;
+constexpr int kPlotH = 260;
+
+// The plot whose top edge is at `y0`: maps arrived demand and allocation (%) to pixels.
+struct Plot {
+  int y0 = 0;
+  double Px(double arrived) const { return kSvgLeft + arrived / 130.0 * kPlotW; }
+  double Py(double alloc) const { return y0 + kSvgTop + kPlotH - alloc / 100.0 * kPlotH; }
+};
+
+// Title, frame, axis labels and the ideal curve of the plot of `trace`.
+void AppendSvgAxes(const Plot& plot, const std::string& trace, std::string& svg) {
+  const int y0 = plot.y0;
+  absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%d\" font-size=\"14\">%s: GPU "
+                                        "allocation vs arrived demand</text>\n",
+                                        kSvgLeft, y0 + 24, trace));
+  absl::StrAppend(&svg, absl::StrFormat("<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                                        "fill=\"none\" stroke=\"black\"/>\n",
+                                        kSvgLeft, y0 + kSvgTop, kPlotW, kPlotH));
+  for (int v = 0; v <= 100; v += 20) {
+    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d"
+                                          "</text>\n",
+                                          kSvgLeft - 6, plot.Py(v) + 4, v));
+  }
+  for (int v = 0; v <= 130; v += 10) {
+    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d"
+                                          "</text>\n",
+                                          plot.Px(v), y0 + kSvgTop + kPlotH + 16, v));
+  }
+  absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%d\">arrived GPU demand (%% of "
+                                        "capacity); y: GPU allocation (%%)</text>\n",
+                                        kSvgLeft, y0 + kSvgTop + kPlotH + 34));
+  // Ideal: min(100, arrived).
+  absl::StrAppend(&svg, absl::StrFormat("<polyline fill=\"none\" stroke=\"#999\" "
+                                        "stroke-dasharray=\"4,3\" points=\"%.1f,%.1f %.1f,%.1f "
+                                        "%.1f,%.1f\"/>\n",
+                                        plot.Px(0), plot.Py(0), plot.Px(100), plot.Py(100),
+                                        plot.Px(130), plot.Py(100)));
+}
+
+// The mean curve (`sum` over `n` runs) of policy number `p`, named `policy`, and its label.
+void AppendSvgCurve(const Plot& plot, size_t p, const std::string& policy,
+                    const std::array<double, kBuckets>& sum, int n, std::string& svg) {
   static constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
                                             "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  std::string points;
+  for (size_t k = 0; k < kBuckets; ++k) {
+    const double v = sum[k] / n;
+    if (std::isnan(v)) {
+      continue;
+    }
+    absl::StrAppend(&points,
+                    absl::StrFormat("%.1f,%.1f ", plot.Px(static_cast<double>(k)), plot.Py(v)));
+  }
+  const char* color = kColors[p % 8];
+  absl::StrAppend(&svg, absl::StrFormat("<polyline fill=\"none\" stroke=\"%s\" "
+                                        "stroke-width=\"1.5\" points=\"%s\"/>\n",
+                                        color, points));
+  const double at130 = sum[130] / n;
+  absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%d\" fill=\"%s\">%s %s</text>\n",
+                                        kSvgLeft + kPlotW + 12,
+                                        plot.y0 + kSvgTop + 16 + 18 * static_cast<int>(p), color,
+                                        policy, Fixed(at130)));
+}
+
+}  // namespace
+
+std::string SvgPlot(const std::vector<RunRecord>& records) {
+  // Mean curve per (trace, policy).
+  const CurveSums c = SumCurves(records);
   std::string svg = absl::StrFormat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
       "fill=\"white\"/>\n",
-      kW, kH * static_cast<int>(traces.size()));
-  for (size_t t = 0; t < traces.size(); ++t) {
-    const int y0 = static_cast<int>(t) * kH;
-    auto px = [&](double arrived) { return kLeft + arrived / 130.0 * kPlotW; };
-    auto py = [&](double alloc) { return y0 + kTop + kPlotH - alloc / 100.0 * kPlotH; };
-    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%d\" font-size=\"14\">%s: GPU "
-                                          "allocation vs arrived demand</text>\n",
-                                          kLeft, y0 + 24, traces[t]));
-    absl::StrAppend(&svg, absl::StrFormat("<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                                          "fill=\"none\" stroke=\"black\"/>\n",
-                                          kLeft, y0 + kTop, kPlotW, kPlotH));
-    for (int v = 0; v <= 100; v += 20) {
-      absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d"
-                                            "</text>\n",
-                                            kLeft - 6, py(v) + 4, v));
-    }
-    for (int v = 0; v <= 130; v += 10) {
-      absl::StrAppend(&svg, absl::StrFormat("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d"
-                                            "</text>\n",
-                                            px(v), y0 + kTop + kPlotH + 16, v));
-    }
-    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%d\">arrived GPU demand (%% of "
-                                          "capacity); y: GPU allocation (%%)</text>\n",
-                                          kLeft, y0 + kTop + kPlotH + 34));
-    // Ideal: min(100, arrived).
-    absl::StrAppend(&svg, absl::StrFormat("<polyline fill=\"none\" stroke=\"#999\" "
-                                          "stroke-dasharray=\"4,3\" points=\"%.1f,%.1f %.1f,%.1f "
-                                          "%.1f,%.1f\"/>\n",
-                                          px(0), py(0), px(100), py(100), px(130), py(100)));
-    for (size_t p = 0; p < policies.size(); ++p) {
-      auto it = sums.find({t, p});
-      if (it == sums.end()) continue;
-      const auto& [sum, n] = it->second;
-      std::string points;
-      for (size_t k = 0; k < kBuckets; ++k) {
-        const double v = sum[k] / n;
-        if (std::isnan(v)) continue;
-        absl::StrAppend(&points, absl::StrFormat("%.1f,%.1f ", px(static_cast<double>(k)), py(v)));
+      kSvgW, kSvgH * static_cast<int>(c.traces.size()));
+  for (size_t t = 0; t < c.traces.size(); ++t) {
+    const Plot plot{static_cast<int>(t) * kSvgH};
+    AppendSvgAxes(plot, c.traces[t], svg);
+    for (size_t p = 0; p < c.policies.size(); ++p) {
+      auto it = c.sums.find({t, p});
+      if (it == c.sums.end()) {
+        continue;
       }
-      const char* color = kColors[p % 8];
-      absl::StrAppend(&svg, absl::StrFormat("<polyline fill=\"none\" stroke=\"%s\" "
-                                            "stroke-width=\"1.5\" points=\"%s\"/>\n",
-                                            color, points));
-      const double at130 = sum[130] / n;
-      absl::StrAppend(
-          &svg, absl::StrFormat("<text x=\"%d\" y=\"%d\" fill=\"%s\">%s %s</text>\n",
-                                kLeft + kPlotW + 12, y0 + kTop + 16 + 18 * static_cast<int>(p),
-                                color, policies[p], Fixed(at130)));
+      const auto& [sum, n] = it->second;
+      AppendSvgCurve(plot, p, c.policies[p], sum, n, svg);
     }
   }
   svg += "</svg>\n";

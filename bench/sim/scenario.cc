@@ -37,8 +37,12 @@ absl::Status Bad(const std::string& path, absl::string_view why) {
 absl::Status Number(const json& obj, const std::string& path, const char* key, double lo, double hi,
                     double* out) {
   auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_number()) return Bad(absl::StrCat(path, ".", key), "must be a number");
+  if (it == obj.end() || it->is_null()) {
+    return absl::OkStatus();
+  }
+  if (!it->is_number()) {
+    return Bad(absl::StrCat(path, ".", key), "must be a number");
+  }
   const double v = it->get<double>();
   if (!(v >= lo && v <= hi)) {
     return Bad(absl::StrCat(path, ".", key), absl::StrCat("must be in ", lo, "..", hi));
@@ -49,11 +53,17 @@ absl::Status Number(const json& obj, const std::string& path, const char* key, d
 
 absl::Status CheckKeys(const json& obj, const std::string& path,
                        std::initializer_list<const char*> known) {
-  if (!obj.is_object()) return Bad(path, "must be an object");
+  if (!obj.is_object()) {
+    return Bad(path, "must be an object");
+  }
   for (const auto& [key, value] : obj.items()) {
     bool ok = false;
-    for (const char* k : known) ok = ok || key == k;
-    if (!ok) return Bad(absl::StrCat(path, ".", key), "unknown field");
+    for (const char* k : known) {
+      ok = ok || key == k;
+    }
+    if (!ok) {
+      return Bad(absl::StrCat(path, ".", key), "unknown field");
+    }
   }
   return absl::OkStatus();
 }
@@ -110,7 +120,9 @@ absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
   ACCELSCHED_RETURN_IF_ERROR(Number(c, path, "mean_duration_s", 1e-3, 1e9, &pc.mean_duration));
   if (auto it = c.find("mig"); it != c.end() && !it->is_null()) {
     // "3g", "1g.2m" (double memory), "1g+me".
-    if (!it->is_string()) return Bad(path + ".mig", "must be a string like \"3g\"");
+    if (!it->is_string()) {
+      return Bad(path + ".mig", "must be a string like \"3g\"");
+    }
     std::string m = it->get<std::string>();
     plugins::MigRequest r;
     if (absl::EndsWith(m, "+me")) {
@@ -148,10 +160,14 @@ absl::StatusOr<PodClass> ParseClass(const json& c, const std::string& path) {
     }
   }
   if (auto it = c.find("gang_network"); it != c.end() && !it->is_null()) {
-    if (pc.gang_sizes.empty()) return Bad(path + ".gang_network", "needs gang_sizes");
+    if (pc.gang_sizes.empty()) {
+      return Bad(path + ".gang_network", "needs gang_sizes");
+    }
     ACCELSCHED_RETURN_IF_ERROR(ParseNetwork(*it, path + ".gang_network", &pc));
   }
-  if (absl::Status s = pc.request.Validate(); !s.ok()) return Bad(path, s.message());
+  if (absl::Status s = pc.request.Validate(); !s.ok()) {
+    return Bad(path, s.message());
+  }
   return pc;
 }
 
@@ -164,7 +180,9 @@ absl::Status AddNodeGroup(const json& g, const std::string& path, TopologyCache&
   ACCELSCHED_RETURN_IF_ERROR(CheckKeys(g, path,
                                        {"name", "count", "profile", "gpu_model", "gpus",
                                         "cpu_milli", "memory_mib", "gpu_memory_mib", "mig_gpus"}));
-  if (!g.contains("name") || !g["name"].is_string()) return Bad(path + ".name", "required string");
+  if (!g.contains("name") || !g["name"].is_string()) {
+    return Bad(path + ".name", "required string");
+  }
   double count = 1, cpu = 64000, mem = 524288, gpu_mem = 0, gpus = 0;
   ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "count", 1, 100000, &count));
   ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "cpu_milli", 0, 1e9, &cpu));
@@ -173,11 +191,15 @@ absl::Status AddNodeGroup(const json& g, const std::string& path, TopologyCache&
   ACCELSCHED_RETURN_IF_ERROR(Number(g, path, "gpus", 0, 16, &gpus));
   std::shared_ptr<const plugins::NodeTopology> topo;
   if (g.contains("profile")) {
-    if (!g["profile"].is_string()) return Bad(path + ".profile", "must be a string");
+    if (!g["profile"].is_string()) {
+      return Bad(path + ".profile", "must be a string");
+    }
     const std::string name = g["profile"].get<std::string>();
     if (!topologies.count(name)) {
       absl::StatusOr<topology::Topology> t = topology::BuiltinProfile(name);
-      if (!t.ok()) return Bad(path + ".profile", t.status().message());
+      if (!t.ok()) {
+        return Bad(path + ".profile", t.status().message());
+      }
       ACCELSCHED_ASSIGN_OR_RETURN(topologies[name], plugins::NodeTopology::Create(*t));
     }
     topo = topologies[name];
@@ -185,7 +207,9 @@ absl::Status AddNodeGroup(const json& g, const std::string& path, TopologyCache&
   }
   plugins::GpuMask mig = 0;
   if (auto it = g.find("mig_gpus"); it != g.end()) {
-    if (!it->is_array()) return Bad(path + ".mig_gpus", "must be an array of GPU indices");
+    if (!it->is_array()) {
+      return Bad(path + ".mig_gpus", "must be an array of GPU indices");
+    }
     for (const json& x : *it) {
       if (!x.is_number_integer() || x.get<int>() < 0 || x.get<int>() >= gpus) {
         return Bad(path + ".mig_gpus", "GPU index out of range");
@@ -252,7 +276,9 @@ struct WorkloadSpec {
 
 absl::StatusOr<WorkloadSpec> ParseWorkload(const json& root) {
   auto w = root.find("workload");
-  if (w == root.end()) return Bad("scenario.workload", "required");
+  if (w == root.end()) {
+    return Bad("scenario.workload", "required");
+  }
   ACCELSCHED_RETURN_IF_ERROR(
       CheckKeys(*w, "scenario.workload", {"pods", "mean_interarrival_s", "classes"}));
   WorkloadSpec spec;
@@ -298,7 +324,9 @@ absl::Status DrawPods(const WorkloadSpec& spec, uint64_t rng_seed, Scenario& s) 
       }
     }
     requests.push_back(p.request);
-    if (p.request.mig.has_value()) s.workload.mig_demand.emplace_back(*p.request.mig, 1.0);
+    if (p.request.mig.has_value()) {
+      s.workload.mig_demand.emplace_back(*p.request.mig, 1.0);
+    }
     s.pods.push_back(std::move(p));
   }
   ACCELSCHED_ASSIGN_OR_RETURN(s.workload.shapes, plugins::TypicalShapes(requests));
@@ -311,9 +339,13 @@ absl::Status DrawPods(const WorkloadSpec& spec, uint64_t rng_seed, Scenario& s) 
 bool AllIn(const std::vector<std::string>& domain_of,
            const std::vector<plugins::Assignment>& slots) {
   const std::string& first = domain_of[static_cast<size_t>(slots.front().node)];
-  if (first.empty()) return false;
+  if (first.empty()) {
+    return false;
+  }
   for (const plugins::Assignment& a : slots) {
-    if (domain_of[static_cast<size_t>(a.node)] != first) return false;
+    if (domain_of[static_cast<size_t>(a.node)] != first) {
+      return false;
+    }
   }
   return true;
 }
@@ -324,7 +356,9 @@ std::vector<std::string> LabelOfEachNode(const plugins::ClusterSnapshot& view,
   std::vector<std::string> value_of(static_cast<size_t>(view.num_nodes()));
   for (plugins::NodeIndex n = 0; n < view.num_nodes(); ++n) {
     for (const auto& [k, value] : *view.node(n).labels) {
-      if (k == key) value_of[static_cast<size_t>(n)] = value;
+      if (k == key) {
+        value_of[static_cast<size_t>(n)] = value;
+      }
     }
   }
   return value_of;
@@ -362,7 +396,9 @@ class ScenarioRun {
   }
   int64_t FreeWholeGpus() const {
     int64_t free = 0;
-    for (const plugins::NodeInfo& n : view_.nodes()) free += std::popcount(n.WholeFreeGpus());
+    for (const plugins::NodeInfo& n : view_.nodes()) {
+      free += std::popcount(n.WholeFreeGpus());
+    }
     return free;
   }
   absl::StatusOr<std::vector<plugins::Assignment>> PlaceGang(const ScenarioPod& job);
@@ -404,7 +440,9 @@ absl::StatusOr<std::vector<plugins::Assignment>> ScenarioRun::PlaceGang(const Sc
     spec.level = job.level;
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::GangPlanOutcome out,
                                 plugins::PlanGang(solver_, view_, domains_, spec));
-    if (!out.plan.has_value()) return slots;
+    if (!out.plan.has_value()) {
+      return slots;
+    }
     for (const plugins::Assignment& a : out.plan->slots) {
       ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a));
     }
@@ -413,7 +451,9 @@ absl::StatusOr<std::vector<plugins::Assignment>> ScenarioRun::PlaceGang(const Sc
   for (int m = 0; m < job.members; ++m) {
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver_.Place(job.request, view_, &rng_));
     if (!p.assignment.has_value()) {
-      for (const plugins::Assignment& a : slots) ACCELSCHED_RETURN_IF_ERROR(state_.Release(a));
+      for (const plugins::Assignment& a : slots) {
+        ACCELSCHED_RETURN_IF_ERROR(state_.Release(a));
+      }
       slots.clear();
       return slots;
     }
@@ -427,15 +467,21 @@ absl::StatusOr<std::vector<plugins::Assignment>> ScenarioRun::PlaceGang(const Sc
 absl::StatusOr<bool> ScenarioRun::PlaceSinglePod(size_t i) {
   const PodRequest& pod = s_.pods[i].request;
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver_.Place(pod, view_, &rng_));
-  if (!p.assignment.has_value()) return false;
+  if (!p.assignment.has_value()) {
+    return false;
+  }
   ACCELSCHED_RETURN_IF_ERROR(state_.Apply(*p.assignment));
   placed_[i] = {*p.assignment};
-  if (pod.mig.has_value()) ++r_.mig_placed;
+  if (pod.mig.has_value()) {
+    ++r_.mig_placed;
+  }
   if (pod.gpu_count >= 2) {
     ++r_.multi_gpu_placed;
     const plugins::NodeInfo& node = view_.node(p.assignment->node);
     if (node.topology != nullptr) {
-      if (plugins::IsNvlinkRing(*node.topology, p.assignment->gpus)) ++r_.multi_gpu_nvlink_ring;
+      if (plugins::IsNvlinkRing(*node.topology, p.assignment->gpus)) {
+        ++r_.multi_gpu_nvlink_ring;
+      }
       ring_sum_ += node.topology->search.Quality(p.assignment->gpus).ring_mbps / 1000.0;
       ++ring_count_;
     }
@@ -448,7 +494,9 @@ absl::StatusOr<bool> ScenarioRun::TryPlace(size_t i) {
   const ScenarioPod& job = s_.pods[i];
   if (job.members > 1) {
     ACCELSCHED_ASSIGN_OR_RETURN(placed_[i], PlaceGang(job));
-    if (placed_[i].empty()) return false;
+    if (placed_[i].empty()) {
+      return false;
+    }
     ++r_.gangs_placed;
     const bool in_rack = AllIn(rack_of_, placed_[i]), in_block = AllIn(block_of_, placed_[i]);
     r_.gangs_in_rack += in_rack;
@@ -461,12 +509,16 @@ absl::StatusOr<bool> ScenarioRun::TryPlace(size_t i) {
     }
   } else {
     ACCELSCHED_ASSIGN_OR_RETURN(bool ok, PlaceSinglePod(i));
-    if (!ok) return false;
+    if (!ok) {
+      return false;
+    }
   }
   departures_.emplace(now_ + job.duration, i);
   ++r_.placed;
   wait_sum_ += now_ - job.arrival;
-  if (now_ > job.arrival) ++r_.waited;
+  if (now_ > job.arrival) {
+    ++r_.waited;
+  }
   return true;
 }
 
@@ -475,7 +527,9 @@ absl::Status ScenarioRun::DepartAndRetry() {
   auto [t, i] = departures_.top();
   departures_.pop();
   Advance(t);
-  for (const plugins::Assignment& a : placed_[i]) ACCELSCHED_RETURN_IF_ERROR(state_.Release(a));
+  for (const plugins::Assignment& a : placed_[i]) {
+    ACCELSCHED_RETURN_IF_ERROR(state_.Release(a));
+  }
   placed_[i].clear();
   for (size_t k = 0; k < waiting_.size();) {
     ACCELSCHED_ASSIGN_OR_RETURN(bool ok, TryPlace(waiting_[k]));
@@ -491,9 +545,13 @@ absl::Status ScenarioRun::DepartAndRetry() {
 absl::StatusOr<ScenarioResult> ScenarioRun::Run() {
   r_.pods = static_cast<int>(s_.pods.size());
   for (const ScenarioPod& job : s_.pods) {
-    if (job.members <= 1) continue;
+    if (job.members <= 1) {
+      continue;
+    }
     ++r_.gangs;
-    if (job.members >= options_.large_gang) ++r_.large;
+    if (job.members >= options_.large_gang) {
+      ++r_.large;
+    }
   }
   size_t next = 0;
   while (next < s_.pods.size() || !departures_.empty()) {
@@ -505,9 +563,13 @@ absl::StatusOr<ScenarioResult> ScenarioRun::Run() {
       continue;
     }
     Advance(s_.pods[next].arrival);
-    if (next + 1 == s_.pods.size()) arrival_area_ = alloc_area_;
+    if (next + 1 == s_.pods.size()) {
+      arrival_area_ = alloc_area_;
+    }
     ACCELSCHED_ASSIGN_OR_RETURN(bool ok, TryPlace(next));
-    if (!ok) waiting_.push_back(next);
+    if (!ok) {
+      waiting_.push_back(next);
+    }
     ++next;
   }
   return Finish();
@@ -584,7 +646,9 @@ absl::StatusOr<ScenarioFlags> ParseScenarioFlags(int argc, char** argv) {
 
 absl::StatusOr<std::string> ReadScenarioFile(const std::string& file) {
   std::ifstream in(file);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(file, ": cannot open"));
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": cannot open"));
+  }
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
@@ -627,14 +691,16 @@ absl::StatusOr<ScenarioResult> SumOverSeeds(absl::string_view p, const ScenarioF
       return absl::InvalidArgumentError(absl::StrCat(flags.file, ": ", s.status().message()));
     }
     plugins::PolicyConfig config;
-    config.policy = std::string(p);
+    config.policy = std::string{p};
     absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
         plugins::BuildSolver(config, s->workload);
     if (!solver.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--policy: ", solver.status().message()));
     }
     absl::StatusOr<ScenarioResult> r = RunScenario(**solver, *s, seed, options);
-    if (!r.ok()) return absl::InternalError(r.status().message());
+    if (!r.ok()) {
+      return absl::InternalError(r.status().message());
+    }
     AddResult(*r, sum);
   }
   return sum;
@@ -661,7 +727,9 @@ std::string GangRow(absl::string_view p, const ScenarioResult& sum, double n) {
 // "accelsched-sim scenario: <message>" on stderr (and the help after it); returns `code`.
 int ScenarioFail(absl::string_view message, int code, bool with_help = false) {
   std::cerr << "accelsched-sim scenario: " << message << "\n";
-  if (with_help) std::cerr << kScenarioHelp;
+  if (with_help) {
+    std::cerr << kScenarioHelp;
+  }
   return code;
 }
 
@@ -669,7 +737,9 @@ int ScenarioFail(absl::string_view message, int code, bool with_help = false) {
 
 absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
   const json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return absl::InvalidArgumentError("scenario: not valid JSON");
+  if (root.is_discarded()) {
+    return absl::InvalidArgumentError("scenario: not valid JSON");
+  }
   ACCELSCHED_RETURN_IF_ERROR(CheckKeys(root, "scenario", {"seed", "nodes", "network", "workload"}));
   double file_seed = 1;
   ACCELSCHED_RETURN_IF_ERROR(Number(root, "scenario", "seed", 0, 1e15, &file_seed));
@@ -689,7 +759,9 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, int64_t seed) {
 absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const Scenario& s,
                                            uint64_t seed, const ScenarioOptions& options) {
   plugins::ClusterSnapshotBuilder builder;
-  for (const plugins::NodeSpec& n : s.nodes) builder.AddNode(n);
+  for (const plugins::NodeSpec& n : s.nodes) {
+    builder.AddNode(n);
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::ClusterSnapshot initial, std::move(builder).Build());
   ScenarioRun run(solver, s, seed, options, std::move(initial));
   return run.Run();
@@ -697,20 +769,26 @@ absl::StatusOr<ScenarioResult> RunScenario(const plugins::Solver& solver, const 
 
 int RunScenarioCommand(int argc, char** argv) {
   absl::StatusOr<ScenarioFlags> flags = ParseScenarioFlags(argc, argv);
-  if (!flags.ok()) return ScenarioFail(flags.status().message(), 1, /*with_help=*/true);
+  if (!flags.ok()) {
+    return ScenarioFail(flags.status().message(), 1, /*with_help=*/true);
+  }
   if (flags->help) {
     std::cout << kScenarioHelp;
     return 0;
   }
   absl::StatusOr<std::string> text = ReadScenarioFile(flags->file);
-  if (!text.ok()) return ScenarioFail(text.status().message(), 1);
+  if (!text.ok()) {
+    return ScenarioFail(text.status().message(), 1);
+  }
   ScenarioOptions options;
   if (!absl::SimpleAtoi(flags->large, &options.large_gang) || options.large_gang < 2) {
     return ScenarioFail(absl::StrCat("--large-gang: '", flags->large, "' is not an integer >= 2"),
                         1);
   }
   absl::StatusOr<std::vector<uint64_t>> seeds = ParseSeeds(flags->seeds);
-  if (!seeds.ok()) return ScenarioFail(seeds.status().message(), 1);
+  if (!seeds.ok()) {
+    return ScenarioFail(seeds.status().message(), 1);
+  }
   std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy", "pods",
                                "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
                                "ring_GBs", "mig");

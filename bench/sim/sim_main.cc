@@ -80,7 +80,9 @@ Run `accelsched-sim <command> --help` for the flags.
 
 absl::Status WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary);
-  if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
+  if (!out) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
+  }
   out << contents;
   return out ? absl::OkStatus() : absl::InternalError(absl::StrCat(path, ": write failed"));
 }
@@ -91,7 +93,7 @@ std::string TraceName(const std::string& path) {
     base = base.substr(slash + 1);
   }
   absl::ConsumeSuffix(&base, ".csv");
-  return std::string(base);
+  return std::string{base};
 }
 
 int Fail(const absl::Status& s) {
@@ -169,7 +171,9 @@ absl::StatusOr<Trace> LoadTrace(const std::string& path, const TraceCommand& com
   t.name = TraceName(path);
   ACCELSCHED_ASSIGN_OR_RETURN(t.pods, LoadTracePods(path));
   std::vector<plugins::PodRequest> requests;
-  for (const TracePod& p : t.pods) requests.push_back(ToPodRequest(p));
+  for (const TracePod& p : t.pods) {
+    requests.push_back(ToPodRequest(p));
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(t.shapes, plugins::TypicalShapes(requests));
   for (const std::string& p : command.policies) {
     plugins::PolicyConfig config;
@@ -188,7 +192,9 @@ void ShowProgress(size_t finished, size_t total) {
   const int filled = static_cast<int>(finished * width / total);
   std::fprintf(stderr, "\r[%s%s] %zu/%zu runs", std::string(filled, '#').c_str(),
                std::string(width - filled, '.').c_str(), finished, total);
-  if (finished == total) std::fprintf(stderr, "\n");
+  if (finished == total) {
+    std::fprintf(stderr, "\n");
+  }
 }
 
 // Every (trace, policy, seed) run on `jobs` threads; the records keep that order whatever
@@ -204,7 +210,9 @@ absl::StatusOr<std::vector<RunRecord>> RunTraceJobs(const std::vector<Trace>& tr
   std::vector<Job> work;
   for (size_t t = 0; t < traces.size(); ++t) {
     for (size_t p = 0; p < command.policies.size(); ++p) {
-      for (uint64_t s : command.seeds) work.push_back({t, p, s});
+      for (uint64_t s : command.seeds) {
+        work.push_back({t, p, s});
+      }
     }
   }
   std::vector<RunRecord> records(work.size());
@@ -245,8 +253,12 @@ absl::StatusOr<std::vector<RunRecord>> RunTraceJobs(const std::vector<Trace>& tr
   for (int j = 0; j < std::min<int>(command.jobs, static_cast<int>(work.size())); ++j) {
     threads.emplace_back(worker);
   }
-  for (std::thread& th : threads) th.join();
-  if (!first_error.ok()) return first_error;
+  for (std::thread& th : threads) {
+    th.join();
+  }
+  if (!first_error.ok()) {
+    return first_error;
+  }
   return records;
 }
 
@@ -284,32 +296,46 @@ int RunTraceCommand(int argc, char** argv) {
       argc, argv, 2,
       {"--nodes", "--pods", "--policy", "--seeds", "--tune", "--jobs", "--expected",
        "--summary-csv", "--curves-csv", "--svg", "--ties", "--detail-csv"});
-  if (!flags.ok()) return Fail(flags.status());
+  if (!flags.ok()) {
+    return Fail(flags.status());
+  }
   if (flags->help) {
     std::cout << kTraceHelp;
     return 0;
   }
   absl::StatusOr<TraceCommand> command = ParseTraceCommand(*flags);
-  if (!command.ok()) return Fail(command.status());
+  if (!command.ok()) {
+    return Fail(command.status());
+  }
   absl::StatusOr<std::vector<TraceNode>> nodes = LoadTraceNodes(*flags->Find("--nodes"));
-  if (!nodes.ok()) return Fail(nodes.status());
+  if (!nodes.ok()) {
+    return Fail(nodes.status());
+  }
   std::vector<Trace> traces;
   for (absl::string_view path : absl::StrSplit(*flags->Find("--pods"), ',')) {
-    absl::StatusOr<Trace> trace = LoadTrace(std::string(path), *command);
-    if (!trace.ok()) return Fail(trace.status());
+    absl::StatusOr<Trace> trace = LoadTrace(std::string{path}, *command);
+    if (!trace.ok()) {
+      return Fail(trace.status());
+    }
     traces.push_back(std::move(*trace));
   }
   std::optional<ExpectedCurves> expected;
   if (const std::string* e = flags->Find("--expected"); e != nullptr) {
     absl::StatusOr<ExpectedCurves> loaded = LoadExpectedCurves(*e);
-    if (!loaded.ok()) return Fail(loaded.status());
+    if (!loaded.ok()) {
+      return Fail(loaded.status());
+    }
     expected = std::move(*loaded);
   }
   absl::StatusOr<std::vector<RunRecord>> records =
       RunTraceJobs(traces, *nodes, *command, flags->Find("--detail-csv") != nullptr);
-  if (!records.ok()) return Fail(records.status());
+  if (!records.ok()) {
+    return Fail(records.status());
+  }
   std::cout << FormatTable(Summarize(*records, expected ? &*expected : nullptr));
-  if (absl::Status s = WriteTraceFiles(*flags, *records); !s.ok()) return Fail(s);
+  if (absl::Status s = WriteTraceFiles(*flags, *records); !s.ok()) {
+    return Fail(s);
+  }
   return 0;
 }
 
@@ -323,8 +349,12 @@ int main(int argc, char** argv) {
     return argc < 2 ? 1 : 0;
   }
   const std::string command = argv[1];
-  if (command == "trace") return accelsched::sim::RunTraceCommand(argc, argv);
-  if (command == "scenario") return accelsched::sim::RunScenarioCommand(argc, argv);
+  if (command == "trace") {
+    return accelsched::sim::RunTraceCommand(argc, argv);
+  }
+  if (command == "scenario") {
+    return accelsched::sim::RunScenarioCommand(argc, argv);
+  }
   std::cerr << "accelsched-sim: unknown command '" << command << "'\n" << kMainHelp;
   return 1;
 }

@@ -25,8 +25,12 @@ absl::Status LineError(absl::string_view file, int line, absl::string_view what)
 // Splits into lines, dropping a trailing '\r' and a final empty line.
 std::vector<absl::string_view> Lines(absl::string_view contents) {
   std::vector<absl::string_view> lines = absl::StrSplit(contents, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  for (absl::string_view& l : lines) absl::ConsumeSuffix(&l, "\r");
+  if (!lines.empty() && lines.back().empty()) {
+    lines.pop_back();
+  }
+  for (absl::string_view& l : lines) {
+    absl::ConsumeSuffix(&l, "\r");
+  }
   return lines;
 }
 
@@ -42,7 +46,9 @@ absl::Status ParseInt(absl::string_view file, int line, absl::string_view column
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  }
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
@@ -53,7 +59,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 absl::StatusOr<std::vector<TraceNode>> ParseTraceNodes(absl::string_view contents,
                                                        absl::string_view file) {
   std::vector<absl::string_view> lines = Lines(contents);
-  if (lines.empty()) return LineError(file, 1, "empty file; expected a node-list header");
+  if (lines.empty()) {
+    return LineError(file, 1, "empty file; expected a node-list header");
+  }
   if (lines[0] != kNodeHeader) {
     return LineError(
         file, 1,
@@ -68,8 +76,10 @@ absl::StatusOr<std::vector<TraceNode>> ParseTraceNodes(absl::string_view content
       return LineError(file, line, absl::StrCat("expected 5 columns, found ", f.size()));
     }
     TraceNode n;
-    n.name = std::string(f[0]);
-    if (n.name.empty()) return LineError(file, line, "column sn: empty node name");
+    n.name = std::string{f[0]};
+    if (n.name.empty()) {
+      return LineError(file, line, "column sn: empty node name");
+    }
     if (!seen.insert(n.name).second) {
       return LineError(file, line, absl::StrCat("duplicate node ", n.name));
     }
@@ -82,11 +92,14 @@ absl::StatusOr<std::vector<TraceNode>> ParseTraceNodes(absl::string_view content
         !s.ok()) {
       return s;
     }
-    if (auto s = ParseInt(file, line, "gpu", f[3], 0, 16, &gpus); !s.ok()) return s;
+    if (auto s = ParseInt(file, line, "gpu", f[3], 0, 16, &gpus); !s.ok()) {
+      return s;
+    }
     n.gpus = static_cast<int>(gpus);
-    n.model = std::string(f[4]);
-    if (n.gpus > 0 && n.model.empty())
+    n.model = std::string{f[4]};
+    if (n.gpus > 0 && n.model.empty()) {
       return LineError(file, line, "column model: empty with GPUs");
+    }
     if (n.gpus == 0 && !n.model.empty()) {
       return LineError(file, line, "column model: set on a node without GPUs");
     }
@@ -98,7 +111,9 @@ absl::StatusOr<std::vector<TraceNode>> ParseTraceNodes(absl::string_view content
 absl::StatusOr<std::vector<TracePod>> ParseTracePods(absl::string_view contents,
                                                      absl::string_view file) {
   std::vector<absl::string_view> lines = Lines(contents);
-  if (lines.empty()) return LineError(file, 1, "empty file; expected a pod-list header");
+  if (lines.empty()) {
+    return LineError(file, 1, "empty file; expected a pod-list header");
+  }
   size_t columns = 0;
   if (lines[0] == kPodHeader11) {
     columns = 11;
@@ -118,8 +133,10 @@ absl::StatusOr<std::vector<TracePod>> ParseTracePods(absl::string_view contents,
                        absl::StrCat("expected ", columns, " columns, found ", f.size()));
     }
     TracePod p;
-    p.name = std::string(f[0]);
-    if (p.name.empty()) return LineError(file, line, "column name: empty pod name");
+    p.name = std::string{f[0]};
+    if (p.name.empty()) {
+      return LineError(file, line, "column name: empty pod name");
+    }
     int64_t num_gpu = 0;
     int64_t gpu_milli = 0;
     if (auto s = ParseInt(file, line, "cpu_milli", f[1], 0, int64_t{1} << 40, &p.cpu_milli);
@@ -130,8 +147,12 @@ absl::StatusOr<std::vector<TracePod>> ParseTracePods(absl::string_view contents,
         !s.ok()) {
       return s;
     }
-    if (auto s = ParseInt(file, line, "num_gpu", f[3], 0, 8, &num_gpu); !s.ok()) return s;
-    if (auto s = ParseInt(file, line, "gpu_milli", f[4], 0, 1000, &gpu_milli); !s.ok()) return s;
+    if (auto s = ParseInt(file, line, "num_gpu", f[3], 0, 8, &num_gpu); !s.ok()) {
+      return s;
+    }
+    if (auto s = ParseInt(file, line, "gpu_milli", f[4], 0, 1000, &gpu_milli); !s.ok()) {
+      return s;
+    }
     p.num_gpu = static_cast<int>(num_gpu);
     p.gpu_milli = static_cast<int>(gpu_milli);
     if (p.num_gpu > 0 && p.gpu_milli == 0) {
@@ -145,7 +166,9 @@ absl::StatusOr<std::vector<TracePod>> ParseTracePods(absl::string_view contents,
     }
     if (columns == 11 && !f[5].empty()) {
       for (absl::string_view m : absl::StrSplit(f[5], '|')) {
-        if (m.empty()) return LineError(file, line, "column gpu_spec: empty model name");
+        if (m.empty()) {
+          return LineError(file, line, "column gpu_spec: empty model name");
+        }
         p.gpu_spec.emplace_back(m);
       }
     }
@@ -156,13 +179,17 @@ absl::StatusOr<std::vector<TracePod>> ParseTracePods(absl::string_view contents,
 
 absl::StatusOr<std::vector<TraceNode>> LoadTraceNodes(const std::string& path) {
   absl::StatusOr<std::string> contents = ReadFile(path);
-  if (!contents.ok()) return contents.status();
+  if (!contents.ok()) {
+    return contents.status();
+  }
   return ParseTraceNodes(*contents, path);
 }
 
 absl::StatusOr<std::vector<TracePod>> LoadTracePods(const std::string& path) {
   absl::StatusOr<std::string> contents = ReadFile(path);
-  if (!contents.ok()) return contents.status();
+  if (!contents.ok()) {
+    return contents.status();
+  }
   return ParseTracePods(*contents, path);
 }
 

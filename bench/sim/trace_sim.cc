@@ -31,14 +31,20 @@ std::vector<TracePod> TuneWorkload(absl::Span<const TracePod> original, int64_t 
   std::shuffle(pods.begin(), pods.end(), rng);
   const double target = ratio * static_cast<double>(capacity_milli);
   int64_t total = 0;
-  for (const TracePod& p : pods) total += p.GpuMilli();
-  if (sorted.empty()) return pods;
+  for (const TracePod& p : pods) {
+    total += p.GpuMilli();
+  }
+  if (sorted.empty()) {
+    return pods;
+  }
   if (static_cast<double>(total) < target) {
     std::uniform_int_distribution<size_t> pick(0, sorted.size() - 1);
     for (int clone = 0;; ++clone) {
       const TracePod& p = sorted[pick(rng)];
       // The artifact compares with the per-GPU milli (not milli x GPUs); kept for fidelity.
-      if (static_cast<double>(total + p.gpu_milli) > target) break;
+      if (static_cast<double>(total + p.gpu_milli) > target) {
+        break;
+      }
       pods.push_back(p);
       pods.back().name = absl::StrCat(p.name, "-clone-", clone);
       total += p.GpuMilli();
@@ -71,12 +77,18 @@ struct Event {
 absl::StatusOr<ClusterSnapshot> OrderedCluster(absl::Span<const TraceNode> nodes, NodeOrder order,
                                                Rng& rng) {
   std::vector<size_t> index(nodes.size());
-  for (size_t i = 0; i < index.size(); ++i) index[i] = i;
+  for (size_t i = 0; i < index.size(); ++i) {
+    index[i] = i;
+  }
   std::sort(index.begin(), index.end(),
             [&](size_t a, size_t b) { return nodes[a].name < nodes[b].name; });
-  if (order == NodeOrder::kShuffled) std::shuffle(index.begin(), index.end(), rng);
+  if (order == NodeOrder::kShuffled) {
+    std::shuffle(index.begin(), index.end(), rng);
+  }
   ClusterSnapshotBuilder builder;
-  for (size_t i : index) builder.AddNode(ToNodeSpec(nodes[i]));
+  for (size_t i : index) {
+    builder.AddNode(ToNodeSpec(nodes[i]));
+  }
   return std::move(builder).Build();
 }
 
@@ -109,7 +121,9 @@ void BucketMeans(const std::vector<Event>& events, double gpus, TraceRunResult& 
   std::array<double, kBuckets + 2> sum_alloc{}, sum_frag{}, sum_rate{};
   std::array<int, kBuckets + 2> count{};
   for (const Event& e : events) {
-    if (e.bucket < 0 || e.bucket > kBuckets) continue;
+    if (e.bucket < 0 || e.bucket > kBuckets) {
+      continue;
+    }
     const size_t b = static_cast<size_t>(e.bucket);
     sum_alloc[b] += e.alloc;
     sum_frag[b] += e.frag;
@@ -123,7 +137,9 @@ void BucketMeans(const std::vector<Event>& events, double gpus, TraceRunResult& 
     for (int d = (count[static_cast<size_t>(k)] > 0 ? 0 : -1);
          d <= (count[static_cast<size_t>(k)] > 0 ? 0 : 1); ++d) {
       const int b = k + d;
-      if (b < 0 || b > kBuckets) continue;
+      if (b < 0 || b > kBuckets) {
+        continue;
+      }
       a += sum_alloc[static_cast<size_t>(b)];
       f += sum_frag[static_cast<size_t>(b)];
       r += sum_rate[static_cast<size_t>(b)];
@@ -147,8 +163,12 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
   Rng rng(options.seed);
   // Capacity does not depend on the node order, so it is computed first.
   int64_t capacity = 0;
-  for (const TraceNode& n : nodes) capacity += int64_t{n.gpus} * 1000;
-  if (capacity <= 0) return absl::InvalidArgumentError("the node list has no GPUs");
+  for (const TraceNode& n : nodes) {
+    capacity += int64_t{n.gpus} * 1000;
+  }
+  if (capacity <= 0) {
+    return absl::InvalidArgumentError("the node list has no GPUs");
+  }
   std::vector<TracePod> pods = TuneWorkload(original, capacity, options.tune_ratio, rng);
   ACCELSCHED_ASSIGN_OR_RETURN(ClusterSnapshot initial,
                               OrderedCluster(nodes, options.node_order, rng));
@@ -173,7 +193,9 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
   for (const TracePod& tp : pods) {
     arrived += tp.GpuMilli();
     plugins::PodRequest pod = ToPodRequest(tp);
-    if (options.record_detail) result.detail.push_back(PodDetail("arrive", 3, tp, arrived, gpus));
+    if (options.record_detail) {
+      result.detail.push_back(PodDetail("arrive", 3, tp, arrived, gpus));
+    }
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement placement,
                                 solver.Place(pod, view, &rng, /*explain=*/false));
     if (placement.assignment.has_value()) {
@@ -193,14 +215,16 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
     }
     const double used = static_cast<double>(view.gpu_used_milli());
     const double idle = static_cast<double>(capacity) - used;
-    Event e;
+    Event e{};
     e.bucket = static_cast<int>(RoundHalfEven(static_cast<double>(arrived) / gpus / 10.0, 0));
     e.alloc = RoundHalfEven(used / gpus / 10.0, 2);
     e.frag = frag_total;
     e.rate = idle > 0 ? 100.0 * frag_total / idle : 0.0;
     events.push_back(e);
   }
-  if (options.record_detail) AppendNodeDetail(view, result.detail);
+  if (options.record_detail) {
+    AppendNodeDetail(view, result.detail);
+  }
   result.final_alloc_pct =
       100.0 * static_cast<double>(view.gpu_used_milli()) / static_cast<double>(capacity);
   BucketMeans(events, gpus, result);

@@ -13,11 +13,15 @@ absl::StatusOr<std::optional<Assignment>> AccelschedAllocator::Reserve(
     const CycleState& state, const PodRequest& pod, const ClusterSnapshot& snapshot,
     NodeIndex index) const {
   const NodeInfo& node = snapshot.node(index);
-  if (CheckFit(state, pod, node).has_value()) return std::optional<Assignment>();
+  if (CheckFit(state, pod, node).has_value()) {
+    return std::optional<Assignment>();
+  }
   Assignment a = BaseAssignment(pod, index);
   if (pod.WantsShare()) {
     const FragmentationModel* model = packing_->Model(state);
-    if (model == nullptr) return absl::InternalError("AccelschedAllocator: no fragmentation model");
+    if (model == nullptr) {
+      return absl::InternalError("AccelschedAllocator: no fragmentation model");
+    }
     const FragmentationDelta d = BestFragmentationDelta(*model, pod, node, /*truncated=*/false);
     a.gpus = GpuMask{1} << d.gpu;
     a.gpu_milli = pod.gpu_milli;
@@ -26,7 +30,9 @@ absl::StatusOr<std::optional<Assignment>> AccelschedAllocator::Reserve(
   }
   if (pod.WantsMig()) {
     std::optional<MigChoice> c = mig_->ChooseMig(pod, node);
-    if (!c.has_value()) return std::optional<Assignment>();
+    if (!c.has_value()) {
+      return std::optional<Assignment>();
+    }
     a.gpus = GpuMask{1} << c->gpu;
     a.mig_profile_id = c->profile_id;
     a.mig_start = c->start;

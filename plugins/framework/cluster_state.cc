@@ -1,6 +1,8 @@
 #include "plugins/framework/cluster_state.h"
 
 #include <bit>
+#include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,17 +15,120 @@ namespace mig = topology::mig;
 std::string GpuList(GpuMask m) {
   std::vector<int> ids;
   for (int i = 0; i < kMaxGpus; ++i) {
-    if ((m >> i) & 1u) ids.push_back(i);
+    if ((m >> i) & 1u) {
+      ids.push_back(i);
+    }
   }
   return absl::StrCat("[", absl::StrJoin(ids, ","), "]");
+}
+
+// The parts of ClusterState::Check: each returns why `a` cannot be applied to node `n` (or, with
+// `release`, given back to it), or nullopt if that part is fine.
+
+std::optional<std::string> CheckCpuMemory(const NodeInfo& n, const Assignment& a, bool release) {
+  if (!release) {
+    if (a.cpu_milli > n.cpu_free_milli) {
+      return "not enough free CPU";
+    }
+    if (a.memory_mib > n.memory_free_mib) {
+      return "not enough free memory";
+    }
+  } else {
+    if (n.cpu_free_milli + a.cpu_milli > n.cpu_capacity_milli) {
+      return "CPU was not taken";
+    }
+    if (n.memory_free_mib + a.memory_mib > n.memory_capacity_mib) {
+      return "memory was not taken";
+    }
+  }
+  return std::nullopt;
+}
+
+// `a` is a MIG instance on exactly one GPU.
+std::optional<std::string> CheckMig(const NodeInfo& n, const Assignment& a, bool release) {
+  const int g = std::countr_zero(a.gpus);
+  if (((n.mig_enabled >> g) & 1u) == 0) {
+    return "GPU is not MIG-enabled";
+  }
+  auto profile = n.mig_geometry->ProfileById(a.mig_profile_id);
+  if (!profile.ok()) {
+    return std::string{profile.status().message()};
+  }
+  const mig::MigProfile& p = **profile;
+  if (!p.IsLegalStart(a.mig_start)) {
+    return "illegal MIG start slot";
+  }
+  const uint8_t slots = p.SlotMask(a.mig_start);
+  const bool me = ((n.mig_media_used >> g) & 1u) != 0;
+  if (!release) {
+    if ((n.mig_used_slots[g] & slots) != 0) {
+      return "MIG memory slots are in use";
+    }
+    if (p.media_extensions && me) {
+      return "the GPU already has a +me instance";
+    }
+  } else {
+    if ((n.mig_used_slots[g] & slots) != slots) {
+      return "MIG memory slots were not taken";
+    }
+    if (p.media_extensions && !me) {
+      return "no +me instance to release";
+    }
+  }
+  return std::nullopt;
+}
+
+// `a` is a share of exactly one GPU that is not MIG-enabled.
+std::optional<std::string> CheckShare(const NodeInfo& n, const Assignment& a, bool release) {
+  const int g = std::countr_zero(a.gpus);
+  if (a.gpu_milli >= 1000) {
+    return "share must be below 1000 milli";
+  }
+  if (!release) {
+    if (n.gpu_free_milli[g] < a.gpu_milli) {
+      return "not enough free milli-GPU";
+    }
+    // GPU memory 0 = unknown: it never limits a share (snapshot.h).
+    if (n.gpu_memory_mib > 0 && n.gpu_free_memory_mib[g] < a.gpu_memory_mib) {
+      return "not enough free GPU memory";
+    }
+  } else {
+    if (n.gpu_free_milli[g] + a.gpu_milli > 1000) {
+      return "share was not taken";
+    }
+    if (n.gpu_memory_mib > 0 && n.gpu_free_memory_mib[g] + a.gpu_memory_mib > n.gpu_memory_mib) {
+      return "GPU memory was not taken";
+    }
+  }
+  return std::nullopt;
+}
+
+// `a` takes whole GPUs, none of them MIG-enabled.
+std::optional<std::string> CheckWholeGpus(const NodeInfo& n, const Assignment& a, bool release) {
+  for (int g = 0; g < n.gpu_count; ++g) {
+    if (((a.gpus >> g) & 1u) == 0) {
+      continue;
+    }
+    if (!release && n.gpu_free_milli[g] != 1000) {
+      return "GPU is not entirely free";
+    }
+    if (release && n.gpu_free_milli[g] != 0) {
+      return "GPU was not taken whole";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::string DebugString(const Assignment& a) {
   std::string out = absl::StrCat("node=", a.node, " gpus=", GpuList(a.gpus));
-  if (a.gpu_milli > 0) absl::StrAppend(&out, " share=", a.gpu_milli, "m/", a.gpu_memory_mib, "MiB");
-  if (a.mig_profile_id >= 0) absl::StrAppend(&out, " mig=", a.mig_profile_id, "@", a.mig_start);
+  if (a.gpu_milli > 0) {
+    absl::StrAppend(&out, " share=", a.gpu_milli, "m/", a.gpu_memory_mib, "MiB");
+  }
+  if (a.mig_profile_id >= 0) {
+    absl::StrAppend(&out, " mig=", a.mig_profile_id, "@", a.mig_start);
+  }
   absl::StrAppend(&out, " cpu=", a.cpu_milli, "m mem=", a.memory_mib, "MiB");
   return out;
 }
@@ -33,67 +138,42 @@ absl::Status ClusterState::Check(const Assignment& a, bool release) const {
     return absl::FailedPreconditionError(
         absl::StrCat(release ? "release " : "apply ", DebugString(a), ": ", why));
   };
-  if (a.node < 0 || a.node >= snapshot_.num_nodes()) return bad("unknown node");
+  if (a.node < 0 || a.node >= snapshot_.num_nodes()) {
+    return bad("unknown node");
+  }
   const NodeInfo& n = snapshot_.node(a.node);
   if (a.cpu_milli < 0 || a.memory_mib < 0 || a.gpu_milli < 0 || a.gpu_memory_mib < 0) {
     return bad("negative amount");
   }
-  if ((a.gpus & ~n.all_gpus()) != 0) return bad("GPU index beyond the node's GPUs");
-  if (!release) {
-    if (a.cpu_milli > n.cpu_free_milli) return bad("not enough free CPU");
-    if (a.memory_mib > n.memory_free_mib) return bad("not enough free memory");
-  } else {
-    if (n.cpu_free_milli + a.cpu_milli > n.cpu_capacity_milli) return bad("CPU was not taken");
-    if (n.memory_free_mib + a.memory_mib > n.memory_capacity_mib)
-      return bad("memory was not taken");
+  if ((a.gpus & ~n.all_gpus()) != 0) {
+    return bad("GPU index beyond the node's GPUs");
+  }
+  if (std::optional<std::string> why = CheckCpuMemory(n, a, release)) {
+    return bad(*why);
   }
   const bool is_mig = a.mig_profile_id >= 0;
   const bool is_share = a.gpu_milli > 0;
-  if (is_mig && is_share) return bad("both a share and a MIG instance");
+  if (is_mig && is_share) {
+    return bad("both a share and a MIG instance");
+  }
   if ((is_mig || is_share) && std::popcount(a.gpus) != 1) {
     return bad("a share or MIG instance needs exactly one GPU");
   }
-  if (a.gpu_memory_mib > 0 && !is_share) return bad("GPU memory without a share");
+  if (a.gpu_memory_mib > 0 && !is_share) {
+    return bad("GPU memory without a share");
+  }
+  std::optional<std::string> why;
   if (is_mig) {
-    const int g = std::countr_zero(a.gpus);
-    if (((n.mig_enabled >> g) & 1u) == 0) return bad("GPU is not MIG-enabled");
-    auto profile = n.mig_geometry->ProfileById(a.mig_profile_id);
-    if (!profile.ok()) return bad(profile.status().message());
-    const mig::MigProfile& p = **profile;
-    if (!p.IsLegalStart(a.mig_start)) return bad("illegal MIG start slot");
-    const uint8_t slots = p.SlotMask(a.mig_start);
-    const bool me = ((n.mig_media_used >> g) & 1u) != 0;
-    if (!release) {
-      if ((n.mig_used_slots[g] & slots) != 0) return bad("MIG memory slots are in use");
-      if (p.media_extensions && me) return bad("the GPU already has a +me instance");
-    } else {
-      if ((n.mig_used_slots[g] & slots) != slots) return bad("MIG memory slots were not taken");
-      if (p.media_extensions && !me) return bad("no +me instance to release");
-    }
-    return absl::OkStatus();
+    why = CheckMig(n, a, release);
+  } else if ((n.mig_enabled & a.gpus) != 0) {
+    why = "whole GPU or share on a MIG-enabled GPU";
+  } else if (is_share) {
+    why = CheckShare(n, a, release);
+  } else {
+    why = CheckWholeGpus(n, a, release);
   }
-  if ((n.mig_enabled & a.gpus) != 0) return bad("whole GPU or share on a MIG-enabled GPU");
-  if (is_share) {
-    const int g = std::countr_zero(a.gpus);
-    if (a.gpu_milli >= 1000) return bad("share must be below 1000 milli");
-    if (!release) {
-      if (n.gpu_free_milli[g] < a.gpu_milli) return bad("not enough free milli-GPU");
-      // GPU memory 0 = unknown: it never limits a share (snapshot.h).
-      if (n.gpu_memory_mib > 0 && n.gpu_free_memory_mib[g] < a.gpu_memory_mib) {
-        return bad("not enough free GPU memory");
-      }
-    } else {
-      if (n.gpu_free_milli[g] + a.gpu_milli > 1000) return bad("share was not taken");
-      if (n.gpu_memory_mib > 0 && n.gpu_free_memory_mib[g] + a.gpu_memory_mib > n.gpu_memory_mib) {
-        return bad("GPU memory was not taken");
-      }
-    }
-    return absl::OkStatus();
-  }
-  for (int g = 0; g < n.gpu_count; ++g) {
-    if (((a.gpus >> g) & 1u) == 0) continue;
-    if (!release && n.gpu_free_milli[g] != 1000) return bad("GPU is not entirely free");
-    if (release && n.gpu_free_milli[g] != 0) return bad("GPU was not taken whole");
+  if (why.has_value()) {
+    return bad(*why);
   }
   return absl::OkStatus();
 }
@@ -131,10 +211,14 @@ void ClusterState::Change(const Assignment& a, int sign) {
   } else if (a.gpu_milli > 0) {
     const int g = std::countr_zero(a.gpus);
     n.gpu_free_milli[g] = static_cast<int16_t>(n.gpu_free_milli[g] - sign * a.gpu_milli);
-    if (n.gpu_memory_mib > 0) n.gpu_free_memory_mib[g] -= sign * a.gpu_memory_mib;
+    if (n.gpu_memory_mib > 0) {
+      n.gpu_free_memory_mib[g] -= sign * a.gpu_memory_mib;
+    }
   } else {
     for (int g = 0; g < n.gpu_count; ++g) {
-      if (((a.gpus >> g) & 1u) == 0) continue;
+      if (((a.gpus >> g) & 1u) == 0) {
+        continue;
+      }
       n.gpu_free_milli[g] = static_cast<int16_t>(sign > 0 ? 0 : 1000);
       n.gpu_free_memory_mib[g] = sign > 0 ? 0 : n.gpu_memory_mib;
     }
@@ -144,7 +228,9 @@ void ClusterState::Change(const Assignment& a, int sign) {
 }
 
 absl::Status ClusterState::Apply(const Assignment& a) {
-  if (absl::Status s = Check(a, /*release=*/false); !s.ok()) return s;
+  if (absl::Status s = Check(a, /*release=*/false); !s.ok()) {
+    return s;
+  }
   Change(a, +1);
   return absl::OkStatus();
 }
@@ -156,10 +242,14 @@ absl::Status ClusterState::BlockGpus(NodeIndex node, GpuMask gpus) {
   NodeInfo& n = snapshot_.ChangeNode(node);
   const int64_t free_before = n.GpuFreeMilliTotal();
   for (int g = 0; g < n.gpu_count; ++g) {
-    if (((gpus >> g) & 1u) == 0) continue;
+    if (((gpus >> g) & 1u) == 0) {
+      continue;
+    }
     n.gpu_free_milli[static_cast<size_t>(g)] = 0;
     n.gpu_free_memory_mib[static_cast<size_t>(g)] = 0;
-    if (((n.mig_enabled >> g) & 1u) != 0) n.mig_used_slots[static_cast<size_t>(g)] = 0xff;
+    if (((n.mig_enabled >> g) & 1u) != 0) {
+      n.mig_used_slots[static_cast<size_t>(g)] = 0xff;
+    }
   }
   snapshot_.gpu_used_milli_ += free_before - n.GpuFreeMilliTotal();
   ++snapshot_.version_;
@@ -167,7 +257,9 @@ absl::Status ClusterState::BlockGpus(NodeIndex node, GpuMask gpus) {
 }
 
 absl::Status ClusterState::Release(const Assignment& a) {
-  if (absl::Status s = Check(a, /*release=*/true); !s.ok()) return s;
+  if (absl::Status s = Check(a, /*release=*/true); !s.ok()) {
+    return s;
+  }
   Change(a, -1);
   return absl::OkStatus();
 }

@@ -22,11 +22,19 @@ GpuMask ShareCandidates(const PodRequest& pod, const NodeInfo& node) {
 }
 
 const mig::MigProfile* MigProfileFor(const MigRequest& request, const NodeInfo& node) {
-  if (node.mig_geometry == nullptr) return nullptr;
+  if (node.mig_geometry == nullptr) {
+    return nullptr;
+  }
   for (const mig::MigProfile& p : node.mig_geometry->profiles()) {
-    if (p.compute_slices != request.compute_slices) continue;
-    if (p.double_memory != request.double_memory) continue;
-    if (p.media_extensions != request.media_extensions) continue;
+    if (p.compute_slices != request.compute_slices) {
+      continue;
+    }
+    if (p.double_memory != request.double_memory) {
+      continue;
+    }
+    if (p.media_extensions != request.media_extensions) {
+      continue;
+    }
     return &p;
   }
   return nullptr;
@@ -35,9 +43,15 @@ const mig::MigProfile* MigProfileFor(const MigRequest& request, const NodeInfo& 
 GpuMask MigCandidates(const mig::MigProfile& profile, const NodeInfo& node) {
   GpuMask m = 0;
   for (int i = 0; i < node.gpu_count; ++i) {
-    if (((node.mig_enabled >> i) & 1u) == 0) continue;
-    if (profile.media_extensions && ((node.mig_media_used >> i) & 1u) != 0) continue;
-    if (mig::FreeStarts(node.mig_used_slots[i], profile) != 0) m |= GpuMask{1} << i;
+    if (((node.mig_enabled >> i) & 1u) == 0) {
+      continue;
+    }
+    if (profile.media_extensions && ((node.mig_media_used >> i) & 1u) != 0) {
+      continue;
+    }
+    if (mig::FreeStarts(node.mig_used_slots[i], profile) != 0) {
+      m |= GpuMask{1} << i;
+    }
   }
   return m;
 }
@@ -65,7 +79,9 @@ GpuMask LowestK(GpuMask free, int k) {
 std::optional<GpuMask> BestWholeGpuSet(const PodRequest& pod, const NodeInfo& node) {
   const GpuMask free = node.WholeFreeGpus();
   const int k = pod.gpu_count;
-  if (std::popcount(free) < k || k <= 0) return std::nullopt;
+  if (std::popcount(free) < k || k <= 0) {
+    return std::nullopt;
+  }
   if (node.topology == nullptr) {
     if (pod.nvlink == TopologyPreference::kRequired || pod.require_close_nic ||
         pod.require_same_numa) {
@@ -80,19 +96,31 @@ std::optional<GpuMask> BestWholeGpuSet(const PodRequest& pod, const NodeInfo& no
   } else {
     topology::DeviceSetRequest request{k, free, pod.require_close_nic, pod.require_same_numa};
     auto result = topo.search.Best(request);
-    if (!result.ok() || !result->has_value()) return std::nullopt;
+    if (!result.ok() || !result->has_value()) {
+      return std::nullopt;
+    }
     best = (*result)->gpus;
   }
-  if (best == 0) return std::nullopt;
-  if (pod.nvlink != TopologyPreference::kRequired || IsNvlinkRing(topo, best)) return best;
+  if (best == 0) {
+    return std::nullopt;
+  }
+  if (pod.nvlink != TopologyPreference::kRequired || IsNvlinkRing(topo, best)) {
+    return best;
+  }
   // The objective's favourite is not an NVLink ring; look for the best set that is. Enumerates
   // the k-subsets of `free` (at most C(16, 8) = 12870), only for required-NVLink pods.
   GpuMask chosen = 0;
   const GpuMask close_nic = topo.topology.close_nic_gpus();
   for (GpuMask s = free; s != 0; s = (s - 1) & free) {
-    if (std::popcount(s) != k || !IsNvlinkRing(topo, s)) continue;
-    if (pod.require_close_nic && (s & ~close_nic) != 0) continue;
-    if (pod.require_same_numa && topo.search.Quality(s).numa_span > 1) continue;
+    if (std::popcount(s) != k || !IsNvlinkRing(topo, s)) {
+      continue;
+    }
+    if (pod.require_close_nic && (s & ~close_nic) != 0) {
+      continue;
+    }
+    if (pod.require_same_numa && topo.search.Quality(s).numa_span > 1) {
+      continue;
+    }
     if (chosen == 0) {
       chosen = s;
       continue;
@@ -102,9 +130,13 @@ std::optional<GpuMask> BestWholeGpuSet(const PodRequest& pod, const NodeInfo& no
       c = topology::CompareLeftover(topo.search.Leftover(free & ~s),
                                     topo.search.Leftover(free & ~chosen));
     }
-    if (c < 0 || (c == 0 && s < chosen)) chosen = s;
+    if (c < 0 || (c == 0 && s < chosen)) {
+      chosen = s;
+    }
   }
-  if (chosen == 0) return std::nullopt;
+  if (chosen == 0) {
+    return std::nullopt;
+  }
   return chosen;
 }
 
@@ -133,9 +165,15 @@ enum class FitCode {
 
 std::string TopologyNeeds(const PodRequest& pod) {
   std::vector<std::string> needs;
-  if (pod.nvlink == TopologyPreference::kRequired) needs.push_back("the NVLink requirement");
-  if (pod.require_close_nic) needs.push_back("the close-NIC requirement");
-  if (pod.require_same_numa) needs.push_back("the same-NUMA requirement");
+  if (pod.nvlink == TopologyPreference::kRequired) {
+    needs.emplace_back("the NVLink requirement");
+  }
+  if (pod.require_close_nic) {
+    needs.emplace_back("the close-NIC requirement");
+  }
+  if (pod.require_same_numa) {
+    needs.emplace_back("the same-NUMA requirement");
+  }
   return absl::StrJoin(needs, " and ");
 }
 
@@ -152,7 +190,9 @@ template <typename Build>
 std::optional<FitProblem> Problem(const CycleState& state, bool unresolvable, FitCode code,
                                   Build&& build) {
   FitProblem p{unresolvable, {}};
-  if (state.explain) p.reason = state.Reason(static_cast<int>(code), build);
+  if (state.explain) {
+    p.reason = state.Reason(static_cast<int>(code), build);
+  }
   return std::optional<FitProblem>(p);
 }
 
@@ -181,7 +221,9 @@ std::optional<FitProblem> CapacityProblem(const CycleState& state, const PodRequ
     }
     if (!ModelAllowed(state, pod, node)) {
       return Problem(state, true, FitCode::kModelNotAllowed, [&] {
-        if (pod.allowed_models.empty()) return std::string("GPU model not allowed by the pod");
+        if (pod.allowed_models.empty()) {
+          return std::string("GPU model not allowed by the pod");
+        }
         return absl::StrCat("GPU model not allowed by the pod (it accepts ",
                             absl::StrJoin(pod.allowed_models, ", "), ")");
       });
@@ -213,7 +255,9 @@ std::optional<FitProblem> WholeGpuProblem(const CycleState& state, const PodRequ
       !pod.require_same_numa) {
     return std::nullopt;
   }
-  if (BestWholeGpuSet(pod, node).has_value()) return std::nullopt;
+  if (BestWholeGpuSet(pod, node).has_value()) {
+    return std::nullopt;
+  }
   if (node.topology == nullptr) {
     return Problem(state, true, FitCode::kNoTopologySetUnknown, [&] {
       return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
@@ -221,7 +265,9 @@ std::optional<FitProblem> WholeGpuProblem(const CycleState& state, const PodRequ
     });
   }
   NodeInfo empty = node;
-  for (int i = 0; i < empty.gpu_count; ++i) empty.gpu_free_milli[i] = 1000;
+  for (int i = 0; i < empty.gpu_count; ++i) {
+    empty.gpu_free_milli[i] = 1000;
+  }
   if (!BestWholeGpuSet(pod, empty).has_value()) {
     return Problem(state, true, FitCode::kNoTopologySetEver, [&] {
       return absl::StrCat("no set of ", pod.gpu_count, " GPUs of this node can ever meet ",
@@ -258,7 +304,9 @@ std::optional<FitProblem> ShareProblem(const CycleState& state, const PodRequest
 
 std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& pod,
                                    const NodeInfo& node) {
-  if (std::optional<FitProblem> p = CapacityProblem(state, pod, node)) return p;
+  if (std::optional<FitProblem> p = CapacityProblem(state, pod, node)) {
+    return p;
+  }
   const mig::MigProfile* mig_profile = nullptr;
   if (pod.WantsMig()) {
     mig_profile = MigProfileFor(*pod.mig, node);
@@ -283,8 +331,12 @@ std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& po
       return absl::StrCat("insufficient memory: less than the pod's ", pod.memory_mib, " MiB free");
     });
   }
-  if (pod.WantsWholeGpus()) return WholeGpuProblem(state, pod, node);
-  if (pod.WantsShare()) return ShareProblem(state, pod, node);
+  if (pod.WantsWholeGpus()) {
+    return WholeGpuProblem(state, pod, node);
+  }
+  if (pod.WantsShare()) {
+    return ShareProblem(state, pod, node);
+  }
   if (pod.WantsMig() && MigCandidates(*mig_profile, node) == 0) {
     return Problem(state, false, FitCode::kNoMigStart, [&] {
       return absl::StrCat("no MIG-enabled GPU has a free legal start for a ", MigShape(*pod.mig),

@@ -17,7 +17,9 @@ namespace accelsched::plugins {
 
 // True if the node's GPU model is acceptable (always true for pods without GPUs).
 inline bool ModelAllowed(const CycleState& state, const PodRequest& pod, const NodeInfo& node) {
-  if (!pod.WantsGpu()) return true;
+  if (!pod.WantsGpu()) {
+    return true;
+  }
   return node.model != kNoModel && ((state.allowed_models >> node.model) & 1u) != 0;
 }
 

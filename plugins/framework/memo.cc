@@ -26,7 +26,9 @@ struct SolverMemo::Entry {
   // already does. True if it had to.
   absl::StatusOr<bool> Prepare(const Solver& solver, size_t slots, const PodRequest& pod,
                                const ClusterSnapshot& snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (layout == snapshot.layout() && state != nullptr) return false;
+    if (layout == snapshot.layout() && state != nullptr) {
+      return false;
+    }
     ACCELSCHED_ASSIGN_OR_RETURN(CycleState s,
                                 solver.PreFilter(pod, snapshot, /*explain=*/true, /*rng=*/nullptr));
     state = std::make_shared<const CycleState>(std::move(s));
@@ -100,7 +102,9 @@ absl::StatusOr<SolverMemo::Filtered> SolverMemo::Filter(const PodRequest& pod,
   Entry& e = *entry;
   absl::MutexLock lock(&e.mu);
   ACCELSCHED_ASSIGN_OR_RETURN(const bool built, e.Prepare(*solver_, alone_.size(), pod, snapshot));
-  if (built) shapes_built_.fetch_add(1, std::memory_order_relaxed);
+  if (built) {
+    shapes_built_.fetch_add(1, std::memory_order_relaxed);
+  }
   out.state = e.state;
   out.result.feasible.reserve(candidates.size());
   uint64_t misses = 0;
@@ -139,7 +143,9 @@ absl::StatusOr<std::vector<int64_t>> SolverMemo::Score(const Filtered& filtered,
   Entry& e = *entry;
   absl::MutexLock lock(&e.mu);
   ACCELSCHED_ASSIGN_OR_RETURN(const bool built, e.Prepare(*solver_, alone_.size(), pod, snapshot));
-  if (built) shapes_built_.fetch_add(1, std::memory_order_relaxed);
+  if (built) {
+    shapes_built_.fetch_add(1, std::memory_order_relaxed);
+  }
   const CycleState& state = *e.state;
   const size_t slots = alone_.size();
   // Raw scores of the nodes that changed since they were last scored, one batch per plugin.
@@ -148,7 +154,9 @@ absl::StatusOr<std::vector<int64_t>> SolverMemo::Score(const Filtered& filtered,
     if (i < 0 || i >= snapshot.num_nodes()) {
       return absl::InvalidArgumentError(absl::StrCat("feasible node index ", i, " out of range"));
     }
-    if (e.score_version[static_cast<size_t>(i)] != snapshot.node_version(i)) stale.push_back(i);
+    if (e.score_version[static_cast<size_t>(i)] != snapshot.node_version(i)) {
+      stale.push_back(i);
+    }
   }
   if (!stale.empty()) {
     std::vector<int64_t> raw(stale.size());
@@ -160,7 +168,9 @@ absl::StatusOr<std::vector<int64_t>> SolverMemo::Score(const Filtered& filtered,
         e.raw[static_cast<size_t>(stale[s]) * slots + slot] = raw[s];
       }
     }
-    for (NodeIndex i : stale) e.score_version[static_cast<size_t>(i)] = snapshot.node_version(i);
+    for (NodeIndex i : stale) {
+      e.score_version[static_cast<size_t>(i)] = snapshot.node_version(i);
+    }
   }
   score_misses_.fetch_add(stale.size(), std::memory_order_relaxed);
   score_hits_.fetch_add(feasible.size() - stale.size(), std::memory_order_relaxed);

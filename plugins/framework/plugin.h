@@ -45,6 +45,14 @@ class Plugin;
 class StateData {
  public:
   virtual ~StateData() = default;
+
+ protected:
+  // Copyable and movable only as part of a derived class (no slicing).
+  StateData() = default;
+  StateData(const StateData&) = default;
+  StateData& operator=(const StateData&) = default;
+  StateData(StateData&&) = default;
+  StateData& operator=(StateData&&) = default;
 };
 
 // Per-cycle scratchpad. The framework fills the public fields before PreFilter plugins run;
@@ -73,7 +81,9 @@ class CycleState {
   template <typename T>
   const T* Read(const Plugin* owner) const {
     for (const auto& [key, value] : slots_) {
-      if (key == owner) return dynamic_cast<const T*>(value.get());
+      if (key == owner) {
+        return dynamic_cast<const T*>(value.get());
+      }
     }
     return nullptr;
   }
@@ -86,8 +96,12 @@ class CycleState {
   template <typename Build>
   std::string_view Reason(int key, Build&& build) const {
     const size_t k = static_cast<size_t>(key);
-    if (k >= reasons_.size()) reasons_.resize(k + 1);
-    if (reasons_[k] == nullptr) reasons_[k] = std::make_unique<const std::string>(build());
+    if (k >= reasons_.size()) {
+      reasons_.resize(k + 1);
+    }
+    if (reasons_[k] == nullptr) {
+      reasons_[k] = std::make_unique<const std::string>(build());
+    }
     return *reasons_[k];
   }
 
@@ -101,6 +115,14 @@ class Plugin {
   virtual ~Plugin() = default;
   // The plugin's name from plugins/names.h.
   virtual std::string_view Name() const = 0;
+
+ protected:
+  // Copyable and movable only as part of a derived class (no slicing).
+  Plugin() = default;
+  Plugin(const Plugin&) = default;
+  Plugin& operator=(const Plugin&) = default;
+  Plugin(Plugin&&) = default;
+  Plugin& operator=(Plugin&&) = default;
 };
 
 class PreFilterPlugin : public virtual Plugin {
@@ -138,7 +160,9 @@ class ScorePlugin : public virtual Plugin {
 // Integer min-max scaling of raw scores onto [kMinScore, kMaxScore] (larger raw is better), as
 // the FGD artifact's normalising plugins do; every score becomes `when_equal` if all are equal.
 inline void MinMaxNormalize(absl::Span<int64_t> scores, int64_t when_equal) {
-  if (scores.empty()) return;
+  if (scores.empty()) {
+    return;
+  }
   const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
   const int64_t lowest = *lo;
   const int64_t highest = *hi;

@@ -22,7 +22,9 @@ absl::StatusOr<std::shared_ptr<const NodeTopology>> NodeTopology::Create(
   std::vector<GpuMask> adjacent(static_cast<size_t>(g), 0);
   for (int a = 0; a < g; ++a) {
     for (int b = 0; b < g; ++b) {
-      if (a != b && topology.NvlinkCount(a, b) > 0) adjacent[a] |= GpuMask{1} << b;
+      if (a != b && topology.NvlinkCount(a, b) > 0) {
+        adjacent[a] |= GpuMask{1} << b;
+      }
     }
   }
   // path[S] = bitmask of v such that a Hamiltonian NVLink path through S starts at min(S) and
@@ -39,9 +41,13 @@ absl::StatusOr<std::shared_ptr<const NodeTopology>> NodeTopology::Create(
     }
     GpuMask ends = 0;
     for (int v = 0; v < g; ++v) {
-      if (v == first || ((set >> v) & 1u) == 0) continue;
+      if (v == first || ((set >> v) & 1u) == 0) {
+        continue;
+      }
       const GpuMask prev = path[set & ~(GpuMask{1} << v)];
-      if ((prev & adjacent[v]) != 0) ends |= GpuMask{1} << v;
+      if ((prev & adjacent[v]) != 0) {
+        ends |= GpuMask{1} << v;
+      }
     }
     path[s] = ends;
     // Two GPUs joined by NVLink form a (degenerate) ring; more need the last hop back.
@@ -53,22 +59,30 @@ absl::StatusOr<std::shared_ptr<const NodeTopology>> NodeTopology::Create(
 
 std::optional<absl::string_view> NodeInfo::Label(absl::string_view key) const {
   for (const auto& [k, v] : *labels) {
-    if (k == key) return absl::string_view(v);
+    if (k == key) {
+      return absl::string_view(v);
+    }
   }
   return std::nullopt;
 }
 
 int16_t ClusterSnapshot::ModelIndex(absl::string_view name) const {
   for (size_t i = 0; i < models_.size(); ++i) {
-    if (models_[i] == name) return static_cast<int16_t>(i);
+    if (models_[i] == name) {
+      return static_cast<int16_t>(i);
+    }
   }
   return kNoModel;
 }
 
 std::optional<NodeIndex> ClusterSnapshot::Find(absl::string_view name) const {
-  if (by_name_ == nullptr) return std::nullopt;
+  if (by_name_ == nullptr) {
+    return std::nullopt;
+  }
   auto it = by_name_->find(name);
-  if (it == by_name_->end()) return std::nullopt;
+  if (it == by_name_->end()) {
+    return std::nullopt;
+  }
   return it->second;
 }
 
@@ -77,7 +91,9 @@ NodeInfo& ClusterSnapshot::ChangeNode(NodeIndex i) {
   std::shared_ptr<Chunk>& chunk = chunks_[k >> kChunkShift];
   // Sole owner: no published copy can see the change. Otherwise change a private copy (a copy
   // being dropped concurrently may make this copy needlessly, never wrongly).
-  if (chunk.use_count() > 1) chunk = std::make_shared<Chunk>(*chunk);
+  if (chunk.use_count() > 1) {
+    chunk = std::make_shared<Chunk>(*chunk);
+  }
   chunk->versions[k & kChunkMask] = NextUniqueVersion();
   return chunk->nodes[k & kChunkMask];
 }
@@ -179,7 +195,9 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     n.labels = spec.labels.empty() ? shared_empty_labels
                                    : std::make_shared<const Labels>(std::move(spec.labels));
     auto [it, inserted] = by_name->emplace(n.name, static_cast<NodeIndex>(nodes.size()));
-    if (!inserted) return NodeError(spec, "duplicate node name");
+    if (!inserted) {
+      return NodeError(spec, "duplicate node name");
+    }
     s.gpu_capacity_milli_ += int64_t{spec.gpu_count} * 1000;
     nodes.push_back(std::move(n));
   }
@@ -189,7 +207,9 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     auto chunk = std::make_shared<ClusterSnapshot::Chunk>();
     chunk->nodes.assign(std::make_move_iterator(nodes.begin() + static_cast<std::ptrdiff_t>(first)),
                         std::make_move_iterator(nodes.begin() + static_cast<std::ptrdiff_t>(last)));
-    for (size_t k = first; k < last; ++k) chunk->versions.push_back(NextUniqueVersion());
+    for (size_t k = first; k < last; ++k) {
+      chunk->versions.push_back(NextUniqueVersion());
+    }
     s.chunks_.push_back(std::move(chunk));
   }
   s.by_name_ = std::move(by_name);

@@ -103,19 +103,22 @@ struct NodeInfo {
   // Pods placed here by GPU class (see GpuClassOf): [0] shares, [k] k whole GPUs (1..16),
   // [17] MIG instances. CPU-only pods are not counted.
   std::array<int16_t, kNumGpuClasses> pods_by_gpu_class{};
-
   GpuMask all_gpus() const { return static_cast<GpuMask>((1u << gpu_count) - 1u); }
   // GPUs that can be handed out whole: entirely free, not MIG-enabled.
   GpuMask WholeFreeGpus() const {
     GpuMask m = 0;
     for (int i = 0; i < gpu_count; ++i) {
-      if (gpu_free_milli[i] == 1000 && ((mig_enabled >> i) & 1u) == 0) m |= GpuMask{1} << i;
+      if (gpu_free_milli[i] == 1000 && ((mig_enabled >> i) & 1u) == 0) {
+        m |= GpuMask{1} << i;
+      }
     }
     return m;
   }
   int64_t GpuFreeMilliTotal() const {
     int64_t sum = 0;
-    for (int i = 0; i < gpu_count; ++i) sum += gpu_free_milli[i];
+    for (int i = 0; i < gpu_count; ++i) {
+      sum += gpu_free_milli[i];
+    }
     return sum;
   }
   // The label's value, or nullopt.

@@ -21,7 +21,9 @@ absl::StatusOr<CycleState> Solver::PreFilter(const PodRequest& pod, const Cluste
     state.allowed_models = 0;
     for (const std::string& m : pod.allowed_models) {
       int16_t index = snapshot.ModelIndex(m);
-      if (index != kNoModel) state.allowed_models |= uint64_t{1} << index;
+      if (index != kNoModel) {
+        state.allowed_models |= uint64_t{1} << index;
+      }
     }
   }
   for (const PreFilterPlugin* p : pre_filters_) {
@@ -34,7 +36,9 @@ absl::StatusOr<FilterVerdict> Solver::FilterNode(const CycleState& state, const 
                                                  const NodeInfo& node) const {
   for (const FilterPlugin* f : filters_) {
     ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v, f->Filter(state, pod, node));
-    if (v.feasibility != Feasibility::kFeasible) return v;
+    if (v.feasibility != Feasibility::kFeasible) {
+      return v;
+    }
   }
   return FilterVerdict::Feasible();
 }
@@ -138,9 +142,12 @@ absl::StatusOr<Placement> Solver::Place(const PodRequest& pod, const ClusterSnap
       std::vector<std::string> order;
       for (const auto& [node, verdict] : filtered.failed) {
         std::string reason(verdict.reason);
-        if (counts[reason]++ == 0) order.push_back(std::move(reason));
+        if (counts[reason]++ == 0) {
+          order.push_back(std::move(reason));
+        }
       }
       std::vector<std::string> parts;
+      parts.reserve(order.size());
       for (const std::string& r : order) {
         parts.push_back(absl::StrCat(counts[r], counts[r] == 1 ? " node: " : " nodes: ", r));
       }
@@ -166,7 +173,9 @@ std::vector<std::pair<std::string, int64_t>> Solver::Describe() const {
   for (const auto& p : owned_) {
     int64_t weight = 0;
     for (const auto& [s, w] : scorers_) {
-      if (s == dynamic_cast<const ScorePlugin*>(p.get())) weight = w;
+      if (s == dynamic_cast<const ScorePlugin*>(p.get())) {
+        weight = w;
+      }
     }
     out.emplace_back(std::string(p->Name()), weight);
   }
@@ -182,7 +191,9 @@ absl::StatusOr<std::unique_ptr<Solver>> SolverBuilder::Build() && {
   std::unique_ptr<Solver> solver(new Solver());
   solver->random_ties_ = random_ties_;
   for (auto& [plugin, weight] : plugins_) {
-    if (plugin == nullptr) return absl::InvalidArgumentError("null plugin");
+    if (plugin == nullptr) {
+      return absl::InvalidArgumentError("null plugin");
+    }
     for (const auto& owned : solver->owned_) {
       if (owned->Name() == plugin->Name()) {
         return absl::InvalidArgumentError(
@@ -192,7 +203,9 @@ absl::StatusOr<std::unique_ptr<Solver>> SolverBuilder::Build() && {
     if (auto* p = dynamic_cast<const PreFilterPlugin*>(plugin.get())) {
       solver->pre_filters_.push_back(p);
     }
-    if (auto* p = dynamic_cast<const FilterPlugin*>(plugin.get())) solver->filters_.push_back(p);
+    if (auto* p = dynamic_cast<const FilterPlugin*>(plugin.get())) {
+      solver->filters_.push_back(p);
+    }
     if (auto* p = dynamic_cast<const ScorePlugin*>(plugin.get())) {
       if (weight < 1 || weight > 1000) {
         return absl::InvalidArgumentError(absl::StrCat("plugin ", std::string(plugin->Name()),
@@ -212,7 +225,9 @@ absl::StatusOr<std::unique_ptr<Solver>> SolverBuilder::Build() && {
     }
     solver->owned_.push_back(std::move(plugin));
   }
-  if (solver->reserve_ == nullptr) return absl::InvalidArgumentError("no reserve plugin");
+  if (solver->reserve_ == nullptr) {
+    return absl::InvalidArgumentError("no reserve plugin");
+  }
   plugins_.clear();
   return solver;
 }

@@ -44,6 +44,9 @@ class Solver {
  public:
   Solver(const Solver&) = delete;
   Solver& operator=(const Solver&) = delete;
+  Solver(Solver&&) = delete;
+  Solver& operator=(Solver&&) = delete;
+  ~Solver() = default;
 
   // Fills the framework fields of a fresh CycleState and runs the PreFilter plugins.
   // InvalidArgument if the pod request is inconsistent (PodRequest::Validate).

@@ -51,24 +51,32 @@ class DomainPacker {
   absl::StatusOr<std::optional<std::vector<Assignment>>> Pack() {
     std::vector<Assignment> slots(gang_.members.size());
     ACCELSCHED_ASSIGN_OR_RETURN(bool greedy, Greedy(slots));
-    if (greedy) return std::optional<std::vector<Assignment>>(std::move(slots));
-    if (budget_ <= 0 || GreedyIsExact()) return std::optional<std::vector<Assignment>>();
+    if (greedy) {
+      return std::optional<std::vector<Assignment>>(std::move(slots));
+    }
+    if (budget_ <= 0 || GreedyIsExact()) {
+      return std::optional<std::vector<Assignment>>();
+    }
     ClusterState fresh(base_copy_);
     std::swap(work_, fresh);
     std::vector<NodeIndex> chosen(order_.size(), -1);
     ACCELSCHED_ASSIGN_OR_RETURN(bool found, Search(0, chosen, slots));
-    if (found) return std::optional<std::vector<Assignment>>(std::move(slots));
+    if (found) {
+      return std::optional<std::vector<Assignment>>(std::move(slots));
+    }
     return std::optional<std::vector<Assignment>>();
   }
 
-  bool budget_exhausted() const { return exhausted_; }
+  bool BudgetExhausted() const { return exhausted_; }
 
  private:
   // One shape and no device-set constraint: each placement uses one of a node's independent
   // member slots, so best fit places as many as any order would.
   bool GreedyIsExact() const {
     for (size_t k = 1; k < order_.size(); ++k) {
-      if (!same_as_previous_[k]) return false;
+      if (!same_as_previous_[k]) {
+        return false;
+      }
     }
     const PodRequest& p = gang_.members[order_.front()];
     return p.nvlink == TopologyPreference::kNone && !p.require_close_nic && !p.require_same_numa;
@@ -83,7 +91,9 @@ class DomainPacker {
   absl::StatusOr<bool> Place(size_t m, NodeIndex n, std::vector<Assignment>& slots) {
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
                                 solver_.Reserve(states_[m], gang_.members[m], work_.view(), n));
-    if (!a.has_value() || !work_.Apply(*a).ok()) return false;
+    if (!a.has_value() || !work_.Apply(*a).ok()) {
+      return false;
+    }
     slots[m] = *a;
     return true;
   }
@@ -103,41 +113,63 @@ class DomainPacker {
         fitting.clear();
         for (NodeIndex n : nodes_) {
           ACCELSCHED_ASSIGN_OR_RETURN(bool fits, Fits(m, n));
-          if (fits) fitting.emplace(Rank(n), FreeWholeGpus(work_.view().node(n)), n);
+          if (fits) {
+            fitting.emplace(Rank(n), FreeWholeGpus(work_.view().node(n)), n);
+          }
         }
       }
-      if (fitting.empty()) return false;
+      if (fitting.empty()) {
+        return false;
+      }
       const NodeIndex best = std::get<2>(*fitting.begin());
       fitting.erase(fitting.begin());
       ACCELSCHED_ASSIGN_OR_RETURN(bool placed, Place(m, best, slots));
-      if (!placed) return false;
+      if (!placed) {
+        return false;
+      }
       ACCELSCHED_ASSIGN_OR_RETURN(bool still, Fits(m, best));
-      if (still) fitting.emplace(Rank(best), FreeWholeGpus(work_.view().node(best)), best);
+      if (still) {
+        fitting.emplace(Rank(best), FreeWholeGpus(work_.view().node(best)), best);
+      }
     }
     return true;
   }
 
   absl::StatusOr<bool> Search(size_t k, std::vector<NodeIndex>& chosen,
                               std::vector<Assignment>& slots) {
-    if (k == order_.size()) return true;
+    if (k == order_.size()) {
+      return true;
+    }
     const size_t m = order_[k];
     for (size_t j = 0; j < nodes_.size(); ++j) {
       const NodeIndex n = nodes_[j];
       // Members of one shape are interchangeable: keep their nodes in non-decreasing order.
-      if (same_as_previous_[k] && n < chosen[k - 1]) continue;
+      if (same_as_previous_[k] && n < chosen[k - 1]) {
+        continue;
+      }
       if (--budget_ < 0) {
         exhausted_ = true;
         return false;
       }
       ACCELSCHED_ASSIGN_OR_RETURN(bool fits, Fits(m, n));
-      if (!fits) continue;
+      if (!fits) {
+        continue;
+      }
       ACCELSCHED_ASSIGN_OR_RETURN(bool placed, Place(m, n, slots));
-      if (!placed) continue;
+      if (!placed) {
+        continue;
+      }
       chosen[k] = n;
       ACCELSCHED_ASSIGN_OR_RETURN(bool done, Search(k + 1, chosen, slots));
-      if (done) return true;
-      if (!work_.Release(slots[m]).ok()) return absl::InternalError("gang search: release failed");
-      if (exhausted_) return false;
+      if (done) {
+        return true;
+      }
+      if (!work_.Release(slots[m]).ok()) {
+        return absl::InternalError("gang search: release failed");
+      }
+      if (exhausted_) {
+        return false;
+      }
     }
     return false;
   }
@@ -162,22 +194,32 @@ absl::StatusOr<std::optional<std::vector<Assignment>>> PackRailAligned(
     const std::vector<CycleState>& states, const std::vector<NodeIndex>& nodes) {
   const int k = gang.members.front().gpu_count;
   int max_gpus = 0;
-  for (NodeIndex n : nodes) max_gpus = std::max<int>(max_gpus, base.node(n).gpu_count);
+  for (NodeIndex n : nodes) {
+    max_gpus = std::max<int>(max_gpus, base.node(n).gpu_count);
+  }
   for (GpuMask s = 1; s < (GpuMask{1} << max_gpus); ++s) {
-    if (std::popcount(s) != k) continue;
+    if (std::popcount(s) != k) {
+      continue;
+    }
     std::vector<std::pair<int, NodeIndex>> hosts;  // (free whole GPUs, node)
     for (NodeIndex n : nodes) {
       const NodeInfo& info = base.node(n);
-      if ((info.WholeFreeGpus() & s) != s) continue;
+      if ((info.WholeFreeGpus() & s) != s) {
+        continue;
+      }
       if (gang.members.front().nvlink == TopologyPreference::kRequired &&
           info.topology != nullptr && info.topology->nvlink_ring[s] == 0) {
         continue;
       }
       ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v,
                                   solver.FilterNode(states.front(), gang.members.front(), info));
-      if (v.feasibility == Feasibility::kFeasible) hosts.emplace_back(FreeWholeGpus(info), n);
+      if (v.feasibility == Feasibility::kFeasible) {
+        hosts.emplace_back(FreeWholeGpus(info), n);
+      }
     }
-    if (hosts.size() < gang.members.size()) continue;
+    if (hosts.size() < gang.members.size()) {
+      continue;
+    }
     std::stable_sort(hosts.begin(), hosts.end());
     std::vector<Assignment> slots;
     for (size_t m = 0; m < gang.members.size(); ++m) {
@@ -199,7 +241,9 @@ absl::StatusOr<std::optional<std::vector<Assignment>>> PackRailAligned(
 std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnapshot& snapshot,
                                 int level, const std::vector<NodeIndex>& nodes) {
   std::vector<int> rank;
-  if (level < 2) return rank;
+  if (level < 2) {
+    return rank;
+  }
   // Free whole GPUs per domain at each sub-level 1..level-1.
   std::vector<std::vector<int64_t>> free(static_cast<size_t>(level));
   for (int lv = 1; lv < level; ++lv) {
@@ -214,13 +258,19 @@ std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnap
     uint64_t g = 0;
     for (int lv = level - 1; lv >= 1; --lv) {
       const int d = domains.domain_of(lv, n);
-      if (d >= 0) free[static_cast<size_t>(lv)][static_cast<size_t>(d)] += gpus;
+      if (d >= 0) {
+        free[static_cast<size_t>(lv)][static_cast<size_t>(d)] += gpus;
+      }
       const uint64_t pair = (g << 32) | static_cast<uint32_t>(d + 1);
       auto [it, inserted] = group_of_pair.try_emplace(pair, static_cast<int>(group_of_pair.size()));
       g = static_cast<uint64_t>(it->second);
     }
-    if (g >= member.size()) member.resize(g + 1, -1);
-    if (member[g] < 0) member[g] = n;
+    if (g >= member.size()) {
+      member.resize(g + 1, -1);
+    }
+    if (member[g] < 0) {
+      member[g] = n;
+    }
     group[static_cast<size_t>(n)] = static_cast<int>(g);
   }
   struct Group {
@@ -229,7 +279,9 @@ std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnap
   };
   std::vector<Group> groups;
   for (size_t g = 0; g < member.size(); ++g) {
-    if (member[g] < 0) continue;  // An intermediate pair, not a node's full group.
+    if (member[g] < 0) {
+      continue;  // An intermediate pair, not a node's full group.
+    }
     Group entry{{}, g};
     for (int lv = level - 1; lv >= 1; --lv) {
       const int d = domains.domain_of(lv, member[g]);
@@ -242,7 +294,9 @@ std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnap
   std::sort(groups.begin(), groups.end(),
             [](const Group& a, const Group& b) { return a.key < b.key; });
   std::vector<int> group_rank(member.size(), 0);
-  for (size_t i = 0; i < groups.size(); ++i) group_rank[groups[i].id] = static_cast<int>(i);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    group_rank[groups[i].id] = static_cast<int>(i);
+  }
   rank.assign(static_cast<size_t>(snapshot.num_nodes()), 0);
   for (NodeIndex n : nodes) {
     rank[static_cast<size_t>(n)] = group_rank[static_cast<size_t>(group[static_cast<size_t>(n)])];
@@ -295,8 +349,12 @@ std::vector<size_t> LargestFirst(const std::vector<PodRequest>& members) {
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const PodRequest& x = members[a];
     const PodRequest& y = members[b];
-    if (x.gpu_count != y.gpu_count) return x.gpu_count > y.gpu_count;
-    if (x.gpu_milli != y.gpu_milli) return x.gpu_milli > y.gpu_milli;
+    if (x.gpu_count != y.gpu_count) {
+      return x.gpu_count > y.gpu_count;
+    }
+    if (x.gpu_milli != y.gpu_milli) {
+      return x.gpu_milli > y.gpu_milli;
+    }
     return x.cpu_milli > y.cpu_milli;
   });
   return order;
@@ -333,10 +391,14 @@ bool HoldsAnchors(const GangSearch& search, int level, size_t index) {
 const NetworkDomains::Domain& WithoutExcluded(const NetworkDomains::Domain& domain,
                                               const std::vector<bool>& excluded,
                                               NetworkDomains::Domain& trimmed) {
-  if (excluded.empty()) return domain;
+  if (excluded.empty()) {
+    return domain;
+  }
   trimmed.name = domain.name;
   for (NodeIndex n : domain.nodes) {
-    if (!excluded[static_cast<size_t>(n)]) trimmed.nodes.push_back(n);
+    if (!excluded[static_cast<size_t>(n)]) {
+      trimmed.nodes.push_back(n);
+    }
   }
   return trimmed;
 }
@@ -351,7 +413,7 @@ absl::StatusOr<std::optional<std::vector<Assignment>>> PackDomain(
   DomainPacker packer(search.solver, search.snapshot, search.gang, search.states, search.order,
                       nodes, rank, search.options.search_budget);
   ACCELSCHED_ASSIGN_OR_RETURN(std::optional<std::vector<Assignment>> slots, packer.Pack());
-  search.exhausted = search.exhausted || packer.budget_exhausted();
+  search.exhausted = search.exhausted || packer.BudgetExhausted();
   return slots;
 }
 
@@ -363,17 +425,27 @@ absl::StatusOr<std::optional<GangPlan>> BestPlanAtLevel(GangSearch& search, int 
   const std::vector<NetworkDomains::Domain>& at_level = search.domains.at(level);
   for (size_t index = 0; index < at_level.size(); ++index) {
     // With members already bound, only a domain that holds all of them.
-    if (!HoldsAnchors(search, level, index)) continue;
+    if (!HoldsAnchors(search, level, index)) {
+      continue;
+    }
     NetworkDomains::Domain trimmed;
     const NetworkDomains::Domain& d =
         WithoutExcluded(at_level[index], search.options.excluded_nodes, trimmed);
     int64_t free = 0;
-    for (NodeIndex n : d.nodes) free += FreeWholeGpus(search.snapshot.node(n));
-    if (level == widest) search.best_free_anywhere = std::max(search.best_free_anywhere, free);
-    if (free < search.gang_gpus) continue;
+    for (NodeIndex n : d.nodes) {
+      free += FreeWholeGpus(search.snapshot.node(n));
+    }
+    if (level == widest) {
+      search.best_free_anywhere = std::max(search.best_free_anywhere, free);
+    }
+    if (free < search.gang_gpus) {
+      continue;
+    }
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<std::vector<Assignment>> slots,
                                 PackDomain(search, level, d.nodes));
-    if (!slots.has_value()) continue;
+    if (!slots.has_value()) {
+      continue;
+    }
     const int64_t left = free - search.gang_gpus;
     if (!best.has_value() || left < best_left) {
       best = GangPlan{level, d.name, std::move(*slots)};
@@ -398,7 +470,9 @@ std::string NoPlanReason(const GangSearch& search, int widest) {
                    big.gpu_count, " GPUs, ", search.gang_gpus, " GPUs in all",
                    gang.rail_aligned ? ", rail-aligned" : "", ") ", where, "; the best has ",
                    std::max<int64_t>(search.best_free_anywhere, 0), " whole GPUs free");
-  if (search.exhausted) absl::StrAppend(&reason, " (search stopped at its step budget)");
+  if (search.exhausted) {
+    absl::StrAppend(&reason, " (search stopped at its step budget)");
+  }
   return reason;
 }
 
@@ -414,22 +488,30 @@ NetworkDomains NetworkDomains::Build(const ClusterSnapshot& snapshot,
     std::vector<Domain> domains;
     for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) {
       std::optional<absl::string_view> v = snapshot.node(i).Label(key);
-      if (!v.has_value()) continue;
-      auto [it, inserted] = index.try_emplace(std::string(*v), domains.size());
-      if (inserted) domains.push_back({std::string(*v), {}});
+      if (!v.has_value()) {
+        continue;
+      }
+      auto [it, inserted] = index.try_emplace(std::string{*v}, domains.size());
+      if (inserted) {
+        domains.push_back({std::string{*v}, {}});
+      }
       domains[it->second].nodes.push_back(i);
     }
     std::sort(domains.begin(), domains.end(),
               [](const Domain& a, const Domain& b) { return a.name < b.name; });
     std::vector<int> of(static_cast<size_t>(snapshot.num_nodes()), -1);
     for (size_t k = 0; k < domains.size(); ++k) {
-      for (NodeIndex n : domains[k].nodes) of[static_cast<size_t>(n)] = static_cast<int>(k);
+      for (NodeIndex n : domains[k].nodes) {
+        of[static_cast<size_t>(n)] = static_cast<int>(k);
+      }
     }
     d.domain_of_.push_back(std::move(of));
     d.levels_.push_back(std::move(domains));
   }
   Domain all;
-  for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) all.nodes.push_back(i);
+  for (NodeIndex i = 0; i < snapshot.num_nodes(); ++i) {
+    all.nodes.push_back(i);
+  }
   d.levels_.push_back({std::move(all)});
   return d;
 }
@@ -444,7 +526,9 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
     states.push_back(std::move(s));
   }
   int64_t gang_gpus = 0;
-  for (const PodRequest& m : gang.members) gang_gpus += m.gpu_count;
+  for (const PodRequest& m : gang.members) {
+    gang_gpus += m.gpu_count;
+  }
   GangSearch search{.solver = solver,
                     .snapshot = snapshot,
                     .domains = domains,
@@ -459,7 +543,9 @@ absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnap
   for (int level = 0; level <= widest; ++level) {
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<GangPlan> best,
                                 BestPlanAtLevel(search, level, widest));
-    if (best.has_value()) return GangPlanOutcome{std::move(best), ""};
+    if (best.has_value()) {
+      return GangPlanOutcome{std::move(best), ""};
+    }
   }
   GangPlanOutcome out;
   out.reason = NoPlanReason(search, widest);

@@ -53,7 +53,6 @@ class NetworkDomains {
   };
   // `level_keys`: node label keys, innermost level first.
   static NetworkDomains Build(const ClusterSnapshot& snapshot, std::vector<std::string> level_keys);
-
   uint64_t layout() const { return layout_; }
   const std::vector<std::string>& keys() const { return keys_; }
   int num_levels() const { return static_cast<int>(keys_.size()); }

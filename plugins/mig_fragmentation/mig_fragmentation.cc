@@ -42,43 +42,61 @@ absl::StatusOr<std::unique_ptr<MigFragmentation>> MigFragmentation::Create(
           }
         }
       }
-      if (w > 0) table_demand.push_back({p.id, w});
+      if (w > 0) {
+        table_demand.push_back({p.id, w});
+      }
     }
     if (table_demand.empty()) {
       // The demand names no profile of this model: fall back to uniform for its tables.
       for (const mig::MigProfile& p : g.profiles()) {
-        if (!p.media_extensions) table_demand.push_back({p.id, 1.0});
+        if (!p.media_extensions) {
+          table_demand.push_back({p.id, 1.0});
+        }
       }
     }
     absl::StatusOr<mig::MigSlotTable> table = mig::MigSlotTable::Create(g, table_demand);
-    if (!table.ok()) return table.status();
+    if (!table.ok()) {
+      return table.status();
+    }
     plugin->tables_.emplace_back(g.model(), std::move(*table));
   }
   return plugin;
 }
 
 const mig::MigSlotTable* MigFragmentation::TableFor(const mig::MigGeometry* g) const {
-  if (g == nullptr) return nullptr;
+  if (g == nullptr) {
+    return nullptr;
+  }
   for (const auto& [model, table] : tables_) {
-    if (model == g->model()) return &table;
+    if (model == g->model()) {
+      return &table;
+    }
   }
   return nullptr;
 }
 
 std::optional<MigChoice> MigFragmentation::ChooseMig(const PodRequest& pod,
                                                      const NodeInfo& node) const {
-  if (!pod.WantsMig()) return std::nullopt;
+  if (!pod.WantsMig()) {
+    return std::nullopt;
+  }
   const mig::MigProfile* profile = MigProfileFor(*pod.mig, node);
   const mig::MigSlotTable* table = TableFor(node.mig_geometry);
-  if (profile == nullptr || table == nullptr) return std::nullopt;
+  if (profile == nullptr || table == nullptr) {
+    return std::nullopt;
+  }
   const int index = static_cast<int>(profile - node.mig_geometry->profiles().data());
   const GpuMask candidates = MigCandidates(*profile, node);
   std::optional<MigChoice> best;
   for (int g = 0; g < node.gpu_count; ++g) {
-    if (((candidates >> g) & 1u) == 0) continue;
+    if (((candidates >> g) & 1u) == 0) {
+      continue;
+    }
     const uint8_t mask = node.mig_used_slots[g];
     const int start = table->BestStart(mask, index);
-    if (start < 0) continue;
+    if (start < 0) {
+      continue;
+    }
     const double growth = table->BestCost(mask, index) - table->Cost(mask);
     if (!best.has_value() || growth < best->growth - 1e-9) {
       best = MigChoice{g, profile->id, start, growth};

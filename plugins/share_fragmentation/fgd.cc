@@ -36,22 +36,32 @@ FragmentationDelta BestFragmentationDelta(const FragmentationModel& model, const
     // The delta of every distinct free value among the candidate GPUs (equal free milli give
     // equal deltas), in GPU order.
     const GpuMask candidates = ShareCandidates(pod, node);
-    std::array<double, kMaxGpus> delta;
-    std::array<int, kMaxGpus> gpu;
+    std::array<double, kMaxGpus> delta{};
+    std::array<int, kMaxGpus> gpu{};
     int n = 0;
     int min_at = -1;
     for (int i = 0; i < node.gpu_count; ++i) {
-      if (((candidates >> i) & 1u) == 0) continue;
+      if (((candidates >> i) & 1u) == 0) {
+        continue;
+      }
       bool repeat = false;
-      for (int j = 0; j < n && !repeat; ++j) repeat = free[gpu[j]] == free[i];
-      if (repeat) continue;
+      for (int j = 0; j < n && !repeat; ++j) {
+        repeat = free[gpu[j]] == free[i];
+      }
+      if (repeat) {
+        continue;
+      }
       delta[n] =
           model.FragmentAfterTake(profile, node.model, cpu_after, free[i], pod.gpu_milli) - f0;
       gpu[n] = i;
-      if (min_at < 0 || delta[n] < delta[min_at]) min_at = n;
+      if (min_at < 0 || delta[n] < delta[min_at]) {
+        min_at = n;
+      }
       ++n;
     }
-    if (n == 0) return best;
+    if (n == 0) {
+      return best;
+    }
     // The score does not increase with the delta, so the best score is the least delta's. With
     // `truncated`, the GPU is the first one reaching that score (the artifact's choice), found
     // without scoring every GPU.
@@ -100,8 +110,9 @@ absl::Status FgdScore::Score(const CycleState& state, const PodRequest& pod,
                              const ClusterSnapshot& snapshot, absl::Span<const NodeIndex> nodes,
                              absl::Span<int64_t> scores) const {
   const FragmentationModel* model = Model(state);
-  if (model == nullptr)
+  if (model == nullptr) {
     return absl::InternalError(absl::StrCat(std::string(name_), ": Score before PreFilter"));
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     scores[i] = BestFragmentationDelta(*model, pod, snapshot.node(nodes[i]), /*truncated=*/true)
                     .truncated_score;
@@ -114,11 +125,22 @@ absl::StatusOr<std::optional<Assignment>> FgdPlugin::Reserve(const CycleState& s
                                                              const ClusterSnapshot& snapshot,
                                                              NodeIndex index) const {
   const NodeInfo& node = snapshot.node(index);
-  if (CheckFit(state, pod, node).has_value()) return std::optional<Assignment>();
-  if (!pod.WantsShare()) return DefaultAssignment(pod, node, index);
+  if (CheckFit(state, pod, node).has_value()) {
+    return std::optional<Assignment>();
+  }
+  if (!pod.WantsShare()) {
+    return DefaultAssignment(pod, node, index);
+  }
   const FragmentationModel* model = Model(state);
-  if (model == nullptr) return absl::InternalError("FGD: Reserve before PreFilter");
+  if (model == nullptr) {
+    return absl::InternalError("FGD: Reserve before PreFilter");
+  }
   const FragmentationDelta d = BestFragmentationDelta(*model, pod, node, /*truncated=*/true);
+  // CheckFit accepted the share, so some GPU can take it and a GPU was chosen.
+  if (d.gpu < 0 || d.gpu >= node.gpu_count) {
+    return absl::InternalError(
+        absl::StrCat("FGD: Reserve chose no GPU (", d.gpu, ") for a share that fits ", node.name));
+  }
   Assignment a = BaseAssignment(pod, index);
   a.gpus = GpuMask{1} << d.gpu;
   a.gpu_milli = pod.gpu_milli;

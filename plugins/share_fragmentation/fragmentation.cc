@@ -23,13 +23,17 @@ TaskShape ShapeOf(const PodRequest& pod) {
     s.gpu_count = 1;
     s.gpu_milli = pod.gpu_milli;
   }
-  if (s.gpu_count > 0) s.allowed_models = pod.allowed_models;
+  if (s.gpu_count > 0) {
+    s.allowed_models = pod.allowed_models;
+  }
   return s;
 }
 
 absl::StatusOr<std::vector<TaskShape>> TypicalShapes(absl::Span<const PodRequest> pods,
                                                      double coverage) {
-  if (pods.empty()) return absl::InvalidArgumentError("typical shapes of an empty pod list");
+  if (pods.empty()) {
+    return absl::InvalidArgumentError("typical shapes of an empty pod list");
+  }
   if (!(coverage > 0 && coverage <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("coverage ", coverage, " is outside (0, 1]"));
   }
@@ -49,7 +53,9 @@ absl::StatusOr<std::vector<TaskShape>> TypicalShapes(absl::Span<const PodRequest
     ++counts[it->second];
   }
   std::vector<size_t> order(distinct.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
   // Count descending; ties by (cpu, milli, count, model string) descending, as the artifact's
   // SortTargetPodInDecreasingCount.
   std::vector<std::string> model_keys(distinct.size());
@@ -66,21 +72,29 @@ absl::StatusOr<std::vector<TaskShape>> TypicalShapes(absl::Span<const PodRequest
   int64_t covered = 0;
   const double total = static_cast<double>(pods.size());
   for (size_t i : order) {
-    if (static_cast<double>(covered) / total >= coverage) break;
+    if (static_cast<double>(covered) / total >= coverage) {
+      break;
+    }
     covered += counts[i];
     out.push_back(distinct[i]);
     out.back().popularity = static_cast<double>(counts[i]);
   }
-  for (TaskShape& s : out) s.popularity /= static_cast<double>(covered);
+  for (TaskShape& s : out) {
+    s.popularity /= static_cast<double>(covered);
+  }
   return out;
 }
 
 absl::StatusOr<FragmentationModel> FragmentationModel::Create(
     std::vector<TaskShape> shapes, absl::Span<const std::string> models) {
-  if (shapes.empty()) return absl::InvalidArgumentError("fragmentation model without shapes");
+  if (shapes.empty()) {
+    return absl::InvalidArgumentError("fragmentation model without shapes");
+  }
   double sum = 0;
   for (const TaskShape& s : shapes) {
-    if (s.popularity < 0) return absl::InvalidArgumentError("negative shape popularity");
+    if (s.popularity < 0) {
+      return absl::InvalidArgumentError("negative shape popularity");
+    }
     sum += s.popularity;
   }
   if (std::abs(sum - 1.0) > 1e-6) {
@@ -100,8 +114,10 @@ absl::StatusOr<FragmentationModel> FragmentationModel::Create(
                      " distinct GPU sizes; at most 64 are supported"));
   }
   for (const TaskShape& s : shapes) {
-    if (s.gpu_count == 0) continue;  // Contributes R, folded into the "R -" form.
-    Compiled c;
+    if (s.gpu_count == 0) {
+      continue;  // Contributes R, folded into the "R -" form.
+    }
+    Compiled c{};
     c.cpu_milli = s.cpu_milli;
     c.gpu_count = s.gpu_count;
     c.u_index = static_cast<int>(
@@ -111,7 +127,9 @@ absl::StatusOr<FragmentationModel> FragmentationModel::Create(
       c.model_mask = 0;
       for (const std::string& name : s.allowed_models) {
         for (size_t i = 0; i < models.size() && i < 64; ++i) {
-          if (models[i] == name) c.model_mask |= uint64_t{1} << i;
+          if (models[i] == name) {
+            c.model_mask |= uint64_t{1} << i;
+          }
         }
       }
     }
@@ -130,7 +148,9 @@ absl::StatusOr<FragmentationModel> FragmentationModel::Create(
 FragmentationModel::GpuProfile FragmentationModel::Profile(
     absl::Span<const int16_t> gpu_free_milli) const {
   GpuProfile p;
-  for (const int16_t f : gpu_free_milli) p.total += f;
+  for (const int16_t f : gpu_free_milli) {
+    p.total += f;
+  }
   // For each distinct u: how many GPUs have f >= u, and their sum. A direct G x U scan (no sort):
   // both are small (G <= 16, U <= 64) and the loop is branch-free.
   const size_t nu = distinct_u_.size();  // <= 64 (Create).
@@ -151,12 +171,18 @@ FragmentationModel::GpuProfile FragmentationModel::Profile(
 
 double FragmentationModel::Fragment(const GpuProfile& p, int16_t model,
                                     int64_t cpu_free_milli) const {
-  if (p.total == 0) return 0;
+  if (p.total == 0) {
+    return 0;
+  }
   const uint64_t model_bit = model >= 0 ? uint64_t{1} << model : 0;
   double hosted = 0;
   for (const Compiled& c : compiled_) {
-    if (p.count[static_cast<size_t>(c.u_index)] < c.gpu_count) continue;
-    if (cpu_free_milli < c.cpu_milli || (c.model_mask & model_bit) == 0) continue;
+    if (p.count[static_cast<size_t>(c.u_index)] < c.gpu_count) {
+      continue;
+    }
+    if (cpu_free_milli < c.cpu_milli || (c.model_mask & model_bit) == 0) {
+      continue;
+    }
     hosted += c.popularity * p.sum[static_cast<size_t>(c.u_index)];
   }
   return p.total - hosted;
@@ -165,19 +191,25 @@ double FragmentationModel::Fragment(const GpuProfile& p, int16_t model,
 double FragmentationModel::FragmentAfterTake(const GpuProfile& p, int16_t model,
                                              int64_t cpu_free_milli, int free, int take) const {
   const int total = p.total - take;
-  if (total == 0) return 0;
+  if (total == 0) {
+    return 0;
+  }
   const int after = free - take;
   const uint64_t model_bit = model >= 0 ? uint64_t{1} << model : 0;
   double hosted = 0;
   for (size_t i = 0; i < compiled_.size(); ++i) {
     const Compiled& c = compiled_[i];
-    if (cpu_free_milli < c.cpu_milli || (c.model_mask & model_bit) == 0) continue;
+    if (cpu_free_milli < c.cpu_milli || (c.model_mask & model_bit) == 0) {
+      continue;
+    }
     const int u = compiled_u_[i];
     // The GPU counted for u before (free >= u) and after (after >= u).
     const int was = free >= u;
     const int is = after >= u;
     const int count = p.count[static_cast<size_t>(c.u_index)] - was + is;
-    if (count < c.gpu_count) continue;
+    if (count < c.gpu_count) {
+      continue;
+    }
     const int sum = p.sum[static_cast<size_t>(c.u_index)] - was * free + is * after;
     hosted += c.popularity * sum;
   }
@@ -186,7 +218,9 @@ double FragmentationModel::FragmentAfterTake(const GpuProfile& p, int16_t model,
 
 double FragmentationModel::NodeFragment(int16_t model, int64_t cpu_free_milli,
                                         absl::Span<const int16_t> gpu_free_milli) const {
-  if (gpu_free_milli.empty()) return 0;
+  if (gpu_free_milli.empty()) {
+    return 0;
+  }
   return Fragment(Profile(gpu_free_milli), model, cpu_free_milli);
 }
 

@@ -8,10 +8,16 @@
 namespace accelsched::plugins {
 
 int64_t TopologyScoreOf(const PodRequest& pod, const NodeInfo& node) {
-  if (!pod.WantsWholeGpus()) return kMaxScore;
-  if (node.topology == nullptr) return pod.nvlink == TopologyPreference::kNone ? 50 : 0;
+  if (!pod.WantsWholeGpus()) {
+    return kMaxScore;
+  }
+  if (node.topology == nullptr) {
+    return pod.nvlink == TopologyPreference::kNone ? 50 : 0;
+  }
   std::optional<GpuMask> set = BestWholeGpuSet(pod, node);
-  if (!set.has_value()) return 0;
+  if (!set.has_value()) {
+    return 0;
+  }
   const NodeTopology& topo = *node.topology;
   const int k = pod.gpu_count;
   double quality = 1.0;
@@ -32,8 +38,9 @@ absl::Status TopologyScore::Score(const CycleState& /*state*/, const PodRequest&
                                   const ClusterSnapshot& snapshot,
                                   absl::Span<const NodeIndex> nodes,
                                   absl::Span<int64_t> scores) const {
-  for (size_t i = 0; i < nodes.size(); ++i)
+  for (size_t i = 0; i < nodes.size(); ++i) {
     scores[i] = TopologyScoreOf(pod, snapshot.node(nodes[i]));
+  }
   return absl::OkStatus();
 }
 

@@ -80,7 +80,9 @@ TEST(ParseTraceTest, RealFilesParse) {
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   EXPECT_EQ(nodes->size(), 1213u);
   int gpus = 0;
-  for (const TraceNode& n : *nodes) gpus += n.gpus;
+  for (const TraceNode& n : *nodes) {
+    gpus += n.gpus;
+  }
   EXPECT_EQ(gpus, 6212);
   auto pods =
       LoadTracePods(testing::SharedDataPath("alibaba-gpu-v2023/openb_pod_list_default.csv"));
@@ -107,7 +109,9 @@ TEST(TuneWorkloadTest, StopsBeforeExceedingTarget) {
   plugins::Rng rng(5);
   std::vector<TracePod> tuned = TuneWorkload(pods, 10000, 1.3, rng);
   int64_t total = 0;
-  for (const TracePod& p : tuned) total += p.GpuMilli();
+  for (const TracePod& p : tuned) {
+    total += p.GpuMilli();
+  }
   // Clones are only added while total + milli <= 13000, and the loop stops at the first pod
   // that would exceed it: the final total is within one pod (1000) of the target.
   EXPECT_LE(total, 13000);
@@ -115,14 +119,19 @@ TEST(TuneWorkloadTest, StopsBeforeExceedingTarget) {
   EXPECT_GE(tuned.size(), 3u);
   // The originals come first (shuffled), the clones after.
   std::vector<std::string> first(3);
-  for (int i = 0; i < 3; ++i) first[static_cast<size_t>(i)] = tuned[static_cast<size_t>(i)].name;
+  for (int i = 0; i < 3; ++i) {
+    first[static_cast<size_t>(i)] = tuned[static_cast<size_t>(i)].name;
+  }
   std::sort(first.begin(), first.end());
   EXPECT_EQ(first, (std::vector<std::string>{"a", "b", "c"}));
 }
 
 TEST(TuneWorkloadTest, TunesDownWhenAboveTarget) {
   std::vector<TracePod> pods;
-  for (int i = 0; i < 30; ++i) pods.push_back({"p" + std::to_string(i), 1, 1, 1, 1000, {}});
+  pods.reserve(30);
+  for (int i = 0; i < 30; ++i) {
+    pods.push_back({"p" + std::to_string(i), 1, 1, 1, 1000, {}});
+  }
   plugins::Rng rng(1);
   std::vector<TracePod> tuned = TuneWorkload(pods, 10000, 1.3, rng);
   EXPECT_EQ(tuned.size(), 13u);  // 13 x 1000 = 13000 <= 1.3 x 10000.
@@ -147,7 +156,9 @@ TEST(RunTraceTest, SliceOfDefaultTraceIsConsistent) {
   ASSERT_TRUE(nodes.ok() && pods.ok());
   pods->resize(400);
   std::vector<plugins::PodRequest> requests;
-  for (const TracePod& p : *pods) requests.push_back(ToPodRequest(p));
+  for (const TracePod& p : *pods) {
+    requests.push_back(ToPodRequest(p));
+  }
   auto shapes = plugins::TypicalShapes(requests);
   ASSERT_TRUE(shapes.ok());
   for (const char* policy : {"fgd", "bestfit", "accelsched"}) {

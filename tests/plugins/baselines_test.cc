@@ -284,7 +284,7 @@ TEST(ScorePluginsTest, ScoreEachNodeWithTheRawFormula) {
   for (int i = 0; i < 3; ++i) {
     NodeSpec s;
     s.name = "n" + std::to_string(i);
-    s.cpu_milli = 8000 * (i + 1);
+    s.cpu_milli = int64_t{8000} * (i + 1);
     s.gpu_model = "V100";
     s.gpu_count = 2 * (i + 1);
     b.AddNode(std::move(s));

@@ -132,7 +132,9 @@ TEST(ClusterSnapshotBuilderTest, RejectsInvalidNodes) {
   for (const auto& tc : cases) {
     SCOPED_TRACE(tc.name);
     ClusterSnapshotBuilder b;
-    for (const NodeSpec& n : tc.nodes) b.AddNode(n);
+    for (const NodeSpec& n : tc.nodes) {
+      b.AddNode(n);
+    }
     absl::StatusOr<ClusterSnapshot> s = std::move(b).Build();
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
@@ -203,7 +205,10 @@ TEST(ClusterSnapshotBuilderTest, VersionsAndLayoutsAreNeverReusedAndCopiesKeepTh
 TEST(ClusterStateTest, PublishedSnapshotsNeverSeeLaterChangesAndShareUnchangedNodes) {
   // 200 CPU nodes: more than three chunks of 64.
   std::vector<std::pair<std::string, int64_t>> specs;
-  for (int i = 0; i < 200; ++i) specs.emplace_back("c" + std::to_string(i), 1000);
+  specs.reserve(200);
+  for (int i = 0; i < 200; ++i) {
+    specs.emplace_back("c" + std::to_string(i), 1000);
+  }
   ClusterState state(::accelsched::testing::CpuNodes(specs));
   std::vector<std::shared_ptr<const ClusterSnapshot>> published;
   std::vector<std::vector<int64_t>> want;  // Each snapshot's free CPU per node when taken.
@@ -211,7 +216,9 @@ TEST(ClusterStateTest, PublishedSnapshotsNeverSeeLaterChangesAndShareUnchangedNo
   for (int step = 0; step < 60; ++step) {
     published.push_back(state.Snapshot());
     want.emplace_back();
-    for (const NodeInfo& n : published.back()->nodes()) want.back().push_back(n.cpu_free_milli);
+    for (const NodeInfo& n : published.back()->nodes()) {
+      want.back().push_back(n.cpu_free_milli);
+    }
     const NodeIndex node = static_cast<NodeIndex>(rng() % 200);
     ASSERT_TRUE(state.Apply(Assign(node, 0, 0, 0, 10, 0)).ok());
   }
@@ -457,7 +464,9 @@ TEST(ClusterStateTest, TracksUsedMilliPodClassesAndVersions) {
     }
     // The used total is always the capacity minus every node's free milli.
     int64_t free_total = 0;
-    for (const NodeInfo& node : s.nodes()) free_total += node.GpuFreeMilliTotal();
+    for (const NodeInfo& node : s.nodes()) {
+      free_total += node.GpuFreeMilliTotal();
+    }
     EXPECT_EQ(s.gpu_used_milli(), s.gpu_capacity_milli() - free_total);
   }
 }

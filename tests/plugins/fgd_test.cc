@@ -149,7 +149,9 @@ TEST(BestFragmentationDeltaTest, HandBuiltNodes) {
 double OracleFragment(const std::vector<TaskShape>& shapes, int64_t cpu_free,
                       const std::vector<int16_t>& free) {
   double r = 0;
-  for (int16_t f : free) r += f;
+  for (int16_t f : free) {
+    r += f;
+  }
   double total = 0;
   for (const TaskShape& s : shapes) {
     double frag = r;
@@ -163,7 +165,9 @@ double OracleFragment(const std::vector<TaskShape>& shapes, int64_t cpu_free,
           small += f;
         }
       }
-      if (big >= s.gpu_count) frag = small;
+      if (big >= s.gpu_count) {
+        frag = small;
+      }
     }
     total += s.popularity * frag;
   }
@@ -190,7 +194,9 @@ TEST(BestFragmentationDeltaTest, ShareChoiceMatchesBruteForceOnRandomNodes) {
     // 1..4 shapes with weights summing to 64.
     const int n = 1 + die(rng) % 4;
     std::vector<int> w(static_cast<size_t>(n), 1);
-    for (int left = 64 - n; left > 0; --left) ++w[static_cast<size_t>(die(rng) % n)];
+    for (int left = 64 - n; left > 0; --left) {
+      ++w[static_cast<size_t>(die(rng) % n)];
+    }
     std::vector<TaskShape> shapes;
     for (int i = 0; i < n; ++i) {
       const int kind = die(rng) % 3;
@@ -208,15 +214,20 @@ TEST(BestFragmentationDeltaTest, ShareChoiceMatchesBruteForceOnRandomNodes) {
     for (int k = 0; k < 10; ++k) {
       const int g = gpu_counts[die(rng) % 4];
       std::vector<int16_t> free;
-      for (int i = 0; i < g; ++i) free.push_back(frees[die(rng) % 9]);
+      free.reserve(static_cast<size_t>(g));
+      for (int i = 0; i < g; ++i) {
+        free.push_back(frees[die(rng) % 9]);
+      }
       const GpuMask mig = (die(rng) % 4 == 0) ? GpuMask{1} : 0;
-      const int64_t cpu_free = 100 * (die(rng) % 40);
+      const int64_t cpu_free = int64_t{100} * (die(rng) % 40);
       const PodRequest pod = Pod().Cpu(die(rng) % 2 == 0 ? 0 : 200).Share(shares[die(rng) % 6]);
       const NodeInfo node = Info(cpu_free, free, mig);
 
       // Oracle: MIG GPUs count 0 and take nothing; CPU 0 counts as 100m.
       std::vector<int16_t> shareable = free;
-      if (mig != 0) shareable[0] = 0;
+      if (mig != 0) {
+        shareable[0] = 0;
+      }
       const int64_t cpu_after = cpu_free - (pod.cpu_milli == 0 ? 100 : pod.cpu_milli);
       const double f0 = OracleFragment(shapes, cpu_free, shareable);
       int first_fit = -1;
@@ -224,8 +235,12 @@ TEST(BestFragmentationDeltaTest, ShareChoiceMatchesBruteForceOnRandomNodes) {
       int best_exact = -1;
       std::vector<double> delta(static_cast<size_t>(g));
       for (int i = 0; i < g; ++i) {
-        if (shareable[static_cast<size_t>(i)] < pod.gpu_milli || ((mig >> i) & 1u)) continue;
-        if (first_fit < 0) first_fit = i;
+        if (shareable[static_cast<size_t>(i)] < pod.gpu_milli || ((mig >> i) & 1u)) {
+          continue;
+        }
+        if (first_fit < 0) {
+          first_fit = i;
+        }
         std::vector<int16_t> after = shareable;
         after[static_cast<size_t>(i)] =
             static_cast<int16_t>(after[static_cast<size_t>(i)] - pod.gpu_milli);
@@ -239,7 +254,9 @@ TEST(BestFragmentationDeltaTest, ShareChoiceMatchesBruteForceOnRandomNodes) {
           best_exact = i;
         }
       }
-      if (best_trunc < 0) continue;  // The share fits no GPU: not a case Score sees.
+      if (best_trunc < 0) {
+        continue;  // The share fits no GPU: not a case Score sees.
+      }
       SCOPED_TRACE(::testing::Message() << "round " << round << " node " << k);
       const FragmentationDelta t = BestFragmentationDelta(model, pod, node, /*truncated=*/true);
       EXPECT_EQ(t.gpu, best_trunc);
@@ -265,7 +282,9 @@ TEST(BestFragmentationDeltaTest, ShareChoiceMatchesBruteForceOnRandomNodes) {
 ClusterState FgdCluster() {
   ClusterState state(BuildSnapshot({Node("one").Cpu(4000).Mem(4000).Gpus(1, "V100"),
                                     Node("two").Cpu(4000).Mem(4000).Gpus(2, "V100")}));
-  for (NodeIndex n : {0, 1}) EXPECT_TRUE(state.Apply(Assign(n, 0b1, 300)).ok());
+  for (NodeIndex n : {0, 1}) {
+    EXPECT_TRUE(state.Apply(Assign(n, 0b1, 300)).ok());
+  }
   return state;
 }
 

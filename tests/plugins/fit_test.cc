@@ -79,7 +79,7 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
   // Model indices: V100 = 0, A100-80GB = 1.
   ASSERT_EQ(snap.ModelIndex("V100"), 0);
 
-  const uint64_t kAll = ~uint64_t{0};
+  constexpr uint64_t kAll = ~uint64_t{0};
   const struct {
     std::string name;
     PodRequest pod;
@@ -190,7 +190,9 @@ TEST(CheckFitTest, RequiredNvlinkOnATopologyWithoutNvlinkIsUnresolvable) {
   ASSERT_TRUE(pcie.ok()) << pcie.status();
   ClusterSnapshot snap = BuildSnapshot({Node("p").Cpu(8000).Mem(8000).Gpus(4, "L4").Topo(*pcie)});
   for (int a = 0; a < 4; ++a) {
-    for (int b = 0; b < 4; ++b) ASSERT_EQ((*pcie)->topology.NvlinkCount(a, b), 0);
+    for (int b = 0; b < 4; ++b) {
+      ASSERT_EQ((*pcie)->topology.NvlinkCount(a, b), 0);
+    }
   }
   CycleState cs;
   std::optional<FitProblem> got =
@@ -296,7 +298,9 @@ TEST(MigCandidatesTest, NeedsMigModeAFreeStartAndAtMostOneMeInstance) {
     SCOPED_TRACE(tc.name);
     const topology::mig::MigProfile* p = MigProfileFor(tc.request, node);
     ASSERT_EQ(p != nullptr, tc.has_profile);
-    if (p == nullptr) continue;
+    if (p == nullptr) {
+      continue;
+    }
     EXPECT_EQ(p->id, tc.want_id);
     EXPECT_EQ(MigCandidates(*p, node), tc.want);
   }
@@ -340,16 +344,22 @@ TEST(BestWholeGpuSetTest, WithoutTopologyTakesTheLowestFreeGpus) {
 
 // The DGX-1 V100 NVLink table of DESIGN section 11 ("DGX-1 V100 links"), by pair.
 int DesignDgx1Links(int a, int b) {
-  if (a > b) std::swap(a, b);
+  if (a > b) {
+    std::swap(a, b);
+  }
   const std::pair<int, int> nv2[] = {{0, 3}, {0, 4}, {1, 2}, {1, 5},
                                      {2, 3}, {4, 7}, {5, 6}, {6, 7}};
   const std::pair<int, int> nv1[] = {{0, 1}, {0, 2}, {1, 3}, {2, 6},
                                      {3, 7}, {4, 5}, {4, 6}, {5, 7}};
   for (auto [x, y] : nv2) {
-    if (x == a && y == b) return 2;
+    if (x == a && y == b) {
+      return 2;
+    }
   }
   for (auto [x, y] : nv1) {
-    if (x == a && y == b) return 1;
+    if (x == a && y == b) {
+      return 1;
+    }
   }
   return 0;
 }
@@ -359,7 +369,9 @@ TEST(Dgx1TopologyTest, NvlinkCountsMatchTheDesignTable) {
   ASSERT_EQ(t.num_gpus(), 8);
   for (int a = 0; a < 8; ++a) {
     for (int b = 0; b < 8; ++b) {
-      if (a == b) continue;
+      if (a == b) {
+        continue;
+      }
       SCOPED_TRACE(::testing::Message() << a << "-" << b);
       EXPECT_EQ(t.NvlinkCount(a, b), DesignDgx1Links(a, b));
     }
@@ -371,15 +383,21 @@ TEST(Dgx1TopologyTest, NvlinkCountsMatchTheDesignTable) {
 bool RingOracle(const topology::Topology& t, GpuMask set) {
   std::vector<int> m;
   for (int i = 0; i < t.num_gpus(); ++i) {
-    if ((set >> i) & 1u) m.push_back(i);
+    if ((set >> i) & 1u) {
+      m.push_back(i);
+    }
   }
-  if (m.size() <= 1) return !m.empty();
+  if (m.size() <= 1) {
+    return !m.empty();
+  }
   do {
     bool ok = true;
     for (size_t i = 0; i < m.size() && ok; ++i) {
       ok = t.NvlinkCount(m[i], m[(i + 1) % m.size()]) > 0;
     }
-    if (ok) return true;
+    if (ok) {
+      return true;
+    }
   } while (std::next_permutation(m.begin() + 1, m.end()));
   return false;
 }

@@ -25,7 +25,9 @@ std::vector<PodRequest> Repeat(int n, const PodRequest& pod) {
 
 std::vector<PodRequest> Concat(std::vector<std::vector<PodRequest>> parts) {
   std::vector<PodRequest> out;
-  for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  for (auto& p : parts) {
+    out.insert(out.end(), p.begin(), p.end());
+  }
   return out;
 }
 
@@ -254,7 +256,9 @@ TEST(FragmentationModelTest, NodeInfoOverloadZeroesMigGpus) {
 double OracleFragment(const std::vector<TaskShape>& shapes, const std::vector<std::string>& models,
                       int model, int64_t cpu_free, const std::vector<int16_t>& free) {
   double r = 0;
-  for (int16_t f : free) r += f;
+  for (int16_t f : free) {
+    r += f;
+  }
   double total = 0;
   for (const TaskShape& s : shapes) {
     bool model_ok = s.allowed_models.empty();
@@ -272,7 +276,9 @@ double OracleFragment(const std::vector<TaskShape>& shapes, const std::vector<st
           too_small += f;
         }
       }
-      if (big_enough >= s.gpu_count) frag = too_small;
+      if (big_enough >= s.gpu_count) {
+        frag = too_small;
+      }
     }
     total += s.popularity * frag;
   }
@@ -283,9 +289,14 @@ double OracleFragment(const std::vector<TaskShape>& shapes, const std::vector<st
 std::vector<double> DyadicPopularities(int n, std::mt19937& rng) {
   std::vector<int> w(static_cast<size_t>(n), 1);
   std::uniform_int_distribution<int> pick(0, n - 1);
-  for (int left = 64 - n; left > 0; --left) ++w[static_cast<size_t>(pick(rng))];
+  for (int left = 64 - n; left > 0; --left) {
+    ++w[static_cast<size_t>(pick(rng))];
+  }
   std::vector<double> p;
-  for (int x : w) p.push_back(x / 64.0);
+  p.reserve(w.size());
+  for (int x : w) {
+    p.push_back(x / 64.0);
+  }
   return p;
 }
 
@@ -314,9 +325,13 @@ std::vector<TaskShape> RandomShapes(std::mt19937& rng) {
     }
     if (s.gpu_count > 0 && die(rng) < 30) {
       for (const char* m : names) {
-        if (die(rng) < 50) s.allowed_models.emplace_back(m);
+        if (die(rng) < 50) {
+          s.allowed_models.emplace_back(m);
+        }
       }
-      if (s.allowed_models.empty()) s.allowed_models.emplace_back(names[die(rng) % 3]);
+      if (s.allowed_models.empty()) {
+        s.allowed_models.emplace_back(names[die(rng) % 3]);
+      }
     }
     s.popularity = p[static_cast<size_t>(i)];
     shapes.push_back(std::move(s));

@@ -21,7 +21,6 @@ using ::accelsched::testing::BuildSnapshot;
 using ::accelsched::testing::FirstFitSolver;
 using ::accelsched::testing::Node;
 using ::accelsched::testing::Pod;
-
 const std::vector<std::string> kLevels = {"kubernetes.io/hostname", "topology.accelsched.io/rack",
                                           "topology.accelsched.io/block"};
 
@@ -46,7 +45,9 @@ std::vector<NodeSpec> Network() {
 ClusterState WithUsed(const std::vector<GpuMask>& used) {
   ClusterState state(BuildSnapshot(Network()));
   for (size_t i = 0; i < used.size(); ++i) {
-    if (used[i] == 0) continue;
+    if (used[i] == 0) {
+      continue;
+    }
     Assignment a;
     a.node = static_cast<NodeIndex>(i);
     a.gpus = used[i];
@@ -58,8 +59,9 @@ ClusterState WithUsed(const std::vector<GpuMask>& used) {
 GangSpec Gang(int members, int gpus, NetworkMode mode = NetworkMode::kNone, int level = -1) {
   GangSpec g;
   g.name = "train-a";
-  for (int i = 0; i < members; ++i)
+  for (int i = 0; i < members; ++i) {
     g.members.push_back(Pod("ml/w" + std::to_string(i)).Cpu(8000).Gpus(gpus));
+  }
   g.mode = mode;
   g.level = level;
   return g;
@@ -127,7 +129,9 @@ TEST(GangPlannerTest, AGangWiderThanABlockFillsTheFullestBlockAndRackFirst) {
   EXPECT_EQ(out->plan->level, 3);
   ExpectValidPlan(s, g, *out->plan);
   std::map<std::string, int> per_node;
-  for (const Assignment& a : out->plan->slots) ++per_node[s.node(a.node).name];
+  for (const Assignment& a : out->plan->slots) {
+    ++per_node[s.node(a.node).name];
+  }
   const std::map<std::string, int> want = {{"h1", 2}, {"h2", 2}, {"h3", 1}, {"h4", 1}, {"h5", 1}};
   EXPECT_EQ(per_node, want);
 }
@@ -302,10 +306,16 @@ bool BruteFits(const ClusterSnapshot& s, const std::vector<NodeIndex>& nodes,
       const NodeInfo& info = s.node(n);
       ok = ok && u.first <= std::popcount(info.WholeFreeGpus()) && u.second <= info.cpu_free_milli;
     }
-    if (ok) return true;
+    if (ok) {
+      return true;
+    }
     size_t k = 0;
-    while (k < m && ++pick[k] == nodes.size()) pick[k++] = 0;
-    if (k == m) return false;
+    while (k < m && ++pick[k] == nodes.size()) {
+      pick[k++] = 0;
+    }
+    if (k == m) {
+      return false;
+    }
   }
 }
 
@@ -318,7 +328,9 @@ int OracleLevel(const ClusterSnapshot& s, const std::vector<PodRequest>& members
           .push_back(i);
     }
     for (const auto& [name, nodes] : domains) {
-      if (BruteFits(s, nodes, members)) return static_cast<int>(level);
+      if (BruteFits(s, nodes, members)) {
+        return static_cast<int>(level);
+      }
     }
   }
   return -1;

@@ -105,7 +105,9 @@ void ExpectSameAsSolver(const Solver& solver, SolverMemo& memo, const PodRequest
     EXPECT_EQ(got->result.failed[k].second.feasibility, want->failed[k].second.feasibility);
     EXPECT_EQ(got->result.failed[k].second.reason, want->failed[k].second.reason);
   }
-  if (want->feasible.empty()) return;
+  if (want->feasible.empty()) {
+    return;
+  }
   absl::StatusOr<std::vector<int64_t>> want_totals =
       solver.Score(*state, pod, snapshot, want->feasible);
   ASSERT_TRUE(want_totals.ok()) << want_totals.status();
@@ -138,9 +140,13 @@ void RunRandomSteps(const Solver& solver, SolverMemo& memo, ClusterState& cluste
     } else {
       std::vector<NodeIndex> candidates;
       for (NodeIndex i = 0; i < view.num_nodes(); ++i) {
-        if (rng() % 4 != 0) candidates.push_back(i);
+        if (rng() % 4 != 0) {
+          candidates.push_back(i);
+        }
       }
-      if (rng() % 3 == 0) std::shuffle(candidates.begin(), candidates.end(), rng);
+      if (rng() % 3 == 0) {
+        std::shuffle(candidates.begin(), candidates.end(), rng);
+      }
       ExpectSameAsSolver(solver, memo, RandomPod(rng), view, candidates);
     }
   }
@@ -226,16 +232,22 @@ TEST(SolverMemoTest, ConcurrentCallersGetTheSolversAnswers) {
   }
   const std::shared_ptr<const ClusterSnapshot> snapshot = cluster.Snapshot();
   std::vector<NodeIndex> all(static_cast<size_t>(snapshot->num_nodes()));
-  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<NodeIndex>(i);
+  for (size_t i = 0; i < all.size(); ++i) {
+    all[i] = static_cast<NodeIndex>(i);
+  }
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(static_cast<uint64_t>(100 + t));
-      for (int i = 0; i < 50; ++i)
+      for (int i = 0; i < 50; ++i) {
         ExpectSameAsSolver(**solver, memo, RandomPod(rng), *snapshot, all);
+      }
     });
   }
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads) {
+    t.join();
+  }
 }
 
 }  // namespace

@@ -116,7 +116,9 @@ TEST(MigFragmentationTest, ChoosesTheLeastGrowthOnA30) {
     const ClusterState state = MigNode("A30", tc.layouts);
     const std::optional<MigChoice> got = plugin->ChooseMig(tc.pod, state.view().node(0));
     ASSERT_EQ(got.has_value(), tc.want.has_value());
-    if (!got.has_value()) continue;
+    if (!got.has_value()) {
+      continue;
+    }
     EXPECT_EQ(got->gpu, tc.want->gpu);
     EXPECT_EQ(got->profile_id, tc.want->profile_id);
     EXPECT_EQ(got->start, tc.want->start);

@@ -31,7 +31,9 @@ using ::accelsched::testing::Shape;
 ClusterState TwoNodes() {
   ClusterState state(BuildSnapshot({Node("one").Cpu(4000).Mem(4000).Gpus(1, "V100"),
                                     Node("two").Cpu(4000).Mem(4000).Gpus(2, "V100")}));
-  for (NodeIndex n : {0, 1}) EXPECT_TRUE(state.Apply(Assign(n, 0b1, 300)).ok());
+  for (NodeIndex n : {0, 1}) {
+    EXPECT_TRUE(state.Apply(Assign(n, 0b1, 300)).ok());
+  }
   return state;
 }
 
@@ -84,9 +86,10 @@ TEST(PackingHintTest, ScoresAsFgdOnEveryNode) {
   // every kind: PackingHint and FGD give the same raw score everywhere.
   std::mt19937 rng(13);
   std::vector<NodeSpec> specs;
+  specs.reserve(200);
   for (int n = 0; n < 200; ++n) {
     specs.push_back(Node("n" + std::to_string(n))
-                        .Cpu(std::uniform_int_distribution<int>(1, 64)(rng) * 1000)
+                        .Cpu(int64_t{1000} * std::uniform_int_distribution<int>(1, 64)(rng))
                         .Mem(100000)
                         .Gpus(std::uniform_int_distribution<int>(1, 8)(rng), "V100"));
   }
@@ -104,7 +107,9 @@ TEST(PackingHintTest, ScoresAsFgdOnEveryNode) {
   const AccelschedPacking packing(shapes);
   const FgdPlugin fgd(shapes);
   std::vector<NodeIndex> nodes(200);
-  for (NodeIndex n = 0; n < 200; ++n) nodes[static_cast<size_t>(n)] = n;
+  for (NodeIndex n = 0; n < 200; ++n) {
+    nodes[static_cast<size_t>(n)] = n;
+  }
   for (const PodRequest& pod :
        {static_cast<PodRequest>(Pod().Share(300)),
         static_cast<PodRequest>(Pod().Share(800).Cpu(2000)), static_cast<PodRequest>(Pod().Gpus(1)),

@@ -47,11 +47,15 @@ class TableScore final : public ScorePlugin {
   absl::Status Score(const CycleState& /*state*/, const PodRequest& /*pod*/,
                      const ClusterSnapshot& /*snapshot*/, absl::Span<const NodeIndex> nodes,
                      absl::Span<int64_t> scores) const override {
-    for (size_t i = 0; i < nodes.size(); ++i) scores[i] = by_node_[static_cast<size_t>(nodes[i])];
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      scores[i] = by_node_[static_cast<size_t>(nodes[i])];
+    }
     return absl::OkStatus();
   }
   absl::Status Normalize(const CycleState& /*state*/, absl::Span<int64_t> scores) const override {
-    for (int64_t& s : scores) s /= divisor_;
+    for (int64_t& s : scores) {
+      s /= divisor_;
+    }
     return absl::OkStatus();
   }
 
@@ -70,7 +74,9 @@ class RejectFilter final : public FilterPlugin {
   absl::StatusOr<FilterVerdict> Filter(const CycleState& /*state*/, const PodRequest& /*pod*/,
                                        const NodeInfo& node) const override {
     auto it = rejects_.find(node.name);
-    if (it == rejects_.end()) return FilterVerdict::Feasible();
+    if (it == rejects_.end()) {
+      return FilterVerdict::Feasible();
+    }
     return it->second;
   }
 
@@ -88,7 +94,9 @@ class PlainReserve final : public ReservePlugin {
                                                     const PodRequest& pod,
                                                     const ClusterSnapshot& /*snapshot*/,
                                                     NodeIndex node) const override {
-    if (refuse_) return std::optional<Assignment>();
+    if (refuse_) {
+      return std::optional<Assignment>();
+    }
     return std::optional<Assignment>(BaseAssignment(pod, node));
   }
 
@@ -143,7 +151,9 @@ TEST(SelectBestTest, SeededRngPicksEveryTiedMaximumAndNothingElse) {
   }
   // A single maximum never depends on the rng.
   const std::vector<int64_t> single_max = {1, 8, 3};
-  for (int t = 0; t < 100; ++t) EXPECT_EQ(Solver::SelectBest(single_max, &rng), 1);
+  for (int t = 0; t < 100; ++t) {
+    EXPECT_EQ(Solver::SelectBest(single_max, &rng), 1);
+  }
 }
 
 // ---- Solver steps -------------------------------------------------------------------------------
@@ -593,7 +603,9 @@ TEST(PolicyTest, BuildSolverForEveryBaselinePlacesASmallWorkload) {
   const PodRequest pod = Pod().Cpu(1000).Share(300);
   int built = 0;
   for (std::string_view name : PolicyNames()) {
-    if (name == "accelsched") continue;  // Not built yet.
+    if (name == "accelsched") {
+      continue;  // Not built yet.
+    }
     SCOPED_TRACE(std::string(name));
     PolicyConfig config;
     config.policy = std::string(name);

@@ -46,9 +46,14 @@ std::shared_ptr<const NodeTopology> MustNodeTopology(absl::StatusOr<topology::To
 std::shared_ptr<const NodeTopology> TwoIslands() {
   topology::TopologyBuilder b("two-islands");
   std::vector<topology::DeviceId> gpu;
-  for (int i = 0; i < 4; ++i) gpu.push_back(b.AddGpu("GPU" + std::to_string(i)));
+  gpu.reserve(4);
+  for (int i = 0; i < 4; ++i) {
+    gpu.push_back(b.AddGpu("GPU" + std::to_string(i)));
+  }
   const topology::DeviceId sw = b.AddPcieSwitch("sw");
-  for (topology::DeviceId g : gpu) b.AddPcie(g, sw, 24);
+  for (topology::DeviceId g : gpu) {
+    b.AddPcie(g, sw, 24);
+  }
   b.AddNvlink(gpu[0], gpu[1], 2, 25);
   b.AddNvlink(gpu[2], gpu[3], 2, 25);
   return MustNodeTopology(std::move(b).Build());
@@ -103,7 +108,9 @@ TEST(TopologyScoreTest, HandDerivedScores) {
   for (const auto& tc : cases) {
     SCOPED_TRACE(tc.name);
     Node spec = Node("n").Cpu(64000).Mem(64000).Gpus(4, "X");
-    if (tc.topology) spec.Topo(islands);
+    if (tc.topology) {
+      spec.Topo(islands);
+    }
     ClusterState state(BuildSnapshot({spec}));
     if (tc.used != 0) {
       ASSERT_TRUE(state.Apply(Assign(0, tc.used)).ok());
@@ -142,9 +149,13 @@ class BruteForceTopologyScore {
     for (GpuMask s = 1; s < (GpuMask{1} << g_); ++s) {
       std::vector<int> members;
       for (int i = 0; i < g_; ++i) {
-        if ((s >> i) & 1u) members.push_back(i);
+        if ((s >> i) & 1u) {
+          members.push_back(i);
+        }
       }
-      if (members.size() < 2) continue;
+      if (members.size() < 2) {
+        continue;
+      }
       auto mbps = [&](int a, int b) -> int64_t { return std::llround(t.Bandwidth(a, b) * 1000); };
       int64_t best = 0;
       // Cycles through the members starting at the first one.
@@ -163,14 +174,18 @@ class BruteForceTopologyScore {
   int64_t BestRing(GpuMask set, int k) const {
     int64_t best = 0;
     for (GpuMask s = set; s != 0; s = (s - 1) & set) {
-      if (std::popcount(s) == k) best = std::max(best, ring_[s]);
+      if (std::popcount(s) == k) {
+        best = std::max(best, ring_[s]);
+      }
     }
     return best;
   }
   // The leftover ring sum of `free`.
   int64_t RingSum(GpuMask free) const {
     int64_t sum = 0;
-    for (int k = 2; k <= std::popcount(free); ++k) sum += BestRing(free, k);
+    for (int k = 2; k <= std::popcount(free); ++k) {
+      sum += BestRing(free, k);
+    }
     return sum;
   }
   int64_t Score(GpuMask chosen, GpuMask free, int k) const {
@@ -200,7 +215,9 @@ TEST(TopologyScoreTest, Dgx1MatchesBruteForceForEveryFreeMaskAndK) {
   int checked = 0;
   for (GpuMask free = 0; free < 256; ++free) {
     NodeInfo node = snapshot.node(0);
-    for (int i = 0; i < 8; ++i) node.gpu_free_milli[i] = ((free >> i) & 1u) ? 1000 : 0;
+    for (int i = 0; i < 8; ++i) {
+      node.gpu_free_milli[i] = ((free >> i) & 1u) ? 1000 : 0;
+    }
     for (int k = 1; k <= 8; ++k) {
       const PodRequest pod = Pod().Gpus(k);
       const std::optional<GpuMask> chosen = BestWholeGpuSet(pod, node);

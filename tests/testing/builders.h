@@ -136,7 +136,9 @@ class Pod {
 // The snapshot of `nodes`, in order (node i is index i); EXPECTs that they are valid.
 inline plugins::ClusterSnapshot BuildSnapshot(const std::vector<plugins::NodeSpec>& nodes) {
   plugins::ClusterSnapshotBuilder b;
-  for (const plugins::NodeSpec& n : nodes) b.AddNode(n);
+  for (const plugins::NodeSpec& n : nodes) {
+    b.AddNode(n);
+  }
   absl::StatusOr<plugins::ClusterSnapshot> s = std::move(b).Build();
   EXPECT_TRUE(s.ok()) << s.status();
   return *std::move(s);
@@ -146,7 +148,10 @@ inline plugins::ClusterSnapshot BuildSnapshot(const std::vector<plugins::NodeSpe
 inline plugins::ClusterSnapshot CpuNodes(const std::vector<std::pair<std::string, int64_t>>& nodes,
                                          int64_t memory_mib = 1000) {
   std::vector<plugins::NodeSpec> specs;
-  for (const auto& [name, cpu] : nodes) specs.push_back(Node(name).Cpu(cpu).Mem(memory_mib));
+  specs.reserve(nodes.size());
+  for (const auto& [name, cpu] : nodes) {
+    specs.push_back(Node(name).Cpu(cpu).Mem(memory_mib));
+  }
   return BuildSnapshot(specs);
 }
 
@@ -185,7 +190,9 @@ inline plugins::NodeInfo Info(int64_t cpu_free, const std::vector<int16_t>& free
   n.cpu_capacity_milli = n.cpu_free_milli = cpu_free;
   n.gpu_count = static_cast<int8_t>(free.size());
   n.model = free.empty() ? plugins::kNoModel : 0;
-  for (size_t i = 0; i < free.size(); ++i) n.gpu_free_milli[i] = free[i];
+  for (size_t i = 0; i < free.size(); ++i) {
+    n.gpu_free_milli[i] = free[i];
+  }
   n.mig_enabled = mig;
   return n;
 }

@@ -57,10 +57,14 @@ class FakeApiServer {
                      res.set_content(R"({"kind": "Status", "code": 404})", "application/json");
                      return;
                    }
-                   if (req.get_param_value("watch") == "true") return Watch(kind, req, res);
+                   if (req.get_param_value("watch") == "true") {
+                     return Watch(kind, req, res);
+                   }
                    std::lock_guard<std::mutex> lock(mu_);
                    Json items = Json::array();
-                   for (const auto& [key, obj] : Store(kind)) items.push_back(obj);
+                   for (const auto& [key, obj] : Store(kind)) {
+                     items.push_back(obj);
+                   }
                    Json list = {{"kind", kind == "nodes"        ? "NodeList"
                                          : kind == "pods"       ? "PodList"
                                          : kind == "namespaces" ? "NamespaceList"
@@ -71,16 +75,16 @@ class FakeApiServer {
                    ++lists_;
                    res.set_content(list.dump(), "application/json");
                  });
-    server_->Get("/api/v1/namespaces/([^/]+)/pods/([^/]+)", [this](const httplib::Request& req,
-                                                                   httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = pods_.find(std::string(req.matches[1]) + "/" + std::string(req.matches[2]));
-      if (it == pods_.end()) {
-        res.status = 404;
-        return;
-      }
-      res.set_content(it->second.dump(), "application/json");
-    });
+    server_->Get("/api/v1/namespaces/([^/]+)/pods/([^/]+)",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   std::lock_guard<std::mutex> lock(mu_);
+                   auto it = pods_.find(req.matches[1].str() + "/" + req.matches[2].str());
+                   if (it == pods_.end()) {
+                     res.status = 404;
+                     return;
+                   }
+                   res.set_content(it->second.dump(), "application/json");
+                 });
     // Merge patch of a node's annotations (what the topology agent sends).
     server_->Patch("/api/v1/nodes/([^/]+)",
                    [this](const httplib::Request& req, httplib::Response& res) {
@@ -100,8 +104,7 @@ class FakeApiServer {
                    });
     server_->Post("/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding",
                   [this](const httplib::Request& req, httplib::Response& res) {
-                    const std::string key =
-                        std::string(req.matches[1]) + "/" + std::string(req.matches[2]);
+                    const std::string key = req.matches[1].str() + "/" + req.matches[2].str();
                     Json binding = Json::parse(req.body, nullptr, false);
                     std::lock_guard<std::mutex> lock(mu_);
                     ++bind_calls_;
@@ -128,13 +131,16 @@ class FakeApiServer {
     port_ = server_->bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_->listen_after_bind(); });
   }
+  FakeApiServer(const FakeApiServer&) = delete;
+  FakeApiServer& operator=(const FakeApiServer&) = delete;
+  FakeApiServer(FakeApiServer&&) = delete;
+  FakeApiServer& operator=(FakeApiServer&&) = delete;
   ~FakeApiServer() {
     stopping_ = true;
     cv_.notify_all();
     server_->stop();
     thread_.join();
   }
-
   int port() const { return port_; }
 
   void PutNode(Json node) { Put("nodes", std::move(node)); }
@@ -146,7 +152,9 @@ class FakeApiServer {
   void DeletePod(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pods_.find(key);
-    if (it == pods_.end()) return;
+    if (it == pods_.end()) {
+      return;
+    }
     Json obj = it->second;
     pods_.erase(it);
     EmitLocked("pods", "DELETED", obj);
@@ -191,7 +199,9 @@ class FakeApiServer {
   void BindElsewhere(const std::string& key, const std::string& node) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pods_.find(key);
-    if (it == pods_.end()) return;
+    if (it == pods_.end()) {
+      return;
+    }
     it->second["spec"]["nodeName"] = node;
     EmitLocked("pods", "MODIFIED", it->second);
   }
@@ -225,15 +235,16 @@ class FakeApiServer {
     const std::string key = KeyOf(kind, obj);
     const bool exists = Store(kind).count(key) > 0;
     Store(kind)[key] = obj;
-    EmitLocked(kind, exists ? "MODIFIED" : "ADDED", obj);
+    EmitLocked(kind, exists ? "MODIFIED" : "ADDED", std::move(obj));
   }
   // Bumps the version, stamps it on the stored object and records the event.
   void EmitLocked(const std::string& kind, const std::string& type, Json obj) {
     ++version_;
     obj["metadata"]["resourceVersion"] = std::to_string(version_);
     const std::string key = KeyOf(kind, obj);
-    if (type != "DELETED")
+    if (type != "DELETED") {
       Store(kind)[key]["metadata"]["resourceVersion"] = std::to_string(version_);
+    }
     events_.push_back({version_, kind, type, std::move(obj), ""});
     cv_.notify_all();
   }
@@ -241,10 +252,14 @@ class FakeApiServer {
   void Watch(const std::string& kind, const httplib::Request& req, httplib::Response& res) {
     int64_t from = 0;
     const std::string rv = req.get_param_value("resourceVersion");
-    if (!rv.empty()) from = std::stoll(rv);
+    if (!rv.empty()) {
+      from = std::stoll(rv);
+    }
     const bool bookmarks = req.get_param_value("allowWatchBookmarks") == "true";
     int timeout = 300;
-    if (req.has_param("timeoutSeconds")) timeout = std::stoi(req.get_param_value("timeoutSeconds"));
+    if (req.has_param("timeoutSeconds")) {
+      timeout = std::stoi(req.get_param_value("timeoutSeconds"));
+    }
     int generation;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -275,7 +290,9 @@ class FakeApiServer {
             }
             std::string out;
             for (const Event& e : events_) {
-              if (e.version <= from || e.kind != kind) continue;
+              if (e.version <= from || e.kind != kind) {
+                continue;
+              }
               out += e.raw.empty() ? Json{{"type", e.type}, {"object", e.object}}.dump() + "\n"
                                    : e.raw + "\n";
               from = e.version;

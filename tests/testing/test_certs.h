@@ -47,6 +47,11 @@ class TestCert {
     cert_file_ = Write(cert_pem_, "cert");
     key_file_ = Write(key_pem_, "key");
   }
+  // Not copyable or movable: the destructor removes the files.
+  TestCert(const TestCert&) = delete;
+  TestCert& operator=(const TestCert&) = delete;
+  TestCert(TestCert&&) = delete;
+  TestCert& operator=(TestCert&&) = delete;
   ~TestCert() {
     std::remove(cert_file_.c_str());
     std::remove(key_file_.c_str());
@@ -69,7 +74,9 @@ class TestCert {
   static std::string Write(const std::string& pem, const char* what) {
     std::string path = std::string("/tmp/accelsched-test-") + what + "-XXXXXX";
     const int fd = mkstemp(path.data());
-    if (fd >= 0) close(fd);
+    if (fd >= 0) {
+      close(fd);
+    }
     std::ofstream(path) << pem;
     return path;
   }

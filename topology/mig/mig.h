@@ -85,8 +85,6 @@ class MigGeometry {
         compute_slices_(compute_slices),
         memory_slots_(memory_slots),
         profiles_(profiles) {}
-
-  // NOLINTBEGIN(readability-identifier-naming): Google-style accessors are snake_case.
   // Canonical model name, e.g. "A100-80GB".
   absl::string_view model() const { return model_; }
   // 7 for A100/H100/H200/B200/GB200, 4 for A30.
@@ -100,7 +98,6 @@ class MigGeometry {
   // All profiles, in the table order used for profile indices.
   absl::Span<const MigProfile> profiles() const { return profiles_; }
   int num_profiles() const { return static_cast<int>(profiles_.size()); }
-  // NOLINTEND(readability-identifier-naming)
 
   // Index in `profiles()` of the profile with NVIDIA profile ID `id`; NotFound otherwise
   // (the message lists the IDs this model has).
@@ -222,8 +219,6 @@ class MigSlotTable {
   // well under a millisecond; build once per (geometry, demand) and share.
   static absl::StatusOr<MigSlotTable> Create(const MigGeometry& geometry,
                                              absl::Span<const ProfileDemand> demand);
-
-  // NOLINTNEXTLINE(readability-identifier-naming): Google-style accessor, snake_case.
   const MigGeometry& geometry() const { return geometry_; }
 
   // Normalised demand probability of profile `profile_index` (index in geometry().profiles()).
