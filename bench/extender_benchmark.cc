@@ -103,7 +103,7 @@ void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
 void BM_ExtenderFilterPrioritize5000NamesWithTenancy(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
   f->cluster.extender->SetIsolation(
-      "load", state.range(0) == 1 ? Isolation::kExclusiveNode : Isolation::kExclusiveGpu);
+      "load", state.range(0) == 1 ? plugins::Isolation::kExclusiveNode : plugins::Isolation::kExclusiveGpu);
   state.SetLabel(state.range(0) == 1 ? "exclusive-node: survivors checked"
                                      : "exclusive-gpu: fast path");
   RunCycles(state, *f);

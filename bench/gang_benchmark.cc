@@ -137,6 +137,7 @@ void BM_GangFirstMemberAdmit128x8On10000Nodes(benchmark::State& state) {
     p.namespace_name = "ml";
     p.uid = absl::StrCat("uid-", i);
     p.request.name = "ml/" + p.name;
+    p.request.tenant = "ml";
     p.request.cpu_milli = 96000;
     p.request.memory_mib = 1 << 20;
     p.request.gpu_count = 8;

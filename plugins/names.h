@@ -19,6 +19,7 @@ inline constexpr std::string_view kFgd = "FGD";
 inline constexpr std::string_view kTopologyScore = "TopologyScore";
 inline constexpr std::string_view kMigFragmentation = "MigFragmentation";
 inline constexpr std::string_view kPackingHint = "PackingHint";
+inline constexpr std::string_view kTenancy = "Tenancy";
 
 }  // namespace accelsched::plugins::names
 

@@ -1,5 +1,6 @@
 #include "plugins/framework/cluster_state.h"
 
+#include <algorithm>
 #include <bit>
 #include <optional>
 #include <string>
@@ -119,7 +120,51 @@ std::optional<std::string> CheckWholeGpus(const NodeInfo& n, const Assignment& a
   return std::nullopt;
 }
 
+// Why tenant `tenant`'s pod holding `a` cannot be applied to (or released from) node `n`.
+std::optional<std::string> CheckTenant(const TenantTable& table, const NodeInfo& n,
+                                       const Assignment& a, TenantId tenant, bool release) {
+  if (tenant == kNoTenant) return std::nullopt;
+  if (tenant < 0 || static_cast<size_t>(tenant) >= table.names.size()) return "unknown tenant";
+  if (!release) return std::nullopt;
+  for (const TenantUse& u : n.tenants) {
+    if (u.tenant != tenant) continue;
+    const bool partial = a.gpu_milli > 0 || a.mig_profile_id >= 0;
+    if (partial && u.partial[static_cast<size_t>(std::countr_zero(a.gpus))] == 0) break;
+    return std::nullopt;
+  }
+  return absl::StrCat("tenant ", table.names[static_cast<size_t>(tenant)],
+                      " holds no such pod on the node");
+}
+
+// Counts (sign +1) or uncounts (-1) a pod of `tenant` holding `a` in `n.tenants`.
+void ChangeTenantUse(NodeInfo& n, const Assignment& a, TenantId tenant, int sign) {
+  auto it = std::lower_bound(n.tenants.begin(), n.tenants.end(), tenant,
+                             [](const TenantUse& u, TenantId t) { return u.tenant < t; });
+  if (it == n.tenants.end() || it->tenant != tenant) {
+    it = n.tenants.insert(it, TenantUse{.tenant = tenant});
+  }
+  it->pods += sign;
+  if (a.gpu_milli > 0 || a.mig_profile_id >= 0) {
+    uint16_t& partial = it->partial[static_cast<size_t>(std::countr_zero(a.gpus))];
+    partial = static_cast<uint16_t>(partial + sign);
+  }
+  if (it->pods == 0) n.tenants.erase(it);
+}
+
 }  // namespace
+
+void BlockGpus(NodeInfo& n, GpuMask gpus) {
+  for (int g = 0; g < n.gpu_count; ++g) {
+    if (((gpus >> g) & 1u) == 0) {
+      continue;
+    }
+    n.gpu_free_milli[static_cast<size_t>(g)] = 0;
+    n.gpu_free_memory_mib[static_cast<size_t>(g)] = 0;
+    if (((n.mig_enabled >> g) & 1u) != 0) {
+      n.mig_used_slots[static_cast<size_t>(g)] = 0xff;
+    }
+  }
+}
 
 std::string DebugString(const Assignment& a) {
   std::string out = absl::StrCat("node=", a.node, " gpus=", GpuList(a.gpus));
@@ -133,7 +178,7 @@ std::string DebugString(const Assignment& a) {
   return out;
 }
 
-absl::Status ClusterState::Check(const Assignment& a, bool release) const {
+absl::Status ClusterState::Check(const Assignment& a, TenantId tenant, bool release) const {
   auto bad = [&](absl::string_view why) {
     return absl::FailedPreconditionError(
         absl::StrCat(release ? "release " : "apply ", DebugString(a), ": ", why));
@@ -172,14 +217,20 @@ absl::Status ClusterState::Check(const Assignment& a, bool release) const {
   } else {
     why = CheckWholeGpus(n, a, release);
   }
+  if (!why.has_value()) {
+    why = CheckTenant(snapshot_.tenants(), n, a, tenant, release);
+  }
   if (why.has_value()) {
     return bad(*why);
   }
   return absl::OkStatus();
 }
 
-void ClusterState::Change(const Assignment& a, int sign) {
+void ClusterState::Change(const Assignment& a, TenantId tenant, int sign) {
   NodeInfo& n = snapshot_.ChangeNode(a.node);  // Also gives the node a new version.
+  if (tenant != kNoTenant) {
+    ChangeTenantUse(n, a, tenant, sign);
+  }
   const int64_t free_before = n.GpuFreeMilliTotal();
   n.cpu_free_milli -= sign * a.cpu_milli;
   n.memory_free_mib -= sign * a.memory_mib;
@@ -227,11 +278,11 @@ void ClusterState::Change(const Assignment& a, int sign) {
   ++snapshot_.version_;
 }
 
-absl::Status ClusterState::Apply(const Assignment& a) {
-  if (absl::Status s = Check(a, /*release=*/false); !s.ok()) {
+absl::Status ClusterState::Apply(const Assignment& a, TenantId tenant) {
+  if (absl::Status s = Check(a, tenant, /*release=*/false); !s.ok()) {
     return s;
   }
-  Change(a, +1);
+  Change(a, tenant, +1);
   return absl::OkStatus();
 }
 
@@ -241,27 +292,49 @@ absl::Status ClusterState::BlockGpus(NodeIndex node, GpuMask gpus) {
   }
   NodeInfo& n = snapshot_.ChangeNode(node);
   const int64_t free_before = n.GpuFreeMilliTotal();
-  for (int g = 0; g < n.gpu_count; ++g) {
-    if (((gpus >> g) & 1u) == 0) {
-      continue;
-    }
-    n.gpu_free_milli[static_cast<size_t>(g)] = 0;
-    n.gpu_free_memory_mib[static_cast<size_t>(g)] = 0;
-    if (((n.mig_enabled >> g) & 1u) != 0) {
-      n.mig_used_slots[static_cast<size_t>(g)] = 0xff;
-    }
-  }
+  plugins::BlockGpus(n, gpus);
   snapshot_.gpu_used_milli_ += free_before - n.GpuFreeMilliTotal();
   ++snapshot_.version_;
   return absl::OkStatus();
 }
 
-absl::Status ClusterState::Release(const Assignment& a) {
-  if (absl::Status s = Check(a, /*release=*/true); !s.ok()) {
+absl::Status ClusterState::Release(const Assignment& a, TenantId tenant) {
+  if (absl::Status s = Check(a, tenant, /*release=*/true); !s.ok()) {
     return s;
   }
-  Change(a, -1);
+  Change(a, tenant, -1);
   return absl::OkStatus();
+}
+
+TenantTable& ClusterState::ChangeTenants() {
+  auto table = std::make_shared<TenantTable>(snapshot_.tenants());
+  table->version = NextUniqueVersion();
+  TenantTable& out = *table;
+  snapshot_.tenants_ = std::move(table);
+  return out;
+}
+
+TenantId ClusterState::Tenant(absl::string_view name) {
+  if (TenantId id = snapshot_.tenants().Find(name); id != kNoTenant) {
+    return id;
+  }
+  TenantTable& table = ChangeTenants();
+  const auto id = static_cast<TenantId>(table.names.size());
+  table.names.emplace_back(name);
+  table.isolation.push_back(Isolation::kShared);
+  table.ids.emplace(std::string(name), id);
+  return id;
+}
+
+void ClusterState::SetIsolation(absl::string_view name, Isolation isolation) {
+  const TenantId id = Tenant(name);
+  const Isolation before = snapshot_.tenants().Of(id);
+  if (before == isolation) {
+    return;
+  }
+  TenantTable& table = ChangeTenants();
+  table.isolation[static_cast<size_t>(id)] = isolation;
+  table.restricted += (isolation != Isolation::kShared) - (before != Isolation::kShared);
 }
 
 }  // namespace accelsched::plugins

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 
@@ -40,6 +41,9 @@ struct Assignment {
 // "gpus=[0,1] share=0 mig=none cpu=... mem=..." for logs and test failures.
 std::string DebugString(const Assignment& a);
 
+// Makes GPUs `gpus` of `node` look fully used (ClusterState::BlockGpus, on one node).
+void BlockGpus(NodeInfo& node, GpuMask gpus);
+
 class ClusterState {
  public:
   explicit ClusterState(ClusterSnapshot initial) : snapshot_(std::move(initial)) {}
@@ -51,12 +55,22 @@ class ClusterState {
     return std::make_shared<const ClusterSnapshot>(snapshot_);
   }
 
-  // Takes the resources of `a` on node a.node. FailedPrecondition (state unchanged) if they are
-  // not free or the assignment is malformed (unknown node, GPU out of range, MIG start illegal).
-  absl::Status Apply(const Assignment& a);
-  // Gives back what Apply(a) took. FailedPrecondition (state unchanged) if it was not taken
-  // (e.g. releasing twice would push a counter above capacity).
-  absl::Status Release(const Assignment& a);
+  // Takes the resources of `a` on node a.node, for a pod of tenant `tenant` (TenantId from
+  // Tenant(); kNoTenant: the pod is not counted in NodeInfo::tenants). FailedPrecondition (state
+  // unchanged) if they are not free or the assignment is malformed (unknown node or tenant, GPU
+  // out of range, MIG start illegal).
+  absl::Status Apply(const Assignment& a, TenantId tenant = kNoTenant);
+  // Gives back what Apply(a, tenant) took. FailedPrecondition (state unchanged) if it was not
+  // taken (e.g. releasing twice would push a counter above capacity).
+  absl::Status Release(const Assignment& a, TenantId tenant = kNoTenant);
+
+  // The id of namespace `name` in the tenant table, added (shared) if the table lacks it.
+  TenantId Tenant(absl::string_view name);
+  // Sets namespace `name`'s isolation, adding it if new. A change gives the table a new version.
+  void SetIsolation(absl::string_view name, Isolation isolation);
+  // Takes over the tenant table of `other` (ids keep their meaning): for a state rebuilt on a new
+  // node set, before the old pods are applied again.
+  void AdoptTenants(const ClusterSnapshot& other) { snapshot_.tenants_ = other.tenants_; }
 
   // What-if only: makes GPUs `gpus` of `node` look fully used (no free milli, memory or MIG
   // slot), so that filters and device choices on this state avoid them (tenancy: GPUs another
@@ -64,8 +78,10 @@ class ClusterState {
   absl::Status BlockGpus(NodeIndex node, GpuMask gpus);
 
  private:
-  absl::Status Check(const Assignment& a, bool release) const;
-  void Change(const Assignment& a, int sign);
+  absl::Status Check(const Assignment& a, TenantId tenant, bool release) const;
+  void Change(const Assignment& a, TenantId tenant, int sign);
+  // A private copy of the tenant table to change (copy on write), with a new version.
+  TenantTable& ChangeTenants();
 
   ClusterSnapshot snapshot_;
 };

@@ -15,6 +15,7 @@ struct SolverMemo::Entry {
 
   absl::Mutex mu;
   uint64_t layout ABSL_GUARDED_BY(mu) = 0;  // 0: not prepared yet.
+  uint64_t tenants ABSL_GUARDED_BY(mu) = 0;  // TenantTable::version it was prepared for.
   std::shared_ptr<const CycleState> state ABSL_GUARDED_BY(mu);
   // Per node index; a version of 0 (never handed out) means "not known".
   std::vector<uint64_t> filter_version ABSL_GUARDED_BY(mu);
@@ -22,11 +23,11 @@ struct SolverMemo::Entry {
   std::vector<uint64_t> score_version ABSL_GUARDED_BY(mu);
   std::vector<int64_t> raw ABSL_GUARDED_BY(mu);  // [node * slots + slot].
 
-  // Makes the entry describe `snapshot`'s layout: PreFilter and empty per-node arrays, unless it
-  // already does. True if it had to.
+  // Makes the entry describe `snapshot`'s layout and tenant table: PreFilter and empty per-node
+  // arrays, unless it already does. True if it had to.
   absl::StatusOr<bool> Prepare(const Solver& solver, size_t slots, const PodRequest& pod,
                                const ClusterSnapshot& snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (layout == snapshot.layout() && state != nullptr) {
+    if (layout == snapshot.layout() && tenants == snapshot.tenants().version && state != nullptr) {
       return false;
     }
     ACCELSCHED_ASSIGN_OR_RETURN(CycleState s,
@@ -38,6 +39,7 @@ struct SolverMemo::Entry {
     score_version.assign(n, 0);
     raw.assign(n * slots, 0);
     layout = snapshot.layout();
+    tenants = snapshot.tenants().version;
     return true;
   }
 };
@@ -53,7 +55,9 @@ PodRequest ShapeOf(const PodRequest& pod) {
 }  // namespace
 
 SolverMemo::SolverMemo(const Solver* solver, int max_shapes)
-    : solver_(solver), max_shapes_(std::max(0, max_shapes)) {
+    : solver_(solver),
+      max_shapes_(std::max(0, max_shapes)),
+      filters_memoisable_(solver->FiltersMemoisable()) {
   for (size_t j = 0; j < solver_->scorers_.size(); ++j) {
     if (solver_->scorers_[j].first->ScoresEachNodeAlone()) {
       alone_index_.push_back(static_cast<int>(alone_.size()));
@@ -115,7 +119,7 @@ absl::StatusOr<SolverMemo::Filtered> SolverMemo::Filter(const PodRequest& pod,
     const size_t k = static_cast<size_t>(i);
     const NodeInfo& node = snapshot.node(i);
     const uint64_t version = snapshot.node_version(i);
-    if (e.filter_version[k] != version) {
+    if (e.filter_version[k] != version || !filters_memoisable_) {
       ACCELSCHED_ASSIGN_OR_RETURN(e.verdict[k], solver_->FilterNode(*e.state, pod, node));
       e.filter_version[k] = version;
       ++misses;

@@ -6,11 +6,15 @@
 //
 // A node's memoised verdict and raw scores are reused while its NodeInfo::version is unchanged.
 // Versions are unique in the process (a change or a rebuild draws a fresh one), so an unchanged
-// version means unchanged content. A shape's CycleState (PreFilter) is rebuilt when the
-// snapshot's layout changes (ClusterSnapshot::layout(): another node list or model table).
+// version means unchanged content. A shape's CycleState (PreFilter) is rebuilt, and what it
+// remembered forgotten, when the snapshot's layout changes (ClusterSnapshot::layout(): another
+// node list or model table) or its tenant table does (a new namespace, another isolation). The
+// shape is the PodRequest without its name, so pods of two namespaces are two shapes.
 //
 // Results equal Solver::Filter's and Solver::Score's exactly, reasons included:
-//   - filters see only (CycleState, pod, node), so a verdict depends on nothing else;
+//   - filters see only (CycleState, pod, node), so a verdict depends on nothing else; verdicts
+//     are memoised only if every filter says so (FilterPlugin::VerdictIsMemoisable), otherwise
+//     every filter runs on every call;
 //   - raw scores are memoised only for plugins that say a node's raw score depends on that node
 //     alone (ScorePlugin::ScoresEachNodeAlone); the others are asked every time;
 //   - normalisation, range checks and weights run over the whole candidate set every time, as in
@@ -80,6 +84,7 @@ class SolverMemo {
 
   const Solver* solver_;
   const int max_shapes_;
+  const bool filters_memoisable_;  // Solver::FiltersMemoisable().
   std::vector<size_t> alone_;     // Indices into solver_->scorers_ memoised per node.
   std::vector<int> alone_index_;  // Per scorer: its slot among alone_, or -1.
   absl::Mutex mu_;

@@ -92,7 +92,9 @@ class CycleState {
   // `build()` the first time it is asked for in this cycle and shared by every later verdict:
   // thousands of failing nodes then point at a handful of strings. The view stays valid while
   // this CycleState lives, also across moves. Const because filters see a const CycleState; the
-  // cache is safe because a CycleState belongs to one thread.
+  // cache is safe because a CycleState belongs to one thread. Keys below kFitReasonKeys are
+  // CheckFit's (fit.h); the tenancy plugin uses the keys from there up.
+  static constexpr int kFitReasonKeys = 64;
   template <typename Build>
   std::string_view Reason(int key, Build&& build) const {
     const size_t k = static_cast<size_t>(key);
@@ -137,6 +139,19 @@ class FilterPlugin : public virtual Plugin {
   // Looks only at `node`.
   virtual absl::StatusOr<FilterVerdict> Filter(const CycleState& state, const PodRequest& pod,
                                                const NodeInfo& node) const = 0;
+  // GPUs of feasible `node` that the pod may not take although they are free (tenancy: GPUs
+  // another tenant shares). Solver::Reserve hides them from the Reserve plugin.
+  virtual GpuMask BlockedGpus(const CycleState& /*state*/, const PodRequest& /*pod*/,
+                              const NodeInfo& /*node*/) const {
+    return 0;
+  }
+  // True if the verdict (and BlockedGpus) depend only on the pod request (PodRequest equality,
+  // its `name` aside), on the node (NodeInfo) and on a CycleState that depends only on the pod
+  // and on the snapshot's layout and tenant table: then SolverMemo may keep a node's verdict
+  // while the node's version is unchanged (as Kubernetes lets a plugin sign a pod for its
+  // scheduling-result cache). False, the default, makes the memo ask every filter every time,
+  // so a new plugin cannot silently break memo correctness.
+  virtual bool VerdictIsMemoisable() const { return false; }
 };
 
 class ScorePlugin : public virtual Plugin {

@@ -46,6 +46,8 @@ enum class TopologyPreference {
 struct PodRequest {
   // For messages only ("default/train-0"); the solver never keys on it.
   std::string name;
+  // The pod's namespace, for tenancy (TenantTable); empty: none (the simulator).
+  std::string tenant;
 
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;

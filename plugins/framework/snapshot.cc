@@ -98,6 +98,11 @@ NodeInfo& ClusterSnapshot::ChangeNode(NodeIndex i) {
   return chunk->nodes[k & kChunkMask];
 }
 
+std::shared_ptr<const TenantTable> ClusterSnapshot::EmptyTenantTable() {
+  static const std::shared_ptr<const TenantTable> empty = std::make_shared<const TenantTable>();
+  return empty;
+}
+
 uint64_t NextUniqueVersion() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);

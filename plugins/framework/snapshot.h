@@ -8,7 +8,8 @@
 // Per node: CPU and memory capacity and free amounts; GPU model (interned: `NodeInfo::model` is an
 // index into `ClusterSnapshot::models()`), GPU count, per-GPU free milli-GPU and free GPU memory,
 // per-GPU MIG state (enabled, used memory slots, whether a +me instance exists), the intra-node
-// topology with its device-set tables (shared between nodes of the same hardware), labels.
+// topology with its device-set tables (shared between nodes of the same hardware), labels, and
+// what each tenant holds there (tenants.h). Per snapshot: the tenant table.
 //
 // Thread-safety: immutable after construction; safe to read from many threads.
 // Ownership: shares its nodes with its copies (in immutable chunks, see below); topologies and
@@ -29,6 +30,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
+#include "plugins/framework/tenants.h"
 #include "topology/device_set.h"
 #include "topology/mig/mig.h"
 #include "topology/topology.h"
@@ -103,6 +105,9 @@ struct NodeInfo {
   // Pods placed here by GPU class (see GpuClassOf): [0] shares, [k] k whole GPUs (1..16),
   // [17] MIG instances. CPU-only pods are not counted.
   std::array<int16_t, kNumGpuClasses> pods_by_gpu_class{};
+  // What each tenant holds here, by TenantId ascending; only tenants with pods here, and only
+  // pods placed with a tenant (ClusterState::Apply). Empty in the simulator.
+  std::vector<TenantUse> tenants;
   GpuMask all_gpus() const { return static_cast<GpuMask>((1u << gpu_count) - 1u); }
   // GPUs that can be handed out whole: entirely free, not MIG-enabled.
   GpuMask WholeFreeGpus() const {
@@ -173,6 +178,11 @@ class ClusterSnapshot {
   int64_t gpu_capacity_milli() const { return gpu_capacity_milli_; }
   // Milli-GPU handed out (whole GPUs, shares, MIG compute).
   int64_t gpu_used_milli() const { return gpu_used_milli_; }
+  // The namespaces placed pods belong to, with their isolation (tenancy). Never changes within
+  // one snapshot; a changed table has a fresh TenantTable::version.
+  const TenantTable& tenants() const { return *tenants_; }
+  // The same table, shared: for a CycleState that must outlive this snapshot.
+  const std::shared_ptr<const TenantTable>& shared_tenants() const { return tenants_; }
   // Incremented by every change to the cluster (ClusterState).
   uint64_t version() const { return version_; }
   // Identifies the node list, names, capacities, labels, topologies and model table: unique in
@@ -207,6 +217,9 @@ class ClusterSnapshot {
   int64_t gpu_used_milli_ = 0;
   uint64_t version_ = 0;
   uint64_t layout_ = 0;
+  std::shared_ptr<const TenantTable> tenants_ = EmptyTenantTable();  // Never null.
+
+  static std::shared_ptr<const TenantTable> EmptyTenantTable();
 };
 
 // A number never handed out before in this process (thread-safe): NodeInfo::version and

@@ -101,7 +101,26 @@ absl::StatusOr<std::optional<Assignment>> Solver::Reserve(const CycleState& stat
   if (node < 0 || node >= snapshot.num_nodes()) {
     return absl::InvalidArgumentError(absl::StrCat("node index ", node, " out of range"));
   }
+  if (const GpuMask blocked = BlockedGpus(state, pod, snapshot.node(node)); blocked != 0) {
+    ClusterState what_if(snapshot);
+    ACCELSCHED_RETURN_IF_ERROR(what_if.BlockGpus(node, blocked));
+    return reserve_->Reserve(state, pod, what_if.view(), node);
+  }
   return reserve_->Reserve(state, pod, snapshot, node);
+}
+
+GpuMask Solver::BlockedGpus(const CycleState& state, const PodRequest& pod,
+                            const NodeInfo& node) const {
+  GpuMask blocked = 0;
+  for (const FilterPlugin* f : filters_) {
+    blocked |= f->BlockedGpus(state, pod, node);
+  }
+  return blocked;
+}
+
+bool Solver::FiltersMemoisable() const {
+  return std::all_of(filters_.begin(), filters_.end(),
+                     [](const FilterPlugin* f) { return f->VerdictIsMemoisable(); });
 }
 
 int Solver::SelectBest(absl::Span<const int64_t> totals, Rng* rng) {

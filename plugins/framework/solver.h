@@ -71,7 +71,13 @@ class Solver {
   // kMaxScore times the sum of the weights.
   int64_t MaxTotalScore() const { return max_total_; }
 
-  // The devices the pod gets on `node` (nullopt if it does not fit there).
+  // OR of the filters' BlockedGpus for `pod` on `node`.
+  GpuMask BlockedGpus(const CycleState& state, const PodRequest& pod, const NodeInfo& node) const;
+  // True if every filter's verdict is memoisable (FilterPlugin::VerdictIsMemoisable).
+  bool FiltersMemoisable() const;
+
+  // The devices the pod gets on `node` (nullopt if it does not fit there), never among the GPUs
+  // the filters block (BlockedGpus).
   absl::StatusOr<std::optional<Assignment>> Reserve(const CycleState& state, const PodRequest& pod,
                                                     const ClusterSnapshot& snapshot,
                                                     NodeIndex node) const;

@@ -306,7 +306,7 @@ std::vector<int> SubDomainRanks(const NetworkDomains& domains, const ClusterSnap
 
 // Why the request cannot be planned at all (InvalidArgument), or OK.
 absl::Status ValidateGang(const ClusterSnapshot& snapshot, const NetworkDomains& domains,
-                          const GangSpec& gang, const GangPlannerOptions& options) {
+                          const GangSpec& gang) {
   if (domains.layout() != snapshot.layout()) {
     return absl::InvalidArgumentError(
         "network domains were built for another cluster layout (rebuild them)");
@@ -319,10 +319,6 @@ absl::Status ValidateGang(const ClusterSnapshot& snapshot, const NetworkDomains&
       return absl::InvalidArgumentError(
           absl::StrCat("gang ", gang.name, ": anchor node index ", a, " is not in the snapshot"));
     }
-  }
-  if (!options.excluded_nodes.empty() &&
-      options.excluded_nodes.size() != static_cast<size_t>(snapshot.num_nodes())) {
-    return absl::InvalidArgumentError("excluded_nodes must have one entry per node");
   }
   const int levels = static_cast<int>(domains.keys().size());
   if (gang.mode != NetworkMode::kNone && (gang.level < 0 || gang.level >= levels)) {
@@ -387,22 +383,6 @@ bool HoldsAnchors(const GangSearch& search, int level, size_t index) {
   return holds_anchors;
 }
 
-// `domain` without the excluded nodes; `trimmed` holds the copy when some are excluded.
-const NetworkDomains::Domain& WithoutExcluded(const NetworkDomains::Domain& domain,
-                                              const std::vector<bool>& excluded,
-                                              NetworkDomains::Domain& trimmed) {
-  if (excluded.empty()) {
-    return domain;
-  }
-  trimmed.name = domain.name;
-  for (NodeIndex n : domain.nodes) {
-    if (!excluded[static_cast<size_t>(n)]) {
-      trimmed.nodes.push_back(n);
-    }
-  }
-  return trimmed;
-}
-
 // Every member's slot on `nodes` (one domain at `level`), or nullopt if they do not all fit.
 absl::StatusOr<std::optional<std::vector<Assignment>>> PackDomain(
     GangSearch& search, int level, const std::vector<NodeIndex>& nodes) {
@@ -428,9 +408,7 @@ absl::StatusOr<std::optional<GangPlan>> BestPlanAtLevel(GangSearch& search, int 
     if (!HoldsAnchors(search, level, index)) {
       continue;
     }
-    NetworkDomains::Domain trimmed;
-    const NetworkDomains::Domain& d =
-        WithoutExcluded(at_level[index], search.options.excluded_nodes, trimmed);
+    const NetworkDomains::Domain& d = at_level[index];
     int64_t free = 0;
     for (NodeIndex n : d.nodes) {
       free += FreeWholeGpus(search.snapshot.node(n));
@@ -519,7 +497,7 @@ NetworkDomains NetworkDomains::Build(const ClusterSnapshot& snapshot,
 absl::StatusOr<GangPlanOutcome> PlanGang(const Solver& solver, const ClusterSnapshot& snapshot,
                                          const NetworkDomains& domains, const GangSpec& gang,
                                          const GangPlannerOptions& options) {
-  ACCELSCHED_RETURN_IF_ERROR(ValidateGang(snapshot, domains, gang, options));
+  ACCELSCHED_RETURN_IF_ERROR(ValidateGang(snapshot, domains, gang));
   std::vector<CycleState> states;
   for (const PodRequest& m : gang.members) {
     ACCELSCHED_ASSIGN_OR_RETURN(CycleState s, solver.PreFilter(m, snapshot, /*explain=*/false));

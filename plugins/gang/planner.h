@@ -101,8 +101,6 @@ struct GangPlanOutcome {
 struct GangPlannerOptions {
   // Exact-search steps per domain after the greedy packing fails; 0 = greedy only.
   int64_t search_budget = 200000;
-  // Per node index (empty = none): nodes the gang may not use (tenancy), as if absent.
-  std::vector<bool> excluded_nodes;
 };
 
 // InvalidArgument for an inconsistent spec (no members, a level out of range, rail alignment

@@ -16,6 +16,7 @@ class ResourceFit final : public FilterPlugin {
   std::string_view Name() const override { return names::kResourceFit; }
   absl::StatusOr<FilterVerdict> Filter(const CycleState& state, const PodRequest& pod,
                                        const NodeInfo& node) const override;
+  bool VerdictIsMemoisable() const override { return true; }
 };
 
 }  // namespace accelsched::plugins

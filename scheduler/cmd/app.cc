@@ -61,7 +61,7 @@ absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::st
   for (size_t i = 0; i < objects.namespaces.size(); ++i) {
     const codec::NamespaceObject& ns = objects.namespaces[i];
     if (ns.isolation.empty()) continue;
-    absl::StatusOr<Isolation> isolation = ParseIsolation(ns.isolation);
+    absl::StatusOr<plugins::Isolation> isolation = plugins::ParseIsolation(ns.isolation);
     if (!isolation.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(file, ": ", objects.namespace_paths[i], ": ", isolation.status().message()));

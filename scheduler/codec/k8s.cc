@@ -461,6 +461,7 @@ absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view
   ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, PodAmounts(*spec, spath));
   PodRequest& r = out.request;
   r.name = out.Key();
+  r.tenant = out.namespace_name;
   const std::string rpath = spath + ".containers[*].resources";
   for (const auto& [resource, milli] : amounts) {
     ACCELSCHED_RETURN_IF_ERROR(ApplyResource(resource, milli, rpath, &out));

@@ -51,7 +51,7 @@ struct PodObject {
   std::string phase;  // status.phase; empty if absent.
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
-  plugins::PodRequest request;  // request.name is "namespace/name".
+  plugins::PodRequest request;  // request.name is "namespace/name"; request.tenant the namespace.
   // The MIG resource's profile name ("3g.40gb") when the pod asks for one.
   std::string mig_profile_name;
   std::optional<GangMembership> gang;  // Nullopt: not part of a gang.

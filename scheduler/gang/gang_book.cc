@@ -16,7 +16,7 @@ absl::Status GangBook::Reserve(const std::string& gang,
                                const std::vector<plugins::PodRequest>& members,
                                const plugins::GangPlan& plan,
                                const plugins::ClusterSnapshot& planned_on, double now,
-                               const std::vector<std::string>& claimers, const Admit& admit) {
+                               const std::vector<std::string>& claimers, const SlotCheck& check) {
   if (members.size() != plan.slots.size() ||
       (!claimers.empty() && claimers.size() != members.size())) {
     return absl::InvalidArgumentError(absl::StrCat("gang ", gang, ": ", members.size(),
@@ -48,19 +48,15 @@ absl::Status GangBook::Reserve(const std::string& gang,
           "gang ", gang, ": slot ", k, " names node index ", want.node, ", not in the snapshot")));
     }
     const std::string node = planned_on.node(want.node).name;
-    auto choose = [&](const plugins::ClusterSnapshot&,
+    auto choose = [&](const plugins::ClusterSnapshot& live,
                       plugins::NodeIndex index) -> absl::StatusOr<plugins::Assignment> {
+      if (check) ACCELSCHED_RETURN_IF_ERROR(check(k, live, index));
       plugins::Assignment a = want;
       a.node = index;
       return a;
     };
-    Ledger::Admit slot_admit;
-    if (admit) {
-      slot_admit = [&](const std::vector<const PlacedPod*>& on_node) { return admit(k, on_node); };
-    }
-    absl::StatusOr<PlacedPod> held =
-        ledger_->Place(SlotUid(gang, r.generation, k), absl::StrCat(gang, "#", k), members[k], node,
-                       choose, /*existed=*/nullptr, slot_admit);
+    absl::StatusOr<PlacedPod> held = ledger_->Place(
+        SlotUid(gang, r.generation, k), absl::StrCat(gang, "#", k), members[k], node, choose);
     if (!held.ok()) {
       return give_up(absl::Status(held.status().code(),
                                   absl::StrCat("gang ", gang, ": slot ", k, " on ", node,

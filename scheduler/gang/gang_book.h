@@ -46,13 +46,14 @@ class GangBook {
   // `planned_on`: the snapshot the plan was made on (its node indices name the nodes).
   // `claimers`: empty, or per member the pod UID that claims its slot at once (so that no other
   // pod can take a planned member's slot in between).
-  // `admit`: if set, called for each slot under the ledger's lock with the pods already on its
-  // node; an error refuses the slot (and so the whole reservation), e.g. tenancy.
-  using Admit = std::function<absl::Status(size_t slot, const std::vector<const PlacedPod*>&)>;
+  // `check`: if set, called for each slot under the ledger's lock with the live state and the
+  // slot's node; an error refuses the slot (and so the whole reservation), e.g. tenancy.
+  using SlotCheck = std::function<absl::Status(size_t slot, const plugins::ClusterSnapshot& live,
+                                               plugins::NodeIndex node)>;
   absl::Status Reserve(const std::string& gang, const std::vector<plugins::PodRequest>& members,
                        const plugins::GangPlan& plan, const plugins::ClusterSnapshot& planned_on,
                        double now, const std::vector<std::string>& claimers = {},
-                       const Admit& admit = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
+                       const SlotCheck& check = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Claim {
     size_t slot = 0;

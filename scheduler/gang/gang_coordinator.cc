@@ -13,12 +13,10 @@
 
 namespace accelsched::scheduler {
 
-GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options,
-                                 const TenancyTable* tenancy)
+GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options)
     : solver_(solver),
       ledger_(ledger),
       options_(std::move(options)),
-      tenancy_(tenancy),
       book_(ledger, options_.ttl_seconds) {
   if (!options_.clock) options_.clock = SteadySeconds;
 }
@@ -184,19 +182,21 @@ std::vector<plugins::NodeIndex> GangCoordinator::Anchors(
   return anchors;
 }
 
-GangBook::Admit GangCoordinator::TenancyAdmit(const std::string& ns, const plugins::GangSpec& spec,
-                                              const plugins::GangPlan& plan) const {
-  if (tenancy_ == nullptr || !tenancy_->AnyRestricted()) return nullptr;
-  return [&ns, &spec, &plan, restricted = tenancy_->Restricted()](
-             size_t k, const std::vector<const PlacedPod*>& on_node) -> absl::Status {
-    std::vector<Occupant> occupants;
-    occupants.reserve(on_node.size());
-    for (const PlacedPod* p : on_node) {
-      occupants.push_back(Occupant{NamespaceOfKey(p->key), p->assignment});
+GangBook::SlotCheck GangCoordinator::FiltersStillPass(const plugins::GangSpec& spec,
+                                                      const plugins::GangPlan& plan) const {
+  return [this, &spec, &plan](size_t k, const plugins::ClusterSnapshot& live,
+                              plugins::NodeIndex node) -> absl::Status {
+    const plugins::PodRequest& member = spec.members[k];
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
+                                solver_->PreFilter(member, live, /*explain=*/true));
+    const plugins::NodeInfo& info = live.node(node);
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterVerdict v, solver_->FilterNode(state, member, info));
+    if (v.feasibility != plugins::Feasibility::kFeasible) {
+      return absl::FailedPreconditionError(std::string(v.reason));
     }
-    const TenancyVerdict v = CheckTenancy(restricted, ns, spec.members[k], occupants);
-    if (v.node_excluded || (v.blocked & plan.slots[k].gpus) != 0) {
-      return absl::FailedPreconditionError(v.reason);
+    if ((solver_->BlockedGpus(state, member, info) & plan.slots[k].gpus) != 0) {
+      return absl::FailedPreconditionError(
+          "tenancy: the slot's GPUs are now shared with a namespace it may not share with");
     }
     return absl::OkStatus();
   };
@@ -224,24 +224,22 @@ absl::StatusOr<GangCoordinator::Admission> GangCoordinator::Plan(const codec::Po
   for (int attempt = 0; attempt < kPlanAttempts; ++attempt) {
     std::shared_ptr<const plugins::ClusterSnapshot> snapshot = ledger_->Snapshot();
     spec.anchors = Anchors(bound_uids, *snapshot);  // Bound members anchor the plan's domain.
-    plugins::GangPlannerOptions planner = options_.planner;
-    std::optional<plugins::ClusterState> blocked;
-    ApplyTenancy(pod.namespace_name, spec.members, *snapshot, &planner, &blocked);
-    const plugins::ClusterSnapshot& view = blocked.has_value() ? blocked->view() : *snapshot;
+    // The solver's filters (tenancy among them) keep each member off the nodes and GPUs it may
+    // not use.
     ACCELSCHED_ASSIGN_OR_RETURN(
         plugins::GangPlanOutcome outcome,
-        plugins::PlanGang(*solver_, view, DomainsFor(*snapshot), spec, planner));
+        plugins::PlanGang(*solver_, *snapshot, DomainsFor(*snapshot), spec, options_.planner));
     if (!outcome.plan.has_value()) {
       absl::MutexLock lock(&mu_);
       ++counters_.unplaceable;
       return Admission{Admission::Kind::kWait, "", std::move(outcome.reason)};
     }
-    // Tenancy once more under the ledger's lock, slot by slot: a pod of another tenant may have
-    // been bound next to a slot since the plan was made. The planned members claim their slots
-    // at once (so a planned member's deletion releases the plan, and no other pod of the same
-    // shape can take its slot).
+    // The filters once more under the ledger's lock, slot by slot: a pod of another tenant may
+    // have been bound next to a slot since the plan was made. The planned members claim their
+    // slots at once (so a planned member's deletion releases the plan, and no other pod of the
+    // same shape can take its slot).
     absl::Status held = book_.Reserve(gang, spec.members, *outcome.plan, *snapshot, now, uids,
-                                      TenancyAdmit(pod.namespace_name, spec, *outcome.plan));
+                                      FiltersStillPass(spec, *outcome.plan));
     if (held.ok()) return Reserved(gang, spec, *outcome.plan, *snapshot);
     reason = std::string(held.message());
   }
@@ -267,40 +265,6 @@ GangCoordinator::Admission GangCoordinator::Reserved(const std::string& gang,
                    plan.slots.empty() ? "" : snapshot.node(plan.slots.front().node).name, ""};
 }
 
-void GangCoordinator::ApplyTenancy(const std::string& ns,
-                                   const std::vector<plugins::PodRequest>& members,
-                                   const plugins::ClusterSnapshot& snapshot,
-                                   plugins::GangPlannerOptions* options,
-                                   std::optional<plugins::ClusterState>* blocked) const {
-  if (tenancy_ == nullptr || !tenancy_->AnyRestricted()) return;
-  const std::map<std::string, Isolation> restricted = tenancy_->Restricted();
-  bool matters = false;
-  for (const plugins::PodRequest& m : members) matters = matters || TenancyMatters(restricted, m);
-  if (!matters) return;
-  // One member per GPU request kind: whole GPUs, a share, a MIG instance, none.
-  std::vector<const plugins::PodRequest*> kinds;
-  for (const plugins::PodRequest& m : members) {
-    bool seen = false;
-    for (const plugins::PodRequest* k : kinds) {
-      seen = seen || (k->WantsShare() == m.WantsShare() && k->WantsMig() == m.WantsMig());
-    }
-    if (!seen) kinds.push_back(&m);
-  }
-  options->excluded_nodes.assign(static_cast<size_t>(snapshot.num_nodes()), false);
-  for (plugins::NodeIndex n = 0; n < snapshot.num_nodes(); ++n) {
-    if (snapshot.node(n).pods == 0) continue;  // Nobody to share with (Reserve checks again).
-    plugins::GpuMask gpus = 0;
-    for (const plugins::PodRequest* k : kinds) {
-      const TenancyVerdict v =
-          TenancyOnNode(*ledger_, restricted, ns, /*uid=*/"", *k, snapshot.node(n).name);
-      if (v.node_excluded) options->excluded_nodes[static_cast<size_t>(n)] = true;
-      gpus |= v.blocked;
-    }
-    if (gpus == 0) continue;
-    if (!blocked->has_value()) blocked->emplace(snapshot);
-    (void)(*blocked)->BlockGpus(n, gpus);
-  }
-}
 
 std::optional<std::string> GangCoordinator::SlotNode(const codec::PodObject& pod) {
   if (!pod.gang.has_value()) return std::nullopt;

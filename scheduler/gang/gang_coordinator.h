@@ -18,8 +18,9 @@
 //   deadline, reservations whose held slots the ledger no longer has (node removed, relist), and
 //   forgets members not seen for a deadline's length. Every gang filter releases expired
 //   reservations too (ExpireDue), the cheap part.
-// - Tenancy (scheduler/tenancy.h) applies to the plan: nodes a member may not use are left out,
-//   GPUs it may not share are blocked.
+// - Tenancy is the solver's filter plugin (plugins/tenancy/): the planner's filters keep each
+//   member off the nodes it may not use and Reserve off the GPUs it may not share; the filters
+//   run once more on the live state as each slot is held.
 //
 // Thread-safety: thread-safe. Planning is serialized (one gang at a time, about a millisecond);
 // the member registry has its own mutex; GangBook and Ledger lock themselves.
@@ -46,7 +47,6 @@
 #include "scheduler/gang/gang_book.h"
 #include "scheduler/state/clock.h"
 #include "scheduler/state/ledger.h"
-#include "scheduler/state/tenancy.h"
 
 namespace accelsched::scheduler {
 
@@ -70,10 +70,8 @@ inline GangOptions GangOptionsFrom(const ExtenderConfig& config) {
 
 class GangCoordinator {
  public:
-  // `solver`, `ledger` and `tenancy` (may be null: no tenancy) are not owned and must outlive
-  // the coordinator.
-  GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options,
-                  const TenancyTable* tenancy = nullptr);
+  // `solver` and `ledger` are not owned and must outlive the coordinator.
+  GangCoordinator(const plugins::Solver* solver, Ledger* ledger, GangOptions options);
 
   // What a gang member's filter answers.
   struct Admission {
@@ -169,10 +167,11 @@ class GangCoordinator {
   // The nodes of the bound members `bound_uids` in `snapshot`.
   std::vector<plugins::NodeIndex> Anchors(const std::vector<std::string>& bound_uids,
                                           const plugins::ClusterSnapshot& snapshot) const;
-  // GangBook::Reserve's admit: tenancy for namespace `ns` slot by slot (null while every
-  // namespace is shared). The arguments must outlive the result.
-  GangBook::Admit TenancyAdmit(const std::string& ns, const plugins::GangSpec& spec,
-                               const plugins::GangPlan& plan) const;
+  // GangBook::Reserve's check: the solver's filters (tenancy among them) once more on the live
+  // state, slot by slot, and none of the slot's GPUs blocked. The arguments must outlive the
+  // result.
+  GangBook::SlotCheck FiltersStillPass(const plugins::GangSpec& spec,
+                                       const plugins::GangPlan& plan) const;
   // Counts and logs a held plan; the planning pod's answer (its slot's node).
   Admission Reserved(const std::string& gang, const plugins::GangSpec& spec,
                      const plugins::GangPlan& plan, const plugins::ClusterSnapshot& snapshot)
@@ -183,16 +182,10 @@ class GangCoordinator {
   const plugins::NetworkDomains& DomainsFor(const plugins::ClusterSnapshot& snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
 
-  // Tenancy for the gang's namespace on `snapshot`: the nodes none of `members` may use, and a
-  // what-if state with the GPUs they may not share blocked (nullopt if nothing is blocked).
-  void ApplyTenancy(const std::string& ns, const std::vector<plugins::PodRequest>& members,
-                    const plugins::ClusterSnapshot& snapshot, plugins::GangPlannerOptions* options,
-                    std::optional<plugins::ClusterState>* blocked) const;
 
   const plugins::Solver* solver_;
   Ledger* ledger_;
   GangOptions options_;
-  const TenancyTable* tenancy_;
   GangBook book_;
   absl::Mutex plan_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::optional<plugins::NetworkDomains> domains_ ABSL_GUARDED_BY(plan_mu_);

@@ -62,7 +62,7 @@ Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Bind
       metrics_(metrics),
       clock_(options.clock ? options.clock : Clock(SteadySeconds)),
       pods_(options.pod_cache_size),
-      gangs_(solver_.get(), ledger, OnClock(std::move(options.gangs), clock_), &tenancy_),
+      gangs_(solver_.get(), ledger, OnClock(std::move(options.gangs), clock_)),
       memo_(solver_.get(), options.memo_shapes),
       binds_(clock_) {}
 
@@ -124,64 +124,7 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
       ++xi;
     }
   }
-  ACCELSCHED_RETURN_IF_ERROR(ApplyTenancy(args, snapshot, &out));
   return out;
-}
-
-TenancyVerdict Extender::TenancyOn(const codec::PodObject& pod, const std::string& node,
-                                   const std::map<std::string, Isolation>& restricted) const {
-  return TenancyOnNode(*ledger_, restricted, pod.namespace_name, pod.uid, pod.request, node);
-}
-
-absl::Status Extender::ApplyTenancy(const codec::ExtenderArgs& args,
-                                    const ClusterSnapshot& snapshot, Filtered* out) const {
-  if (!tenancy_.AnyRestricted() || out->result.survivors.empty()) return absl::OkStatus();
-  const std::map<std::string, Isolation> restricted = tenancy_.Restricted();
-  const plugins::PodRequest& request = args.pod.request;
-  if (!TenancyMatters(restricted, request)) return absl::OkStatus();
-  std::optional<plugins::CycleState> state;  // For re-filtering with GPUs blocked.
-  std::vector<int> survivors;
-  std::vector<NodeIndex> feasible;
-  std::map<std::string, int> reason_index;
-  auto fail = [&](int position, const std::string& reason) {
-    auto [it, inserted] = reason_index.try_emplace(reason, 0);
-    if (inserted) it->second = out->result.AddReason(reason);
-    out->result.failed_unresolvable.emplace_back(position, it->second);
-  };
-  std::vector<NodeIndex>& was_feasible = out->solved.result.feasible;
-  for (size_t k = 0; k < out->result.survivors.size(); ++k) {
-    const int position = out->result.survivors[k];
-    const NodeIndex n = was_feasible[k];
-    if (snapshot.node(n).pods == 0) {  // Nobody to share with (bind checks again).
-      survivors.push_back(position);
-      feasible.push_back(n);
-      continue;
-    }
-    const TenancyVerdict v = TenancyOn(args.pod, snapshot.node(n).name, restricted);
-    if (v.node_excluded) {
-      fail(position, v.reason);
-      continue;
-    }
-    if (v.blocked != 0) {
-      plugins::ClusterState what_if(snapshot);
-      ACCELSCHED_RETURN_IF_ERROR(what_if.BlockGpus(n, v.blocked));
-      if (!state.has_value()) {
-        ACCELSCHED_ASSIGN_OR_RETURN(state,
-                                    solver_->PreFilter(request, snapshot, /*explain=*/false));
-      }
-      ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterVerdict fv,
-                                  solver_->FilterNode(*state, request, what_if.view().node(n)));
-      if (fv.feasibility != plugins::Feasibility::kFeasible) {
-        fail(position, v.reason);
-        continue;
-      }
-    }
-    survivors.push_back(position);
-    feasible.push_back(n);
-  }
-  out->result.survivors = std::move(survivors);
-  was_feasible = std::move(feasible);
-  return absl::OkStatus();
 }
 
 codec::FilterResult Extender::GangFilterResult(const codec::ExtenderArgs& args,
@@ -275,46 +218,22 @@ absl::StatusOr<codec::PodObject> Extender::PodToBind(const codec::BindingArgs& a
   return *std::move(pod);
 }
 
-Ledger::Admit Extender::TenancyAdmit(const codec::PodObject& pod, const std::string& node,
-                                     TenancyVerdict* verdict) const {
-  if (!tenancy_.AnyRestricted()) return nullptr;
-  return [&pod, &node, verdict, restricted = tenancy_.Restricted()](
-             const std::vector<const PlacedPod*>& on_node) -> absl::Status {
-    if (!TenancyMatters(restricted, pod.request)) return absl::OkStatus();
-    std::vector<Occupant> occupants;
-    for (const PlacedPod* p : on_node) {
-      if (p->uid != pod.uid) occupants.push_back({NamespaceOfKey(p->key), p->assignment});
-    }
-    *verdict = CheckTenancy(restricted, pod.namespace_name, pod.request, occupants);
-    if (verdict->node_excluded) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("pod ", pod.Key(), " cannot go to node ", node, ": ", verdict->reason));
-    }
-    return absl::OkStatus();
-  };
-}
-
-Ledger::Chooser Extender::BindChooser(const codec::PodObject& pod, const std::string& node_name,
-                                      const TenancyVerdict* tenancy) const {
-  return [this, &pod, &node_name, tenancy](const ClusterSnapshot& live,
-                                           NodeIndex node) -> absl::StatusOr<Assignment> {
+Ledger::Chooser Extender::BindChooser(const codec::PodObject& pod,
+                                      const std::string& node_name) const {
+  return [this, &pod, &node_name](const ClusterSnapshot& live,
+                                  NodeIndex node) -> absl::StatusOr<Assignment> {
     const plugins::PodRequest& request = pod.request;
-    std::optional<plugins::ClusterState> what_if;
-    if (tenancy->blocked != 0) {
-      what_if.emplace(live);
-      ACCELSCHED_RETURN_IF_ERROR(what_if->BlockGpus(node, tenancy->blocked));
-    }
-    const ClusterSnapshot& view = what_if.has_value() ? what_if->view() : live;
     ACCELSCHED_ASSIGN_OR_RETURN(plugins::CycleState state,
-                                solver_->PreFilter(request, view, /*explain=*/true));
-    if (std::optional<plugins::FitProblem> p = plugins::CheckFit(state, request, view.node(node));
-        p.has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "pod ", pod.Key(), " no longer fits on node ", node_name, ": ", std::string(p->reason),
-          tenancy->blocked != 0 ? absl::StrCat(" (", tenancy->reason, ")") : ""));
+                                solver_->PreFilter(request, live, /*explain=*/true));
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterVerdict verdict,
+                                solver_->FilterNode(state, request, live.node(node)));
+    if (verdict.feasibility != plugins::Feasibility::kFeasible) {
+      return absl::FailedPreconditionError(absl::StrCat("pod ", pod.Key(),
+                                                        " no longer fits on node ", node_name,
+                                                        ": ", std::string(verdict.reason)));
     }
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
-                                solver_->Reserve(state, request, view, node));
+                                solver_->Reserve(state, request, live, node));
     if (!a.has_value()) {
       return absl::FailedPreconditionError(
           absl::StrCat("pod ", pod.Key(), ": no devices left on node ", node_name));
@@ -330,11 +249,9 @@ absl::StatusOr<PlacedPod> Extender::PlaceForBind(const codec::PodObject& pod,
                               gangs_.BindMember(pod, node, existed));
   *gang_slot = member.has_value();
   if (*gang_slot) return *std::move(member);
-  // Tenancy, from the pods on the node, is checked under the ledger's lock (Ledger::Place's
-  // admit), so that two tenants binding to one node at once cannot both pass.
-  TenancyVerdict tenancy;
-  return ledger_->Place(pod.uid, pod.Key(), pod.request, node, BindChooser(pod, node, &tenancy),
-                        existed, TenancyAdmit(pod, node, &tenancy));
+  // The chooser filters again on the live state under the ledger's lock, so that two tenants
+  // binding to one node at once cannot both pass tenancy.
+  return ledger_->Place(pod.uid, pod.Key(), pod.request, node, BindChooser(pod, node), existed);
 }
 
 absl::Status Extender::WriteBinding(const codec::PodObject& pod, const std::string& node,

@@ -15,9 +15,11 @@
 //   node of the member's slot in its gang's reservation (planning the gang at the first member
 //   that finds all members known), prioritize gives that node 10, bind hands the slot's devices
 //   to the member.
-// - Tenancy (namespace label accelsched.io/isolation, scheduler/tenancy.h): filter drops the
-//   nodes where the pod would share a node or GPU against its own or another namespace's
-//   isolation; bind chooses devices with the GPUs it may not share blocked.
+// - Tenancy (namespace label accelsched.io/isolation) is a filter plugin (plugins/tenancy/) over
+//   what each namespace holds per node, which the ledger publishes in its snapshots: filter drops
+//   the nodes where the pod would share a node or GPU against its own or another namespace's
+//   isolation; bind checks it again on the live state and chooses devices with the GPUs the pod
+//   may not share blocked.
 // - Preempt keeps only the nodes where evicting the proposed victims really frees a placement
 //   for the pod, and drops victims that are not needed.
 //
@@ -49,7 +51,6 @@
 #include "scheduler/state/ledger.h"
 #include "scheduler/state/name_resolver.h"
 #include "scheduler/state/pod_cache.h"
-#include "scheduler/state/tenancy.h"
 
 namespace accelsched::scheduler {
 
@@ -147,8 +148,10 @@ class Extender {
   GangCoordinator::Stats gang_stats() const { return gangs_.stats(); }
   // Tenancy: the isolation of namespace `ns` (its accelsched.io/isolation label; shared when
   // unset or removed).
-  void SetIsolation(const std::string& ns, Isolation isolation) { tenancy_.Set(ns, isolation); }
-  const TenancyTable& tenancy() const { return tenancy_; }
+  void SetIsolation(const std::string& ns, plugins::Isolation isolation) {
+    ledger_->SetIsolation(ns, isolation);
+  }
+  plugins::Isolation IsolationOf(const std::string& ns) const { return ledger_->IsolationOf(ns); }
   // Kubernetes mode: minMember of gang "namespace/name" from its PodGroup.
   void SetGangMinMember(const std::string& gang, int min_member) {
     gangs_.SetMinMember(gang, min_member);
@@ -159,8 +162,8 @@ class Extender {
   }
   // After a full list of Namespaces: the restricted ones not listed were deleted (shared).
   void KeepIsolationOf(const absl::flat_hash_set<std::string>& namespaces) {
-    for (const auto& [ns, isolation] : tenancy_.Restricted()) {
-      if (namespaces.count(ns) == 0) tenancy_.Set(ns, Isolation::kShared);
+    for (const auto& [ns, isolation] : ledger_->RestrictedNamespaces()) {
+      if (namespaces.count(ns) == 0) ledger_->SetIsolation(ns, plugins::Isolation::kShared);
     }
   }
 
@@ -173,18 +176,14 @@ class Extender {
   // belongs to another pod).
   absl::StatusOr<codec::PodObject> PodToBind(const codec::BindingArgs& args);
   // Places `pod` on `node` for its bind: a gang member takes its slot (`*gang_slot`), any other
-  // pod gets devices chosen on the live state with tenancy checked under the ledger's lock.
+  // pod gets devices chosen on the live state (every filter, tenancy included, checked again
+  // under the ledger's lock).
   // `*existed` as Ledger::Place.
   absl::StatusOr<PlacedPod> PlaceForBind(const codec::PodObject& pod, const std::string& node,
                                          bool* existed, bool* gang_slot);
-  // Ledger::Place's admit for tenancy (null while every namespace is shared); the verdict it
-  // reaches goes to `*verdict` for the chooser. `pod` and `node` must outlive the result.
-  Ledger::Admit TenancyAdmit(const codec::PodObject& pod, const std::string& node,
-                             TenancyVerdict* verdict) const;
-  // Ledger::Place's chooser: the solver's devices for `pod`, with the GPUs `*tenancy` blocks
-  // left out. `pod`, `node` and `tenancy` must outlive the result.
-  Ledger::Chooser BindChooser(const codec::PodObject& pod, const std::string& node,
-                              const TenancyVerdict* tenancy) const;
+  // Ledger::Place's chooser: the solver's filters on the live node, then its devices for `pod`.
+  // `pod` and `node` must outlive the result.
+  Ledger::Chooser BindChooser(const codec::PodObject& pod, const std::string& node) const;
   // Asks the Binder to write the binding of `placed`; rolls the placement back if it fails.
   absl::Status WriteBinding(const codec::PodObject& pod, const std::string& node,
                             const PlacedPod& placed, bool gang_slot);
@@ -199,14 +198,6 @@ class Extender {
   absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
                                      const plugins::ClusterSnapshot& snapshot,
                                      NameResolver::Kind kind) const;
-  // Drops from `out` the survivors that tenancy forbids (TenancyTable, CheckTenancy): a node
-  // excluded outright, or one where the pod no longer fits once the GPUs it may not share are
-  // blocked. Nothing to do while every namespace is shared.
-  absl::Status ApplyTenancy(const codec::ExtenderArgs& args,
-                            const plugins::ClusterSnapshot& snapshot, Filtered* out) const;
-  // Tenancy for `pod` on node `node` (from the ledger's pods there).
-  TenancyVerdict TenancyOn(const codec::PodObject& pod, const std::string& node,
-                           const std::map<std::string, Isolation>& restricted) const;
   // The filter answer for a gang member: only `node` if offered, or `reason` for every node
   // (FailedAndUnresolvable: preempting for one member cannot place a gang).
   static codec::FilterResult GangFilterResult(const codec::ExtenderArgs& args,
@@ -218,7 +209,6 @@ class Extender {
   Metrics* metrics_;
   const Clock clock_;
   PodCache pods_;
-  TenancyTable tenancy_;              // Thread-safe. Before gangs_, which reads it.
   GangCoordinator gangs_;             // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.

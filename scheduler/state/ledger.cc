@@ -46,7 +46,7 @@ absl::StatusOr<std::optional<PlacedPod>> Ledger::HeldLocked(const std::string& u
 
 absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::string& key,
                                         const plugins::PodRequest& request, const std::string& node,
-                                        const Chooser& choose, bool* existed, const Admit& admit) {
+                                        const Chooser& choose, bool* existed) {
   if (existed != nullptr) *existed = false;
   absl::MutexLock lock(&mu_);
   ACCELSCHED_ASSIGN_OR_RETURN(std::optional<PlacedPod> already,
@@ -55,21 +55,13 @@ absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::strin
   const plugins::ClusterSnapshot& view = state_.view();
   std::optional<plugins::NodeIndex> index = view.Find(node);
   if (!index.has_value()) return absl::NotFoundError(absl::StrCat("node ", node, " is unknown"));
-  if (admit) {
-    std::vector<const PlacedPod*> on_node;
-    if (auto n = by_node_.find(node); n != by_node_.end()) {
-      for (const std::string& other : n->second) on_node.push_back(&pods_.at(other));
-    }
-    ACCELSCHED_RETURN_IF_ERROR(admit(on_node));
-  }
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::Assignment a, choose(view, *index));
   if (a.node != *index) {
     return absl::InternalError(absl::StrCat("chooser returned node index ", a.node, " for ", node));
   }
-  ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a));
+  ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a, TenantLocked(key)));
   PlacedPod placed{uid, key, node, request, a};
   pods_[uid] = placed;
-  by_node_[node].insert(uid);
   PublishLocked();
   return placed;
 }
@@ -102,9 +94,9 @@ absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const st
   }
   a.cpu_milli = request.cpu_milli;
   a.memory_mib = request.memory_mib;
-  ACCELSCHED_RETURN_IF_ERROR(state_.Release(held.assignment));
-  if (absl::Status s = state_.Apply(a); !s.ok()) {
-    if (absl::Status back = state_.Apply(held.assignment); !back.ok()) {
+  ACCELSCHED_RETURN_IF_ERROR(state_.Release(held.assignment, TenantLocked(held.key)));
+  if (absl::Status s = state_.Apply(a, TenantLocked(key)); !s.ok()) {
+    if (absl::Status back = state_.Apply(held.assignment, TenantLocked(held.key)); !back.ok()) {
       return absl::InternalError(absl::StrCat("transfer of ", from_uid, " failed (", s.message(),
                                               ") and so did restoring it: ", back.message()));
     }
@@ -114,8 +106,6 @@ absl::StatusOr<PlacedPod> Ledger::Transfer(const std::string& from_uid, const st
   pods_.erase(from);
   PlacedPod placed{uid, key, node, request, a};
   pods_[uid] = placed;
-  by_node_[node].erase(from_uid);
-  by_node_[node].insert(uid);
   PublishLocked();
   return placed;
 }
@@ -126,11 +116,7 @@ absl::Status Ledger::Release(const std::string& uid) {
   if (it == pods_.end()) {
     return absl::NotFoundError(absl::StrCat("pod uid ", uid, " is not placed"));
   }
-  ACCELSCHED_RETURN_IF_ERROR(state_.Release(it->second.assignment));
-  if (auto n = by_node_.find(it->second.node); n != by_node_.end()) {
-    n->second.erase(uid);
-    if (n->second.empty()) by_node_.erase(n);
-  }
+  ACCELSCHED_RETURN_IF_ERROR(state_.Release(it->second.assignment, TenantLocked(it->second.key)));
   pods_.erase(it);
   PublishLocked();
   return absl::OkStatus();
@@ -143,12 +129,13 @@ absl::StatusOr<std::vector<PlacedPod>> Ledger::ReplaceNodes(std::vector<plugins:
   plugins::ClusterState next(std::move(snapshot));
   std::vector<PlacedPod> dropped;
   absl::MutexLock lock(&mu_);
+  next.AdoptTenants(state_.view());  // Tenant ids keep their meaning.
   absl::flat_hash_map<std::string, PlacedPod> kept;
   for (auto& [uid, pod] : pods_) {
     std::optional<plugins::NodeIndex> index = next.view().Find(pod.node);
     plugins::Assignment a = pod.assignment;
     if (index.has_value()) a.node = *index;
-    if (!index.has_value() || !next.Apply(a).ok()) {
+    if (!index.has_value() || !next.Apply(a, next.Tenant(NamespaceOfKey(pod.key))).ok()) {
       dropped.push_back(pod);
       continue;
     }
@@ -157,10 +144,33 @@ absl::StatusOr<std::vector<PlacedPod>> Ledger::ReplaceNodes(std::vector<plugins:
   }
   state_ = std::move(next);
   pods_ = std::move(kept);
-  by_node_.clear();
-  for (const auto& [uid, pod] : pods_) by_node_[pod.node].insert(uid);
   PublishLocked();
   return dropped;
+}
+
+void Ledger::SetIsolation(const std::string& ns, plugins::Isolation isolation) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t before = state_.view().tenants().version;
+  state_.SetIsolation(ns, isolation);
+  if (state_.view().tenants().version != before) PublishLocked();
+}
+
+plugins::Isolation Ledger::IsolationOf(const std::string& ns) const {
+  absl::MutexLock lock(&mu_);
+  const plugins::TenantTable& table = state_.view().tenants();
+  return table.Of(table.Find(ns));
+}
+
+std::map<std::string, plugins::Isolation> Ledger::RestrictedNamespaces() const {
+  std::map<std::string, plugins::Isolation> out;
+  absl::MutexLock lock(&mu_);
+  const plugins::TenantTable& table = state_.view().tenants();
+  for (size_t t = 0; t < table.names.size(); ++t) {
+    if (table.isolation[t] != plugins::Isolation::kShared) {
+      out.emplace(table.names[t], table.isolation[t]);
+    }
+  }
+  return out;
 }
 
 std::optional<PlacedPod> Ledger::Find(const std::string& uid) const {
@@ -187,12 +197,5 @@ size_t Ledger::num_pods() const {
   return pods_.size();
 }
 
-void Ledger::VisitPodsOn(const std::string& node,
-                         const std::function<void(const PlacedPod&)>& visit) const {
-  absl::MutexLock lock(&mu_);
-  auto n = by_node_.find(node);
-  if (n == by_node_.end()) return;
-  for (const std::string& uid : n->second) visit(pods_.at(uid));
-}
 
 }  // namespace accelsched::scheduler

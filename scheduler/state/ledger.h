@@ -1,6 +1,8 @@
 // The allocation ledger: the single writer of the cluster's allocations (DESIGN sections 2 and
 // 8). It owns a plugins::ClusterState, records which pod (by UID) holds which devices, and
-// publishes an immutable snapshot after every change for the request handlers to read.
+// publishes an immutable snapshot after every change for the request handlers to read. Each pod
+// is counted for the tenant of its namespace (NodeInfo::tenants), and the namespaces' isolation
+// is published with the snapshot (ClusterSnapshot::tenants()), for the tenancy plugin.
 //
 // Binding is idempotent by pod UID: a second Bind of a pod the ledger already holds on the same
 // node returns the existing placement and allocates nothing.
@@ -21,7 +23,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -39,6 +40,9 @@ struct PlacedPod {
   plugins::Assignment assignment;  // assignment.node is the node's index in the current state.
 };
 
+// The namespace of a ledger key ("namespace/name", or "namespace/gang#slot").
+inline std::string NamespaceOfKey(const std::string& key) { return key.substr(0, key.find('/')); }
+
 class Ledger {
  public:
   // An empty cluster of `nodes` (InvalidArgument as ClusterSnapshotBuilder::Build).
@@ -55,14 +59,12 @@ class Ledger {
 
   // Places pod `uid` on `node`: if the ledger already holds it there, returns that placement
   // (`*existed` = true); if it holds it elsewhere, FailedPrecondition. Otherwise runs `choose`,
-  // applies the assignment and publishes a new snapshot. NotFound for an unknown node.
-  // `admit`, if set, runs first, under the same lock, with the pods already on the node: an error
-  // refuses the placement (tenancy), and what it learns can steer `choose`.
-  using Admit = std::function<absl::Status(const std::vector<const PlacedPod*>& on_node)>;
+  // applies the assignment (counted for the tenant of `key`'s namespace) and publishes a new
+  // snapshot. NotFound for an unknown node.
   absl::StatusOr<PlacedPod> Place(const std::string& uid, const std::string& key,
                                   const plugins::PodRequest& request, const std::string& node,
-                                  const Chooser& choose, bool* existed = nullptr,
-                                  const Admit& admit = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
+                                  const Chooser& choose, bool* existed = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Hands the devices held under `from_uid` (a gang reservation's slot) to pod `uid` in one step,
   // so that no other placement can come between: pod `uid` then holds the same node and the same
@@ -86,15 +88,18 @@ class Ledger {
   absl::StatusOr<std::vector<PlacedPod>> ReplaceNodes(std::vector<plugins::NodeSpec> nodes)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Tenancy: namespace `ns`'s isolation (its accelsched.io/isolation label), published with the
+  // snapshots (ClusterSnapshot::tenants()) for the tenancy plugin.
+  void SetIsolation(const std::string& ns, plugins::Isolation isolation) ABSL_LOCKS_EXCLUDED(mu_);
+  // Namespace `ns`'s isolation (shared if never set).
+  plugins::Isolation IsolationOf(const std::string& ns) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The namespaces whose isolation is not shared.
+  std::map<std::string, plugins::Isolation> RestrictedNamespaces() const ABSL_LOCKS_EXCLUDED(mu_);
+
   std::optional<PlacedPod> Find(const std::string& uid) const ABSL_LOCKS_EXCLUDED(mu_);
   // Every placed pod, ordered by key.
   std::vector<PlacedPod> Pods() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t num_pods() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Calls `visit` on every pod (and gang slot) held on node `node`, under the ledger's lock:
-  // `visit` must not call the ledger.
-  void VisitPodsOn(const std::string& node,
-                   const std::function<void(const PlacedPod&)>& visit) const
-      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   explicit Ledger(plugins::ClusterSnapshot initial);
@@ -109,11 +114,14 @@ class Ledger {
                                                       const std::string& node, bool* existed) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The tenant id of the namespace of ledger key `key`.
+  plugins::TenantId TenantLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return state_.Tenant(NamespaceOfKey(key));
+  }
+
   mutable absl::Mutex mu_;
   plugins::ClusterState state_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, PlacedPod> pods_ ABSL_GUARDED_BY(mu_);
-  // Node name -> UIDs of the pods held there.
-  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_node_ ABSL_GUARDED_BY(mu_);
   mutable std::shared_ptr<const plugins::ClusterSnapshot> published_ ABSL_GUARDED_BY(mu_);
   mutable bool stale_ ABSL_GUARDED_BY(mu_) = true;
 };

@@ -11,7 +11,7 @@
 
 #include "scheduler/codec/annotations.h"
 #include "scheduler/gang/gang_coordinator.h"
-#include "scheduler/state/tenancy.h"
+#include "plugins/framework/tenants.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler::kube {
@@ -51,12 +51,12 @@ absl::StatusOr<std::string> ApplyEvent(
 }
 
 // The isolation of namespace object `ns` (shared when the label is unset or invalid).
-Isolation IsolationOf(const codec::NamespaceObject& ns) {
-  if (ns.isolation.empty()) return Isolation::kShared;
-  absl::StatusOr<Isolation> i = ParseIsolation(ns.isolation);
+plugins::Isolation IsolationOf(const codec::NamespaceObject& ns) {
+  if (ns.isolation.empty()) return plugins::Isolation::kShared;
+  absl::StatusOr<plugins::Isolation> i = plugins::ParseIsolation(ns.isolation);
   if (!i.ok()) {
     spdlog::warn("namespace {}: {}; treated as shared", ns.name, std::string(i.status().message()));
-    return Isolation::kShared;
+    return plugins::Isolation::kShared;
   }
   return *i;
 }
@@ -308,7 +308,7 @@ void KubeSync::OnNamespace(const codec::WatchEvent<codec::NamespaceObject>& even
   }
   const bool deleted = event.type == codec::WatchEventType::kDeleted;
   extender_->SetIsolation(event.object->name,
-                          deleted ? Isolation::kShared : IsolationOf(*event.object));
+                          deleted ? plugins::Isolation::kShared : IsolationOf(*event.object));
 }
 
 absl::Status KubeSync::Start() {

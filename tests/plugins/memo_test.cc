@@ -3,7 +3,9 @@
 // PreFilter + Filter + Score, for every policy, while the memo really reuses results.
 #include "plugins/framework/memo.h"
 
+#include <array>
 #include <memory>
+#include <utility>
 #include <random>
 #include <string>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 
+#include "plugins/baselines/baselines.h"
 #include "plugins/policy.h"
 #include "tests/testing/builders.h"
 #include "topology/profiles.h"
@@ -117,26 +120,46 @@ void ExpectSameAsSolver(const Solver& solver, SolverMemo& memo, const PodRequest
   EXPECT_EQ(*got_totals, *want_totals);
 }
 
-// Random steps: place a pod with the solver (the cluster changes on one node), release one, or
-// ask the memo about a random pod over a random subset of the nodes in random order.
+// With `tenants`, pods belong to one of three namespaces whose isolation changes at random.
+constexpr std::array<const char*, 3> kTenants = {"a", "b", "c"};
+constexpr std::array<Isolation, 4> kIsolations = {Isolation::kShared, Isolation::kMig,
+                                                  Isolation::kExclusiveGpu,
+                                                  Isolation::kExclusiveNode};
+
+PodRequest RandomPod(std::mt19937_64& rng, bool tenants) {
+  PodRequest pod = RandomPod(rng);
+  if (tenants) {
+    pod.tenant = kTenants[rng() % kTenants.size()];
+  }
+  return pod;
+}
+
+// Random steps: place a pod with the solver (the cluster changes on one node), release one,
+// change a namespace's isolation (with `tenants`), or ask the memo about a random pod over a
+// random subset of the nodes in random order.
 void RunRandomSteps(const Solver& solver, SolverMemo& memo, ClusterState& cluster, int steps,
-                    std::mt19937_64& rng) {
-  std::vector<Assignment> placed;
+                    std::mt19937_64& rng, bool tenants = false) {
+  std::vector<std::pair<Assignment, TenantId>> placed;
   for (int step = 0; step < steps; ++step) {
     SCOPED_TRACE(step);
     const ClusterSnapshot& view = cluster.view();
     const int op = static_cast<int>(rng() % 10);
     if (op < 3) {
-      absl::StatusOr<Placement> p = solver.Place(RandomPod(rng), view, nullptr);
+      const PodRequest pod = RandomPod(rng, tenants);
+      absl::StatusOr<Placement> p = solver.Place(pod, view, nullptr);
       ASSERT_TRUE(p.ok()) << p.status();
       if (p->assignment.has_value()) {
-        ASSERT_TRUE(cluster.Apply(*p->assignment).ok());
-        placed.push_back(*p->assignment);
+        const TenantId tenant = tenants ? cluster.Tenant(pod.tenant) : kNoTenant;
+        ASSERT_TRUE(cluster.Apply(*p->assignment, tenant).ok());
+        placed.emplace_back(*p->assignment, tenant);
       }
     } else if (op < 4 && !placed.empty()) {
       const size_t k = rng() % placed.size();
-      ASSERT_TRUE(cluster.Release(placed[k]).ok());
+      ASSERT_TRUE(cluster.Release(placed[k].first, placed[k].second).ok());
       placed.erase(placed.begin() + static_cast<std::ptrdiff_t>(k));
+    } else if (op < 5 && tenants) {
+      cluster.SetIsolation(kTenants[rng() % kTenants.size()],
+                           kIsolations[rng() % kIsolations.size()]);
     } else {
       std::vector<NodeIndex> candidates;
       for (NodeIndex i = 0; i < view.num_nodes(); ++i) {
@@ -147,7 +170,7 @@ void RunRandomSteps(const Solver& solver, SolverMemo& memo, ClusterState& cluste
       if (rng() % 3 == 0) {
         std::shuffle(candidates.begin(), candidates.end(), rng);
       }
-      ExpectSameAsSolver(solver, memo, RandomPod(rng), view, candidates);
+      ExpectSameAsSolver(solver, memo, RandomPod(rng, tenants), view, candidates);
     }
   }
 }
@@ -175,6 +198,56 @@ TEST(SolverMemoTest, EqualsTheSolverUnderRandomChangesForEveryPolicy) {
     // One PreFilter per shape and layout: 8 shapes x 2 layouts.
     EXPECT_LE(s.shapes_built, 16u);
   }
+}
+
+// Tenancy reads what each namespace holds per node (in the node's version) and the tenant table
+// (not per node): an isolation change must reach every memoised verdict.
+TEST(SolverMemoTest, EqualsTheSolverWithTenantsWhoseIsolationChanges) {
+  absl::StatusOr<std::unique_ptr<Solver>> solver = BuildSolver(PolicyConfig{}, Workload());
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  SolverMemo memo(solver->get(), /*max_shapes=*/32);
+  ClusterState cluster(MixedCluster(24, 3));
+  std::mt19937_64 rng(13);
+  RunRandomSteps(**solver, memo, cluster, 600, rng, /*tenants=*/true);
+  int restricted_nodes = 0;  // The run really met tenancy: some node refused someone.
+  for (const NodeInfo& n : cluster.view().nodes()) {
+    restricted_nodes += n.tenants.size() > 1 ? 1 : 0;
+  }
+  EXPECT_GT(restricted_nodes, 0);
+  EXPECT_GT(memo.stats().filter_hits, 0u);
+}
+
+// A filter that reads something outside (CycleState, pod, node) and says so: the memo must ask
+// it every time.
+class OutsideFilter final : public FilterPlugin {
+ public:
+  explicit OutsideFilter(const bool* open) : open_(open) {}
+  std::string_view Name() const override { return "Outside"; }
+  absl::StatusOr<FilterVerdict> Filter(const CycleState&, const PodRequest&,
+                                       const NodeInfo&) const override {
+    return *open_ ? FilterVerdict::Feasible() : FilterVerdict::Unschedulable("closed");
+  }
+
+ private:
+  const bool* open_;
+};
+
+TEST(SolverMemoTest, AsksFiltersThatAreNotMemoisableEveryTime) {
+  bool open = true;
+  SolverBuilder b;
+  b.Add(std::make_unique<OutsideFilter>(&open));
+  b.Add(std::make_unique<GpuAllocator>(ShareChoice::kBest));
+  absl::StatusOr<std::unique_ptr<Solver>> solver = std::move(b).Build();
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  EXPECT_FALSE((*solver)->FiltersMemoisable());
+  SolverMemo memo(solver->get(), /*max_shapes=*/4);
+  const ClusterSnapshot snapshot = MixedCluster(4, 0);
+  const PodRequest pod = Pod("ns/p").Cpu(1000);
+  const std::vector<NodeIndex> all = {0, 1, 2, 3};
+  EXPECT_EQ(memo.Filter(pod, snapshot, all)->result.feasible.size(), 4u);
+  open = false;  // Nothing in the snapshot changed.
+  EXPECT_EQ(memo.Filter(pod, snapshot, all)->result.feasible.size(), 0u);
+  EXPECT_EQ(memo.stats().filter_hits, 0u);
 }
 
 TEST(SolverMemoTest, EvictsShapesBeyondItsCapacityAndStaysCorrect) {

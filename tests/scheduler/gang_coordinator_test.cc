@@ -49,15 +49,14 @@ struct Fixture {
   double now = 1000;
   std::unique_ptr<GangCoordinator> gangs;
   explicit Fixture(double ttl = 300) { Rebuild(ttl); }
-  // A fresh coordinator over `nodes` (empty: the same ledger) with `tenancy`.
-  void Rebuild(double ttl = 300, const std::vector<plugins::NodeSpec>& nodes = {},
-               const TenancyTable* tenancy = nullptr) {
+  // A fresh coordinator over `nodes` (empty: the same ledger).
+  void Rebuild(double ttl = 300, const std::vector<plugins::NodeSpec>& nodes = {}) {
     gangs.reset();
     if (!nodes.empty()) ledger = *Ledger::Create(nodes);
     GangOptions o;
     o.ttl_seconds = ttl;
     o.clock = [this] { return now; };
-    gangs = std::make_unique<GangCoordinator>(solver.get(), ledger.get(), o, tenancy);
+    gangs = std::make_unique<GangCoordinator>(solver.get(), ledger.get(), o);
   }
   // Holds pod `key` (uid `uid`) on `node` with GPUs `gpus` and `cpu` milli-CPU, as a pod bound
   // before the gang arrives.
@@ -88,7 +87,7 @@ codec::PodObject Member(const std::string& name, int gpus, int size = 3,
   p.uid = "uid-" + name;
   p.name = name;
   p.namespace_name = "team";
-  p.request = Pod("team/" + name).Cpu(1000).Mem(1000).Gpus(gpus);
+  p.request = Pod("team/" + name).Tenant("team").Cpu(1000).Mem(1000).Gpus(gpus);
   p.gang = codec::GangMembership{"team/train", size, level, required, false};
   return p;
 }
@@ -153,10 +152,8 @@ TEST(GangCoordinatorTest, TenancyKeepsExclusiveNodeGangsApart) {
   // tenancy forbids n0: namespace team exclusive-node, or other exclusive-node.
   for (const char* exclusive : {"", "team", "other"}) {
     SCOPED_TRACE(std::string("exclusive-node: ") + exclusive);
-    TenancyTable tenancy;  // Outlives the fixture's coordinator.
-    if (*exclusive != 0) tenancy.Set(exclusive, Isolation::kExclusiveNode);
     Fixture f;
-    f.Rebuild(300, {}, &tenancy);
+    if (*exclusive != 0) f.ledger->SetIsolation(exclusive, plugins::Isolation::kExclusiveNode);
     f.Occupy("o", "other/o", "n0", /*gpus=*/0, /*cpu=*/1000);
     const std::vector<codec::PodObject> members = {Member("w1", 4, 2), Member("w2", 4, 2)};
     (void)f.gangs->Admit(members[0]);

@@ -566,8 +566,8 @@ TEST(KubeSyncTest, NamespacesGiveTenancy) {
        {"metadata", {{"name", "odd"}, {"labels", {{"accelsched.io/isolation", "private"}}}}}});
   Instance x(api.port());
   ASSERT_TRUE(x.StartAndRun().ok());
-  EXPECT_EQ(x.extender->tenancy().Of("secure"), Isolation::kExclusiveGpu);
-  EXPECT_EQ(x.extender->tenancy().Of("odd"), Isolation::kShared);  // Invalid: logged, shared.
+  EXPECT_EQ(x.extender->IsolationOf("secure"), plugins::Isolation::kExclusiveGpu);
+  EXPECT_EQ(x.extender->IsolationOf("odd"), plugins::Isolation::kShared);  // Invalid: logged, shared.
   // A label change arrives through the watch.
   api.PutNamespace(
       {{"apiVersion", "v1"},
@@ -575,10 +575,10 @@ TEST(KubeSyncTest, NamespacesGiveTenancy) {
        {"metadata",
         {{"name", "solo"}, {"labels", {{"accelsched.io/isolation", "exclusive-node"}}}}}});
   ASSERT_TRUE(
-      Eventually([&] { return x.extender->tenancy().Of("solo") == Isolation::kExclusiveNode; }));
+      Eventually([&] { return x.extender->IsolationOf("solo") == plugins::Isolation::kExclusiveNode; }));
   api.PutNamespace(
       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "secure"}}}});
-  ASSERT_TRUE(Eventually([&] { return x.extender->tenancy().Of("secure") == Isolation::kShared; }));
+  ASSERT_TRUE(Eventually([&] { return x.extender->IsolationOf("secure") == plugins::Isolation::kShared; }));
 }
 
 }  // namespace

@@ -84,6 +84,10 @@ class Node {
 class Pod {
  public:
   explicit Pod(std::string name = "default/p") { p_.name = std::move(name); }
+  Pod& Tenant(std::string ns) {
+    p_.tenant = std::move(ns);
+    return *this;
+  }
   Pod& Cpu(int64_t milli) {
     p_.cpu_milli = milli;
     return *this;
