@@ -116,7 +116,7 @@ void RunFilterScore(benchmark::State& state, const PodRequest& pod) {
   int64_t feasible = 0;
   for ([[maybe_unused]] auto _ : state) {
     CycleState cs = *f.solver->PreFilter(pod, view, /*explain=*/false);
-    FilterResult filtered = *f.solver->Filter(cs, pod, view, f.all);
+    CandidateVerdicts filtered = *f.solver->Filter(cs, pod, view, f.all);
     std::vector<int64_t> totals = *f.solver->Score(cs, pod, view, filtered.feasible);
     benchmark::DoNotOptimize(totals.data());
     feasible = static_cast<int64_t>(filtered.feasible.size());

@@ -91,15 +91,16 @@ std::shared_ptr<SolverMemo::Entry> SolverMemo::EntryFor(const PodRequest& pod) {
   return e;
 }
 
-absl::StatusOr<SolverMemo::Filtered> SolverMemo::Filter(const PodRequest& pod,
+absl::StatusOr<SolverMemo::FilterOutcome> SolverMemo::Filter(const PodRequest& pod,
                                                         const ClusterSnapshot& snapshot,
                                                         absl::Span<const NodeIndex> candidates) {
-  Filtered out;
+  FilterOutcome out;
   if (max_shapes_ == 0) {
     ACCELSCHED_ASSIGN_OR_RETURN(CycleState state,
                                 solver_->PreFilter(pod, snapshot, /*explain=*/true, nullptr));
     out.state = std::make_shared<const CycleState>(std::move(state));
-    ACCELSCHED_ASSIGN_OR_RETURN(out.result, solver_->Filter(*out.state, pod, snapshot, candidates));
+    ACCELSCHED_ASSIGN_OR_RETURN(out.verdicts,
+                                solver_->Filter(*out.state, pod, snapshot, candidates));
     return out;
   }
   std::shared_ptr<Entry> entry = EntryFor(pod);
@@ -110,7 +111,8 @@ absl::StatusOr<SolverMemo::Filtered> SolverMemo::Filter(const PodRequest& pod,
     shapes_built_.fetch_add(1, std::memory_order_relaxed);
   }
   out.state = e.state;
-  out.result.feasible.reserve(candidates.size());
+  out.verdicts.feasible.reserve(candidates.size());
+  out.verdicts.verdicts.reserve(candidates.size());
   uint64_t misses = 0;
   for (NodeIndex i : candidates) {
     if (i < 0 || i >= snapshot.num_nodes()) {
@@ -126,17 +128,16 @@ absl::StatusOr<SolverMemo::Filtered> SolverMemo::Filter(const PodRequest& pod,
     }
     const FilterVerdict& v = e.verdict[k];
     if (v.feasibility == Feasibility::kFeasible) {
-      out.result.feasible.push_back(i);
-    } else {
-      out.result.failed.emplace_back(i, v);
+      out.verdicts.feasible.push_back(i);
     }
+    out.verdicts.verdicts.push_back(v);
   }
   filter_misses_.fetch_add(misses, std::memory_order_relaxed);
   filter_hits_.fetch_add(candidates.size() - misses, std::memory_order_relaxed);
   return out;
 }
 
-absl::StatusOr<std::vector<int64_t>> SolverMemo::Score(const Filtered& filtered,
+absl::StatusOr<std::vector<int64_t>> SolverMemo::Score(const FilterOutcome& filtered,
                                                        const PodRequest& pod,
                                                        const ClusterSnapshot& snapshot,
                                                        absl::Span<const NodeIndex> feasible) {

@@ -52,17 +52,17 @@ class SolverMemo {
   // call then runs the solver.
   SolverMemo(const Solver* solver, int max_shapes);
 
-  struct Filtered {
-    std::shared_ptr<const CycleState> state;  // Keeps the reasons in `result` valid.
-    FilterResult result;
+  struct FilterOutcome {
+    std::shared_ptr<const CycleState> state;  // Keeps the reasons in `verdicts` valid.
+    CandidateVerdicts verdicts;
   };
   // Solver::PreFilter (explain on, no Rng) and Solver::Filter over `candidates`.
-  absl::StatusOr<Filtered> Filter(const PodRequest& pod, const ClusterSnapshot& snapshot,
+  absl::StatusOr<FilterOutcome> Filter(const PodRequest& pod, const ClusterSnapshot& snapshot,
                                   absl::Span<const NodeIndex> candidates);
 
   // Solver::Score over `feasible` (nodes that passed Filter on this snapshot), using the state
   // from `filtered` (a Filter call for the same pod on the same snapshot).
-  absl::StatusOr<std::vector<int64_t>> Score(const Filtered& filtered, const PodRequest& pod,
+  absl::StatusOr<std::vector<int64_t>> Score(const FilterOutcome& filtered, const PodRequest& pod,
                                              const ClusterSnapshot& snapshot,
                                              absl::Span<const NodeIndex> feasible);
 

@@ -43,12 +43,12 @@ absl::StatusOr<FilterVerdict> Solver::FilterNode(const CycleState& state, const 
   return FilterVerdict::Feasible();
 }
 
-absl::StatusOr<FilterResult> Solver::Filter(const CycleState& state, const PodRequest& pod,
-                                            const ClusterSnapshot& snapshot,
-                                            absl::Span<const NodeIndex> candidates) const {
-  FilterResult result;
+absl::StatusOr<CandidateVerdicts> Solver::Filter(const CycleState& state, const PodRequest& pod,
+                                                 const ClusterSnapshot& snapshot,
+                                                 absl::Span<const NodeIndex> candidates) const {
+  CandidateVerdicts result;
   result.feasible.reserve(candidates.size());
-  result.failed.reserve(candidates.size());
+  result.verdicts.reserve(candidates.size());
   for (NodeIndex i : candidates) {
     if (i < 0 || i >= snapshot.num_nodes()) {
       return absl::InvalidArgumentError(absl::StrCat("candidate node index ", i, " out of range"));
@@ -56,9 +56,8 @@ absl::StatusOr<FilterResult> Solver::Filter(const CycleState& state, const PodRe
     ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v, FilterNode(state, pod, snapshot.node(i)));
     if (v.feasibility == Feasibility::kFeasible) {
       result.feasible.push_back(i);
-    } else {
-      result.failed.emplace_back(i, v);
     }
+    result.verdicts.push_back(v);
   }
   return result;
 }
@@ -151,7 +150,8 @@ absl::StatusOr<Placement> Solver::Place(const PodRequest& pod, const ClusterSnap
     candidates = all;
   }
   ACCELSCHED_ASSIGN_OR_RETURN(CycleState state, PreFilter(pod, snapshot, explain, rng));
-  ACCELSCHED_ASSIGN_OR_RETURN(FilterResult filtered, Filter(state, pod, snapshot, candidates));
+  ACCELSCHED_ASSIGN_OR_RETURN(CandidateVerdicts filtered,
+                              Filter(state, pod, snapshot, candidates));
   Placement placement;
   placement.feasible_nodes = static_cast<int>(filtered.feasible.size());
   if (filtered.feasible.empty()) {
@@ -159,7 +159,10 @@ absl::StatusOr<Placement> Solver::Place(const PodRequest& pod, const ClusterSnap
       // Group identical reasons: "3 nodes: insufficient GPU; 1 node: GPU model".
       absl::flat_hash_map<std::string, int> counts;
       std::vector<std::string> order;
-      for (const auto& [node, verdict] : filtered.failed) {
+      for (const FilterVerdict& verdict : filtered.verdicts) {
+        if (verdict.feasibility == Feasibility::kFeasible) {
+          continue;
+        }
         std::string reason(verdict.reason);
         if (counts[reason]++ == 0) {
           order.push_back(std::move(reason));

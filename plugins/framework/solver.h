@@ -28,9 +28,11 @@
 
 namespace accelsched::plugins {
 
-struct FilterResult {
-  std::vector<NodeIndex> feasible;                          // In candidate order.
-  std::vector<std::pair<NodeIndex, FilterVerdict>> failed;  // In candidate order.
+// Solver::Filter's answer, in candidate order: verdicts[k] is candidates[k]'s, and `feasible`
+// lists the feasible candidates (the input of Score).
+struct CandidateVerdicts {
+  std::vector<FilterVerdict> verdicts;
+  std::vector<NodeIndex> feasible;
 };
 
 struct Placement {
@@ -55,9 +57,9 @@ class Solver {
 
   // Runs every filter on every candidate. InvalidArgument for a candidate index out of range.
   // Cost: O(|candidates| x filters).
-  absl::StatusOr<FilterResult> Filter(const CycleState& state, const PodRequest& pod,
-                                      const ClusterSnapshot& snapshot,
-                                      absl::Span<const NodeIndex> candidates) const;
+  absl::StatusOr<CandidateVerdicts> Filter(const CycleState& state, const PodRequest& pod,
+                                           const ClusterSnapshot& snapshot,
+                                           absl::Span<const NodeIndex> candidates) const;
 
   // Every filter on one node, stopping at the first that rejects it.
   absl::StatusOr<FilterVerdict> FilterNode(const CycleState& state, const PodRequest& pod,

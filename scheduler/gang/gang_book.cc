@@ -55,8 +55,9 @@ absl::Status GangBook::Reserve(const std::string& gang,
       a.node = index;
       return a;
     };
-    absl::StatusOr<PlacedPod> held = ledger_->Place(
-        SlotUid(gang, r.generation, k), absl::StrCat(gang, "#", k), members[k], node, choose);
+    absl::StatusOr<PlacedPod> held =
+        ledger_->Place(SlotUid(gang, r.generation, k), absl::StrCat(gang, "#", k), members[k], node,
+                       choose, /*existed=*/nullptr, Holder::kGangSlot);
     if (!held.ok()) {
       return give_up(absl::Status(held.status().code(),
                                   absl::StrCat("gang ", gang, ": slot ", k, " on ", node,

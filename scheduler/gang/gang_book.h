@@ -1,6 +1,6 @@
 // GangBook: the gang reservations (DESIGN section 6). A planned gang's member slots are held in
-// the ledger under synthetic UIDs ("gang:<namespace>/<name>@<generation>#<slot>", SlotUid), so
-// other pods cannot take their devices; each arriving member claims the slot planned for its shape,
+// the ledger as Holder::kGangSlot placements under synthetic UIDs (SlotUid), so other pods
+// cannot take their devices; each arriving member claims the slot planned for its shape,
 // and its bind turns the held slot into its own placement (Ledger::Transfer). A reservation has a
 // deadline, renewed while members keep arriving; when it passes with slots unbound, or when the
 // reservation is dropped, the unbound slots are released. Nothing else holds devices for a gang, so

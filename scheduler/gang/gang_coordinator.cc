@@ -21,8 +21,6 @@ GangCoordinator::GangCoordinator(const plugins::Solver* solver, Ledger* ledger, 
   if (!options_.clock) options_.clock = SteadySeconds;
 }
 
-bool GangCoordinator::IsSlotUid(const std::string& uid) { return absl::StartsWith(uid, "gang:"); }
-
 void GangCoordinator::Register(const codec::PodObject& pod, bool bound) {
   if (!pod.gang.has_value() || pod.uid.empty()) return;
   const double now = Now();

@@ -124,9 +124,6 @@ class GangCoordinator {
   // After a full list of the PodGroups: those not in `groups` were deleted (minMember unknown).
   void KeepMinMembersOf(const absl::flat_hash_set<std::string>& groups) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // True for the ledger UIDs of reservation slots (not pods).
-  static bool IsSlotUid(const std::string& uid);
-
   struct Stats {
     size_t reservations = 0;  // Active (not complete, not expired).
     size_t slots_held = 0;    // Unbound slots held in the ledger.

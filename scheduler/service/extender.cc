@@ -66,10 +66,10 @@ Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Bind
       memo_(solver_.get(), options.memo_shapes),
       binds_(clock_) {}
 
-absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs& args,
+absl::StatusOr<Extender::Screened> Extender::RunFilter(const codec::ExtenderArgs& args,
                                                        const ClusterSnapshot& snapshot,
                                                        NameResolver::Kind kind) const {
-  Filtered out;
+  Screened out;
   std::vector<NodeIndex> resolved;
   names_.Resolve(kind, snapshot, args.node_names, &resolved);
   std::vector<NodeIndex> candidates;
@@ -81,10 +81,10 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
     const NodeIndex n = resolved[i];
     if (n < 0) {
       if (unknown_reason < 0) {
-        unknown_reason = out.result.AddReason(
+        unknown_reason = out.answer.AddReason(
             "node is unknown to accelsched (no Node object with this name in its cluster state)");
       }
-      out.result.failed_unresolvable.emplace_back(static_cast<int>(i), unknown_reason);
+      out.answer.failed_unresolvable.emplace_back(static_cast<int>(i), unknown_reason);
       continue;
     }
     candidates.push_back(n);
@@ -92,7 +92,7 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
   }
   // Also with no candidates: an invalid pod request is an error either way.
   ACCELSCHED_ASSIGN_OR_RETURN(out.solved, memo_.Filter(args.pod.request, snapshot, candidates));
-  const plugins::FilterResult& f = out.solved.result;
+  const plugins::CandidateVerdicts& f = out.solved.verdicts;
   // Interned reasons share their text, so the same pointer means the same reason; the map keeps
   // one copy per distinct text pointer.
   absl::flat_hash_map<const char*, int> reason_index;
@@ -101,27 +101,27 @@ absl::StatusOr<Extender::Filtered> Extender::RunFilter(const codec::ExtenderArgs
   auto index_of = [&](std::string_view reason) {
     if (reason.data() == last_text && last_index >= 0) return last_index;
     auto [it, inserted] = reason_index.try_emplace(reason.data(), 0);
-    if (inserted || out.result.reasons[static_cast<size_t>(it->second)] != reason) {
-      it->second = out.result.AddReason(std::string(reason));
+    if (inserted || out.answer.reasons[static_cast<size_t>(it->second)] != reason) {
+      it->second = out.answer.AddReason(std::string(reason));
     }
     last_text = reason.data();
     last_index = it->second;
     return last_index;
   };
-  // Feasible and failed are both in candidate order: walk them together with the candidates to
-  // recover input positions.
-  out.result.survivors.reserve(f.feasible.size());
-  size_t fi = 0, xi = 0;
+  // One verdict per candidate, in candidate order.
+  out.answer.survivors.reserve(f.feasible.size());
   for (size_t c = 0; c < candidates.size(); ++c) {
-    if (fi < f.feasible.size() && f.feasible[fi] == candidates[c]) {
-      out.result.survivors.push_back(position[c]);
-      ++fi;
-    } else if (xi < f.failed.size() && f.failed[xi].first == candidates[c]) {
-      const plugins::FilterVerdict& verdict = f.failed[xi].second;
-      (verdict.feasibility == plugins::Feasibility::kUnresolvable ? out.result.failed_unresolvable
-                                                                  : out.result.failed)
-          .emplace_back(position[c], index_of(verdict.reason));
-      ++xi;
+    const plugins::FilterVerdict& verdict = f.verdicts[c];
+    switch (verdict.feasibility) {
+      case plugins::Feasibility::kFeasible:
+        out.answer.survivors.push_back(position[c]);
+        break;
+      case plugins::Feasibility::kUnschedulable:
+        out.answer.failed.emplace_back(position[c], index_of(verdict.reason));
+        break;
+      case plugins::Feasibility::kUnresolvable:
+        out.answer.failed_unresolvable.emplace_back(position[c], index_of(verdict.reason));
+        break;
     }
   }
   return out;
@@ -168,8 +168,8 @@ absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& 
     }
   }
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f, RunFilter(args, *snapshot, NameResolver::Kind::kFilter));
-  return std::move(f.result);
+  ACCELSCHED_ASSIGN_OR_RETURN(Screened s, RunFilter(args, *snapshot, NameResolver::Kind::kFilter));
+  return std::move(s.answer);
 }
 
 absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderArgs& args) {
@@ -182,10 +182,10 @@ absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderA
     return out;
   }
   std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Filtered f,
+  ACCELSCHED_ASSIGN_OR_RETURN(Screened f,
                               RunFilter(args, *snapshot, NameResolver::Kind::kPrioritize));
   std::vector<int64_t> out(args.node_names.size(), 0);
-  const std::vector<NodeIndex>& feasible = f.solved.result.feasible;
+  const std::vector<NodeIndex>& feasible = f.solved.verdicts.feasible;
   if (feasible.empty()) return out;
   ACCELSCHED_ASSIGN_OR_RETURN(std::vector<int64_t> totals,
                               memo_.Score(f.solved, args.pod.request, *snapshot, feasible));
@@ -197,7 +197,7 @@ absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderA
     int64_t score = kTop;
     if (*hi != *lo) score = (totals[k] - *lo) * kTop / (*hi - *lo);
     if (static_cast<int>(k) == best) score = kMaxExtenderPriority;
-    out[static_cast<size_t>(f.result.survivors[k])] = score;
+    out[static_cast<size_t>(f.answer.survivors[k])] = score;
   }
   return out;
 }
@@ -295,7 +295,7 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
 std::map<std::string, int64_t> Extender::TenantGpuMilli() const {
   std::map<std::string, int64_t> out;
   for (const PlacedPod& p : ledger_->Pods()) {
-    if (GangCoordinator::IsSlotUid(p.uid)) continue;
+    if (p.holder == Holder::kGangSlot) continue;
     if (const int64_t m = p.request.GpuMilli(); m > 0) out[NamespaceOfKey(p.key)] += m;
   }
   return out;

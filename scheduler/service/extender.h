@@ -188,14 +188,15 @@ class Extender {
   absl::Status WriteBinding(const codec::PodObject& pod, const std::string& node,
                             const PlacedPod& placed, bool gang_slot);
 
-  // Filter over `args` on `snapshot`: survivors as indices into args.node_names (in `result`)
-  // and as node indices (solved.result.feasible, same order).
-  struct Filtered {
-    codec::FilterResult result;
-    plugins::SolverMemo::Filtered solved;
+  // Filter over `args` on `snapshot`: the wire answer (survivors as indices into
+  // args.node_names), and the solver's (survivors as node indices in solved.verdicts.feasible,
+  // same order; the cycle state that Score needs).
+  struct Screened {
+    codec::FilterResult answer;
+    plugins::SolverMemo::FilterOutcome solved;
   };
   // `kind`: which verb's list this is (NameResolver predicts it from the previous one).
-  absl::StatusOr<Filtered> RunFilter(const codec::ExtenderArgs& args,
+  absl::StatusOr<Screened> RunFilter(const codec::ExtenderArgs& args,
                                      const plugins::ClusterSnapshot& snapshot,
                                      NameResolver::Kind kind) const;
   // The filter answer for a gang member: only `node` if offered, or `reason` for every node

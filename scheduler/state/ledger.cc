@@ -46,7 +46,7 @@ absl::StatusOr<std::optional<PlacedPod>> Ledger::HeldLocked(const std::string& u
 
 absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::string& key,
                                         const plugins::PodRequest& request, const std::string& node,
-                                        const Chooser& choose, bool* existed) {
+                                        const Chooser& choose, bool* existed, Holder holder) {
   if (existed != nullptr) *existed = false;
   absl::MutexLock lock(&mu_);
   ACCELSCHED_ASSIGN_OR_RETURN(std::optional<PlacedPod> already,
@@ -60,7 +60,7 @@ absl::StatusOr<PlacedPod> Ledger::Place(const std::string& uid, const std::strin
     return absl::InternalError(absl::StrCat("chooser returned node index ", a.node, " for ", node));
   }
   ACCELSCHED_RETURN_IF_ERROR(state_.Apply(a, TenantLocked(key)));
-  PlacedPod placed{uid, key, node, request, a};
+  PlacedPod placed{uid, key, node, request, a, holder};
   pods_[uid] = placed;
   PublishLocked();
   return placed;

@@ -32,12 +32,17 @@
 
 namespace accelsched::scheduler {
 
+// Who holds a placement: a pod, or a gang reservation's slot (scheduler/gang/gang_book.h) that a
+// member takes over at its bind (Ledger::Transfer).
+enum class Holder { kPod, kGangSlot };
+
 struct PlacedPod {
-  std::string uid;
+  std::string uid;  // The pod's UID; for a slot, GangBook::SlotUid.
   std::string key;  // "namespace/name".
   std::string node;
   plugins::PodRequest request;
   plugins::Assignment assignment;  // assignment.node is the node's index in the current state.
+  Holder holder = Holder::kPod;
 };
 
 // The namespace of a ledger key ("namespace/name", or "namespace/gang#slot").
@@ -63,8 +68,8 @@ class Ledger {
   // snapshot. NotFound for an unknown node.
   absl::StatusOr<PlacedPod> Place(const std::string& uid, const std::string& key,
                                   const plugins::PodRequest& request, const std::string& node,
-                                  const Chooser& choose, bool* existed = nullptr)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                                  const Chooser& choose, bool* existed = nullptr,
+                                  Holder holder = Holder::kPod) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Hands the devices held under `from_uid` (a gang reservation's slot) to pod `uid` in one step,
   // so that no other placement can come between: pod `uid` then holds the same node and the same

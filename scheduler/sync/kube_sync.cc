@@ -205,7 +205,7 @@ absl::StatusOr<std::string> KubeSync::ApplyPodList(absl::string_view text, doubl
   // the next event or relist settles them.
   for (const PlacedPod& p : ledger_->Pods()) {
     // Gang reservation slots are not pods: GangCoordinator::Reconcile owns them.
-    if (GangCoordinator::IsSlotUid(p.uid)) continue;
+    if (p.holder == Holder::kGangSlot) continue;
     if (present.count(p.uid) == 0 && !extender_->BindInFlight(p.uid)) {
       (void)ledger_->Release(p.uid);
       spdlog::info("released pod {} (no longer running)", p.key);

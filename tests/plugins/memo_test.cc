@@ -97,16 +97,15 @@ void ExpectSameAsSolver(const Solver& solver, SolverMemo& memo, const PodRequest
                         const ClusterSnapshot& snapshot, const std::vector<NodeIndex>& candidates) {
   absl::StatusOr<CycleState> state = solver.PreFilter(pod, snapshot, /*explain=*/true);
   ASSERT_TRUE(state.ok()) << state.status();
-  absl::StatusOr<FilterResult> want = solver.Filter(*state, pod, snapshot, candidates);
+  absl::StatusOr<CandidateVerdicts> want = solver.Filter(*state, pod, snapshot, candidates);
   ASSERT_TRUE(want.ok()) << want.status();
-  absl::StatusOr<SolverMemo::Filtered> got = memo.Filter(pod, snapshot, candidates);
+  absl::StatusOr<SolverMemo::FilterOutcome> got = memo.Filter(pod, snapshot, candidates);
   ASSERT_TRUE(got.ok()) << got.status();
-  ASSERT_EQ(got->result.feasible, want->feasible);
-  ASSERT_EQ(got->result.failed.size(), want->failed.size());
-  for (size_t k = 0; k < want->failed.size(); ++k) {
-    EXPECT_EQ(got->result.failed[k].first, want->failed[k].first);
-    EXPECT_EQ(got->result.failed[k].second.feasibility, want->failed[k].second.feasibility);
-    EXPECT_EQ(got->result.failed[k].second.reason, want->failed[k].second.reason);
+  ASSERT_EQ(got->verdicts.feasible, want->feasible);
+  ASSERT_EQ(got->verdicts.verdicts.size(), want->verdicts.size());
+  for (size_t k = 0; k < want->verdicts.size(); ++k) {
+    EXPECT_EQ(got->verdicts.verdicts[k].feasibility, want->verdicts[k].feasibility);
+    EXPECT_EQ(got->verdicts.verdicts[k].reason, want->verdicts[k].reason);
   }
   if (want->feasible.empty()) {
     return;
@@ -115,7 +114,7 @@ void ExpectSameAsSolver(const Solver& solver, SolverMemo& memo, const PodRequest
       solver.Score(*state, pod, snapshot, want->feasible);
   ASSERT_TRUE(want_totals.ok()) << want_totals.status();
   absl::StatusOr<std::vector<int64_t>> got_totals =
-      memo.Score(*got, pod, snapshot, got->result.feasible);
+      memo.Score(*got, pod, snapshot, got->verdicts.feasible);
   ASSERT_TRUE(got_totals.ok()) << got_totals.status();
   EXPECT_EQ(*got_totals, *want_totals);
 }
@@ -244,9 +243,9 @@ TEST(SolverMemoTest, AsksFiltersThatAreNotMemoisableEveryTime) {
   const ClusterSnapshot snapshot = MixedCluster(4, 0);
   const PodRequest pod = Pod("ns/p").Cpu(1000);
   const std::vector<NodeIndex> all = {0, 1, 2, 3};
-  EXPECT_EQ(memo.Filter(pod, snapshot, all)->result.feasible.size(), 4u);
+  EXPECT_EQ(memo.Filter(pod, snapshot, all)->verdicts.feasible.size(), 4u);
   open = false;  // Nothing in the snapshot changed.
-  EXPECT_EQ(memo.Filter(pod, snapshot, all)->result.feasible.size(), 0u);
+  EXPECT_EQ(memo.Filter(pod, snapshot, all)->verdicts.feasible.size(), 0u);
   EXPECT_EQ(memo.stats().filter_hits, 0u);
 }
 
@@ -283,9 +282,10 @@ TEST(SolverMemoTest, RejectsBadRequestsAndIndicesLikeTheSolver) {
   EXPECT_EQ(memo.Filter(Pod().Gpus(1), snapshot, out_of_range).status().code(),
             absl::StatusCode::kInvalidArgument);
   // Still serves the same shape afterwards.
-  absl::StatusOr<SolverMemo::Filtered> ok = memo.Filter(Pod().Gpus(1), snapshot, {0, 1, 2, 3});
+  absl::StatusOr<SolverMemo::FilterOutcome> ok =
+      memo.Filter(Pod().Gpus(1), snapshot, {0, 1, 2, 3});
   ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(ok->result.feasible.size() + ok->result.failed.size(), 4u);
+  EXPECT_EQ(ok->verdicts.verdicts.size(), 4u);
 }
 
 // Many threads asking about a few shapes on one snapshot get the solver's answers (run under

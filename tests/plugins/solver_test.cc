@@ -213,16 +213,15 @@ TEST(SolverTest, FilterKeepsCandidateOrderAndStopsAtTheFirstRejection) {
   absl::StatusOr<CycleState> state = solver->PreFilter(pod, snap);
   ASSERT_TRUE(state.ok());
   const std::vector<NodeIndex> candidates = {2, 1, 0};
-  absl::StatusOr<FilterResult> r = solver->Filter(*state, pod, snap, candidates);
+  absl::StatusOr<CandidateVerdicts> r = solver->Filter(*state, pod, snap, candidates);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->feasible, (std::vector<NodeIndex>{1}));
-  ASSERT_EQ(r->failed.size(), 2u);
-  EXPECT_EQ(r->failed[0].first, 2);
-  EXPECT_EQ(r->failed[0].second.feasibility, Feasibility::kUnresolvable);
-  EXPECT_EQ(r->failed[0].second.reason, "first says no");  // The second filter never ran.
-  EXPECT_EQ(r->failed[1].first, 0);
-  EXPECT_EQ(r->failed[1].second.feasibility, Feasibility::kUnschedulable);
-  EXPECT_EQ(r->failed[1].second.reason, "n0 is busy");
+  ASSERT_EQ(r->verdicts.size(), 3u);  // In candidate order: nodes 2, 1, 0.
+  EXPECT_EQ(r->verdicts[0].feasibility, Feasibility::kUnresolvable);
+  EXPECT_EQ(r->verdicts[0].reason, "first says no");  // The second filter never ran.
+  EXPECT_EQ(r->verdicts[1].feasibility, Feasibility::kFeasible);
+  EXPECT_EQ(r->verdicts[2].feasibility, Feasibility::kUnschedulable);
+  EXPECT_EQ(r->verdicts[2].reason, "n0 is busy");
 
   const std::vector<NodeIndex> out_of_range = {0, 3};
   EXPECT_EQ(solver->Filter(*state, pod, snap, out_of_range).status().code(),

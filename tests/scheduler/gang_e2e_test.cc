@@ -6,9 +6,9 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 
@@ -16,10 +16,12 @@
 #include "scheduler/codec/json.h"
 #include "scheduler/codec/json_util.h"
 #include "scheduler/http/server.h"
+#include "tests/testing/http_test_server.h"
 
 namespace accelsched::scheduler {
 namespace {
 
+using ::accelsched::testing::HttpTestServer;
 using codec::Json;
 
 Json NodeJson(const std::string& name, const std::string& rack) {
@@ -72,19 +74,12 @@ class GangEndToEndTest : public ::testing::Test {
     ASSERT_TRUE(c.ok()) << c.status();
     cluster_ = std::move(*c);
     ServerOptions options;
-    options.bind_address = "127.0.0.1";
-    options.port = 0;
     options.threads = 2;
-    server_ = std::make_unique<Server>(cluster_.extender.get(), &metrics_, options);
-    ASSERT_TRUE(server_->Listen().ok());
+    server_ = std::make_unique<HttpTestServer>(cluster_.extender.get(), &metrics_, options);
+    const absl::Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
     server_->SetReady(true);
-    thread_ = std::thread([this] { server_->Run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    client_->set_read_timeout(10, 0);
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Stop();
-    if (thread_.joinable()) thread_.join();
+    client_ = &server_->client();
   }
 
   Json Post(const std::string& verb, const Json& body) {
@@ -122,9 +117,8 @@ class GangEndToEndTest : public ::testing::Test {
   Metrics metrics_;
   InMemoryBinder binder_;
   StaticCluster cluster_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  std::unique_ptr<httplib::Client> client_;
+  std::unique_ptr<HttpTestServer> server_;  // After what it serves: destroyed (stopped) first.
+  httplib::Client* client_ = nullptr;       // server_'s client.
 };
 
 TEST_F(GangEndToEndTest, MembersWaitThenAllBindWithinOneRack) {

@@ -5,9 +5,9 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -15,10 +15,12 @@
 #include "scheduler/cmd/app.h"
 #include "scheduler/codec/json.h"
 #include "scheduler/codec/json_util.h"
+#include "tests/testing/http_test_server.h"
 
 namespace accelsched::scheduler {
 namespace {
 
+using ::accelsched::testing::HttpTestServer;
 using codec::Json;
 
 constexpr char kCluster[] = R"({"kind": "List", "items": [
@@ -44,21 +46,12 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(c.ok()) << c.status();
     cluster_ = std::move(*c);
     ServerOptions options;
-    options.bind_address = "127.0.0.1";
-    options.port = 0;
     options.max_body_bytes = int64_t{64} * 1024;
     options.threads = 4;
-    server_ = std::make_unique<Server>(cluster_.extender.get(), &metrics_, options);
-    ASSERT_TRUE(server_->Listen().ok());
-    thread_ = std::thread([this] { server_->Run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    client_->set_read_timeout(10, 0);
-    // Run() may not have entered its accept loop yet; the socket is already listening, so
-    // requests queue until it does.
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Stop();
-    if (thread_.joinable()) thread_.join();
+    server_ = std::make_unique<HttpTestServer>(cluster_.extender.get(), &metrics_, options);
+    const absl::Status started = server_->Start();  // Verbs get 503 until SetReady(true).
+    ASSERT_TRUE(started.ok()) << started;
+    client_ = &server_->client();
   }
 
   // POST `body` to `path`; the status and the parsed JSON answer (discarded if not JSON).
@@ -71,9 +64,8 @@ class ServerTest : public ::testing::Test {
   Metrics metrics_;
   InMemoryBinder binder_;
   StaticCluster cluster_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  std::unique_ptr<httplib::Client> client_;
+  std::unique_ptr<HttpTestServer> server_;  // After what it serves: destroyed (stopped) first.
+  httplib::Client* client_ = nullptr;       // server_'s client.
 };
 
 TEST_F(ServerTest, ReadyzIsUnavailableUntilReady) {
