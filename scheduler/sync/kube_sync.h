@@ -57,6 +57,9 @@ class KubeSync {
 
   // Counters for tests and logs.
   int relists() const { return relists_; }
+  // The resourceVersion of the last list or watch event of `kind` ("pods", "nodes", ...) that was
+  // applied; empty before the first. Tests wait on it instead of sleeping.
+  std::string Version(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A watch's timeoutSeconds: the server ends the stream after it and the watch reconnects.
   static constexpr int kWatchTimeoutSeconds = 300;
@@ -83,7 +86,6 @@ class KubeSync {
   // Watches `informer` until Stop(), relisting after 410 and reconnecting with backoff.
   void WatchLoop(Informer& informer);
   void SetVersion(const std::string& kind, const std::string& version) ABSL_LOCKS_EXCLUDED(mu_);
-  std::string Version(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Per kind: the list and the events.
   absl::StatusOr<std::string> ApplyNodeList(absl::string_view text) ABSL_LOCKS_EXCLUDED(mu_);

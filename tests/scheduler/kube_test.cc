@@ -305,8 +305,13 @@ TEST(KubeSyncTest, BindWritesTheBindingWithAnnotationsOnce) {
   EXPECT_TRUE(x.extender->Bind(codec::BindingArgs{"p", "ml", "uid-p", "n1"}).ok());
   EXPECT_EQ(api.bind_calls(), 1);
   EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 4000);
-  // The watch event of our own binding does not allocate again either.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The watch event of our own binding does not allocate again either: wait until the sync has
+  // applied it (its resourceVersion), then look.
+  const int64_t bound_at = api.resource_version();
+  ASSERT_TRUE(Eventually([&] {
+    const std::string seen = x.sync->Version("pods");
+    return !seen.empty() && std::stoll(seen) >= bound_at;
+  }));
   EXPECT_EQ(x.ledger->Snapshot()->gpu_used_milli(), 4000);
 }
 

@@ -205,6 +205,11 @@ class FakeApiServer {
     it->second["spec"]["nodeName"] = node;
     EmitLocked("pods", "MODIFIED", it->second);
   }
+  // The resourceVersion of the latest change.
+  int64_t resource_version() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return version_;
+  }
   int bind_calls() {
     std::lock_guard<std::mutex> lock(mu_);
     return bind_calls_;
