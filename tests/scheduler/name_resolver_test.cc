@@ -137,8 +137,9 @@ TEST(NameResolverTest, MatchesFindUnderRandomEditsAndSnapshotChanges) {
     const ClusterSnapshot& s = snapshots[(round / 50) % 3];
     switch (rng() % 6) {
       case 0:
-        if (!names.empty())
+        if (!names.empty()) {
           names.erase(names.begin() + static_cast<std::ptrdiff_t>(rng() % names.size()));
+        }
         break;
       case 1:
         names.insert(names.begin() + static_cast<std::ptrdiff_t>(rng() % (names.size() + 1)),
