@@ -68,6 +68,15 @@ class CycleState {
   // such plugins fall back to a deterministic choice.
   Rng* rng = nullptr;
 
+  // Called by a PreFilter plugin that will not object to this pod anywhere: the Solver then does
+  // not call its Filter or BlockedGpus this cycle (as a Kubernetes PreFilter returns Skip).
+  void SkipFilter(const Plugin* owner) { skipped_.push_back(owner); }
+  bool IsFilterSkipped(const Plugin* owner) const {
+    return std::find(skipped_.begin(), skipped_.end(), owner) != skipped_.end();
+  }
+  // Set by the Solver after PreFilter: bit i set means its i-th filter is skipped.
+  uint64_t skipped_filters = 0;
+
   void Write(const Plugin* owner, std::unique_ptr<StateData> data) {
     for (auto& [key, value] : slots_) {
       if (key == owner) {
@@ -109,6 +118,7 @@ class CycleState {
 
  private:
   std::vector<std::pair<const Plugin*, std::unique_ptr<StateData>>> slots_;
+  std::vector<const Plugin*> skipped_;
   mutable std::vector<std::unique_ptr<const std::string>> reasons_;
 };
 

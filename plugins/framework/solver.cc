@@ -29,13 +29,21 @@ absl::StatusOr<CycleState> Solver::PreFilter(const PodRequest& pod, const Cluste
   for (const PreFilterPlugin* p : pre_filters_) {
     ACCELSCHED_RETURN_IF_ERROR(p->PreFilter(state, pod, snapshot));
   }
+  for (size_t i = 0; i < filters_.size(); ++i) {
+    if (state.IsFilterSkipped(filters_[i])) {
+      state.skipped_filters |= uint64_t{1} << i;
+    }
+  }
   return state;
 }
 
 absl::StatusOr<FilterVerdict> Solver::FilterNode(const CycleState& state, const PodRequest& pod,
                                                  const NodeInfo& node) const {
-  for (const FilterPlugin* f : filters_) {
-    ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v, f->Filter(state, pod, node));
+  for (size_t i = 0; i < filters_.size(); ++i) {
+    if (((state.skipped_filters >> i) & 1u) != 0) {
+      continue;
+    }
+    ACCELSCHED_ASSIGN_OR_RETURN(FilterVerdict v, filters_[i]->Filter(state, pod, node));
     if (v.feasibility != Feasibility::kFeasible) {
       return v;
     }
@@ -111,8 +119,10 @@ absl::StatusOr<std::optional<Assignment>> Solver::Reserve(const CycleState& stat
 GpuMask Solver::BlockedGpus(const CycleState& state, const PodRequest& pod,
                             const NodeInfo& node) const {
   GpuMask blocked = 0;
-  for (const FilterPlugin* f : filters_) {
-    blocked |= f->BlockedGpus(state, pod, node);
+  for (size_t i = 0; i < filters_.size(); ++i) {
+    if (((state.skipped_filters >> i) & 1u) == 0) {
+      blocked |= filters_[i]->BlockedGpus(state, pod, node);
+    }
   }
   return blocked;
 }
@@ -249,6 +259,9 @@ absl::StatusOr<std::unique_ptr<Solver>> SolverBuilder::Build() && {
   }
   if (solver->reserve_ == nullptr) {
     return absl::InvalidArgumentError("no reserve plugin");
+  }
+  if (solver->filters_.size() > 64) {  // CycleState::skipped_filters has a bit per filter.
+    return absl::InvalidArgumentError("more than 64 filter plugins");
   }
   plugins_.clear();
   return solver;

@@ -36,8 +36,12 @@ FragmentationDelta BestFragmentationDelta(const FragmentationModel& model, const
     // The delta of every distinct free value among the candidate GPUs (equal free milli give
     // equal deltas), in GPU order.
     const GpuMask candidates = ShareCandidates(pod, node);
-    std::array<double, kMaxGpus> delta{};
-    std::array<int, kMaxGpus> gpu{};
+    // Left uninitialised on purpose: only the first `n` entries are written and read, and zeroing
+    // them costs about 10% of a 5,000-node share filter+score (BM_SolverFilterScore5000_Share500).
+    // NOLINTBEGIN(cppcoreguidelines-pro-type-member-init)
+    std::array<double, kMaxGpus> delta;
+    std::array<int, kMaxGpus> gpu;
+    // NOLINTEND(cppcoreguidelines-pro-type-member-init)
     int n = 0;
     int min_at = -1;
     for (int i = 0; i < node.gpu_count; ++i) {
