@@ -85,6 +85,27 @@ class RejectFilter final : public FilterPlugin {
   std::map<std::string, FilterVerdict> rejects_;
 };
 
+// Rejects every node and blocks GPU 0, unless its PreFilter skipped it (pods without CPU).
+class SkippingFilter final : public PreFilterPlugin, public FilterPlugin {
+ public:
+  std::string_view Name() const override { return "Skipping"; }
+  absl::Status PreFilter(CycleState& state, const PodRequest& pod,
+                         const ClusterSnapshot& /*snapshot*/) const override {
+    if (pod.cpu_milli == 0) {
+      state.SkipFilter(this);
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<FilterVerdict> Filter(const CycleState& /*state*/, const PodRequest& /*pod*/,
+                                       const NodeInfo& /*node*/) const override {
+    return FilterVerdict::Unschedulable("not skipped");
+  }
+  GpuMask BlockedGpus(const CycleState& /*state*/, const PodRequest& /*pod*/,
+                      const NodeInfo& /*node*/) const override {
+    return 1;
+  }
+};
+
 // Gives the pod nothing but the node (or nullopt when `refuse`).
 class PlainReserve final : public ReservePlugin {
  public:
@@ -194,6 +215,23 @@ TEST(SolverTest, PlaceReportsGroupedReasonsWhenNothingFits) {
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p->assignment.has_value());
   EXPECT_EQ(p->reason, "no candidate nodes");
+}
+
+TEST(SolverTest, AFilterSkippedByItsPreFilterIsNotAsked) {
+  const ClusterSnapshot snap = ThreeCpuNodes();
+  SolverBuilder b;
+  b.Add(std::make_unique<SkippingFilter>()).Add(std::make_unique<PlainReserve>());
+  std::unique_ptr<Solver> solver = MustBuild(std::move(b));
+  for (int64_t cpu : {0, 1}) {
+    SCOPED_TRACE(cpu);
+    const PodRequest pod = Pod().Cpu(cpu);
+    absl::StatusOr<CycleState> state = solver->PreFilter(pod, snap);
+    ASSERT_TRUE(state.ok()) << state.status();
+    absl::StatusOr<FilterVerdict> v = solver->FilterNode(*state, pod, snap.node(0));
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(v->feasibility, cpu == 0 ? Feasibility::kFeasible : Feasibility::kUnschedulable);
+    EXPECT_EQ(solver->BlockedGpus(*state, pod, snap.node(0)), cpu == 0 ? 0u : 1u);
+  }
 }
 
 TEST(SolverTest, FilterKeepsCandidateOrderAndStopsAtTheFirstRejection) {
