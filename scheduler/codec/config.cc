@@ -1,5 +1,6 @@
 #include "scheduler/codec/config.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -50,6 +51,15 @@ absl::StatusOr<std::string> ParseUrlPrefix(const Json& v, absl::string_view file
   std::string p = v.get<std::string>();
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   if (p.empty() || p[0] != '/') return Bad(file, "urlPrefix", "must start with '/'");
+  // A plain path: the routes are built from it, and "/(a|b" once aborted the start-up.
+  for (char c : p) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '-' &&
+        c != '_' && c != '.' && c != '~') {
+      return Bad(file, "urlPrefix",
+                 absl::StrCat("must be a plain path (letters, digits and / - _ . ~), got '", p,
+                              "'"));
+    }
+  }
   return p == "/" ? "" : p;
 }
 

@@ -69,6 +69,25 @@ absl::StatusOr<Amounts> ToAmounts(const ResourceList& list, const std::string& p
   return out;
 }
 
+// The largest amount a sum may reach: a single quantity is at most 2^62 thousandths
+// (QuantityMilli), and so is every sum, so that later arithmetic (rounding up to bytes, MiB) has
+// room. Larger sums would wrap: three containers of 3.1e18m GPUs once summed to 8 GPUs.
+constexpr int64_t kMaxAmount = int64_t{1} << 62;
+
+// total[k] += v for every resource of `a`; InvalidArgument naming `path` and the resource if a
+// sum would exceed kMaxAmount.
+absl::Status AddAmounts(const Amounts& a, const std::string& path, Amounts& total) {
+  for (const auto& [k, v] : a) {
+    int64_t sum = 0;
+    if (__builtin_add_overflow(total[k], v, &sum) || sum > kMaxAmount) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ".", k, ": the pod's total is out of range (above 2^62 thousandths)"));
+    }
+    total[k] = sum;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
   Amounts total;
   const Json* containers = Find(spec, "containers");
@@ -80,7 +99,7 @@ absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
     const std::string cpath = absl::StrCat(path, ".containers[", i, "]");
     ACCELSCHED_ASSIGN_OR_RETURN(ResourceList r, ContainerResources((*containers)[i], cpath));
     ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, cpath + ".resources"));
-    for (const auto& [k, v] : a) total[k] += v;
+    ACCELSCHED_RETURN_IF_ERROR(AddAmounts(a, cpath + ".resources", total));
   }
   // Init containers, as Kubernetes computes pod requests (k8s.io/component-helpers PodRequests):
   // a sidecar (restartPolicy: Always) runs beside everything after it, so it adds to the app
@@ -97,14 +116,12 @@ absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
                                   GetString((*init)[i], "restartPolicy", cpath, false));
       Amounts moment;
       if (restart == "Always") {
-        for (const auto& [k, v] : a) {
-          total[k] += v;
-          sidecars[k] += v;
-        }
+        ACCELSCHED_RETURN_IF_ERROR(AddAmounts(a, cpath + ".resources", total));
+        ACCELSCHED_RETURN_IF_ERROR(AddAmounts(a, cpath + ".resources", sidecars));
         moment = sidecars;
       } else {
         moment = a;
-        for (const auto& [k, v] : sidecars) moment[k] += v;
+        ACCELSCHED_RETURN_IF_ERROR(AddAmounts(sidecars, cpath + ".resources", moment));
       }
       for (const auto& [k, v] : moment) init_max[k] = std::max(init_max[k], v);
     }
@@ -119,7 +136,7 @@ absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
       ACCELSCHED_ASSIGN_OR_RETURN(r[it.key()], QuantityText(*it, Join(opath, it.key())));
     }
     ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, opath));
-    for (const auto& [k, v] : a) total[k] += v;
+    ACCELSCHED_RETURN_IF_ERROR(AddAmounts(a, opath, total));
   }
   return total;
 }

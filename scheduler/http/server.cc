@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -249,7 +250,11 @@ void Configure(httplib::Server& http, const ServerOptions& options) {
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http.set_tcp_nodelay(true);  // DESIGN section 10: else keep-alive replies wait ~40 ms.
   http.set_socket_options([](socket_t sock) {
-    httplib::default_socket_options(sock);
+    // SO_REUSEADDR only: a restart may bind while old connections linger in TIME_WAIT. Not
+    // httplib's default SO_REUSEPORT, which let a second extender bind the same port: the kernel
+    // then split connections between two ledgers and both gave out the same GPUs (issue 14).
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     const int bytes = kSendBufferBytes;
     setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
   });
@@ -260,7 +265,19 @@ void Configure(httplib::Server& http, const ServerOptions& options) {
   http.set_exception_handler(ReplyException);
 }
 
-void RegisterRoutes(httplib::Server& http, const Handlers& h, const std::string& prefix) {
+// `path` as a regular expression that matches only itself (httplib's routes are regexes; the
+// config allows '.' in a prefix, which would otherwise match any character).
+std::string RegexLiteral(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (std::string_view(R"(\.^$|()[]{}*+?)").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void RegisterRoutes(httplib::Server& http, const Handlers& h, const std::string& url_prefix) {
+  const std::string prefix = RegexLiteral(url_prefix);
   http.Post(prefix + "/filter", h.Verb("filter", &Handlers::Filter));
   http.Post(prefix + "/prioritize", h.Verb("prioritize", &Handlers::Prioritize));
   http.Post(prefix + "/bind", h.Verb("bind", &Handlers::Bind));

@@ -358,6 +358,40 @@ TEST(CodecDecodePodTest, GangMembershipFromLabelOrAnnotations) {
   }
 }
 
+// Issue 14: three containers whose GPU requests are each legal wrapped, summed in int64, to 8
+// GPUs, and the pod was bound to GPUs 0-7. Every sum is checked now, for app containers, sidecar
+// init containers (both into the total and into the running sidecar sum) and the overhead.
+TEST(CodecDecodePodTest, SumsThatWouldOverflowAreRefusedNamingTheField) {
+  auto container = [](const std::string& name, const std::string& gpus) {
+    return R"json({"name": ")json" + name +
+           R"json(", "resources": {"requests": {"nvidia.com/gpu": ")json" + gpus + R"json("}}})json";
+  };
+  const std::string a = container("a", "3146514939656189205m");
+  const std::string b = container("b", "3146514939656189205m");
+  const std::string third = container("c", "3146514939656189206m");
+  const std::string sidecar = R"json({"name": "s", "restartPolicy": "Always", "resources":
+      {"requests": {"cpu": "3000000000000000000m"}}})json";
+  const struct {
+    std::string spec;
+    std::string fragment;
+  } cases[] = {
+      {R"json("containers": [)json" + a + "," + b + "," + third + "]",
+       "Pod.spec.containers[1].resources.nvidia.com/gpu: the pod's total is out of range"},
+      {R"json("containers": [{"name": "x", "resources": {"requests": {"cpu": "3000000000000000000m"}}}],
+          "initContainers": [)json" + sidecar + "]",
+       "Pod.spec.initContainers[0].resources.cpu: the pod's total is out of range"},
+      {R"json("containers": [{"name": "x", "resources": {"requests": {"memory": "3Pi"}}}],
+          "overhead": {"memory": "3Pi"})json",
+       "Pod.spec.overhead.memory: the pod's total is out of range"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.spec);
+    absl::StatusOr<PodObject> pod = DecodePod(PodWith(c.spec), "Pod");
+    ASSERT_FALSE(pod.ok()) << "decoded: " << pod->request.gpu_count << " GPUs";
+    ExpectError(pod.status(), absl::StatusCode::kInvalidArgument, c.fragment);
+  }
+}
+
 TEST(CodecDecodePodTest, ErrorsNameTheField) {
   const std::string kOneContainer = R"json("containers": [{"name": "a"}])json";
   const struct {

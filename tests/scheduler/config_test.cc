@@ -69,6 +69,9 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
       {"weights: {topology: 2000}", "weights.topology: 2000 is outside 0..1000"},
       {"weights: {speed: 1}", "weights.speed: unknown weight"},
       {"urlPrefix: ext", "urlPrefix: must start with '/'"},
+      {"urlPrefix: '/(a|b'", "urlPrefix: must be a plain path (letters, digits and / - _ . ~), "
+                              "got '/(a|b'"},
+      {"urlPrefix: /x.*", "urlPrefix: must be a plain path"},
       {"maxBodyBytes: 10", "maxBodyBytes: 10 is outside 1024.."},
       {"memoShapes: -1", "memoShapes: -1 is outside 0..1024"},
       {"threads: many", "threads: must be an integer, got string"},

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 
@@ -67,6 +68,43 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<HttpTestServer> server_;  // After what it serves: destroyed (stopped) first.
   httplib::Client* client_ = nullptr;       // server_'s client.
 };
+
+// Issue 14: with httplib's SO_REUSEPORT, a second extender bound the same port and the kernel
+// split connections between two ledgers, which gave the same GPUs to two pods.
+TEST_F(ServerTest, ASecondServerCannotBindThePortInUse) {
+  ServerOptions options;
+  options.bind_address = "127.0.0.1";
+  options.port = server_->port();
+  Server second(cluster_.extender.get(), &metrics_, options);
+  const absl::Status s = second.Listen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_NE(s.message().find(absl::StrCat("cannot bind 127.0.0.1:", server_->port())),
+            std::string::npos)
+      << s;
+  // The first still answers.
+  httplib::Result r = client_->Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// Issue 14: the prefix was used as a regular expression, so "/x.*" served /xANYTHING/filter. The
+// config now takes plain paths only, and a '.' in one matches only a '.'.
+TEST_F(ServerTest, TheUrlPrefixIsALiteralPath) {
+  ServerOptions options;
+  options.url_prefix = "/v1.x";
+  HttpTestServer dotted(cluster_.extender.get(), &metrics_, options);
+  const absl::Status started = dotted.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  dotted.SetReady(true);
+  const std::string body = R"json({"Pod": {"metadata": {"name": "p"}, "spec": {"containers": []}},
+                                   "NodeNames": ["n1"]})json";
+  httplib::Result hit = dotted.client().Post("/v1.x/filter", body, "application/json");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->status, 200) << hit->body;
+  httplib::Result miss = dotted.client().Post("/v1Ax/filter", body, "application/json");
+  ASSERT_TRUE(miss);
+  EXPECT_EQ(miss->status, 404);
+}
 
 TEST_F(ServerTest, ReadyzIsUnavailableUntilReady) {
   EXPECT_EQ(client_->Get("/healthz")->status, 200);
