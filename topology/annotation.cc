@@ -82,7 +82,7 @@ absl::StatusOr<Device> DecodeDevice(const Json& d, size_t i) {
                                    "nic)"));
   }
   ACCELSCHED_ASSIGN_OR_RETURN(std::string dev_name, GetString(d, path, "name", true));
-  ACCELSCHED_ASSIGN_OR_RETURN(const int64_t numa, GetInt(d, path, "numa", -1, 4095, -1));
+  ACCELSCHED_ASSIGN_OR_RETURN(const int64_t numa, GetInt(d, path, "numa", -1, kMaxNumaNode, -1));
   ACCELSCHED_ASSIGN_OR_RETURN(std::string affinity, GetString(d, path, "cpuAffinity", false));
   return Device{*kind, 0, std::move(dev_name), static_cast<int>(numa), std::move(affinity)};
 }
@@ -204,7 +204,9 @@ std::string EncodeTopologyAnnotation(const Topology& topology) {
               {"gpuProduct", topology.gpu_product()},
               {"devices", std::move(devices)},
               {"links", std::move(links)}};
-  return out.dump();
+  // Inputs are checked for UTF-8 where they enter (utf8.h); replacing, not throwing, keeps a
+  // missed one from ending the process.
+  return out.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 absl::StatusOr<Topology> DecodeTopologyAnnotation(absl::string_view text) {

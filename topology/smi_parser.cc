@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -11,11 +12,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 #include "topology/status_macros.h"
+#include "topology/utf8.h"
 
 namespace accelsched::topology {
 namespace {
@@ -192,20 +195,27 @@ absl::Status ParseConnectionCells(const std::vector<absl::string_view>& f, int l
 }
 
 // The affinity cells of GPU row `row`: present ones in header order; a row may stop early (older
-// drivers).
-void ParseAffinityCells(const std::vector<absl::string_view>& f, int row, const SmiHeader& header,
-                        SmiMatrix& m) {
+// drivers). A NUMA cell is N/A or a node 0..kMaxNumaNode (the annotation's rule, so that what
+// parses also encodes).
+absl::Status ParseAffinityCells(const std::vector<absl::string_view>& f, int line_no, int row,
+                                const SmiHeader& header, SmiMatrix& m) {
   const size_t n = header.labels.size();
   for (size_t e = 0; e < header.affinity.size() && 1 + n + e < f.size(); ++e) {
     const absl::string_view v = f[1 + n + e];
     if (header.affinity[e] == AffinityColumn::kCpu && v != "N/A") {
       m.cpu_affinity[row] = std::string{v};
     }
-    int numa = 0;
-    if (header.affinity[e] == AffinityColumn::kNuma && absl::SimpleAtoi(v, &numa) && numa >= 0) {
-      m.numa[row] = numa;
+    if (header.affinity[e] != AffinityColumn::kNuma || v == "N/A") {
+      continue;
     }
+    int numa = 0;
+    if (!absl::SimpleAtoi(v, &numa) || numa < 0 || numa > kMaxNumaNode) {
+      return LineError(line_no, absl::StrCat(f[0], ": NUMA affinity '", v,
+                                             "' is neither N/A nor a node 0..", kMaxNumaNode));
+    }
+    m.numa[row] = numa;
   }
+  return absl::OkStatus();
 }
 
 // The matrix rows after the header, until the first line that is not one (blank line,
@@ -243,7 +253,7 @@ absl::StatusOr<size_t> ParseRows(const std::vector<absl::string_view>& lines, si
     }
     ACCELSCHED_RETURN_IF_ERROR(ParseConnectionCells(f, line_no, row, header, m));
     if (is_gpu) {
-      ParseAffinityCells(f, row, header, m);
+      ACCELSCHED_RETURN_IF_ERROR(ParseAffinityCells(f, line_no, row, header, m));
     }
   }
   return i;
@@ -509,6 +519,13 @@ absl::Status CheckReproducesMatrix(const SmiMatrix& m, const Topology& topo) {
 
 absl::StatusOr<SmiMatrix> ParseSmiMatrix(absl::string_view text) {
   const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (std::optional<size_t> at = FirstInvalidUtf8(lines[i]); at.has_value()) {
+      return LineError(static_cast<int>(i) + 1,
+                       absl::StrFormat("not UTF-8 text (byte 0x%02X at column %d)",
+                                       static_cast<unsigned char>(lines[i][*at]), *at + 1));
+    }
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(const size_t header_index, FindHeaderLine(lines));
   SmiMatrix m;
   ACCELSCHED_ASSIGN_OR_RETURN(
@@ -561,6 +578,14 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
 
 absl::StatusOr<Topology> ParseNvidiaSmiTopo(absl::string_view text, std::string name,
                                             std::string gpu_product) {
+  for (const auto& [what, value] : {std::pair<const char*, const std::string*>{"name", &name},
+                                    {"GPU product", &gpu_product}}) {
+    if (std::optional<size_t> at = FirstInvalidUtf8(*value); at.has_value()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: not UTF-8 text (byte 0x%02X at offset %d)", what,
+          static_cast<unsigned char>((*value)[*at]), *at));
+    }
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(SmiMatrix m, ParseSmiMatrix(text));
   return TopologyFromSmiMatrix(m, std::move(name), std::move(gpu_product));
 }

@@ -189,7 +189,11 @@ std::string Basename(const std::string& path) {
   return base.substr(0, base.find('.'));
 }
 
-void Print(const Json& j, bool pretty) { std::cout << (pretty ? j.dump(2) : j.dump()) << "\n"; }
+// Never throws: a string that is not UTF-8 (all inputs are checked, see topology/utf8.h) would
+// print with U+FFFD instead of ending the process.
+void Print(const Json& j, bool pretty) {
+  std::cout << j.dump(pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace) << "\n";
+}
 
 void PrintAnnotation(const Topology& t, bool pretty) {
   Print(Json::parse(EncodeTopologyAnnotation(t)), pretty);

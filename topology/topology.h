@@ -41,6 +41,8 @@ namespace accelsched::topology {
 
 // Up to this many GPUs per node. Device-set search is exact up to here (2^16 free masks).
 inline constexpr int kMaxGpus = 16;
+// The largest NUMA node id a device may name (the annotation's and the matrix parser's rule).
+inline constexpr int kMaxNumaNode = 4095;
 // Caps that keep a decoded annotation bounded.
 inline constexpr int kMaxDevices = 512;
 inline constexpr int kMaxLinks = 4096;

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
-#include <string_view>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -270,7 +270,7 @@ void Configure(httplib::Server& http, const ServerOptions& options) {
 std::string RegexLiteral(const std::string& path) {
   std::string out;
   for (char c : path) {
-    if (std::string_view(R"(\.^$|()[]{}*+?)").find(c) != std::string_view::npos) out += '\\';
+    if (absl::StrContains(R"(\.^$|()[]{}*+?)", c)) out += '\\';
     out += c;
   }
   return out;

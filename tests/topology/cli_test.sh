@@ -114,6 +114,14 @@ printf '\tGPU0\tGPU1\nGPU0\t X \tFOO\nGPU1\tPIX\t X \n' > "$tmp/bad.txt"
 expect_error "malformed matrix names the line" 2 \
   "$e parse: error: $tmp/bad.txt: nvidia-smi topo line 2: GPU0, column GPU1: unknown connection \"FOO\"" -- \
   "$topo" parse "$tmp/bad.txt"
+printf '\tGPU0\tGPU1\nGPU0\t X \tPIX\nGPU1\tPIX\t X\377\n' > "$tmp/bytes.txt"
+expect_error "a byte that is not UTF-8 names the line" 2 \
+  "$e describe: error: $tmp/bytes.txt: nvidia-smi topo line 3: not UTF-8 text (byte 0xFF at column 12)" -- \
+  "$topo" describe "$tmp/bytes.txt"
+printf '\tGPU0\tGPU1\nGPU0\t X \tPIX\nGPU1\tPIX\t X \n' > "$tmp/ok.txt"
+expect_error "a product that is not UTF-8" 2 \
+  "$e parse: error: $tmp/ok.txt: GPU product: not UTF-8 text (byte 0xFF at offset 6)" -- \
+  "$topo" parse "$tmp/ok.txt" --product "$(printf 'NVIDIA\377')"
 echo '{"version": 7, "devices": [], "links": []}' > "$tmp/bad.json"
 expect_error "bad annotation names the field" 2 \
   "$e describe: error: $tmp/bad.json: accelsched.io/topology version: unsupported version 7 (this build reads 1)" -- \

@@ -209,6 +209,16 @@ TEST(SmiParserTest, MalformedInputNamesLineAndProblem) {
        "\tGPU0\tNIC0\nGPU0\t X \tPIX\nNIC0\tPIX\t X \n\nNIC Legend:\n\n"
        "  NIC7: mlx5_0\n",
        "line 7: NIC legend entry"},
+      // Issue 14: a stray byte reached nlohmann's dump, which threw and aborted the CLI and the
+      // agent; a NUMA node the annotation refuses was accepted here.
+      {"not UTF-8", "\tGPU0\tGPU1\nGPU0\t X \tPIX\nGPU1\tPIX\t X \xff\n",
+       "line 3: not UTF-8 text (byte 0xFF at column 13)"},
+      {"NUMA node out of range",
+       "\tGPU0\tGPU1\tNUMA Affinity\nGPU0\t X \tPIX\t5000\nGPU1\tPIX\t X \t0\n",
+       "line 2: GPU0: NUMA affinity '5000' is neither N/A nor a node 0..4095"},
+      {"NUMA node not a number",
+       "\tGPU0\tGPU1\tNUMA Affinity\nGPU0\t X \tPIX\t0x\nGPU1\tPIX\t X \t0\n",
+       "line 2: GPU0: NUMA affinity '0x' is neither N/A nor a node 0..4095"},
       {"not a tree",
        "\tGPU0\tGPU1\tGPU2\nGPU0\t X \tPIX\tSYS\nGPU1\tPIX\t X \tPIX\n"
        "GPU2\tSYS\tPIX\t X \n",
