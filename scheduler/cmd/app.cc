@@ -37,6 +37,10 @@ absl::StatusOr<StaticCluster> LoadStaticCluster(absl::string_view text, absl::st
                                                 Metrics* metrics) {
   ACCELSCHED_ASSIGN_OR_RETURN(codec::ClusterObjects objects,
                               codec::DecodeClusterListText(text, file));
+  if (objects.nodes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": no Node objects (a static cluster needs at least one node)"));
+  }
   StaticCluster out;
   std::vector<plugins::NodeSpec> specs;
   for (codec::NodeObject& n : objects.nodes) {

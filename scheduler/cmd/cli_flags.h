@@ -36,8 +36,8 @@ struct CliFlags {
   }
 };
 
-// Parses argv[first..]. InvalidArgument: "unknown flag '--x' (see --help)" or "--x needs a
-// value (see --help)".
+// Parses argv[first..]. InvalidArgument: "unknown flag '--x' (see --help)", "--x needs a
+// value (see --help)" or "--x is given twice (see --help)".
 inline absl::StatusOr<CliFlags> ParseCliFlags(int argc, char** argv, int first,
                                               const std::set<std::string>& with_value,
                                               const std::set<std::string>& switches = {}) {
@@ -68,7 +68,9 @@ inline absl::StatusOr<CliFlags> ParseCliFlags(int argc, char** argv, int first,
       }
       value = argv[++i];
     }
-    flags.values[arg] = value;
+    if (!flags.values.emplace(arg, value).second) {
+      return absl::InvalidArgumentError(absl::StrCat(arg, " is given twice (see --help)"));
+    }
   }
   return flags;
 }

@@ -11,9 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +86,11 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv, bool* help) {
   *help = cli.help;
   f.cluster = cli.Get("--cluster");
   f.kubeconfig = cli.Get("--kubeconfig");
+  if (cli.Has("--cluster") && (cli.Has("--kubeconfig") || cli.Has("--context"))) {
+    return absl::InvalidArgumentError(
+        "--cluster (static mode) cannot be combined with --kubeconfig or --context (Kubernetes "
+        "mode)");
+  }
   f.context = cli.Get("--context");
   f.config = cli.Get("--config");
   f.tls_cert = cli.Get("--tls-cert");
@@ -102,12 +105,11 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv, bool* help) {
   return f;
 }
 
+// A regular file of at most kube::kMaxInputFileBytes; InvalidArgument naming the path otherwise.
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open"));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  absl::StatusOr<std::string> text = kube::RealFileReader()(path);
+  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+  return text;
 }
 
 // Applies --log-level; false (with a message) for an unknown level.

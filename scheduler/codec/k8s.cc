@@ -693,11 +693,36 @@ absl::StatusOr<NamespaceObject> DecodeNamespace(const Json& ns, absl::string_vie
   return out;
 }
 
+// InvalidArgument naming both items if `pod` (at `path`) has the UID or the name of a pod
+// already in `objects`: the second would be dropped silently, its devices shown free.
+absl::Status CheckPodIsNew(const PodObject& pod, const std::string& path,
+                           const ClusterObjects& objects) {
+  for (size_t k = 0; k < objects.pods.size(); ++k) {
+    const PodObject& other = objects.pods[k];
+    const bool same_uid = !pod.uid.empty() && pod.uid == other.uid;
+    if (same_uid || pod.Key() == other.Key()) {
+      return absl::InvalidArgumentError(
+          same_uid ? absl::StrCat(path, ": pod ", pod.Key(), " has uid \"", pod.uid,
+                                  "\", as has the pod at ", objects.pod_paths[k], " (",
+                                  other.Key(), ")")
+                   : absl::StrCat(path, ": pod ", pod.Key(), " appears twice (also at ",
+                                  objects.pod_paths[k], ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
   ACCELSCHED_RETURN_IF_ERROR(ExpectObject(list, "list"));
   ACCELSCHED_ASSIGN_OR_RETURN(std::string list_kind, GetString(list, "kind", "", false));
   const Json* items = Find(list, "items");
-  if (items == nullptr) return absl::InvalidArgumentError("items: required (a v1 List)");
+  if (items == nullptr) {
+    return absl::InvalidArgumentError(
+        list_kind.empty() || absl::EndsWith(list_kind, "List")
+            ? std::string("items: required (a v1 List)")
+            : absl::StrCat("kind ", list_kind,
+                           ": expected a List of Node, Pod, Namespace and PodGroup objects"));
+  }
   if (!items->is_array()) return WrongType("items", "an array", *items);
   std::string default_kind;
   if (list_kind == "NodeList") default_kind = "Node";
@@ -715,7 +740,9 @@ absl::StatusOr<ClusterObjects> DecodeClusterList(const Json& list) {
       out.nodes.push_back(std::move(n));
     } else if (kind == "Pod") {
       ACCELSCHED_ASSIGN_OR_RETURN(PodObject p, DecodePod(item, path));
+      ACCELSCHED_RETURN_IF_ERROR(CheckPodIsNew(p, path, out));
       out.pods.push_back(std::move(p));
+      out.pod_paths.push_back(path);
     } else if (kind == "Namespace") {
       ACCELSCHED_ASSIGN_OR_RETURN(NamespaceObject n, DecodeNamespace(item, path));
       out.namespaces.push_back(std::move(n));

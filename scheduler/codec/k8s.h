@@ -105,6 +105,7 @@ struct ClusterObjects {
   std::vector<PodGroupObject> pod_groups;
   std::vector<NamespaceObject> namespaces;
   std::vector<std::string> namespace_paths;  // "items[3]", per namespace, for errors.
+  std::vector<std::string> pod_paths;        // "items[4]", per pod, for errors.
 };
 
 // A v1 List (or NodeList / PodList) whose items are Nodes, Pods, PodGroups and Namespaces; other

@@ -1,8 +1,11 @@
 #include "scheduler/kube/endpoint.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -80,13 +83,35 @@ absl::StatusOr<std::string> PemText(const codec::KubeconfigPem& pem, const std::
 
 }  // namespace
 
-FileReader RealFileReader() {
-  return [](const std::string& path) -> absl::StatusOr<std::string> {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+FileReader RealFileReader(int64_t max_bytes) {
+  return [max_bytes](const std::string& path) -> absl::StatusOr<std::string> {
+    // Open first, then look at what was opened (no race between the check and the read).
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // FIFOs: no wait.
+    if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": not a regular file",
+          S_ISDIR(st.st_mode) ? " (a directory)" : " (a device, FIFO or socket)"));
+    }
+    if (st.st_size > max_bytes) {
+      close(fd);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", st.st_size, " bytes; the limit is ", max_bytes));
+    }
+    std::string text;
+    char buf[1 << 16];
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) != 0;) {
+      if (n < 0 || static_cast<int64_t>(text.size()) + n > max_bytes) {
+        close(fd);
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, n < 0 ? ": read failed" : ": grew past the limit while being read"));
+      }
+      text.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    return text;
   };
 }
 

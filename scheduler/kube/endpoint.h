@@ -5,6 +5,7 @@
 #ifndef ACCELSCHED_SCHEDULER_KUBE_ENDPOINT_H_
 #define ACCELSCHED_SCHEDULER_KUBE_ENDPOINT_H_
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,7 +32,10 @@ using FileReader = std::function<absl::StatusOr<std::string>(const std::string& 
 // Looks up an environment variable.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 
-FileReader RealFileReader();
+// Reads regular files only (a directory, device or FIFO is InvalidArgument naming the path), of at
+// most `max_bytes` (InvalidArgument naming the size); NotFound if it cannot be opened.
+inline constexpr int64_t kMaxInputFileBytes = int64_t{256} << 20;
+FileReader RealFileReader(int64_t max_bytes = kMaxInputFileBytes);
 EnvLookup RealEnv();
 
 // In-cluster: KUBERNETES_SERVICE_HOST/PORT, the token and CA under

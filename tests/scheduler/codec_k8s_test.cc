@@ -879,6 +879,19 @@ TEST(CodecClusterListTest, ErrorsNameTheItem) {
                                          "spec": {"minMember": 0}}]})json",
        "items[0].spec.minMember: must be an integer in 1..100000"},
       {"no items", R"json({"kind": "List"})json", "items: required"},
+      // Issue 14: these were silently "0 nodes" or dropped the second pod (its GPUs free).
+      {"not a list", R"json({"kind": "Widget"})json",
+       "kind Widget: expected a List of Node, Pod, Namespace and PodGroup objects"},
+      {"two pods with one uid",
+       R"json({"kind": "List", "items": [
+           {"kind": "Pod", "metadata": {"name": "p1", "uid": "u"}, "spec": {"containers": []}},
+           {"kind": "Pod", "metadata": {"name": "p2", "uid": "u"}, "spec": {"containers": []}}]})json",
+       "items[1]: pod default/p2 has uid \"u\", as has the pod at items[0] (default/p1)"},
+      {"one pod twice",
+       R"json({"kind": "List", "items": [
+           {"kind": "Pod", "metadata": {"name": "p1"}, "spec": {"containers": []}},
+           {"kind": "Pod", "metadata": {"name": "p1"}, "spec": {"containers": []}}]})json",
+       "items[1]: pod default/p1 appears twice (also at items[0])"},
       {"items not an array", R"json({"kind": "List", "items": {}})json",
        "items: must be an array, got object"},
   };
