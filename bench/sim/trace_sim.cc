@@ -34,7 +34,10 @@ std::vector<TracePod> TuneWorkload(absl::Span<const TracePod> original, int64_t 
   for (const TracePod& p : pods) {
     total += p.GpuMilli();
   }
-  if (sorted.empty()) {
+  // Without a pod that asks for a GPU, no number of clones reaches the target (the loop below
+  // once ran until memory ran out); RunTrace refuses such a trace.
+  if (std::none_of(sorted.begin(), sorted.end(),
+                   [](const TracePod& p) { return p.GpuMilli() > 0; })) {
     return pods;
   }
   if (static_cast<double>(total) < target) {
@@ -168,6 +171,12 @@ absl::StatusOr<TraceRunResult> RunTrace(const plugins::Solver& solver,
   }
   if (capacity <= 0) {
     return absl::InvalidArgumentError("the node list has no GPUs");
+  }
+  if (std::none_of(original.begin(), original.end(),
+                   [](const TracePod& p) { return p.GpuMilli() > 0; })) {
+    return absl::InvalidArgumentError(
+        "no pod of the trace asks for a GPU, so it cannot be scaled to a share of the GPU "
+        "capacity");
   }
   std::vector<TracePod> pods = TuneWorkload(original, capacity, options.tune_ratio, rng);
   ACCELSCHED_ASSIGN_OR_RETURN(ClusterSnapshot initial,

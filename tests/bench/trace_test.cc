@@ -126,6 +126,24 @@ TEST(TuneWorkloadTest, StopsBeforeExceedingTarget) {
   EXPECT_EQ(first, (std::vector<std::string>{"a", "b", "c"}));
 }
 
+// Issue 14: a trace without GPU pods cloned pods forever (GB of memory).
+TEST(TuneWorkloadTest, ATraceWithoutGpuPodsIsReturnedAsItIs) {
+  std::vector<TracePod> pods(2);
+  pods[0] = {"a", 1000, 1, 0, 0, {}};
+  pods[1] = {"b", 1000, 1, 0, 0, {}};
+  plugins::Rng rng(5);
+  EXPECT_EQ(TuneWorkload(pods, 10000, 1.3, rng).size(), 2u);
+  plugins::PolicyConfig config;
+  config.policy = "bestfit";
+  auto solver = plugins::BuildSolver(config, {});
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  const std::vector<TraceNode> nodes = {{"n0", 64000, 262144, 8, "V100M32"}};
+  auto r = RunTrace(**solver, nodes, pods, {}, Options(1));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("no pod of the trace asks for a GPU"), std::string::npos)
+      << r.status();
+}
+
 TEST(TuneWorkloadTest, TunesDownWhenAboveTarget) {
   std::vector<TracePod> pods;
   pods.reserve(30);
