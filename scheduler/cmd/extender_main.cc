@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -213,22 +214,49 @@ void Housekeep(Extender& extender, const std::atomic<bool>& stopping) {
   }
 }
 
-// Serves until SIGINT or SIGTERM (handled on a thread of their own).
+// How long a stop waits for open connections (requests in flight, idle keep-alive clients, slow
+// senders) before the process exits anyway.
+constexpr auto kDrainBound = std::chrono::seconds(5);
+
+// Waits for SIGINT or SIGTERM (SIGHUP is logged and ignored: there is nothing to reload), then
+// stops: not ready, no new connections, the sync stopped. If the server has not finished its
+// open connections within kDrainBound, exits 0 regardless (a slow client must not hold a stop).
+void AwaitStopSignal(const sigset_t& signals, App& app, Server& server,
+                     std::atomic<bool>& stopping, std::atomic<bool>& served) {
+  int sig = 0;
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    spdlog::info("signal {} (SIGHUP) ignored: accelsched-extender has nothing to reload", sig);
+  }
+  if (served) return;  // Woken by Serve after Run ended on its own.
+  stopping = true;
+  spdlog::info("signal {}: stopping (open connections get {} s to finish)", sig,
+               std::chrono::seconds(kDrainBound).count());
+  server.SetReady(false);
+  if (app.sync() != nullptr) app.sync()->Stop();
+  server.Stop();
+  const auto deadline = std::chrono::steady_clock::now() + kDrainBound;
+  while (!served && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!served) {
+    spdlog::warn("connections still open after {} s: exiting without them",
+                 std::chrono::seconds(kDrainBound).count());
+    spdlog::default_logger()->flush();
+    std::_Exit(0);
+  }
+}
+
+// Serves until SIGINT or SIGTERM (handled on a thread of their own, AwaitStopSignal).
 void Serve(App& app, Server& server, const ServerOptions& options) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::atomic<bool> stopping{false};
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    stopping = true;
-    spdlog::info("signal {}: stopping", sig);
-    if (app.sync() != nullptr) app.sync()->Stop();
-    server.Stop();
-  });
+  std::atomic<bool> served{false};
+  std::thread waiter([&] { AwaitStopSignal(signals, app, server, stopping, served); });
   std::thread syncer;
   if (app.sync() != nullptr) {
     syncer = std::thread([&] { SyncThenWatch(*app.sync(), server, stopping); });
@@ -240,6 +268,7 @@ void Serve(App& app, Server& server, const ServerOptions& options) {
                options.tls_cert.empty() ? "http" : "https", options.bind_address, server.port(),
                options.url_prefix);
   server.Run();
+  served = true;
   // Wakes the waiter (blocked in sigwait for exactly this signal) if Run ended otherwise.
   pthread_kill(waiter.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
   waiter.join();
