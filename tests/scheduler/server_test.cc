@@ -106,6 +106,29 @@ TEST_F(ServerTest, TheUrlPrefixIsALiteralPath) {
   EXPECT_EQ(miss->status, 404);
 }
 
+// Issue 14: gzip bodies were inflated without a limit (the body cap counted compressed bytes), so
+// a 1 MB request took 2.4 GB. Compressed bodies are refused before they are read.
+TEST_F(ServerTest, CompressedRequestBodiesAreRefusedUnread) {
+  server_->SetReady(true);
+  for (const char* encoding : {"gzip", "br", "deflate"}) {
+    SCOPED_TRACE(encoding);
+    httplib::Result r = client_->Post("/v1/extender/filter", {{"Content-Encoding", encoding}},
+                                      std::string(4096, '\x1f'), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 415);
+    EXPECT_EQ(r->get_header_value("Connection"), "close");
+    const Json error = Json::parse(r->body, nullptr, false);
+    EXPECT_NE(error.value("Error", "").find("compressed request bodies are not accepted"),
+              std::string::npos)
+        << r->body;
+  }
+  // The next request (on a new connection) is served as usual.
+  const std::string args = R"({"Pod": )" + PodJson("p", 1) + R"(, "NodeNames": ["h1"]})";
+  httplib::Result ok = client_->Post("/v1/extender/filter", args, "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
 TEST_F(ServerTest, ReadyzIsUnavailableUntilReady) {
   EXPECT_EQ(client_->Get("/healthz")->status, 200);
   EXPECT_EQ(client_->Get("/readyz")->status, 503);
