@@ -379,6 +379,21 @@ TEST(CodecExtenderArgsTest, Errors) {
   }
 }
 
+// Issue 14: simdjson's on-demand parse skipped the node fields it was not asked for without
+// validating them, and the item was echoed to kube-scheduler as it came: an unparseable answer.
+TEST(CodecExtenderArgsTest, NodeItemsThatAreNotValidJsonAreRefused) {
+  const std::string pod = kMinimalPod;
+  for (const char* bad : {R"json("x": tru)json", R"json("x": [1,)json", R"json("x": 01)json",
+                          R"json("x": "\q")json"}) {
+    SCOPED_TRACE(bad);
+    const std::string body = R"json({"Pod": )json" + pod +
+                             R"json(, "Nodes": {"items": [{"metadata": {"name": "a"}}, )json" +
+                             R"json({"metadata": {"name": "b"}, )json" + bad + "}]}}";
+    ExpectError(DecodeExtenderArgs(absl::string_view(body)).status(),
+                absl::StatusCode::kInvalidArgument, "Nodes.items[1]: not valid JSON");
+  }
+}
+
 TEST(CodecExtenderArgsTest, RawBodyThatIsNotJson) {
   const std::string pod = kMinimalPod;
   const struct {
