@@ -56,8 +56,8 @@ Cluster state (one of):
 Serving:
   --port N             listen port (default 8888)
   --bind-address A     listen address (default 0.0.0.0)
-  --config FILE        YAML config: policy, weights, urlPrefix, maxBodyBytes, podCacheSize,
-                       memoShapes, threads, networkLevels, gangReservationSeconds (see
+  --config FILE        YAML config: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames,
+                       podCacheSize, memoShapes, threads, networkLevels, gangReservationSeconds (see
                        deploy/base/ and README.md)
   --tls-cert FILE      serve HTTPS with this certificate (PEM) ...
   --tls-key FILE       ... and this private key (PEM)
@@ -179,6 +179,7 @@ ServerOptions ServerOptionsFrom(const Flags& flags, const ExtenderConfig& config
   options.port = flags.port;
   options.url_prefix = config.url_prefix;
   options.max_body_bytes = config.max_body_bytes;
+  options.max_node_names = config.max_node_names;
   options.threads = config.threads;
   options.tls_cert = flags.tls_cert;
   options.tls_key = flags.tls_key;

@@ -116,6 +116,8 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
   } else if (key == "maxBodyBytes") {
     ACCELSCHED_ASSIGN_OR_RETURN(config->max_body_bytes,
                                 Integer(v, file, key, 1024, int64_t{1} << 31));
+  } else if (key == "maxNodeNames") {
+    ACCELSCHED_ASSIGN_OR_RETURN(config->max_node_names, Integer(v, file, key, 1, 10000000));
   } else if (key == "podCacheSize") {
     ACCELSCHED_ASSIGN_OR_RETURN(config->pod_cache_size, Integer(v, file, key, 1, 10000000));
   } else if (key == "memoShapes") {
@@ -131,7 +133,7 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
     config->threads = static_cast<int>(t);
   } else {
     return Bad(file, key,
-               "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, podCacheSize, "
+               "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames, podCacheSize, "
                "memoShapes, threads, networkLevels, gangReservationSeconds)");
   }
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 //     mig: 2
 //   urlPrefix: /v1/extender   # where the verbs are served
 //   maxBodyBytes: 16777216    # larger request bodies get 413
+//   maxNodeNames: 100000      # more nodes in one request get 400
 //   podCacheSize: 10000       # pods remembered between filter and bind
 //   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
@@ -58,6 +59,9 @@ inline constexpr int kDefaultPort = 8888;
 inline constexpr char kDefaultUrlPrefix[] = "/v1/extender";
 inline constexpr int64_t kDefaultMaxBodyBytes = 16 << 20;
 inline constexpr int64_t kDefaultPodCacheSize = 10000;
+// Nodes per filter/prioritize request: far above the largest real cluster (Kubernetes supports
+// 5,000 nodes), far below what a 16 MiB body of one-letter names holds (4 million).
+inline constexpr int64_t kDefaultMaxNodeNames = 100000;
 inline constexpr int kDefaultMemoShapes = 16;
 inline constexpr int kDefaultThreads = 8;
 inline constexpr double kDefaultGangReservationSeconds = 300;
@@ -67,6 +71,7 @@ struct ExtenderConfig {
   std::string url_prefix = kDefaultUrlPrefix;
   int64_t max_body_bytes = kDefaultMaxBodyBytes;
   int64_t pod_cache_size = kDefaultPodCacheSize;
+  int64_t max_node_names = kDefaultMaxNodeNames;
   int memo_shapes = kDefaultMemoShapes;
   int threads = kDefaultThreads;
   std::vector<NetworkLevel> network_levels = DefaultNetworkLevels();

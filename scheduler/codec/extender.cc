@@ -110,8 +110,41 @@ absl::StatusOr<std::string> RawNodeName(std::string_view raw, const std::string&
   return absl::InvalidArgumentError(path + ".metadata.name: required");
 }
 
-// The names of a NodeNames array (`raw`: its JSON text, already validated as JSON and UTF-8).
-absl::StatusOr<NodeNames> ParseNodeNames(std::string_view raw) {
+absl::Status TooManyNames(const char* field, int64_t max) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": more than ", max, " nodes in one request (maxNodeNames)"));
+}
+
+// InvalidArgument unless the arrays and objects of JSON text `raw` nest at most `max_depth`
+// deep; `what` names it. Strings are skipped (their brackets do not count).
+absl::Status CheckNesting(std::string_view raw, int max_depth, const char* what) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": nested more than ", max_depth, " levels deep"));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The names of a NodeNames array (`raw`: its JSON text, already validated as JSON and UTF-8);
+// InvalidArgument past `max` names (without building the rest).
+absl::StatusOr<NodeNames> ParseNodeNames(std::string_view raw, int64_t max) {
   thread_local simdjson::ondemand::parser parser;
   simdjson::padded_string padded(raw.data(), raw.size());
   simdjson::ondemand::document doc;
@@ -119,7 +152,7 @@ absl::StatusOr<NodeNames> ParseNodeNames(std::string_view raw) {
   simdjson::ondemand::array array;
   if (auto e = doc.get_array().get(array); e) return BadJson(e);
   std::vector<std::string> names;
-  names.reserve(raw.size() / 8);
+  names.reserve(std::min(raw.size() / 8, static_cast<size_t>(max)));
   size_t i = 0;
   for (auto element : array) {
     simdjson::ondemand::value n;
@@ -128,6 +161,7 @@ absl::StatusOr<NodeNames> ParseNodeNames(std::string_view raw) {
     if (n.get_string().get(name)) {
       return WrongTypeOf(absl::StrCat("NodeNames[", i, "]"), "a string", n);
     }
+    if (static_cast<int64_t>(i) >= max) return TooManyNames("NodeNames", max);
     names.emplace_back(name);
     ++i;
   }
@@ -138,19 +172,20 @@ absl::StatusOr<NodeNames> ParseNodeNames(std::string_view raw) {
 // (every node) cycle after cycle, and prioritize the same survivors while nothing changes.
 class NodeNamesCache {
  public:
-  absl::StatusOr<NodeNames> Get(std::string_view raw) {
+  absl::StatusOr<NodeNames> Get(std::string_view raw, int64_t max) {
     {
       absl::MutexLock lock(&mu_);
       for (size_t k = 0; k < recent_.size(); ++k) {
         if (recent_[k].first == raw) {
           NodeNames hit = recent_[k].second;
+          if (static_cast<int64_t>(hit.size()) > max) return TooManyNames("NodeNames", max);
           std::rotate(recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(k),
                       recent_.begin() + static_cast<std::ptrdiff_t>(k) + 1);
           return hit;
         }
       }
     }
-    ACCELSCHED_ASSIGN_OR_RETURN(NodeNames names, ParseNodeNames(raw));
+    ACCELSCHED_ASSIGN_OR_RETURN(NodeNames names, ParseNodeNames(raw, max));
     absl::MutexLock lock(&mu_);
     recent_.insert(recent_.begin(), {std::string(raw), names});
     if (recent_.size() > kKept) recent_.pop_back();
@@ -163,9 +198,9 @@ class NodeNamesCache {
   std::vector<std::pair<std::string, NodeNames>> recent_ ABSL_GUARDED_BY(mu_);  // MRU first.
 };
 
-absl::StatusOr<NodeNames> NodeNamesOf(std::string_view raw) {
+absl::StatusOr<NodeNames> NodeNamesOf(std::string_view raw, int64_t max) {
   static NodeNamesCache* const cache = new NodeNamesCache();
-  return cache->Get(raw);
+  return cache->Get(raw, max);
 }
 
 // Writes into a string sized up front: the answers are built from pieces whose sizes are known,
@@ -225,9 +260,52 @@ void PutReasons(Writer& w, absl::string_view key, const ExtenderArgs& args,
   w.Put('}');
 }
 
+// The Nodes field (a v1.NodeList) into out.node_items and out.node_names.
+absl::Status DecodeNodeList(simdjson::ondemand::value& v, const DecodeLimits& limits,
+                            ExtenderArgs& out) {
+  simdjson::ondemand::object nodes;
+  if (v.get_object().get(nodes)) return WrongTypeOf("Nodes", "an object (a v1.NodeList)", v);
+  out.full_nodes = true;
+  for (auto nf : nodes) {
+    std::string_view nkey;
+    if (auto e = nf.unescaped_key().get(nkey); e) return BadJson(e);
+    if (!KeyIs(nkey, "items")) continue;
+    simdjson::ondemand::value items_value;
+    if (auto e = nf.value().get(items_value); e) return BadJson(e);
+    bool items_null = false;
+    if (auto e = items_value.is_null().get(items_null); e) return BadJson(e);
+    if (items_null) continue;
+    simdjson::ondemand::array items;
+    if (items_value.get_array().get(items)) {
+      return WrongTypeOf("Nodes.items", "an array", items_value);
+    }
+    size_t i = 0;
+    std::vector<std::string> item_names;
+    for (auto element : items) {
+      if (static_cast<int64_t>(i) >= limits.max_node_names) {
+        return TooManyNames("Nodes.items", limits.max_node_names);
+      }
+      const std::string path = absl::StrCat("Nodes.items[", i, "]");
+      simdjson::ondemand::value item;
+      if (auto e = element.get(item); e) return BadJson(e);
+      simdjson::ondemand::object obj;
+      if (item.get_object().get(obj)) return WrongTypeOf(path, "an object", item);
+      std::string_view raw;
+      if (auto e = obj.raw_json().get(raw); e) return BadJson(e);
+      ACCELSCHED_ASSIGN_OR_RETURN(std::string name, RawNodeName(raw, path));
+      item_names.push_back(std::move(name));
+      out.node_items.emplace_back(raw);
+      ++i;
+    }
+    out.node_names = NodeNames(std::move(item_names));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body) {
+absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body,
+                                                const DecodeLimits& limits) {
   thread_local simdjson::ondemand::parser parser;
   simdjson::padded_string padded(body.data(), body.size());
   simdjson::ondemand::document doc;
@@ -254,6 +332,7 @@ absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body) {
       if (v.get_object().get(pod)) return WrongTypeOf("Pod", "an object", v);
       std::string_view raw;
       if (auto e = pod.raw_json().get(raw); e) return BadJson(e);
+      ACCELSCHED_RETURN_IF_ERROR(CheckNesting(raw, limits.max_pod_depth, "Pod"));
       const Json parsed = Json::parse(raw, nullptr, /*allow_exceptions=*/false);
       if (parsed.is_discarded()) return absl::InvalidArgumentError("Pod: not valid JSON");
       ACCELSCHED_ASSIGN_OR_RETURN(out.pod, DecodePod(parsed, "Pod"));
@@ -263,43 +342,11 @@ absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body) {
       if (v.get_array().get(names)) return WrongTypeOf("NodeNames", "an array of strings", v);
       std::string_view raw;
       if (auto e = names.raw_json().get(raw); e) return BadJson(e);
-      ACCELSCHED_ASSIGN_OR_RETURN(out.node_names, NodeNamesOf(raw));
+      ACCELSCHED_ASSIGN_OR_RETURN(out.node_names, NodeNamesOf(raw, limits.max_node_names));
       have_names = true;
     } else if (KeyIs(key, "Nodes")) {
-      simdjson::ondemand::object nodes;
-      if (v.get_object().get(nodes)) return WrongTypeOf("Nodes", "an object (a v1.NodeList)", v);
-      out.full_nodes = true;
+      ACCELSCHED_RETURN_IF_ERROR(DecodeNodeList(v, limits, out));
       have_nodes = true;
-      for (auto nf : nodes) {
-        std::string_view nkey;
-        if (auto e = nf.unescaped_key().get(nkey); e) return BadJson(e);
-        if (!KeyIs(nkey, "items")) continue;
-        simdjson::ondemand::value items_value;
-        if (auto e = nf.value().get(items_value); e) return BadJson(e);
-        bool items_null = false;
-        if (auto e = items_value.is_null().get(items_null); e) return BadJson(e);
-        if (items_null) continue;
-        simdjson::ondemand::array items;
-        if (items_value.get_array().get(items)) {
-          return WrongTypeOf("Nodes.items", "an array", items_value);
-        }
-        size_t i = 0;
-        std::vector<std::string> item_names;
-        for (auto element : items) {
-          const std::string path = absl::StrCat("Nodes.items[", i, "]");
-          simdjson::ondemand::value item;
-          if (auto e = element.get(item); e) return BadJson(e);
-          simdjson::ondemand::object obj;
-          if (item.get_object().get(obj)) return WrongTypeOf(path, "an object", item);
-          std::string_view raw;
-          if (auto e = obj.raw_json().get(raw); e) return BadJson(e);
-          ACCELSCHED_ASSIGN_OR_RETURN(std::string name, RawNodeName(raw, path));
-          item_names.push_back(std::move(name));
-          out.node_items.emplace_back(raw);
-          ++i;
-        }
-        out.node_names = NodeNames(std::move(item_names));
-      }
     }
   }
   if (!have_pod) return absl::InvalidArgumentError("Pod: required");

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+#include "scheduler/codec/config.h"
 #include "scheduler/codec/k8s.h"
 
 namespace accelsched::scheduler::codec {
@@ -84,7 +85,17 @@ struct ExtenderArgs {
 // would otherwise cost thousands of allocations per request); the Pod, which is small and needs
 // the full decoder, is parsed with nlohmann. Neither Nodes nor NodeNames (both absent or null)
 // is an empty candidate list; both present is an error.
-absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body);
+//
+// `limits` bound what one request may make the service do; beyond them it is refused
+// (InvalidArgument naming the field) before that work.
+struct DecodeLimits {
+  int64_t max_node_names = kDefaultMaxNodeNames;  // NodeNames entries or Nodes.items.
+  // Nesting of the Pod object (arrays and objects). Real pods stay below 20; 5 million nested
+  // arrays in an unused field once took 0.5 GB and seconds to decode.
+  int max_pod_depth = 100;
+};
+absl::StatusOr<ExtenderArgs> DecodeExtenderArgs(absl::string_view body,
+                                                const DecodeLimits& limits = {});
 
 struct FilterResult {
   std::vector<int> survivors;  // Indices into ExtenderArgs::node_names.

@@ -38,6 +38,7 @@ struct ServerOptions {
   int port = kDefaultPort;  // 0: an ephemeral port (tests).
   std::string url_prefix = kDefaultUrlPrefix;
   int64_t max_body_bytes = kDefaultMaxBodyBytes;
+  int64_t max_node_names = kDefaultMaxNodeNames;  // Per filter/prioritize request.
   int threads = kDefaultThreads;
   // TLS: serve HTTPS when both are set; with client_ca, require client certificates signed by it.
   std::string tls_cert;

@@ -69,6 +69,7 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
       {"weights: {topology: 2000}", "weights.topology: 2000 is outside 0..1000"},
       {"weights: {speed: 1}", "weights.speed: unknown weight"},
       {"urlPrefix: ext", "urlPrefix: must start with '/'"},
+      {"maxNodeNames: 0", "maxNodeNames: 0 is outside 1.."},
       {"urlPrefix: '/(a|b'", "urlPrefix: must be a plain path (letters, digits and / - _ . ~), "
                               "got '/(a|b'"},
       {"urlPrefix: /x.*", "urlPrefix: must be a plain path"},
