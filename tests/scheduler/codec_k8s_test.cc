@@ -395,9 +395,9 @@ TEST(CodecDecodePodTest, SumsThatWouldOverflowAreRefusedNamingTheField) {
 // Issue 14: the pod cache held whatever a pod carried; Kubernetes allows 256 KiB of annotations.
 TEST(CodecDecodePodTest, AnnotationsAboveKubernetesLimitAreRefused) {
   const std::string spec = R"json("containers": [])json";
-  const std::string fits = R"json({"a": ")json" + std::string(256 * 1024 - 1, 'x') + "\"}";
+  const std::string fits = R"json({"a": ")json" + std::string(size_t{256} * 1024 - 1, 'x') + "\"}";
   EXPECT_TRUE(DecodePod(PodWith(spec, fits), "Pod").ok());
-  const std::string over = R"json({"a": ")json" + std::string(256 * 1024, 'x') + "\"}";
+  const std::string over = R"json({"a": ")json" + std::string(size_t{256} * 1024, 'x') + "\"}";
   ExpectError(DecodePod(PodWith(spec, over), "Pod").status(), absl::StatusCode::kInvalidArgument,
               "Pod.metadata.annotations: 262145 bytes; Kubernetes allows 262144");
 }
