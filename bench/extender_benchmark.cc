@@ -102,8 +102,9 @@ void BM_ExtenderFilterPrioritize5000Names(benchmark::State& state) {
 // ledger.
 void BM_ExtenderFilterPrioritize5000NamesWithTenancy(benchmark::State& state) {
   static std::unique_ptr<Fixture> f = MakeCluster(5000);
-  f->cluster.extender->SetIsolation(
-      "load", state.range(0) == 1 ? plugins::Isolation::kExclusiveNode : plugins::Isolation::kExclusiveGpu);
+  f->cluster.extender->SetIsolation("load", state.range(0) == 1
+                                                ? plugins::Isolation::kExclusiveNode
+                                                : plugins::Isolation::kExclusiveGpu);
   state.SetLabel(state.range(0) == 1 ? "exclusive-node: survivors checked"
                                      : "exclusive-gpu: fast path");
   RunCycles(state, *f);

@@ -578,12 +578,12 @@ absl::StatusOr<Topology> TopologyFromSmiMatrix(const SmiMatrix& m, std::string n
 
 absl::StatusOr<Topology> ParseNvidiaSmiTopo(absl::string_view text, std::string name,
                                             std::string gpu_product) {
-  for (const auto& [what, value] : {std::pair<const char*, const std::string*>{"name", &name},
-                                    {"GPU product", &gpu_product}}) {
+  for (const auto& [what, value] :
+       {std::pair<const char*, const std::string*>{"name", &name}, {"GPU product", &gpu_product}}) {
     if (std::optional<size_t> at = FirstInvalidUtf8(*value); at.has_value()) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: not UTF-8 text (byte 0x%02X at offset %d)", what,
-          static_cast<unsigned char>((*value)[*at]), *at));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: not UTF-8 text (byte 0x%02X at offset %d)", what,
+                          static_cast<unsigned char>((*value)[*at]), *at));
     }
   }
   ACCELSCHED_ASSIGN_OR_RETURN(SmiMatrix m, ParseSmiMatrix(text));

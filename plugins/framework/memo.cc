@@ -14,7 +14,7 @@ struct SolverMemo::Entry {
   uint64_t last_used = 0;  // Guarded by SolverMemo::mu_.
 
   absl::Mutex mu;
-  uint64_t layout ABSL_GUARDED_BY(mu) = 0;  // 0: not prepared yet.
+  uint64_t layout ABSL_GUARDED_BY(mu) = 0;   // 0: not prepared yet.
   uint64_t tenants ABSL_GUARDED_BY(mu) = 0;  // TenantTable::version it was prepared for.
   std::shared_ptr<const CycleState> state ABSL_GUARDED_BY(mu);
   // Per node index; a version of 0 (never handed out) means "not known".
@@ -91,9 +91,9 @@ std::shared_ptr<SolverMemo::Entry> SolverMemo::EntryFor(const PodRequest& pod) {
   return e;
 }
 
-absl::StatusOr<SolverMemo::FilterOutcome> SolverMemo::Filter(const PodRequest& pod,
-                                                        const ClusterSnapshot& snapshot,
-                                                        absl::Span<const NodeIndex> candidates) {
+absl::StatusOr<SolverMemo::FilterOutcome> SolverMemo::Filter(
+    const PodRequest& pod, const ClusterSnapshot& snapshot,
+    absl::Span<const NodeIndex> candidates) {
   FilterOutcome out;
   if (max_shapes_ == 0) {
     ACCELSCHED_ASSIGN_OR_RETURN(CycleState state,

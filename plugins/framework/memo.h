@@ -58,7 +58,7 @@ class SolverMemo {
   };
   // Solver::PreFilter (explain on, no Rng) and Solver::Filter over `candidates`.
   absl::StatusOr<FilterOutcome> Filter(const PodRequest& pod, const ClusterSnapshot& snapshot,
-                                  absl::Span<const NodeIndex> candidates);
+                                       absl::Span<const NodeIndex> candidates);
 
   // Solver::Score over `feasible` (nodes that passed Filter on this snapshot), using the state
   // from `filtered` (a Filter call for the same pod on the same snapshot).
@@ -85,8 +85,8 @@ class SolverMemo {
   const Solver* solver_;
   const int max_shapes_;
   const bool filters_memoisable_;  // Solver::FiltersMemoisable().
-  std::vector<size_t> alone_;     // Indices into solver_->scorers_ memoised per node.
-  std::vector<int> alone_index_;  // Per scorer: its slot among alone_, or -1.
+  std::vector<size_t> alone_;      // Indices into solver_->scorers_ memoised per node.
+  std::vector<int> alone_index_;   // Per scorer: its slot among alone_, or -1.
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t tick_ ABSL_GUARDED_BY(mu_) = 0;

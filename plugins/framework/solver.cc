@@ -160,8 +160,7 @@ absl::StatusOr<Placement> Solver::Place(const PodRequest& pod, const ClusterSnap
     candidates = all;
   }
   ACCELSCHED_ASSIGN_OR_RETURN(CycleState state, PreFilter(pod, snapshot, explain, rng));
-  ACCELSCHED_ASSIGN_OR_RETURN(CandidateVerdicts filtered,
-                              Filter(state, pod, snapshot, candidates));
+  ACCELSCHED_ASSIGN_OR_RETURN(CandidateVerdicts filtered, Filter(state, pod, snapshot, candidates));
   Placement placement;
   placement.feasible_nodes = static_cast<int>(filtered.feasible.size());
   if (filtered.feasible.empty()) {

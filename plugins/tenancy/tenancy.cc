@@ -41,8 +41,8 @@ bool MayShare(Isolation mine, Isolation theirs, const PodRequest& pod) {
 enum class Objection { kMineExclusiveNode, kTheirsExclusiveNode, kMineStrict, kTheirsStrict };
 
 struct NodeCheck {
-  bool excluded = false;  // The pod may not go onto the node at all.
-  GpuMask blocked = 0;    // GPUs the pod may not share.
+  bool excluded = false;                         // The pod may not go onto the node at all.
+  GpuMask blocked = 0;                           // GPUs the pod may not share.
   Objection objection = Objection::kMineStrict;  // Why, if excluded or blocked.
   TenantId other = kNoTenant;                    // The tenant the objection names.
 };
@@ -62,8 +62,8 @@ NodeCheck CheckNode(const TenancyState& d, const PodRequest& pod, const NodeInfo
     const GpuMask partly = u.PartlyUsedGpus();
     if (MayShare(d.isolation, theirs, pod) || (partly & ~c.blocked) == 0) continue;
     if (c.blocked == 0) {
-      const bool strict_is_mine = d.isolation != Isolation::kShared &&
-                                  !(pod.WantsMig() && d.isolation == Isolation::kMig);
+      const bool strict_is_mine =
+          d.isolation != Isolation::kShared && !(pod.WantsMig() && d.isolation == Isolation::kMig);
       c.objection = strict_is_mine ? Objection::kMineStrict : Objection::kTheirsStrict;
       c.other = u.tenant;
     }
@@ -75,8 +75,8 @@ NodeCheck CheckNode(const TenancyState& d, const PodRequest& pod, const NodeInfo
 std::string_view ReasonOf(const CycleState& state, const TenancyState& d, const NodeCheck& c) {
   if (!state.explain) return {};
   const std::string& other = d.table->names[static_cast<size_t>(std::max(c.other, 0))];
-  const int key = CycleState::kFitReasonKeys + 4 * std::max(c.other, 0) +
-                  static_cast<int>(c.objection);
+  const int key =
+      CycleState::kFitReasonKeys + 4 * std::max(c.other, 0) + static_cast<int>(c.objection);
   return state.Reason(key, [&]() -> std::string {
     switch (c.objection) {
       case Objection::kMineExclusiveNode:

@@ -222,8 +222,8 @@ constexpr auto kDrainBound = std::chrono::seconds(5);
 // Waits for SIGINT or SIGTERM (SIGHUP is logged and ignored: there is nothing to reload), then
 // stops: not ready, no new connections, the sync stopped. If the server has not finished its
 // open connections within kDrainBound, exits 0 regardless (a slow client must not hold a stop).
-void AwaitStopSignal(const sigset_t& signals, App& app, Server& server,
-                     std::atomic<bool>& stopping, std::atomic<bool>& served) {
+void AwaitStopSignal(const sigset_t& signals, App& app, Server& server, std::atomic<bool>& stopping,
+                     std::atomic<bool>& served) {
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
     spdlog::info("signal {} (SIGHUP) ignored: accelsched-extender has nothing to reload", sig);

@@ -53,11 +53,11 @@ absl::StatusOr<std::string> ParseUrlPrefix(const Json& v, absl::string_view file
   if (p.empty() || p[0] != '/') return Bad(file, "urlPrefix", "must start with '/'");
   // A plain path: the routes are built from it, and "/(a|b" once aborted the start-up.
   for (char c : p) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '-' &&
-        c != '_' && c != '.' && c != '~') {
-      return Bad(file, "urlPrefix",
-                 absl::StrCat("must be a plain path (letters, digits and / - _ . ~), got '", p,
-                              "'"));
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '-' && c != '_' &&
+        c != '.' && c != '~') {
+      return Bad(
+          file, "urlPrefix",
+          absl::StrCat("must be a plain path (letters, digits and / - _ . ~), got '", p, "'"));
     }
   }
   return p == "/" ? "" : p;
@@ -132,9 +132,10 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
     ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 256));
     config->threads = static_cast<int>(t);
   } else {
-    return Bad(file, key,
-               "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames, podCacheSize, "
-               "memoShapes, threads, networkLevels, gangReservationSeconds)");
+    return Bad(
+        file, key,
+        "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames, podCacheSize, "
+        "memoShapes, threads, networkLevels, gangReservationSeconds)");
   }
   return absl::OkStatus();
 }

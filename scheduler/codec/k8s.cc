@@ -80,8 +80,8 @@ absl::Status AddAmounts(const Amounts& a, const std::string& path, Amounts& tota
   for (const auto& [k, v] : a) {
     int64_t sum = 0;
     if (__builtin_add_overflow(total[k], v, &sum) || sum > kMaxAmount) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ".", k, ": the pod's total is out of range (above 2^62 thousandths)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ".", k, ": the pod's total is out of range (above 2^62 thousandths)"));
     }
     total[k] = sum;
   }
@@ -344,9 +344,8 @@ absl::Status DecodePodMetadata(const Json& pod, const std::string& path, PodObje
   size_t bytes = 0;
   for (const auto& [k, v] : out->annotations) bytes += k.size() + v.size();
   if (bytes > kMaxAnnotationBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(mpath, ".annotations: ", bytes,
-                                                   " bytes; Kubernetes allows ",
-                                                   kMaxAnnotationBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        mpath, ".annotations: ", bytes, " bytes; Kubernetes allows ", kMaxAnnotationBytes));
   }
   return absl::OkStatus();
 }
@@ -712,11 +711,11 @@ absl::Status CheckPodIsNew(const PodObject& pod, const std::string& path,
     const bool same_uid = !pod.uid.empty() && pod.uid == other.uid;
     if (same_uid || pod.Key() == other.Key()) {
       return absl::InvalidArgumentError(
-          same_uid ? absl::StrCat(path, ": pod ", pod.Key(), " has uid \"", pod.uid,
-                                  "\", as has the pod at ", objects.pod_paths[k], " (",
-                                  other.Key(), ")")
-                   : absl::StrCat(path, ": pod ", pod.Key(), " appears twice (also at ",
-                                  objects.pod_paths[k], ")"));
+          same_uid
+              ? absl::StrCat(path, ": pod ", pod.Key(), " has uid \"", pod.uid,
+                             "\", as has the pod at ", objects.pod_paths[k], " (", other.Key(), ")")
+              : absl::StrCat(path, ": pod ", pod.Key(), " appears twice (also at ",
+                             objects.pod_paths[k], ")"));
     }
   }
   return absl::OkStatus();

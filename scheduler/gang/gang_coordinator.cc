@@ -263,7 +263,6 @@ GangCoordinator::Admission GangCoordinator::Reserved(const std::string& gang,
                    plan.slots.empty() ? "" : snapshot.node(plan.slots.front().node).name, ""};
 }
 
-
 std::optional<std::string> GangCoordinator::SlotNode(const codec::PodObject& pod) {
   if (!pod.gang.has_value()) return std::nullopt;
   std::optional<GangBook::Claim> claim = book_.ClaimOf(pod.gang->name, pod.uid);

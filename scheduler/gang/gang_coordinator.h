@@ -179,7 +179,6 @@ class GangCoordinator {
   const plugins::NetworkDomains& DomainsFor(const plugins::ClusterSnapshot& snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
 
-
   const plugins::Solver* solver_;
   Ledger* ledger_;
   GangOptions options_;

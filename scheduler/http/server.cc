@@ -124,8 +124,8 @@ httplib::Server::Handler Handlers::Verb(std::string name, VerbHandler handle) co
 // Filter and prioritize decode the raw body with codec::DecodeExtenderArgs (simdjson for the
 // envelope, which also validates JSON and UTF-8).
 void Handlers::Filter(const std::string& body, httplib::Response& res) const {
-  absl::StatusOr<codec::ExtenderArgs> args =
-      codec::DecodeExtenderArgs(absl::string_view(body), {.max_node_names = options_->max_node_names});
+  absl::StatusOr<codec::ExtenderArgs> args = codec::DecodeExtenderArgs(
+      absl::string_view(body), {.max_node_names = options_->max_node_names});
   if (!args.ok()) return ReplyError(res, args.status());
   absl::StatusOr<codec::FilterResult> r = extender_->Filter(*args);
   if (!r.ok()) return ReplyError(res, r.status());
@@ -135,8 +135,8 @@ void Handlers::Filter(const std::string& body, httplib::Response& res) const {
 }
 
 void Handlers::Prioritize(const std::string& body, httplib::Response& res) const {
-  absl::StatusOr<codec::ExtenderArgs> args =
-      codec::DecodeExtenderArgs(absl::string_view(body), {.max_node_names = options_->max_node_names});
+  absl::StatusOr<codec::ExtenderArgs> args = codec::DecodeExtenderArgs(
+      absl::string_view(body), {.max_node_names = options_->max_node_names});
   if (!args.ok()) return ReplyError(res, args.status());
   absl::StatusOr<std::vector<int64_t>> r = extender_->Prioritize(*args);
   if (!r.ok()) return ReplyError(res, r.status());

@@ -91,9 +91,9 @@ FileReader RealFileReader(int64_t max_bytes) {
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": not a regular file",
-          S_ISDIR(st.st_mode) ? " (a directory)" : " (a device, FIFO or socket)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": not a regular file",
+                       S_ISDIR(st.st_mode) ? " (a directory)" : " (a device, FIFO or socket)"));
     }
     if (st.st_size > max_bytes) {
       close(fd);
@@ -105,8 +105,8 @@ FileReader RealFileReader(int64_t max_bytes) {
     for (ssize_t n; (n = read(fd, buf, sizeof(buf))) != 0;) {
       if (n < 0 || static_cast<int64_t>(text.size()) + n > max_bytes) {
         close(fd);
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, n < 0 ? ": read failed" : ": grew past the limit while being read"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, n < 0 ? ": read failed" : ": grew past the limit while being read"));
       }
       text.append(buf, static_cast<size_t>(n));
     }

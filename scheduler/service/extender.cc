@@ -229,8 +229,8 @@ Ledger::Chooser Extender::BindChooser(const codec::PodObject& pod,
                                 solver_->FilterNode(state, request, live.node(node)));
     if (verdict.feasibility != plugins::Feasibility::kFeasible) {
       return absl::FailedPreconditionError(absl::StrCat("pod ", pod.Key(),
-                                                        " no longer fits on node ", node_name,
-                                                        ": ", std::string(verdict.reason)));
+                                                        " no longer fits on node ", node_name, ": ",
+                                                        std::string(verdict.reason)));
     }
     ACCELSCHED_ASSIGN_OR_RETURN(std::optional<Assignment> a,
                                 solver_->Reserve(state, request, live, node));

@@ -197,5 +197,4 @@ size_t Ledger::num_pods() const {
   return pods_.size();
 }
 
-
 }  // namespace accelsched::scheduler

@@ -6,9 +6,9 @@ namespace accelsched::scheduler {
 
 size_t PodCache::PodBytes(const codec::PodObject& pod) {
   size_t bytes = sizeof(codec::PodObject) + 64;  // The entry, its list node and index slot.
-  for (const std::string* s : {&pod.uid, &pod.name, &pod.namespace_name, &pod.node_name,
-                               &pod.scheduler_name, &pod.phase, &pod.mig_profile_name,
-                               &pod.request.name, &pod.request.tenant}) {
+  for (const std::string* s :
+       {&pod.uid, &pod.name, &pod.namespace_name, &pod.node_name, &pod.scheduler_name, &pod.phase,
+        &pod.mig_profile_name, &pod.request.name, &pod.request.tenant}) {
     bytes += s->size();
   }
   for (const auto* m : {&pod.labels, &pod.annotations}) {

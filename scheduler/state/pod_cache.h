@@ -36,7 +36,7 @@ class PodCache {
   const size_t capacity_;
   const size_t max_bytes_;
   absl::Mutex mu_;
-  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // Sum of PodBytes over lru_.
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;                 // Sum of PodBytes over lru_.
   std::list<codec::PodObject> lru_ ABSL_GUARDED_BY(mu_);  // Most recent first.
   absl::flat_hash_map<std::string, std::list<codec::PodObject>::iterator> by_uid_
       ABSL_GUARDED_BY(mu_);

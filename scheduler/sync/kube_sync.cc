@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "plugins/framework/tenants.h"
 #include "scheduler/codec/annotations.h"
 #include "scheduler/gang/gang_coordinator.h"
-#include "plugins/framework/tenants.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler::kube {

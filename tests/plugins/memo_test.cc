@@ -5,10 +5,10 @@
 
 #include <array>
 #include <memory>
-#include <utility>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -121,9 +121,8 @@ void ExpectSameAsSolver(const Solver& solver, SolverMemo& memo, const PodRequest
 
 // With `tenants`, pods belong to one of three namespaces whose isolation changes at random.
 constexpr std::array<const char*, 3> kTenants = {"a", "b", "c"};
-constexpr std::array<Isolation, 4> kIsolations = {Isolation::kShared, Isolation::kMig,
-                                                  Isolation::kExclusiveGpu,
-                                                  Isolation::kExclusiveNode};
+constexpr std::array<Isolation, 4> kIsolations = {
+    Isolation::kShared, Isolation::kMig, Isolation::kExclusiveGpu, Isolation::kExclusiveNode};
 
 PodRequest RandomPod(std::mt19937_64& rng, bool tenants) {
   PodRequest pod = RandomPod(rng);
@@ -282,8 +281,7 @@ TEST(SolverMemoTest, RejectsBadRequestsAndIndicesLikeTheSolver) {
   EXPECT_EQ(memo.Filter(Pod().Gpus(1), snapshot, out_of_range).status().code(),
             absl::StatusCode::kInvalidArgument);
   // Still serves the same shape afterwards.
-  absl::StatusOr<SolverMemo::FilterOutcome> ok =
-      memo.Filter(Pod().Gpus(1), snapshot, {0, 1, 2, 3});
+  absl::StatusOr<SolverMemo::FilterOutcome> ok = memo.Filter(Pod().Gpus(1), snapshot, {0, 1, 2, 3});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->verdicts.verdicts.size(), 4u);
 }

@@ -122,8 +122,8 @@ TEST(TenancyTest, RulesBothWays) {
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(IsolationName(c.mine)) + " pod vs " + IsolationName(c.theirs) +
                  " occupant, kinds " + std::to_string(c.pod) + "/" + std::to_string(c.occupant));
-    ClusterState state(BuildSnapshot(
-        {Node("n").Cpu(32000).Mem(256000).Gpus(4, "A100-80GB", 81920).Mig(0b1001)}));
+    ClusterState state(
+        BuildSnapshot({Node("n").Cpu(32000).Mem(256000).Gpus(4, "A100-80GB", 81920).Mig(0b1001)}));
     state.SetIsolation("me", c.mine);
     state.SetIsolation("them", c.theirs);
     Assignment occupant{.node = 0, .cpu_milli = 1000};
@@ -163,8 +163,7 @@ TEST(TenancyTest, ANodeFailsWhenThePodFitsOnlyOnBlockedGpusAndReasonsNameTheName
   ClusterState state(BuildSnapshot({Node("n").Cpu(32000).Mem(256000).Gpus(1, "T4", 15360)}));
   state.SetIsolation("secure", Isolation::kExclusiveGpu);
   state.SetIsolation("solo", Isolation::kExclusiveNode);
-  ASSERT_TRUE(
-      state.Apply({.node = 0, .gpus = 1, .gpu_milli = 500}, state.Tenant("secure")).ok());
+  ASSERT_TRUE(state.Apply({.node = 0, .gpus = 1, .gpu_milli = 500}, state.Tenant("secure")).ok());
   const Tenancy plugin;
   auto verdict = [&](const std::string& ns) {
     const PodRequest pod = Pod(ns + "/p").Tenant(ns).Share(250);

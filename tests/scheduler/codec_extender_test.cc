@@ -14,8 +14,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 
 #include "plugins/framework/pod_request.h"
@@ -400,7 +400,8 @@ TEST(CodecExtenderArgsTest, NodeItemsThatAreNotValidJsonAreRefused) {
 TEST(CodecExtenderArgsTest, LimitsOnNamesAndNestingAreEnforced) {
   const std::string pod = kMinimalPod;
   const DecodeLimits limits{.max_node_names = 3, .max_pod_depth = 8};
-  const std::string names4 = R"json({"Pod": )json" + pod + R"json(, "NodeNames": ["a","b","c","d"]})json";
+  const std::string names4 =
+      R"json({"Pod": )json" + pod + R"json(, "NodeNames": ["a","b","c","d"]})json";
   ExpectError(DecodeExtenderArgs(absl::string_view(names4), limits).status(),
               absl::StatusCode::kInvalidArgument,
               "NodeNames: more than 3 nodes in one request (maxNodeNames)");
@@ -408,14 +409,16 @@ TEST(CodecExtenderArgsTest, LimitsOnNamesAndNestingAreEnforced) {
   ASSERT_TRUE(DecodeExtenderArgs(absl::string_view(names4)).ok());
   ExpectError(DecodeExtenderArgs(absl::string_view(names4), limits).status(),
               absl::StatusCode::kInvalidArgument, "NodeNames: more than 3 nodes");
-  const std::string names3 = R"json({"Pod": )json" + pod + R"json(, "NodeNames": ["a","b","c"]})json";
+  const std::string names3 =
+      R"json({"Pod": )json" + pod + R"json(, "NodeNames": ["a","b","c"]})json";
   EXPECT_TRUE(DecodeExtenderArgs(absl::string_view(names3), limits).ok());
   std::string items;
   for (int i = 0; i < 4; ++i) {
-    items += absl::StrCat(i == 0 ? "" : ",", R"json({"metadata": {"name": "n)json", i, R"json("}})json");
+    items +=
+        absl::StrCat(i == 0 ? "" : ",", R"json({"metadata": {"name": "n)json", i, R"json("}})json");
   }
-  const std::string nodes4 = R"json({"Pod": )json" + pod + R"json(, "Nodes": {"items": [)json" +
-                             items + "]}}";
+  const std::string nodes4 =
+      R"json({"Pod": )json" + pod + R"json(, "Nodes": {"items": [)json" + items + "]}}";
   ExpectError(DecodeExtenderArgs(absl::string_view(nodes4), limits).status(),
               absl::StatusCode::kInvalidArgument, "Nodes.items: more than 3 nodes");
   // Nesting: 8 levels pass (the pod object itself is the first), 9 do not; brackets inside
@@ -424,7 +427,8 @@ TEST(CodecExtenderArgsTest, LimitsOnNamesAndNestingAreEnforced) {
     std::string deep = std::string(static_cast<size_t>(levels), '[') +
                        std::string(static_cast<size_t>(levels), ']');
     return R"json({"Pod": {"metadata": {"name": "p", "labels": {"x": "[[[[[[[[[["}},
-                  "spec": {"containers": []}, "extra": )json" + deep + R"json(}, "NodeNames": []})json";
+                  "spec": {"containers": []}, "extra": )json" +
+           deep + R"json(}, "NodeNames": []})json";
   };
   EXPECT_TRUE(DecodeExtenderArgs(absl::string_view(with_field(7)), limits).ok());
   ExpectError(DecodeExtenderArgs(absl::string_view(with_field(8)), limits).status(),

@@ -364,7 +364,8 @@ TEST(CodecDecodePodTest, GangMembershipFromLabelOrAnnotations) {
 TEST(CodecDecodePodTest, SumsThatWouldOverflowAreRefusedNamingTheField) {
   auto container = [](const std::string& name, const std::string& gpus) {
     return R"json({"name": ")json" + name +
-           R"json(", "resources": {"requests": {"nvidia.com/gpu": ")json" + gpus + R"json("}}})json";
+           R"json(", "resources": {"requests": {"nvidia.com/gpu": ")json" + gpus +
+           R"json("}}})json";
   };
   const std::string a = container("a", "3146514939656189205m");
   const std::string b = container("b", "3146514939656189205m");
@@ -378,7 +379,8 @@ TEST(CodecDecodePodTest, SumsThatWouldOverflowAreRefusedNamingTheField) {
       {R"json("containers": [)json" + a + "," + b + "," + third + "]",
        "Pod.spec.containers[1].resources.nvidia.com/gpu: the pod's total is out of range"},
       {R"json("containers": [{"name": "x", "resources": {"requests": {"cpu": "3000000000000000000m"}}}],
-          "initContainers": [)json" + sidecar + "]",
+          "initContainers": [)json" +
+           sidecar + "]",
        "Pod.spec.initContainers[0].resources.cpu: the pod's total is out of range"},
       {R"json("containers": [{"name": "x", "resources": {"requests": {"memory": "3Pi"}}}],
           "overhead": {"memory": "3Pi"})json",

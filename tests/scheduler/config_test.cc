@@ -70,8 +70,9 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
       {"weights: {speed: 1}", "weights.speed: unknown weight"},
       {"urlPrefix: ext", "urlPrefix: must start with '/'"},
       {"maxNodeNames: 0", "maxNodeNames: 0 is outside 1.."},
-      {"urlPrefix: '/(a|b'", "urlPrefix: must be a plain path (letters, digits and / - _ . ~), "
-                              "got '/(a|b'"},
+      {"urlPrefix: '/(a|b'",
+       "urlPrefix: must be a plain path (letters, digits and / - _ . ~), "
+       "got '/(a|b'"},
       {"urlPrefix: /x.*", "urlPrefix: must be a plain path"},
       {"maxBodyBytes: 10", "maxBodyBytes: 10 is outside 1024.."},
       {"memoShapes: -1", "memoShapes: -1 is outside 0..1024"},

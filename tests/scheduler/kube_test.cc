@@ -572,18 +572,20 @@ TEST(KubeSyncTest, NamespacesGiveTenancy) {
   Instance x(api.port());
   ASSERT_TRUE(x.StartAndRun().ok());
   EXPECT_EQ(x.extender->IsolationOf("secure"), plugins::Isolation::kExclusiveGpu);
-  EXPECT_EQ(x.extender->IsolationOf("odd"), plugins::Isolation::kShared);  // Invalid: logged, shared.
+  EXPECT_EQ(x.extender->IsolationOf("odd"),
+            plugins::Isolation::kShared);  // Invalid: logged, shared.
   // A label change arrives through the watch.
   api.PutNamespace(
       {{"apiVersion", "v1"},
        {"kind", "Namespace"},
        {"metadata",
         {{"name", "solo"}, {"labels", {{"accelsched.io/isolation", "exclusive-node"}}}}}});
-  ASSERT_TRUE(
-      Eventually([&] { return x.extender->IsolationOf("solo") == plugins::Isolation::kExclusiveNode; }));
+  ASSERT_TRUE(Eventually(
+      [&] { return x.extender->IsolationOf("solo") == plugins::Isolation::kExclusiveNode; }));
   api.PutNamespace(
       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "secure"}}}});
-  ASSERT_TRUE(Eventually([&] { return x.extender->IsolationOf("secure") == plugins::Isolation::kShared; }));
+  ASSERT_TRUE(
+      Eventually([&] { return x.extender->IsolationOf("secure") == plugins::Isolation::kShared; }));
 }
 
 }  // namespace
