@@ -120,6 +120,9 @@ std::optional<std::string> CheckWholeGpus(const NodeInfo& n, const Assignment& a
   return std::nullopt;
 }
 
+// True for a share or a MIG instance: it leaves room on its GPU for other pods (TenantUse).
+bool LeavesRoomOnItsGpu(const Assignment& a) { return a.gpu_milli > 0 || a.mig_profile_id >= 0; }
+
 // Why tenant `tenant`'s pod holding `a` cannot be applied to (or released from) node `n`.
 std::optional<std::string> CheckTenant(const TenantTable& table, const NodeInfo& n,
                                        const Assignment& a, TenantId tenant, bool release) {
@@ -128,8 +131,8 @@ std::optional<std::string> CheckTenant(const TenantTable& table, const NodeInfo&
   if (!release) return std::nullopt;
   for (const TenantUse& u : n.tenants) {
     if (u.tenant != tenant) continue;
-    const bool partial = a.gpu_milli > 0 || a.mig_profile_id >= 0;
-    if (partial && u.partial[static_cast<size_t>(std::countr_zero(a.gpus))] == 0) break;
+    if (LeavesRoomOnItsGpu(a) && u.partial[static_cast<size_t>(std::countr_zero(a.gpus))] == 0)
+      break;
     return std::nullopt;
   }
   return absl::StrCat("tenant ", table.names[static_cast<size_t>(tenant)],
@@ -144,7 +147,7 @@ void ChangeTenantUse(NodeInfo& n, const Assignment& a, TenantId tenant, int sign
     it = n.tenants.insert(it, TenantUse{.tenant = tenant});
   }
   it->pods += sign;
-  if (a.gpu_milli > 0 || a.mig_profile_id >= 0) {
+  if (LeavesRoomOnItsGpu(a)) {
     uint16_t& partial = it->partial[static_cast<size_t>(std::countr_zero(a.gpus))];
     partial = static_cast<uint16_t>(partial + sign);
   }
