@@ -131,8 +131,9 @@ std::optional<std::string> CheckTenant(const TenantTable& table, const NodeInfo&
   if (!release) return std::nullopt;
   for (const TenantUse& u : n.tenants) {
     if (u.tenant != tenant) continue;
-    if (LeavesRoomOnItsGpu(a) && u.partial[static_cast<size_t>(std::countr_zero(a.gpus))] == 0)
+    if (LeavesRoomOnItsGpu(a) && u.partial[static_cast<size_t>(std::countr_zero(a.gpus))] == 0) {
       break;
+    }
     return std::nullopt;
   }
   return absl::StrCat("tenant ", table.names[static_cast<size_t>(tenant)],
