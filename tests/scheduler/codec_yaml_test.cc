@@ -1,7 +1,5 @@
 // Tests of scheduler/codec/yaml.h: YAML 1.2 core-schema input, multi-document files as a v1
 // List, JSON taken as JSON, and errors that name the file and line.
-#include "scheduler/codec/yaml.h"
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +10,7 @@
 
 #include "scheduler/codec/json.h"
 #include "scheduler/codec/k8s.h"
+#include "scheduler/codec/yaml.h"
 #include "tests/scheduler/codec_test_util.h"
 
 namespace accelsched::scheduler::codec {
@@ -135,6 +134,63 @@ TEST(CodecYamlTest, ErrorsNameTheFileAndLine) {
   for (const auto& tc : cases) {
     SCOPED_TRACE(tc.name);
     ExpectError(ParseJsonOrYaml(tc.text, "pod.yaml").status(), absl::StatusCode::kInvalidArgument,
+                tc.fragment);
+  }
+}
+
+// Issue 14: yaml-cpp 0.7's LoadAll loops on a lone ',' (an empty document that never consumes
+// it) and grew to 14 GB; a cluster, config or kubeconfig file holding "," never loaded.
+TEST(CodecYamlTest, StrayTokenThatNeverEndsADocumentIsAnError) {
+  for (const std::string& text : {std::string(","), std::string("kind: Pod\n---\n,\n")}) {
+    SCOPED_TRACE(text);
+    ExpectError(ParseJsonOrYaml(text, "c.yaml").status(), absl::StatusCode::kInvalidArgument,
+                "c.yaml:");
+  }
+}
+
+// The classic alias bomb: nine levels of nine aliases each, 9^9 (387 M) strings when expanded.
+// It once reached 6 GB and aborted; now the expansion stops at a budget proportional to the
+// file's size.
+TEST(CodecYamlTest, AliasBombIsRefused) {
+  std::string text =
+      "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", "
+      "\"lol\", \"lol\"]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    const char prev = static_cast<char>(c - 1);
+    text += std::string(1, c) + ": &" + c + " [";
+    for (int k = 0; k < 9; ++k) text += std::string(k == 0 ? "" : ", ") + "*" + prev;
+    text += "]\n";
+  }
+  ASSERT_LT(text.size(), 600u);
+  ExpectError(ParseJsonOrYaml(text, "bomb.yaml").status(), absl::StatusCode::kInvalidArgument,
+              "values (aliases counted");
+}
+
+TEST(CodecYamlTest, AliasesWithinTheBudgetAreExpanded) {
+  absl::StatusOr<Json> j = ParseJsonOrYaml(
+      "base: &b {cpu: 2, tags: [x, \"8\"]}\nn1: *b\nn2: *b\nkey: &k name\n*k : 3\n", "a.yaml");
+  ASSERT_TRUE(j.ok()) << j.status();
+  const Json base = J(R"json({"cpu": 2, "tags": ["x", "8"]})json");
+  EXPECT_EQ(*j, (Json{{"base", base}, {"n1", base}, {"n2", base}, {"key", "name"}, {"name", 3}}))
+      << j->dump();
+}
+
+TEST(CodecYamlTest, MalformedStructuresAreErrors) {
+  const struct {
+    std::string name;
+    std::string text;
+    std::string fragment;
+  } cases[] = {
+      {"alias inside its own anchor", "&a [*a]\n", "alias to a node that contains it"},
+      {"undefined alias", "a: *nope\n", "m.yaml:1:"},
+      {"sequence as a key", "? [1, 2]\n: 3\n", "map keys must be scalars"},
+      {"map as a key", "? {a: 1}\n: 3\n", "map keys must be scalars"},
+      {"nested too deep", "x: " + std::string(70, '[') + std::string(70, ']') + "\n",
+       "nested deeper"},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    ExpectError(ParseJsonOrYaml(tc.text, "m.yaml").status(), absl::StatusCode::kInvalidArgument,
                 tc.fragment);
   }
 }
