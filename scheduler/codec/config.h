@@ -64,6 +64,7 @@ inline constexpr int64_t kDefaultPodCacheSize = 10000;
 inline constexpr int64_t kDefaultMaxNodeNames = 100000;
 inline constexpr int kDefaultMemoShapes = 16;
 inline constexpr int kDefaultThreads = 8;
+inline constexpr int kDefaultMaxConnections = 1024;
 inline constexpr double kDefaultGangReservationSeconds = 300;
 
 struct ExtenderConfig {

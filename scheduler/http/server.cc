@@ -1,21 +1,23 @@
 #include "scheduler/http/server.h"
 
 #include <malloc.h>
+#include <zlib.h>
 
 #include <chrono>
-#include <exception>
 #include <fstream>
+#include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "httplib.h"
 #include "spdlog/spdlog.h"
 
 #include "scheduler/codec/debug_state.h"
 #include "scheduler/codec/extender.h"
+#include "scheduler/http/event_server.h"
 #include "scheduler/http/http_status.h"
 
 namespace accelsched::scheduler {
@@ -23,16 +25,10 @@ namespace {
 
 // Verb answers go out uncompressed even when the client accepts gzip, as kube-scheduler's Go
 // client does by default: gzip of a 5,000-node filter answer (185 KB) costs about 0.7 ms, more
-// than the verb itself, to save bytes on the cluster network. httplib compresses only the exact
-// type "application/json"; the charset parameter (JSON is always UTF-8) keeps it out.
+// than the verb itself, to save bytes on the cluster network. The pages (/debug/state,
+// /metrics) are compressed when asked.
 constexpr char kVerbContentType[] = "application/json; charset=utf-8";
-
-// The socket send buffer of accepted connections. With the kernel's initial 16 KB, a 185 KB
-// filter answer (5,000 nodes) is written in many rounds, each waiting for the client to drain;
-// 1 MiB takes a whole answer at once.
-constexpr int kSendBufferBytes = 1 << 20;
-constexpr int kReadTimeoutSeconds = 30;
-constexpr size_t kKeepAliveMaxRequests = 100000;
+constexpr size_t kCompressFromBytes = 128;  // Below, gzip costs more bytes than it saves.
 
 Metrics::GangFigures GangFigures(const GangCoordinator::Stats& s) {
   Metrics::GangFigures f;
@@ -46,18 +42,70 @@ Metrics::GangFigures GangFigures(const GangCoordinator::Stats& s) {
   return f;
 }
 
-void ReplyJson(httplib::Response& res, int status, const std::string& body) {
-  res.status = status;
-  res.set_content(body, "application/json");
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
 }
 
-void ReplyVerb(httplib::Response& res, std::string body) {
-  res.body = std::move(body);
-  res.set_header("Content-Type", kVerbContentType);
+HttpResponse VerbAnswer(std::string body) {
+  HttpResponse r = Json(200, std::move(body));
+  r.content_type = kVerbContentType;
+  return r;
 }
 
-void ReplyError(httplib::Response& res, const absl::Status& s) {
-  ReplyJson(res, HttpStatusFor(s), codec::EncodeErrorResultText(s.message()));
+HttpResponse ErrorAnswer(int status, absl::string_view why) {
+  return Json(status, codec::EncodeErrorResultText(why));
+}
+
+HttpResponse ErrorAnswer(const absl::Status& s) {
+  return ErrorAnswer(HttpStatusFor(s), s.message());
+}
+
+HttpResponse Text(int status, std::string body, std::string content_type = "text/plain") {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
+
+// `body` in gzip format (zlib's fastest level: /debug/state of 10,000 nodes is tens of MB), or
+// nullopt if zlib fails.
+std::optional<std::string> Gzip(const std::string& body) {
+  z_stream z{};
+  constexpr int kGzipWindowBits = 15 + 16;  // 16: a gzip header, not zlib's.
+  constexpr int kMemLevel = 8;
+  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, kGzipWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    return std::nullopt;
+  }
+  std::string out(deflateBound(&z, body.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+  z.avail_in = static_cast<uInt>(body.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int r = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (r != Z_STREAM_END) return std::nullopt;
+  return out;
+}
+
+// Compresses a page's answer when the client accepts gzip (never a verb's: see kVerbContentType).
+void CompressIfAccepted(const HttpRequest& req, HttpResponse& res) {
+  const bool page =
+      res.content_type == "application/json" || absl::StartsWith(res.content_type, "text/plain");
+  if (!page || res.body.size() < kCompressFromBytes ||
+      !absl::StrContains(req.Header("accept-encoding"), "gzip") ||
+      res.body.size() > std::numeric_limits<uInt>::max() / 2) {
+    return;
+  }
+  if (std::optional<std::string> z = Gzip(res.body)) {
+    res.body = std::move(*z);
+    res.headers.emplace_back("Content-Encoding", "gzip");
+  }
 }
 
 bool Readable(const std::string& path) { return std::ifstream(path).good(); }
@@ -75,77 +123,128 @@ std::vector<codec::DebugPod> DebugPods(const std::vector<PlacedPod>& pods,
   return out;
 }
 
-// The handlers of every endpoint, one per verb or page. Each answers one request; they touch
-// only thread-safe objects.
+// The handlers of every endpoint, one per verb or page, and the routes to them. Each answers one
+// request; they touch only thread-safe objects.
 class Handlers {
  public:
   Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
-           const std::atomic<bool>* ready)
-      : extender_(extender), metrics_(metrics), options_(options), ready_(ready) {}
+           const std::atomic<bool>* ready, const EventServer* connections);
 
-  using VerbHandler = void (Handlers::*)(const std::string& body, httplib::Response& res) const;
-  // `handle` behind what every verb shares: readiness, timing, metrics, Server-Timing.
-  httplib::Server::Handler Verb(std::string name, VerbHandler handle) const;
-
-  void Filter(const std::string& body, httplib::Response& res) const;
-  void Prioritize(const std::string& body, httplib::Response& res) const;
-  void Bind(const std::string& body, httplib::Response& res) const;
-  void Preempt(const std::string& body, httplib::Response& res) const;
-  void Noop(const httplib::Request& req, httplib::Response& res) const;
-  void Readyz(httplib::Response& res) const;
-  void MetricsPage(httplib::Response& res) const;
-  void DebugState(httplib::Response& res) const;
+  // Every request but the probes, on a worker thread.
+  HttpResponse Route(const HttpRequest& req) const;
+  // The probes, answered on the connection thread so that busy workers cannot delay them.
+  std::optional<HttpResponse> Probe(const HttpRequest& req) const;
 
  private:
+  using VerbHandler = HttpResponse (Handlers::*)(const std::string& body) const;
+  using PageHandler = HttpResponse (Handlers::*)(const HttpRequest& req) const;
+  struct Endpoint {
+    std::string method;
+    std::string verb;  // Verbs: the metric's name.
+    VerbHandler verb_handler = nullptr;
+    PageHandler page_handler = nullptr;
+  };
+
+  // `handle` behind what every verb shares: readiness, timing, metrics, Server-Timing.
+  HttpResponse Verb(const std::string& name, VerbHandler handle, const HttpRequest& req) const;
+  HttpResponse Filter(const std::string& body) const;
+  HttpResponse Prioritize(const std::string& body) const;
+  HttpResponse Bind(const std::string& body) const;
+  HttpResponse Preempt(const std::string& body) const;
+  HttpResponse Noop(const HttpRequest& req) const;
+  HttpResponse MetricsPage(const HttpRequest& req) const;
+  HttpResponse DebugState(const HttpRequest& req) const;
+
   Extender* extender_;
   Metrics* metrics_;
   const ServerOptions* options_;
   const std::atomic<bool>* ready_;
+  const EventServer* connections_;
+  absl::flat_hash_map<std::string, Endpoint> endpoints_;  // By exact path.
 };
 
-httplib::Server::Handler Handlers::Verb(std::string name, VerbHandler handle) const {
-  return
-      [this, name = std::move(name), handle](const httplib::Request& req, httplib::Response& res) {
-        const auto start = std::chrono::steady_clock::now();
-        if (!*ready_) {
-          ReplyError(res, absl::UnavailableError("not ready: the cluster state is not synced yet"));
-        } else {
-          (this->*handle)(req.body, res);
-        }
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        metrics_->ObserveRequest(name, res.status, seconds);
-        // W3C Server-Timing: the server's own time (decode, verb, encode) in milliseconds, for
-        // load tools and for debugging slow cycles from the client side.
-        res.set_header("Server-Timing", absl::StrFormat("%s;dur=%.3f", name, seconds * 1e3));
-      };
+Handlers::Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
+                   const std::atomic<bool>* ready, const EventServer* connections)
+    : extender_(extender),
+      metrics_(metrics),
+      options_(options),
+      ready_(ready),
+      connections_(connections) {
+  // The URL prefix is a literal path (config validation keeps it one): matched exactly.
+  const std::string& prefix = options->url_prefix;
+  endpoints_[prefix + "/filter"] = {"POST", "filter", &Handlers::Filter, nullptr};
+  endpoints_[prefix + "/prioritize"] = {"POST", "prioritize", &Handlers::Prioritize, nullptr};
+  endpoints_[prefix + "/bind"] = {"POST", "bind", &Handlers::Bind, nullptr};
+  endpoints_[prefix + "/preempt"] = {"POST", "preempt", &Handlers::Preempt, nullptr};
+  endpoints_["/debug/noop"] = {"POST", "", nullptr, &Handlers::Noop};
+  endpoints_["/metrics"] = {"GET", "", nullptr, &Handlers::MetricsPage};
+  endpoints_["/debug/state"] = {"GET", "", nullptr, &Handlers::DebugState};
+}
+
+std::optional<HttpResponse> Handlers::Probe(const HttpRequest& req) const {
+  if (req.method != "GET") return std::nullopt;
+  if (req.path == "/healthz") return Text(200, "ok\n");
+  if (req.path != "/readyz") return std::nullopt;
+  if (*ready_) return Text(200, "ok\n");
+  return Text(503, "not ready: the cluster state is not synced yet\n");
+}
+
+HttpResponse Handlers::Route(const HttpRequest& req) const {
+  auto it = endpoints_.find(req.path);
+  if (it == endpoints_.end()) {
+    return ErrorAnswer(404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));
+  }
+  const Endpoint& e = it->second;
+  if (req.method != e.method) {
+    return ErrorAnswer(405, absl::StrCat(req.path, ": use ", e.method));
+  }
+  if (e.verb_handler != nullptr) return Verb(e.verb, e.verb_handler, req);
+  HttpResponse res = (this->*e.page_handler)(req);
+  CompressIfAccepted(req, res);
+  return res;
+}
+
+HttpResponse Handlers::Verb(const std::string& name, VerbHandler handle,
+                            const HttpRequest& req) const {
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse res =
+      *ready_
+          ? (this->*handle)(req.body)
+          : ErrorAnswer(absl::UnavailableError("not ready: the cluster state is not synced yet"));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_->ObserveRequest(name, res.status, seconds);
+  // W3C Server-Timing: the server's own time (decode, verb, encode) in milliseconds, for load
+  // tools and for debugging slow cycles from the client side.
+  res.headers.emplace_back("Server-Timing", absl::StrFormat("%s;dur=%.3f", name, seconds * 1e3));
+  return res;
 }
 
 // Filter and prioritize decode the raw body with codec::DecodeExtenderArgs (simdjson for the
 // envelope, which also validates JSON and UTF-8).
-void Handlers::Filter(const std::string& body, httplib::Response& res) const {
+HttpResponse Handlers::Filter(const std::string& body) const {
   absl::StatusOr<codec::ExtenderArgs> args = codec::DecodeExtenderArgs(
       absl::string_view(body), {.max_node_names = options_->max_node_names});
-  if (!args.ok()) return ReplyError(res, args.status());
+  if (!args.ok()) return ErrorAnswer(args.status());
   absl::StatusOr<codec::FilterResult> r = extender_->Filter(*args);
-  if (!r.ok()) return ReplyError(res, r.status());
+  if (!r.ok()) return ErrorAnswer(r.status());
   spdlog::debug("filter pod={} candidates={} feasible={}", args->pod.Key(), args->node_names.size(),
                 r->survivors.size());
-  ReplyVerb(res, codec::EncodeFilterResultText(*args, *r));
+  return VerbAnswer(codec::EncodeFilterResultText(*args, *r));
 }
 
-void Handlers::Prioritize(const std::string& body, httplib::Response& res) const {
+HttpResponse Handlers::Prioritize(const std::string& body) const {
   absl::StatusOr<codec::ExtenderArgs> args = codec::DecodeExtenderArgs(
       absl::string_view(body), {.max_node_names = options_->max_node_names});
-  if (!args.ok()) return ReplyError(res, args.status());
+  if (!args.ok()) return ErrorAnswer(args.status());
   absl::StatusOr<std::vector<int64_t>> r = extender_->Prioritize(*args);
-  if (!r.ok()) return ReplyError(res, r.status());
-  ReplyVerb(res, codec::EncodeHostPriorityListText(args->node_names, *r));
+  if (!r.ok()) return ErrorAnswer(r.status());
+  return VerbAnswer(codec::EncodeHostPriorityListText(args->node_names, *r));
 }
 
-void Handlers::Bind(const std::string& body, httplib::Response& res) const {
+HttpResponse Handlers::Bind(const std::string& body) const {
   absl::StatusOr<codec::BindingArgs> args = codec::DecodeBindingArgs(absl::string_view(body));
-  if (!args.ok()) return ReplyError(res, args.status());
+  if (!args.ok()) return ErrorAnswer(args.status());
   const absl::Status s = extender_->Bind(*args);
   const std::string pod = absl::StrCat(args->pod_namespace, "/", args->pod_name);
   if (s.ok()) {
@@ -157,177 +256,68 @@ void Handlers::Bind(const std::string& body, httplib::Response& res) const {
                  std::string(s.message()));
   }
   // kube-scheduler reads the Error field of a 200 answer.
-  if (absl::IsInternal(s)) return ReplyError(res, s);
-  ReplyJson(res, 200, codec::EncodeErrorResultText(s.message()));
+  if (absl::IsInternal(s)) return ErrorAnswer(s);
+  return Json(200, codec::EncodeErrorResultText(s.message()));
 }
 
-void Handlers::Preempt(const std::string& body, httplib::Response& res) const {
+HttpResponse Handlers::Preempt(const std::string& body) const {
   absl::StatusOr<codec::PreemptionArgs> args = codec::DecodePreemptionArgs(absl::string_view(body));
-  if (!args.ok()) return ReplyError(res, args.status());
+  if (!args.ok()) return ErrorAnswer(args.status());
   absl::StatusOr<Extender::PreemptOutcome> r = extender_->Preempt(*args);
-  if (!r.ok()) return ReplyError(res, r.status());
-  ReplyVerb(res, codec::EncodePreemptionResultText(r->victims, r->pdb_violations));
+  if (!r.ok()) return ErrorAnswer(r.status());
+  return VerbAnswer(codec::EncodePreemptionResultText(r->victims, r->pdb_violations));
 }
 
 // The transport baseline for load tests: reads the body like the verbs, does nothing, and
 // answers {} or, with ?bytes=N, a canned JSON answer of N bytes (N <= the body cap), to time
 // the transfer of an answer as large as a verb's.
-void Handlers::Noop(const httplib::Request& req, httplib::Response& res) const {
+HttpResponse Handlers::Noop(const HttpRequest& req) const {
   int64_t bytes = 0;
-  if (req.has_param("bytes")) {
-    if (!absl::SimpleAtoi(req.get_param_value("bytes"), &bytes) || bytes < 0 ||
-        bytes > options_->max_body_bytes) {
-      return ReplyJson(res, 400,
-                       codec::EncodeErrorResultText(absl::StrCat(
-                           "bytes: must be an integer in [0, ", options_->max_body_bytes, "]")));
+  if (std::optional<std::string> asked = req.QueryParam("bytes")) {
+    if (!absl::SimpleAtoi(*asked, &bytes) || bytes < 0 || bytes > options_->max_body_bytes) {
+      return ErrorAnswer(
+          400, absl::StrCat("bytes: must be an integer in [0, ", options_->max_body_bytes, "]"));
     }
   }
-  if (bytes < 8) return ReplyVerb(res, "{}");
+  if (bytes < 8) return VerbAnswer("{}");
   std::string body = R"({"x":")";
   body.append(static_cast<size_t>(bytes) - 8, 'x');
   body.append(R"("})");
-  ReplyVerb(res, std::move(body));
+  return VerbAnswer(std::move(body));
 }
 
-void Handlers::Readyz(httplib::Response& res) const {
-  if (*ready_) {
-    res.set_content("ok\n", "text/plain");
-  } else {
-    res.status = 503;
-    res.set_content("not ready: the cluster state is not synced yet\n", "text/plain");
-  }
-}
-
-void Handlers::MetricsPage(httplib::Response& res) const {
-  res.set_content(
+HttpResponse Handlers::MetricsPage(const HttpRequest& /*req*/) const {
+  const EventServer::Stats c = connections_->stats();
+  std::string page =
       metrics_->Render(*extender_->ledger().Snapshot(), extender_->ledger().num_pods(),
-                       GangFigures(extender_->gang_stats()), extender_->TenantGpuMilli()),
-      "text/plain; version=0.0.4");
+                       GangFigures(extender_->gang_stats()), extender_->TenantGpuMilli());
+  page += Metrics::RenderConnections({.open = c.open,
+                                      .accepted = c.accepted,
+                                      .refused = c.refused,
+                                      .evicted = c.evicted,
+                                      .timed_out = c.timed_out});
+  return Text(200, std::move(page), "text/plain; version=0.0.4");
 }
 
-void Handlers::DebugState(httplib::Response& res) const {
+HttpResponse Handlers::DebugState(const HttpRequest& /*req*/) const {
   std::shared_ptr<const plugins::ClusterSnapshot> snapshot = extender_->ledger().Snapshot();
-  ReplyJson(res, 200,
-            codec::EncodeDebugState(*snapshot, DebugPods(extender_->ledger().Pods(), *snapshot)));
+  HttpResponse res = Json(
+      200, codec::EncodeDebugState(*snapshot, DebugPods(extender_->ledger().Pods(), *snapshot)));
   // The JSON tree of a large cluster is tens of MB (about 58 MB for 10,000 nodes), freed by
   // now. The malloc settings keep freed memory for reuse (TuneMallocForLargeBodies), and each
   // worker thread has its own arena, so without this every thread that ever served this page
   // would hold its own copy of that peak. Give it back.
   malloc_trim(0);
+  return res;
 }
 
-// Error replies that the library makes itself (404, 413, ...) get a JSON body too.
-void ReplyLibraryError(const httplib::Request& req, httplib::Response& res) {
-  if (!res.body.empty()) return;
-  std::string why;
-  switch (res.status) {
-    case 404:
-      why = absl::StrCat("no such endpoint: ", req.method, " ", req.path);
-      break;
-    case 413:
-      why = "request body is larger than the configured maximum (maxBodyBytes)";
-      break;
-    default:
-      why = absl::StrCat("HTTP ", res.status);
-  }
-  res.set_content(codec::EncodeErrorResultText(why), "application/json");
-}
-
-void ReplyException(const httplib::Request& req, httplib::Response& res,
-                    const std::exception_ptr& ep) {
-  std::string what = "unknown exception";
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-  }
-  spdlog::error("internal error serving {} {}: {}", req.method, req.path, what);
-  ReplyJson(res, 500, codec::EncodeErrorResultText(absl::StrCat("internal error: ", what)));
-}
-
-// Before a body is read: a compressed one (Content-Encoding other than identity) is refused with
-// 415. httplib inflates such bodies without a limit (the body cap counts compressed bytes), so a
-// 1 MB gzip request once took 2.4 GB; kube-scheduler never compresses what it sends. The
-// connection is closed after the answer, since the body was not read.
-httplib::Server::HandlerResponse RefuseCompressedBodies(const httplib::Request& req,
-                                                        httplib::Response& res) {
-  const std::string encoding = req.get_header_value("Content-Encoding");
-  if (encoding.empty() || absl::EqualsIgnoreCase(encoding, "identity")) {
-    return httplib::Server::HandlerResponse::Unhandled;
-  }
-  res.set_header("Connection", "close");
-  ReplyJson(res, 415,
-            codec::EncodeErrorResultText("Content-Encoding: compressed request bodies are not "
-                                         "accepted; send the body uncompressed"));
-  return httplib::Server::HandlerResponse::Handled;
-}
-
-// Threads, socket options, limits and the library's own error replies.
-void Configure(httplib::Server& http, const ServerOptions& options) {
-  const int threads = options.threads;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http.set_tcp_nodelay(true);  // DESIGN section 10: else keep-alive replies wait ~40 ms.
-  http.set_socket_options([](socket_t sock) {
-    // SO_REUSEADDR only: a restart may bind while old connections linger in TIME_WAIT. Not
-    // httplib's default SO_REUSEPORT, which let a second extender bind the same port: the kernel
-    // then split connections between two ledgers and both gave out the same GPUs (issue 14).
-    const int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    const int bytes = kSendBufferBytes;
-    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
-  });
-  http.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
-  http.set_keep_alive_max_count(kKeepAliveMaxRequests);
-  http.set_read_timeout(kReadTimeoutSeconds, 0);
-  http.set_error_handler(ReplyLibraryError);
-  http.set_exception_handler(ReplyException);
-  http.set_pre_routing_handler(RefuseCompressedBodies);
-}
-
-// `path` as a regular expression that matches only itself (httplib's routes are regexes; the
-// config allows '.' in a prefix, which would otherwise match any character).
-std::string RegexLiteral(const std::string& path) {
-  std::string out;
-  for (char c : path) {
-    if (absl::StrContains(R"(\.^$|()[]{}*+?)", c)) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-void RegisterRoutes(httplib::Server& http, const Handlers& h, const std::string& url_prefix) {
-  const std::string prefix = RegexLiteral(url_prefix);
-  http.Post(prefix + "/filter", h.Verb("filter", &Handlers::Filter));
-  http.Post(prefix + "/prioritize", h.Verb("prioritize", &Handlers::Prioritize));
-  http.Post(prefix + "/bind", h.Verb("bind", &Handlers::Bind));
-  http.Post(prefix + "/preempt", h.Verb("preempt", &Handlers::Preempt));
-  http.Get(prefix + "/(filter|prioritize|bind|preempt)", [](const httplib::Request& req,
-                                                            httplib::Response& res) {
-    ReplyJson(res, 405, codec::EncodeErrorResultText(absl::StrCat(req.path, ": use POST")));
-  });
-  http.Post("/debug/noop",
-            [&h](const httplib::Request& req, httplib::Response& res) { h.Noop(req, res); });
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  http.Get("/readyz", [&h](const httplib::Request&, httplib::Response& res) { h.Readyz(res); });
-  http.Get("/metrics",
-           [&h](const httplib::Request&, httplib::Response& res) { h.MetricsPage(res); });
-  http.Get("/debug/state",
-           [&h](const httplib::Request&, httplib::Response& res) { h.DebugState(res); });
-}
-
-// An HTTPS server with `options`' certificate (and client CA), or plain HTTP.
-absl::StatusOr<std::unique_ptr<httplib::Server>> MakeHttpServer(const ServerOptions& options) {
+// The connection side's settings from the server's.
+absl::StatusOr<EventServerOptions> ConnectionOptions(const ServerOptions& options) {
   const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
-  if (!tls) {
-    if (!options.client_ca.empty()) {
-      return absl::InvalidArgumentError("--client-ca needs --tls-cert and --tls-key");
-    }
-    return std::make_unique<httplib::Server>();
+  if (!tls && !options.client_ca.empty()) {
+    return absl::InvalidArgumentError("--client-ca needs --tls-cert and --tls-key");
   }
-  if (options.tls_cert.empty() || options.tls_key.empty()) {
+  if (tls && (options.tls_cert.empty() || options.tls_key.empty())) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
   for (const std::string* f : {&options.tls_cert, &options.tls_key, &options.client_ca}) {
@@ -335,22 +325,24 @@ absl::StatusOr<std::unique_ptr<httplib::Server>> MakeHttpServer(const ServerOpti
       return absl::InvalidArgumentError(absl::StrCat(*f, ": cannot read"));
     }
   }
-  auto ssl = std::make_unique<httplib::SSLServer>(
-      options.tls_cert.c_str(), options.tls_key.c_str(),
-      options.client_ca.empty() ? nullptr : options.client_ca.c_str());
-  if (!ssl->is_valid()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TLS: cannot load the certificate ", options.tls_cert, ", key ", options.tls_key,
-        options.client_ca.empty() ? "" : absl::StrCat(" or client CA ", options.client_ca)));
-  }
-  return std::unique_ptr<httplib::Server>(std::move(ssl));
+  EventServerOptions o;
+  o.bind_address = options.bind_address;
+  o.port = options.port;
+  o.workers = options.threads;
+  o.max_connections = options.max_connections;
+  o.limits.max_body_bytes = options.max_body_bytes;
+  o.max_pending_body_bytes = std::max(o.max_pending_body_bytes, 4 * options.max_body_bytes);
+  o.tls_cert = options.tls_cert;
+  o.tls_key = options.tls_key;
+  o.client_ca = options.client_ca;
+  return o;
 }
 
 }  // namespace
 
 struct Server::Impl {
+  std::unique_ptr<EventServer> connections;
   std::unique_ptr<Handlers> handlers;
-  std::unique_ptr<httplib::Server> http;
 };
 
 Server::Server(Extender* extender, Metrics* metrics, ServerOptions options)
@@ -362,34 +354,25 @@ Server::Server(Extender* extender, Metrics* metrics, ServerOptions options)
 Server::~Server() { Stop(); }
 
 absl::Status Server::Listen() {
-  absl::StatusOr<std::unique_ptr<httplib::Server>> made = MakeHttpServer(options_);
-  if (!made.ok()) return made.status();
-  impl_->http = std::move(*made);
-  impl_->handlers = std::make_unique<Handlers>(extender_, metrics_, &options_, &ready_);
-  httplib::Server& http = *impl_->http;
-  Configure(http, options_);
-  RegisterRoutes(http, *impl_->handlers, options_.url_prefix);
-  if (options_.port == 0) {
-    port_ = http.bind_to_any_port(options_.bind_address);
-    if (port_ <= 0) {
-      return absl::UnavailableError(absl::StrCat("cannot bind ", options_.bind_address, ":0"));
-    }
-    return absl::OkStatus();
-  }
-  if (!http.bind_to_port(options_.bind_address, options_.port)) {
-    return absl::UnavailableError(absl::StrCat("cannot bind ", options_.bind_address, ":",
-                                               options_.port, " (in use, or not allowed)"));
-  }
-  port_ = options_.port;
+  absl::StatusOr<EventServerOptions> o = ConnectionOptions(options_);
+  if (!o.ok()) return o.status();
+  Impl& impl = *impl_;
+  impl.connections = std::make_unique<EventServer>(
+      std::move(*o), [&impl](const HttpRequest& req) { return impl.handlers->Route(req); },
+      [&impl](const HttpRequest& req) { return impl.handlers->Probe(req); });
+  impl.handlers =
+      std::make_unique<Handlers>(extender_, metrics_, &options_, &ready_, impl.connections.get());
+  if (absl::Status s = impl.connections->Listen(); !s.ok()) return s;
+  port_ = impl.connections->port();
   return absl::OkStatus();
 }
 
 void Server::Run() {
-  if (impl_->http != nullptr) impl_->http->listen_after_bind();
+  if (impl_->connections != nullptr) impl_->connections->Run();
 }
 
 void Server::Stop() {
-  if (impl_ != nullptr && impl_->http != nullptr) impl_->http->stop();
+  if (impl_ != nullptr && impl_->connections != nullptr) impl_->connections->Stop();
 }
 
 void TuneMallocForLargeBodies() {

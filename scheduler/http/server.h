@@ -1,6 +1,7 @@
-// The HTTP(S) front of the extender (cpp-httplib's server; server.cc is the only translation
-// unit that includes it, besides the API client in kube/client.cc). One named handler per
-// endpoint (server.cc, Handlers); the routes are registered in one place.
+// The HTTP(S) front of the extender: the endpoints below on an event-driven connection loop
+// (event_server.h: slow or idle clients cost a buffer, never a worker; timeouts, a connection
+// budget, the probes answered on the loop thread). One named handler per endpoint (server.cc,
+// Handlers); the routes are registered in one place.
 //
 //   POST <prefix>/filter | prioritize | bind | preempt   the extender verbs (DESIGN section 3)
 //   GET  /healthz                                        200 while the process serves
@@ -11,12 +12,14 @@
 //                                                        transport baseline of load tests)
 //
 // Errors are JSON {"Error": "..."} with 400 (bad input: not JSON, wrong types, missing Pod),
-// 404 (unknown path), 405 (wrong method), 413 (body over the cap), 503 (not ready), 500 (bug).
+// 404 (unknown path), 405 (wrong method), 413 (body over the cap, answered before the body is
+// read), 408 (request too slow), 411/415/431 (request.h), 503 (not ready, or too many bodies
+// in progress), 500 (bug).
 // Infeasible pods are not errors: they are 200 answers listing why each node failed. Bind
 // errors are answered as kube-scheduler expects, 200 with a non-empty Error.
 //
-// Thread-safety: Run() blocks in the accept loop; Stop() and SetReady() may be called from any
-// thread. Handlers run on httplib's worker threads and touch only thread-safe objects.
+// Thread-safety: Run() blocks in the connection loop; Stop() and SetReady() may be called from
+// any thread. Handlers run on the worker threads and touch only thread-safe objects.
 #ifndef ACCELSCHED_SCHEDULER_HTTP_SERVER_H_
 #define ACCELSCHED_SCHEDULER_HTTP_SERVER_H_
 
@@ -39,7 +42,8 @@ struct ServerOptions {
   std::string url_prefix = kDefaultUrlPrefix;
   int64_t max_body_bytes = kDefaultMaxBodyBytes;
   int64_t max_node_names = kDefaultMaxNodeNames;  // Per filter/prioritize request.
-  int threads = kDefaultThreads;
+  int threads = kDefaultThreads;                  // Workers running the verbs.
+  int max_connections = kDefaultMaxConnections;
   // TLS: serve HTTPS when both are set; with client_ca, require client certificates signed by it.
   std::string tls_cert;
   std::string tls_key;
@@ -58,7 +62,7 @@ class Server {
   // address cannot be bound.
   absl::Status Listen();
   int port() const { return port_; }
-  // Serves until Stop(). Call after Listen().
+  // Serves until Stop(), then finishes the requests in progress and returns. Call after Listen().
   void Run();
   void Stop();
   void SetReady(bool ready) { ready_ = ready; }

@@ -77,8 +77,8 @@ void Metrics::RenderCountersLocked(std::string* out) const {
                     "\",le=\"+Inf\"} ", h.count, "\n");
     absl::StrAppend(out, "accelsched_request_duration_seconds_sum{verb=\"", Escape(verb), "\"} ",
                     absl::StrFormat("%.9f", h.sum), "\n");
-    absl::StrAppend(out, "accelsched_request_duration_seconds_count{verb=\"", Escape(verb),
-                    "\"} ", h.count, "\n");
+    absl::StrAppend(out, "accelsched_request_duration_seconds_count{verb=\"", Escape(verb), "\"} ",
+                    h.count, "\n");
   }
   absl::StrAppend(out,
                   "# HELP accelsched_placements_total Pods bound, by request kind.\n"
@@ -180,6 +180,21 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
                   pods_placed, "\n");
   RenderGangsAndTenants(gangs, tenant_milli, &out);
   return out;
+}
+
+std::string Metrics::RenderConnections(const ConnectionFigures& c) {
+  return absl::StrCat(
+      "# HELP accelsched_http_connections_open HTTP connections open.\n"
+      "# TYPE accelsched_http_connections_open gauge\naccelsched_http_connections_open ",
+      c.open,
+      "\n# HELP accelsched_http_connections_total HTTP connections by what became of them: "
+      "accepted; refused at accept (connection budget full, none idle); evicted (idle, to make "
+      "room); timed_out (head, body or answer not moved in time).\n"
+      "# TYPE accelsched_http_connections_total counter\n"
+      "accelsched_http_connections_total{event=\"accepted\"} ",
+      c.accepted, "\naccelsched_http_connections_total{event=\"refused\"} ", c.refused,
+      "\naccelsched_http_connections_total{event=\"evicted\"} ", c.evicted,
+      "\naccelsched_http_connections_total{event=\"timed_out\"} ", c.timed_out, "\n");
 }
 
 }  // namespace accelsched::scheduler

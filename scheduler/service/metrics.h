@@ -53,6 +53,12 @@ class Metrics {
     size_t reservations = 0, slots_held = 0;
     std::map<std::string, uint64_t> events;  // planned, unplaceable, ...
   };
+  struct ConnectionFigures {
+    int64_t open = 0, accepted = 0, refused = 0, evicted = 0, timed_out = 0;
+  };
+  // The HTTP connection gauges and counters (the server keeps them; see http/event_server.h).
+  static std::string RenderConnections(const ConnectionFigures& c);
+
   // The whole exposition, with the gauges computed from `snapshot`, `pods_placed` and `gangs`.
   // `tenant_milli`: GPU milli held per namespace now.
   std::string Render(const plugins::ClusterSnapshot& snapshot, size_t pods_placed,
