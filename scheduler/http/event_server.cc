@@ -60,6 +60,7 @@ struct Connection {
   RequestHead head;            // kBody: the head read.
   int64_t reserved_body = 0;   // Counted in Loop::pending_body_bytes.
   Clock::time_point deadline;  // Of the current phase.
+  Clock::time_point active;    // When a byte last moved, or it was accepted.
   uint32_t interest = 0;       // The epoll events asked for.
 };
 
@@ -310,8 +311,8 @@ void EventServer::Loop::Accept() {
       return;
     }
     if (std::ssize(connections) >= options.max_connections && !EvictIdle()) {
+      ++refused;  // Counted first: a test may look as soon as it sees the close.
       close(fd);
-      ++refused;
       continue;
     }
     Admit(fd);
@@ -335,16 +336,16 @@ void EventServer::Loop::ResumeAccept(Clock::time_point now) {
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
 
-// Closes the idle keep-alive connection that has waited longest; false if none is idle.
+// Closes the idle connection (no request begun) least recently active; false if none is idle.
 bool EventServer::Loop::EvictIdle() {
   Connection* oldest = nullptr;
   for (auto& [id, c] : connections) {
     const bool idle = c->phase == Phase::kHead && !c->head_started;
-    if (idle && (oldest == nullptr || c->deadline < oldest->deadline)) oldest = c.get();
+    if (idle && (oldest == nullptr || c->active < oldest->active)) oldest = c.get();
   }
   if (oldest == nullptr) return false;
-  Close(*oldest);
   ++evicted;
+  Close(*oldest);
   return true;
 }
 
@@ -356,7 +357,8 @@ void EventServer::Loop::Admit(int fd) {
   auto c = std::make_unique<Connection>();
   c->id = next_id++;
   c->fd = fd;
-  c->deadline = Clock::now() + options.head_timeout;
+  c->active = Clock::now();
+  c->deadline = c->active + options.head_timeout;
   if (tls != nullptr) {
     c->ssl = SSL_new(tls);
     if (c->ssl == nullptr || SSL_set_fd(c->ssl, fd) != 1) {
@@ -448,6 +450,7 @@ void EventServer::Loop::Read(Connection& c) {
       c.deadline = Clock::now() + options.head_timeout;
     }
     c.in.append(chunk.data(), static_cast<size_t>(n));
+    c.active = Clock::now();
   }
   Advance(c);
 }
@@ -551,6 +554,7 @@ void EventServer::Loop::Flush(Connection& c) {
 
 void EventServer::Loop::AfterWrite(Connection& c) {
   if (c.close_after_write) return Close(c);
+  c.active = Clock::now();
   c.phase = Phase::kHead;
   c.head_started = !c.in.empty();
   c.deadline = Clock::now() + (c.head_started ? options.head_timeout : options.idle_timeout);
