@@ -44,7 +44,15 @@ constexpr int kTickMillis = 50;  // How often deadlines are checked.
 constexpr int kSendBufferBytes = 1 << 20;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-enum class Phase { kHandshake, kHead, kBody, kWorking, kWriting };
+// How long, and how much, a connection closed after an error answer is still read and discarded
+// so that the close does not reset the answer away (RFC 9112 section 9.6).
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = size_t{256} << 10;
+// Buffers above this are given back after each request (a 16 MB body, a 58 MB /debug/state).
+constexpr size_t kKeptBufferBytes = size_t{64} << 10;
+
+// kLinger: the answer is out and the write side shut; reading until EOF, then closing.
+enum class Phase { kHandshake, kHead, kBody, kWorking, kWriting, kLinger };
 
 struct Connection {
   uint64_t id = 0;
@@ -54,7 +62,12 @@ struct Connection {
   bool head_started = false;  // kHead: a byte of the next request has arrived.
   bool peer_closed = false;   // The client sent EOF.
   bool close_after_write = false;
-  std::string in;  // Received and not yet consumed.
+  bool head_only = false;   // The request was HEAD: the answer goes without its body.
+  bool want_write = false;  // TLS: OpenSSL needs the socket writable to go on.
+  std::string in;           // Received; consumed up to in_offset.
+  size_t in_offset = 0;
+  size_t head_scanned = 0;  // kHead: bytes of in (from in_offset) searched for the blank line.
+  size_t lingered = 0;      // kLinger: bytes discarded.
   std::string out;
   size_t out_offset = 0;
   RequestHead head;            // kBody: the head read.
@@ -96,6 +109,7 @@ absl::StatusOr<SSL_CTX*> MakeTlsContext(const EventServerOptions& options) {
   if (ctx == nullptr) return absl::InternalError("TLS: cannot create a context");
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   bool ok = SSL_CTX_use_certificate_chain_file(ctx, options.tls_cert.c_str()) == 1 &&
             SSL_CTX_use_PrivateKey_file(ctx, options.tls_key.c_str(), SSL_FILETYPE_PEM) == 1 &&
             SSL_CTX_check_private_key(ctx) == 1;
@@ -195,6 +209,7 @@ struct EventServer::Loop {
   std::vector<std::thread> workers;
 
   std::string read_buffer = std::string(kReadChunk, '\0');
+  std::vector<uint64_t> ready_ids;  // Connections with a pipelined request to parse next round.
   Clock::time_point accept_paused_until;  // Out of file descriptors: accept again after this.
 
   std::atomic<int64_t> open{0}, accepted{0}, refused{0}, evicted{0}, timed_out{0};
@@ -217,6 +232,8 @@ struct EventServer::Loop {
   void Respond(Connection& c, HttpResponse response);
   void Flush(Connection& c);
   void AfterWrite(Connection& c);
+  void Linger(Connection& c);
+  void RunReady();
   void SetInterest(Connection& c);
   void Close(Connection& c);
   void CollectDone();
@@ -274,7 +291,8 @@ void EventServer::Loop::Serve() {
   std::array<epoll_event, kMaxEvents> events{};
   while (!draining || !connections.empty()) {
     if (stopping && !draining) BeginDrain();
-    const int n = epoll_wait(epoll_fd, events.data(), kMaxEvents, kTickMillis);
+    const int n =
+        epoll_wait(epoll_fd, events.data(), kMaxEvents, ready_ids.empty() ? kTickMillis : 0);
     for (int i = 0; i < n; ++i) {
       const uint64_t id = events[static_cast<size_t>(i)].data.u64;
       if (id == kListenerId) {
@@ -287,10 +305,28 @@ void EventServer::Loop::Serve() {
       }
     }
     CollectDone();
+    RunReady();
     Expire(Clock::now());
     ResumeAccept(Clock::now());
   }
   Finish();
+}
+
+// One request per pipelining connection per round: a burst of them cannot recurse or starve
+// the other connections.
+void EventServer::Loop::RunReady() {
+  std::vector<uint64_t> now;
+  now.swap(ready_ids);
+  for (uint64_t id : now) {
+    auto it = connections.find(id);
+    if (it == connections.end() || it->second->phase != Phase::kHead) continue;
+    Connection& c = *it->second;
+    if (c.ssl != nullptr && SSL_pending(c.ssl) > 0) {
+      Read(c);  // Not signalled by epoll.
+    } else {
+      Advance(c);
+    }
+  }
 }
 
 void EventServer::Loop::Finish() {
@@ -336,11 +372,13 @@ void EventServer::Loop::ResumeAccept(Clock::time_point now) {
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
 
-// Closes the idle connection (no request begun) least recently active; false if none is idle.
+// Closes the idle connection (no request begun, or a TLS handshake) least recently active; false
+// if none is idle.
 bool EventServer::Loop::EvictIdle() {
   Connection* oldest = nullptr;
   for (auto& [id, c] : connections) {
-    const bool idle = c->phase == Phase::kHead && !c->head_started;
+    const bool idle =
+        c->phase == Phase::kHandshake || (c->phase == Phase::kHead && !c->head_started);
     if (idle && (oldest == nullptr || c->active < oldest->active)) oldest = c.get();
   }
   if (oldest == nullptr) return false;
@@ -393,12 +431,16 @@ void EventServer::Loop::OnEvent(Connection& c, uint32_t events) {
     }
     case Phase::kWriting:
       return Flush(c);
-    case Phase::kWorking:
-      return;  // Nothing is asked for; the answer is on its way.
+    case Phase::kWorking:  // Only a 100 Continue may still be going out.
+      if ((events & EPOLLOUT) != 0) Flush(c);
+      return;
+    case Phase::kLinger:
+      return Linger(c);
   }
 }
 
 void EventServer::Loop::Handshake(Connection& c) {
+  ERR_clear_error();  // SSL_get_error reads the queue: nothing stale may be on it.
   const int r = SSL_do_handshake(c.ssl);
   if (r == 1) {
     c.phase = Phase::kHead;
@@ -424,15 +466,22 @@ void EventServer::Loop::Handshake(Connection& c) {
 // advances the request.
 void EventServer::Loop::Read(Connection& c) {
   std::string& chunk = read_buffer;
+  if (c.in_offset > 0) {  // Once per read, not per request.
+    c.in.erase(0, c.in_offset);
+    c.in_offset = 0;
+  }
   const size_t cap = options.limits.max_head_bytes + kReadChunk +
                      static_cast<size_t>(c.phase == Phase::kBody ? c.head.content_length : 0);
+  c.want_write = false;
   while (c.in.size() < cap) {
     ssize_t n = 0;
     if (c.ssl != nullptr) {
+      ERR_clear_error();
       n = SSL_read(c.ssl, chunk.data(), static_cast<int>(chunk.size()));
       if (n <= 0) {
         const int err = SSL_get_error(c.ssl, static_cast<int>(n));
         ERR_clear_error();
+        c.want_write = err == SSL_ERROR_WANT_WRITE;
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
         c.peer_closed = true;
         break;
@@ -457,8 +506,11 @@ void EventServer::Loop::Read(Connection& c) {
 
 // Parses what the buffer holds: refuses a bad head, starts a body, dispatches a whole request.
 void EventServer::Loop::Advance(Connection& c) {
-  if (c.phase == Phase::kHead && !c.in.empty()) {
-    RequestHead head = ParseRequestHead(c.in, options.limits);
+  const auto pending = [&c] { return c.in.size() - c.in_offset; };
+  if (c.phase == Phase::kHead && pending() > 0) {
+    RequestHead head = ParseRequestHead(absl::string_view(c.in).substr(c.in_offset), options.limits,
+                                        c.head_scanned);
+    c.head_scanned = pending();
     if (head.outcome == RequestHead::Outcome::kRefused) {
       return Respond(c, ErrorResponse(head.status, head.error));
     }
@@ -466,11 +518,16 @@ void EventServer::Loop::Advance(Connection& c) {
       return;
     }
   }
-  if (c.phase == Phase::kBody && std::ssize(c.in) >= c.head.content_length) {
+  const auto length = static_cast<size_t>(c.head.content_length);
+  if (c.phase == Phase::kBody && pending() >= length) {
     HttpRequest request = std::move(c.head.request);
-    const auto length = static_cast<size_t>(c.head.content_length);
-    request.body = c.in.substr(0, length);
-    c.in.erase(0, length);
+    if (c.in_offset == 0 && c.in.size() == length) {
+      request.body = std::move(c.in);  // The usual case: no copy of a large body.
+      c.in = std::string();
+    } else {
+      request.body = c.in.substr(c.in_offset, length);
+      c.in_offset += length;
+    }
     return Dispatch(c, std::move(request));
   }
   if (c.peer_closed) Close(c);  // More is needed and none will come.
@@ -478,15 +535,16 @@ void EventServer::Loop::Advance(Connection& c) {
 
 // Moves `c` to reading the body of `head`; false if it was refused instead (answer under way).
 bool EventServer::Loop::StartBody(Connection& c, RequestHead head) {
-  c.in.erase(0, head.head_bytes);
+  c.in_offset += head.head_bytes;
+  c.head_scanned = 0;
   if (pending_body_bytes + head.content_length > options.max_pending_body_bytes) {
     Respond(c, ErrorResponse(503, "too many request bodies in progress; retry"));
     return false;
   }
   c.reserved_body = head.content_length;
   pending_body_bytes += c.reserved_body;
-  c.in.reserve(static_cast<size_t>(head.content_length));
-  if (head.expect_continue && std::ssize(c.in) < head.content_length) {
+  const size_t pending = c.in.size() - c.in_offset;
+  if (head.expect_continue && pending < static_cast<size_t>(head.content_length)) {
     const uint64_t id = c.id;
     c.out.append(kContinue);
     Flush(c);  // May close c.
@@ -499,6 +557,7 @@ bool EventServer::Loop::StartBody(Connection& c, RequestHead head) {
 }
 
 void EventServer::Loop::Dispatch(Connection& c, HttpRequest request) {
+  c.head_only = request.method == "HEAD";
   if (std::optional<HttpResponse> now = inline_handler(request)) {
     if (!request.keep_alive) now->close = true;
     return Respond(c, std::move(*now));
@@ -518,7 +577,8 @@ void EventServer::Loop::Respond(Connection& c, HttpResponse response) {
   c.reserved_body = 0;
   response.close = response.close || c.close_after_write || draining;
   c.close_after_write = response.close;
-  c.out.append(SerializeResponse(response));
+  c.out.append(SerializeResponse(response, /*with_body=*/!c.head_only));
+  c.head_only = false;
   c.phase = Phase::kWriting;
   c.deadline = Clock::now() + options.write_timeout;
   Flush(c);
@@ -531,6 +591,7 @@ void EventServer::Loop::Flush(Connection& c) {
     const size_t left = c.out.size() - c.out_offset;
     ssize_t n = 0;
     if (c.ssl != nullptr) {
+      ERR_clear_error();
       n = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(left, INT32_MAX)));
       if (n <= 0) {
         const int err = SSL_get_error(c.ssl, static_cast<int>(n));
@@ -546,27 +607,62 @@ void EventServer::Loop::Flush(Connection& c) {
     c.out_offset += static_cast<size_t>(n);
   }
   if (c.out_offset < c.out.size()) return SetInterest(c);
-  c.out.clear();
+  if (c.out.capacity() > kKeptBufferBytes) {
+    c.out = std::string();
+  } else {
+    c.out.clear();
+  }
   c.out_offset = 0;
   if (c.phase == Phase::kWriting) return AfterWrite(c);
   SetInterest(c);
 }
 
+// The answer is out: close (lingering if the request may be unread), or wait for the next
+// request, which may be in the buffer already (pipelined: parsed next round, see RunReady).
 void EventServer::Loop::AfterWrite(Connection& c) {
-  if (c.close_after_write) return Close(c);
+  if (c.close_after_write || draining) {
+    if (c.ssl != nullptr || c.peer_closed) return Close(c);
+    shutdown(c.fd, SHUT_WR);
+    c.phase = Phase::kLinger;
+    c.deadline = Clock::now() + kLingerTime;
+    return SetInterest(c);
+  }
   c.active = Clock::now();
   c.phase = Phase::kHead;
-  c.head_started = !c.in.empty();
-  c.deadline = Clock::now() + (c.head_started ? options.head_timeout : options.idle_timeout);
+  c.head_scanned = 0;
+  if (c.in_offset == c.in.size()) {
+    c.in_offset = 0;
+    if (c.in.capacity() > kKeptBufferBytes) {
+      c.in = std::string();
+    } else {
+      c.in.clear();
+    }
+  }
+  c.head_started = c.in_offset < c.in.size();
+  c.deadline = c.active + (c.head_started ? options.head_timeout : options.idle_timeout);
   SetInterest(c);
-  if (c.ssl != nullptr && SSL_pending(c.ssl) > 0) return Read(c);  // Not signalled by epoll.
-  if (c.head_started || c.peer_closed) Advance(c);                 // A pipelined request, or EOF.
+  if (c.head_started || c.peer_closed || (c.ssl != nullptr && SSL_pending(c.ssl) > 0)) {
+    ready_ids.push_back(c.id);
+  }
+}
+
+// Reads and drops what the client still sends after an error answer, until EOF, a bound or the
+// deadline (Expire), then closes.
+void EventServer::Loop::Linger(Connection& c) {
+  ssize_t n = 0;
+  while ((n = recv(c.fd, read_buffer.data(), read_buffer.size(), 0)) > 0) {
+    c.lingered += static_cast<size_t>(n);
+    if (c.lingered > kLingerBytes) return Close(c);
+  }
+  if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) Close(c);
 }
 
 void EventServer::Loop::SetInterest(Connection& c) {
   uint32_t want = 0;
-  if (c.phase == Phase::kHead || c.phase == Phase::kBody) want |= EPOLLIN;
-  if (c.out_offset < c.out.size()) want |= EPOLLOUT;
+  if (c.phase == Phase::kHead || c.phase == Phase::kBody || c.phase == Phase::kLinger) {
+    want |= EPOLLIN;
+  }
+  if (c.out_offset < c.out.size() || c.want_write) want |= EPOLLOUT;
   if (want == c.interest) return;
   c.interest = want;
   epoll_event ev{};
@@ -605,7 +701,9 @@ void EventServer::Loop::Expire(Clock::time_point now) {
   for (Connection* c : late) {
     const bool mid_request =
         (c->phase == Phase::kHead && c->head_started) || c->phase == Phase::kBody;
-    if (c->phase != Phase::kHead || c->head_started) ++timed_out;
+    if (c->phase != Phase::kLinger && (c->phase != Phase::kHead || c->head_started)) {
+      ++timed_out;
+    }
     if (mid_request && c->out.empty()) {
       // One attempt, best effort: the client is slow and the connection closes either way.
       c->out = SerializeResponse(ErrorResponse(408, "request not received in time"));

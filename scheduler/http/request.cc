@@ -1,5 +1,6 @@
 #include "scheduler/http/request.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -73,7 +74,8 @@ std::optional<RequestHead> ParseRequestLine(absl::string_view line, RequestHead&
   const size_t q = parts[1].find('?');
   r.path = std::string(parts[1].substr(0, q));
   if (q != absl::string_view::npos) r.query = std::string(parts[1].substr(q + 1));
-  r.keep_alive = parts[2] == "HTTP/1.1";
+  head.minor_version = parts[2] == "HTTP/1.1" ? 1 : 0;
+  r.keep_alive = head.minor_version == 1;
   return std::nullopt;
 }
 
@@ -110,7 +112,9 @@ std::optional<RequestHead> ApplyFields(RequestHead& head, const RequestLimits& l
                     "Content-Encoding: compressed request bodies are not accepted; send the "
                     "body uncompressed");
     } else if (name == "expect") {
-      head.expect_continue = absl::EqualsIgnoreCase(value, "100-continue");
+      // RFC 9110 section 10.1.1: ignored in an HTTP/1.0 request (which closes after one).
+      head.expect_continue =
+          head.minor_version == 1 && absl::EqualsIgnoreCase(value, "100-continue");
     } else if (name == "connection") {
       for (absl::string_view token : absl::StrSplit(value, ',')) {
         if (absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(token), "close")) {
@@ -162,10 +166,13 @@ std::optional<std::string> HttpRequest::QueryParam(absl::string_view name) const
   return std::nullopt;
 }
 
-RequestHead ParseRequestHead(absl::string_view buffer, const RequestLimits& limits) {
+RequestHead ParseRequestHead(absl::string_view buffer, const RequestLimits& limits,
+                             size_t searched) {
   size_t start = 0;  // RFC 9112 section 2.2: empty lines before a request line are ignored.
   while (buffer.substr(start, 2) == kCrlf) start += 2;
-  const size_t end = buffer.find("\r\n\r\n", start);
+  // The blank line may straddle what was searched before: back up three bytes.
+  const size_t from = std::max(start, searched >= 3 ? searched - 3 : 0);
+  const size_t end = buffer.find("\r\n\r\n", from);
   if (end == absl::string_view::npos || end + 4 > limits.max_head_bytes) {
     if (buffer.size() > limits.max_head_bytes) {
       return Refuse(431,
@@ -222,7 +229,7 @@ absl::string_view ReasonPhrase(int status) {
   }
 }
 
-std::string SerializeResponse(const HttpResponse& response) {
+std::string SerializeResponse(const HttpResponse& response, bool with_body) {
   std::string out =
       absl::StrCat("HTTP/1.1 ", response.status, " ", ReasonPhrase(response.status), "\r\n");
   if (!response.content_type.empty()) {
@@ -234,7 +241,7 @@ std::string SerializeResponse(const HttpResponse& response) {
   }
   if (response.close) out += "Connection: close\r\n";
   out += "\r\n";
-  out += response.body;
+  if (with_body) out += response.body;
   return out;
 }
 

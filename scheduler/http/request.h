@@ -57,21 +57,24 @@ struct RequestLimits {
 struct RequestHead {
   enum class Outcome { kIncomplete, kComplete, kRefused };
   Outcome outcome = Outcome::kIncomplete;
-  size_t head_bytes = 0;       // kComplete: bytes of the head, its blank line included.
-  int64_t content_length = 0;  // kComplete.
-  bool expect_continue = false;
-  HttpRequest request;  // kComplete: all but the body.
-  int status = 0;       // kRefused: the HTTP status to answer with.
-  std::string error;    // kRefused: why, for the answer's body.
+  size_t head_bytes = 0;         // kComplete: bytes of the head, its blank line included.
+  int64_t content_length = 0;    // kComplete.
+  bool expect_continue = false;  // HTTP/1.1 only (RFC 9110 section 10.1.1).
+  int minor_version = 1;         // HTTP/1.x.
+  HttpRequest request;           // kComplete: all but the body.
+  int status = 0;                // kRefused: the HTTP status to answer with.
+  std::string error;             // kRefused: why, for the answer's body.
 };
 
 // Reads the head at the start of `buffer`. kIncomplete until the blank line has arrived (and the
-// buffer is under limits.max_head_bytes).
-RequestHead ParseRequestHead(absl::string_view buffer, const RequestLimits& limits);
+// buffer is under limits.max_head_bytes). `searched`: how many bytes of `buffer` an earlier call
+// already searched for the blank line (so that a head trickling in is not rescanned each time).
+RequestHead ParseRequestHead(absl::string_view buffer, const RequestLimits& limits,
+                             size_t searched = 0);
 
 // The bytes of `response` on the wire, with Content-Length and, when `response.close`,
-// "Connection: close".
-std::string SerializeResponse(const HttpResponse& response);
+// "Connection: close"; without the body when answering HEAD.
+std::string SerializeResponse(const HttpResponse& response, bool with_body = true);
 
 // "OK", "Not Found", ...: the reason phrase of `status` ("Unknown" for others).
 absl::string_view ReasonPhrase(int status);

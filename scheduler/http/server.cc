@@ -182,7 +182,7 @@ Handlers::Handlers(Extender* extender, Metrics* metrics, const ServerOptions* op
 }
 
 std::optional<HttpResponse> Handlers::Probe(const HttpRequest& req) const {
-  if (req.method != "GET") return std::nullopt;
+  if (req.method != "GET" && req.method != "HEAD") return std::nullopt;
   if (req.path == "/healthz") return Text(200, "ok\n");
   if (req.path != "/readyz") return std::nullopt;
   if (*ready_) return Text(200, "ok\n");
