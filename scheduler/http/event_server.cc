@@ -87,6 +87,12 @@ struct Done {
   HttpResponse response;
 };
 
+// strerror, thread-safe (GNU strerror_r).
+std::string ErrnoText(int error) {
+  std::array<char, 128> text{};
+  return strerror_r(error, text.data(), text.size());
+}
+
 HttpResponse ErrorResponse(int status, const std::string& why) {
   HttpResponse r;
   r.status = status;
@@ -214,7 +220,12 @@ struct EventServer::Loop {
 
   std::atomic<int64_t> open{0}, accepted{0}, refused{0}, evicted{0}, timed_out{0};
 
+  Loop() = default;
   ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+  Loop(Loop&&) = delete;
+  Loop& operator=(Loop&&) = delete;
   void Serve();
   void Work();
   void Wake() const;
@@ -234,7 +245,7 @@ struct EventServer::Loop {
   void AfterWrite(Connection& c);
   void Linger(Connection& c);
   void RunReady();
-  void SetInterest(Connection& c);
+  void SetInterest(Connection& c) const;
   void Close(Connection& c);
   void CollectDone();
   void Expire(Clock::time_point now);
@@ -358,7 +369,7 @@ void EventServer::Loop::Accept() {
 // Out of file descriptors (EMFILE) or memory: the listener would wake the loop at once again, so
 // it leaves epoll for a while; pending connections wait in the backlog.
 void EventServer::Loop::PauseAccept() {
-  spdlog::warn("accept: {}; accepting again in 100 ms", std::strerror(errno));
+  spdlog::warn("accept: {}; accepting again in 100 ms", ErrnoText(errno));
   epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
   accept_paused_until = Clock::now() + std::chrono::milliseconds(100);
 }
@@ -657,7 +668,7 @@ void EventServer::Loop::Linger(Connection& c) {
   if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) Close(c);
 }
 
-void EventServer::Loop::SetInterest(Connection& c) {
+void EventServer::Loop::SetInterest(Connection& c) const {
   uint32_t want = 0;
   if (c.phase == Phase::kHead || c.phase == Phase::kBody || c.phase == Phase::kLinger) {
     want |= EPOLLIN;
@@ -756,7 +767,7 @@ absl::Status EventServer::Listen() {
   l.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   l.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (l.epoll_fd < 0 || l.wake_fd < 0) {
-    return absl::InternalError(absl::StrCat("epoll/eventfd: ", std::strerror(errno)));
+    return absl::InternalError(absl::StrCat("epoll/eventfd: ", ErrnoText(errno)));
   }
   for (auto [fd_, id] : {std::pair{l.listen_fd, kListenerId}, std::pair{l.wake_fd, kWakeId}}) {
     epoll_event ev{};
