@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -32,6 +33,7 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 
+#include "bench/load/held_connections.h"
 #include "bench/load/k8s_objects.h"
 
 namespace accelsched::load {
@@ -50,7 +52,7 @@ commands:
       write a static cluster file of N HGX H100 nodes (8 GPUs); a fraction F (default 1) of
       them has 4 GPUs in use
   latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender] [--full-nodes]
-          [--churn true|false]
+          [--churn true|false] [--hold N]
       as kube-scheduler: filter over every node, then prioritize over the survivors (timed
       together; parsing the filter answer is the client's and is not timed), and the same
       bodies sent to the empty handler POST /debug/noop, and once more to /debug/noop?bytes=N
@@ -64,6 +66,9 @@ commands:
       survivors stay the same. --churn false: the cluster does not change.
       --full-nodes true: filter only, with the nodes sent as full v1.Node objects of about
       5 KB each (nodeCacheCapable: false)
+      --hold N: N more connections stay open during the run, half idle and half a slowloris
+      head (one header line a second, reopened when the server closes them), opened before
+      the driver's own; GET /healthz is timed meanwhile on a connection of its own
 )";
 
 struct Target {
@@ -723,6 +728,41 @@ void PrintLatency(const LatencySamples& s, bool full) {
               Percentile(s.canned, 99) / Percentile(s.empty, 99));
 }
 
+// --hold N: the held connections and the health prober of a latency run (held_connections.h).
+struct Company {
+  int hold = 0;
+  std::unique_ptr<HeldConnections> held;
+  std::unique_ptr<HealthProber> prober;
+};
+
+std::optional<Company> StartCompany(const Flags& flags, const Target& target) {
+  Company c;
+  if (!absl::SimpleAtoi(flags.Get("--hold", "0"), &c.hold) || c.hold < 0 || c.hold > 100000) {
+    std::cerr << "accelsched-load latency: --hold: a number of connections in [0, 100000]\n";
+    return std::nullopt;
+  }
+  if (c.hold > 0) {
+    c.held = std::make_unique<HeldConnections>(target.host, target.port, c.hold);
+    c.prober = std::make_unique<HealthProber>(target.host, target.port);
+  }
+  return c;
+}
+
+void ReportCompany(Company& c) {
+  if (c.held == nullptr) {
+    return;
+  }
+  c.prober->Stop();
+  c.held->Stop();
+  const std::vector<double>& h = c.prober->millis();
+  std::printf(
+      "held connections: %d open at the end of %d (half idle, half slowloris), reopened %d "
+      "times; GET /healthz meanwhile: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu probes, %d "
+      "failed)\n",
+      c.held->open(), c.hold, c.held->reopened(), Percentile(h, 50), Percentile(h, 99),
+      h.empty() ? 0.0 : *std::max_element(h.begin(), h.end()), h.size(), c.prober->failures());
+}
+
 int Latency(const Flags& flags) {
   std::optional<Target> target = ParseUrl(flags.Get("--url"));
   int requests = 2000, gpus = 8;
@@ -732,6 +772,12 @@ int Latency(const Flags& flags) {
     return 1;
   }
   target->prefix = flags.Get("--prefix", target->prefix);
+  // Opened first, so that the driver's own connection comes after them, as a reconnecting
+  // kube-scheduler's would.
+  std::optional<Company> company = StartCompany(flags, *target);
+  if (!company) {
+    return 1;
+  }
   Driver d(*target);
   std::optional<Json> found = NodeNames(d);
   if (!found) {
@@ -786,6 +832,7 @@ int Latency(const Flags& flags) {
               names.size(), gpus, requests, probe.body.size(), churned,
               benchmark_sink > 0 ? "" : " (no prioritize)");
   PrintLatency(samples, probe.full);
+  ReportCompany(*company);
   return 0;
 }
 

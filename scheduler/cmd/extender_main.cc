@@ -57,8 +57,8 @@ Serving:
   --port N             listen port (default 8888)
   --bind-address A     listen address (default 0.0.0.0)
   --config FILE        YAML config: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames,
-                       podCacheSize, memoShapes, threads, networkLevels, gangReservationSeconds (see
-                       deploy/base/ and README.md)
+                       podCacheSize, memoShapes, threads, maxConnections, networkLevels,
+                       gangReservationSeconds (see deploy/base/ and README.md)
   --tls-cert FILE      serve HTTPS with this certificate (PEM) ...
   --tls-key FILE       ... and this private key (PEM)
   --client-ca FILE     require client certificates signed by this CA (kube-scheduler's
@@ -181,6 +181,7 @@ ServerOptions ServerOptionsFrom(const Flags& flags, const ExtenderConfig& config
   options.max_body_bytes = config.max_body_bytes;
   options.max_node_names = config.max_node_names;
   options.threads = config.threads;
+  options.max_connections = config.max_connections;
   options.tls_cert = flags.tls_cert;
   options.tls_key = flags.tls_key;
   options.client_ca = flags.client_ca;

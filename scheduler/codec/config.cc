@@ -131,11 +131,14 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
   } else if (key == "threads") {
     ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 256));
     config->threads = static_cast<int>(t);
+  } else if (key == "maxConnections") {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t m, Integer(v, file, key, 16, 1000000));
+    config->max_connections = static_cast<int>(m);
   } else {
     return Bad(
         file, key,
         "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames, podCacheSize, "
-        "memoShapes, threads, networkLevels, gangReservationSeconds)");
+        "memoShapes, threads, maxConnections, networkLevels, gangReservationSeconds)");
   }
   return absl::OkStatus();
 }

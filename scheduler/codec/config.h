@@ -75,6 +75,7 @@ struct ExtenderConfig {
   int64_t max_node_names = kDefaultMaxNodeNames;
   int memo_shapes = kDefaultMemoShapes;
   int threads = kDefaultThreads;
+  int max_connections = kDefaultMaxConnections;  // maxConnections
   std::vector<NetworkLevel> network_levels = DefaultNetworkLevels();
   double gang_reservation_seconds = kDefaultGangReservationSeconds;  // gangReservationSeconds
 };

@@ -37,6 +37,7 @@ maxBodyBytes: 4096
 podCacheSize: 12
 memoShapes: 0
 threads: 2
+maxConnections: 64
 gangReservationSeconds: 60
 networkLevels:
   - {name: node, label: kubernetes.io/hostname}
@@ -53,6 +54,7 @@ networkLevels:
   EXPECT_EQ(c->pod_cache_size, 12);
   EXPECT_EQ(c->memo_shapes, 0);
   EXPECT_EQ(c->threads, 2);
+  EXPECT_EQ(c->max_connections, 64);
   EXPECT_EQ(c->gang_reservation_seconds, 60);
   const std::vector<NetworkLevel> want = {{"node", "kubernetes.io/hostname"},
                                           {"nvl72", "nvidia.com/gpu.clique"}};
@@ -77,6 +79,7 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
       {"maxBodyBytes: 10", "maxBodyBytes: 10 is outside 1024.."},
       {"memoShapes: -1", "memoShapes: -1 is outside 0..1024"},
       {"threads: many", "threads: must be an integer, got string"},
+      {"maxConnections: 8", "maxConnections: 8 is outside 16..1000000"},
       {"networkLevels: []", "networkLevels: must be a list of 1 to 8"},
       {"networkLevels: [rack]", "networkLevels[0]: must be a mapping with name and label"},
       {"networkLevels: [{name: rack}]", "networkLevels[0].label: required"},
