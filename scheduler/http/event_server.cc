@@ -50,6 +50,8 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = size_t{256} << 10;
 // Buffers above this are given back after each request (a 16 MB body, a 58 MB /debug/state).
 constexpr size_t kKeptBufferBytes = size_t{64} << 10;
+// At Stop, how long an idle keep-alive connection may still bring one last request.
+constexpr auto kDrainIdleGrace = std::chrono::milliseconds(1000);
 
 // kLinger: the answer is out and the write side shut; reading until EOF, then closing.
 enum class Phase { kHandshake, kHead, kBody, kWorking, kWriting, kLinger };
@@ -729,19 +731,23 @@ void EventServer::Loop::Expire(Clock::time_point now) {
   }
 }
 
-// Stop: no new connections; idle ones close now, the others once their answer is out.
+// Stop: no new connections. An idle keep-alive connection gets kDrainIdleGrace to send a last
+// request, answered with Connection: close, before it closes: closing it at once would cut a
+// request its client is sending at that moment (kube-scheduler's POSTs are not retried). A
+// connection in a TLS handshake closes now.
 void EventServer::Loop::BeginDrain() {
   draining = true;
   epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
   close(listen_fd);
   listen_fd = -1;
-  std::vector<Connection*> idle;
+  const Clock::time_point last_call = Clock::now() + kDrainIdleGrace;
+  std::vector<Connection*> handshaking;
   for (auto& [id, c] : connections) {
-    if (c->phase == Phase::kHandshake || (c->phase == Phase::kHead && !c->head_started)) {
-      idle.push_back(c.get());
-    }
+    if (c->phase == Phase::kHandshake) handshaking.push_back(c.get());
+    if (c->phase == Phase::kHead && !c->head_started)
+      c->deadline = std::min(c->deadline, last_call);
   }
-  for (Connection* c : idle) Close(*c);
+  for (Connection* c : handshaking) Close(*c);
 }
 
 EventServer::EventServer(EventServerOptions options, Handler handler, InlineHandler inline_handler)

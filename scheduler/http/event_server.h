@@ -79,8 +79,9 @@ class EventServer {
   // cannot be bound (in use: no SO_REUSEPORT, so a second server on a port fails here).
   absl::Status Listen();
   int port() const { return port_; }
-  // Serves until Stop(): then stops accepting, closes idle connections, finishes the requests in
-  // progress (each still under its timeouts) and returns once no connection is left.
+  // Serves until Stop(): then stops accepting, finishes the requests in progress (each still
+  // under its timeouts) and answers them with Connection: close, gives idle keep-alive
+  // connections 1 s to bring a last request, and returns once no connection is left.
   void Run();
   void Stop();
   Stats stats() const;

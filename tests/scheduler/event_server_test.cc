@@ -255,8 +255,8 @@ TEST_F(EventServerTest, BodiesInProgressHaveABudget) {
   EXPECT_EQ(third.ReadResponse().status, 200);
 }
 
-// Stop: idle connections close at once; a request in progress still gets its answer, with
-// Connection: close; Run returns once it is out.
+// Stop: a request in progress still gets its answer, with Connection: close; idle connections
+// close within the drain grace (1 s); no new connection is taken; Run returns once all are gone.
 TEST_F(EventServerTest, StopDrainsRequestsInProgress) {
   Start({});
   RawConnection idle(port()), working(port());
@@ -276,6 +276,24 @@ TEST_F(EventServerTest, StopDrainsRequestsInProgress) {
   EXPECT_EQ(r.body, "POST /block ");
   EXPECT_NE(r.head.find("Connection: close"), std::string::npos);
   thread_.join();  // Run returned.
+}
+
+// Issue 14, item 10: an idle keep-alive connection closed at the moment of Stop cut the request
+// its client was sending then. During the drain grace it is answered, with Connection: close.
+TEST_F(EventServerTest, StopStillAnswersALastRequestOnAnIdleConnection) {
+  Start({});
+  RawConnection idle(port()), working(port());
+  ASSERT_TRUE(idle.Send(kHealthz));
+  ASSERT_EQ(idle.ReadResponse().status, 200);
+  ASSERT_TRUE(working.Send(Post("/block", "")));
+  AwaitBlocked(1);  // Keeps Run from returning while the idle connection sends.
+  server_->Stop();
+  std::this_thread::sleep_for(milliseconds(100));  // The loop has begun draining.
+  ASSERT_TRUE(idle.Send(Post("/last", "x")));
+  const RawResponse r = idle.ReadResponse();
+  EXPECT_EQ(r.body, "POST /last x");
+  EXPECT_NE(r.head.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(idle.ClosedByServer());
 }
 
 TEST_F(EventServerTest, ASecondServerCannotListenOnTheSamePort) {
