@@ -221,8 +221,9 @@ void Housekeep(Extender& extender, const std::atomic<bool>& stopping) {
 constexpr auto kDrainBound = std::chrono::seconds(5);
 
 // Waits for SIGINT or SIGTERM (SIGHUP is logged and ignored: there is nothing to reload), then
-// stops: not ready, no new connections, the sync stopped. If the server has not finished its
-// open connections within kDrainBound, exits 0 regardless (a slow client must not hold a stop).
+// stops: /readyz 503, no new connections, the sync stopped, requests in progress answered. If the
+// server has not finished its open connections within kDrainBound, exits 0 regardless (a slow
+// client must not hold a stop).
 void AwaitStopSignal(const sigset_t& signals, App& app, Server& server, std::atomic<bool>& stopping,
                      std::atomic<bool>& served) {
   int sig = 0;
@@ -233,7 +234,7 @@ void AwaitStopSignal(const sigset_t& signals, App& app, Server& server, std::ato
   stopping = true;
   spdlog::info("signal {}: stopping (open connections get {} s to finish)", sig,
                std::chrono::seconds(kDrainBound).count());
-  server.SetReady(false);
+  server.SetStopping();  // /readyz 503; what still arrives is answered while draining.
   if (app.sync() != nullptr) app.sync()->Stop();
   server.Stop();
   const auto deadline = std::chrono::steady_clock::now() + kDrainBound;

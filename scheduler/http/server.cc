@@ -128,7 +128,8 @@ std::vector<codec::DebugPod> DebugPods(const std::vector<PlacedPod>& pods,
 class Handlers {
  public:
   Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
-           const std::atomic<bool>* ready, const EventServer* connections);
+           const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
+           const EventServer* connections);
 
   // Every request but the probes, on a worker thread.
   HttpResponse Route(const HttpRequest& req) const;
@@ -159,16 +160,19 @@ class Handlers {
   Metrics* metrics_;
   const ServerOptions* options_;
   const std::atomic<bool>* ready_;
+  const std::atomic<bool>* stopping_;
   const EventServer* connections_;
   absl::flat_hash_map<std::string, Endpoint> endpoints_;  // By exact path.
 };
 
 Handlers::Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
-                   const std::atomic<bool>* ready, const EventServer* connections)
+                   const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
+                   const EventServer* connections)
     : extender_(extender),
       metrics_(metrics),
       options_(options),
       ready_(ready),
+      stopping_(stopping),
       connections_(connections) {
   // The URL prefix is a literal path (config validation keeps it one): matched exactly.
   const std::string& prefix = options->url_prefix;
@@ -185,6 +189,7 @@ std::optional<HttpResponse> Handlers::Probe(const HttpRequest& req) const {
   if (req.method != "GET" && req.method != "HEAD") return std::nullopt;
   if (req.path == "/healthz") return Text(200, "ok\n");
   if (req.path != "/readyz") return std::nullopt;
+  if (*stopping_) return Text(503, "stopping\n");
   if (*ready_) return Text(200, "ok\n");
   return Text(503, "not ready: the cluster state is not synced yet\n");
 }
@@ -360,8 +365,8 @@ absl::Status Server::Listen() {
   impl.connections = std::make_unique<EventServer>(
       std::move(*o), [&impl](const HttpRequest& req) { return impl.handlers->Route(req); },
       [&impl](const HttpRequest& req) { return impl.handlers->Probe(req); });
-  impl.handlers =
-      std::make_unique<Handlers>(extender_, metrics_, &options_, &ready_, impl.connections.get());
+  impl.handlers = std::make_unique<Handlers>(extender_, metrics_, &options_, &ready_, &stopping_,
+                                             impl.connections.get());
   if (absl::Status s = impl.connections->Listen(); !s.ok()) return s;
   port_ = impl.connections->port();
   return absl::OkStatus();

@@ -5,7 +5,9 @@
 //
 //   POST <prefix>/filter | prioritize | bind | preempt   the extender verbs (DESIGN section 3)
 //   GET  /healthz                                        200 while the process serves
-//   GET  /readyz                                         503 until SetReady(true)
+//   GET  /readyz                                         503 until SetReady(true), and
+//                                                        once Stop() began (the verbs are still
+//                                                        answered while draining)
 //   GET  /metrics                                        Prometheus text (metrics.h)
 //   GET  /debug/state                                    JSON: nodes, devices, free, placed pods
 //   POST /debug/noop                                     reads the body, answers {} (the
@@ -65,7 +67,11 @@ class Server {
   // Serves until Stop(), then finishes the requests in progress and returns. Call after Listen().
   void Run();
   void Stop();
+  // Ready: the cluster state is synced, the verbs are answered. Not ready: they get 503.
   void SetReady(bool ready) { ready_ = ready; }
+  // Stopping: /readyz answers 503 so that traffic moves elsewhere, while the verbs still answer
+  // what reaches them until Stop() has drained the connections.
+  void SetStopping() { stopping_ = true; }
 
  private:
   struct Impl;
@@ -75,6 +81,7 @@ class Server {
   ServerOptions options_;
   int port_ = 0;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
 };
 
 // Keeps large blocks on glibc's heap: request bodies (a 500-node NodeList is about 3 MB), their

@@ -139,6 +139,19 @@ TEST_F(ServerTest, ReadyzIsUnavailableUntilReady) {
   EXPECT_EQ(client_->Get("/readyz")->status, 200);
 }
 
+// Issue 14, item 10: stopping turns /readyz to 503 so that traffic moves away, but what still
+// arrives is answered (before, a stop made the verbs answer 503, as if the state were not synced).
+TEST_F(ServerTest, StoppingIsNotReadyButStillAnswersTheVerbs) {
+  server_->SetReady(true);
+  server_->SetStopping();
+  EXPECT_EQ(client_->Get("/readyz")->status, 503);
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  auto [code, body] =
+      Post("/v1/extender/filter", R"({"Pod": )" + PodJson("p", 1) + R"(, "NodeNames": ["h1"]})");
+  EXPECT_EQ(code, 200) << body.dump();
+  EXPECT_EQ(body["NodeNames"], Json::array({"h1"}));
+}
+
 TEST_F(ServerTest, FilterPrioritizeBindAsKubeSchedulerDoes) {
   server_->SetReady(true);
   const std::string args = R"({"Pod": )" + PodJson("train", 8) + R"(, "NodeNames": ["h1", "h2"]})";

@@ -86,6 +86,7 @@ class HttpTestServer {
   httplib::Client& client() { return *client_; }
   // As Server::SetReady: the verbs answer 503 until SetReady(true).
   void SetReady(bool ready) { server_->SetReady(ready); }
+  void SetStopping() { server_->SetStopping(); }
 
  private:
   absl::Status WaitUntilServing() {
