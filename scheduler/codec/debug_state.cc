@@ -38,7 +38,8 @@ Json EncodeNode(const plugins::ClusterSnapshot& snapshot, const plugins::NodeInf
 }  // namespace
 
 std::string EncodeDebugState(const plugins::ClusterSnapshot& snapshot,
-                             const std::vector<DebugPod>& pods) {
+                             const std::vector<DebugPod>& pods,
+                             const std::vector<DebugConflict>& conflicts) {
   Json nodes = Json::array();
   for (const plugins::NodeInfo& n : snapshot.nodes()) nodes.push_back(EncodeNode(snapshot, n));
   Json placed = Json::array();
@@ -49,7 +50,17 @@ std::string EncodeDebugState(const plugins::ClusterSnapshot& snapshot,
                           {"annotations", p.annotations},
                           {"assignment", p.assignment}});
   }
-  return Dump(Json{{"nodes", std::move(nodes)}, {"pods", std::move(placed)}});
+  Json conflicting = Json::array();
+  for (const DebugConflict& c : conflicts) {
+    conflicting.push_back(Json{{"uid", c.uid},
+                               {"pod", c.key},
+                               {"node", c.node},
+                               {"devices", c.devices},
+                               {"reason", c.reason}});
+  }
+  return Dump(Json{{"nodes", std::move(nodes)},
+                   {"pods", std::move(placed)},
+                   {"conflicts", std::move(conflicting)}});
 }
 
 }  // namespace accelsched::scheduler::codec

@@ -1,5 +1,7 @@
 #include "scheduler/codec/kube.h"
 
+#include <array>
+#include <ctime>
 #include <limits>
 #include <utility>
 
@@ -136,6 +138,39 @@ std::string EncodeBinding(const PodObject& pod, const std::string& node,
                           {"annotations", annotations}}},
                         {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
   return Dump(binding);
+}
+
+namespace {
+
+// RFC 3339 in UTC to the second, as Kubernetes writes timestamps.
+std::string NowRfc3339() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::array<char, 32> text{};
+  const size_t n = std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(text.data(), n);
+}
+
+}  // namespace
+
+std::string EncodePodEvent(const std::string& ns, const std::string& name, const std::string& uid,
+                           const std::string& reason, const std::string& message) {
+  const std::string now = NowRfc3339();
+  const Json event = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"generateName", name + "."}, {"namespace", ns}}},
+      {"involvedObject",
+       {{"apiVersion", "v1"}, {"kind", "Pod"}, {"namespace", ns}, {"name", name}, {"uid", uid}}},
+      {"type", "Warning"},
+      {"reason", reason},
+      {"message", message},
+      {"source", {{"component", "accelsched-extender"}}},
+      {"firstTimestamp", now},
+      {"lastTimestamp", now},
+      {"count", 1}};
+  return Dump(event);
 }
 
 absl::StatusOr<std::string> DecodePodNodeName(absl::string_view text) {

@@ -66,6 +66,11 @@ absl::StatusOr<WatchEvent<NamespaceObject>> DecodeNamespaceEvent(absl::string_vi
 std::string EncodeBinding(const PodObject& pod, const std::string& node,
                           const std::map<std::string, std::string>& annotations);
 
+// A core/v1 Event of type Warning about pod `ns`/`name` (`uid`), from component
+// accelsched-extender, stamped now (UTC): what `kubectl describe pod` lists.
+std::string EncodePodEvent(const std::string& ns, const std::string& name, const std::string& uid,
+                           const std::string& reason, const std::string& message);
+
 // spec.nodeName of a v1.Pod's text ("" while pending). InvalidArgument if it is not a JSON object
 // or spec.nodeName is not a string.
 absl::StatusOr<std::string> DecodePodNodeName(absl::string_view text);

@@ -296,6 +296,7 @@ HttpResponse Handlers::MetricsPage(const HttpRequest& /*req*/) const {
   std::string page =
       metrics_->Render(*extender_->ledger().Snapshot(), extender_->ledger().num_pods(),
                        GangFigures(extender_->gang_stats()), extender_->TenantGpuMilli());
+  page += Metrics::RenderConflicts(extender_->conflicts().size());
   page += Metrics::RenderConnections({.open = c.open,
                                       .accepted = c.accepted,
                                       .refused = c.refused,
@@ -306,8 +307,13 @@ HttpResponse Handlers::MetricsPage(const HttpRequest& /*req*/) const {
 
 HttpResponse Handlers::DebugState(const HttpRequest& /*req*/) const {
   std::shared_ptr<const plugins::ClusterSnapshot> snapshot = extender_->ledger().Snapshot();
-  HttpResponse res = Json(
-      200, codec::EncodeDebugState(*snapshot, DebugPods(extender_->ledger().Pods(), *snapshot)));
+  std::vector<codec::DebugConflict> conflicts;
+  for (const Conflict& c : extender_->conflicts()) {
+    conflicts.push_back({c.uid, c.pod, c.node, c.devices, c.reason});
+  }
+  HttpResponse res =
+      Json(200, codec::EncodeDebugState(*snapshot, DebugPods(extender_->ledger().Pods(), *snapshot),
+                                        conflicts));
   // The JSON tree of a large cluster is tens of MB (about 58 MB for 10,000 nodes), freed by
   // now. The malloc settings keep freed memory for reuse (TuneMallocForLargeBodies), and each
   // worker thread has its own arena, so without this every thread that ever served this page

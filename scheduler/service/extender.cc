@@ -7,9 +7,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 #include "plugins/framework/cluster_state.h"
 #include "plugins/framework/fit.h"
+#include "scheduler/codec/annotations.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler {
@@ -261,17 +263,97 @@ absl::Status Extender::WriteBinding(const codec::PodObject& pod, const std::stri
   // costs one copy).
   const std::map<std::string, std::string> annotations =
       AssignmentAnnotationsOf(placed, *ledger_->Snapshot());
-  if (absl::Status s = binder_->Bind(pod, node, annotations); !s.ok()) {
-    metrics_->CountBindError();
-    if (absl::Status r = gang_slot ? gangs_.UnbindMember(pod) : ledger_->Release(pod.uid);
-        !r.ok()) {
-      return absl::InternalError(
-          absl::StrCat("binding failed (", s.message(), ") and the rollback too: ", r.message()));
-    }
-    return s;
+  const absl::Status s = binder_->Bind(pod, node, annotations);
+  if (s.ok()) {
+    metrics_->CountPlacement(KindOf(pod.request));
+    return absl::OkStatus();
   }
-  metrics_->CountPlacement(KindOf(pod.request));
-  return absl::OkStatus();
+  if (absl::IsAlreadyExists(s) || absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) {
+    return Settle(pod, node, annotations, gang_slot, s);
+  }
+  return RollBack(pod, gang_slot, s);
+}
+
+absl::Status Extender::RollBack(const codec::PodObject& pod, bool gang_slot,
+                                const absl::Status& error) {
+  metrics_->CountBindError();
+  if (absl::Status r = gang_slot ? gangs_.UnbindMember(pod) : ledger_->Release(pod.uid); !r.ok()) {
+    return absl::InternalError(
+        absl::StrCat("binding failed (", error.message(), ") and the rollback too: ", r.message()));
+  }
+  return error;
+}
+
+namespace {
+
+constexpr const char* kDeviceAnnotations[] = {kAnnotationGpuIds, kAnnotationGpuShare,
+                                              kAnnotationMigPlacement};
+
+// The device annotations of `annotations` only.
+std::map<std::string, std::string> DevicesOf(
+    const std::map<std::string, std::string>& annotations) {
+  std::map<std::string, std::string> out;
+  for (const char* key : kDeviceAnnotations) {
+    if (auto it = annotations.find(key); it != annotations.end()) out.insert(*it);
+  }
+  return out;
+}
+
+std::string DevicesText(const std::map<std::string, std::string>& devices) {
+  std::string out;
+  for (const auto& [k, v] : devices) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", k.substr(k.find('/') + 1), "=", v);
+  }
+  return out.empty() ? "(no device annotations)" : out;
+}
+
+}  // namespace
+
+absl::Status Extender::Settle(const codec::PodObject& pod, const std::string& node,
+                              const std::map<std::string, std::string>& ours, bool gang_slot,
+                              const absl::Status& error) {
+  absl::StatusOr<codec::PodObject> now = binder_->Read(pod);
+  if (!now.ok() || now->node_name.empty()) return RollBack(pod, gang_slot, error);
+  if (now->node_name == node && DevicesOf(now->annotations) == DevicesOf(ours)) {
+    metrics_->CountPlacement(KindOf(pod.request));  // A retry whose reply was lost.
+    return absl::OkStatus();
+  }
+  absl::Status rolled = RollBack(pod, gang_slot, error);
+  if (absl::IsInternal(rolled)) return rolled;
+  spdlog::warn("bind pod={} node={}: the API has it on {} with {}; taking the API's record",
+               pod.Key(), node, now->node_name, DevicesText(DevicesOf(now->annotations)));
+  AdoptOrRecordConflict(*now);
+  if (now->node_name == node) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("pod ", pod.Key(), " is already bound to ", now->node_name));
+}
+
+void Extender::AdoptOrRecordConflict(const codec::PodObject& pod) {
+  const absl::Status s = Adopt(pod);
+  if (s.ok()) {
+    conflicts_.Clear(pod.uid);
+    return;
+  }
+  Conflict c{pod.uid, pod.Key(), pod.node_name, DevicesText(DevicesOf(pod.annotations)),
+             std::string(s.message())};
+  if (conflicts_.Record(c)) {
+    spdlog::error("pod {} on {} ({}) conflicts: {}", c.pod, c.node, c.devices, c.reason);
+  }
+}
+
+void Extender::ReconcileBound(const codec::PodObject& pod) {
+  std::optional<PlacedPod> held = ledger_->Find(pod.uid);
+  if (held.has_value() && held->node == pod.node_name) {
+    const std::map<std::string, std::string> api = DevicesOf(pod.annotations);
+    // Without device annotations (bound by another scheduler) the devices chosen here stand.
+    if (api.empty() || api == DevicesOf(AssignmentAnnotationsOf(*held, *ledger_->Snapshot()))) {
+      return;
+    }
+    spdlog::warn("pod {} on {}: the API records {}, the ledger other devices; taking the API's",
+                 pod.Key(), pod.node_name, DevicesText(api));
+  }
+  if (held.has_value()) (void)ledger_->Release(pod.uid);
+  AdoptOrRecordConflict(pod);
 }
 
 absl::Status Extender::Bind(const codec::BindingArgs& args) {

@@ -46,6 +46,7 @@
 #include "scheduler/codec/extender.h"
 #include "scheduler/gang/gang_coordinator.h"
 #include "scheduler/service/bind_tracker.h"
+#include "scheduler/service/conflict_book.h"
 #include "scheduler/service/metrics.h"
 #include "scheduler/state/clock.h"
 #include "scheduler/state/ledger.h"
@@ -58,8 +59,15 @@ namespace accelsched::scheduler {
 class Binder {
  public:
   virtual ~Binder() = default;
+  // OK; AlreadyExists if the pod is already bound (409); Unavailable when the outcome is unknown
+  // (no answer, a 5xx); other errors when the binding was refused.
   virtual absl::Status Bind(const codec::PodObject& pod, const std::string& node,
                             const std::map<std::string, std::string>& annotations) = 0;
+  // The pod as the API server holds it now, to settle a binding answered 409 or not answered at
+  // all. Unimplemented where the binder keeps no record of its own (static mode).
+  virtual absl::StatusOr<codec::PodObject> Read(const codec::PodObject& /*pod*/) {
+    return absl::UnimplementedError("no record to read");
+  }
 };
 
 // Static mode: binds live only in the ledger.
@@ -118,6 +126,21 @@ class Extender {
   // its assignment annotations, or, for a GPU pod without them, chosen by the solver on its
   // node. InvalidArgument/NotFound/FailedPrecondition if that is impossible.
   absl::Status Adopt(const codec::PodObject& pod);
+
+  // Kubernetes mode: a bound pod from a watch event or a list, made to agree with the API,
+  // whose record is the truth. Not held: adopted. Held on another node, or on this node with
+  // other devices than the pod's assignment annotations record: released and adopted as the
+  // API has it. A pod whose recorded devices another pod holds is a conflict (conflicts()).
+  void ReconcileBound(const codec::PodObject& pod);
+  // Conflicts (conflict_book.h): pods bound on devices another pod holds.
+  std::vector<Conflict> conflicts() const { return conflicts_.All(); }
+  std::vector<Conflict> TakeUnreportedConflicts() { return conflicts_.TakeUnreported(); }
+  // Pod `uid` was released (deleted, finished): it is no longer in conflict.
+  void ClearConflict(const std::string& uid) { conflicts_.Clear(uid); }
+  // After a full list: pods not listed as running are in conflict no more.
+  void KeepConflictsOf(const absl::flat_hash_set<std::string>& running) {
+    conflicts_.KeepOnly(running);
+  }
 
   const Ledger& ledger() const { return *ledger_; }
   plugins::SolverMemo::Stats memo_stats() const { return memo_.stats(); }
@@ -184,9 +207,21 @@ class Extender {
   // Ledger::Place's chooser: the solver's filters on the live node, then its devices for `pod`.
   // `pod` and `node` must outlive the result.
   Ledger::Chooser BindChooser(const codec::PodObject& pod, const std::string& node) const;
-  // Asks the Binder to write the binding of `placed`; rolls the placement back if it fails.
+  // Asks the Binder to write the binding of `placed`; rolls the placement back if it fails, and
+  // settles an uncertain or conflicting outcome by the API's record (Settle).
   absl::Status WriteBinding(const codec::PodObject& pod, const std::string& node,
                             const PlacedPod& placed, bool gang_slot);
+  // After a binding answered 409 or not at all (`error`): reads the pod back. Bound here with
+  // our devices: a retry whose reply was lost, success. Bound here with other devices: the
+  // placement converges to the API's, success. Bound elsewhere: rolled back, the API's taken,
+  // FailedPrecondition. Not bound, or unreadable: rolled back, `error` (a binding applied
+  // meanwhile comes back through the watch).
+  absl::Status Settle(const codec::PodObject& pod, const std::string& node,
+                      const std::map<std::string, std::string>& ours, bool gang_slot,
+                      const absl::Status& error);
+  absl::Status RollBack(const codec::PodObject& pod, bool gang_slot, const absl::Status& error);
+  // Adopts `pod`; a failure is recorded as a conflict (and logged), a success clears one.
+  void AdoptOrRecordConflict(const codec::PodObject& pod);
 
   // Filter over `args` on `snapshot`: the wire answer (survivors as indices into
   // args.node_names), and the solver's (survivors as node indices in solved.verdicts.feasible,
@@ -216,6 +251,7 @@ class Extender {
   absl::Mutex accounting_mu_;
   std::optional<double> last_accounting_ ABSL_GUARDED_BY(accounting_mu_);  // clock_ seconds.
   BindTracker binds_;                                                      // Thread-safe.
+  ConflictBook conflicts_;                                                 // Thread-safe.
 };
 
 }  // namespace accelsched::scheduler

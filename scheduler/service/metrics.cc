@@ -182,6 +182,14 @@ std::string Metrics::Render(const plugins::ClusterSnapshot& snapshot, size_t pod
   return out;
 }
 
+std::string Metrics::RenderConflicts(size_t conflicts) {
+  return absl::StrCat(
+      "# HELP accelsched_placement_conflicts Pods the API shows bound on devices that another "
+      "pod holds in the ledger (see /debug/state conflicts).\n"
+      "# TYPE accelsched_placement_conflicts gauge\naccelsched_placement_conflicts ",
+      conflicts, "\n");
+}
+
 std::string Metrics::RenderConnections(const ConnectionFigures& c) {
   return absl::StrCat(
       "# HELP accelsched_http_connections_open HTTP connections open.\n"

@@ -58,6 +58,8 @@ class Metrics {
   };
   // The HTTP connection gauges and counters (the server keeps them; see http/event_server.h).
   static std::string RenderConnections(const ConnectionFigures& c);
+  // accelsched_placement_conflicts: pods bound on devices another pod holds (conflict_book.h).
+  static std::string RenderConflicts(size_t conflicts);
 
   // The whole exposition, with the gauges computed from `snapshot`, `pods_placed` and `gangs`.
   // `tenant_milli`: GPU milli held per namespace now.

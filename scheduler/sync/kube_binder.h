@@ -1,6 +1,6 @@
 // Kubernetes mode's Binder (DESIGN section 8): POST .../pods/{name}/binding with the assignment
-// annotations in the Binding's metadata; a 409 because the pod is already bound to the same node
-// counts as success (a retry whose answer was lost).
+// annotations in the Binding's metadata, and GET of the pod to settle a binding answered 409 or
+// not answered (Extender::Settle decides by the pod's nodeName and device annotations).
 //
 // Thread-safety: thread-safe (the client is).
 #ifndef ACCELSCHED_SCHEDULER_SYNC_KUBE_BINDER_H_
@@ -23,6 +23,8 @@ class KubeBinder final : public Binder {
   explicit KubeBinder(const KubeClient* client) : client_(client) {}
   absl::Status Bind(const codec::PodObject& pod, const std::string& node,
                     const std::map<std::string, std::string>& annotations) override;
+  // NotFound if the pod is gone or was replaced (another uid).
+  absl::StatusOr<codec::PodObject> Read(const codec::PodObject& pod) override;
 
  private:
   const KubeClient* client_;

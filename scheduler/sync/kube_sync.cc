@@ -1,7 +1,6 @@
 #include "scheduler/sync/kube_sync.h"
 
 #include <chrono>
-#include <set>
 #include <thread>
 #include <utility>
 
@@ -109,6 +108,17 @@ void KubeSync::SetVersion(const std::string& kind, const std::string& version) {
   if (!version.empty()) versions_[kind] = version;
 }
 
+void KubeSync::SetRetryDelay(const std::string& kind, double seconds) {
+  absl::MutexLock lock(&mu_);
+  retry_delays_[kind] = seconds;
+}
+
+double KubeSync::RetryDelay(const std::string& kind) {
+  absl::MutexLock lock(&mu_);
+  auto it = retry_delays_.find(kind);
+  return it == retry_delays_.end() ? Backoff::kInitialSeconds : it->second;
+}
+
 std::string KubeSync::Version(const std::string& kind) {
   absl::MutexLock lock(&mu_);
   auto it = versions_.find(kind);
@@ -172,18 +182,32 @@ absl::StatusOr<std::string> KubeSync::ApplyNodeList(absl::string_view text) {
 }
 
 void KubeSync::AdoptBound(const codec::PodObject& pod) {
-  std::optional<PlacedPod> held = ledger_->Find(pod.uid);
-  if (held.has_value() && held->node == pod.node_name) return;
-  if (held.has_value()) (void)ledger_->Release(pod.uid);
-  if (absl::Status s = extender_->Adopt(pod); !s.ok()) {
-    spdlog::warn("pod {} on {}: not adopted: {}", pod.Key(), pod.node_name,
-                 std::string(s.message()));
+  extender_->ReconcileBound(pod);
+  ReportConflicts();
+}
+
+// Each new conflict once as a Kubernetes Event on its pod (a warning `kubectl describe pod`
+// shows); failures to post are logged, never retried.
+void KubeSync::ReportConflicts() {
+  for (const Conflict& c : extender_->TakeUnreportedConflicts()) {
+    const size_t slash = c.pod.find('/');
+    const std::string ns = c.pod.substr(0, slash);
+    const std::string message =
+        absl::StrCat("bound to ", c.node, " on ", c.devices,
+                     ", which accelsched already gave to another pod: ", c.reason);
+    absl::StatusOr<std::string> posted =
+        client_->Post(absl::StrCat("/api/v1/namespaces/", ns, "/events"),
+                      codec::EncodePodEvent(ns, c.pod.substr(slash + 1), c.uid,
+                                            "AccelschedDeviceConflict", message));
+    if (!posted.ok()) {
+      spdlog::warn("event for pod {}: {}", c.pod, std::string(posted.status().message()));
+    }
   }
 }
 
 absl::StatusOr<std::string> KubeSync::ApplyPodList(absl::string_view text, double listed_at) {
   ACCELSCHED_ASSIGN_OR_RETURN(codec::ObjectList<codec::PodObject> list, codec::DecodePodList(text));
-  std::set<std::string> present;
+  absl::flat_hash_set<std::string> present;
   absl::flat_hash_set<std::string> listed;  // Every pod listed, for the gang members.
   bool complete = true;
   for (const absl::StatusOr<codec::PodObject>& p : list.items) {
@@ -211,7 +235,10 @@ absl::StatusOr<std::string> KubeSync::ApplyPodList(absl::string_view text, doubl
       spdlog::info("released pod {} (no longer running)", p.key);
     }
   }
-  if (complete) extender_->ForgetAbsent(listed, listed_at);
+  if (complete) {
+    extender_->ForgetAbsent(listed, listed_at);
+    extender_->KeepConflictsOf(present);
+  }
   return list.resource_version;
 }
 
@@ -279,6 +306,7 @@ void KubeSync::OnPod(const codec::WatchEvent<codec::PodObject>& event) {
   const bool deleted = event.type == codec::WatchEventType::kDeleted;
   if (deleted || (!p.HoldsResources() && !p.node_name.empty())) {
     if (deleted) extender_->Forget(p);
+    extender_->ClearConflict(p.uid);
     if (ledger_->Find(p.uid).has_value() && ledger_->Release(p.uid).ok()) {
       spdlog::info("released pod {} ({})", p.Key(), deleted ? "deleted" : p.phase);
     }
@@ -329,6 +357,7 @@ void KubeSync::WatchLoop(Informer& informer) {
       ACCELSCHED_ASSIGN_OR_RETURN(std::string v, informer.apply_event(line));
       SetVersion(informer.kind, v);
       backoff.Reset();
+      SetRetryDelay(informer.kind, backoff.seconds());
       return absl::OkStatus();
     });
     if (stopped_) break;
@@ -336,13 +365,18 @@ void KubeSync::WatchLoop(Informer& informer) {
       ++relists_;
       spdlog::info("watch {}: {}; relisting", informer.kind, std::string(s.message()));
       absl::Status relist = List(informer);
-      if (relist.ok()) continue;
+      if (relist.ok()) {
+        backoff.Reset();  // Caught up: a later failure starts again from the shortest delay.
+        SetRetryDelay(informer.kind, backoff.seconds());
+        continue;
+      }
       s = relist;
     }
     if (!s.ok()) {
       spdlog::warn("watch {}: {}; retrying in {:.1f} s", informer.kind, std::string(s.message()),
                    backoff.seconds());
       backoff.Wait(stopped_);
+      SetRetryDelay(informer.kind, backoff.seconds());
     }
   }
 }

@@ -5,9 +5,11 @@
 //   the nodes, adopts every bound pod from its assignment annotations (the ledger is rebuilt
 //   after a restart from what the pods record). The caller then marks the service ready.
 // - Run(): one watch per kind from its list's resourceVersion, with allowWatchBookmarks. Events:
-//   a bound pod the ledger does not hold is adopted; a deleted or finished pod is released; a
-//   node whose capacity, labels or topology changed rebuilds the node set (placements kept). 410
-//   Gone -> relist and reconcile; other failures -> reconnect with exponential backoff.
+//   a bound pod is made to agree with the API (adopted if not held; converged to the API's node
+//   and devices if held otherwise; a conflict, reported as an Event on the pod, if its devices
+//   are another pod's); a deleted or finished pod is released; a node whose capacity, labels or
+//   topology changed rebuilds the node set (placements kept). 410 Gone -> relist and reconcile;
+//   other failures -> reconnect with exponential backoff, reset by an event or a relist.
 // - Every kind is one row of a table (Informer: its path, how its list and its events are
 //   applied); the list/watch/relist/backoff logic is written once for all of them.
 // - PodGroups (scheduling.x-k8s.io/v1alpha1) are optional: not installed (404) or not allowed
@@ -60,6 +62,9 @@ class KubeSync {
   // The resourceVersion of the last list or watch event of `kind` ("pods", "nodes", ...) that was
   // applied; empty before the first. Tests wait on it instead of sleeping.
   std::string Version(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
+  // The delay before the next retry of `kind`'s watch after a failure: back to the shortest after
+  // an event or a successful relist (issue 14: it stayed at its ceiling after an outage).
+  double RetryDelay(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A watch's timeoutSeconds: the server ends the stream after it and the watch reconnects.
   static constexpr int kWatchTimeoutSeconds = 300;
@@ -86,6 +91,7 @@ class KubeSync {
   // Watches `informer` until Stop(), relisting after 410 and reconnecting with backoff.
   void WatchLoop(Informer& informer);
   void SetVersion(const std::string& kind, const std::string& version) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetRetryDelay(const std::string& kind, double seconds) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Per kind: the list and the events.
   absl::StatusOr<std::string> ApplyNodeList(absl::string_view text) ABSL_LOCKS_EXCLUDED(mu_);
@@ -96,8 +102,10 @@ class KubeSync {
   void OnPod(const codec::WatchEvent<codec::PodObject>& event);
   void OnPodGroup(const codec::WatchEvent<codec::PodGroupObject>& event);
   void OnNamespace(const codec::WatchEvent<codec::NamespaceObject>& event);
-  // A bound pod from a list or an event: adopted unless the ledger holds it on its node.
+  // A bound pod from a list or an event: made to agree with the API (Extender::ReconcileBound),
+  // a new conflict reported.
   void AdoptBound(const codec::PodObject& pod);
+  void ReportConflicts();
   absl::Status RebuildNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const KubeClient* client_;
@@ -111,6 +119,7 @@ class KubeSync {
   codec::TopologyCache topologies_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> versions_ ABSL_GUARDED_BY(mu_);  // By kind.
   std::map<std::string, bool> available_ ABSL_GUARDED_BY(mu_);        // Optional kinds.
+  std::map<std::string, double> retry_delays_ ABSL_GUARDED_BY(mu_);   // By kind, seconds.
 };
 
 }  // namespace accelsched::scheduler::kube

@@ -21,6 +21,7 @@
 #include "scheduler/kube/publish.h"
 #include "scheduler/sync/kube_binder.h"
 #include "scheduler/sync/kube_sync.h"
+#include "tests/scheduler/kube_test_util.h"
 #include "tests/testing/data_path.h"
 #include "tests/testing/fake_apiserver.h"
 #include "tests/testing/placed.h"
@@ -31,15 +32,6 @@ namespace {
 
 using codec::Json;
 using testing::FakeApiServer;
-
-// Polls `done` for up to 10 s (no timing assertion: only a bound on how long to wait).
-bool Eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 1000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
 
 FileReader Files(const std::map<std::string, std::string>& files) {
   return [files](const std::string& path) -> absl::StatusOr<std::string> {
@@ -136,91 +128,6 @@ TEST(InClusterTest, ServiceAccountFiles) {
   auto none = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   EXPECT_TRUE(absl::IsFailedPrecondition(InClusterEndpoint(none, read).status()));
 }
-
-Json Node(const std::string& name, int gpus) {
-  return Json{{"apiVersion", "v1"},
-              {"kind", "Node"},
-              {"metadata",
-               {{"name", name},
-                {"labels",
-                 {{"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"},
-                  {"nvidia.com/gpu.count", std::to_string(gpus)}}}}},
-              {"status",
-               {{"allocatable",
-                 {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", std::to_string(gpus)}}}}}};
-}
-
-Json Pod(const std::string& name, int gpus, const std::string& node = "",
-         const std::string& gpu_ids = "") {
-  Json p = {
-      {"apiVersion", "v1"},
-      {"kind", "Pod"},
-      {"metadata",
-       {{"name", name},
-        {"namespace", "ml"},
-        {"uid", "uid-" + name},
-        {"annotations", Json::object()}}},
-      {"spec",
-       {{"schedulerName", "accelsched"},
-        {"containers",
-         Json::array({{{"name", "c"},
-                       {"resources", {{"limits", {{"cpu", "1"}, {"nvidia.com/gpu", gpus}}}}}}})}}},
-      {"status", {{"phase", node.empty() ? "Pending" : "Running"}}}};
-  if (!node.empty()) p["spec"]["nodeName"] = node;
-  if (!gpu_ids.empty()) p["metadata"]["annotations"]["accelsched.io/gpu-ids"] = gpu_ids;
-  return p;
-}
-
-Endpoint PlainEndpoint(int port) {
-  Endpoint e;
-  e.host = "127.0.0.1";
-  e.port = port;
-  e.https = false;
-  return e;
-}
-
-// One extender in Kubernetes mode against `api`, its sync running on a thread.
-struct Instance {
-  Metrics metrics;
-  std::unique_ptr<KubeClient> client;
-  std::unique_ptr<Ledger> ledger;
-  std::unique_ptr<KubeBinder> binder;
-  std::unique_ptr<Extender> extender;
-  std::unique_ptr<KubeSync> sync;
-  std::thread runner;
-
-  Instance(const Instance&) = delete;
-  Instance& operator=(const Instance&) = delete;
-  explicit Instance(int port) : Instance(PlainEndpoint(port)) {}
-  explicit Instance(const Endpoint& e) {
-    client = *KubeClient::Create(e);
-    ledger = *Ledger::Create({});
-    binder = std::make_unique<KubeBinder>(client.get());
-    extender =
-        std::make_unique<Extender>(*plugins::BuildSolver(plugins::PolicyConfig{}, WorkloadFrom({})),
-                                   ledger.get(), binder.get(), &metrics);
-    sync = std::make_unique<KubeSync>(client.get(), ledger.get(), extender.get());
-  }
-  absl::Status StartAndRun() {
-    absl::Status s = sync->Start();
-    if (s.ok()) runner = std::thread([this] { sync->Run(); });
-    return s;
-  }
-  ~Instance() {
-    sync->Stop();
-    if (runner.joinable()) runner.join();
-  }
-  // filter + bind, as kube-scheduler would for a pod that fits `node`.
-  absl::Status Schedule(const Json& pod, const std::string& node) {
-    codec::ExtenderArgs args;
-    args.pod = *codec::DecodePod(pod, "Pod");
-    args.node_names = {node};
-    absl::StatusOr<codec::FilterResult> f = extender->Filter(args);
-    if (!f.ok()) return f.status();
-    if (f->survivors.empty()) return absl::FailedPreconditionError("does not fit " + node);
-    return extender->Bind(codec::BindingArgs{args.pod.name, "ml", args.pod.uid, node});
-  }
-};
 
 TEST(KubeSyncTest, ListWatchAdoptReleaseAndRelistAfter410) {
   FakeApiServer api;

@@ -9,7 +9,10 @@
 //   PATCH /api/v1/nodes/{name} (merge patch)           merges metadata.annotations
 //   POST /api/v1/namespaces/{ns}/pods/{name}/binding   sets spec.nodeName and the Binding's
 //        annotations; 404 unknown pod, 409 already bound
-// Test hooks add, change and delete objects (each bumps the resourceVersion and emits an event).
+//   POST /api/v1/namespaces/{ns}/events                stores a core/v1 Event (events())
+// Test hooks add, change and delete objects (each bumps the resourceVersion and emits an event),
+// and inject faults: an outage (every request 503, watches dropped), bindings answered with an
+// error after being applied or not (FailNextBinds), watch delivery paused (PauseWatches).
 //
 // Thread-safety: thread-safe.
 #ifndef ACCELSCHED_TESTS_TESTING_FAKE_APISERVER_H_
@@ -44,11 +47,30 @@ class FakeApiServer {
     // Each extender keeps four watches open (nodes, pods, namespaces, PodGroups); tests run two
     // extenders against one server, and binds must never wait for a free thread.
     server_->new_task_queue = [] { return new httplib::ThreadPool(32); };
-    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
       last_authorization_ = req.get_header_value("Authorization");
+      if (outage_) {
+        res.status = 503;
+        res.set_content(R"({"kind":"Status","code":503,"reason":"ServiceUnavailable"})",
+                        "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
+    server_->Post("/api/v1/namespaces/([^/]+)/events",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    Json event = Json::parse(req.body, nullptr, false);
+                    std::lock_guard<std::mutex> lock(mu_);
+                    if (event.is_discarded() || event.value("kind", "") != "Event" ||
+                        event["involvedObject"].value("namespace", "") != req.matches[1].str()) {
+                      res.status = 400;
+                      return;
+                    }
+                    events_posted_.push_back(event);
+                    res.status = 201;
+                    res.set_content(event.dump(), "application/json");
+                  });
     server_->Get("/(?:api/v1|apis/scheduling.x-k8s.io/v1alpha1)/(nodes|pods|podgroups|namespaces)",
                  [this](const httplib::Request& req, httplib::Response& res) {
                    const std::string kind = req.matches[1];
@@ -120,11 +142,26 @@ class FakeApiServer {
                                       "application/json");
                       return;
                     }
+                    BindFault fault;
+                    if (!bind_faults_.empty()) {
+                      fault = bind_faults_.front();
+                      bind_faults_.erase(bind_faults_.begin());
+                      if (!fault.apply) {
+                        res.status = fault.status;
+                        return;
+                      }
+                    }
                     pod["spec"]["nodeName"] = binding["target"]["name"];
                     for (auto& [k, v] : binding["metadata"]["annotations"].items()) {
                       pod["metadata"]["annotations"][k] = v;
                     }
                     EmitLocked("pods", "MODIFIED", pod);
+                    if (fault.status != 0) {  // Applied, but the answer says otherwise.
+                      res.status = fault.status;
+                      res.set_content(R"({"kind":"Status","code":504,"reason":"Timeout"})",
+                                      "application/json");
+                      return;
+                    }
                     res.status = 201;
                     res.set_content(R"({"kind":"Status","status":"Success"})", "application/json");
                   });
@@ -204,6 +241,48 @@ class FakeApiServer {
     }
     it->second["spec"]["nodeName"] = node;
     EmitLocked("pods", "MODIFIED", it->second);
+  }
+  // Pod `key` bound to `node` with `annotations` (a binding written by someone else, or by a
+  // process that was killed since): an event.
+  void BindWithAnnotations(const std::string& key, const std::string& node,
+                           const std::map<std::string, std::string>& annotations) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pods_.find(key);
+    if (it == pods_.end()) {
+      return;
+    }
+    it->second["spec"]["nodeName"] = node;
+    for (const auto& [k, v] : annotations) {
+      it->second["metadata"]["annotations"][k] = v;
+    }
+    it->second["status"]["phase"] = "Running";
+    EmitLocked("pods", "MODIFIED", it->second);
+  }
+  // The next binding POSTs, in order, answer `status`: after applying the binding (a reply lost
+  // or a timeout after the write) if `apply`, else without it.
+  void FailNextBind(int status, bool apply) {
+    std::lock_guard<std::mutex> lock(mu_);
+    bind_faults_.push_back({status, apply});
+  }
+  // While paused, watchers get no events (they queue up); resumed, they get them all.
+  void PauseWatches(bool paused) {
+    std::lock_guard<std::mutex> lock(mu_);
+    watches_paused_ = paused;
+    cv_.notify_all();
+  }
+  // An outage: every request is answered 503 and every watch stream ends, until it is over.
+  void SetOutage(bool down) {
+    std::lock_guard<std::mutex> lock(mu_);
+    outage_ = down;
+    if (down) {
+      ++drop_generation_;
+    }
+    cv_.notify_all();
+  }
+  // The Events posted, in order.
+  std::vector<Json> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_posted_;
   }
   // The resourceVersion of the latest change.
   int64_t resource_version() {
@@ -294,7 +373,7 @@ class FakeApiServer {
               return true;
             }
             std::string out;
-            for (const Event& e : events_) {
+            for (const Event& e : watches_paused_ ? std::vector<Event>() : events_) {
               if (e.version <= from || e.kind != kind) {
                 continue;
               }
@@ -302,7 +381,7 @@ class FakeApiServer {
                                    : e.raw + "\n";
               from = e.version;
             }
-            if (out.empty() && bookmarks && version_ > from) {
+            if (out.empty() && bookmarks && version_ > from && !watches_paused_) {
               // Nothing of this kind: a bookmark moves the watcher's version forward.
               out = Json{{"type", "BOOKMARK"},
                          {"object",
@@ -339,6 +418,14 @@ class FakeApiServer {
   int drop_generation_ = 0;
   int lists_ = 0;
   int bind_calls_ = 0;
+  struct BindFault {
+    int status = 0;
+    bool apply = false;
+  };
+  std::vector<BindFault> bind_faults_;
+  bool watches_paused_ = false;
+  bool outage_ = false;
+  std::vector<Json> events_posted_;
 };
 
 }  // namespace accelsched::testing
