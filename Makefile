@@ -2,7 +2,8 @@
 #   make deps    install the Debian 12 packages that are missing (apt-get; sudo if not root)
 #   make build   configure + build (gcc, warnings are errors) into build/
 #   make test    deps + build + ctest, then the same tests under clang with ASan+UBSan and
-#                -Wthread-safety (build-san/)
+#                -Wthread-safety (build-san/), with each libFuzzer target run for 30 s
+#   make fuzz    the libFuzzer targets (tests/fuzz/) for FUZZ_SECONDS (300) each
 #   make demo    deps + build + accelsched-extender on the demo cluster, driven as kube-scheduler
 #                would (bench/load/demo.sh); make demo-topology: accelsched-topo over the examples
 #   make bench   run the Google Benchmark suite (figures go to bench/RESULTS.md by hand)
@@ -23,7 +24,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config ccache clang clang-form
 
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build test test-gcc test-san demo demo-topology bench paper-matrix format lint clean
+.PHONY: all deps configure build test test-gcc test-san fuzz demo demo-topology bench paper-matrix format lint clean
 
 all: build
 
@@ -51,7 +52,7 @@ test-gcc: build
 $(SAN_BUILD)/CMakeCache.txt:
 	CC=clang CXX=clang++ cmake -S . -B $(SAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
 	  -DACCELSCHED_WERROR=ON -DACCELSCHED_SANITIZE=ON -DACCELSCHED_THREAD_SAFETY=ON \
-	  -DACCELSCHED_BUILD_BENCHMARKS=OFF
+	  -DACCELSCHED_BUILD_BENCHMARKS=OFF -DACCELSCHED_FUZZ=ON
 
 test-san: deps $(SAN_BUILD)/CMakeCache.txt
 	cmake --build $(SAN_BUILD) -j $(JOBS)
@@ -59,6 +60,17 @@ test-san: deps $(SAN_BUILD)/CMakeCache.txt
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 test: test-gcc test-san
+
+# The libFuzzer targets (tests/fuzz/) for FUZZ_SECONDS each (ctest runs them for 30 s in
+# test-san); what they find accumulates in $(SAN_BUILD)/fuzz-corpus/, failures in fuzz-artifacts/.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.cc)))
+fuzz: deps $(SAN_BUILD)/CMakeCache.txt
+	cmake --build $(SAN_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	cd $(SAN_BUILD) && for t in $(FUZZ_TARGETS); do \
+	  $(CURDIR)/tests/fuzz/run_fuzzer.sh tests/fuzz/$$t $(CURDIR)/tests/fuzz/corpus/$$t \
+	    $(FUZZ_SECONDS) fuzz-corpus/$$t || exit 1; \
+	done
 
 demo: build
 	./bench/load/demo.sh $(BUILD)
