@@ -26,8 +26,8 @@ bool SameSpec(const plugins::NodeSpec& a, const plugins::NodeSpec& b) {
 }
 
 // One watch line of `path`, decoded (`event`), handed to `handle` unless it is a bookmark.
-// Returns its resourceVersion; an undecodable line is Unavailable (reconnect), an ERROR event
-// Aborted for 410 Gone (relist), else Unavailable.
+// Returns its resourceVersion; an undecodable line is DataLoss (reconnect; relist if it comes
+// again), an ERROR event Aborted for 410 Gone (relist), else Unavailable.
 template <typename T>
 absl::StatusOr<std::string> ApplyEvent(
     const std::string& path, const absl::StatusOr<codec::WatchEvent<T>>& event,
@@ -37,7 +37,9 @@ absl::StatusOr<std::string> ApplyEvent(
     return std::string();
   }
   if (!event.ok()) {
-    return absl::UnavailableError(absl::StrCat("watch ", path, ": ", event.status().message()));
+    const std::string why = absl::StrCat("watch ", path, ": ", event.status().message());
+    return absl::IsDataLoss(event.status()) ? absl::DataLossError(why)
+                                            : absl::UnavailableError(why);
   }
   if (event->type == codec::WatchEventType::kError) {
     if (event->error_code == 410) {
@@ -348,6 +350,7 @@ absl::Status KubeSync::Start() {
 
 void KubeSync::WatchLoop(Informer& informer) {
   Backoff backoff;
+  std::string unreadable_at;  // The resume version of the last watch that met an unreadable line.
   while (!stopped_) {
     const std::string version = Version(informer.kind);
     const std::string path = absl::StrCat(
@@ -361,7 +364,12 @@ void KubeSync::WatchLoop(Informer& informer) {
       return absl::OkStatus();
     });
     if (stopped_) break;
-    if (absl::IsAborted(s)) {  // 410 Gone: our resourceVersion is too old.
+    // An unreadable line is taken for a damaged stream and the watch resumes; if the line comes
+    // again from the same version it is the API's, and only a relist gets past it (issue 14: the
+    // watch once retried it forever).
+    const bool unreadable_again = absl::IsDataLoss(s) && version == unreadable_at;
+    if (absl::IsDataLoss(s)) unreadable_at = version;
+    if (absl::IsAborted(s) || unreadable_again) {  // 410 Gone, or the same unreadable line.
       ++relists_;
       spdlog::info("watch {}: {}; relisting", informer.kind, std::string(s.message()));
       absl::Status relist = List(informer);

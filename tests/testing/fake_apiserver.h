@@ -215,6 +215,13 @@ class FakeApiServer {
     events_.push_back({version_, kind, "", Json(), line});
     cv_.notify_all();
   }
+  // Ends every open watch stream (a connection reset mid-stream); the history stays, so watches
+  // resume from their versions without a relist.
+  void DropWatches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++drop_generation_;
+    cv_.notify_all();
+  }
   void CompactAndDropWatches() {
     std::lock_guard<std::mutex> lock(mu_);
     // Everyone's last version is now too old (the history up to it is gone): a watch resumed from
