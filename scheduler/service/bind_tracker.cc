@@ -33,4 +33,11 @@ bool BindTracker::InFlight(const std::string& uid) const {
   return !it->second.has_value() || now - *it->second < memory_;
 }
 
+bool BindTracker::InFlightSince(const std::string& uid, double since) const {
+  absl::MutexLock lock(&mu_);
+  auto it = ended_.find(uid);
+  if (it == ended_.end()) return false;
+  return !it->second.has_value() || *it->second >= since;
+}
+
 }  // namespace accelsched::scheduler

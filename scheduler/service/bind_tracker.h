@@ -33,6 +33,10 @@ class BindTracker {
   void End(const std::string& uid) ABSL_LOCKS_EXCLUDED(mu_);
   // True while `uid`'s bind runs, and for `memory` seconds after it ended.
   bool InFlight(const std::string& uid) const ABSL_LOCKS_EXCLUDED(mu_);
+  // True if `uid`'s bind runs, or ended at or after `since` (and is remembered): a list of the
+  // API requested at `since` may not show it. A bind that ended before the list was requested
+  // is in it (the API's list is a consistent read), so a pod the list lacks was deleted since.
+  bool InFlightSince(const std::string& uid, double since) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Begin() now, End() when it goes out of scope.
   class Scope {

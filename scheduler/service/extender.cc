@@ -395,7 +395,9 @@ void Extender::Reconcile() {
   if (since > 0) metrics_->AddTenantGpuSeconds(TenantGpuMilli(), since);
 }
 
-bool Extender::BindInFlight(const std::string& uid) const { return binds_.InFlight(uid); }
+bool Extender::BindInFlight(const std::string& uid, double listed_at) const {
+  return binds_.InFlightSince(uid, listed_at);
+}
 
 absl::Status Extender::Adopt(const codec::PodObject& pod) {
   const plugins::Solver& solver = *solver_;

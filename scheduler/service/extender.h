@@ -190,9 +190,10 @@ class Extender {
     }
   }
 
-  // True while pod `uid` is being bound, and for a minute after its bind ended: a list of the
-  // API taken meanwhile may not show it bound yet, and must not release it (BindTracker).
-  bool BindInFlight(const std::string& uid) const;
+  // True while pod `uid` is being bound, or if its bind ended at or after `listed_at`
+  // (GangClock() when a list of the API was requested): that list may not show it bound yet, and
+  // must not release it (BindTracker::InFlightSince).
+  bool BindInFlight(const std::string& uid, double listed_at) const;
 
  private:
   // The cached pod of a bind (NotFound if this process never saw it; InvalidArgument if the UID

@@ -232,7 +232,7 @@ absl::StatusOr<std::string> KubeSync::ApplyPodList(absl::string_view text, doubl
   for (const PlacedPod& p : ledger_->Pods()) {
     // Gang reservation slots are not pods: GangCoordinator::Reconcile owns them.
     if (p.holder == Holder::kGangSlot) continue;
-    if (present.count(p.uid) == 0 && !extender_->BindInFlight(p.uid)) {
+    if (present.count(p.uid) == 0 && !extender_->BindInFlight(p.uid, listed_at)) {
       (void)ledger_->Release(p.uid);
       spdlog::info("released pod {} (no longer running)", p.key);
     }

@@ -19,6 +19,21 @@ TEST(BindTrackerTest, InFlightWhileRunningAndForTheMemoryAfter) {
   EXPECT_FALSE(tracker.InFlight("a"));
 }
 
+// A list requested at `since` shows every bind that ended before it: only a running bind, or one
+// that ended at or after the request, may be missing from it.
+TEST(BindTrackerTest, InFlightSinceAListWasRequested) {
+  double now = 100;
+  BindTracker tracker([&] { return now; }, 60);
+  EXPECT_FALSE(tracker.InFlightSince("a", 0));  // Never bound.
+  tracker.Begin("a");
+  EXPECT_TRUE(tracker.InFlightSince("a", 200));  // Running: any list may miss it.
+  now = 110;
+  tracker.End("a");
+  EXPECT_TRUE(tracker.InFlightSince("a", 105));   // The list was asked for before the end.
+  EXPECT_TRUE(tracker.InFlightSince("a", 110));   // At the same time: not sure, kept.
+  EXPECT_FALSE(tracker.InFlightSince("a", 111));  // Asked for after: the list shows it.
+}
+
 TEST(BindTrackerTest, AClockAtZeroIsNotARunningBind) {
   double now = 0;  // A clock that starts at 0 (the old code took 0 for "running").
   BindTracker tracker([&] { return now; }, 60);

@@ -128,6 +128,25 @@ TEST(KubeDriftTest, EventsCompareDevicesNotOnlyNodes) {
   EXPECT_TRUE(Eventually([&] { return LedgerGpuIds(x, "uid-p") == "0,1"; }));
 }
 
+// A pod deleted right after its bind, while the watch was down and its history lost: the relist
+// releases it at once. Before, a pod bound less than a minute before any list was spared, so the
+// soak's API restarts left deleted pods holding GPUs (and nodes looking full) until a later relist.
+TEST(KubeDriftTest, ARelistReleasesAPodDeletedRightAfterItsBind) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 4));
+  api.PutPod(Pod("p", 4));
+  api.PutPod(Pod("q", 4));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  ASSERT_TRUE(x.Schedule(Pod("p", 4), "n1").ok());
+  api.PauseWatches(true);
+  api.DeletePod("ml/p");
+  api.CompactAndDropWatches();
+  api.PauseWatches(false);
+  EXPECT_TRUE(Eventually([&] { return LedgerGpuIds(x, "uid-p").empty(); }));
+  EXPECT_TRUE(x.Schedule(Pod("q", 4), "n1").ok());
+}
+
 // After an outage the retry delay is back at its shortest once a relist succeeds. Before, it
 // stayed at its ceiling (30 s) until a watch event arrived.
 TEST(KubeDriftTest, RetryDelayResetsAfterASuccessfulRelist) {
