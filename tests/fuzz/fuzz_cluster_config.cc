@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace codec = accelsched::scheduler::codec;
   (void)codec::ParseJsonOrYaml(text, "fuzz.yaml");
   (void)codec::DecodeClusterListText(text, "cluster.yaml");
-  (void)codec::ParseExtenderConfig(text, "config.yaml");
+  (void)accelsched::scheduler::ParseExtenderConfig(text, "config.yaml");
   (void)codec::DecodeKubeconfig(text, "kubeconfig", "");
   return 0;
 }
