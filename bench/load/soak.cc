@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
@@ -84,7 +85,7 @@ std::pair<long, long> Usage(pid_t pid) {
   long rss = -1;
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) rss = std::stol(line.substr(6));
+    if (absl::StartsWith(line, "VmRSS:")) rss = std::stol(line.substr(6));
   }
   long fds = 0;
   std::error_code ec;
@@ -295,8 +296,11 @@ int Soak(const Options& o) {
 }  // namespace
 }  // namespace accelsched::load
 
-int main(int argc, char** argv) {
-  accelsched::load::Options o;
+namespace accelsched::load {
+namespace {
+
+int Main(int argc, char** argv) {
+  Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     bool ok = true;
@@ -323,5 +327,17 @@ int main(int argc, char** argv) {
                  "[--restart-every 60] [--port 18895]\n";
     return 1;
   }
-  return accelsched::load::Soak(o);
+  return Soak(o);
+}
+
+}  // namespace
+}  // namespace accelsched::load
+
+int main(int argc, char** argv) {
+  try {
+    return accelsched::load::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "accelsched-soak: " << e.what() << "\n";
+    return 2;
+  }
 }
