@@ -226,7 +226,13 @@ void Step(testing::FakeApiServer& api, httplib::Client& c, const Json& names, bo
   const std::string name = "p" + std::to_string(r.serial++);
   if (!down) api.PutPod(PodObject(name, 2));
   std::this_thread::sleep_for(std::chrono::milliseconds(1));  // Let the watch deliver it.
-  if (Cycle(c, name, 2, names, down, r.tally)) r.live.push_back(name);
+  if (Cycle(c, name, 2, names, down, r.tally)) {
+    r.live.push_back(name);
+  } else if (!down) {
+    // Given up rather than left pending: else the API's pod list (and every relist) grows by the
+    // pods that did not fit, and so does the extender's memory at each relist.
+    api.DeletePod("soak/" + name);
+  }
 }
 
 void ReportMinute(pid_t pid, const Run& r) {

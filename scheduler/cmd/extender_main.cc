@@ -207,9 +207,9 @@ void SyncThenWatch(kube::KubeSync& sync, Server& server, const std::atomic<bool>
 // Housekeeping: gang reservations past their deadline, or whose slots the cluster lost, are
 // released (gang filters also do this; this covers gangs whose members stopped coming), and the
 // tenants' GPU-seconds are summed. Once a minute, freed memory goes back to the system: the
-// malloc settings keep it for reuse (TuneMallocForLargeBodies) and every worker thread has an
-// arena of its own, so without this the soak's RSS grew by 4 MB a minute of memory that was free
-// (bench/RESULTS.md, issue 14).
+// malloc settings keep it for reuse (TuneMallocForLargeBodies) and every thread has an arena of
+// its own, so the peak of a relist of a large cluster would otherwise stay in RSS for good
+// (bench/RESULTS.md, issue 14: 47.5 MB -> 23.6 MB at one trim).
 void Housekeep(Extender& extender, const std::atomic<bool>& stopping) {
   constexpr auto kStep = std::chrono::milliseconds(50);
   constexpr int kStepsPerRound = 100;  // 5 s.
