@@ -201,7 +201,10 @@ absl::Status KubeClient::Watch(
       path.c_str(), {{"Accept", "application/json"}},
       [&](const httplib::Response& response) {
         status = response.status;
-        return true;
+        // A Stop() that came before the socket existed could not shut it (httplib stops only a
+        // request in flight): the watch would have waited for its first event, or for
+        // timeoutSeconds on a quiet kind. Checked once the answer has begun.
+        return !stopped_;
       },
       [&](const char* data, size_t length) {
         if (stopped_) {
