@@ -744,8 +744,9 @@ void EventServer::Loop::BeginDrain() {
   std::vector<Connection*> handshaking;
   for (auto& [id, c] : connections) {
     if (c->phase == Phase::kHandshake) handshaking.push_back(c.get());
-    if (c->phase == Phase::kHead && !c->head_started)
+    if (c->phase == Phase::kHead && !c->head_started) {
       c->deadline = std::min(c->deadline, last_call);
+    }
   }
   for (Connection* c : handshaking) Close(*c);
 }
