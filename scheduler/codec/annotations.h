@@ -27,6 +27,13 @@
 //   accelsched.io/gpu-ids: "0,1,2,3"            GPU indices on the node (every GPU pod)
 //   accelsched.io/gpu-share: "2@500"            share: GPU index @ milli-GPU
 //   accelsched.io/mig-placement: "1:3g.40gb@4"  MIG: GPU index : profile name @ start slot
+//   accelsched.io/bound-at: "2026-12-07T14:16:06.123456Z"  when the extender bound it (UTC,
+//                                               microseconds): accelsched-node serves the oldest
+//                                               first, since the kubelet's Allocate names no pod
+//
+// Pod annotation accelsched-node writes when the kubelet allocates a container's devices (so
+// that no restart hands the same assignment out twice):
+//   accelsched.io/allocated: "init,main"        the containers whose devices were handed out
 //
 // Node labels (NVIDIA GPU feature discovery) and annotations:
 //   nvidia.com/gpu.product, nvidia.com/gpu.count, nvidia.com/gpu.memory (MiB),
@@ -67,6 +74,10 @@ inline constexpr char kAnnotationRailAligned[] = "accelsched.io/rail-aligned";
 inline constexpr char kAnnotationGpuIds[] = "accelsched.io/gpu-ids";
 inline constexpr char kAnnotationGpuShare[] = "accelsched.io/gpu-share";
 inline constexpr char kAnnotationMigPlacement[] = "accelsched.io/mig-placement";
+inline constexpr char kAnnotationBoundAt[] = "accelsched.io/bound-at";
+
+// Pod annotation written by accelsched-node.
+inline constexpr char kAnnotationAllocated[] = "accelsched.io/allocated";
 
 // Namespace labels.
 inline constexpr char kLabelIsolation[] = "accelsched.io/isolation";

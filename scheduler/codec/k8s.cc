@@ -88,8 +88,30 @@ absl::Status AddAmounts(const Amounts& a, const std::string& path, Amounts& tota
   return absl::OkStatus();
 }
 
-absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
+bool IsDeviceResource(absl::string_view name) {
+  return name == kResourceGpu || name == kResourceGpuMilli ||
+         absl::StartsWith(name, kResourceMigPrefix);
+}
+
+// Appends container `c` to `out` if it asks for accelerator devices (ContainerDevices).
+absl::Status AddContainerDevices(const Json& c, const Amounts& a, ContainerDevices::Kind kind,
+                                 const std::string& path, std::vector<ContainerDevices>& out) {
+  ContainerDevices d;
+  d.kind = kind;
+  for (const auto& [resource, milli] : a) {
+    if (IsDeviceResource(resource) && milli > 0) d.counts[resource] = (milli + 999) / 1000;
+    if (resource == kResourceGpuMemoryMib) d.gpu_memory_mib = (milli + 999) / 1000;
+  }
+  if (d.counts.empty()) return absl::OkStatus();
+  ACCELSCHED_ASSIGN_OR_RETURN(d.name, GetString(c, "name", path, false));
+  out.push_back(std::move(d));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path,
+                                   std::vector<ContainerDevices>& devices) {
   Amounts total;
+  std::vector<ContainerDevices> app;
   const Json* containers = Find(spec, "containers");
   if (containers == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(path, ".containers: required"));
@@ -100,6 +122,8 @@ absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
     ACCELSCHED_ASSIGN_OR_RETURN(ResourceList r, ContainerResources((*containers)[i], cpath));
     ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, cpath + ".resources"));
     ACCELSCHED_RETURN_IF_ERROR(AddAmounts(a, cpath + ".resources", total));
+    ACCELSCHED_RETURN_IF_ERROR(
+        AddContainerDevices((*containers)[i], a, ContainerDevices::Kind::kApp, cpath, app));
   }
   // Init containers, as Kubernetes computes pod requests (k8s.io/component-helpers PodRequests):
   // a sidecar (restartPolicy: Always) runs beside everything after it, so it adds to the app
@@ -114,6 +138,10 @@ absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
       ACCELSCHED_ASSIGN_OR_RETURN(Amounts a, ToAmounts(r, cpath + ".resources"));
       ACCELSCHED_ASSIGN_OR_RETURN(std::string restart,
                                   GetString((*init)[i], "restartPolicy", cpath, false));
+      ACCELSCHED_RETURN_IF_ERROR(AddContainerDevices(
+          (*init)[i], a,
+          restart == "Always" ? ContainerDevices::Kind::kSidecar : ContainerDevices::Kind::kInit,
+          cpath, devices));
       Amounts moment;
       if (restart == "Always") {
         ACCELSCHED_RETURN_IF_ERROR(AddAmounts(a, cpath + ".resources", total));
@@ -127,6 +155,8 @@ absl::StatusOr<Amounts> PodAmounts(const Json& spec, const std::string& path) {
     }
     for (const auto& [k, v] : init_max) total[k] = std::max(total[k], v);
   }
+  devices.insert(devices.end(), std::make_move_iterator(app.begin()),
+                 std::make_move_iterator(app.end()));
   if (const Json* overhead = Find(spec, "overhead"); overhead != nullptr) {
     ResourceList r;
     const std::string opath = Join(path, "overhead");
@@ -484,7 +514,7 @@ absl::StatusOr<PodObject> DecodePod(const Json& pod, absl::string_view path_view
     ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*status, path + ".status"));
     ACCELSCHED_ASSIGN_OR_RETURN(out.phase, GetString(*status, "phase", path + ".status", false));
   }
-  ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, PodAmounts(*spec, spath));
+  ACCELSCHED_ASSIGN_OR_RETURN(Amounts amounts, PodAmounts(*spec, spath, out.containers));
   PodRequest& r = out.request;
   r.name = out.Key();
   r.tenant = out.namespace_name;
@@ -804,6 +834,31 @@ std::map<std::string, std::string> AssignmentAnnotations(const Assignment& a,
   return out;
 }
 
+namespace {
+
+struct MigPlacementText {
+  int gpu = -1;
+  std::string profile;
+  int start = -1;
+};
+
+// "<gpu>:<profile>@<start>" (accelsched.io/mig-placement); `what` names it in errors.
+absl::StatusOr<MigPlacementText> ParseMigPlacement(absl::string_view text,
+                                                   const std::string& what) {
+  std::vector<std::string> gpu_rest = absl::StrSplit(text, absl::MaxSplits(':', 1));
+  if (gpu_rest.size() != 2) return absl::InvalidArgumentError(what + ": not gpu:profile@start");
+  std::vector<std::string> profile_start = absl::StrSplit(gpu_rest[1], absl::MaxSplits('@', 1));
+  MigPlacementText out;
+  if (profile_start.size() != 2 || profile_start[0].empty() ||
+      !absl::SimpleAtoi(gpu_rest[0], &out.gpu) || !absl::SimpleAtoi(profile_start[1], &out.start)) {
+    return absl::InvalidArgumentError(what + ": not gpu:profile@start");
+  }
+  out.profile = profile_start[0];
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<Assignment>> AssignmentFromAnnotations(
     const std::map<std::string, std::string>& annotations, const PodRequest& pod,
     const plugins::ClusterSnapshot& snapshot, plugins::NodeIndex index) {
@@ -835,17 +890,12 @@ absl::StatusOr<std::optional<Assignment>> AssignmentFromAnnotations(
       return absl::InvalidArgumentError(
           absl::StrCat("a MIG pod needs the ", kAnnotationMigPlacement, " annotation"));
     }
-    // "<gpu>:<profile>@<start>"
     const std::string mwhat =
         absl::StrCat("annotation ", kAnnotationMigPlacement, " '", mig->second, "'");
-    std::vector<std::string> gpu_rest = absl::StrSplit(mig->second, absl::MaxSplits(':', 1));
-    if (gpu_rest.size() != 2) return absl::InvalidArgumentError(mwhat + ": not gpu:profile@start");
-    std::vector<std::string> profile_start = absl::StrSplit(gpu_rest[1], absl::MaxSplits('@', 1));
-    int gpu = -1, start = -1;
-    if (profile_start.size() != 2 || !absl::SimpleAtoi(gpu_rest[0], &gpu) ||
-        !absl::SimpleAtoi(profile_start[1], &start)) {
-      return absl::InvalidArgumentError(mwhat + ": not gpu:profile@start");
-    }
+    ACCELSCHED_ASSIGN_OR_RETURN(MigPlacementText placement,
+                                ParseMigPlacement(mig->second, mwhat));
+    const int gpu = placement.gpu;
+    const int start = placement.start;
     if (gpu < 0 || gpu >= node.gpu_count || (a.gpus >> gpu & 1u) == 0) {
       return absl::InvalidArgumentError(mwhat + ": GPU differs from " +
                                         std::string(kAnnotationGpuIds));
@@ -854,7 +904,7 @@ absl::StatusOr<std::optional<Assignment>> AssignmentFromAnnotations(
       return absl::InvalidArgumentError(mwhat + ": the node's GPUs have no MIG");
     }
     absl::StatusOr<const topology::mig::MigProfile*> p =
-        node.mig_geometry->ProfileByName(profile_start[0]);
+        node.mig_geometry->ProfileByName(placement.profile);
     if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat(mwhat, ": ", p.status().message()));
     if (start < 0 || start > 7 || (((*p)->start_mask >> start) & 1u) == 0) {
       return absl::InvalidArgumentError(
@@ -865,6 +915,57 @@ absl::StatusOr<std::optional<Assignment>> AssignmentFromAnnotations(
     a.mig_start = start;
   }
   return a;
+}
+
+absl::StatusOr<std::optional<DeviceAssignment>> DecodeDeviceAssignment(
+    const std::map<std::string, std::string>& annotations, int gpu_count) {
+  auto ids = annotations.find(std::string(kAnnotationGpuIds));
+  if (ids == annotations.end()) return std::nullopt;
+  const std::string what = absl::StrCat("annotation ", kAnnotationGpuIds, " '", ids->second, "'");
+  ACCELSCHED_ASSIGN_OR_RETURN(GpuMask mask, ParseGpuList(ids->second, gpu_count, what));
+  DeviceAssignment a;
+  for (int i = 0; i < gpu_count; ++i) {
+    if ((mask >> i) & 1u) a.gpus.push_back(i);
+  }
+  if (a.gpus.empty()) return absl::InvalidArgumentError(what + ": names no GPU");
+  if (auto share = annotations.find(std::string(kAnnotationGpuShare)); share != annotations.end()) {
+    const std::string swhat =
+        absl::StrCat("annotation ", kAnnotationGpuShare, " '", share->second, "'");
+    std::vector<std::string> parts = absl::StrSplit(share->second, absl::MaxSplits('@', 1));
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &a.share_gpu) ||
+        !absl::SimpleAtoi(parts[1], &a.share_milli) || a.share_milli < 1 || a.share_milli > 999) {
+      return absl::InvalidArgumentError(swhat + ": not gpu@milli (milli 1..999)");
+    }
+    if (a.gpus.size() != 1 || a.gpus[0] != a.share_gpu) {
+      return absl::InvalidArgumentError(swhat + ": its GPU differs from " + what);
+    }
+  }
+  if (auto mig = annotations.find(std::string(kAnnotationMigPlacement));
+      mig != annotations.end()) {
+    const std::string mwhat =
+        absl::StrCat("annotation ", kAnnotationMigPlacement, " '", mig->second, "'");
+    ACCELSCHED_ASSIGN_OR_RETURN(MigPlacementText p, ParseMigPlacement(mig->second, mwhat));
+    if (a.gpus.size() != 1 || a.gpus[0] != p.gpu) {
+      return absl::InvalidArgumentError(mwhat + ": its GPU differs from " + what);
+    }
+    if (p.start < 0 || p.start > 7) {
+      return absl::InvalidArgumentError(mwhat + ": the start slot is not 0..7");
+    }
+    a.mig_gpu = p.gpu;
+    a.mig_profile = p.profile;
+    a.mig_start = p.start;
+  }
+  return a;
+}
+
+std::set<std::string> DecodeAllocatedContainers(const std::map<std::string, std::string>& a) {
+  std::set<std::string> out;
+  auto it = a.find(std::string(kAnnotationAllocated));
+  if (it == a.end()) return out;
+  for (absl::string_view name : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+    out.emplace(absl::StripAsciiWhitespace(name));
+  }
+  return out;
 }
 
 }  // namespace accelsched::scheduler::codec

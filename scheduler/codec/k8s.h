@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,20 @@ struct GangMembership {
   bool rail_aligned = false;  // accelsched.io/rail-aligned: "true"
 };
 
+// One container's accelerator devices (DESIGN section 12): how many devices of each device-plugin
+// resource (nvidia.com/gpu, nvidia.com/mig-<profile>, accelsched.io/gpu-milli) the kubelet's
+// Allocate for this container asks, and the GPU memory that goes with a share.
+struct ContainerDevices {
+  // The kubelet's order: init containers (plain or sidecar, in spec order), then app containers.
+  enum class Kind { kInit, kSidecar, kApp };
+  std::string name;
+  Kind kind = Kind::kApp;
+  std::map<std::string, int64_t> counts;  // Resource -> devices (rounded up).
+  int64_t gpu_memory_mib = 0;             // accelsched.io/gpu-memory-mib.
+
+  friend bool operator==(const ContainerDevices&, const ContainerDevices&) = default;
+};
+
 struct PodObject {
   std::string uid;
   std::string name;
@@ -55,6 +70,8 @@ struct PodObject {
   // The MIG resource's profile name ("3g.40gb") when the pod asks for one.
   std::string mig_profile_name;
   std::optional<GangMembership> gang;  // Nullopt: not part of a gang.
+  // Containers that ask for accelerator devices, in the kubelet's order (ContainerDevices::Kind).
+  std::vector<ContainerDevices> containers;
 
   std::string Key() const { return namespace_name + "/" + name; }
   // Bound and still holding resources (not Succeeded or Failed).
@@ -141,6 +158,28 @@ std::map<std::string, std::string> AssignmentAnnotations(const plugins::Assignme
 absl::StatusOr<std::optional<plugins::Assignment>> AssignmentFromAnnotations(
     const std::map<std::string, std::string>& annotations, const plugins::PodRequest& pod,
     const plugins::ClusterSnapshot& snapshot, plugins::NodeIndex index);
+
+// The devices accelsched chose for a pod, as the node side reads the bind annotations.
+struct DeviceAssignment {
+  std::vector<int> gpus;  // accelsched.io/gpu-ids, ascending.
+  int share_gpu = -1;     // accelsched.io/gpu-share: GPU index and milli-GPU; -1 without.
+  int share_milli = 0;
+  int mig_gpu = -1;  // accelsched.io/mig-placement: GPU, profile name, start slot; -1 without.
+  std::string mig_profile;
+  int mig_start = -1;
+
+  friend bool operator==(const DeviceAssignment&, const DeviceAssignment&) = default;
+};
+
+// Nullopt when there is no accelsched.io/gpu-ids (the pod was not placed on devices by
+// accelsched). InvalidArgument naming the annotation and its value when one is malformed, names
+// a GPU outside 0..gpu_count-1, or a share or MIG placement disagrees with gpu-ids.
+absl::StatusOr<std::optional<DeviceAssignment>> DecodeDeviceAssignment(
+    const std::map<std::string, std::string>& annotations, int gpu_count);
+
+// The containers accelsched-node has handed devices (accelsched.io/allocated: "a,b").
+std::set<std::string> DecodeAllocatedContainers(
+    const std::map<std::string, std::string>& annotations);
 
 }  // namespace accelsched::scheduler::codec
 

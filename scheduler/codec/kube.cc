@@ -1,11 +1,13 @@
 #include "scheduler/codec/kube.h"
 
 #include <array>
+#include <chrono>
 #include <ctime>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 #include "scheduler/codec/json.h"
 #include "topology/status_macros.h"
@@ -153,6 +155,18 @@ std::string NowRfc3339() {
 }
 
 }  // namespace
+
+std::string TimestampMicrosNow() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          now.time_since_epoch()).count() % 1000000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::array<char, 32> text{};
+  const size_t n = std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%S", &utc);
+  return absl::StrFormat("%s.%06dZ", absl::string_view(text.data(), n), micros);
+}
 
 std::string EncodePodEvent(const std::string& ns, const std::string& name, const std::string& uid,
                            const std::string& reason, const std::string& message) {

@@ -66,6 +66,10 @@ absl::StatusOr<WatchEvent<NamespaceObject>> DecodeNamespaceEvent(absl::string_vi
 std::string EncodeBinding(const PodObject& pod, const std::string& node,
                           const std::map<std::string, std::string>& annotations);
 
+// Now in UTC, RFC 3339 with microseconds ("2026-12-07T14:16:06.123456Z"): strings of this form
+// sort in time order (accelsched.io/bound-at).
+std::string TimestampMicrosNow();
+
 // A core/v1 Event of type Warning about pod `ns`/`name` (`uid`), from component
 // accelsched-extender, stamped now (UTC): what `kubectl describe pod` lists.
 std::string EncodePodEvent(const std::string& ns, const std::string& name, const std::string& uid,

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "scheduler/codec/annotations.h"
 #include "scheduler/codec/kube.h"
 
 namespace accelsched::scheduler::kube {
@@ -15,8 +16,11 @@ std::string PodPath(const codec::PodObject& pod) {
 
 absl::Status KubeBinder::Bind(const codec::PodObject& pod, const std::string& node,
                               const std::map<std::string, std::string>& annotations) {
+  // accelsched.io/bound-at tells accelsched-node which of its pods came first (DESIGN section 12).
+  std::map<std::string, std::string> stamped = annotations;
+  if (!stamped.empty()) stamped[kAnnotationBoundAt] = codec::TimestampMicrosNow();
   absl::StatusOr<std::string> r = client_->Post(absl::StrCat(PodPath(pod), "/binding"),
-                                                codec::EncodeBinding(pod, node, annotations));
+                                                codec::EncodeBinding(pod, node, stamped));
   return r.status();
 }
 

@@ -1,0 +1,106 @@
+#include "scheduler/node/inventory.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+#include "scheduler/codec/annotations.h"
+#include "scheduler/codec/k8s.h"
+#include "topology/smi_parser.h"
+#include "topology/topology.h"
+
+namespace accelsched::scheduler::node {
+
+std::string SocketName(const std::string& resource) {
+  if (resource == kResourceGpu) return "accelsched-gpu.sock";
+  if (resource == kResourceGpuMilli) return "accelsched-gpu-milli.sock";
+  if (absl::StartsWith(resource, kResourceMigPrefix)) {
+    return absl::StrCat("accelsched-mig-", resource.substr(sizeof(kResourceMigPrefix) - 1),
+                        ".sock");
+  }
+  return absl::StrCat("accelsched-", absl::StrReplaceAll(resource, {{"/", "-"}}), ".sock");
+}
+
+absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares) {
+  if (nvml.gpus.size() > static_cast<size_t>(topology::kMaxGpus)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        nvml.gpus.size(), " GPUs: accelsched models at most ", topology::kMaxGpus, " per node"));
+  }
+  Inventory inv;
+  inv.nvml_ = std::move(nvml);
+  if (!inv.nvml_.gpus.empty()) {
+    const NvmlGpu& first = inv.nvml_.gpus[0];
+    // NVML says "NVIDIA H100 80GB HBM3"; GPU feature discovery "NVIDIA-H100-80GB-HBM3".
+    inv.model_ = codec::CanonicalGpuModel(absl::StrReplaceAll(first.product, {{" ", "-"}}),
+                                          first.memory_mib);
+    absl::StatusOr<const topology::mig::MigGeometry*> g =
+        topology::mig::GeometryForModel(inv.model_);
+    if (g.ok()) inv.geometry_ = *g;
+  }
+  if (!inv.nvml_.gpus.empty()) {
+    absl::StatusOr<topology::Topology> t = topology::TopologyFromSmiMatrix(
+        inv.nvml_.matrix, "nvml", absl::StrReplaceAll(inv.nvml_.gpus[0].product, {{" ", "-"}}));
+    absl::StatusOr<topology::DeviceSetSearch> search =
+        t.ok() ? topology::DeviceSetSearch::Create(*t)
+               : absl::StatusOr<topology::DeviceSetSearch>(t.status());
+    if (search.ok()) {
+      inv.topology_ = *std::move(t);
+      inv.search_ = *std::move(search);
+    } else {
+      inv.topology_error_ = std::string(search.status().message());
+    }
+  }
+  Resource whole{kResourceGpu, SocketName(kResourceGpu), {}};
+  Resource milli{kResourceGpuMilli, SocketName(kResourceGpuMilli), {}};
+  for (const NvmlGpu& gpu : inv.nvml_.gpus) {
+    if (gpu.mig_enabled) continue;
+    whole.devices.push_back({gpu.uuid, gpu.index, gpu.numa_node});
+    if (!with_shares) continue;
+    for (int k = 0; k < kMilliPerGpu; ++k) {
+      milli.devices.push_back({absl::StrCat(gpu.uuid, "::", k), gpu.index, gpu.numa_node});
+    }
+  }
+  inv.resources_.push_back(std::move(whole));
+  if (with_shares) inv.resources_.push_back(std::move(milli));
+  std::map<std::string, Resource> migs;
+  for (const NvmlMigDevice& m : inv.nvml_.migs) {
+    const std::string profile = inv.MigProfileName(m);
+    if (profile.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("MIG device ", m.uuid, " on GPU ", m.parent,
+                                                     ": profile id ", m.profile_id,
+                                                     " is not a profile of ", inv.model_));
+    }
+    const std::string name = absl::StrCat(kResourceMigPrefix, profile);
+    Resource& r = migs[name];
+    r.name = name;
+    r.socket = SocketName(name);
+    r.devices.push_back({m.uuid, m.parent, inv.nvml_.gpus[static_cast<size_t>(m.parent)].numa_node});
+  }
+  for (auto& [name, r] : migs) inv.resources_.push_back(std::move(r));
+  return inv;
+}
+
+const Resource* Inventory::Find(const std::string& resource) const {
+  for (const Resource& r : resources_) {
+    if (r.name == resource) return &r;
+  }
+  return nullptr;
+}
+
+std::string Inventory::MigProfileName(const NvmlMigDevice& mig) const {
+  if (geometry_ == nullptr) return "";
+  absl::StatusOr<const topology::mig::MigProfile*> p = geometry_->ProfileById(mig.profile_id);
+  return p.ok() ? std::string((*p)->name) : "";
+}
+
+const NvmlMigDevice* Inventory::FindMig(int gpu, const std::string& profile, int start) const {
+  for (const NvmlMigDevice& m : nvml_.migs) {
+    if (m.parent == gpu && m.start == start && MigProfileName(m) == profile) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace accelsched::scheduler::node
