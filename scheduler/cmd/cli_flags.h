@@ -1,4 +1,4 @@
-// Command-line flags of the scheduler binaries (accelsched-extender, accelsched-agent) and
+// Command-line flags of the scheduler binaries (accelsched-extender, accelsched-node) and
 // accelsched-sim:
 // "--name value" or "--name=value" for the flags that take a value, "--name" for switches,
 // "--help"/"-h" anywhere. Unknown flags and missing values are errors naming the flag.

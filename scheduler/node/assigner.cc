@@ -38,6 +38,8 @@ Assigner::Assigner(std::shared_ptr<const Inventory> inventory, AssignerOptions o
       options_(std::move(options)),
       on_allocated_(std::move(on_allocated)) {}
 
+Assigner::~Assigner() = default;
+
 namespace {
 
 std::unique_ptr<Assigner::Pod> MakePod(const codec::PodObject& p, int gpu_count) {

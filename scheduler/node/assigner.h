@@ -96,6 +96,9 @@ class Assigner {
 
   Assigner(std::shared_ptr<const Inventory> inventory, AssignerOptions options,
            OnAllocated on_allocated = nullptr);
+  ~Assigner();
+  Assigner(const Assigner&) = delete;
+  Assigner& operator=(const Assigner&) = delete;
 
   // The pods bound to this node, from the watch: all at once (after a list) or one by one.
   void ReplacePods(const std::vector<codec::PodObject>& pods);

@@ -9,6 +9,7 @@
 
 #include "scheduler/codec/annotations.h"
 #include "scheduler/codec/k8s.h"
+#include "topology/annotation.h"
 #include "topology/smi_parser.h"
 #include "topology/topology.h"
 
@@ -24,6 +25,26 @@ std::string SocketName(const std::string& resource) {
   return absl::StrCat("accelsched-", absl::StrReplaceAll(resource, {{"/", "-"}}), ".sock");
 }
 
+namespace {
+
+// NVML says "NVIDIA H100 80GB HBM3"; GPU feature discovery "NVIDIA-H100-80GB-HBM3".
+std::string ProductLabel(const NvmlInventory& nvml) {
+  return nvml.gpus.empty() ? "" : absl::StrReplaceAll(nvml.gpus[0].product, {{" ", "-"}});
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> TopologyAnnotationFromNvml(const NvmlInventory& nvml,
+                                                       const std::string& node) {
+  if (nvml.gpus.empty()) return absl::InvalidArgumentError("NVML lists no GPUs");
+  absl::StatusOr<topology::Topology> t =
+      topology::TopologyFromSmiMatrix(nvml.matrix, node, ProductLabel(nvml));
+  if (!t.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("NVML topology: ", t.status().message()));
+  }
+  return topology::EncodeTopologyAnnotation(*t);
+}
+
 absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares) {
   if (nvml.gpus.size() > static_cast<size_t>(topology::kMaxGpus)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -34,15 +55,14 @@ absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares)
   if (!inv.nvml_.gpus.empty()) {
     const NvmlGpu& first = inv.nvml_.gpus[0];
     // NVML says "NVIDIA H100 80GB HBM3"; GPU feature discovery "NVIDIA-H100-80GB-HBM3".
-    inv.model_ = codec::CanonicalGpuModel(absl::StrReplaceAll(first.product, {{" ", "-"}}),
-                                          first.memory_mib);
+    inv.model_ = codec::CanonicalGpuModel(ProductLabel(inv.nvml_), first.memory_mib);
     absl::StatusOr<const topology::mig::MigGeometry*> g =
         topology::mig::GeometryForModel(inv.model_);
     if (g.ok()) inv.geometry_ = *g;
   }
   if (!inv.nvml_.gpus.empty()) {
-    absl::StatusOr<topology::Topology> t = topology::TopologyFromSmiMatrix(
-        inv.nvml_.matrix, "nvml", absl::StrReplaceAll(inv.nvml_.gpus[0].product, {{" ", "-"}}));
+    absl::StatusOr<topology::Topology> t =
+        topology::TopologyFromSmiMatrix(inv.nvml_.matrix, "nvml", ProductLabel(inv.nvml_));
     absl::StatusOr<topology::DeviceSetSearch> search =
         t.ok() ? topology::DeviceSetSearch::Create(*t)
                : absl::StatusOr<topology::DeviceSetSearch>(t.status());

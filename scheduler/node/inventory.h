@@ -79,6 +79,11 @@ class Inventory {
   std::string topology_error_;
 };
 
+// The accelsched.io/topology annotation of node `node` from NVML's matrix (GPUs, NVLink, PCIe,
+// NUMA; NVML knows no NICs). InvalidArgument naming the problem if it makes no topology.
+absl::StatusOr<std::string> TopologyAnnotationFromNvml(const NvmlInventory& nvml,
+                                                       const std::string& node);
+
 // "nvidia.com/mig-3g.40gb" -> "accelsched-mig-3g.40gb.sock" and so on.
 std::string SocketName(const std::string& resource);
 

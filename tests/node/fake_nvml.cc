@@ -123,6 +123,7 @@ extern "C" {
 int nvmlInit_v2() {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!LoadConfig()) return 9;  // NVML_ERROR_DRIVER_NOT_LOADED.
+  g_events_delivered = 0;
   return Fail("nvmlInit_v2");
 }
 

@@ -6,7 +6,9 @@
 //        a chunked stream of {"type","object"} lines after R, then live events; BOOKMARK lines
 //        when idle (if asked); an ERROR event with code 410 if R is older than the last
 //        compaction; the stream ends at timeoutSeconds or when DropWatches() is called
-//   PATCH /api/v1/nodes/{name} (merge patch)           merges metadata.annotations
+//   GET  /api/v1/pods?fieldSelector=spec.nodeName=N    (list and watch) only the pods on node N
+//   PATCH /api/v1/nodes/{name}, /api/v1/namespaces/{ns}/pods/{name} (merge patch)
+//                                                      merges metadata.annotations
 //   POST /api/v1/namespaces/{ns}/pods/{name}/binding   sets spec.nodeName and the Binding's
 //        annotations; 404 unknown pod, 409 already bound
 //   POST /api/v1/namespaces/{ns}/events                stores a core/v1 Event (events())
@@ -85,8 +87,11 @@ class FakeApiServer {
                    }
                    std::lock_guard<std::mutex> lock(mu_);
                    Json items = Json::array();
+                   const std::string on_node = NodeSelector(req);
                    for (const auto& [key, obj] : Store(kind)) {
-                     items.push_back(obj);
+                     if (OnNode(obj, on_node)) {
+                       items.push_back(obj);
+                     }
                    }
                    Json list = {{"kind", kind == "nodes"        ? "NodeList"
                                          : kind == "pods"       ? "PodList"
@@ -108,6 +113,24 @@ class FakeApiServer {
                    }
                    res.set_content(it->second.dump(), "application/json");
                  });
+    // Merge patch of a pod's annotations (what accelsched-node sends).
+    server_->Patch("/api/v1/namespaces/([^/]+)/pods/([^/]+)",
+                   [this](const httplib::Request& req, httplib::Response& res) {
+                     Json patch = Json::parse(req.body, nullptr, false);
+                     std::lock_guard<std::mutex> lock(mu_);
+                     ++pod_patches_;
+                     auto it = pods_.find(req.matches[1].str() + "/" + req.matches[2].str());
+                     if (it == pods_.end() || patch.is_discarded() ||
+                         req.get_header_value("Content-Type") != "application/merge-patch+json") {
+                       res.status = it == pods_.end() ? 404 : 415;
+                       return;
+                     }
+                     for (auto& [k, v] : patch["metadata"]["annotations"].items()) {
+                       it->second["metadata"]["annotations"][k] = v;
+                     }
+                     EmitLocked("pods", "MODIFIED", it->second);
+                     res.set_content(it->second.dump(), "application/json");
+                   });
     // Merge patch of a node's annotations (what the topology agent sends).
     server_->Patch("/api/v1/nodes/([^/]+)",
                    [this](const httplib::Request& req, httplib::Response& res) {
@@ -232,6 +255,10 @@ class FakeApiServer {
     ++drop_generation_;
     cv_.notify_all();
   }
+  int pod_patches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pod_patches_;
+  }
   int lists() {
     std::lock_guard<std::mutex> lock(mu_);
     return lists_;
@@ -329,6 +356,16 @@ class FakeApiServer {
     Store(kind)[key] = obj;
     EmitLocked(kind, exists ? "MODIFIED" : "ADDED", std::move(obj));
   }
+  // The node of a fieldSelector "spec.nodeName=NAME" (the only field selector supported), or "".
+  static std::string NodeSelector(const httplib::Request& req) {
+    const std::string selector = req.get_param_value("fieldSelector");
+    const std::string prefix = "spec.nodeName=";
+    return selector.rfind(prefix, 0) == 0 ? selector.substr(prefix.size()) : "";
+  }
+  static bool OnNode(const Json& obj, const std::string& node) {
+    return node.empty() || (obj.contains("spec") && obj["spec"].value("nodeName", "") == node);
+  }
+
   // Bumps the version, stamps it on the stored object and records the event.
   void EmitLocked(const std::string& kind, const std::string& type, Json obj) {
     ++version_;
@@ -348,6 +385,7 @@ class FakeApiServer {
       from = std::stoll(rv);
     }
     const bool bookmarks = req.get_param_value("allowWatchBookmarks") == "true";
+    const std::string on_node = NodeSelector(req);
     int timeout = 300;
     if (req.has_param("timeoutSeconds")) {
       timeout = std::stoi(req.get_param_value("timeoutSeconds"));
@@ -359,7 +397,7 @@ class FakeApiServer {
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
     res.set_chunked_content_provider(
-        "application/json", [this, kind, from, bookmarks, deadline, generation](
+        "application/json", [this, kind, from, bookmarks, deadline, generation, on_node](
                                 size_t, httplib::DataSink& sink) mutable {
           std::unique_lock<std::mutex> lock(mu_);
           if (from != 0 && from < compacted_before_) {
@@ -390,7 +428,7 @@ class FakeApiServer {
                                        [](int64_t v, const Event& e) { return v < e.version; });
             for (; it != events_.end(); ++it) {
               const Event& e = *it;
-              if (e.kind != kind) {
+              if (e.kind != kind || !OnNode(e.object, on_node)) {
                 continue;
               }
               out += e.raw.empty() ? Json{{"type", e.type}, {"object", e.object}}.dump() + "\n"
@@ -434,6 +472,7 @@ class FakeApiServer {
   int drop_generation_ = 0;
   int lists_ = 0;
   int bind_calls_ = 0;
+  int pod_patches_ = 0;
   struct BindFault {
     int status = 0;
     bool apply = false;

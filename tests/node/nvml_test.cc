@@ -1,0 +1,150 @@
+// Nvml against the fake library (tests/node/fake_nvml.cc): what it reads, how it fails, XIDs.
+#include "scheduler/node/nvml.h"
+
+#include <stdlib.h>
+
+#include "gtest/gtest.h"
+
+#include "scheduler/node/inventory.h"
+#include "tests/node/fake_nvml_config.h"
+#include "topology/annotation.h"
+
+namespace accelsched::scheduler::node {
+namespace {
+
+using testing::A100WithMig;
+using testing::HgxH100;
+using testing::UseFakeNvml;
+using topology::PathKind;
+
+TEST(NvmlTest, ReadsAnHgxBoardWithItsNvSwitchFabric) {
+  UseFakeNvml(HgxH100());
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  absl::StatusOr<NvmlInventory> inv = (*nvml)->Read();
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->driver_version, "550.54.15");
+  ASSERT_EQ(inv->gpus.size(), 8u);
+  EXPECT_EQ(inv->gpus[5].uuid, "GPU-h100-5");
+  EXPECT_EQ(inv->gpus[5].product, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(inv->gpus[5].memory_mib, 81559);
+  EXPECT_EQ(inv->gpus[5].pci_bus_id, "00000000:68:00.0");
+  EXPECT_EQ(inv->gpus[5].numa_node, 1);
+  EXPECT_EQ(inv->gpus[5].minor, 5);
+  EXPECT_FALSE(inv->gpus[5].mig_enabled);  // Not MIG-capable in the fake: NOT_SUPPORTED.
+  EXPECT_TRUE(inv->migs.empty());
+  // 18 links each into the switches: every pair NV18, as `nvidia-smi topo -m` prints an HGX.
+  ASSERT_EQ(inv->matrix.num_gpus, 8);
+  EXPECT_EQ(inv->matrix.cells[0][7]->kind, PathKind::kNvlink);
+  EXPECT_EQ(inv->matrix.cells[0][7]->nvlinks, 18);
+  EXPECT_EQ(inv->matrix.cells[3][3]->kind, PathKind::kSelf);
+  EXPECT_EQ(inv->matrix.numa, (std::vector<int>{0, 0, 0, 0, 1, 1, 1, 1}));
+
+  absl::StatusOr<std::string> annotation = TopologyAnnotationFromNvml(*inv, "gpu-node-1");
+  ASSERT_TRUE(annotation.ok()) << annotation.status();
+  absl::StatusOr<topology::Topology> t = topology::DecodeTopologyAnnotation(*annotation);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->num_gpus(), 8);
+  EXPECT_EQ(t->NvlinkCount(0, 7), 18);
+  EXPECT_EQ(t->gpu(6).numa, 1);
+}
+
+TEST(NvmlTest, ReadsDirectNvlinksAndPcieLevels) {
+  testing::NvmlJson config = HgxH100(4);
+  for (auto& g : config["gpus"]) g.erase("switch_links");
+  // GPU 0 - GPU 1 two links, GPU 2 - GPU 3 one link (each side lists them, as NVML does).
+  config["gpus"][0]["nvlinks"] = {{{"peer", 1}, {"links", 2}}};
+  config["gpus"][1]["nvlinks"] = {{{"peer", 0}, {"links", 2}}};
+  config["gpus"][2]["nvlinks"] = {{{"peer", 3}, {"links", 1}}};
+  config["gpus"][3]["nvlinks"] = {{{"peer", 2}, {"links", 1}}};
+  config["ancestor"] = 30;  // NVML_TOPOLOGY_HOSTBRIDGE.
+  UseFakeNvml(config);
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  absl::StatusOr<NvmlInventory> inv = (*nvml)->Read();
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->matrix.cells[0][1]->nvlinks, 2);
+  EXPECT_EQ(inv->matrix.cells[1][0]->nvlinks, 2);
+  EXPECT_EQ(inv->matrix.cells[3][2]->nvlinks, 1);
+  EXPECT_EQ(inv->matrix.cells[0][2]->kind, PathKind::kPhb);
+  EXPECT_EQ(inv->matrix.cells[1][3]->kind, PathKind::kPhb);
+}
+
+TEST(NvmlTest, ReadsMigInstancesWithTheirPlacement) {
+  UseFakeNvml(A100WithMig());
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  absl::StatusOr<NvmlInventory> inv = (*nvml)->Read();
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(inv->gpus[0].mig_enabled);
+  EXPECT_FALSE(inv->gpus[1].mig_enabled);
+  ASSERT_EQ(inv->migs.size(), 2u);
+  EXPECT_EQ(inv->migs[1].parent, 0);
+  EXPECT_EQ(inv->migs[1].uuid, "MIG-a100-0-gi2");
+  EXPECT_EQ(inv->migs[1].gpu_instance_id, 2);
+  EXPECT_EQ(inv->migs[1].profile_id, 9);
+  EXPECT_EQ(inv->migs[1].start, 4);
+  EXPECT_EQ(inv->migs[1].size, 4);
+  EXPECT_EQ(inv->matrix.cells[1][2]->kind, PathKind::kPxb);
+}
+
+TEST(NvmlTest, AFailingCallIsAnErrorNamingTheCallAndTheGpu) {
+  testing::NvmlJson config = HgxH100(2);
+  config["fail"] = {{"nvmlDeviceGetUUID", 15}};
+  UseFakeNvml(config);
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  absl::StatusOr<NvmlInventory> inv = (*nvml)->Read();
+  ASSERT_FALSE(inv.ok());
+  EXPECT_EQ(inv.status().message(),
+            "nvmlDeviceGetUUID(GPU 0): GPU is lost (NVML return code 15)");
+}
+
+TEST(NvmlTest, NoDriverOrNoLibraryIsAnErrorThatSaysSo) {
+  unsetenv("ACCELSCHED_FAKE_NVML");  // The fake then answers as a node without the driver.
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_FALSE(nvml.ok());
+  EXPECT_EQ(nvml.status().message(), "nvmlInit_v2: Driver Not Loaded (NVML return code 9)");
+
+  nvml = Nvml::Load("/nonexistent/libnvidia-ml.so.1");
+  ASSERT_FALSE(nvml.ok());
+  EXPECT_TRUE(absl::IsUnavailable(nvml.status()));
+  EXPECT_NE(nvml.status().message().find("cannot load NVML (/nonexistent/libnvidia-ml.so.1)"),
+            absl::string_view::npos)
+      << nvml.status();
+
+  // A library that is not NVML: the first missing entry point is named.
+  nvml = Nvml::Load("libz.so.1");
+  ASSERT_FALSE(nvml.ok());
+  EXPECT_EQ(nvml.status().message(), "libz.so.1 has no nvmlInit_v2 (NVML older than 11.0?)");
+}
+
+TEST(NvmlTest, XidEventsArriveInOrderAndTimeOutWhenThereAreNone) {
+  testing::NvmlJson config = HgxH100(4);
+  UseFakeNvml(config);
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  ASSERT_TRUE((*nvml)->WatchXid().ok());
+  absl::StatusOr<std::optional<XidEvent>> none = (*nvml)->WaitXid(20);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  config["events"] = {{{"gpu", 2}, {"xid", 79}}, {{"gpu", 1}, {"xid", 13}}};
+  UseFakeNvml(config);
+  absl::StatusOr<std::optional<XidEvent>> first = (*nvml)->WaitXid(1000);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->gpu, 2);
+  EXPECT_EQ((*first)->uuid, "GPU-h100-2");
+  EXPECT_EQ((*first)->xid, 79u);
+  absl::StatusOr<std::optional<XidEvent>> second = (*nvml)->WaitXid(1000);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->gpu, 1);
+  EXPECT_EQ((*second)->xid, 13u);
+  EXPECT_TRUE(IsCriticalXid(79));  // GPU has fallen off the bus.
+  EXPECT_TRUE(IsCriticalXid(48));  // Double-bit ECC error.
+  EXPECT_FALSE(IsCriticalXid(13));  // Graphics engine exception: the application's fault.
+  EXPECT_FALSE(IsCriticalXid(43));
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler::node
