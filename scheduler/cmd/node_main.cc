@@ -29,10 +29,13 @@
 #include "spdlog/spdlog.h"
 
 #include "scheduler/cmd/cli_flags.h"
+#include "scheduler/codec/annotations.h"
+#include "scheduler/codec/kube.h"
 #include "scheduler/kube/client.h"
 #include "scheduler/kube/endpoint.h"
 #include "scheduler/kube/publish.h"
 #include "scheduler/node/assigner.h"
+#include "scheduler/node/health.h"
 #include "scheduler/node/inventory.h"
 #include "scheduler/node/nvml.h"
 #include "scheduler/node/plugin_server.h"
@@ -219,33 +222,6 @@ absl::StatusOr<std::shared_ptr<const node::Inventory>> LoadInventory(const CliFl
   return std::make_shared<const node::Inventory>(*std::move(inv));
 }
 
-// Critical XID events mark their GPU unhealthy until the plugin restarts (as the NVIDIA device
-// plugin does: a GPU that needs a reset stays out of service).
-void WatchHealth(node::Nvml& nvml, node::Assigner& assigner) {
-  if (absl::Status s = nvml.WatchXid(); !s.ok()) {
-    spdlog::warn("GPU health is not watched: {}", std::string(s.message()));
-    while (SleepUnlessStopped(1)) {
-    }
-    return;
-  }
-  while (!g_stop) {
-    absl::StatusOr<std::optional<node::XidEvent>> e = nvml.WaitXid(200);
-    if (!e.ok()) {
-      spdlog::warn("{}", std::string(e.status().message()));
-      SleepUnlessStopped(1);
-      continue;
-    }
-    if (!e->has_value()) continue;
-    const node::XidEvent& x = **e;
-    if (!node::IsCriticalXid(x.xid) || x.gpu < 0) {
-      spdlog::info("GPU {} ({}): XID {} (not critical)", x.gpu, x.uuid, x.xid);
-      continue;
-    }
-    spdlog::error("GPU {} ({}): critical XID {}: marked unhealthy", x.gpu, x.uuid, x.xid);
-    assigner.SetGpuHealth(x.gpu, absl::StrCat("XID ", x.xid));
-  }
-}
-
 // Publishes the topology from NVML; a failure is logged, not fatal (the extender falls back to
 // the product's built-in profile).
 void PublishFromNvml(const kube::KubeClient& client, const std::string& node,
@@ -257,6 +233,20 @@ void PublishFromNvml(const kube::KubeClient& client, const std::string& node,
     spdlog::info("node {}: published accelsched.io/topology from NVML", node);
   } else {
     spdlog::warn("node {}: topology not published: {}", node, std::string(s.message()));
+  }
+}
+
+// Writes the accelsched.io/unhealthy-gpus annotation (logged on failure: the kubelet already
+// knows from ListAndWatch).
+void PublishHealth(const kube::KubeClient& client, const std::string& node,
+                   const std::map<int, std::string>& unhealthy) {
+  absl::StatusOr<std::string> r = client.MergePatch(
+      absl::StrCat("/api/v1/nodes/", node),
+      codec::EncodeAnnotationPatch(kAnnotationUnhealthyGpus,
+                                   node::UnhealthyGpusAnnotation(unhealthy)));
+  if (!r.ok()) {
+    spdlog::warn("node {}: {} not published: {}", node, kAnnotationUnhealthyGpus,
+                 std::string(r.status().message()));
   }
 }
 
@@ -310,7 +300,9 @@ int Serve(const CliFlags& flags) {
   }
   spdlog::info("node {}: serving {} resources in {}", node_name, (*inv)->resources().size(),
                server_options.dir);
-  WatchHealth(**nvml, assigner);
+  node::WatchGpuHealth(**nvml, assigner, g_stop, [&](const std::map<int, std::string>& bad) {
+    PublishHealth(**client, node_name, bad);
+  });
   server.Stop();
   pods->Stop();
   spdlog::info("node {}: stopped", node_name);

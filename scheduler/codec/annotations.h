@@ -40,6 +40,8 @@
 //   nvidia.com/mig.strategy (mixed: some GPUs are in MIG mode)
 //   accelsched.io/topology       the node's topology (topology/annotation.h), else a built-in
 //                                profile for the product, else "all GPUs equal over PCIe"
+//   accelsched.io/unhealthy-gpus: "5:XID 79"  GPUs accelsched-node took out of service (index:
+//                                reason, comma-separated), written by accelsched-node
 //   accelsched.io/mig-gpus: "0-3"  GPUs in MIG mode (indices and ranges, comma-separated). Without
 //                                it, a node with nvidia.com/mig.strategy=mixed has its first
 //                                (gpu.count - allocatable nvidia.com/gpu) GPUs in MIG mode.
@@ -89,6 +91,7 @@ inline constexpr char kLabelGpuMemory[] = "nvidia.com/gpu.memory";
 inline constexpr char kLabelMigStrategy[] = "nvidia.com/mig.strategy";
 inline constexpr char kAnnotationTopology[] = "accelsched.io/topology";
 inline constexpr char kAnnotationMigGpus[] = "accelsched.io/mig-gpus";
+inline constexpr char kAnnotationUnhealthyGpus[] = "accelsched.io/unhealthy-gpus";
 
 }  // namespace accelsched::scheduler
 

@@ -1,2 +1,284 @@
-// End to end: the extender binds, accelsched-node allocates exactly those devices (to come).
+// End to end, every part real but the outside world: the extender in Kubernetes mode binds pods
+// through the fake API server; accelsched-node's parts (NVML through the fake library, the pod
+// watch, the Assigner, the gRPC plugin server) serve the fake kubelet, which admits containers
+// as the device manager does. What each container receives must be what the extender chose.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+
+#include "scheduler/node/assigner.h"
+#include "scheduler/node/health.h"
+#include "scheduler/kube/publish.h"
+#include "scheduler/node/inventory.h"
+#include "scheduler/node/nvml.h"
+#include "scheduler/node/plugin_server.h"
+#include "scheduler/node/pod_watch.h"
+#include "tests/node/fake_kubelet.h"
+#include "tests/node/fake_nvml_config.h"
+#include "tests/scheduler/kube_test_util.h"
+#include "tests/testing/fake_apiserver.h"
+
+namespace accelsched::scheduler::node {
+namespace {
+
+using kube::Eventually;
+using kube::Instance;
+using testing::FakeApiServer;
+using testing::FakeKubelet;
+using Json = nlohmann::json;
+
+// accelsched-node's serve, wired as node_main.cc wires it, in this process.
+struct NodeSide {
+  std::unique_ptr<Nvml> nvml;
+  std::shared_ptr<const Inventory> inventory;
+  std::unique_ptr<kube::KubeClient> client;
+  std::unique_ptr<Assigner> assigner;
+  std::unique_ptr<PodWatch> pods;
+  std::unique_ptr<PluginServer> server;
+
+  NodeSide(int api_port, const std::string& node, const std::string& dir,
+           AssignerOptions options = {}) {
+    nvml = *Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+    inventory = std::make_shared<const Inventory>(*Inventory::Build(*nvml->Read(), true));
+    client = *kube::KubeClient::Create(kube::PlainEndpoint(api_port));
+    (void)kube::PublishTopology(*client, node, *TopologyAnnotationFromNvml(inventory->nvml(), node));
+    assigner = std::make_unique<Assigner>(
+        inventory, options,
+        [this](const std::string& uid, const std::string& key, const std::set<std::string>& c) {
+          pods->RecordAllocated(uid, key, c);
+        });
+    pods = std::make_unique<PodWatch>(*client, node, *assigner);
+    pods->Start();
+    EXPECT_TRUE(pods->WaitSynced(absl::Seconds(10)));
+    PluginServerOptions o;
+    o.dir = dir;
+    o.watch_interval = absl::Milliseconds(50);
+    server = std::make_unique<PluginServer>(*assigner, o);
+    EXPECT_TRUE(server->Start().ok());
+  }
+  ~NodeSide() {
+    server->Stop();
+    pods->Stop();
+  }
+};
+
+// A GPU node as the API server holds it: GFD labels and allocatable for whole GPUs and shares.
+Json GpuNode(const std::string& name, const std::string& product, int gpus) {
+  Json n = kube::Node(name, gpus);
+  n["metadata"]["labels"]["nvidia.com/gpu.product"] = product;
+  n["status"]["allocatable"]["accelsched.io/gpu-milli"] = std::to_string(gpus * 1000);
+  return n;
+}
+
+Json WholePod(const std::string& name, int gpus) { return kube::Pod(name, gpus); }
+
+Json SharePod(const std::string& name, int milli) {
+  Json p = kube::Pod(name, 0);
+  p["spec"]["containers"][0]["resources"]["limits"] = {{"accelsched.io/gpu-milli", milli}};
+  return p;
+}
+
+// "GPU-h100-<i>" for each index of the pod's accelsched.io/gpu-ids.
+std::vector<std::string> AnnotatedUuids(FakeApiServer& api, const std::string& pod) {
+  std::vector<std::string> out;
+  const std::string ids = api.Pod("ml/" + pod)["metadata"]["annotations"].value(
+      "accelsched.io/gpu-ids", "");
+  for (absl::string_view id : absl::StrSplit(ids, ',', absl::SkipEmpty())) {
+    out.push_back(absl::StrCat("GPU-h100-", id));
+  }
+  return out;
+}
+
+std::vector<std::string> CdiUuids(const FakeKubelet::Admission& a) {
+  std::vector<std::string> out;
+  for (const auto& d : a.response.cdi_devices()) out.push_back(d.name().substr(15));
+  return out;
+}
+
+std::string Allocated(FakeApiServer& api, const std::string& pod) {
+  return api.Pod("ml/" + pod)["metadata"]["annotations"].value("accelsched.io/allocated", "");
+}
+
+class NodeE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char path[] = "/tmp/accelsched-e2e-XXXXXX";
+    dir_ = mkdtemp(path);
+    testing::UseFakeNvml(testing::HgxH100(8));
+    api_.PutNode(GpuNode("gpu-1", "NVIDIA-H100-80GB-HBM3", 8));
+    kubelet_ = std::make_unique<FakeKubelet>(dir_);
+    node_ = std::make_unique<NodeSide>(api_.port(), "gpu-1", dir_);
+    extender_ = std::make_unique<Instance>(api_.port());
+    ASSERT_TRUE(extender_->StartAndRun().ok());
+  }
+  void TearDown() override {
+    extender_.reset();
+    node_.reset();
+    kubelet_.reset();
+    rmdir(dir_.c_str());
+  }
+  // Creates and schedules `pod` onto gpu-1; waits until the node side has seen the binding.
+  void Bind(const Json& pod) {
+    api_.PutPod(pod);
+    const std::string name = pod["metadata"]["name"];
+    ASSERT_TRUE(Eventually([&] { return extender_->Schedule(pod, "gpu-1").ok(); })) << name;
+  }
+  // Waits until the node's pod watch has the pod's bind (its annotation) without matching.
+  void WaitForWatch() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
+
+  std::string dir_;
+  FakeApiServer api_;
+  std::unique_ptr<FakeKubelet> kubelet_;
+  std::unique_ptr<NodeSide> node_;
+  std::unique_ptr<Instance> extender_;
+};
+
+TEST_F(NodeE2eTest, TheContainerGetsExactlyTheGpusTheExtenderChose) {
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  // The topology came from NVML through the node's annotation: NUMA 0 = GPUs 0-3, 1 = 4-7.
+  Bind(WholePod("one", 1));
+  Bind(WholePod("four", 4));
+  WaitForWatch();
+  FakeKubelet::Admission one = kubelet_->Admit("nvidia.com/gpu", 1);
+  FakeKubelet::Admission four = kubelet_->Admit("nvidia.com/gpu", 4);
+  ASSERT_TRUE(one.status.ok()) << one.status.error_message();
+  ASSERT_TRUE(four.status.ok()) << four.status.error_message();
+  EXPECT_EQ(CdiUuids(one), AnnotatedUuids(api_, "one"));
+  EXPECT_EQ(CdiUuids(four), AnnotatedUuids(api_, "four"));
+  // The 4-GPU set is one NUMA node's (the one the 1-GPU pod left whole), and the kubelet's own
+  // accounting took the same devices.
+  EXPECT_EQ(CdiUuids(four),
+            (std::vector<std::string>{"GPU-h100-4", "GPU-h100-5", "GPU-h100-6", "GPU-h100-7"}));
+  EXPECT_EQ(four.ids, CdiUuids(four));
+  EXPECT_TRUE(Eventually([&] { return Allocated(api_, "four") == "c"; }));
+}
+
+TEST_F(NodeE2eTest, AShareRunsOnTheGpuTheExtenderPackedItOnto) {
+  ASSERT_EQ(kubelet_->WaitForDevices("accelsched.io/gpu-milli").size(), 8000u);
+  Bind(SharePod("s1", 400));
+  Bind(SharePod("s2", 500));
+  WaitForWatch();
+  FakeKubelet::Admission s1 = kubelet_->Admit("accelsched.io/gpu-milli", 400);
+  FakeKubelet::Admission s2 = kubelet_->Admit("accelsched.io/gpu-milli", 500);
+  ASSERT_TRUE(s1.status.ok()) << s1.status.error_message();
+  ASSERT_TRUE(s2.status.ok()) << s2.status.error_message();
+  const std::string share1 =
+      api_.Pod("ml/s1")["metadata"]["annotations"].value("accelsched.io/gpu-share", "");
+  const std::string share2 =
+      api_.Pod("ml/s2")["metadata"]["annotations"].value("accelsched.io/gpu-share", "");
+  EXPECT_EQ(CdiUuids(s1), (std::vector<std::string>{"GPU-h100-" + share1.substr(0, 1)}));
+  EXPECT_EQ(CdiUuids(s2), (std::vector<std::string>{"GPU-h100-" + share2.substr(0, 1)}));
+  EXPECT_EQ(share1.substr(0, 1), share2.substr(0, 1));  // Packed together (FGD/best fit).
+  // The kubelet's milli devices are on that GPU too.
+  for (const std::string& id : s2.ids) EXPECT_EQ(id.substr(0, id.find("::")), CdiUuids(s2)[0]) << id;
+}
+
+TEST_F(NodeE2eTest, TwoPodsWaitingAtOnceEachGetTheirOwnDevices) {
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  Bind(WholePod("a", 2));
+  Bind(WholePod("b", 2));
+  WaitForWatch();
+  FakeKubelet::Admission first = kubelet_->Admit("nvidia.com/gpu", 2);
+  FakeKubelet::Admission second = kubelet_->Admit("nvidia.com/gpu", 2);
+  ASSERT_TRUE(first.status.ok() && second.status.ok());
+  // The older bind first.
+  EXPECT_EQ(CdiUuids(first), AnnotatedUuids(api_, "a"));
+  EXPECT_EQ(CdiUuids(second), AnnotatedUuids(api_, "b"));
+  const std::vector<std::string> a = CdiUuids(first);
+  std::set<std::string> all(a.begin(), a.end());
+  for (const std::string& u : CdiUuids(second)) EXPECT_TRUE(all.insert(u).second) << u;
+}
+
+TEST_F(NodeE2eTest, APodFromAnotherSchedulerGetsTheTopologyBestSet) {
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  Json other = kube::Pod("other", 4, "gpu-1");  // Bound by someone else: no annotations.
+  other["status"]["phase"] = "Pending";
+  other["spec"]["schedulerName"] = "default-scheduler";
+  api_.PutPod(other);
+  WaitForWatch();
+  FakeKubelet::Admission a = kubelet_->Admit("nvidia.com/gpu", 4);
+  ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+  // Every pair is NV18; the best 4 keep to one NUMA node.
+  EXPECT_EQ(a.preferred,
+            (std::vector<std::string>{"GPU-h100-0", "GPU-h100-1", "GPU-h100-2", "GPU-h100-3"}));
+  EXPECT_EQ(CdiUuids(a), a.preferred);
+}
+
+TEST_F(NodeE2eTest, AMalformedAnnotationFailsThatPodOnly) {
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  Json bad = kube::Pod("bad", 2, "gpu-1", "0,9");  // GPU 9 does not exist.
+  bad["status"]["phase"] = "Pending";
+  bad["metadata"]["annotations"]["accelsched.io/bound-at"] = "2026-01-01T00:00:00.000000Z";
+  api_.PutPod(bad);
+  Bind(WholePod("good", 2));
+  WaitForWatch();
+  FakeKubelet::Admission first = kubelet_->Admit("nvidia.com/gpu", 2);
+  ASSERT_FALSE(first.status.ok());
+  EXPECT_EQ(first.status.error_message(),
+            "pod ml/bad container c: annotation accelsched.io/gpu-ids '0,9': '9' is outside the "
+            "node's GPUs 0..7");
+  FakeKubelet::Admission second = kubelet_->Admit("nvidia.com/gpu", 2);
+  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
+  EXPECT_EQ(CdiUuids(second), AnnotatedUuids(api_, "good"));
+}
+
+TEST_F(NodeE2eTest, APluginRestartHandsNothingOutTwice) {
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  Bind(WholePod("a", 2));
+  WaitForWatch();
+  FakeKubelet::Admission a = kubelet_->Admit("nvidia.com/gpu", 2);
+  ASSERT_TRUE(a.status.ok());
+  ASSERT_TRUE(Eventually([&] { return Allocated(api_, "a") == "c"; }));
+  node_.reset();  // accelsched-node restarts; the pod is still Pending in the API.
+  node_ = std::make_unique<NodeSide>(api_.port(), "gpu-1", dir_);
+  ASSERT_TRUE(Eventually([&] { return kubelet_->registrations().size() >= 2; }));
+  FakeKubelet::Admission again = kubelet_->Admit("nvidia.com/gpu", 2);
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  // Not pod a's devices again: a 2-GPU container nobody placed gets the kubelet's choice.
+  const std::vector<std::string> before = CdiUuids(a);
+  std::set<std::string> first(before.begin(), before.end());
+  for (const std::string& u : CdiUuids(again)) EXPECT_EQ(first.count(u), 0u) << u;
+}
+
+TEST_F(NodeE2eTest, AKubeletRestartReRegistersAndAllocationGoesOn) {
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  kubelet_->Restart();
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  Bind(WholePod("after", 2));
+  WaitForWatch();
+  FakeKubelet::Admission a = kubelet_->Admit("nvidia.com/gpu", 2);
+  ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+  EXPECT_EQ(CdiUuids(a), AnnotatedUuids(api_, "after"));
+}
+
+TEST_F(NodeE2eTest, AnXidMakesTheGpuUnhealthyForTheKubelet) {
+  ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
+  std::atomic<bool> stop{false};
+  std::vector<std::map<int, std::string>> published;
+  std::thread watcher([&] {
+    WatchGpuHealth(*node_->nvml, *node_->assigner, stop,
+                   [&](const std::map<int, std::string>& bad) { published.push_back(bad); });
+  });
+  Json config = testing::HgxH100(8);
+  config["events"] = {{{"gpu", 3}, {"xid", 13}},   // The application's fault: ignored.
+                      {{"gpu", 5}, {"xid", 79}}};  // Fell off the bus.
+  testing::UseFakeNvml(config);
+  EXPECT_TRUE(kubelet_->WaitForHealth("nvidia.com/gpu", "GPU-h100-5", "Unhealthy"));
+  EXPECT_TRUE(kubelet_->WaitForHealth("accelsched.io/gpu-milli", "GPU-h100-5::0", "Unhealthy"));
+  EXPECT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").at("GPU-h100-3"), "Healthy");
+  stop = true;
+  watcher.join();
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(UnhealthyGpusAnnotation(published[0]), "5:XID 79");
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler::node
