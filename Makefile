@@ -20,7 +20,8 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 PACKAGES := build-essential cmake ninja-build pkg-config ccache clang clang-format clang-tidy \
             libclang-rt-14-dev libboost-graph-dev libabsl-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libspdlog-dev \
-            libyaml-cpp-dev libssl-dev zlib1g-dev libsimdjson-dev python3-yaml
+            libyaml-cpp-dev libssl-dev zlib1g-dev libsimdjson-dev python3-yaml \
+            libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 

@@ -19,9 +19,13 @@ or a duplicate mapping key fails, naming the file) and checks:
   - RBAC: the extender's service account may create pods/binding and list+watch nodes and
     pods; the scheduler's is bound to system:kube-scheduler, system:volume-scheduler,
     extension-apiserver-authentication-reader (kube-system) and may use its leader-election
-    lease; the topology agent's may patch nodes; every service account used exists;
+    lease; accelsched-node's may get+patch nodes and list+watch+patch pods; every service
+    account used exists;
+  - accelsched-node's DaemonSet mounts the kubelet's device-plugin directory (hostPath
+    /var/lib/kubelet/device-plugins) at the same path and uses the nvidia runtime class;
   - every Deployment/DaemonSet/StatefulSet/Job container has runAsNonRoot and
-    readOnlyRootFilesystem;
+    readOnlyRootFilesystem, except accelsched-node, which runs as root (the device-plugin
+    directory is root's) and must then drop every capability and forbid privilege escalation;
   - example pods use schedulerName accelsched, extended-resource requests equal limits;
   - the demo cluster (deploy/examples/demo-cluster.yaml) is a v1 List with at least 10 Nodes,
     every GPU node has the GPU feature discovery product and count labels, and every Running
@@ -38,6 +42,8 @@ import posixpath
 import re
 import sys
 import traceback
+
+PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 import urllib.parse
 
 import yaml
@@ -565,14 +571,18 @@ class Checker:
                                       f"bound to {ref[0]} {ref[1]}"
                                       + (f" in {ref[2]}" if ref[2] != "*" else ""))
 
-        agents = self.containers_running("accelsched-agent")
-        self.expect(len(agents) == 1, f"want one workload running accelsched-agent (the "
-                                      f"topology agent), found {len(agents)}")
-        for wt, _ in agents:
+        nodes = self.containers_running("accelsched-node")
+        self.expect(len(nodes) == 1, f"want one workload running accelsched-node (the device "
+                                     f"plugin), found {len(nodes)}")
+        for wt, _ in nodes:
             sa, ns = self.service_account_of(wt)
             rules, _ = self.bound_rules(sa, ns)
-            self.expect(self.allows(rules, "", "nodes", "patch"),
-                        f"RBAC: ServiceAccount {ns}/{sa} (topology agent) cannot patch nodes")
+            for group, res, verb in (("", "nodes", "get"), ("", "nodes", "patch"),
+                                     ("", "pods", "list"), ("", "pods", "watch"),
+                                     ("", "pods", "patch")):
+                self.expect(self.allows(rules, group, res, verb),
+                            f"RBAC: ServiceAccount {ns}/{sa} (accelsched-node) cannot {verb} "
+                            f"{res}")
 
         for w in self.workloads():
             sa, ns = self.service_account_of(w)
@@ -592,11 +602,31 @@ class Checker:
             for c in containers:
                 sc = c.get("securityContext") or {}
                 non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
-                self.expect(non_root is True,
-                            f"{w.label()} container {c.get('name')}: runAsNonRoot is not true")
+                argv = self.argv(c)
+                if argv and posixpath.basename(argv[0]) == "accelsched-node":
+                    caps = (sc.get("capabilities") or {}).get("drop") or []
+                    self.expect(caps == ["ALL"] and sc.get("allowPrivilegeEscalation") is False
+                                and not sc.get("privileged"),
+                                f"{w.label()} container {c.get('name')}: runs as root, so it "
+                                "must drop ALL capabilities and forbid privilege escalation")
+                else:
+                    self.expect(non_root is True, f"{w.label()} container {c.get('name')}: "
+                                                  "runAsNonRoot is not true")
                 self.expect(sc.get("readOnlyRootFilesystem") is True,
                             f"{w.label()} container {c.get('name')}: readOnlyRootFilesystem "
                             "is not true")
+
+    def check_device_plugin(self) -> None:
+        w, c = self.one_container("accelsched-node")
+        spec = self.pod_spec(w)
+        self.expect(spec.get("runtimeClassName") == "nvidia",
+                    f"{w.label()}: runtimeClassName must be nvidia (NVML comes from the driver)")
+        mounts = {m.get("name"): m.get("mountPath") for m in c.get("volumeMounts") or []}
+        host = {v.get("name"): (v.get("hostPath") or {}).get("path")
+                for v in spec.get("volumes") or []}
+        self.expect(any(host.get(name) == PLUGIN_DIR and path == PLUGIN_DIR
+                        for name, path in mounts.items()),
+                    f"{w.label()}: must mount hostPath {PLUGIN_DIR} at {PLUGIN_DIR}")
 
     def check_example_pods(self) -> None:
         pods = [o for o in self.objects
@@ -690,6 +720,7 @@ class Checker:
                          ("kube-scheduler configuration", self.check_scheduler),
                          ("RBAC", self.check_rbac),
                          ("container security", self.check_security),
+                         ("device plugin", self.check_device_plugin),
                          ("example pods", self.check_example_pods),
                          ("demo cluster", self.check_demo_cluster)):
             self.run(name, fn)

@@ -8,6 +8,9 @@ of the tree and of /usr/include is reachable from every target).
   (codec/json.h, codec/json_util.h, codec/yaml.h); tests and bench may.
 - Only scheduler/kube/client.cc includes httplib.h (the API client); the server is our own
   (scheduler/http/event_server.cc), the only file with OpenSSL's server side and epoll.
+- scheduler/node (accelsched-node) includes only node/, kube/ and codec/ of the scheduler, never
+  the extender's service; only node/plugin_server.cc includes gRPC, protobuf or the generated
+  device-plugin API.
 
 Usage: layering_check.py SOURCE_ROOT. Prints every violation; exit 1 if any.
 """
@@ -23,11 +26,15 @@ ALLOWED = {
     "http": {"http", "service", "gang", "state", "codec"},
     "kube": {"kube", "codec"},
     "sync": {"sync", "kube", "service", "gang", "state", "codec"},
-    "cmd": {"cmd", "http", "sync", "kube", "service", "gang", "state", "codec"},
+    "node": {"node", "kube", "codec"},
+    "cmd": {"cmd", "http", "sync", "node", "kube", "service", "gang", "state", "codec"},
 }
 JSON_HEADERS = ("nlohmann/", "simdjson", "yaml-cpp/", "scheduler/codec/json.h",
                 "scheduler/codec/json_util.h", "scheduler/codec/yaml.h")
 HTTPLIB_USERS = {"scheduler/kube/client.cc"}
+# gRPC and the generated device-plugin API: only the plugin server (scheduler/node/).
+GRPC_HEADERS = ("grpcpp/", "grpc/", "google/protobuf/", "scheduler/node/deviceplugin.")
+GRPC_USERS = {"scheduler/node/plugin_server.cc"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]')
 
 
@@ -62,6 +69,8 @@ def check(path, header):
         return "only scheduler/codec sees JSON"
     if header == "httplib.h" and path not in HTTPLIB_USERS:
         return "only kube/client.cc includes httplib.h"
+    if header.startswith(GRPC_HEADERS) and path not in GRPC_USERS:
+        return "only node/plugin_server.cc sees gRPC and the generated API"
     if header.startswith("scheduler/"):
         target = header.split("/")[1]
         if target not in ALLOWED[layer]:
