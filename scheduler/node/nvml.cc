@@ -14,7 +14,9 @@
 
 namespace accelsched::scheduler::node {
 
-// The NVML ABI (nvml.h of NVML 11/12), only what is called here.
+// The NVML ABI (nvml.h of NVML 11/12), only what is called here. Structs are passed as void*:
+// the entry points are C functions, and a typed pointer would make UBSan's function-type check
+// compare our struct names with the library's.
 namespace {
 
 using Ret = int;  // nvmlReturn_t.
@@ -57,8 +59,8 @@ struct Nvml::Api {
   Ret (*handle_by_index)(unsigned, Dev*) = nullptr;
   Ret (*uuid)(Dev, char*, unsigned) = nullptr;
   Ret (*name)(Dev, char*, unsigned) = nullptr;
-  Ret (*memory)(Dev, Memory*) = nullptr;
-  Ret (*pci)(Dev, PciInfo*) = nullptr;
+  Ret (*memory)(Dev, void*) = nullptr;  // nvmlMemory_t*
+  Ret (*pci)(Dev, void*) = nullptr;  // nvmlPciInfo_t*
   Ret (*minor)(Dev, unsigned*) = nullptr;
   Ret (*numa)(Dev, unsigned*) = nullptr;  // Optional (newer NVML): else sysfs.
   Ret (*mig_mode)(Dev, unsigned*, unsigned*) = nullptr;
@@ -66,13 +68,13 @@ struct Nvml::Api {
   Ret (*mig_by_index)(Dev, unsigned, Dev*) = nullptr;
   Ret (*gi_id)(Dev, unsigned*) = nullptr;
   Ret (*gi_by_id)(Dev, unsigned, void**) = nullptr;
-  Ret (*gi_info)(void*, GpuInstanceInfo*) = nullptr;
+  Ret (*gi_info)(void*, void*) = nullptr;  // nvmlGpuInstanceInfo_t*
   Ret (*nvlink_state)(Dev, unsigned, int*) = nullptr;
-  Ret (*nvlink_remote_pci)(Dev, unsigned, PciInfo*) = nullptr;
+  Ret (*nvlink_remote_pci)(Dev, unsigned, void*) = nullptr;  // nvmlPciInfo_t*
   Ret (*common_ancestor)(Dev, Dev, int*) = nullptr;
   Ret (*event_set_create)(void**) = nullptr;
   Ret (*register_events)(Dev, unsigned long long, void*) = nullptr;
-  Ret (*event_wait)(void*, EventData*, unsigned) = nullptr;
+  Ret (*event_wait)(void*, void*, unsigned) = nullptr;  // nvmlEventData_t*
   Ret (*event_set_free)(void*) = nullptr;
 
   // "nvmlDeviceGetUUID(GPU 2): GPU is lost".

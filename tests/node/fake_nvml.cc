@@ -173,7 +173,8 @@ int nvmlDeviceGetName(void* dev, char* out, unsigned size) {
   return CopyText(Field(Gpus()[static_cast<size_t>(AsHandle(dev)->gpu)], "name"), out, size);
 }
 
-int nvmlDeviceGetMemoryInfo(void* dev, unsigned long long* memory) {
+int nvmlDeviceGetMemoryInfo(void* dev, void* out) {
+  auto* memory = static_cast<unsigned long long*>(out);
   std::lock_guard<std::mutex> lock(g_mu);
   const auto mib = static_cast<unsigned long long>(
       Int(Gpus()[static_cast<size_t>(AsHandle(dev)->gpu)], "memory_mib", 0));
@@ -183,9 +184,10 @@ int nvmlDeviceGetMemoryInfo(void* dev, unsigned long long* memory) {
   return 0;
 }
 
-int nvmlDeviceGetPciInfo_v3(void* dev, PciInfo* pci) {
+int nvmlDeviceGetPciInfo_v3(void* dev, void* pci) {
   std::lock_guard<std::mutex> lock(g_mu);
-  return FillPci(Field(Gpus()[static_cast<size_t>(AsHandle(dev)->gpu)], "pci"), pci);
+  return FillPci(Field(Gpus()[static_cast<size_t>(AsHandle(dev)->gpu)], "pci"),
+                 static_cast<PciInfo*>(pci));
 }
 
 int nvmlDeviceGetMinorNumber(void* dev, unsigned* minor) {
@@ -254,7 +256,8 @@ struct GpuInstanceInfo {
   unsigned id, profile_id, start, size;
 };
 
-int nvmlGpuInstanceGetInfo(void* instance, GpuInstanceInfo* info) {
+int nvmlGpuInstanceGetInfo(void* instance, void* out) {
+  auto* info = static_cast<GpuInstanceInfo*>(out);
   std::lock_guard<std::mutex> lock(g_mu);
   const Handle* h = AsHandle(instance);
   const Json& m = Migs()[static_cast<size_t>(h->mig)];
@@ -275,7 +278,8 @@ int nvmlDeviceGetNvLinkState(void* dev, unsigned link, int* state) {
   return 0;
 }
 
-int nvmlDeviceGetNvLinkRemotePciInfo_v2(void* dev, unsigned link, PciInfo* pci) {
+int nvmlDeviceGetNvLinkRemotePciInfo_v2(void* dev, unsigned link, void* out) {
+  auto* pci = static_cast<PciInfo*>(out);
   std::lock_guard<std::mutex> lock(g_mu);
   const std::vector<int> ends = LinkEnds(AsHandle(dev)->gpu);
   if (link >= ends.size()) return 2;
@@ -306,7 +310,8 @@ struct EventData {
   unsigned gpu_instance_id, compute_instance_id;
 };
 
-int nvmlEventSetWait_v2(void*, EventData* data, unsigned timeout_ms) {
+int nvmlEventSetWait_v2(void*, void* out, unsigned timeout_ms) {
+  auto* data = static_cast<EventData*>(out);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     {
