@@ -1,7 +1,8 @@
 // accelsched-node: runs on every GPU node (deploy/base/node.yaml; DESIGN section 12).
 //
 //   accelsched-node serve --node NAME [flags]     the device plugin (and the topology publisher)
-//   accelsched-node publish --node NAME [flags]   only publish the accelsched.io/topology annotation
+//   accelsched-node publish --node NAME [flags]   only publish the accelsched.io/topology
+//   annotation
 //
 // serve: loads NVML, advertises nvidia.com/gpu, nvidia.com/mig-<profile> and
 // accelsched.io/gpu-milli to the kubelet, hands each container the devices the extender chose
@@ -142,8 +143,7 @@ int Publish(const CliFlags& flags) {
   const std::string node = flags.Get("--node");
   int interval = 0;
   if (!flags.Get("--interval").empty() &&
-      (!absl::SimpleAtoi(flags.Get("--interval"), &interval) || interval < 0 ||
-       interval > 86400)) {
+      (!absl::SimpleAtoi(flags.Get("--interval"), &interval) || interval < 0 || interval > 86400)) {
     std::cerr << "accelsched-node publish: --interval must be 0..86400 seconds\n";
     return 1;
   }
@@ -215,9 +215,10 @@ absl::StatusOr<std::shared_ptr<const node::Inventory>> LoadInventory(const CliFl
     spdlog::info("resource {}: {} devices", r.name, r.devices.size());
   }
   if (!inv->topology_error().empty()) {
-    spdlog::warn("no topology from NVML ({}): GPU sets for other schedulers' pods are not "
-                 "topology-aware",
-                 inv->topology_error());
+    spdlog::warn(
+        "no topology from NVML ({}): GPU sets for other schedulers' pods are not "
+        "topology-aware",
+        inv->topology_error());
   }
   return std::make_shared<const node::Inventory>(*std::move(inv));
 }
@@ -227,8 +228,8 @@ absl::StatusOr<std::shared_ptr<const node::Inventory>> LoadInventory(const CliFl
 void PublishFromNvml(const kube::KubeClient& client, const std::string& node,
                      const node::Inventory& inv) {
   absl::StatusOr<std::string> annotation = node::TopologyAnnotationFromNvml(inv.nvml(), node);
-  absl::Status s = annotation.ok() ? kube::PublishTopology(client, node, *annotation)
-                                   : annotation.status();
+  absl::Status s =
+      annotation.ok() ? kube::PublishTopology(client, node, *annotation) : annotation.status();
   if (s.ok()) {
     spdlog::info("node {}: published accelsched.io/topology from NVML", node);
   } else {
@@ -240,10 +241,10 @@ void PublishFromNvml(const kube::KubeClient& client, const std::string& node,
 // knows from ListAndWatch).
 void PublishHealth(const kube::KubeClient& client, const std::string& node,
                    const std::map<int, std::string>& unhealthy) {
-  absl::StatusOr<std::string> r = client.MergePatch(
-      absl::StrCat("/api/v1/nodes/", node),
-      codec::EncodeAnnotationPatch(kAnnotationUnhealthyGpus,
-                                   node::UnhealthyGpusAnnotation(unhealthy)));
+  absl::StatusOr<std::string> r =
+      client.MergePatch(absl::StrCat("/api/v1/nodes/", node),
+                        codec::EncodeAnnotationPatch(kAnnotationUnhealthyGpus,
+                                                     node::UnhealthyGpusAnnotation(unhealthy)));
   if (!r.ok()) {
     spdlog::warn("node {}: {} not published: {}", node, kAnnotationUnhealthyGpus,
                  std::string(r.status().message()));
@@ -287,8 +288,7 @@ int Serve(const CliFlags& flags) {
   pods = std::make_unique<node::PodWatch>(**client, node_name, assigner);
   pods->Start();
   if (!pods->WaitSynced(absl::Seconds(10))) {
-    spdlog::warn("node {}: pods not listed yet; serving (pods will match once listed)",
-                 node_name);
+    spdlog::warn("node {}: pods not listed yet; serving (pods will match once listed)", node_name);
   }
   node::PluginServerOptions server_options;
   server_options.dir = flags.Get("--plugin-dir", server_options.dir);

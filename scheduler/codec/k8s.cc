@@ -892,8 +892,7 @@ absl::StatusOr<std::optional<Assignment>> AssignmentFromAnnotations(
     }
     const std::string mwhat =
         absl::StrCat("annotation ", kAnnotationMigPlacement, " '", mig->second, "'");
-    ACCELSCHED_ASSIGN_OR_RETURN(MigPlacementText placement,
-                                ParseMigPlacement(mig->second, mwhat));
+    ACCELSCHED_ASSIGN_OR_RETURN(MigPlacementText placement, ParseMigPlacement(mig->second, mwhat));
     const int gpu = placement.gpu;
     const int start = placement.start;
     if (gpu < 0 || gpu >= node.gpu_count || (a.gpus >> gpu & 1u) == 0) {
@@ -940,8 +939,7 @@ absl::StatusOr<std::optional<DeviceAssignment>> DecodeDeviceAssignment(
       return absl::InvalidArgumentError(swhat + ": its GPU differs from " + what);
     }
   }
-  if (auto mig = annotations.find(std::string(kAnnotationMigPlacement));
-      mig != annotations.end()) {
+  if (auto mig = annotations.find(std::string(kAnnotationMigPlacement)); mig != annotations.end()) {
     const std::string mwhat =
         absl::StrCat("annotation ", kAnnotationMigPlacement, " '", mig->second, "'");
     ACCELSCHED_ASSIGN_OR_RETURN(MigPlacementText p, ParseMigPlacement(mig->second, mwhat));

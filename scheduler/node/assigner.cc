@@ -138,8 +138,8 @@ std::optional<Assigner::Match> Assigner::FindMatch(const std::string& resource, 
       // The kubelet serves a pod's containers in order: only its first unserved container that
       // asks for this resource can be the one it is at.
       if (count->second == size &&
-          (!best.has_value() || std::tie(pod->bound_at, pod->key) <
-                                    std::tie(best->pod->bound_at, best->pod->key))) {
+          (!best.has_value() ||
+           std::tie(pod->bound_at, pod->key) < std::tie(best->pod->bound_at, best->pod->key))) {
         best = Match{pod.get(), c};
       }
       break;
@@ -154,7 +154,9 @@ absl::StatusOr<std::vector<int>> Assigner::MatchedGpus(const Match& m) const {
   if (!pod.assignment.ok()) return pod.assignment.status();
   const codec::DeviceAssignment& a = **pod.assignment;
   if (container.counts.count(kResourceGpu) == 0) {
-    return std::vector<int>{a.share_gpu >= 0 ? a.share_gpu : a.mig_gpu >= 0 ? a.mig_gpu : a.gpus[0]};
+    return std::vector<int>{a.share_gpu >= 0 ? a.share_gpu
+                            : a.mig_gpu >= 0 ? a.mig_gpu
+                                             : a.gpus[0]};
   }
   // Whole GPUs: plain init containers from the first GPU, the others one after another.
   size_t offset = 0;
@@ -165,9 +167,9 @@ absl::StatusOr<std::vector<int>> Assigner::MatchedGpus(const Match& m) const {
     const size_t first = cd.kind == ContainerDevices::Kind::kInit ? 0 : offset;
     const size_t end = first + static_cast<size_t>(n->second);
     if (end > a.gpus.size()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "its containers ask for more GPUs than ", kAnnotationGpuIds, " lists (",
-          a.gpus.size(), ")"));
+      return absl::FailedPreconditionError(absl::StrCat("its containers ask for more GPUs than ",
+                                                        kAnnotationGpuIds, " lists (",
+                                                        a.gpus.size(), ")"));
     }
     if (c == m.container) return std::vector<int>(a.gpus.begin() + first, a.gpus.begin() + end);
     if (cd.kind != ContainerDevices::Kind::kInit) offset = end;
@@ -178,7 +180,9 @@ absl::StatusOr<std::vector<int>> Assigner::MatchedGpus(const Match& m) const {
 namespace {
 
 // "GPU 2 (GPU-5b8c...)".
-std::string GpuName(const NvmlGpu& gpu) { return absl::StrCat("GPU ", gpu.index, " (", gpu.uuid, ")"); }
+std::string GpuName(const NvmlGpu& gpu) {
+  return absl::StrCat("GPU ", gpu.index, " (", gpu.uuid, ")");
+}
 
 }  // namespace
 
@@ -212,9 +216,8 @@ absl::StatusOr<ContainerAnswer> Assigner::Answer(const std::string& resource,
     if (!wants_mig) out.uuids.push_back(gpu.uuid);
   }
   if (resource == kResourceGpuMilli && a.share_gpu < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(who, "asks for ", kResourceGpuMilli, " but the pod has no ",
-                     kAnnotationGpuShare));
+    return absl::FailedPreconditionError(absl::StrCat(who, "asks for ", kResourceGpuMilli,
+                                                      " but the pod has no ", kAnnotationGpuShare));
   }
   if (absl::StartsWith(resource, kResourceMigPrefix)) {
     const std::string profile = resource.substr(sizeof(kResourceMigPrefix) - 1);
@@ -225,9 +228,9 @@ absl::StatusOr<ContainerAnswer> Assigner::Answer(const std::string& resource,
     }
     const NvmlMigDevice* mig = inventory_->FindMig(a.mig_gpu, a.mig_profile, a.mig_start);
     if (mig == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(who, "GPU ", a.mig_gpu, " has no MIG instance ", a.mig_profile,
-                       " at memory slot ", a.mig_start));
+      return absl::FailedPreconditionError(absl::StrCat(who, "GPU ", a.mig_gpu,
+                                                        " has no MIG instance ", a.mig_profile,
+                                                        " at memory slot ", a.mig_start));
     }
     out.uuids.push_back(mig->uuid);
   }
@@ -299,13 +302,14 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
     if (!m.has_value()) {
       answer = AnswerForeign(resource, ids);
       if (answer->uuids.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Allocate of ", resource, ": none of the device IDs [", absl::StrJoin(ids, ","),
-            "] is a device of this node"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Allocate of ", resource, ": none of the device IDs [",
+                         absl::StrJoin(ids, ","), "] is a device of this node"));
       }
-      spdlog::info("{}: no pod placed by accelsched waits for {} device(s); serving the "
-                   "kubelet's choice {}",
-                   resource, ids.size(), absl::StrJoin(answer->uuids, ","));
+      spdlog::info(
+          "{}: no pod placed by accelsched waits for {} device(s); serving the "
+          "kubelet's choice {}",
+          resource, ids.size(), absl::StrJoin(answer->uuids, ","));
     } else {
       answer = Answer(resource, *m);
       uid = m->pod->uid;
@@ -364,7 +368,8 @@ std::vector<std::string> BestGpus(const Inventory& inv, const std::vector<std::s
 
 // `size` virtual devices of `available` on GPU `gpu` (-1: on the GPU with the fewest available
 // that has enough, to pack shares), must_include first.
-std::vector<std::string> MilliDevices(const Inventory& inv, const std::vector<std::string>& available,
+std::vector<std::string> MilliDevices(const Inventory& inv,
+                                      const std::vector<std::string>& available,
                                       const std::vector<std::string>& must_include, int size,
                                       int gpu) {
   const Resource* r = inv.Find(kResourceGpuMilli);

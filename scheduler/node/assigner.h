@@ -47,8 +47,8 @@ namespace accelsched::scheduler::node {
 
 // How a container reaches its GPUs.
 enum class DeviceMode {
-  kCdi,      // CDI device names "nvidia.com/gpu=<UUID>" (needs CDI in the runtime).
-  kEnvVar,   // NVIDIA_VISIBLE_DEVICES=<UUID,...> (the NVIDIA container runtime's legacy mode).
+  kCdi,     // CDI device names "nvidia.com/gpu=<UUID>" (needs CDI in the runtime).
+  kEnvVar,  // NVIDIA_VISIBLE_DEVICES=<UUID,...> (the NVIDIA container runtime's legacy mode).
 };
 
 // How shares of a GPU are run on this node (node label accelsched.io/gpu-sharing).

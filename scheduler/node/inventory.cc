@@ -97,7 +97,8 @@ absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares)
     Resource& r = migs[name];
     r.name = name;
     r.socket = SocketName(name);
-    r.devices.push_back({m.uuid, m.parent, inv.nvml_.gpus[static_cast<size_t>(m.parent)].numa_node});
+    r.devices.push_back(
+        {m.uuid, m.parent, inv.nvml_.gpus[static_cast<size_t>(m.parent)].numa_node});
   }
   for (auto& [name, r] : migs) inv.resources_.push_back(std::move(r));
   return inv;

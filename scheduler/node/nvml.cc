@@ -19,14 +19,14 @@ namespace accelsched::scheduler::node {
 // compare our struct names with the library's.
 namespace {
 
-using Ret = int;  // nvmlReturn_t.
+using Ret = int;    // nvmlReturn_t.
 using Dev = void*;  // nvmlDevice_t.
 constexpr Ret kSuccess = 0;
 constexpr Ret kNotSupported = 3;
 constexpr Ret kNotFound = 6;
 constexpr Ret kTimeout = 10;
 constexpr Ret kFunctionNotFound = 13;
-constexpr unsigned kMaxNvlinks = 18;              // NVML_NVLINK_MAX_LINKS.
+constexpr unsigned kMaxNvlinks = 18;                   // NVML_NVLINK_MAX_LINKS.
 constexpr unsigned long long kXidCriticalEvent = 0x8;  // nvmlEventTypeXidCriticalError.
 
 struct Memory {
@@ -60,7 +60,7 @@ struct Nvml::Api {
   Ret (*uuid)(Dev, char*, unsigned) = nullptr;
   Ret (*name)(Dev, char*, unsigned) = nullptr;
   Ret (*memory)(Dev, void*) = nullptr;  // nvmlMemory_t*
-  Ret (*pci)(Dev, void*) = nullptr;  // nvmlPciInfo_t*
+  Ret (*pci)(Dev, void*) = nullptr;     // nvmlPciInfo_t*
   Ret (*minor)(Dev, unsigned*) = nullptr;
   Ret (*numa)(Dev, unsigned*) = nullptr;  // Optional (newer NVML): else sysfs.
   Ret (*mig_mode)(Dev, unsigned*, unsigned*) = nullptr;
@@ -80,8 +80,8 @@ struct Nvml::Api {
   // "nvmlDeviceGetUUID(GPU 2): GPU is lost".
   absl::Status Error(absl::string_view call, Ret ret) const {
     const char* text = error_string != nullptr ? error_string(ret) : nullptr;
-    return absl::UnavailableError(absl::StrCat(
-        call, ": ", text != nullptr ? text : "error", " (NVML return code ", ret, ")"));
+    return absl::UnavailableError(absl::StrCat(call, ": ", text != nullptr ? text : "error",
+                                               " (NVML return code ", ret, ")"));
   }
 };
 
@@ -243,7 +243,8 @@ absl::Status ReadMigs(const Nvml::Api& api, const NvmlGpu& gpu, Dev dev,
     Dev mig = nullptr;
     Ret r = api.mig_by_index(dev, i, &mig);
     if (r == kNotFound) continue;  // An empty slot.
-    if (r != kSuccess) return api.Error(absl::StrCat("nvmlDeviceGetMigDeviceHandleByIndex", where), r);
+    if (r != kSuccess)
+      return api.Error(absl::StrCat("nvmlDeviceGetMigDeviceHandleByIndex", where), r);
     NvmlMigDevice m;
     m.parent = gpu.index;
     char buffer[96] = {};
@@ -315,8 +316,7 @@ absl::StatusOr<topology::SmiMatrix> ReadMatrix(const Nvml::Api& api, const std::
     m.numa.push_back(gpus[i].numa_node);
     for (size_t j = 0; j < n; ++j) {
       topology::SmiCell cell;
-      const int links = std::max(direct[i][j], direct[j][i]) +
-                        std::min(to_switch[i], to_switch[j]);
+      const int links = std::max(direct[i][j], direct[j][i]) + std::min(to_switch[i], to_switch[j]);
       if (i == j) {
         cell.kind = topology::PathKind::kSelf;
       } else if (links > 0) {
@@ -325,9 +325,8 @@ absl::StatusOr<topology::SmiMatrix> ReadMatrix(const Nvml::Api& api, const std::
       } else {
         int level = 0;
         if (Ret r = api.common_ancestor(devs[i], devs[j], &level); r != kSuccess) {
-          return api.Error(absl::StrCat("nvmlDeviceGetTopologyCommonAncestor(GPU ", i, ", GPU ",
-                                        j, ")"),
-                           r);
+          return api.Error(
+              absl::StrCat("nvmlDeviceGetTopologyCommonAncestor(GPU ", i, ", GPU ", j, ")"), r);
         }
         cell.kind = LevelFromAncestor(level);
       }

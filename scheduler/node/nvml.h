@@ -51,8 +51,8 @@ struct NvmlMigDevice {
 
 struct NvmlInventory {
   std::string driver_version;
-  std::vector<NvmlGpu> gpus;         // By index.
-  std::vector<NvmlMigDevice> migs;   // By parent, then MIG device index.
+  std::vector<NvmlGpu> gpus;        // By index.
+  std::vector<NvmlMigDevice> migs;  // By parent, then MIG device index.
   // The node's GPU matrix as `nvidia-smi topo -m` would print it (GPUs only: NVML knows no NICs):
   // NVLink counts between GPUs (links through NVSwitches count as min of both sides), else the
   // PCIe common ancestor level; NUMA node per GPU.

@@ -1,5 +1,6 @@
 #include "scheduler/node/plugin_server.h"
 
+#include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -196,8 +195,8 @@ bool PluginServer::Impl::RegisterAll() {
     v1beta1::Empty empty;
     grpc::Status s = stub->Register(&context, request, &empty);
     if (!s.ok()) {
-      spdlog::warn("registering {} with the kubelet ({}) failed: {}; retrying", e.resource,
-                   kubelet, s.error_message());
+      spdlog::warn("registering {} with the kubelet ({}) failed: {}; retrying", e.resource, kubelet,
+                   s.error_message());
       return false;
     }
     ++registrations;

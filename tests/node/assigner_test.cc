@@ -62,11 +62,11 @@ struct Container {
 codec::PodObject MakePod(const std::string& name, const std::vector<Container>& containers,
                          const std::map<std::string, std::string>& annotations,
                          const std::string& phase = "Pending") {
-  Json pod = {{"metadata",
-               {{"name", name}, {"namespace", "ml"}, {"uid", "uid-" + name},
-                {"annotations", annotations}}},
-              {"spec", {{"nodeName", "n1"}, {"containers", Json::array()}}},
-              {"status", {{"phase", phase}}}};
+  Json pod = {
+      {"metadata",
+       {{"name", name}, {"namespace", "ml"}, {"uid", "uid-" + name}, {"annotations", annotations}}},
+      {"spec", {{"nodeName", "n1"}, {"containers", Json::array()}}},
+      {"status", {{"phase", phase}}}};
   for (const Container& c : containers) {
     Json j = {{"name", c.name}, {"resources", {{"limits", c.limits}}}};
     if (c.kind == "sidecar") j["restartPolicy"] = "Always";
@@ -107,19 +107,21 @@ TEST_F(AssignerTest, TheOldestBoundPodGetsItsOwnGpusWhateverTheKubeletPicked) {
   assigner_->ReplacePods({WholePod("late", 2, "2,3", "2026-12-07T10:00:02.000000Z"),
                           WholePod("early", 2, "0,1", "2026-12-07T10:00:01.000000Z")});
   // GetPreferredAllocation offers the early pod's set, so the kubelet's accounting agrees.
-  absl::StatusOr<std::vector<std::string>> preferred = assigner_->Preferred(
-      "nvidia.com/gpu", {"GPU-t-0", "GPU-t-1", "GPU-t-2", "GPU-t-3"}, {}, 2);
+  absl::StatusOr<std::vector<std::string>> preferred =
+      assigner_->Preferred("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1", "GPU-t-2", "GPU-t-3"}, {}, 2);
   ASSERT_TRUE(preferred.ok()) << preferred.status();
   EXPECT_EQ(*preferred, (std::vector<std::string>{"GPU-t-0", "GPU-t-1"}));
 
-  absl::StatusOr<ContainerAnswer> first = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-2", "GPU-t-3"});
+  absl::StatusOr<ContainerAnswer> first =
+      assigner_->Allocate("nvidia.com/gpu", {"GPU-t-2", "GPU-t-3"});
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->pod, "ml/early");
   EXPECT_EQ(first->uuids, (std::vector<std::string>{"GPU-t-0", "GPU-t-1"}));
   EXPECT_EQ(first->cdi_devices,
             (std::vector<std::string>{"nvidia.com/gpu=GPU-t-0", "nvidia.com/gpu=GPU-t-1"}));
   EXPECT_EQ(first->envs.at("NVIDIA_VISIBLE_DEVICES"), "void");
-  absl::StatusOr<ContainerAnswer> second = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1"});
+  absl::StatusOr<ContainerAnswer> second =
+      assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1"});
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->pod, "ml/late");
   EXPECT_EQ(second->uuids, (std::vector<std::string>{"GPU-t-2", "GPU-t-3"}));
@@ -127,7 +129,8 @@ TEST_F(AssignerTest, TheOldestBoundPodGetsItsOwnGpusWhateverTheKubeletPicked) {
   EXPECT_EQ(recorded_[0].uid, "uid-early");
   EXPECT_EQ(recorded_[0].containers, (std::set<std::string>{"c"}));
   // Nobody waits any more: a third Allocate is served as the kubelet asked (another scheduler's).
-  absl::StatusOr<ContainerAnswer> third = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-3", "GPU-t-1"});
+  absl::StatusOr<ContainerAnswer> third =
+      assigner_->Allocate("nvidia.com/gpu", {"GPU-t-3", "GPU-t-1"});
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->pod, "");
   EXPECT_EQ(third->uuids, (std::vector<std::string>{"GPU-t-3", "GPU-t-1"}));
@@ -157,10 +160,10 @@ TEST_F(AssignerTest, ContainersSplitThePodsGpusInTheKubeletsOrder) {
 
 TEST_F(AssignerTest, ASidecarKeepsItsGpusAndTheAppContainersTakeTheNext) {
   Make(FourGpus());
-  assigner_->ReplacePods({MakePod("side",
-                                  {{"proxy", {{"nvidia.com/gpu", "1"}}, "sidecar"},
-                                   {"main", {{"nvidia.com/gpu", "2"}}}},
-                                  {{"accelsched.io/gpu-ids", "1,2,3"}})});
+  assigner_->ReplacePods({MakePod(
+      "side",
+      {{"proxy", {{"nvidia.com/gpu", "1"}}, "sidecar"}, {"main", {{"nvidia.com/gpu", "2"}}}},
+      {{"accelsched.io/gpu-ids", "1,2,3"}})});
   absl::StatusOr<ContainerAnswer> proxy = assigner_->Allocate("nvidia.com/gpu", {"x"});
   absl::StatusOr<ContainerAnswer> main = assigner_->Allocate("nvidia.com/gpu", {"x", "y"});
   ASSERT_TRUE(proxy.ok() && main.ok());
@@ -226,9 +229,9 @@ TEST_F(AssignerTest, AMigPodGetsTheInstanceAtItsPlacement) {
   Make(FourGpus(/*mig_gpu0=*/true));
   EXPECT_EQ(assigner_->Devices("nvidia.com/gpu").size(), 3u);  // GPU 0 is in MIG mode.
   ASSERT_EQ(assigner_->Devices("nvidia.com/mig-3g.40gb").size(), 2u);
-  assigner_->ReplacePods({MakePod("m", {{"c", {{"nvidia.com/mig-3g.40gb", "1"}}}},
-                                  {{"accelsched.io/gpu-ids", "0"},
-                                   {"accelsched.io/mig-placement", "0:3g.40gb@4"}})});
+  assigner_->ReplacePods(
+      {MakePod("m", {{"c", {{"nvidia.com/mig-3g.40gb", "1"}}}},
+               {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:3g.40gb@4"}})});
   absl::StatusOr<std::vector<std::string>> preferred =
       assigner_->Preferred("nvidia.com/mig-3g.40gb", {"MIG-t-0-a", "MIG-t-0-b"}, {}, 1);
   ASSERT_TRUE(preferred.ok()) << preferred.status();
@@ -240,9 +243,9 @@ TEST_F(AssignerTest, AMigPodGetsTheInstanceAtItsPlacement) {
 
 TEST_F(AssignerTest, AMigPlacementWithoutSuchAnInstanceFailsNamingIt) {
   Make(FourGpus(/*mig_gpu0=*/true));
-  assigner_->ReplacePods({MakePod("m", {{"c", {{"nvidia.com/mig-3g.40gb", "1"}}}},
-                                  {{"accelsched.io/gpu-ids", "0"},
-                                   {"accelsched.io/mig-placement", "0:3g.40gb@2"}})});
+  assigner_->ReplacePods(
+      {MakePod("m", {{"c", {{"nvidia.com/mig-3g.40gb", "1"}}}},
+               {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:3g.40gb@2"}})});
   absl::StatusOr<ContainerAnswer> a = assigner_->Allocate("nvidia.com/mig-3g.40gb", {"MIG-t-0-a"});
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().message(),
@@ -268,12 +271,14 @@ TEST_F(AssignerTest, AnUnhealthyGpuFailsTheAllocationNamingPodAndDevice) {
 TEST_F(AssignerTest, AMalformedAnnotationFailsThatPodAndNoOther) {
   Make(FourGpus());
   assigner_->ReplacePods({WholePod("bad", 2, "0,x", "t1"), WholePod("good", 2, "2,3", "t2")});
-  absl::StatusOr<ContainerAnswer> bad = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1"});
+  absl::StatusOr<ContainerAnswer> bad =
+      assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1"});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
             "pod ml/bad container c: annotation accelsched.io/gpu-ids '0,x': 'x' is not an index "
             "or a range A-B");
-  absl::StatusOr<ContainerAnswer> good = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1"});
+  absl::StatusOr<ContainerAnswer> good =
+      assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1"});
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_EQ(good->pod, "ml/good");
   EXPECT_EQ(good->uuids, (std::vector<std::string>{"GPU-t-2", "GPU-t-3"}));
@@ -334,8 +339,8 @@ TEST_F(AssignerTest, UnknownResourcesAndDevicesAreErrors) {
   EXPECT_EQ(a.status().message(),
             "Allocate of nvidia.com/gpu: none of the device IDs [GPU-nope] is a device of this "
             "node");
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      assigner_->Preferred("nvidia.com/gpu", {"GPU-t-0"}, {}, 2).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(assigner_->Preferred("nvidia.com/gpu", {"GPU-t-0"}, {}, 2).status()));
 }
 
 }  // namespace

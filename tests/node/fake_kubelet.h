@@ -16,6 +16,7 @@
 #define ACCELSCHED_TESTS_NODE_FAKE_KUBELET_H_
 
 #include <dirent.h>
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -27,8 +28,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "scheduler/node/deviceplugin.grpc.pb.h"
 
@@ -74,9 +73,8 @@ class FakeKubelet final : public v1beta1::Registration::Service {
   }
 
   // Waits until `resource` has registered and sent a device list; its devices (id -> health).
-  std::map<std::string, std::string> WaitForDevices(const std::string& resource,
-                                                    std::chrono::milliseconds timeout =
-                                                        std::chrono::seconds(10)) {
+  std::map<std::string, std::string> WaitForDevices(
+      const std::string& resource, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, timeout, [&] {
       auto it = plugins_.find(resource);
@@ -87,8 +85,7 @@ class FakeKubelet final : public v1beta1::Registration::Service {
   }
 
   // Waits until device `id` of `resource` has health `health`; true if it did.
-  bool WaitForHealth(const std::string& resource, const std::string& id,
-                     const std::string& health,
+  bool WaitForHealth(const std::string& resource, const std::string& id, const std::string& health,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, timeout, [&] {

@@ -131,12 +131,18 @@ int nvmlShutdown() { return 0; }
 
 const char* nvmlErrorString(int ret) {
   switch (ret) {
-    case 0: return "Success";
-    case 3: return "Not Supported";
-    case 6: return "Not Found";
-    case 9: return "Driver Not Loaded";
-    case 15: return "GPU is lost";
-    default: return "Unknown Error";
+    case 0:
+      return "Success";
+    case 3:
+      return "Not Supported";
+    case 6:
+      return "Not Found";
+    case 9:
+      return "Driver Not Loaded";
+    case 15:
+      return "GPU is lost";
+    default:
+      return "Unknown Error";
   }
 }
 
@@ -163,8 +169,8 @@ int nvmlDeviceGetUUID(void* dev, char* out, unsigned size) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (int f = Fail("nvmlDeviceGetUUID")) return f;
   const Handle* h = AsHandle(dev);
-  const Json& object = h->mig >= 0 ? Migs()[static_cast<size_t>(h->mig)]
-                                   : Gpus()[static_cast<size_t>(h->gpu)];
+  const Json& object =
+      h->mig >= 0 ? Migs()[static_cast<size_t>(h->mig)] : Gpus()[static_cast<size_t>(h->gpu)];
   return CopyText(Field(object, "uuid"), out, size);
 }
 

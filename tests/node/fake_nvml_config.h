@@ -45,19 +45,25 @@ inline NvmlJson A100WithMig() {
                               {"numa", 0},
                               {"mig", i == 0}});
   }
-  config["migs"] = NvmlJson::array(
-      {{{"parent", 0}, {"uuid", "MIG-a100-0-gi1"}, {"gi", 1}, {"profile", 9}, {"start", 0},
-        {"size", 4}},
-       {{"parent", 0}, {"uuid", "MIG-a100-0-gi2"}, {"gi", 2}, {"profile", 9}, {"start", 4},
-        {"size", 4}}});
+  config["migs"] = NvmlJson::array({{{"parent", 0},
+                                     {"uuid", "MIG-a100-0-gi1"},
+                                     {"gi", 1},
+                                     {"profile", 9},
+                                     {"start", 0},
+                                     {"size", 4}},
+                                    {{"parent", 0},
+                                     {"uuid", "MIG-a100-0-gi2"},
+                                     {"gi", 2},
+                                     {"profile", 9},
+                                     {"start", 4},
+                                     {"size", 4}}});
   return config;
 }
 
 // Writes `config` where $ACCELSCHED_FAKE_NVML points (a file per test process), and returns the
 // path; writing again replaces it (the fake reads it again on each event wait).
 inline std::string UseFakeNvml(const NvmlJson& config) {
-  static const std::string path =
-      "/tmp/accelsched-fake-nvml-" + std::to_string(getpid()) + ".json";
+  static const std::string path = "/tmp/accelsched-fake-nvml-" + std::to_string(getpid()) + ".json";
   {
     std::ofstream out(path + ".tmp");
     out << config.dump();

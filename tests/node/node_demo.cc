@@ -24,6 +24,7 @@
 
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+
 #include "tests/node/fake_kubelet.h"
 #include "tests/testing/fake_apiserver.h"
 
@@ -43,16 +44,16 @@ bool ParseArgs(int argc, char** argv, Args& a) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if ((arg == "--extender" || arg == "--node-binary" || arg == "--fake-nvml") && i + 1 < argc) {
-      (arg == "--extender" ? a.extender : arg == "--node-binary" ? a.node_binary : a.fake_nvml) =
-          argv[++i];
+      (arg == "--extender"      ? a.extender
+       : arg == "--node-binary" ? a.node_binary
+                                : a.fake_nvml) = argv[++i];
     } else if (arg.rfind("--", 0) == 0) {
       return false;
     } else {
       a.nodes.push_back(arg);
     }
   }
-  return !a.extender.empty() && !a.node_binary.empty() && !a.fake_nvml.empty() &&
-         !a.nodes.empty();
+  return !a.extender.empty() && !a.node_binary.empty() && !a.fake_nvml.empty() && !a.nodes.empty();
 }
 
 // The NVML product name of a canonical model (the demo cluster's kinds).
@@ -88,8 +89,12 @@ Json FakeNvmlConfig(const Json& node, const std::vector<Json>& pods) {
         placement.substr(placement.find(':') + 1, placement.find('@') - placement.find(':') - 1);
     const int start = std::stoi(placement.substr(placement.find('@') + 1));
     auto [id, size] = kA100Profiles.at(profile);
-    config["migs"].push_back({{"parent", gpu}, {"uuid", "MIG-" + name + "-" + std::to_string(gi)},
-                              {"gi", gi}, {"profile", id}, {"start", start}, {"size", size}});
+    config["migs"].push_back({{"parent", gpu},
+                              {"uuid", "MIG-" + name + "-" + std::to_string(gi)},
+                              {"gi", gi},
+                              {"profile", id},
+                              {"start", start},
+                              {"size", size}});
     ++gi;
   }
   return config;
@@ -116,19 +121,19 @@ Json BoundPod(const Json& placed, const std::string& node, const std::string& at
   const std::string key = placed["pod"];
   Json annotations = a;
   annotations["accelsched.io/bound-at"] = at;
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata",
-           {{"name", key.substr(key.find('/') + 1)},
-            {"namespace", key.substr(0, key.find('/'))},
-            {"uid", placed["uid"]},
-            {"annotations", annotations}}},
-          {"spec",
-           {{"nodeName", node},
-            {"schedulerName", "accelsched"},
-            {"containers",
-             {{{"name", "main"}, {"resources", {{"limits", {{resource, count}}}}}}}}}},
-          {"status", {{"phase", "Pending"}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", key.substr(key.find('/') + 1)},
+        {"namespace", key.substr(0, key.find('/'))},
+        {"uid", placed["uid"]},
+        {"annotations", annotations}}},
+      {"spec",
+       {{"nodeName", node},
+        {"schedulerName", "accelsched"},
+        {"containers", {{{"name", "main"}, {"resources", {{"limits", {{resource, count}}}}}}}}}},
+      {"status", {{"phase", "Pending"}}}};
 }
 
 std::string WriteKubeconfig(int port, const std::string& dir) {
@@ -142,9 +147,9 @@ std::string WriteKubeconfig(int port, const std::string& dir) {
 
 pid_t StartNode(const Args& args, const std::string& node, const std::string& dir) {
   const std::string kubeconfig = dir + "/kubeconfig";
-  std::vector<std::string> argv = {args.node_binary, "serve",          "--node=" + node,
-                                   "--kubeconfig=" + kubeconfig,     "--nvml=" + args.fake_nvml,
-                                   "--plugin-dir=" + dir};
+  std::vector<std::string> argv = {args.node_binary,           "serve",
+                                   "--node=" + node,           "--kubeconfig=" + kubeconfig,
+                                   "--nvml=" + args.fake_nvml, "--plugin-dir=" + dir};
   std::vector<char*> c;
   for (std::string& s : argv) c.push_back(s.data());
   c.push_back(nullptr);

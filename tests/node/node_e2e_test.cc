@@ -14,9 +14,9 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
+#include "scheduler/kube/publish.h"
 #include "scheduler/node/assigner.h"
 #include "scheduler/node/health.h"
-#include "scheduler/kube/publish.h"
 #include "scheduler/node/inventory.h"
 #include "scheduler/node/nvml.h"
 #include "scheduler/node/plugin_server.h"
@@ -49,7 +49,8 @@ struct NodeSide {
     nvml = *Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
     inventory = std::make_shared<const Inventory>(*Inventory::Build(*nvml->Read(), true));
     client = *kube::KubeClient::Create(kube::PlainEndpoint(api_port));
-    (void)kube::PublishTopology(*client, node, *TopologyAnnotationFromNvml(inventory->nvml(), node));
+    (void)kube::PublishTopology(*client, node,
+                                *TopologyAnnotationFromNvml(inventory->nvml(), node));
     assigner = std::make_unique<Assigner>(
         inventory, options,
         [this](const std::string& uid, const std::string& key, const std::set<std::string>& c) {
@@ -89,8 +90,8 @@ Json SharePod(const std::string& name, int milli) {
 // "GPU-h100-<i>" for each index of the pod's accelsched.io/gpu-ids.
 std::vector<std::string> AnnotatedUuids(FakeApiServer& api, const std::string& pod) {
   std::vector<std::string> out;
-  const std::string ids = api.Pod("ml/" + pod)["metadata"]["annotations"].value(
-      "accelsched.io/gpu-ids", "");
+  const std::string ids =
+      api.Pod("ml/" + pod)["metadata"]["annotations"].value("accelsched.io/gpu-ids", "");
   for (absl::string_view id : absl::StrSplit(ids, ',', absl::SkipEmpty())) {
     out.push_back(absl::StrCat("GPU-h100-", id));
   }
@@ -178,7 +179,8 @@ TEST_F(NodeE2eTest, AShareRunsOnTheGpuTheExtenderPackedItOnto) {
   EXPECT_EQ(CdiUuids(s2), (std::vector<std::string>{"GPU-h100-" + share2.substr(0, 1)}));
   EXPECT_EQ(share1.substr(0, 1), share2.substr(0, 1));  // Packed together (FGD/best fit).
   // The kubelet's milli devices are on that GPU too.
-  for (const std::string& id : s2.ids) EXPECT_EQ(id.substr(0, id.find("::")), CdiUuids(s2)[0]) << id;
+  for (const std::string& id : s2.ids)
+    EXPECT_EQ(id.substr(0, id.find("::")), CdiUuids(s2)[0]) << id;
 }
 
 TEST_F(NodeE2eTest, TwoPodsWaitingAtOnceEachGetTheirOwnDevices) {

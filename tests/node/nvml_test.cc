@@ -96,8 +96,7 @@ TEST(NvmlTest, AFailingCallIsAnErrorNamingTheCallAndTheGpu) {
   ASSERT_TRUE(nvml.ok()) << nvml.status();
   absl::StatusOr<NvmlInventory> inv = (*nvml)->Read();
   ASSERT_FALSE(inv.ok());
-  EXPECT_EQ(inv.status().message(),
-            "nvmlDeviceGetUUID(GPU 0): GPU is lost (NVML return code 15)");
+  EXPECT_EQ(inv.status().message(), "nvmlDeviceGetUUID(GPU 0): GPU is lost (NVML return code 15)");
 }
 
 TEST(NvmlTest, NoDriverOrNoLibraryIsAnErrorThatSaysSo) {
@@ -140,8 +139,8 @@ TEST(NvmlTest, XidEventsArriveInOrderAndTimeOutWhenThereAreNone) {
   ASSERT_TRUE(second.ok() && second->has_value());
   EXPECT_EQ((*second)->gpu, 1);
   EXPECT_EQ((*second)->xid, 13u);
-  EXPECT_TRUE(IsCriticalXid(79));  // GPU has fallen off the bus.
-  EXPECT_TRUE(IsCriticalXid(48));  // Double-bit ECC error.
+  EXPECT_TRUE(IsCriticalXid(79));   // GPU has fallen off the bus.
+  EXPECT_TRUE(IsCriticalXid(48));   // Double-bit ECC error.
   EXPECT_FALSE(IsCriticalXid(13));  // Graphics engine exception: the application's fault.
   EXPECT_FALSE(IsCriticalXid(43));
 }

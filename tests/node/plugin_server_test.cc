@@ -37,8 +37,8 @@ std::shared_ptr<const Inventory> Hgx(int gpus, bool shares) {
   const nlohmann::json config = testing::HgxH100(gpus);
   nvml.matrix.num_gpus = gpus;
   nvml.matrix.cpu_affinity.assign(static_cast<size_t>(gpus), "");
-  nvml.matrix.cells.assign(static_cast<size_t>(gpus),
-                           std::vector<std::optional<topology::SmiCell>>(static_cast<size_t>(gpus)));
+  nvml.matrix.cells.assign(static_cast<size_t>(gpus), std::vector<std::optional<topology::SmiCell>>(
+                                                          static_cast<size_t>(gpus)));
   for (int i = 0; i < gpus; ++i) {
     const nlohmann::json& g = config["gpus"][static_cast<size_t>(i)];
     nvml.gpus.push_back({i, g["uuid"], g["name"], g["memory_mib"], g["pci"], i, g["numa"], false});
@@ -54,11 +54,14 @@ std::shared_ptr<const Inventory> Hgx(int gpus, bool shares) {
 codec::PodObject WholePod(const std::string& name, int gpus, const std::string& ids) {
   nlohmann::json pod = {
       {"metadata",
-       {{"name", name}, {"namespace", "ml"}, {"uid", "uid-" + name},
+       {{"name", name},
+        {"namespace", "ml"},
+        {"uid", "uid-" + name},
         {"annotations", {{"accelsched.io/gpu-ids", ids}, {"accelsched.io/bound-at", name}}}}},
       {"spec",
        {{"nodeName", "n1"},
-        {"containers", {{{"name", "c"}, {"resources", {{"limits", {{"nvidia.com/gpu", gpus}}}}}}}}}},
+        {"containers",
+         {{{"name", "c"}, {"resources", {{"limits", {{"nvidia.com/gpu", gpus}}}}}}}}}},
       {"status", {{"phase", "Pending"}}}};
   return *codec::DecodePodText(pod.dump(), "pod");
 }
