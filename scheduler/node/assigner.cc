@@ -171,7 +171,10 @@ absl::StatusOr<std::vector<int>> Assigner::MatchedGpus(const Match& m) const {
                                                         kAnnotationGpuIds, " lists (",
                                                         a.gpus.size(), ")"));
     }
-    if (c == m.container) return std::vector<int>(a.gpus.begin() + first, a.gpus.begin() + end);
+    if (c == m.container) {
+      return std::vector<int>(a.gpus.begin() + static_cast<std::ptrdiff_t>(first),
+                              a.gpus.begin() + static_cast<std::ptrdiff_t>(end));
+    }
     if (cd.kind != ContainerDevices::Kind::kInit) offset = end;
   }
   return absl::InternalError("unreachable");

@@ -165,7 +165,8 @@ topology::PathKind LevelFromAncestor(int level) {
 absl::StatusOr<std::unique_ptr<Nvml>> Nvml::Load(const std::string& library) {
   void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
-    const char* why = dlerror();
+    // dlerror's buffer is per thread in glibc; Load runs once, at start.
+    const char* why = dlerror();  // NOLINT(concurrency-mt-unsafe)
     return absl::UnavailableError(absl::StrCat(
         "cannot load NVML (", library, "): ", why != nullptr ? why : "unknown error",
         "; is the NVIDIA driver installed and the container run with the NVIDIA runtime?"));
@@ -243,8 +244,9 @@ absl::Status ReadMigs(const Nvml::Api& api, const NvmlGpu& gpu, Dev dev,
     Dev mig = nullptr;
     Ret r = api.mig_by_index(dev, i, &mig);
     if (r == kNotFound) continue;  // An empty slot.
-    if (r != kSuccess)
+    if (r != kSuccess) {
       return api.Error(absl::StrCat("nvmlDeviceGetMigDeviceHandleByIndex", where), r);
+    }
     NvmlMigDevice m;
     m.parent = gpu.index;
     char buffer[96] = {};

@@ -62,28 +62,28 @@ absl::Status PodWatch::ListAndWatchOnce() {
   std::string version = list->resource_version;
   return client_.Watch(absl::StrCat("/api/v1/pods?watch=true&allowWatchBookmarks=true&", selector,
                                     "&resourceVersion=", version),
-                       [&](absl::string_view line) -> absl::Status {
-                         absl::StatusOr<codec::WatchEvent<codec::PodObject>> e =
-                             codec::DecodePodEvent(line);
-                         if (absl::IsInvalidArgument(e.status()))
-                           return absl::OkStatus();  // Skip the event.
-                         if (!e.ok()) return e.status();
-                         if (e->type == codec::WatchEventType::kError) {
-                           return e->error_code == 410 ? absl::AbortedError("410 Gone")
-                                                       : absl::UnavailableError(e->error_message);
-                         }
-                         if (!e->resource_version.empty()) version = e->resource_version;
-                         if (e->type == codec::WatchEventType::kBookmark) return absl::OkStatus();
-                         if (!e->object.ok()) {
-                           spdlog::warn("node {}: pod {} ignored: {}", node_, e->name,
-                                        std::string(e->object.status().message()));
-                         } else if (e->type == codec::WatchEventType::kDeleted) {
-                           assigner_.RemovePod(e->object->uid);
-                         } else {
-                           assigner_.UpsertPod(*e->object);
-                         }
-                         return absl::OkStatus();
-                       });
+                       [&](absl::string_view line) { return ApplyEvent(line, version); });
+}
+
+absl::Status PodWatch::ApplyEvent(absl::string_view line, std::string& version) {
+  absl::StatusOr<codec::WatchEvent<codec::PodObject>> e = codec::DecodePodEvent(line);
+  if (absl::IsInvalidArgument(e.status())) return absl::OkStatus();  // Skip the event.
+  if (!e.ok()) return e.status();
+  if (e->type == codec::WatchEventType::kError) {
+    return e->error_code == 410 ? absl::AbortedError("410 Gone")
+                                : absl::UnavailableError(e->error_message);
+  }
+  if (!e->resource_version.empty()) version = e->resource_version;
+  if (e->type == codec::WatchEventType::kBookmark) return absl::OkStatus();
+  if (!e->object.ok()) {
+    spdlog::warn("node {}: pod {} ignored: {}", node_, e->name,
+                 std::string(e->object.status().message()));
+  } else if (e->type == codec::WatchEventType::kDeleted) {
+    assigner_.RemovePod(e->object->uid);
+  } else {
+    assigner_.UpsertPod(*e->object);
+  }
+  return absl::OkStatus();
 }
 
 void PodWatch::RunWatch() {

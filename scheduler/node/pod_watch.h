@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 #include "scheduler/kube/client.h"
@@ -51,6 +52,8 @@ class PodWatch {
   void RunWatch();
   // One list and the watch from its version; returns when the watch ends.
   absl::Status ListAndWatchOnce();
+  // One watch line: the Assigner updated, `version` advanced; an error ends the watch.
+  absl::Status ApplyEvent(absl::string_view line, std::string& version);
   void RunPatches();
 
   const kube::KubeClient& client_;
