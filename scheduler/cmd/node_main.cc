@@ -11,6 +11,7 @@
 // (exit 1 with --fail-on-init-error).
 //
 // Exit codes: 0 done (or stopped by SIGTERM), 1 bad flags or input, 2 the API refused.
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -338,6 +339,9 @@ int main(int argc, char** argv) {
   }
   signal(SIGTERM, accelsched::scheduler::OnSignal);
   signal(SIGINT, accelsched::scheduler::OnSignal);
+  // gRPC's threads would each get a malloc arena; two keep the resident size flat (a DaemonSet
+  // on every GPU node should be small).
+  mallopt(M_ARENA_MAX, 2);
   return verb == "serve" ? accelsched::scheduler::Serve(*flags)
                          : accelsched::scheduler::Publish(*flags);
 }

@@ -369,17 +369,30 @@ std::vector<std::string> BestGpus(const Inventory& inv, const std::vector<std::s
   return out;
 }
 
+// The GPU index of milli device `id` ("<GPU UUID>::<k>"), -1 if it is not one of `inv`'s.
+int MilliDeviceGpu(const Inventory& inv, const std::string& id) {
+  const size_t sep = id.rfind("::");
+  if (sep == std::string::npos) return -1;
+  const absl::string_view uuid(id.data(), sep);
+  for (const NvmlGpu& g : inv.nvml().gpus) {
+    if (g.uuid == uuid) return g.index;
+  }
+  return -1;
+}
+
 // `size` virtual devices of `available` on GPU `gpu` (-1: on the GPU with the fewest available
-// that has enough, to pack shares), must_include first.
+// that has enough, to pack shares), must_include first. The kubelet offers every free milli
+// device (8,000 on 8 GPUs), so this parses IDs rather than looking them up.
 std::vector<std::string> MilliDevices(const Inventory& inv,
                                       const std::vector<std::string>& available,
                                       const std::vector<std::string>& must_include, int size,
                                       int gpu) {
-  const Resource* r = inv.Find(kResourceGpuMilli);
-  std::map<std::string, int> gpu_of;
-  for (const PluginDevice& d : r->devices) gpu_of[d.id] = d.gpu;
+  std::vector<int> gpu_of(available.size());
   std::map<int, int> free_on;
-  for (const std::string& id : available) ++free_on[gpu_of.count(id) != 0 ? gpu_of[id] : -1];
+  for (size_t i = 0; i < available.size(); ++i) {
+    gpu_of[i] = MilliDeviceGpu(inv, available[i]);
+    ++free_on[gpu_of[i]];
+  }
   if (gpu < 0) {
     int best = kMilliPerGpu + 1;
     for (const auto& [g, n] : free_on) {
@@ -387,13 +400,9 @@ std::vector<std::string> MilliDevices(const Inventory& inv,
     }
   }
   std::vector<std::string> out(must_include.begin(), must_include.end());
-  for (const std::string& id : available) {
-    if (static_cast<int>(out.size()) >= size) break;
-    auto it = gpu_of.find(id);
-    if (it != gpu_of.end() && it->second == gpu &&
-        std::find(out.begin(), out.end(), id) == out.end()) {
-      out.push_back(id);
-    }
+  const std::set<std::string> taken(must_include.begin(), must_include.end());
+  for (size_t i = 0; i < available.size() && static_cast<int>(out.size()) < size; ++i) {
+    if (gpu_of[i] == gpu && taken.count(available[i]) == 0) out.push_back(available[i]);
   }
   return out;
 }

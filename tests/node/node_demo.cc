@@ -9,10 +9,7 @@
 //
 // The fake NVML holds MIG instances at the placements the extender chose (as a MIG layout made
 // for them would); creating them is not the demo's business.
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,9 +23,8 @@
 #include "nlohmann/json.hpp"
 
 #include "tests/node/fake_kubelet.h"
+#include "tests/node/node_process.h"
 #include "tests/testing/fake_apiserver.h"
-
-extern char** environ;
 
 namespace accelsched::testing {
 namespace {
@@ -136,34 +132,6 @@ Json BoundPod(const Json& placed, const std::string& node, const std::string& at
       {"status", {{"phase", "Pending"}}}};
 }
 
-std::string WriteKubeconfig(int port, const std::string& dir) {
-  const std::string path = dir + "/kubeconfig";
-  std::ofstream(path) << "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster:\n"
-                      << "    server: http://127.0.0.1:" << port << "\nusers:\n- name: demo\n"
-                      << "  user:\n    token: demo\ncontexts:\n- name: demo\n  context:\n"
-                      << "    cluster: demo\n    user: demo\ncurrent-context: demo\n";
-  return path;
-}
-
-pid_t StartNode(const Args& args, const std::string& node, const std::string& dir) {
-  const std::string kubeconfig = dir + "/kubeconfig";
-  std::vector<std::string> argv = {args.node_binary,           "serve",
-                                   "--node=" + node,           "--kubeconfig=" + kubeconfig,
-                                   "--nvml=" + args.fake_nvml, "--plugin-dir=" + dir};
-  std::vector<char*> c;
-  for (std::string& s : argv) c.push_back(s.data());
-  c.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, (dir + "/node.log").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, c[0], &actions, nullptr, c.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
 // What the extender chose for `placed`, as device UUIDs of the fake NVML (`mig_index`: this
 // pod's position among the node's MIG pods, 1-based, as FakeNvmlConfig numbers them).
 std::vector<std::string> Expected(const Json& placed, const std::string& node, int mig_index) {
@@ -209,7 +177,7 @@ int ServeNode(const Args& args, const Json& node, const std::vector<Json>& place
   setenv("ACCELSCHED_FAKE_NVML", (dir + "/nvml.json").c_str(), 1);
   WriteKubeconfig(api.port(), dir);
   FakeKubelet kubelet(dir);
-  const pid_t pid = StartNode(args, name, dir);
+  const pid_t pid = StartNodeProcess(args.node_binary, args.fake_nvml, name, dir);
   int wrong = -1;
   if (pid > 0 && !kubelet.WaitForDevices("nvidia.com/gpu", std::chrono::seconds(30)).empty()) {
     wrong = 0;
@@ -235,10 +203,7 @@ int ServeNode(const Args& args, const Json& node, const std::vector<Json>& place
            a.status.ok() ? Join(got).c_str() : a.status.error_message().c_str(),
            ok ? "= the extender's choice" : ("!= " + Join(want)).c_str());
   }
-  if (pid > 0) {
-    kill(pid, SIGTERM);
-    waitpid(pid, nullptr, 0);
-  }
+  StopNodeProcess(pid);
   if (wrong != 0) {
     std::cout << "--- accelsched-node log ---\n" << std::ifstream(dir + "/node.log").rdbuf();
   }

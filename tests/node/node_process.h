@@ -1,0 +1,61 @@
+// The real accelsched-node binary as a child process, for the demo's node act and the load tool:
+// a kubeconfig for a (fake) API server and `accelsched-node serve` started against it.
+#ifndef ACCELSCHED_TESTS_NODE_NODE_PROCESS_H_
+#define ACCELSCHED_TESTS_NODE_NODE_PROCESS_H_
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace accelsched::testing {
+
+// `dir`/kubeconfig for the API server at http://127.0.0.1:`port`; returns its path.
+inline std::string WriteKubeconfig(int port, const std::string& dir) {
+  const std::string path = dir + "/kubeconfig";
+  std::ofstream(path) << "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster:\n"
+                      << "    server: http://127.0.0.1:" << port << "\nusers:\n- name: demo\n"
+                      << "  user:\n    token: demo\ncontexts:\n- name: demo\n  context:\n"
+                      << "    cluster: demo\n    user: demo\ncurrent-context: demo\n";
+  return path;
+}
+
+// Starts `binary` serve for `node` with the kubeconfig and plugin directory in `dir` and NVML from
+// `nvml` (its config in $ACCELSCHED_FAKE_NVML); its log goes to `dir`/node.log. The pid, or -1.
+inline pid_t StartNodeProcess(const std::string& binary, const std::string& nvml,
+                              const std::string& node, const std::string& dir) {
+  std::vector<std::string> argv = {binary,
+                                   "serve",
+                                   "--node=" + node,
+                                   "--kubeconfig=" + dir + "/kubeconfig",
+                                   "--nvml=" + nvml,
+                                   "--plugin-dir=" + dir};
+  std::vector<char*> c;
+  for (std::string& s : argv) c.push_back(s.data());
+  c.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, (dir + "/node.log").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, c[0], &actions, nullptr, c.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+inline void StopNodeProcess(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+}
+
+}  // namespace accelsched::testing
+
+#endif  // ACCELSCHED_TESTS_NODE_NODE_PROCESS_H_
