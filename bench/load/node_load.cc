@@ -9,6 +9,7 @@
 //
 // Each round puts fresh pods (new UIDs) in place of the last round's, so every Allocate is
 // matched against `--pods` pods on the node.
+#include <grpcpp/grpcpp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
+#include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
+
 #include "scheduler/node/deviceplugin.grpc.pb.h"
 #include "tests/node/fake_kubelet.h"
 #include "tests/node/fake_nvml_config.h"
@@ -52,7 +53,9 @@ Json BenchPod(int round, int i) {
   return {{"apiVersion", "v1"},
           {"kind", "Pod"},
           {"metadata",
-           {{"name", name}, {"namespace", "bench"}, {"uid", "uid-" + name},
+           {{"name", name},
+            {"namespace", "bench"},
+            {"uid", "uid-" + name},
             {"annotations", annotations}}},
           {"spec",
            {{"nodeName", kNode},
@@ -74,7 +77,7 @@ double Percentile(std::vector<double> v, double p) {
 long StatusKb(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+    if (absl::StartsWith(line, field + ":")) return std::stol(line.substr(field.size() + 1));
   }
   return -1;
 }
@@ -113,17 +116,87 @@ bool AdmitOne(v1beta1::DevicePlugin::Stub& stub, const std::vector<std::string>&
              "nvidia.com/gpu=GPU-h100-" + std::to_string(gpu);
 }
 
-int Main(int argc, char** argv) {
+struct Options {
   std::string binary, nvml;
-  int pods = 110, rounds = 10;
+  int pods = 110;
+  int rounds = 10;
+};
+
+bool ParseOptions(int argc, char** argv, Options& o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--node-binary") binary = argv[i + 1];
-    if (flag == "--fake-nvml") nvml = argv[i + 1];
-    if (flag == "--pods") pods = std::atoi(argv[i + 1]);
-    if (flag == "--rounds") rounds = std::atoi(argv[i + 1]);
+    if (flag == "--node-binary") o.binary = argv[i + 1];
+    if (flag == "--fake-nvml") o.nvml = argv[i + 1];
+    if (flag == "--pods") o.pods = std::atoi(argv[i + 1]);
+    if (flag == "--rounds") o.rounds = std::atoi(argv[i + 1]);
   }
-  if (binary.empty() || nvml.empty() || pods < 1 || rounds < 1 || rounds > 59) {
+  return !o.binary.empty() && !o.nvml.empty() && o.pods >= 1 && o.rounds >= 1 && o.rounds <= 59;
+}
+
+std::vector<std::string> Ids(const std::map<std::string, std::string>& devices) {
+  std::vector<std::string> out;
+  out.reserve(devices.size());
+  for (const auto& [id, health] : devices) out.push_back(id);
+  return out;
+}
+
+// The rounds against the plugin in `dir`; the number of wrong answers.
+int RunRounds(const Options& o, const std::string& dir, FakeApiServer& api, FakeKubelet& kubelet,
+              Latencies& lat) {
+  const std::vector<std::string> gpu_ids = Ids(kubelet.WaitForDevices("nvidia.com/gpu"));
+  const std::vector<std::string> milli_ids = Ids(kubelet.WaitForDevices("accelsched.io/gpu-milli"));
+  auto channel = [&](const char* socket) {
+    return v1beta1::DevicePlugin::NewStub(
+        grpc::CreateChannel("unix:" + dir + "/" + socket, grpc::InsecureChannelCredentials()));
+  };
+  auto gpu_stub = channel("accelsched-gpu.sock");
+  auto milli_stub = channel("accelsched-gpu-milli.sock");
+  int wrong = 0;
+  for (int r = 0; r < o.rounds; ++r) {
+    for (int i = 0; i < o.pods; ++i) {
+      if (r > 0) api.DeletePod("bench/p" + std::to_string(r - 1) + "-" + std::to_string(i));
+      api.PutPod(BenchPod(r, i));
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // The node's watch catches up.
+    for (int i = 0; i < o.pods; ++i) {
+      const bool share = i % 4 == 0;
+      const bool ok = AdmitOne(share ? *milli_stub : *gpu_stub, share ? milli_ids : gpu_ids,
+                               share ? 100 : 1, i % 8, lat);
+      wrong += ok ? 0 : 1;
+      (share ? lat.allocate_milli_us : lat.allocate_gpu_us).push_back(lat.allocate_us.back());
+    }
+  }
+  return wrong;
+}
+
+void Report(const Options& o, int wrong, const Latencies& lat, FakeKubelet& kubelet, pid_t pid,
+            long rss_at_start) {
+  printf("accelsched-node, %d pods on the node, %d rounds: %zu containers, %d wrong answers\n",
+         o.pods, o.rounds, lat.allocate_us.size(), wrong);
+  auto line = [](const char* what, const std::vector<double>& v) {
+    printf("  %-40s p50 %7.0f us  p99 %7.0f us  max %7.0f us\n", what, Percentile(v, 0.5),
+           Percentile(v, 0.99), Percentile(v, 1.0));
+  };
+  line("Allocate", lat.allocate_us);
+  line("  nvidia.com/gpu x1", lat.allocate_gpu_us);
+  line("  accelsched.io/gpu-milli x100", lat.allocate_milli_us);
+  line("GetPreferredAllocation", lat.preferred_us);
+  line("control: GetDevicePluginOptions (no work)", lat.control_us);
+  for (const char* r : {"nvidia.com/gpu", "accelsched.io/gpu-milli"}) {
+    printf("  ListAndWatch %-24s %5d devices, %8zu bytes\n", r, kubelet.LastList(r).devices_size(),
+           kubelet.LastList(r).ByteSizeLong());
+  }
+  printf(
+      "  plugin RSS %ld kB now, %ld kB peak (VmRSS, VmHWM): %ld kB anonymous, %ld kB "
+      "file-backed (shared libraries); %ld threads\n",
+      StatusKb(pid, "VmRSS"), StatusKb(pid, "VmHWM"), StatusKb(pid, "RssAnon"),
+      StatusKb(pid, "RssFile"), StatusKb(pid, "Threads"));
+  printf("  plugin RSS when registered, before the first Allocate: %ld kB\n", rss_at_start);
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  if (!ParseOptions(argc, argv, o)) {
     std::cerr << "usage: accelsched-node-load --node-binary B --fake-nvml L [--pods 110] "
                  "[--rounds 10]\n";
     return 2;
@@ -135,64 +208,17 @@ int Main(int argc, char** argv) {
   api.PutNode({{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", kNode}}}});
   WriteKubeconfig(api.port(), dir);
   FakeKubelet kubelet(dir);
-  const pid_t pid = StartNodeProcess(binary, nvml, kNode, dir);
-  const auto gpus = kubelet.WaitForDevices("nvidia.com/gpu", std::chrono::seconds(30));
-  const auto milli = kubelet.WaitForDevices("accelsched.io/gpu-milli", std::chrono::seconds(30));
-  if (gpus.size() != 8 || milli.size() != 8000) {
+  const pid_t pid = StartNodeProcess(o.binary, o.nvml, kNode, dir);
+  if (kubelet.WaitForDevices("nvidia.com/gpu", std::chrono::seconds(30)).size() != 8 ||
+      kubelet.WaitForDevices("accelsched.io/gpu-milli", std::chrono::seconds(30)).size() != 8000) {
     std::cerr << "accelsched-node did not register (" << dir << "/node.log)\n";
     StopNodeProcess(pid);
     return 1;
   }
-  std::vector<std::string> gpu_ids, milli_ids;
-  for (const auto& [id, h] : gpus) gpu_ids.push_back(id);
-  for (const auto& [id, h] : milli) milli_ids.push_back(id);
-  auto channel = [&](const char* socket) {
-    return v1beta1::DevicePlugin::NewStub(
-        grpc::CreateChannel("unix:" + dir + "/" + socket, grpc::InsecureChannelCredentials()));
-  };
-  auto gpu_stub = channel("accelsched-gpu.sock");
-  auto milli_stub = channel("accelsched-gpu-milli.sock");
   const long rss_at_start = StatusKb(pid, "VmRSS");
   Latencies lat;
-  int wrong = 0;
-  for (int r = 0; r < rounds; ++r) {
-    for (int i = 0; i < pods; ++i) {
-      if (r > 0) api.DeletePod("bench/p" + std::to_string(r - 1) + "-" + std::to_string(i));
-      api.PutPod(BenchPod(r, i));
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(1));  // The node's watch catches up.
-    for (int i = 0; i < pods; ++i) {
-      const bool share = i % 4 == 0;
-      wrong += AdmitOne(share ? *milli_stub : *gpu_stub, share ? milli_ids : gpu_ids,
-                        share ? 100 : 1, i % 8, lat)
-                   ? 0
-                   : 1;
-      (share ? lat.allocate_milli_us : lat.allocate_gpu_us).push_back(lat.allocate_us.back());
-    }
-  }
-  printf("accelsched-node, %d pods on the node, %d rounds: %zu containers, %d wrong answers\n",
-         pods, rounds, lat.allocate_us.size(), wrong);
-  printf("  Allocate               p50 %7.0f us  p99 %7.0f us  max %7.0f us\n",
-         Percentile(lat.allocate_us, 0.5), Percentile(lat.allocate_us, 0.99),
-         Percentile(lat.allocate_us, 1.0));
-  printf("    nvidia.com/gpu x1       p50 %7.0f us  p99 %7.0f us\n",
-         Percentile(lat.allocate_gpu_us, 0.5), Percentile(lat.allocate_gpu_us, 0.99));
-  printf("    gpu-milli x100          p50 %7.0f us  p99 %7.0f us\n",
-         Percentile(lat.allocate_milli_us, 0.5), Percentile(lat.allocate_milli_us, 0.99));
-  printf("  GetPreferredAllocation p50 %7.0f us  p99 %7.0f us  max %7.0f us\n",
-         Percentile(lat.preferred_us, 0.5), Percentile(lat.preferred_us, 0.99),
-         Percentile(lat.preferred_us, 1.0));
-  printf("  control: GetDevicePluginOptions (no work) p50 %7.0f us  p99 %7.0f us\n",
-         Percentile(lat.control_us, 0.5), Percentile(lat.control_us, 0.99));
-  for (const char* r : {"nvidia.com/gpu", "accelsched.io/gpu-milli"}) {
-    printf("  ListAndWatch %-24s %5d devices, %8zu bytes\n", r, kubelet.LastList(r).devices_size(),
-           kubelet.LastList(r).ByteSizeLong());
-  }
-  printf("  plugin RSS %ld kB now, %ld kB peak (VmRSS, VmHWM): %ld kB anonymous, %ld kB "
-         "file-backed (shared libraries); %ld threads\n",
-         StatusKb(pid, "VmRSS"), StatusKb(pid, "VmHWM"), StatusKb(pid, "RssAnon"),
-         StatusKb(pid, "RssFile"), StatusKb(pid, "Threads"));
-  printf("  plugin RSS when registered, before the first Allocate: %ld kB\n", rss_at_start);
+  const int wrong = RunRounds(o, dir, api, kubelet, lat);
+  Report(o, wrong, lat, kubelet, pid, rss_at_start);
   StopNodeProcess(pid);
   return wrong == 0 ? 0 : 1;
 }
@@ -200,4 +226,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace accelsched::testing
 
-int main(int argc, char** argv) { return accelsched::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return accelsched::testing::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "accelsched-node-load: " << e.what() << "\n";
+    return 1;
+  }
+}

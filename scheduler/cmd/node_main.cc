@@ -341,7 +341,7 @@ int main(int argc, char** argv) {
   signal(SIGINT, accelsched::scheduler::OnSignal);
   // gRPC's threads would each get a malloc arena; two keep the resident size flat (a DaemonSet
   // on every GPU node should be small).
-  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_ARENA_MAX, 2);  // NOLINT(concurrency-mt-unsafe): before any thread starts.
   return verb == "serve" ? accelsched::scheduler::Serve(*flags)
                          : accelsched::scheduler::Publish(*flags);
 }

@@ -39,7 +39,7 @@ std::deque<Handle> g_handles;  // Stable addresses: handles are pointers into th
 size_t g_events_delivered = 0;
 
 bool LoadConfig() {
-  const char* path = std::getenv("ACCELSCHED_FAKE_NVML");
+  const char* path = std::getenv("ACCELSCHED_FAKE_NVML");  // NOLINT(concurrency-mt-unsafe)
   if (path == nullptr) return false;
   std::ifstream in(path);
   if (!in) return false;

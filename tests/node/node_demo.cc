@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 
@@ -43,7 +44,7 @@ bool ParseArgs(int argc, char** argv, Args& a) {
       (arg == "--extender"      ? a.extender
        : arg == "--node-binary" ? a.node_binary
                                 : a.fake_nvml) = argv[++i];
-    } else if (arg.rfind("--", 0) == 0) {
+    } else if (absl::StartsWith(arg, "--")) {
       return false;
     } else {
       a.nodes.push_back(arg);
@@ -54,9 +55,9 @@ bool ParseArgs(int argc, char** argv, Args& a) {
 
 // The NVML product name of a canonical model (the demo cluster's kinds).
 std::string Product(const std::string& model) {
-  if (model.rfind("H100", 0) == 0) return "NVIDIA H100 80GB HBM3";
-  if (model.rfind("A100", 0) == 0) return "NVIDIA A100-SXM4-80GB";
-  if (model.rfind("V100", 0) == 0) return "Tesla V100-SXM2-32GB";
+  if (absl::StartsWith(model, "H100")) return "NVIDIA H100 80GB HBM3";
+  if (absl::StartsWith(model, "A100")) return "NVIDIA A100-SXM4-80GB";
+  if (absl::StartsWith(model, "V100")) return "Tesla V100-SXM2-32GB";
   return "NVIDIA " + model;
 }
 
@@ -174,23 +175,20 @@ int ServeNode(const Args& args, const Json& node, const std::vector<Json>& place
     asks.emplace_back(resource, count);
   }
   std::ofstream(dir + "/nvml.json") << FakeNvmlConfig(node, placed).dump();
-  setenv("ACCELSCHED_FAKE_NVML", (dir + "/nvml.json").c_str(), 1);
+  setenv("ACCELSCHED_FAKE_NVML", (dir + "/nvml.json").c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
   WriteKubeconfig(api.port(), dir);
   FakeKubelet kubelet(dir);
   const pid_t pid = StartNodeProcess(args.node_binary, args.fake_nvml, name, dir);
-  int wrong = -1;
-  if (pid > 0 && !kubelet.WaitForDevices("nvidia.com/gpu", std::chrono::seconds(30)).empty()) {
-    wrong = 0;
-  } else if (pid > 0 && !kubelet.registrations().empty()) {
-    wrong = 0;  // Every GPU in MIG mode: nvidia.com/gpu has no devices.
-  }
+  // nvidia.com/gpu registers first (with no devices if every GPU is in MIG mode).
+  kubelet.WaitForDevices("nvidia.com/gpu", std::chrono::seconds(30));
+  int wrong = pid > 0 && !kubelet.registrations().empty() ? 0 : -1;
   std::cout << "node " << name << " (" << node["gpus"].size() << " x "
             << node.value("gpuModel", "?") << "): accelsched-node "
             << (wrong == 0 ? "registered with the kubelet" : "did not register") << "\n";
   int mig = 0;
   for (size_t i = 0; i < placed.size() && wrong >= 0; ++i) {
     const auto& [resource, count] = asks[i];
-    const bool is_mig = resource.rfind("nvidia.com/mig-", 0) == 0;
+    const bool is_mig = absl::StartsWith(resource, "nvidia.com/mig-");
     kubelet.WaitForDevices(resource, std::chrono::seconds(10));  // Registered one by one.
     FakeKubelet::Admission a = kubelet.Admit(resource, count);
     std::vector<std::string> got;
@@ -256,4 +254,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace accelsched::testing
 
-int main(int argc, char** argv) { return accelsched::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return accelsched::testing::Main(argc, argv);
+  } catch (const std::exception& e) {  // E.g. /debug/state not as expected.
+    std::cerr << "accelsched-node-demo: " << e.what() << "\n";
+    return 1;
+  }
+}

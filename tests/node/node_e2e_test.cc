@@ -37,6 +37,8 @@ using Json = nlohmann::json;
 
 // accelsched-node's serve, wired as node_main.cc wires it, in this process.
 struct NodeSide {
+  NodeSide(const NodeSide&) = delete;
+  NodeSide& operator=(const NodeSide&) = delete;
   std::unique_ptr<Nvml> nvml;
   std::shared_ptr<const Inventory> inventory;
   std::unique_ptr<kube::KubeClient> client;
@@ -179,8 +181,9 @@ TEST_F(NodeE2eTest, AShareRunsOnTheGpuTheExtenderPackedItOnto) {
   EXPECT_EQ(CdiUuids(s2), (std::vector<std::string>{"GPU-h100-" + share2.substr(0, 1)}));
   EXPECT_EQ(share1.substr(0, 1), share2.substr(0, 1));  // Packed together (FGD/best fit).
   // The kubelet's milli devices are on that GPU too.
-  for (const std::string& id : s2.ids)
+  for (const std::string& id : s2.ids) {
     EXPECT_EQ(id.substr(0, id.find("::")), CdiUuids(s2)[0]) << id;
+  }
 }
 
 TEST_F(NodeE2eTest, TwoPodsWaitingAtOnceEachGetTheirOwnDevices) {

@@ -30,12 +30,9 @@ inline std::string WriteKubeconfig(int port, const std::string& dir) {
 // `nvml` (its config in $ACCELSCHED_FAKE_NVML); its log goes to `dir`/node.log. The pid, or -1.
 inline pid_t StartNodeProcess(const std::string& binary, const std::string& nvml,
                               const std::string& node, const std::string& dir) {
-  std::vector<std::string> argv = {binary,
-                                   "serve",
-                                   "--node=" + node,
-                                   "--kubeconfig=" + dir + "/kubeconfig",
-                                   "--nvml=" + nvml,
-                                   "--plugin-dir=" + dir};
+  std::vector<std::string> argv = {binary,           "serve",
+                                   "--node=" + node, "--kubeconfig=" + dir + "/kubeconfig",
+                                   "--nvml=" + nvml, "--plugin-dir=" + dir};
   std::vector<char*> c;
   for (std::string& s : argv) c.push_back(s.data());
   c.push_back(nullptr);

@@ -100,7 +100,8 @@ TEST(NvmlTest, AFailingCallIsAnErrorNamingTheCallAndTheGpu) {
 }
 
 TEST(NvmlTest, NoDriverOrNoLibraryIsAnErrorThatSaysSo) {
-  unsetenv("ACCELSCHED_FAKE_NVML");  // The fake then answers as a node without the driver.
+  // The fake then answers as a node without the driver.
+  unsetenv("ACCELSCHED_FAKE_NVML");  // NOLINT(concurrency-mt-unsafe): one test thread.
   absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
   ASSERT_FALSE(nvml.ok());
   EXPECT_EQ(nvml.status().message(), "nvmlInit_v2: Driver Not Loaded (NVML return code 9)");
