@@ -2,7 +2,7 @@
 #   make deps    install the Debian 12 packages that are missing (apt-get; sudo if not root)
 #   make build   configure + build (gcc, warnings are errors) into build/
 #   make test    deps + build + ctest, then the same tests under clang with ASan+UBSan and
-#                -Wthread-safety (build-san/), with each libFuzzer target run for 30 s
+#                -Wthread-safety (build-san/), with each libFuzzer target run for 15 s
 #   make fuzz    the libFuzzer targets (tests/fuzz/) for FUZZ_SECONDS (300) each
 #   make demo    deps + build + accelsched-extender on the demo cluster, driven as kube-scheduler
 #                would (bench/load/demo.sh); make demo-topology: accelsched-topo over the examples
@@ -62,7 +62,7 @@ test-san: deps $(SAN_BUILD)/CMakeCache.txt
 
 test: test-gcc test-san
 
-# The libFuzzer targets (tests/fuzz/) for FUZZ_SECONDS each (ctest runs them for 30 s in
+# The libFuzzer targets (tests/fuzz/) for FUZZ_SECONDS each (ctest runs them for 15 s in
 # test-san); what they find accumulates in $(SAN_BUILD)/fuzz-corpus/, failures in fuzz-artifacts/.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.cc)))
