@@ -20,6 +20,7 @@ inline constexpr std::string_view kTopologyScore = "TopologyScore";
 inline constexpr std::string_view kMigFragmentation = "MigFragmentation";
 inline constexpr std::string_view kPackingHint = "PackingHint";
 inline constexpr std::string_view kTenancy = "Tenancy";
+inline constexpr std::string_view kGpuHealth = "GpuHealth";
 
 }  // namespace accelsched::plugins::names
 

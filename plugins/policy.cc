@@ -10,6 +10,7 @@
 #include "plugins/mig_fragmentation/mig_fragmentation.h"
 #include "plugins/resource_fit/resource_fit.h"
 #include "plugins/share_fragmentation/fgd.h"
+#include "plugins/gpu_health/gpu_health.h"
 #include "plugins/tenancy/tenancy.h"
 #include "plugins/topology_score/topology_score.h"
 
@@ -62,6 +63,7 @@ absl::StatusOr<std::unique_ptr<Solver>> BuildSolver(const PolicyConfig& config,
   b.RandomTies(config.random_ties);
   b.Add(std::make_unique<ResourceFit>());
   b.Add(std::make_unique<Tenancy>());
+  b.Add(std::make_unique<GpuHealth>());
   const std::string& p = config.policy;
   if (p == "fgd" || p == "accelsched") {
     if (workload.shapes.empty()) {

@@ -102,8 +102,10 @@ class CycleState {
   // thousands of failing nodes then point at a handful of strings. The view stays valid while
   // this CycleState lives, also across moves. Const because filters see a const CycleState; the
   // cache is safe because a CycleState belongs to one thread. Keys below kFitReasonKeys are
-  // CheckFit's (fit.h); the tenancy plugin uses the keys from there up.
+  // CheckFit's (fit.h), except kGpuHealthReasonKey (the GPU health filter's); the tenancy plugin
+  // uses the keys from kFitReasonKeys up.
   static constexpr int kFitReasonKeys = 64;
+  static constexpr int kGpuHealthReasonKey = kFitReasonKeys - 1;
   template <typename Build>
   std::string_view Reason(int key, Build&& build) const {
     const size_t k = static_cast<size_t>(key);

@@ -155,6 +155,20 @@ absl::Status SetMig(const NodeSpec& spec, NodeInfo& n) {
   return absl::OkStatus();
 }
 
+// The GPUs out of service; each must be one the node has.
+absl::Status SetUnhealthy(const NodeSpec& spec, NodeInfo& n) {
+  if (spec.unhealthy_gpus.empty()) return absl::OkStatus();
+  for (const auto& [gpu, reason] : spec.unhealthy_gpus) {
+    if (gpu < 0 || gpu >= spec.gpu_count) {
+      return NodeError(spec, absl::StrCat("unhealthy GPU ", gpu, " is not one of its ",
+                                          spec.gpu_count, " GPUs"));
+    }
+    n.unhealthy |= GpuMask{1} << gpu;
+  }
+  n.unhealthy_reasons = std::make_shared<const std::map<int, std::string>>(spec.unhealthy_gpus);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ClusterSnapshotBuilder& ClusterSnapshotBuilder::AddNode(NodeSpec spec) {
@@ -192,6 +206,7 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
       n.gpu_free_memory_mib[i] = spec.gpu_memory_mib;
     }
     ACCELSCHED_RETURN_IF_ERROR(SetMig(spec, n));
+    ACCELSCHED_RETURN_IF_ERROR(SetUnhealthy(spec, n));
     if (spec.topology != nullptr && spec.topology->topology.num_gpus() != spec.gpu_count) {
       return NodeError(spec, absl::StrCat("topology has ", spec.topology->topology.num_gpus(),
                                           " GPUs but the node has ", spec.gpu_count));

@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,8 @@ struct NodeSpec {
   int gpu_count = 0;           // 0..kMaxGpus.
   int64_t gpu_memory_mib = 0;  // Per GPU; 0 = unknown (memory then never limits a share).
   GpuMask mig_enabled = 0;     // GPUs in MIG mode; needs a MIG-capable model.
+  // GPUs taken out of service (accelsched.io/unhealthy-gpus), with why ("XID 79").
+  std::map<int, std::string> unhealthy_gpus;
   std::shared_ptr<const NodeTopology> topology;  // Null = unknown (all GPUs equal).
   Labels labels;
 };
@@ -97,6 +100,10 @@ struct NodeInfo {
   GpuMask mig_enabled = 0;
   std::array<uint8_t, kMaxGpus> mig_used_slots{};  // Memory-slot masks of MIG-enabled GPUs.
   GpuMask mig_media_used = 0;                      // GPUs that already hold a +me instance.
+  // GPUs out of service (NodeSpec::unhealthy_gpus): never given to a pod (the GpuHealth filter),
+  // though pods already on them stay counted; why, per GPU (null when all are healthy).
+  GpuMask unhealthy = 0;
+  std::shared_ptr<const std::map<int, std::string>> unhealthy_reasons;
 
   std::shared_ptr<const NodeTopology> topology;  // Null = unknown.
   std::shared_ptr<const Labels> labels;          // Never null.

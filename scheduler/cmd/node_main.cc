@@ -238,20 +238,6 @@ void PublishFromNvml(const kube::KubeClient& client, const std::string& node,
   }
 }
 
-// Writes the accelsched.io/unhealthy-gpus annotation (logged on failure: the kubelet already
-// knows from ListAndWatch).
-void PublishHealth(const kube::KubeClient& client, const std::string& node,
-                   const std::map<int, std::string>& unhealthy) {
-  absl::StatusOr<std::string> r =
-      client.MergePatch(absl::StrCat("/api/v1/nodes/", node),
-                        codec::EncodeAnnotationPatch(kAnnotationUnhealthyGpus,
-                                                     node::UnhealthyGpusAnnotation(unhealthy)));
-  if (!r.ok()) {
-    spdlog::warn("node {}: {} not published: {}", node, kAnnotationUnhealthyGpus,
-                 std::string(r.status().message()));
-  }
-}
-
 // NVML, or why not: logged, then exit 1 (--fail-on-init-error) or nothing served until SIGTERM.
 int ServeNothing(const CliFlags& flags, const absl::Status& why) {
   spdlog::error("accelsched-node serve: {}; serving no devices", std::string(why.message()));
@@ -302,7 +288,10 @@ int Serve(const CliFlags& flags) {
   spdlog::info("node {}: serving {} resources in {}", node_name, (*inv)->resources().size(),
                server_options.dir);
   node::WatchGpuHealth(**nvml, assigner, g_stop, [&](const std::map<int, std::string>& bad) {
-    PublishHealth(**client, node_name, bad);
+    if (absl::Status s = node::PublishUnhealthyGpus(**client, node_name, bad); !s.ok()) {
+      spdlog::warn("node {}: {} not published: {}", node_name, kAnnotationUnhealthyGpus,
+                   std::string(s.message()));
+    }
   });
   server.Stop();
   pods->Stop();

@@ -13,6 +13,11 @@ Json EncodeGpus(const plugins::NodeInfo& n) {
     const size_t i = static_cast<size_t>(g);
     Json gpu = {{"index", g}, {"freeMilli", n.gpu_free_milli[i]}};
     if (n.gpu_memory_mib > 0) gpu["freeMemoryMiB"] = n.gpu_free_memory_mib[i];
+    if (n.unhealthy_reasons != nullptr) {
+      if (auto it = n.unhealthy_reasons->find(g); it != n.unhealthy_reasons->end()) {
+        gpu["unhealthy"] = it->second;  // Why accelsched-node took it out of service.
+      }
+    }
     if ((n.mig_enabled >> g) & 1u) {
       gpu["mig"] = true;
       gpu["migUsedSlots"] = n.mig_used_slots[i];

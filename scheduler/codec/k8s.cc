@@ -606,6 +606,24 @@ absl::Status DecodeGpuLabels(const std::string& mpath, const std::string& path,
 
 // Which GPUs are in MIG mode: accelsched.io/mig-gpus, else the first (count - allocatable) GPUs
 // of a node with nvidia.com/mig.strategy=mixed; none on a model without a MIG geometry.
+// accelsched.io/unhealthy-gpus ("5:XID 79,2:XID 48"). An entry that does not parse or names a
+// GPU the node does not have is a warning, not an error: the node stays schedulable.
+void DecodeUnhealthyGpus(NodeObject* out) {
+  auto it = out->annotations.find(std::string(kAnnotationUnhealthyGpus));
+  if (it == out->annotations.end()) return;
+  for (absl::string_view entry : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+    std::pair<absl::string_view, absl::string_view> gpu_reason =
+        absl::StrSplit(entry, absl::MaxSplits(':', 1));
+    int gpu = -1;
+    if (!absl::SimpleAtoi(gpu_reason.first, &gpu) || gpu < 0 || gpu >= out->spec.gpu_count) {
+      out->warnings.push_back(absl::StrCat(kAnnotationUnhealthyGpus, ": '", entry,
+                                           "' is not <GPU index of this node>:<reason>; ignored"));
+      continue;
+    }
+    out->spec.unhealthy_gpus[gpu] = std::string(absl::StripAsciiWhitespace(gpu_reason.second));
+  }
+}
+
 absl::Status DecodeMigMode(const std::string& mpath, int64_t allocatable_gpus, NodeObject* out) {
   plugins::NodeSpec& spec = out->spec;
   const bool has_geometry = topology::mig::GeometryForModel(spec.gpu_model).ok();
@@ -691,6 +709,7 @@ absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_v
         absl::StrCat("no ", kLabelGpuProduct, " label; GPU model taken as '", spec.gpu_model, "'"));
   }
   ACCELSCHED_RETURN_IF_ERROR(DecodeMigMode(mpath, allocatable_gpus, &out));
+  DecodeUnhealthyGpus(&out);
   ACCELSCHED_RETURN_IF_ERROR(DecodeNodeTopology(product, topologies, &out));
   return out;
 }

@@ -6,6 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "scheduler/codec/annotations.h"
+#include "scheduler/codec/kube.h"
+
 namespace accelsched::scheduler::node {
 namespace {
 
@@ -23,6 +26,14 @@ std::string UnhealthyGpusAnnotation(const std::map<int, std::string>& unhealthy)
     absl::StrAppend(&out, out.empty() ? "" : ",", gpu, ":", reason);
   }
   return out;
+}
+
+absl::Status PublishUnhealthyGpus(const kube::KubeClient& client, const std::string& node,
+                                  const std::map<int, std::string>& unhealthy) {
+  absl::StatusOr<std::string> r = client.MergePatch(
+      absl::StrCat("/api/v1/nodes/", node),
+      codec::EncodeAnnotationPatch(kAnnotationUnhealthyGpus, UnhealthyGpusAnnotation(unhealthy)));
+  return r.status();
 }
 
 void WatchGpuHealth(Nvml& nvml, Assigner& assigner, const std::atomic<bool>& stop,

@@ -12,6 +12,9 @@
 #include <map>
 #include <string>
 
+#include "absl/status/status.h"
+
+#include "scheduler/kube/client.h"
 #include "scheduler/node/assigner.h"
 #include "scheduler/node/nvml.h"
 
@@ -22,6 +25,10 @@ using OnHealthChange = std::function<void(const std::map<int, std::string>& unhe
 // The node annotation accelsched.io/unhealthy-gpus: "2:XID 48,5:XID 79" (GPU index: reason,
 // ascending); "" when every GPU is healthy.
 std::string UnhealthyGpusAnnotation(const std::map<int, std::string>& unhealthy);
+
+// Writes the annotation onto Node `node` (a merge patch).
+absl::Status PublishUnhealthyGpus(const kube::KubeClient& client, const std::string& node,
+                                  const std::map<int, std::string>& unhealthy);
 
 void WatchGpuHealth(Nvml& nvml, Assigner& assigner, const std::atomic<bool>& stop,
                     const OnHealthChange& on_change);

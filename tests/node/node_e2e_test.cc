@@ -14,6 +14,8 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
+#include "scheduler/codec/debug_state.h"
+#include "scheduler/codec/extender.h"
 #include "scheduler/kube/publish.h"
 #include "scheduler/node/assigner.h"
 #include "scheduler/node/health.h"
@@ -264,13 +266,15 @@ TEST_F(NodeE2eTest, AKubeletRestartReRegistersAndAllocationGoesOn) {
   EXPECT_EQ(CdiUuids(a), AnnotatedUuids(api_, "after"));
 }
 
-TEST_F(NodeE2eTest, AnXidMakesTheGpuUnhealthyForTheKubelet) {
+TEST_F(NodeE2eTest, AnXidTakesTheGpuOutOfServiceForTheKubeletAndTheExtender) {
   ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
   std::atomic<bool> stop{false};
   std::vector<std::map<int, std::string>> published;
   std::thread watcher([&] {
-    WatchGpuHealth(*node_->nvml, *node_->assigner, stop,
-                   [&](const std::map<int, std::string>& bad) { published.push_back(bad); });
+    WatchGpuHealth(*node_->nvml, *node_->assigner, stop, [&](const std::map<int, std::string>& b) {
+      published.push_back(b);
+      EXPECT_TRUE(PublishUnhealthyGpus(*node_->client, "gpu-1", b).ok());
+    });
   });
   Json config = testing::HgxH100(8);
   config["events"] = {{{"gpu", 3}, {"xid", 13}},   // The application's fault: ignored.
@@ -283,6 +287,33 @@ TEST_F(NodeE2eTest, AnXidMakesTheGpuUnhealthyForTheKubelet) {
   watcher.join();
   ASSERT_EQ(published.size(), 1u);
   EXPECT_EQ(UnhealthyGpusAnnotation(published[0]), "5:XID 79");
+
+  // The extender learns it from the node annotation: an 8-GPU pod no longer fits, the reason
+  // says why, and /debug/state shows which GPU and why.
+  ASSERT_TRUE(Eventually([&] {
+    return extender_->ledger->Snapshot()->node(0).unhealthy == (1u << 5);
+  }));
+  Json eight = WholePod("eight", 8);
+  api_.PutPod(eight);
+  codec::ExtenderArgs args;
+  args.pod = *codec::DecodePod(eight, "Pod");
+  args.node_names = {"gpu-1"};
+  absl::StatusOr<codec::FilterResult> f = extender_->extender->Filter(args);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->survivors.empty());
+  EXPECT_NE(codec::EncodeFilterResultText(args, *f).find("GPU health: not enough healthy GPUs"),
+            std::string::npos)
+      << codec::EncodeFilterResultText(args, *f);
+  EXPECT_NE(codec::EncodeDebugState(*extender_->ledger->Snapshot(), {}).find(
+                R"("unhealthy":"XID 79")"),
+            std::string::npos);
+  // Seven GPUs still go, and never GPU 5: the kubelet is not asked for it either.
+  Bind(WholePod("seven", 7));
+  WaitForWatch();
+  FakeKubelet::Admission seven = kubelet_->Admit("nvidia.com/gpu", 7);
+  ASSERT_TRUE(seven.status.ok()) << seven.status.error_message();
+  EXPECT_EQ(CdiUuids(seven), AnnotatedUuids(api_, "seven"));
+  for (const std::string& u : CdiUuids(seven)) EXPECT_NE(u, "GPU-h100-5");
 }
 
 }  // namespace
