@@ -25,8 +25,20 @@ absl::StatusOr<FilterVerdict> GpuHealth::Filter(const CycleState& state, const P
                                          "accelsched.io/unhealthy-gpus)");
                                    })
                     : std::string_view();
-  return problem->unresolvable ? FilterVerdict::Unresolvable(reason)
-                               : FilterVerdict::Unschedulable(reason);
+  // Would the healthy GPUs do if the node were empty? If not, preemption cannot help.
+  NodeInfo empty = healthy;
+  empty.cpu_free_milli = empty.cpu_capacity_milli;
+  empty.memory_free_mib = empty.memory_capacity_mib;
+  for (int g = 0; g < empty.gpu_count; ++g) {
+    const auto i = static_cast<size_t>(g);
+    empty.gpu_free_milli[i] = 1000;
+    empty.gpu_free_memory_mib[i] = empty.gpu_memory_mib;
+    empty.mig_used_slots[i] = 0;
+  }
+  empty.mig_media_used = 0;
+  BlockGpus(empty, node.unhealthy);
+  return CheckFit(state, pod, empty).has_value() ? FilterVerdict::Unresolvable(reason)
+                                                 : FilterVerdict::Unschedulable(reason);
 }
 
 }  // namespace accelsched::plugins

@@ -612,6 +612,7 @@ void DecodeUnhealthyGpus(NodeObject* out) {
   auto it = out->annotations.find(std::string(kAnnotationUnhealthyGpus));
   if (it == out->annotations.end()) return;
   for (absl::string_view entry : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
     std::pair<absl::string_view, absl::string_view> gpu_reason =
         absl::StrSplit(entry, absl::MaxSplits(':', 1));
     int gpu = -1;

@@ -715,6 +715,23 @@ TEST(CodecDecodeNodeTest, MigOnAModelWithoutMigIsIgnoredWithAWarning) {
       << node->warnings[0];
 }
 
+TEST(CodecDecodeNodeTest, UnhealthyGpusFromTheNodeSideWithWarningsForBadEntries) {
+  TopologyCache cache;
+  absl::StatusOr<NodeObject> node = DecodeNode(
+      NodeWith(R"json({"nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.count": "8"})json",
+               R"json({"accelsched.io/unhealthy-gpus": "5:XID 79, x:bad,9:XID 48,2:XID 48"})json",
+               "{}"),
+      "Node", cache);
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ(node->spec.unhealthy_gpus,
+            (std::map<int, std::string>{{2, "XID 48"}, {5, "XID 79"}}));
+  ASSERT_EQ(node->warnings.size(), 2u);
+  EXPECT_EQ(node->warnings[0],
+            "accelsched.io/unhealthy-gpus: 'x:bad' is not <GPU index of this node>:<reason>; "
+            "ignored");
+  EXPECT_NE(node->warnings[1].find("'9:XID 48'"), std::string::npos) << node->warnings[1];
+}
+
 TEST(CodecDecodeNodeTest, TopologyFromProfileAnnotationOrFallback) {
   const std::string matching =
       topology::EncodeTopologyAnnotation(topology::GenericPcieTopology(8, "NVIDIA-A100-SXM4-80GB"));
