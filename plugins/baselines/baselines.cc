@@ -243,7 +243,7 @@ std::optional<Assignment> DefaultAssignment(const PodRequest& pod, const NodeInf
     const int g = std::countr_zero(candidates);
     a.gpus = GpuMask{1} << g;
     a.mig_profile_id = profile->id;
-    a.mig_start = std::countr_zero(mig::FreeStarts(node.mig_used_slots[g], *profile));
+    a.mig_start = std::countr_zero(UsableMigStarts(node, g, *profile));
   }
   return a;
 }

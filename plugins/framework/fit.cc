@@ -40,6 +40,16 @@ const mig::MigProfile* MigProfileFor(const MigRequest& request, const NodeInfo& 
   return nullptr;
 }
 
+uint8_t UsableMigStarts(const NodeInfo& node, int gpu, const mig::MigProfile& profile) {
+  const uint8_t free = mig::FreeStarts(node.mig_used_slots[static_cast<size_t>(gpu)], profile);
+  if (node.mig_instances == nullptr) return free;
+  uint8_t existing = 0;
+  for (const MigInstanceSpec& m : *node.mig_instances) {
+    if (m.gpu == gpu && m.profile_id == profile.id) existing |= uint8_t{1} << m.start;
+  }
+  return free & existing;
+}
+
 GpuMask MigCandidates(const mig::MigProfile& profile, const NodeInfo& node) {
   GpuMask m = 0;
   for (int i = 0; i < node.gpu_count; ++i) {
@@ -49,7 +59,7 @@ GpuMask MigCandidates(const mig::MigProfile& profile, const NodeInfo& node) {
     if (profile.media_extensions && ((node.mig_media_used >> i) & 1u) != 0) {
       continue;
     }
-    if (mig::FreeStarts(node.mig_used_slots[i], profile) != 0) {
+    if (UsableMigStarts(node, i, profile) != 0) {
       m |= GpuMask{1} << i;
     }
   }

@@ -30,7 +30,12 @@ GpuMask ShareCandidates(const PodRequest& pod, const NodeInfo& node);
 // The node's MIG profile for the request's shape, or null (no geometry or no such profile).
 const topology::mig::MigProfile* MigProfileFor(const MigRequest& request, const NodeInfo& node);
 
-// MIG-enabled GPUs with a free legal start for `profile` (and no +me instance yet if `profile`
+// The start slots of GPU `gpu` where a new instance of `profile` can go: legal and free, and on
+// a static-MIG node (NodeInfo::mig_instances) also the start of an existing instance of that
+// profile.
+uint8_t UsableMigStarts(const NodeInfo& node, int gpu, const topology::mig::MigProfile& profile);
+
+// MIG-enabled GPUs with a usable start for `profile` (and no +me instance yet if `profile`
 // is a +me one).
 GpuMask MigCandidates(const topology::mig::MigProfile& profile, const NodeInfo& node);
 

@@ -169,6 +169,24 @@ absl::Status SetUnhealthy(const NodeSpec& spec, NodeInfo& n) {
   return absl::OkStatus();
 }
 
+// Static MIG: every instance on a MIG-enabled GPU, of a profile of the model, at a legal start.
+absl::Status SetStaticMig(const NodeSpec& spec, NodeInfo& n) {
+  if (!spec.static_mig) return absl::OkStatus();
+  for (const MigInstanceSpec& m : spec.mig_instances) {
+    const std::string what =
+        absl::StrCat("MIG instance ", m.profile_id, "@", m.start, " on GPU ", m.gpu);
+    if (m.gpu < 0 || m.gpu >= spec.gpu_count || ((n.mig_enabled >> m.gpu) & 1u) == 0) {
+      return NodeError(spec, what + ": not a GPU of the node in MIG mode");
+    }
+    absl::StatusOr<const topology::mig::MigProfile*> p = n.mig_geometry->ProfileById(m.profile_id);
+    if (!p.ok() || m.start < 0 || m.start > 7 || (((*p)->start_mask >> m.start) & 1u) == 0) {
+      return NodeError(spec, what + ": not a profile and legal start of " + spec.gpu_model);
+    }
+  }
+  n.mig_instances = std::make_shared<const std::vector<MigInstanceSpec>>(spec.mig_instances);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ClusterSnapshotBuilder& ClusterSnapshotBuilder::AddNode(NodeSpec spec) {
@@ -207,6 +225,7 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
     }
     ACCELSCHED_RETURN_IF_ERROR(SetMig(spec, n));
     ACCELSCHED_RETURN_IF_ERROR(SetUnhealthy(spec, n));
+    ACCELSCHED_RETURN_IF_ERROR(SetStaticMig(spec, n));
     if (spec.topology != nullptr && spec.topology->topology.num_gpus() != spec.gpu_count) {
       return NodeError(spec, absl::StrCat("topology has ", spec.topology->topology.num_gpus(),
                                           " GPUs but the node has ", spec.gpu_count));

@@ -66,6 +66,14 @@ struct NodeTopology {
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 // What a node has, as given to the builder. Everything starts free.
+// One existing MIG instance: GPU, NVIDIA GPU-instance profile id, start memory slot.
+struct MigInstanceSpec {
+  int gpu = 0;
+  int profile_id = 0;
+  int start = 0;
+  friend bool operator==(const MigInstanceSpec&, const MigInstanceSpec&) = default;
+};
+
 struct NodeSpec {
   std::string name;
   int64_t cpu_milli = 0;
@@ -76,6 +84,10 @@ struct NodeSpec {
   GpuMask mig_enabled = 0;     // GPUs in MIG mode; needs a MIG-capable model.
   // GPUs taken out of service (accelsched.io/unhealthy-gpus), with why ("XID 79").
   std::map<int, std::string> unhealthy_gpus;
+  // Static MIG (instances made ahead, e.g. by mig-parted; accelsched.io/mig-instances): MIG pods
+  // go only onto these instances. Without (static_mig false), MIG GPUs are freely partitioned.
+  bool static_mig = false;
+  std::vector<MigInstanceSpec> mig_instances;
   std::shared_ptr<const NodeTopology> topology;  // Null = unknown (all GPUs equal).
   Labels labels;
 };
@@ -104,6 +116,8 @@ struct NodeInfo {
   // though pods already on them stay counted; why, per GPU (null when all are healthy).
   GpuMask unhealthy = 0;
   std::shared_ptr<const std::map<int, std::string>> unhealthy_reasons;
+  // Static MIG: the instances MIG pods may use (NodeSpec::mig_instances); null = dynamic.
+  std::shared_ptr<const std::vector<MigInstanceSpec>> mig_instances;
 
   std::shared_ptr<const NodeTopology> topology;  // Null = unknown.
   std::shared_ptr<const Labels> labels;          // Never null.

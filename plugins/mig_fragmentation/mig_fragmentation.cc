@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 
@@ -93,11 +94,22 @@ std::optional<MigChoice> MigFragmentation::ChooseMig(const PodRequest& pod,
       continue;
     }
     const uint8_t mask = node.mig_used_slots[g];
-    const int start = table->BestStart(mask, index);
+    int start = table->BestStart(mask, index);
+    double cost = table->BestCost(mask, index);
+    if (node.mig_instances != nullptr) {  // Static MIG: the best of the existing instances.
+      start = -1;
+      const uint8_t usable = UsableMigStarts(node, g, *profile);
+      for (int s = 0; s < 8; ++s) {
+        if (((usable >> s) & 1u) == 0) continue;
+        const double c =
+            table->Cost(static_cast<uint8_t>(mask | (((1u << profile->memory_slots) - 1u) << s)));
+        if (start < 0 || c < cost - 1e-9) std::tie(start, cost) = std::tie(s, c);
+      }
+    }
     if (start < 0) {
       continue;
     }
-    const double growth = table->BestCost(mask, index) - table->Cost(mask);
+    const double growth = cost - table->Cost(mask);
     if (!best.has_value() || growth < best->growth - 1e-9) {
       best = MigChoice{g, profile->id, start, growth};
     }

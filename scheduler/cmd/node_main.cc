@@ -39,6 +39,7 @@
 #include "scheduler/node/assigner.h"
 #include "scheduler/node/health.h"
 #include "scheduler/node/inventory.h"
+#include "scheduler/node/node_facts.h"
 #include "scheduler/node/nvml.h"
 #include "scheduler/node/plugin_server.h"
 #include "scheduler/node/pod_watch.h"
@@ -224,20 +225,6 @@ absl::StatusOr<std::shared_ptr<const node::Inventory>> LoadInventory(const CliFl
   return std::make_shared<const node::Inventory>(*std::move(inv));
 }
 
-// Publishes the topology from NVML; a failure is logged, not fatal (the extender falls back to
-// the product's built-in profile).
-void PublishFromNvml(const kube::KubeClient& client, const std::string& node,
-                     const node::Inventory& inv) {
-  absl::StatusOr<std::string> annotation = node::TopologyAnnotationFromNvml(inv.nvml(), node);
-  absl::Status s =
-      annotation.ok() ? kube::PublishTopology(client, node, *annotation) : annotation.status();
-  if (s.ok()) {
-    spdlog::info("node {}: published accelsched.io/topology from NVML", node);
-  } else {
-    spdlog::warn("node {}: topology not published: {}", node, std::string(s.message()));
-  }
-}
-
 // NVML, or why not: logged, then exit 1 (--fail-on-init-error) or nothing served until SIGTERM.
 int ServeNothing(const CliFlags& flags, const absl::Status& why) {
   spdlog::error("accelsched-node serve: {}; serving no devices", std::string(why.message()));
@@ -264,7 +251,7 @@ int Serve(const CliFlags& flags) {
   if (!nvml.ok()) return ServeNothing(flags, nvml.status());
   absl::StatusOr<std::shared_ptr<const node::Inventory>> inv = LoadInventory(flags, **nvml);
   if (!inv.ok()) return ServeNothing(flags, inv.status());
-  PublishFromNvml(**client, node_name, **inv);
+  node::PublishNodeFacts(**client, node_name, **inv);
 
   std::unique_ptr<node::PodWatch> pods;
   node::Assigner assigner(*inv, *options,

@@ -42,6 +42,10 @@
 //                                profile for the product, else "all GPUs equal over PCIe"
 //   accelsched.io/unhealthy-gpus: "5:XID 79"  GPUs accelsched-node took out of service (index:
 //                                reason, comma-separated), written by accelsched-node
+//   accelsched.io/mig-instances: "0:3g.40gb@0,0:3g.40gb@4"  the node's MIG instances, made
+//                                ahead (static MIG, e.g. by mig-parted), written by accelsched-node;
+//                                MIG pods go only onto them. Without it MIG GPUs are partitioned
+//                                freely.
 //   accelsched.io/mig-gpus: "0-3"  GPUs in MIG mode (indices and ranges, comma-separated). Without
 //                                it, a node with nvidia.com/mig.strategy=mixed has its first
 //                                (gpu.count - allocatable nvidia.com/gpu) GPUs in MIG mode.
@@ -92,6 +96,7 @@ inline constexpr char kLabelMigStrategy[] = "nvidia.com/mig.strategy";
 inline constexpr char kAnnotationTopology[] = "accelsched.io/topology";
 inline constexpr char kAnnotationMigGpus[] = "accelsched.io/mig-gpus";
 inline constexpr char kAnnotationUnhealthyGpus[] = "accelsched.io/unhealthy-gpus";
+inline constexpr char kAnnotationMigInstances[] = "accelsched.io/mig-instances";
 
 }  // namespace accelsched::scheduler
 

@@ -606,6 +606,27 @@ absl::Status DecodeGpuLabels(const std::string& mpath, const std::string& path,
 
 // Which GPUs are in MIG mode: accelsched.io/mig-gpus, else the first (count - allocatable) GPUs
 // of a node with nvidia.com/mig.strategy=mixed; none on a model without a MIG geometry.
+struct MigPlacementText {
+  int gpu = -1;
+  std::string profile;
+  int start = -1;
+};
+
+// "<gpu>:<profile>@<start>" (accelsched.io/mig-placement); `what` names it in errors.
+absl::StatusOr<MigPlacementText> ParseMigPlacement(absl::string_view text,
+                                                   const std::string& what) {
+  std::vector<std::string> gpu_rest = absl::StrSplit(text, absl::MaxSplits(':', 1));
+  if (gpu_rest.size() != 2) return absl::InvalidArgumentError(what + ": not gpu:profile@start");
+  std::vector<std::string> profile_start = absl::StrSplit(gpu_rest[1], absl::MaxSplits('@', 1));
+  MigPlacementText out;
+  if (profile_start.size() != 2 || profile_start[0].empty() ||
+      !absl::SimpleAtoi(gpu_rest[0], &out.gpu) || !absl::SimpleAtoi(profile_start[1], &out.start)) {
+    return absl::InvalidArgumentError(what + ": not gpu:profile@start");
+  }
+  out.profile = profile_start[0];
+  return out;
+}
+
 // accelsched.io/unhealthy-gpus ("5:XID 79,2:XID 48"). An entry that does not parse or names a
 // GPU the node does not have is a warning, not an error: the node stays schedulable.
 void DecodeUnhealthyGpus(NodeObject* out) {
@@ -622,6 +643,35 @@ void DecodeUnhealthyGpus(NodeObject* out) {
       continue;
     }
     out->spec.unhealthy_gpus[gpu] = std::string(absl::StripAsciiWhitespace(gpu_reason.second));
+  }
+}
+
+// accelsched.io/mig-instances ("0:3g.40gb@0,0:3g.40gb@4"): the node's MIG instances, made ahead
+// (static MIG); MIG pods then go only onto them. An entry that does not parse, names a profile
+// the model does not have or a GPU not in MIG mode is a warning and left out.
+void DecodeMigInstances(NodeObject* out) {
+  auto it = out->annotations.find(std::string(kAnnotationMigInstances));
+  if (it == out->annotations.end()) return;
+  plugins::NodeSpec& spec = out->spec;
+  spec.static_mig = true;
+  absl::StatusOr<const topology::mig::MigGeometry*> g =
+      topology::mig::GeometryForModel(spec.gpu_model);
+  for (absl::string_view entry : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    const std::string what = absl::StrCat(kAnnotationMigInstances, ": '", entry, "'");
+    absl::StatusOr<MigPlacementText> m = ParseMigPlacement(entry, what);
+    absl::StatusOr<const topology::mig::MigProfile*> p =
+        m.ok() && g.ok() ? (*g)->ProfileByName(m->profile)
+                         : absl::StatusOr<const topology::mig::MigProfile*>(
+                               absl::InvalidArgumentError("no MIG geometry"));
+    if (!m.ok() || !p.ok() || m->gpu < 0 || m->gpu >= spec.gpu_count ||
+        ((spec.mig_enabled >> m->gpu) & 1u) == 0 || m->start < 0 || m->start > 7 ||
+        (((*p)->start_mask >> m->start) & 1u) == 0) {
+      out->warnings.push_back(absl::StrCat(what, " is not <GPU in MIG mode>:<profile of ",
+                                           spec.gpu_model, ">@<legal start>; ignored"));
+      continue;
+    }
+    spec.mig_instances.push_back({m->gpu, (*p)->id, m->start});
   }
 }
 
@@ -711,6 +761,7 @@ absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_v
   }
   ACCELSCHED_RETURN_IF_ERROR(DecodeMigMode(mpath, allocatable_gpus, &out));
   DecodeUnhealthyGpus(&out);
+  DecodeMigInstances(&out);
   ACCELSCHED_RETURN_IF_ERROR(DecodeNodeTopology(product, topologies, &out));
   return out;
 }
@@ -853,31 +904,6 @@ std::map<std::string, std::string> AssignmentAnnotations(const Assignment& a,
   }
   return out;
 }
-
-namespace {
-
-struct MigPlacementText {
-  int gpu = -1;
-  std::string profile;
-  int start = -1;
-};
-
-// "<gpu>:<profile>@<start>" (accelsched.io/mig-placement); `what` names it in errors.
-absl::StatusOr<MigPlacementText> ParseMigPlacement(absl::string_view text,
-                                                   const std::string& what) {
-  std::vector<std::string> gpu_rest = absl::StrSplit(text, absl::MaxSplits(':', 1));
-  if (gpu_rest.size() != 2) return absl::InvalidArgumentError(what + ": not gpu:profile@start");
-  std::vector<std::string> profile_start = absl::StrSplit(gpu_rest[1], absl::MaxSplits('@', 1));
-  MigPlacementText out;
-  if (profile_start.size() != 2 || profile_start[0].empty() ||
-      !absl::SimpleAtoi(gpu_rest[0], &out.gpu) || !absl::SimpleAtoi(profile_start[1], &out.start)) {
-    return absl::InvalidArgumentError(what + ": not gpu:profile@start");
-  }
-  out.profile = profile_start[0];
-  return out;
-}
-
-}  // namespace
 
 absl::StatusOr<std::optional<Assignment>> AssignmentFromAnnotations(
     const std::map<std::string, std::string>& annotations, const PodRequest& pod,

@@ -1,6 +1,7 @@
 #include "scheduler/node/inventory.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -102,6 +103,22 @@ absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares)
   }
   for (auto& [name, r] : migs) inv.resources_.push_back(std::move(r));
   return inv;
+}
+
+std::optional<std::string> MigInstancesAnnotation(const Inventory& inventory) {
+  bool any = false;
+  for (const NvmlGpu& g : inventory.nvml().gpus) any = any || g.mig_enabled;
+  if (!any) return std::nullopt;
+  std::vector<std::tuple<int, int, std::string>> instances;
+  for (const NvmlMigDevice& m : inventory.nvml().migs) {
+    instances.emplace_back(m.parent, m.start, inventory.MigProfileName(m));
+  }
+  std::sort(instances.begin(), instances.end());
+  std::string out;
+  for (const auto& [gpu, start, profile] : instances) {
+    absl::StrAppend(&out, out.empty() ? "" : ",", gpu, ":", profile, "@", start);
+  }
+  return out;
 }
 
 const Resource* Inventory::Find(const std::string& resource) const {

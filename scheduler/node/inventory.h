@@ -84,6 +84,11 @@ class Inventory {
 absl::StatusOr<std::string> TopologyAnnotationFromNvml(const NvmlInventory& nvml,
                                                        const std::string& node);
 
+// The node annotation accelsched.io/mig-instances of the node's MIG instances
+// ("0:3g.40gb@0,0:3g.40gb@4", GPU:profile@start), which tells the extender to place MIG pods only
+// onto them (static MIG); nullopt when no GPU is in MIG mode.
+std::optional<std::string> MigInstancesAnnotation(const Inventory& inventory);
+
 // "nvidia.com/mig-3g.40gb" -> "accelsched-mig-3g.40gb.sock" and so on.
 std::string SocketName(const std::string& resource);
 

@@ -22,7 +22,8 @@ bool SameSpec(const plugins::NodeSpec& a, const plugins::NodeSpec& b) {
   return a.name == b.name && a.cpu_milli == b.cpu_milli && a.memory_mib == b.memory_mib &&
          a.gpu_model == b.gpu_model && a.gpu_count == b.gpu_count &&
          a.gpu_memory_mib == b.gpu_memory_mib && a.mig_enabled == b.mig_enabled &&
-         a.topology == b.topology && a.labels == b.labels && a.unhealthy_gpus == b.unhealthy_gpus;
+         a.topology == b.topology && a.labels == b.labels && a.unhealthy_gpus == b.unhealthy_gpus &&
+         a.static_mig == b.static_mig && a.mig_instances == b.mig_instances;
 }
 
 // One watch line of `path`, decoded (`event`), handed to `handle` unless it is a bookmark.

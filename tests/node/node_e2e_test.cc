@@ -20,6 +20,7 @@
 #include "scheduler/node/assigner.h"
 #include "scheduler/node/health.h"
 #include "scheduler/node/inventory.h"
+#include "scheduler/node/node_facts.h"
 #include "scheduler/node/nvml.h"
 #include "scheduler/node/plugin_server.h"
 #include "scheduler/node/pod_watch.h"
@@ -53,8 +54,7 @@ struct NodeSide {
     nvml = *Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
     inventory = std::make_shared<const Inventory>(*Inventory::Build(*nvml->Read(), true));
     client = *kube::KubeClient::Create(kube::PlainEndpoint(api_port));
-    (void)kube::PublishTopology(*client, node,
-                                *TopologyAnnotationFromNvml(inventory->nvml(), node));
+    PublishNodeFacts(*client, node, *inventory);
     assigner = std::make_unique<Assigner>(
         inventory, options,
         [this](const std::string& uid, const std::string& key, const std::set<std::string>& c) {
@@ -290,9 +290,8 @@ TEST_F(NodeE2eTest, AnXidTakesTheGpuOutOfServiceForTheKubeletAndTheExtender) {
 
   // The extender learns it from the node annotation: an 8-GPU pod no longer fits, the reason
   // says why, and /debug/state shows which GPU and why.
-  ASSERT_TRUE(Eventually([&] {
-    return extender_->ledger->Snapshot()->node(0).unhealthy == (1u << 5);
-  }));
+  ASSERT_TRUE(
+      Eventually([&] { return extender_->ledger->Snapshot()->node(0).unhealthy == (1u << 5); }));
   Json eight = WholePod("eight", 8);
   api_.PutPod(eight);
   codec::ExtenderArgs args;
@@ -304,9 +303,9 @@ TEST_F(NodeE2eTest, AnXidTakesTheGpuOutOfServiceForTheKubeletAndTheExtender) {
   EXPECT_NE(codec::EncodeFilterResultText(args, *f).find("GPU health: not enough healthy GPUs"),
             std::string::npos)
       << codec::EncodeFilterResultText(args, *f);
-  EXPECT_NE(codec::EncodeDebugState(*extender_->ledger->Snapshot(), {}).find(
-                R"("unhealthy":"XID 79")"),
-            std::string::npos);
+  EXPECT_NE(
+      codec::EncodeDebugState(*extender_->ledger->Snapshot(), {}).find(R"("unhealthy":"XID 79")"),
+      std::string::npos);
   // Seven GPUs still go, and never GPU 5: the kubelet is not asked for it either.
   Bind(WholePod("seven", 7));
   WaitForWatch();
@@ -314,6 +313,50 @@ TEST_F(NodeE2eTest, AnXidTakesTheGpuOutOfServiceForTheKubeletAndTheExtender) {
   ASSERT_TRUE(seven.status.ok()) << seven.status.error_message();
   EXPECT_EQ(CdiUuids(seven), AnnotatedUuids(api_, "seven"));
   for (const std::string& u : CdiUuids(seven)) EXPECT_NE(u, "GPU-h100-5");
+}
+
+// Static MIG: the node has two 3g.40gb instances on GPU 0 (made ahead, as by mig-parted), and
+// says so; the extender places MIG pods only onto them, and the container gets that instance.
+TEST(NodeStaticMigTest, MigPodsGoOnlyOntoTheInstancesTheNodeHas) {
+  char path[] = "/tmp/accelsched-e2e-XXXXXX";
+  const std::string dir = mkdtemp(path);
+  testing::UseFakeNvml(testing::A100WithMig());
+  FakeApiServer api;
+  api.PutNode(GpuNode("a100-1", "NVIDIA-A100-SXM4-80GB", 4));
+  auto kubelet = std::make_unique<FakeKubelet>(dir);
+  auto node = std::make_unique<NodeSide>(api.port(), "a100-1", dir);
+  auto extender = std::make_unique<Instance>(api.port());
+  ASSERT_TRUE(extender->StartAndRun().ok());
+  ASSERT_TRUE(Eventually([&] {
+    const plugins::NodeInfo& n = extender->ledger->Snapshot()->node(0);
+    return n.mig_enabled == 1u && n.mig_instances != nullptr && n.mig_instances->size() == 2;
+  }));
+  // A 1g.10gb pod would fit a freely partitioned GPU 0; here there is no such instance.
+  Json small = kube::Pod("small", 0);
+  small["spec"]["containers"][0]["resources"]["limits"] = {{"nvidia.com/mig-1g.10gb", 1}};
+  api.PutPod(small);
+  EXPECT_FALSE(extender->Schedule(small, "a100-1").ok());
+  std::vector<std::string> uuids;
+  for (const char* name : {"m1", "m2"}) {
+    Json pod = kube::Pod(name, 0);
+    pod["spec"]["containers"][0]["resources"]["limits"] = {{"nvidia.com/mig-3g.40gb", 1}};
+    api.PutPod(pod);
+    ASSERT_TRUE(extender->Schedule(pod, "a100-1").ok()) << name;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    FakeKubelet::Admission a = kubelet->Admit("nvidia.com/mig-3g.40gb", 1);
+    ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+    const std::string placement = api.Pod(
+        std::string("ml/") + name)["metadata"]["annotations"]["accelsched.io/mig-placement"];
+    EXPECT_EQ(CdiUuids(a), (std::vector<std::string>{
+                               placement == "0:3g.40gb@0" ? "MIG-a100-0-gi1" : "MIG-a100-0-gi2"}))
+        << placement;
+    uuids.push_back(CdiUuids(a)[0]);
+  }
+  EXPECT_NE(uuids[0], uuids[1]);  // Both instances, one each.
+  extender.reset();
+  node.reset();
+  kubelet.reset();
+  rmdir(dir.c_str());
 }
 
 }  // namespace
