@@ -63,7 +63,8 @@ serve:
                        (default /var/lib/kubelet/device-plugins)
   --device-mode M      cdi (default: CDI names nvidia.com/gpu=<UUID>) or env
                        (NVIDIA_VISIBLE_DEVICES, for runtimes without CDI)
-  --sharing M          time-slicing (default) or mps: how GPU shares run here
+  --sharing M          time-slicing or mps: how GPU shares run here (default: the
+                       node label accelsched.io/gpu-sharing, else time-slicing)
   --mps-pipe-dir DIR   the MPS control daemon's pipe directory (default /run/nvidia/mps)
   --no-shares          do not advertise accelsched.io/gpu-milli
   --fail-on-init-error exit 1 when NVML cannot be loaded (default: serve nothing, wait)
@@ -182,6 +183,28 @@ int Publish(const CliFlags& flags) {
   }
 }
 
+// The node's label `key` ("" if unset or the node cannot be read: logged).
+std::string NodeLabel(const kube::KubeClient& client, const std::string& node,
+                      const std::string& key) {
+  absl::StatusOr<std::string> text =
+      client.Get(absl::StrCat("/api/v1/nodes?fieldSelector=metadata.name%3D", node));
+  codec::TopologyCache cache;
+  absl::StatusOr<codec::ObjectList<codec::NodeObject>> list =
+      text.ok() ? codec::DecodeNodeList(*text, cache)
+                : absl::StatusOr<codec::ObjectList<codec::NodeObject>>(text.status());
+  if (!list.ok()) {
+    spdlog::warn("node {}: cannot read its labels: {}", node, std::string(list.status().message()));
+    return "";
+  }
+  for (const absl::StatusOr<codec::NodeObject>& n : list->items) {
+    if (!n.ok() || n->spec.name != node) continue;
+    for (const auto& [k, v] : n->spec.labels) {
+      if (k == key) return v;
+    }
+  }
+  return "";
+}
+
 absl::StatusOr<node::AssignerOptions> ParseServeOptions(const CliFlags& flags) {
   node::AssignerOptions o;
   const std::string mode = flags.Get("--device-mode", "cdi");
@@ -191,7 +214,7 @@ absl::StatusOr<node::AssignerOptions> ParseServeOptions(const CliFlags& flags) {
     return absl::InvalidArgumentError(
         absl::StrCat("--device-mode must be cdi or env, not '", mode, "'"));
   }
-  const std::string sharing = flags.Get("--sharing", "time-slicing");
+  const std::string sharing = flags.Get("--sharing", "time-slicing");  // Or the node's label.
   if (sharing == "mps") {
     o.sharing = node::SharingMode::kMps;
   } else if (sharing != "time-slicing") {
@@ -236,16 +259,23 @@ int ServeNothing(const CliFlags& flags, const absl::Status& why) {
 
 int Serve(const CliFlags& flags) {
   const std::string node_name = flags.Get("--node");
-  absl::StatusOr<node::AssignerOptions> options = ParseServeOptions(flags);
-  if (!options.ok()) {
-    std::cerr << "accelsched-node serve: " << options.status().message() << "\n";
-    return 1;
-  }
   absl::StatusOr<std::unique_ptr<kube::KubeClient>> client = MakeClient(flags);
   if (!client.ok()) {
     std::cerr << "accelsched-node serve: " << client.status().message() << "\n";
     return 1;
   }
+  CliFlags with_label = flags;
+  if (!flags.Has("--sharing")) {  // The node label accelsched.io/gpu-sharing, if set.
+    const std::string label = NodeLabel(**client, node_name, kLabelGpuSharing);
+    if (!label.empty()) with_label.values["--sharing"] = label;
+  }
+  absl::StatusOr<node::AssignerOptions> options = ParseServeOptions(with_label);
+  if (!options.ok()) {
+    std::cerr << "accelsched-node serve: " << options.status().message() << "\n";
+    return 1;
+  }
+  spdlog::info("node {}: shares run with {}", node_name,
+               options->sharing == node::SharingMode::kMps ? "MPS" : "time slicing");
   absl::StatusOr<std::unique_ptr<node::Nvml>> nvml =
       node::Nvml::Load(flags.Get("--nvml", node::kDefaultNvmlLibrary));
   if (!nvml.ok()) return ServeNothing(flags, nvml.status());

@@ -46,6 +46,7 @@
 //                                ahead (static MIG, e.g. by mig-parted), written by accelsched-node;
 //                                MIG pods go only onto them. Without it MIG GPUs are partitioned
 //                                freely.
+//   accelsched.io/gpu-sharing: time-slicing|mps  (label) how accelsched-node runs GPU shares
 //   accelsched.io/mig-gpus: "0-3"  GPUs in MIG mode (indices and ranges, comma-separated). Without
 //                                it, a node with nvidia.com/mig.strategy=mixed has its first
 //                                (gpu.count - allocatable nvidia.com/gpu) GPUs in MIG mode.
@@ -97,6 +98,7 @@ inline constexpr char kAnnotationTopology[] = "accelsched.io/topology";
 inline constexpr char kAnnotationMigGpus[] = "accelsched.io/mig-gpus";
 inline constexpr char kAnnotationUnhealthyGpus[] = "accelsched.io/unhealthy-gpus";
 inline constexpr char kAnnotationMigInstances[] = "accelsched.io/mig-instances";
+inline constexpr char kLabelGpuSharing[] = "accelsched.io/gpu-sharing";
 
 }  // namespace accelsched::scheduler
 

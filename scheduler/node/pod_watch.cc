@@ -25,11 +25,20 @@ void PodWatch::Start() {
 }
 
 void PodWatch::Stop() {
-  stop_ = true;
   {
+    // Records still queued get up to 2 s to land: a restart must not forget what was served.
     absl::MutexLock lock(&mu_);
+    auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return patches_.empty(); };
+    if (patch_thread_.joinable() && !stopping_) {
+      mu_.AwaitWithTimeout(absl::Condition(&drained), absl::Seconds(2));
+    }
+    if (!patches_.empty()) {
+      spdlog::error("node {}: stopping with {} {} record(s) unwritten", node_, patches_.size(),
+                    kAnnotationAllocated);
+    }
     stopping_ = true;
   }
+  stop_ = true;
   client_.Stop();
   if (watch_thread_.joinable()) watch_thread_.join();
   if (patch_thread_.joinable()) patch_thread_.join();

@@ -31,6 +31,7 @@ class PodWatch {
   PodWatch& operator=(const PodWatch&) = delete;
 
   void Start();
+  // Gives queued accelsched.io/allocated records up to 2 s to land, then stops both threads.
   void Stop();
   // True once the first list has reached the Assigner.
   bool synced() const { return synced_; }

@@ -315,6 +315,38 @@ TEST_F(NodeE2eTest, AnXidTakesTheGpuOutOfServiceForTheKubeletAndTheExtender) {
   for (const std::string& u : CdiUuids(seven)) EXPECT_NE(u, "GPU-h100-5");
 }
 
+// Tenancy through the node side: a namespace whose isolation is exclusive-gpu never gets a GPU
+// another namespace shares, so its share runs on a GPU of its own.
+TEST_F(NodeE2eTest, AnExclusiveNamespacesShareGetsAGpuOfItsOwn) {
+  ASSERT_EQ(kubelet_->WaitForDevices("accelsched.io/gpu-milli").size(), 8000u);
+  api_.PutNamespace(
+      {{"apiVersion", "v1"},
+       {"kind", "Namespace"},
+       {"metadata",
+        {{"name", "secure"}, {"labels", {{"accelsched.io/isolation", "exclusive-gpu"}}}}}});
+  ASSERT_TRUE(Eventually([&] {
+    return extender_->ledger->IsolationOf("secure") == plugins::Isolation::kExclusiveGpu;
+  }));
+  Bind(SharePod("open", 300));
+  Json secret = SharePod("secret", 300);
+  secret["metadata"]["namespace"] = "secure";
+  api_.PutPod(secret);
+  codec::BindingArgs bind{"secret", "secure", "uid-secret", "gpu-1"};
+  codec::ExtenderArgs args;
+  args.pod = *codec::DecodePod(secret, "Pod");
+  args.node_names = {"gpu-1"};
+  ASSERT_TRUE(extender_->extender->Filter(args).ok());
+  ASSERT_TRUE(extender_->extender->Bind(bind).ok());
+  WaitForWatch();
+  FakeKubelet::Admission open = kubelet_->Admit("accelsched.io/gpu-milli", 300);
+  FakeKubelet::Admission closed = kubelet_->Admit("accelsched.io/gpu-milli", 300);
+  ASSERT_TRUE(open.status.ok() && closed.status.ok());
+  const std::string secret_share =
+      api_.Pod("secure/secret")["metadata"]["annotations"].value("accelsched.io/gpu-share", "");
+  EXPECT_EQ(CdiUuids(closed), (std::vector<std::string>{"GPU-h100-" + secret_share.substr(0, 1)}));
+  EXPECT_NE(CdiUuids(open), CdiUuids(closed));  // Best fit alone would have packed them.
+}
+
 // Static MIG: the node has two 3g.40gb instances on GPU 0 (made ahead, as by mig-parted), and
 // says so; the extender places MIG pods only onto them, and the container gets that instance.
 TEST(NodeStaticMigTest, MigPodsGoOnlyOntoTheInstancesTheNodeHas) {

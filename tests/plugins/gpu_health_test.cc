@@ -42,7 +42,8 @@ TEST(GpuHealthTest, ANodePassesOnlyIfThePodFitsOnItsHealthyGpus) {
   EXPECT_EQ(plugin.Filter(cycle, share, one_bad.node(0))->feasibility, Feasibility::kFeasible);
   absl::StatusOr<FilterVerdict> v = plugin.Filter(cycle, four, one_bad.node(0));
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(v->feasibility, Feasibility::kUnresolvable);  // Freeing pods cannot make 4 healthy GPUs.
+  EXPECT_EQ(v->feasibility,
+            Feasibility::kUnresolvable);  // Freeing pods cannot make 4 healthy GPUs.
   // Three GPUs fit the healthy ones once the share on GPU 0 is gone: preemption can help.
   ClusterState busy(FourGpus({{2, "XID 79"}}));
   ASSERT_TRUE(busy.Apply({.node = 0, .gpus = 0b0001u, .gpu_milli = 300}, kNoTenant).ok());

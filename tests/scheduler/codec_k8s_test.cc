@@ -1,8 +1,6 @@
 // Tests of scheduler/codec/k8s.h: v1.Pod and v1.Node decoding, cluster lists, GPU model and MIG
 // names, and the bind annotations. Every expected value is derived by hand from the Kubernetes
 // semantics (the arithmetic is in the comments), never pasted from the code's output.
-#include "scheduler/codec/k8s.h"
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,6 +17,7 @@
 #include "plugins/framework/snapshot.h"
 #include "scheduler/codec/annotations.h"
 #include "scheduler/codec/json.h"
+#include "scheduler/codec/k8s.h"
 #include "tests/scheduler/codec_test_util.h"
 #include "tests/testing/builders.h"
 #include "topology/annotation.h"
@@ -723,8 +722,7 @@ TEST(CodecDecodeNodeTest, UnhealthyGpusFromTheNodeSideWithWarningsForBadEntries)
                "{}"),
       "Node", cache);
   ASSERT_TRUE(node.ok()) << node.status();
-  EXPECT_EQ(node->spec.unhealthy_gpus,
-            (std::map<int, std::string>{{2, "XID 48"}, {5, "XID 79"}}));
+  EXPECT_EQ(node->spec.unhealthy_gpus, (std::map<int, std::string>{{2, "XID 48"}, {5, "XID 79"}}));
   ASSERT_EQ(node->warnings.size(), 2u);
   EXPECT_EQ(node->warnings[0],
             "accelsched.io/unhealthy-gpus: 'x:bad' is not <GPU index of this node>:<reason>; "
