@@ -123,8 +123,9 @@ uint64_t Assigner::WaitForChange(uint64_t seen, absl::Duration timeout) const {
   return version_;
 }
 
-std::optional<Assigner::Match> Assigner::FindMatch(const std::string& resource, int size) const {
-  std::optional<Match> best;
+std::optional<Assigner::Match> Assigner::FindMatch(const std::string& resource, int size,
+                                                   const std::vector<std::string>* ids) const {
+  std::vector<Match> candidates;
   for (const auto& [uid, pod] : pods_) {
     if (!Waiting(*pod) || (pod->assignment.ok() && !pod->assignment->has_value())) continue;
     auto served = served_.find(uid);
@@ -137,15 +138,39 @@ std::optional<Assigner::Match> Assigner::FindMatch(const std::string& resource, 
       }
       // The kubelet serves a pod's containers in order: only its first unserved container that
       // asks for this resource can be the one it is at.
-      if (count->second == size &&
-          (!best.has_value() ||
-           std::tie(pod->bound_at, pod->key) < std::tie(best->pod->bound_at, best->pod->key))) {
-        best = Match{pod.get(), c};
-      }
+      if (count->second == size) candidates.push_back(Match{pod.get(), c});
       break;
     }
   }
-  return best;
+  if (candidates.empty()) return std::nullopt;
+  std::sort(candidates.begin(), candidates.end(), [](const Match& x, const Match& y) {
+    return std::tie(x.pod->bound_at, x.pod->key) < std::tie(y.pod->bound_at, y.pod->key);
+  });
+  // The kubelet normally takes what GetPreferredAllocation offered, i.e. one pod's own devices:
+  // that pod is the one, whatever its age (a pod the watch brought late, another scheduler's
+  // pod admitted in between).
+  if (ids != nullptr) {
+    for (const Match& m : candidates) {
+      if (DevicesAgree(resource, m, *ids)) return m;
+    }
+  }
+  return candidates.front();
+}
+
+bool Assigner::DevicesAgree(const std::string& resource, const Match& m,
+                            const std::vector<std::string>& ids) const {
+  absl::StatusOr<ContainerAnswer> a = Answer(resource, m);
+  if (!a.ok() || a->uuids.empty()) return false;
+  if (resource == kResourceGpuMilli) {  // "<GPU UUID>::<k>", all on the pod's GPU.
+    return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) {
+      return id.substr(0, id.rfind("::")) == a->uuids[0];
+    });
+  }
+  std::vector<std::string> want = a->uuids;
+  std::vector<std::string> got = ids;
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  return want == got;
 }
 
 absl::StatusOr<std::vector<int>> Assigner::MatchedGpus(const Match& m) const {
@@ -164,7 +189,9 @@ absl::StatusOr<std::vector<int>> Assigner::MatchedGpus(const Match& m) const {
     const ContainerDevices& cd = pod.containers[c];
     auto n = cd.counts.find(kResourceGpu);
     if (n == cd.counts.end()) continue;
-    const size_t first = cd.kind == ContainerDevices::Kind::kInit ? 0 : offset;
+    // A plain init container runs alone beside the sidecars started before it: it takes the GPUs
+    // after theirs, and leaves them to the containers after it.
+    const size_t first = offset;
     const size_t end = first + static_cast<size_t>(n->second);
     if (end > a.gpus.size()) {
       return absl::FailedPreconditionError(absl::StrCat("its containers ask for more GPUs than ",
@@ -301,7 +328,7 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
   std::set<std::string> served;
   {
     absl::MutexLock lock(&mu_);
-    std::optional<Match> m = FindMatch(resource, static_cast<int>(ids.size()));
+    std::optional<Match> m = FindMatch(resource, static_cast<int>(ids.size()), &ids);
     if (!m.has_value()) {
       answer = AnswerForeign(resource, ids);
       if (answer->uuids.empty()) {

@@ -2,18 +2,21 @@
 // offered, which it should prefer, and what each container gets.
 //
 // The kubelet's Allocate names devices, not pods. The Assigner keeps the pods bound to this node
-// (fed by a watch) and matches each Allocate to the oldest pod (accelsched.io/bound-at) that
-// accelsched placed here, is still Pending, and has a container not yet served that asks exactly
-// this many devices of this resource. That container gets the devices of the pod's assignment,
-// whatever IDs the kubelet picked (GetPreferredAllocation answers the same devices, so normally
-// they agree); the match is recorded in memory at once and on the pod (accelsched.io/allocated,
-// through `on_allocated`), so that neither a restart of the plugin nor a retry hands the same
-// assignment out twice.
+// (fed by a watch) and matches each Allocate to a pod that accelsched placed here, is still
+// Pending, and has a container not yet served that asks exactly this many devices of this
+// resource: the one whose own devices are the IDs the kubelet passed (it normally takes what
+// GetPreferredAllocation offered), else the oldest bind (accelsched.io/bound-at). That container
+// gets the devices of the pod's assignment, whatever IDs the kubelet picked (GetPreferredAllocation
+// answers the same devices, so normally they agree); the match is recorded in memory at once and on
+// the pod (accelsched.io/allocated, through `on_allocated`), so that neither a restart of the
+// plugin nor a retry hands the same assignment out twice.
 //
 // How a pod's assignment is split between its containers, in the kubelet's order (init
 // containers, then app containers; codec::ContainerDevices):
-//   - whole GPUs (accelsched.io/gpu-ids, ascending): a plain init container runs alone and takes
-//     the first n GPUs; sidecars and app containers take consecutive GPUs from the first on;
+//   - whole GPUs (accelsched.io/gpu-ids, ascending): sidecars and app containers take
+//     consecutive GPUs from the first on; a plain init container (it runs alone beside the
+//     sidecars started before it) takes the n GPUs after those sidecars' and leaves them to the
+//     containers after it;
 //   - a share or a MIG instance: every container that asks for it gets that one device.
 //
 // A pod accelsched did not place (another scheduler's): the kubelet's own choice is served, and
@@ -133,8 +136,13 @@ class Assigner {
 
  private:
   struct Match;
-  std::optional<Match> FindMatch(const std::string& resource, int size) const
+  // The container an Allocate (or GetPreferredAllocation) of `size` devices is for: among the
+  // waiting candidates, the one whose devices are `ids` if given, else the oldest bind.
+  std::optional<Match> FindMatch(const std::string& resource, int size,
+                                 const std::vector<std::string>* ids = nullptr) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool DevicesAgree(const std::string& resource, const Match& m,
+                    const std::vector<std::string>& ids) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<int>> MatchedGpus(const Match& m) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ContainerAnswer> Answer(const std::string& resource, const Match& m) const

@@ -213,7 +213,8 @@ void PluginServer::Impl::Watch() {
   bool registered = false;
   for (;;) {
     const std::optional<std::pair<dev_t, ino_t>> now = FileId(kubelet);
-    bool ours_present = true;
+    // Every resource served (a failed ServeAll leaves some out) and every socket still there.
+    bool ours_present = endpoints.size() == assigner.inventory().resources().size();
     for (const Endpoint& e : endpoints) ours_present = ours_present && FileId(e.path).has_value();
     if (!ours_present) {
       spdlog::info("our device-plugin sockets were removed (kubelet restart?); serving again");

@@ -138,7 +138,15 @@ void PodWatch::RunPatches() {
     const absl::StatusOr<std::string> r = client_.MergePatch(
         absl::StrCat("/api/v1/namespaces/", ns_name[0], "/pods/", ns_name.back()),
         codec::EncodeAnnotationPatch(kAnnotationAllocated, p.value));
-    if (r.ok() || absl::IsNotFound(r.status())) {
+    // Gone (NotFound), or refused for good (no permission, an invalid patch): retrying would
+    // block every later record.
+    const bool permanent =
+        absl::IsPermissionDenied(r.status()) || absl::IsInvalidArgument(r.status());
+    if (r.ok() || absl::IsNotFound(r.status()) || permanent) {
+      if (permanent) {
+        spdlog::error("pod {}: recording {}={} refused: {}; dropped", p.key, kAnnotationAllocated,
+                      p.value, std::string(r.status().message()));
+      }
       absl::MutexLock lock(&mu_);
       patches_.pop_front();
       backoff.Reset();

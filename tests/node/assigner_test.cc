@@ -112,8 +112,9 @@ TEST_F(AssignerTest, TheOldestBoundPodGetsItsOwnGpusWhateverTheKubeletPicked) {
   ASSERT_TRUE(preferred.ok()) << preferred.status();
   EXPECT_EQ(*preferred, (std::vector<std::string>{"GPU-t-0", "GPU-t-1"}));
 
+  // The kubelet picked a set that is neither pod's: the oldest bind is served, with its devices.
   absl::StatusOr<ContainerAnswer> first =
-      assigner_->Allocate("nvidia.com/gpu", {"GPU-t-2", "GPU-t-3"});
+      assigner_->Allocate("nvidia.com/gpu", {"GPU-t-1", "GPU-t-2"});
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->pod, "ml/early");
   EXPECT_EQ(first->uuids, (std::vector<std::string>{"GPU-t-0", "GPU-t-1"}));
@@ -134,6 +135,38 @@ TEST_F(AssignerTest, TheOldestBoundPodGetsItsOwnGpusWhateverTheKubeletPicked) {
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->pod, "");
   EXPECT_EQ(third->uuids, (std::vector<std::string>{"GPU-t-3", "GPU-t-1"}));
+}
+
+TEST_F(AssignerTest, TheKubeletsIdsPickThePodTheyBelongToWhateverItsAge) {
+  Make(FourGpus());
+  // The late pod's set is what GetPreferredAllocation offered when the kubelet admitted it (the
+  // watch brought the early pod later, or the early one waits for its image).
+  assigner_->ReplacePods({WholePod("late", 2, "2,3", "2026-12-07T10:00:02.000000Z"),
+                          WholePod("early", 2, "0,1", "2026-12-07T10:00:01.000000Z")});
+  absl::StatusOr<ContainerAnswer> a = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-3", "GPU-t-2"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->pod, "ml/late");
+  absl::StatusOr<ContainerAnswer> b = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0", "GPU-t-1"});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->pod, "ml/early");
+}
+
+TEST_F(AssignerTest, AnInitContainerAfterASidecarTakesTheGpusAfterTheSidecars) {
+  Make(FourGpus());
+  // Sidecar (1), then a plain init container (1) that runs beside it, then the app (1): the pod
+  // needs 2 GPUs at most at once, and gets "0,1".
+  assigner_->ReplacePods({MakePod("mixed",
+                                  {{"proxy", {{"nvidia.com/gpu", "1"}}, "sidecar"},
+                                   {"prep", {{"nvidia.com/gpu", "1"}}, "init"},
+                                   {"main", {{"nvidia.com/gpu", "1"}}}},
+                                  {{"accelsched.io/gpu-ids", "0,1"}})});
+  absl::StatusOr<ContainerAnswer> proxy = assigner_->Allocate("nvidia.com/gpu", {"x"});
+  absl::StatusOr<ContainerAnswer> prep = assigner_->Allocate("nvidia.com/gpu", {"x"});
+  absl::StatusOr<ContainerAnswer> main = assigner_->Allocate("nvidia.com/gpu", {"x"});
+  ASSERT_TRUE(proxy.ok() && prep.ok() && main.ok());
+  EXPECT_EQ(proxy->uuids, (std::vector<std::string>{"GPU-t-0"}));
+  EXPECT_EQ(prep->uuids, (std::vector<std::string>{"GPU-t-1"}));  // Not the sidecar's GPU 0.
+  EXPECT_EQ(main->uuids, (std::vector<std::string>{"GPU-t-1"}));
 }
 
 TEST_F(AssignerTest, ContainersSplitThePodsGpusInTheKubeletsOrder) {
