@@ -100,7 +100,9 @@ void PodWatch::RunWatch() {
   while (!stop_) {
     const absl::Status s = ListAndWatchOnce();
     if (stop_) break;
-    if (s.ok()) {  // The server ended the watch (its timeout): relist at once.
+    // The server ended the watch (its timeout), or 410 Gone (the version is too old): relist at
+    // once, since containers admitted meanwhile would find no pod to match.
+    if (s.ok() || absl::IsAborted(s)) {
       backoff.Reset();
       continue;
     }
