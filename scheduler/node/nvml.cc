@@ -42,6 +42,13 @@ struct GpuInstanceInfo {
   unsigned id, profile_id;
   unsigned start, size;
 };
+struct Placement {
+  unsigned start, size;
+};
+struct ComputeInstanceProfileInfo {
+  unsigned id, slice_count, instance_count, multiprocessor_count, shared_copy_engine_count,
+      shared_decoder_count, shared_encoder_count, shared_jpeg_count, shared_ofa_count;
+};
 struct EventData {
   Dev device;
   unsigned long long event_type, event_data;
@@ -76,6 +83,14 @@ struct Nvml::Api {
   Ret (*register_events)(Dev, unsigned long long, void*) = nullptr;
   Ret (*event_wait)(void*, void*, unsigned) = nullptr;  // nvmlEventData_t*
   Ret (*event_set_free)(void*) = nullptr;
+  // Dynamic MIG only (looked up, not required).
+  Ret (*create_gi)(Dev, unsigned, const void*, void**) = nullptr;  // nvmlGpuInstancePlacement_t*
+  Ret (*ci_profile)(void*, unsigned, unsigned, void*) = nullptr;   // ...ProfileInfo_t*
+  Ret (*create_ci)(void*, unsigned, void**) = nullptr;
+  Ret (*ci_id)(Dev, unsigned*) = nullptr;
+  Ret (*ci_by_id)(void*, unsigned, void**) = nullptr;
+  Ret (*ci_destroy)(void*) = nullptr;
+  Ret (*gi_destroy)(void*) = nullptr;
 
   // "nvmlDeviceGetUUID(GPU 2): GPU is lost".
   absl::Status Error(absl::string_view call, Ret ret) const {
@@ -126,6 +141,13 @@ std::string ResolveAll(void* l, Nvml::Api& a) {
       {"nvmlEventSetFree", Resolve(l, "nvmlEventSetFree", a.event_set_free)},
   };
   Resolve(l, "nvmlDeviceGetNumaNodeId", a.numa);
+  Resolve(l, "nvmlDeviceCreateGpuInstanceWithPlacement", a.create_gi);
+  Resolve(l, "nvmlGpuInstanceGetComputeInstanceProfileInfo", a.ci_profile);
+  Resolve(l, "nvmlGpuInstanceCreateComputeInstance", a.create_ci);
+  Resolve(l, "nvmlDeviceGetComputeInstanceId", a.ci_id);
+  Resolve(l, "nvmlGpuInstanceGetComputeInstanceById", a.ci_by_id);
+  Resolve(l, "nvmlComputeInstanceDestroy", a.ci_destroy);
+  Resolve(l, "nvmlGpuInstanceDestroy", a.gi_destroy);
   for (const auto& [symbol, found] : required) {
     if (!found) return symbol;
   }
@@ -232,7 +254,7 @@ absl::StatusOr<NvmlGpu> ReadGpu(const Nvml::Api& api, unsigned index, Dev dev) {
   return gpu;
 }
 
-absl::Status ReadMigs(const Nvml::Api& api, const NvmlGpu& gpu, Dev dev,
+absl::Status ReadMigDevices(const Nvml::Api& api, const NvmlGpu& gpu, Dev dev,
                       std::vector<NvmlMigDevice>& out) {
   const std::string who = absl::StrCat("(GPU ", gpu.index);
   unsigned max = 0;
@@ -358,7 +380,7 @@ absl::StatusOr<NvmlInventory> Nvml::Read() const {
     absl::StatusOr<NvmlGpu> gpu = ReadGpu(*api_, i, dev);
     if (!gpu.ok()) return gpu.status();
     if (gpu->mig_enabled) {
-      if (absl::Status s = ReadMigs(*api_, *gpu, dev, inv.migs); !s.ok()) return s;
+      if (absl::Status s = ReadMigDevices(*api_, *gpu, dev, inv.migs); !s.ok()) return s;
     }
     inv.gpus.push_back(*std::move(gpu));
     devs.push_back(dev);
@@ -409,6 +431,134 @@ absl::StatusOr<std::optional<XidEvent>> Nvml::WaitXid(int timeout_ms) {
     event.uuid = Text(buffer, sizeof(buffer));
   }
   return event;
+}
+
+absl::StatusOr<std::vector<NvmlMigDevice>> Nvml::ReadMigs(int gpu) const {
+  Dev dev = nullptr;
+  if (Ret r = api_->handle_by_index(static_cast<unsigned>(gpu), &dev); r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlDeviceGetHandleByIndex_v2(GPU ", gpu, ")"), r);
+  }
+  NvmlGpu g;
+  g.index = gpu;
+  std::vector<NvmlMigDevice> out;
+  if (absl::Status s = ReadMigDevices(*api_, g, dev, out); !s.ok()) return s;
+  return out;
+}
+
+namespace {
+
+// NVML_COMPUTE_INSTANCE_PROFILE_* of a compute instance of `slices` compute slices, -1 if none.
+int ComputeProfileForSlices(int slices) {
+  constexpr int kSlicesByProfile[] = {1, 2, 3, 4, 7, 8, 6};
+  for (int p = 0; p < static_cast<int>(std::size(kSlicesByProfile)); ++p) {
+    if (kSlicesByProfile[p] == slices) return p;
+  }
+  return -1;
+}
+
+// The entry points dynamic MIG needs, or the first one missing.
+absl::Status HasDynamicMig(const Nvml::Api& a) {
+  const std::pair<const char*, bool> needed[] = {
+      {"nvmlDeviceCreateGpuInstanceWithPlacement", a.create_gi != nullptr},
+      {"nvmlGpuInstanceGetComputeInstanceProfileInfo", a.ci_profile != nullptr},
+      {"nvmlGpuInstanceCreateComputeInstance", a.create_ci != nullptr},
+      {"nvmlDeviceGetComputeInstanceId", a.ci_id != nullptr},
+      {"nvmlGpuInstanceGetComputeInstanceById", a.ci_by_id != nullptr},
+      {"nvmlComputeInstanceDestroy", a.ci_destroy != nullptr},
+      {"nvmlGpuInstanceDestroy", a.gi_destroy != nullptr},
+  };
+  for (const auto& [symbol, found] : needed) {
+    if (!found) {
+      return absl::UnavailableError(absl::StrCat("NVML has no ", symbol, ": no dynamic MIG"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One compute instance spanning GPU instance `gi` (`slices` compute slices).
+absl::Status CreateComputeInstance(const Nvml::Api& api, void* gi, int slices,
+                                   const std::string& where) {
+  const int profile = ComputeProfileForSlices(slices);
+  if (profile < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": no compute instance profile of ", slices, " slices"));
+  }
+  ComputeInstanceProfileInfo info{};
+  if (Ret r = api.ci_profile(gi, static_cast<unsigned>(profile), 0, &info); r != kSuccess) {
+    return api.Error(absl::StrCat("nvmlGpuInstanceGetComputeInstanceProfileInfo", where), r);
+  }
+  void* ci = nullptr;
+  if (Ret r = api.create_ci(gi, info.id, &ci); r != kSuccess) {
+    return api.Error(absl::StrCat("nvmlGpuInstanceCreateComputeInstance", where), r);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<NvmlMigDevice> Nvml::CreateMig(int gpu, int profile_id, int start, int size,
+                                              int compute_slices) {
+  if (absl::Status s = HasDynamicMig(*api_); !s.ok()) return s;
+  const std::string where =
+      absl::StrCat("(GPU ", gpu, ", profile ", profile_id, " at memory slot ", start, ")");
+  Dev dev = nullptr;
+  if (Ret r = api_->handle_by_index(static_cast<unsigned>(gpu), &dev); r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlDeviceGetHandleByIndex_v2", where), r);
+  }
+  const Placement placement{static_cast<unsigned>(start), static_cast<unsigned>(size)};
+  void* gi = nullptr;
+  if (Ret r = api_->create_gi(dev, static_cast<unsigned>(profile_id), &placement, &gi);
+      r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlDeviceCreateGpuInstanceWithPlacement", where), r);
+  }
+  GpuInstanceInfo info{};
+  absl::Status s = api_->gi_info(gi, &info) == kSuccess
+                       ? CreateComputeInstance(*api_, gi, compute_slices, where)
+                       : absl::InternalError(absl::StrCat("nvmlGpuInstanceGetInfo", where));
+  if (!s.ok()) {
+    api_->gi_destroy(gi);  // No half-made instance is left behind.
+    return s;
+  }
+  absl::StatusOr<std::vector<NvmlMigDevice>> migs = ReadMigs(gpu);
+  if (!migs.ok()) return migs.status();
+  for (NvmlMigDevice& m : *migs) {
+    if (m.gpu_instance_id == static_cast<int>(info.id)) return std::move(m);
+  }
+  return absl::InternalError(
+      absl::StrCat("GPU ", gpu, ": GPU instance ", info.id, " made but no MIG device lists it"));
+}
+
+absl::Status Nvml::DestroyMig(int gpu, int gpu_instance_id) {
+  if (absl::Status s = HasDynamicMig(*api_); !s.ok()) return s;
+  const std::string where = absl::StrCat("(GPU ", gpu, ", GPU instance ", gpu_instance_id, ")");
+  Dev dev = nullptr;
+  if (Ret r = api_->handle_by_index(static_cast<unsigned>(gpu), &dev); r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlDeviceGetHandleByIndex_v2", where), r);
+  }
+  void* gi = nullptr;
+  if (Ret r = api_->gi_by_id(dev, static_cast<unsigned>(gpu_instance_id), &gi); r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlDeviceGetGpuInstanceById", where), r);
+  }
+  unsigned max = 0;
+  if (Ret r = api_->max_mig(dev, &max); r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlDeviceGetMaxMigDeviceCount", where), r);
+  }
+  for (unsigned i = 0; i < max; ++i) {  // Its compute instances: one MIG device each.
+    Dev mig = nullptr;
+    unsigned id = 0;
+    if (api_->mig_by_index(dev, i, &mig) != kSuccess || api_->gi_id(mig, &id) != kSuccess ||
+        id != static_cast<unsigned>(gpu_instance_id) || api_->ci_id(mig, &id) != kSuccess) {
+      continue;
+    }
+    void* ci = nullptr;
+    Ret r = api_->ci_by_id(gi, id, &ci);
+    if (r == kSuccess) r = api_->ci_destroy(ci);
+    if (r != kSuccess) return api_->Error(absl::StrCat("nvmlComputeInstanceDestroy", where), r);
+  }
+  if (Ret r = api_->gi_destroy(gi); r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlGpuInstanceDestroy", where), r);
+  }
+  return absl::OkStatus();
 }
 
 bool IsCriticalXid(uint64_t xid) {

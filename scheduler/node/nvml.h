@@ -11,7 +11,8 @@
 // JSON.
 //
 // Thread-safety: NVML itself is thread-safe; Read() and WaitXid() may run concurrently (the
-// event set is used by one thread at a time: the health watcher's).
+// event set is used by one thread at a time: the health watcher's). MIG changes (CreateMig,
+// DestroyMig) are made by one thread at a time (DynamicMig's lock).
 #ifndef ACCELSCHED_SCHEDULER_NODE_NVML_H_
 #define ACCELSCHED_SCHEDULER_NODE_NVML_H_
 
@@ -75,6 +76,18 @@ class Nvml {
   Nvml& operator=(const Nvml&) = delete;
 
   absl::StatusOr<NvmlInventory> Read() const;
+  // The MIG devices of GPU `gpu` (one per compute instance), by MIG device index.
+  absl::StatusOr<std::vector<NvmlMigDevice>> ReadMigs(int gpu) const;
+
+  // Dynamic MIG (needs root and the /dev/nvidia-caps devices). CreateMig makes a GPU instance
+  // of profile `profile_id` on memory slots [start, start + size) of GPU `gpu` and one compute
+  // instance spanning its `compute_slices`, and returns the MIG device; if the compute instance
+  // cannot be made, the GPU instance is destroyed again. DestroyMig destroys the compute
+  // instances of GPU instance `gpu_instance_id` and then the instance (NVML refuses with "In
+  // use" while a process runs on it). Errors name the call, the GPU and the placement.
+  absl::StatusOr<NvmlMigDevice> CreateMig(int gpu, int profile_id, int start, int size,
+                                          int compute_slices);
+  absl::Status DestroyMig(int gpu, int gpu_instance_id);
 
   // Registers every GPU for critical XID events (once; later calls are no-ops).
   absl::Status WatchXid();

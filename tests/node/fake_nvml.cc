@@ -7,13 +7,20 @@
 //              "switch_links": 18,                       // NVLink links to NVSwitches
 //              "nvlinks": [{"peer": 1, "links": 2}]}],  // direct NVLink links to GPU `peer`
 //    "ancestor": 50,            // NVML_TOPOLOGY_* level of every non-NVLink pair (default 50)
-//    "migs": [{"parent": 0, "uuid": "MIG-...", "gi": 1, "profile": 9, "start": 4, "size": 4}],
+//    "migs": [{"parent": 0, "uuid": "MIG-...", "gi": 1, "profile": 9, "start": 4, "size": 4,
+//              "ci": 0,         // compute instance id (default 0; -1: none yet, no MIG device)
+//              "busy": true}],  // a process runs on it: destroying it is NVML_ERROR_IN_USE
 //    "fail": {"nvmlDeviceGetUUID": 15},    // calls that return this NVML error
 //    "events": [{"gpu": 2, "xid": 79}]}    // XID events, delivered once each, in order
 //
 // The file is read again on each nvmlEventSetWait_v2, so a test injects an event by rewriting
 // it. Without the variable (or with an unreadable file) nvmlInit_v2 fails with
 // NVML_ERROR_DRIVER_NOT_LOADED, as on a node without the driver.
+//
+// Dynamic MIG: creating and destroying GPU and compute instances changes "migs" and writes the
+// file back, so a test sees the node's instances there. A new GPU instance gets the smallest
+// free id from 1 and the UUID "MIG-<GPU UUID>-gi<id>"; a placement that overlaps an instance
+// (or leaves the 8 memory slots) is NVML_ERROR_INSUFFICIENT_RESOURCES, as the driver answers.
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -28,9 +35,14 @@ namespace {
 
 using Json = nlohmann::json;
 
+// What a handle stands for: a GPU, a MIG device, a GPU instance or a compute instance (the last
+// three name their GPU instance by id: indices into "migs" change when one is destroyed).
+enum class Kind { kGpu, kMig, kGpuInstance, kComputeInstance };
+
 struct Handle {
   int gpu = -1;
-  int mig = -1;  // Index into "migs"; -1 for a GPU.
+  Kind kind = Kind::kGpu;
+  int gi = -1;
 };
 
 std::mutex g_mu;
@@ -67,12 +79,34 @@ const Json& Migs() {
   return it != g_config.end() && it->is_array() ? *it : kEmpty;
 }
 
-Handle* NewHandle(int gpu, int mig) {
+Handle* NewHandle(int gpu, Kind kind = Kind::kGpu, int gi = -1) {
   for (Handle& h : g_handles) {
-    if (h.gpu == gpu && h.mig == mig) return &h;
+    if (h.gpu == gpu && h.kind == kind && h.gi == gi) return &h;
   }
-  g_handles.push_back({gpu, mig});
+  g_handles.push_back({gpu, kind, gi});
   return &g_handles.back();
+}
+
+// The "migs" entry of GPU instance `gi` on GPU `gpu`, null if there is none.
+Json* MigEntry(int gpu, int gi) {
+  auto it = g_config.find("migs");
+  if (it == g_config.end() || !it->is_array()) return nullptr;
+  for (Json& m : *it) {
+    if (m.value("parent", -1) == gpu && m.value("gi", -1) == gi) return &m;
+  }
+  return nullptr;
+}
+
+// Writes the state back where $ACCELSCHED_FAKE_NVML points.
+void SaveConfig() {
+  const char* path = std::getenv("ACCELSCHED_FAKE_NVML");  // NOLINT(concurrency-mt-unsafe)
+  if (path == nullptr) return;
+  const std::string tmp = std::string(path) + ".fake.tmp";
+  {
+    std::ofstream out(tmp);
+    out << g_config.dump();
+  }
+  std::rename(tmp.c_str(), path);
 }
 
 const Handle* AsHandle(void* dev) { return static_cast<const Handle*>(dev); }
@@ -141,6 +175,10 @@ const char* nvmlErrorString(int ret) {
       return "Driver Not Loaded";
     case 15:
       return "GPU is lost";
+    case 19:
+      return "In use by another client";
+    case 23:
+      return "Insufficient resources";
     default:
       return "Unknown Error";
   }
@@ -161,7 +199,7 @@ int nvmlDeviceGetCount_v2(unsigned* count) {
 int nvmlDeviceGetHandleByIndex_v2(unsigned index, void** dev) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (index >= Gpus().size()) return 2;  // NVML_ERROR_INVALID_ARGUMENT.
-  *dev = NewHandle(static_cast<int>(index), -1);
+  *dev = NewHandle(static_cast<int>(index));
   return 0;
 }
 
@@ -169,9 +207,9 @@ int nvmlDeviceGetUUID(void* dev, char* out, unsigned size) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (int f = Fail("nvmlDeviceGetUUID")) return f;
   const Handle* h = AsHandle(dev);
-  const Json& object =
-      h->mig >= 0 ? Migs()[static_cast<size_t>(h->mig)] : Gpus()[static_cast<size_t>(h->gpu)];
-  return CopyText(Field(object, "uuid"), out, size);
+  const Json* object = h->kind == Kind::kGpu ? &Gpus()[static_cast<size_t>(h->gpu)]
+                                             : MigEntry(h->gpu, h->gi);
+  return object != nullptr ? CopyText(Field(*object, "uuid"), out, size) : 6;
 }
 
 int nvmlDeviceGetName(void* dev, char* out, unsigned size) {
@@ -228,10 +266,11 @@ int nvmlDeviceGetMigDeviceHandleByIndex(void* dev, unsigned index, void** mig) {
   std::lock_guard<std::mutex> lock(g_mu);
   const int gpu = AsHandle(dev)->gpu;
   unsigned seen = 0;
-  for (size_t i = 0; i < Migs().size(); ++i) {
-    if (Int(Migs()[i], "parent", -1) != gpu) continue;
+  for (const Json& m : Migs()) {
+    // A GPU instance is a MIG device once it has its compute instance.
+    if (Int(m, "parent", -1) != gpu || Int(m, "ci", 0) < 0) continue;
     if (seen++ == index) {
-      *mig = NewHandle(gpu, static_cast<int>(i));
+      *mig = NewHandle(gpu, Kind::kMig, Int(m, "gi", -1));
       return 0;
     }
   }
@@ -240,21 +279,26 @@ int nvmlDeviceGetMigDeviceHandleByIndex(void* dev, unsigned index, void** mig) {
 
 int nvmlDeviceGetGpuInstanceId(void* mig, unsigned* id) {
   std::lock_guard<std::mutex> lock(g_mu);
-  *id = static_cast<unsigned>(Int(Migs()[static_cast<size_t>(AsHandle(mig)->mig)], "gi", 0));
+  if (AsHandle(mig)->kind != Kind::kMig) return 2;
+  *id = static_cast<unsigned>(AsHandle(mig)->gi);
   return 0;
 }
 
-// GPU instance handles are the MIG device's handle: one compute instance per GPU instance.
+int nvmlDeviceGetComputeInstanceId(void* mig, unsigned* id) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const Handle* h = AsHandle(mig);
+  const Json* m = h->kind == Kind::kMig ? MigEntry(h->gpu, h->gi) : nullptr;
+  if (m == nullptr) return 2;
+  *id = static_cast<unsigned>(Int(*m, "ci", 0));
+  return 0;
+}
+
 int nvmlDeviceGetGpuInstanceById(void* dev, unsigned id, void** instance) {
   std::lock_guard<std::mutex> lock(g_mu);
   const int gpu = AsHandle(dev)->gpu;
-  for (size_t i = 0; i < Migs().size(); ++i) {
-    if (Int(Migs()[i], "parent", -1) == gpu && Int(Migs()[i], "gi", -1) == static_cast<int>(id)) {
-      *instance = NewHandle(gpu, static_cast<int>(i));
-      return 0;
-    }
-  }
-  return 6;
+  if (MigEntry(gpu, static_cast<int>(id)) == nullptr) return 6;
+  *instance = NewHandle(gpu, Kind::kGpuInstance, static_cast<int>(id));
+  return 0;
 }
 
 struct GpuInstanceInfo {
@@ -266,13 +310,113 @@ int nvmlGpuInstanceGetInfo(void* instance, void* out) {
   auto* info = static_cast<GpuInstanceInfo*>(out);
   std::lock_guard<std::mutex> lock(g_mu);
   const Handle* h = AsHandle(instance);
-  const Json& m = Migs()[static_cast<size_t>(h->mig)];
-  info->device = NewHandle(h->gpu, -1);
+  const Json* entry = MigEntry(h->gpu, h->gi);
+  if (entry == nullptr) return 6;
+  const Json& m = *entry;
+  info->device = NewHandle(h->gpu);
   info->id = static_cast<unsigned>(Int(m, "gi", 0));
   info->profile_id = static_cast<unsigned>(Int(m, "profile", 0));
   info->start = static_cast<unsigned>(Int(m, "start", 0));
   info->size = static_cast<unsigned>(Int(m, "size", 0));
   return 0;
+}
+
+struct Placement {
+  unsigned start, size;
+};
+
+int nvmlDeviceCreateGpuInstanceWithPlacement(void* dev, unsigned profile, const void* where,
+                                             void** instance) {
+  const auto* placement = static_cast<const Placement*>(where);
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (int f = Fail("nvmlDeviceCreateGpuInstanceWithPlacement")) return f;
+  const int gpu = AsHandle(dev)->gpu;
+  if (!Gpus()[static_cast<size_t>(gpu)].value("mig", false)) return 3;  // MIG mode is off.
+  const unsigned end = placement->start + placement->size;
+  if (placement->size == 0 || end > 8) return 23;
+  int gi = 1;
+  for (const Json& m : Migs()) {
+    if (Int(m, "parent", -1) != gpu) continue;
+    const auto start = static_cast<unsigned>(Int(m, "start", 0));
+    if (placement->start < start + static_cast<unsigned>(Int(m, "size", 0)) && start < end) {
+      return 23;  // NVML_ERROR_INSUFFICIENT_RESOURCES: the slots are taken.
+    }
+  }
+  while (MigEntry(gpu, gi) != nullptr) ++gi;
+  const std::string uuid =
+      "MIG-" + Field(Gpus()[static_cast<size_t>(gpu)], "uuid") + "-gi" + std::to_string(gi);
+  g_config["migs"].push_back({{"parent", gpu},
+                              {"uuid", uuid},
+                              {"gi", gi},
+                              {"profile", profile},
+                              {"start", placement->start},
+                              {"size", placement->size},
+                              {"ci", -1}});
+  SaveConfig();
+  *instance = NewHandle(gpu, Kind::kGpuInstance, gi);
+  return 0;
+}
+
+struct ComputeProfileInfo {
+  unsigned id, slice_count, instance_count, multiprocessor_count, copy_engines, decoders,
+      encoders, jpegs, ofas;
+};
+
+int nvmlGpuInstanceGetComputeInstanceProfileInfo(void*, unsigned profile, unsigned engines,
+                                                 void* out) {
+  constexpr unsigned kSlices[] = {1, 2, 3, 4, 7, 8, 6};  // NVML_COMPUTE_INSTANCE_PROFILE_*.
+  if (profile >= 7) return 2;
+  if (engines != 0) return 3;  // Only NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED.
+  *static_cast<ComputeProfileInfo*>(out) = {profile, kSlices[profile], 1, 0, 0, 0, 0, 0, 0};
+  return 0;
+}
+
+int nvmlGpuInstanceCreateComputeInstance(void* instance, unsigned, void** compute) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (int f = Fail("nvmlGpuInstanceCreateComputeInstance")) return f;
+  const Handle* h = AsHandle(instance);
+  Json* m = MigEntry(h->gpu, h->gi);
+  if (m == nullptr) return 6;
+  if (Int(*m, "ci", 0) >= 0) return 23;  // One compute instance per GPU instance here.
+  (*m)["ci"] = 0;
+  SaveConfig();
+  *compute = NewHandle(h->gpu, Kind::kComputeInstance, h->gi);
+  return 0;
+}
+
+int nvmlGpuInstanceGetComputeInstanceById(void* instance, unsigned id, void** compute) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const Handle* h = AsHandle(instance);
+  const Json* m = MigEntry(h->gpu, h->gi);
+  if (m == nullptr || Int(*m, "ci", 0) != static_cast<int>(id)) return 6;
+  *compute = NewHandle(h->gpu, Kind::kComputeInstance, h->gi);
+  return 0;
+}
+
+int nvmlComputeInstanceDestroy(void* compute) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const Handle* h = AsHandle(compute);
+  Json* m = MigEntry(h->gpu, h->gi);
+  if (m == nullptr || Int(*m, "ci", 0) < 0) return 6;
+  if (m->value("busy", false)) return 19;  // NVML_ERROR_IN_USE.
+  (*m)["ci"] = -1;
+  SaveConfig();
+  return 0;
+}
+
+int nvmlGpuInstanceDestroy(void* instance) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (int f = Fail("nvmlGpuInstanceDestroy")) return f;
+  const Handle* h = AsHandle(instance);
+  Json& migs = g_config["migs"];
+  for (size_t i = 0; i < migs.size(); ++i) {
+    if (Int(migs[i], "parent", -1) != h->gpu || Int(migs[i], "gi", -1) != h->gi) continue;
+    if (Int(migs[i], "ci", 0) >= 0) return 19;  // Its compute instance still exists.
+    migs.erase(i);
+    SaveConfig();
+    return 0;
+  }
+  return 6;
 }
 
 int nvmlDeviceGetNvLinkState(void* dev, unsigned link, int* state) {
@@ -326,7 +470,7 @@ int nvmlEventSetWait_v2(void*, void* out, unsigned timeout_ms) {
       const Json events = g_config.value("events", Json::array());
       if (g_events_delivered < events.size()) {
         const Json& e = events[g_events_delivered++];
-        *data = EventData{NewHandle(Int(e, "gpu", 0), -1), 0x8,
+        *data = EventData{NewHandle(Int(e, "gpu", 0)), 0x8,
                           static_cast<unsigned long long>(Int(e, "xid", 0)), 0, 0};
         return 0;
       }

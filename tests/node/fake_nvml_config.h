@@ -73,6 +73,13 @@ inline std::string UseFakeNvml(const NvmlJson& config) {
   return path;
 }
 
+// The fake's state as it last wrote it (MIG instances made and destroyed included).
+inline NvmlJson ReadFakeNvml() {
+  const char* path = getenv("ACCELSCHED_FAKE_NVML");  // NOLINT(concurrency-mt-unsafe)
+  std::ifstream in(path != nullptr ? path : "");
+  return NvmlJson::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
 }  // namespace accelsched::testing
 
 #endif  // ACCELSCHED_TESTS_NODE_FAKE_NVML_CONFIG_H_

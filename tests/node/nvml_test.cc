@@ -88,6 +88,79 @@ TEST(NvmlTest, ReadsMigInstancesWithTheirPlacement) {
   EXPECT_EQ(inv->matrix.cells[1][2]->kind, PathKind::kPxb);
 }
 
+// The placements of the fake's instances on GPU 0: "profile@start" in the order they exist.
+std::vector<std::string> FakeInstances() {
+  std::vector<std::string> out;
+  const testing::NvmlJson state = testing::ReadFakeNvml();
+  for (const auto& m : state["migs"]) {
+    if (m["parent"] == 0) {
+      out.push_back(std::to_string(m["profile"].get<int>()) + "@" +
+                    std::to_string(m["start"].get<int>()));
+    }
+  }
+  return out;
+}
+
+TEST(NvmlTest, CreatesAMigInstanceAtItsPlacementAndDestroysIt) {
+  testing::NvmlJson config = A100WithMig();
+  config["migs"].erase(1);  // Slots 4-7 of GPU 0 are free.
+  UseFakeNvml(config);
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  // 2g.20gb (profile 14, 2 compute slices) on memory slots 4-5.
+  absl::StatusOr<NvmlMigDevice> made = (*nvml)->CreateMig(0, 14, 4, 2, 2);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->uuid, "MIG-GPU-a100-0-gi2");
+  EXPECT_EQ(made->gpu_instance_id, 2);
+  EXPECT_EQ(made->profile_id, 14);
+  EXPECT_EQ(made->start, 4);
+  EXPECT_EQ(made->size, 2);
+  EXPECT_EQ(FakeInstances(), (std::vector<std::string>{"9@0", "14@4"}));
+  absl::StatusOr<std::vector<NvmlMigDevice>> migs = (*nvml)->ReadMigs(0);
+  ASSERT_TRUE(migs.ok()) << migs.status();
+  ASSERT_EQ(migs->size(), 2u);
+  EXPECT_EQ((*migs)[1].uuid, made->uuid);
+
+  // Slot 5 is taken now: the driver refuses, and the error names the call and the placement.
+  absl::StatusOr<NvmlMigDevice> overlap = (*nvml)->CreateMig(0, 19, 5, 1, 1);
+  ASSERT_FALSE(overlap.ok());
+  EXPECT_EQ(overlap.status().message(),
+            "nvmlDeviceCreateGpuInstanceWithPlacement(GPU 0, profile 19 at memory slot 5): "
+            "Insufficient resources (NVML return code 23)");
+
+  ASSERT_TRUE((*nvml)->DestroyMig(0, made->gpu_instance_id).ok());
+  EXPECT_EQ(FakeInstances(), (std::vector<std::string>{"9@0"}));
+  absl::Status gone = (*nvml)->DestroyMig(0, made->gpu_instance_id);
+  EXPECT_EQ(gone.message(),
+            "nvmlDeviceGetGpuInstanceById(GPU 0, GPU instance 2): Not Found (NVML return code 6)");
+}
+
+TEST(NvmlTest, AFailedComputeInstanceLeavesNoGpuInstanceAndABusyOneIsNotDestroyed) {
+  testing::NvmlJson config = A100WithMig();
+  config["migs"].erase(1);
+  config["migs"][0]["busy"] = true;
+  config["fail"] = {{"nvmlGpuInstanceCreateComputeInstance", 23}};
+  UseFakeNvml(config);
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  absl::StatusOr<NvmlMigDevice> made = (*nvml)->CreateMig(0, 9, 4, 4, 3);
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.status().message(),
+            "nvmlGpuInstanceCreateComputeInstance(GPU 0, profile 9 at memory slot 4): "
+            "Insufficient resources (NVML return code 23)");
+  EXPECT_EQ(FakeInstances(), (std::vector<std::string>{"9@0"}));  // Rolled back.
+
+  absl::Status busy = (*nvml)->DestroyMig(0, 1);
+  EXPECT_EQ(busy.message(),
+            "nvmlComputeInstanceDestroy(GPU 0, GPU instance 1): In use by another client (NVML "
+            "return code 19)");
+  EXPECT_EQ(FakeInstances(), (std::vector<std::string>{"9@0"}));
+  // A GPU not in MIG mode has no instances to make.
+  made = (*nvml)->CreateMig(1, 19, 0, 1, 1);
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.status().message().find("Not Supported"), absl::string_view::npos);
+}
+
 TEST(NvmlTest, AFailingCallIsAnErrorNamingTheCallAndTheGpu) {
   testing::NvmlJson config = HgxH100(2);
   config["fail"] = {{"nvmlDeviceGetUUID", 15}};
