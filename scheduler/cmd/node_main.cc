@@ -22,12 +22,16 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "spdlog/spdlog.h"
 
 #include "scheduler/cmd/cli_flags.h"
@@ -37,6 +41,7 @@
 #include "scheduler/kube/endpoint.h"
 #include "scheduler/kube/publish.h"
 #include "scheduler/node/assigner.h"
+#include "scheduler/node/dynamic_mig.h"
 #include "scheduler/node/health.h"
 #include "scheduler/node/inventory.h"
 #include "scheduler/node/node_facts.h"
@@ -66,6 +71,11 @@ serve:
   --sharing M          time-slicing or mps: how GPU shares run here (default: the
                        node label accelsched.io/gpu-sharing, else time-slicing)
   --mps-pipe-dir DIR   the MPS control daemon's pipe directory (default /run/nvidia/mps)
+  --mig M              static (hand out the MIG instances that exist) or dynamic (make
+                       each at the placement the extender chose, destroy it when no pod
+                       holds it; needs root and /dev/nvidia-caps). Default: the node
+                       label accelsched.io/mig-mode, else static
+  --mig-reconcile-ms N how often dynamic MIG looks for unused instances (default 5000)
   --no-shares          do not advertise accelsched.io/gpu-milli
   --fail-on-init-error exit 1 when NVML cannot be loaded (default: serve nothing, wait)
 
@@ -225,12 +235,23 @@ absl::StatusOr<node::AssignerOptions> ParseServeOptions(const CliFlags& flags) {
   return o;
 }
 
+absl::StatusOr<node::MigMode> ParseMigMode(const CliFlags& flags) {
+  const std::string mig = flags.Get("--mig", "static");
+  if (mig == "static") return node::MigMode::kStatic;
+  if (mig == "dynamic") return node::MigMode::kDynamic;
+  return absl::InvalidArgumentError(absl::StrCat("--mig must be static or dynamic, not '", mig,
+                                                 "' (from --mig or the node label ",
+                                                 kLabelMigMode, ")"));
+}
+
 absl::StatusOr<std::shared_ptr<const node::Inventory>> LoadInventory(const CliFlags& flags,
                                                                      node::Nvml& nvml) {
+  absl::StatusOr<node::MigMode> mig = ParseMigMode(flags);
+  if (!mig.ok()) return mig.status();
   absl::StatusOr<node::NvmlInventory> read = nvml.Read();
   if (!read.ok()) return read.status();
   absl::StatusOr<node::Inventory> inv =
-      node::Inventory::Build(*std::move(read), !flags.Has("--no-shares"));
+      node::Inventory::Build(*std::move(read), !flags.Has("--no-shares"), *mig);
   if (!inv.ok()) return inv.status();
   for (const node::NvmlGpu& g : inv->nvml().gpus) {
     spdlog::info("GPU {}: {} {} ({} MiB, PCI {}, NUMA {}{})", g.index, g.uuid, g.product,
@@ -257,39 +278,56 @@ int ServeNothing(const CliFlags& flags, const absl::Status& why) {
   return 0;
 }
 
-int Serve(const CliFlags& flags) {
-  const std::string node_name = flags.Get("--node");
-  absl::StatusOr<std::unique_ptr<kube::KubeClient>> client = MakeClient(flags);
-  if (!client.ok()) {
-    std::cerr << "accelsched-node serve: " << client.status().message() << "\n";
-    return 1;
+// The flags with the node's labels filled in where a flag is not given: --sharing from
+// accelsched.io/gpu-sharing, --mig from accelsched.io/mig-mode. Bad values: InvalidArgument.
+absl::StatusOr<CliFlags> WithNodeLabels(const CliFlags& flags, const kube::KubeClient& client,
+                                        const std::string& node) {
+  CliFlags out = flags;
+  for (const auto& [flag, label] :
+       {std::pair<const char*, const char*>{"--sharing", kLabelGpuSharing},
+        std::pair<const char*, const char*>{"--mig", kLabelMigMode}}) {
+    if (flags.Has(flag)) continue;
+    const std::string value = NodeLabel(client, node, label);
+    if (!value.empty()) out.values[flag] = value;
   }
-  CliFlags with_label = flags;
-  if (!flags.Has("--sharing")) {  // The node label accelsched.io/gpu-sharing, if set.
-    const std::string label = NodeLabel(**client, node_name, kLabelGpuSharing);
-    if (!label.empty()) with_label.values["--sharing"] = label;
-  }
-  absl::StatusOr<node::AssignerOptions> options = ParseServeOptions(with_label);
-  if (!options.ok()) {
-    std::cerr << "accelsched-node serve: " << options.status().message() << "\n";
-    return 1;
-  }
-  spdlog::info("node {}: shares run with {}", node_name,
-               options->sharing == node::SharingMode::kMps ? "MPS" : "time slicing");
-  absl::StatusOr<std::unique_ptr<node::Nvml>> nvml =
-      node::Nvml::Load(flags.Get("--nvml", node::kDefaultNvmlLibrary));
-  if (!nvml.ok()) return ServeNothing(flags, nvml.status());
-  absl::StatusOr<std::shared_ptr<const node::Inventory>> inv = LoadInventory(flags, **nvml);
-  if (!inv.ok()) return ServeNothing(flags, inv.status());
-  node::PublishNodeFacts(**client, node_name, **inv);
+  if (absl::StatusOr<node::MigMode> mig = ParseMigMode(out); !mig.ok()) return mig.status();
+  return out;
+}
 
+// Dynamic MIG: instances no pod holds are destroyed every `interval` until SIGTERM.
+std::thread RunMigReconcile(node::DynamicMig& mig, const node::Assigner& assigner,
+                            absl::Duration interval) {
+  return std::thread([&mig, &assigner, interval] {
+    while (!g_stop) {
+      mig.Reconcile([&assigner] { return assigner.HeldMigSlots(); });
+      for (absl::Time until = absl::Now() + interval; !g_stop && absl::Now() < until;) {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+    }
+  });
+}
+
+// Serves until SIGTERM: the pod watch, the device plugin, dynamic MIG, GPU health.
+int ServeDevices(const CliFlags& flags, kube::KubeClient& client, node::Nvml& nvml,
+                 const std::shared_ptr<const node::Inventory>& inv,
+                 const node::AssignerOptions& options) {
+  const std::string node_name = flags.Get("--node");
   std::unique_ptr<node::PodWatch> pods;
-  node::Assigner assigner(*inv, *options,
-                          [&pods](const std::string& uid, const std::string& key,
-                                  const std::set<std::string>& containers) {
-                            if (pods != nullptr) pods->RecordAllocated(uid, key, containers);
-                          });
-  pods = std::make_unique<node::PodWatch>(**client, node_name, assigner);
+  std::unique_ptr<node::DynamicMig> dynamic_mig;
+  if (inv->mig_mode() == node::MigMode::kDynamic) {
+    dynamic_mig = std::make_unique<node::DynamicMig>(nvml, inv);
+  }
+  node::Assigner assigner(
+      inv, options,
+      [&pods](const std::string& uid, const std::string& key,
+              const std::set<std::string>& containers) {
+        if (pods != nullptr) pods->RecordAllocated(uid, key, containers);
+      },
+      [&](const node::MigSlot& slot) -> absl::StatusOr<std::string> {
+        if (dynamic_mig == nullptr) return absl::FailedPreconditionError("MIG is static here");
+        return dynamic_mig->Ensure(slot, [&assigner] { return assigner.HeldMigSlots(); });
+      });
+  pods = std::make_unique<node::PodWatch>(client, node_name, assigner);
   pods->Start();
   if (!pods->WaitSynced(absl::Seconds(10))) {
     spdlog::warn("node {}: pods not listed yet; serving (pods will match once listed)", node_name);
@@ -302,18 +340,52 @@ int Serve(const CliFlags& flags) {
     pods->Stop();
     return 1;
   }
-  spdlog::info("node {}: serving {} resources in {}", node_name, (*inv)->resources().size(),
+  spdlog::info("node {}: serving {} resources in {}", node_name, inv->resources().size(),
                server_options.dir);
-  node::WatchGpuHealth(**nvml, assigner, g_stop, [&](const std::map<int, std::string>& bad) {
-    if (absl::Status s = node::PublishUnhealthyGpus(**client, node_name, bad); !s.ok()) {
+  std::thread reconcile;
+  if (dynamic_mig != nullptr) {
+    int ms = 5000;
+    if (!absl::SimpleAtoi(flags.Get("--mig-reconcile-ms", "5000"), &ms) || ms <= 0) ms = 5000;
+    reconcile = RunMigReconcile(*dynamic_mig, assigner, absl::Milliseconds(ms));
+  }
+  node::WatchGpuHealth(nvml, assigner, g_stop, [&](const std::map<int, std::string>& bad) {
+    if (absl::Status s = node::PublishUnhealthyGpus(client, node_name, bad); !s.ok()) {
       spdlog::warn("node {}: {} not published: {}", node_name, kAnnotationUnhealthyGpus,
                    std::string(s.message()));
     }
   });
+  if (reconcile.joinable()) reconcile.join();
   server.Stop();
   pods->Stop();
-  spdlog::info("node {}: stopped", node_name);
   return 0;
+}
+
+int Serve(const CliFlags& raw_flags) {
+  const std::string node_name = raw_flags.Get("--node");
+  absl::StatusOr<std::unique_ptr<kube::KubeClient>> client = MakeClient(raw_flags);
+  if (!client.ok()) {
+    std::cerr << "accelsched-node serve: " << client.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<CliFlags> flags = WithNodeLabels(raw_flags, **client, node_name);
+  absl::StatusOr<node::AssignerOptions> options =
+      flags.ok() ? ParseServeOptions(*flags) : flags.status();
+  if (!options.ok()) {
+    std::cerr << "accelsched-node serve: " << options.status().message() << "\n";
+    return 1;
+  }
+  spdlog::info("node {}: shares run with {}; MIG is {}", node_name,
+               options->sharing == node::SharingMode::kMps ? "MPS" : "time slicing",
+               flags->Get("--mig", "static"));
+  absl::StatusOr<std::unique_ptr<node::Nvml>> nvml =
+      node::Nvml::Load(flags->Get("--nvml", node::kDefaultNvmlLibrary));
+  if (!nvml.ok()) return ServeNothing(*flags, nvml.status());
+  absl::StatusOr<std::shared_ptr<const node::Inventory>> inv = LoadInventory(*flags, **nvml);
+  if (!inv.ok()) return ServeNothing(*flags, inv.status());
+  node::PublishNodeFacts(**client, node_name, **inv);
+  const int code = ServeDevices(*flags, **client, **nvml, *inv, *options);
+  spdlog::info("node {}: stopped", node_name);
+  return code;
 }
 
 }  // namespace
@@ -329,7 +401,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<accelsched::scheduler::CliFlags> flags = accelsched::scheduler::ParseCliFlags(
       argc, argv, 2,
       {"--node", "--smi-file", "--product", "--interval", "--kubeconfig", "--context", "--nvml",
-       "--plugin-dir", "--device-mode", "--sharing", "--mps-pipe-dir"},
+       "--plugin-dir", "--device-mode", "--sharing", "--mps-pipe-dir", "--mig",
+       "--mig-reconcile-ms"},
       {"--dry-run", "--from-nvml", "--no-shares", "--fail-on-init-error"});
   if (!flags.ok()) {
     std::cerr << "accelsched-node " << verb << ": " << flags.status().message() << "\n" << kHelp;

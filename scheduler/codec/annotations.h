@@ -47,6 +47,9 @@
 //                                MIG pods go only onto them. Without it MIG GPUs are partitioned
 //                                freely.
 //   accelsched.io/gpu-sharing: time-slicing|mps  (label) how accelsched-node runs GPU shares
+//   accelsched.io/mig-mode: static|dynamic  (label) whether accelsched-node makes MIG instances
+//                                where the extender places pods (dynamic) or hands out those
+//                                that exist (static, the default)
 //   accelsched.io/mig-gpus: "0-3"  GPUs in MIG mode (indices and ranges, comma-separated). Without
 //                                it, a node with nvidia.com/mig.strategy=mixed has its first
 //                                (gpu.count - allocatable nvidia.com/gpu) GPUs in MIG mode.
@@ -99,6 +102,7 @@ inline constexpr char kAnnotationMigGpus[] = "accelsched.io/mig-gpus";
 inline constexpr char kAnnotationUnhealthyGpus[] = "accelsched.io/unhealthy-gpus";
 inline constexpr char kAnnotationMigInstances[] = "accelsched.io/mig-instances";
 inline constexpr char kLabelGpuSharing[] = "accelsched.io/gpu-sharing";
+inline constexpr char kLabelMigMode[] = "accelsched.io/mig-mode";
 
 }  // namespace accelsched::scheduler
 

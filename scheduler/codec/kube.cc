@@ -201,4 +201,8 @@ std::string EncodeAnnotationPatch(absl::string_view key, absl::string_view value
   return Dump(Json{{"metadata", {{"annotations", {{std::string(key), std::string(value)}}}}}});
 }
 
+std::string EncodeAnnotationRemovalPatch(absl::string_view key) {
+  return Dump(Json{{"metadata", {{"annotations", {{std::string(key), nullptr}}}}}});
+}
+
 }  // namespace accelsched::scheduler::codec

@@ -81,6 +81,8 @@ absl::StatusOr<std::string> DecodePodNodeName(absl::string_view text);
 
 // The JSON merge patch (RFC 7386) that sets annotation `key` to `value`.
 std::string EncodeAnnotationPatch(absl::string_view key, absl::string_view value);
+// The merge patch that removes annotation `key` (null).
+std::string EncodeAnnotationRemovalPatch(absl::string_view key);
 
 }  // namespace accelsched::scheduler::codec
 

@@ -33,10 +33,11 @@ struct Assigner::Match {
 };
 
 Assigner::Assigner(std::shared_ptr<const Inventory> inventory, AssignerOptions options,
-                   OnAllocated on_allocated)
+                   OnAllocated on_allocated, MakeMig make_mig)
     : inventory_(std::move(inventory)),
       options_(std::move(options)),
-      on_allocated_(std::move(on_allocated)) {}
+      on_allocated_(std::move(on_allocated)),
+      make_mig_(std::move(make_mig)) {}
 
 Assigner::~Assigner() = default;
 
@@ -62,6 +63,7 @@ bool Waiting(const Assigner::Pod& pod) { return pod.phase.empty() || pod.phase =
 
 void Assigner::ReplacePods(const std::vector<codec::PodObject>& pods) {
   absl::MutexLock lock(&mu_);
+  listed_ = true;
   pods_.clear();
   for (const codec::PodObject& p : pods) pods_[p.uid] = MakePod(p, inventory_->gpu_count());
   // Served containers of pods that are gone are forgotten.
@@ -79,6 +81,19 @@ void Assigner::RemovePod(const std::string& uid) {
   absl::MutexLock lock(&mu_);
   pods_.erase(uid);
   served_.erase(uid);
+}
+
+std::optional<std::set<MigSlot>> Assigner::HeldMigSlots() const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (!listed_) return std::nullopt;
+  std::set<MigSlot> held;
+  for (const auto& [uid, pod] : pods_) {
+    if (pod->phase == "Succeeded" || pod->phase == "Failed") continue;
+    if (!pod->assignment.ok() || !pod->assignment->has_value()) continue;
+    const codec::DeviceAssignment& a = **pod->assignment;
+    if (a.mig_gpu >= 0) held.insert({a.mig_gpu, a.mig_profile, a.mig_start});
+  }
+  return held;
 }
 
 void Assigner::SetGpuHealth(int gpu, const std::string& reason) {
@@ -160,6 +175,10 @@ std::optional<Assigner::Match> Assigner::FindMatch(const std::string& resource, 
 bool Assigner::DevicesAgree(const std::string& resource, const Match& m,
                             const std::vector<std::string>& ids) const {
   absl::StatusOr<ContainerAnswer> a = Answer(resource, m);
+  if (a.ok() && a->mig_slot.has_value()) {
+    const NvmlGpu& gpu = inventory_->nvml().gpus[static_cast<size_t>(a->mig_slot->gpu)];
+    return ids.size() == 1 && ids[0] == MigSlotDeviceId(gpu.uuid, *a->mig_slot);
+  }
   if (!a.ok() || a->uuids.empty()) return false;
   if (resource == kResourceGpuMilli) {  // "<GPU UUID>::<k>", all on the pod's GPU.
     return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) {
@@ -256,6 +275,10 @@ absl::StatusOr<ContainerAnswer> Assigner::Answer(const std::string& resource,
                                                         kAnnotationMigPlacement, " names ",
                                                         a.mig_gpu < 0 ? "none" : a.mig_profile));
     }
+    if (inventory_->mig_mode() == MigMode::kDynamic) {  // Made at Allocate.
+      out.mig_slot = MigSlot{a.mig_gpu, a.mig_profile, a.mig_start};
+      return out;
+    }
     const NvmlMigDevice* mig = inventory_->FindMig(a.mig_gpu, a.mig_profile, a.mig_start);
     if (mig == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(who, "GPU ", a.mig_gpu,
@@ -271,7 +294,7 @@ namespace {
 
 // How the container reaches `answer.uuids` (DeviceMode).
 void AddDevices(DeviceMode mode, ContainerAnswer& answer) {
-  if (mode == DeviceMode::kCdi) {
+  if (mode == DeviceMode::kCdi && !answer.mig_slot.has_value()) {
     for (const std::string& uuid : answer.uuids) {
       answer.cdi_devices.push_back(absl::StrCat("nvidia.com/gpu=", uuid));
     }
@@ -323,12 +346,20 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
   if (inventory_->Find(resource) == nullptr) {
     return absl::NotFoundError(absl::StrCat("this node does not serve ", resource));
   }
+  const bool dynamic_mig = absl::StartsWith(resource, kResourceMigPrefix) &&
+                           inventory_->mig_mode() == MigMode::kDynamic;
   absl::StatusOr<ContainerAnswer> answer;
   std::string uid, key;
   std::set<std::string> served;
   {
     absl::MutexLock lock(&mu_);
     std::optional<Match> m = FindMatch(resource, static_cast<int>(ids.size()), &ids);
+    if (!m.has_value() && dynamic_mig) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Allocate of ", resource, " [", absl::StrJoin(ids, ","),
+          "]: no pod placed by accelsched waits for it, and dynamic MIG instances are made only "
+          "for those (nothing would say when another scheduler's pod is done with one)"));
+    }
     if (!m.has_value()) {
       answer = AnswerForeign(resource, ids);
       if (answer->uuids.empty()) {
@@ -353,6 +384,7 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
       }
     }
   }
+  if (answer.ok() && answer->mig_slot.has_value()) MakeMigInstance(answer);
   if (!uid.empty() && on_allocated_) on_allocated_(uid, key, served);
   if (!answer.ok()) {
     spdlog::error("Allocate {}: {}", resource, std::string(answer.status().message()));
@@ -364,6 +396,21 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
                  absl::StrJoin(answer->uuids, ","));
   }
   return answer;
+}
+
+void Assigner::MakeMigInstance(absl::StatusOr<ContainerAnswer>& answer) const {
+  const std::string who = absl::StrCat("pod ", answer->pod, " container ", answer->container);
+  const MigSlot& slot = *answer->mig_slot;
+  absl::StatusOr<std::string> uuid =
+      make_mig_ ? make_mig_(slot) : absl::FailedPreconditionError("dynamic MIG is not set up");
+  if (!uuid.ok()) {
+    answer = absl::Status(uuid.status().code(),
+                          absl::StrCat(who, ": cannot make MIG instance ", slot.profile, "@",
+                                       slot.start, " on GPU ", slot.gpu, ": ",
+                                       uuid.status().message()));
+    return;
+  }
+  answer->uuids.push_back(*uuid);
 }
 
 namespace {
@@ -454,6 +501,10 @@ absl::StatusOr<std::vector<std::string>> Assigner::Preferred(
   if (answer.ok() && resource == kResourceGpuMilli) {
     return MilliDevices(*inventory_, available, must_include, size,
                         (**m->pod->assignment).share_gpu);
+  }
+  if (answer.ok() && answer->mig_slot.has_value()) {
+    const NvmlGpu& gpu = inventory_->nvml().gpus[static_cast<size_t>(answer->mig_slot->gpu)];
+    return std::vector<std::string>{MigSlotDeviceId(gpu.uuid, *answer->mig_slot)};
   }
   if (answer.ok()) return answer->uuids;
   // Not ours (or Allocate will fail and say why): the best the node has.

@@ -19,6 +19,12 @@
 //     containers after it;
 //   - a share or a MIG instance: every container that asks for it gets that one device.
 //
+// Dynamic MIG (Inventory::mig_mode()): the kubelet hands out slot IDs
+// ("<GPU UUID>::3g.40gb@4"); the pod's instance is made at Allocate (`make_mig`, DynamicMig) and
+// reaches the container by NVIDIA_VISIBLE_DEVICES=<MIG UUID> in either device mode: CDI specs are
+// generated ahead of time and do not know an instance made later. Only pods accelsched placed
+// get one (nothing would say when another scheduler's pod no longer needs it).
+//
 // A pod accelsched did not place (another scheduler's): the kubelet's own choice is served, and
 // GetPreferredAllocation offers the topology-best set (NVLink, NUMA; topology/device_set.h).
 //
@@ -82,6 +88,8 @@ struct ContainerAnswer {
   std::string pod;
   std::string container;
   std::vector<std::string> uuids;
+  // Dynamic MIG: the instance the container gets (made at Allocate).
+  std::optional<MigSlot> mig_slot;
 };
 
 struct DeviceState {
@@ -96,9 +104,11 @@ class Assigner {
   // record on the pod (accelsched.io/allocated).
   using OnAllocated = std::function<void(const std::string& uid, const std::string& key,
                                          const std::set<std::string>& containers)>;
+  // Dynamic MIG: the UUID of the instance at a slot, made if need be (called outside the lock).
+  using MakeMig = std::function<absl::StatusOr<std::string>(const MigSlot& slot)>;
 
   Assigner(std::shared_ptr<const Inventory> inventory, AssignerOptions options,
-           OnAllocated on_allocated = nullptr);
+           OnAllocated on_allocated = nullptr, MakeMig make_mig = nullptr);
   ~Assigner();
   Assigner(const Assigner&) = delete;
   Assigner& operator=(const Assigner&) = delete;
@@ -107,6 +117,10 @@ class Assigner {
   void ReplacePods(const std::vector<codec::PodObject>& pods);
   void UpsertPod(const codec::PodObject& pod);
   void RemovePod(const std::string& uid);
+
+  // The MIG slots that pods on this node hold (placed here by accelsched, not finished);
+  // nullopt until the pods have been listed once.
+  std::optional<std::set<MigSlot>> HeldMigSlots() const;
 
   // GPU `gpu` is unhealthy for `reason` (an XID event), or healthy again (empty reason).
   void SetGpuHealth(int gpu, const std::string& reason);
@@ -147,6 +161,9 @@ class Assigner {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ContainerAnswer> Answer(const std::string& resource, const Match& m) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Dynamic MIG: makes the instance of `answer`'s slot and adds its UUID, or turns `answer`
+  // into the error naming pod, container and slot.
+  void MakeMigInstance(absl::StatusOr<ContainerAnswer>& answer) const;
   ContainerAnswer AnswerForeign(const std::string& resource,
                                 const std::vector<std::string>& ids) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -154,7 +171,9 @@ class Assigner {
   const std::shared_ptr<const Inventory> inventory_;
   const AssignerOptions options_;
   const OnAllocated on_allocated_;
+  const MakeMig make_mig_;
   mutable absl::Mutex mu_;
+  bool listed_ ABSL_GUARDED_BY(mu_) = false;  // ReplacePods was called.
   std::map<std::string, std::unique_ptr<Pod>> pods_ ABSL_GUARDED_BY(mu_);  // By uid.
   // Containers served by this process, by pod uid (the annotation may lag behind).
   std::map<std::string, std::set<std::string>> served_ ABSL_GUARDED_BY(mu_);

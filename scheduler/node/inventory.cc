@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
@@ -24,6 +25,10 @@ std::string SocketName(const std::string& resource) {
                         ".sock");
   }
   return absl::StrCat("accelsched-", absl::StrReplaceAll(resource, {{"/", "-"}}), ".sock");
+}
+
+std::string MigSlotDeviceId(const std::string& gpu_uuid, const MigSlot& slot) {
+  return absl::StrCat(gpu_uuid, "::", slot.profile, "@", slot.start);
 }
 
 namespace {
@@ -46,13 +51,38 @@ absl::StatusOr<std::string> TopologyAnnotationFromNvml(const NvmlInventory& nvml
   return topology::EncodeTopologyAnnotation(*t);
 }
 
-absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares) {
+namespace {
+
+// Dynamic MIG: a device for every place each profile may start, per GPU in MIG mode.
+void AddMigSlotDevices(const Inventory& inv, const topology::mig::MigGeometry& geometry,
+                       std::map<std::string, Resource>& migs) {
+  for (const NvmlGpu& gpu : inv.nvml().gpus) {
+    if (!gpu.mig_enabled) continue;
+    for (const topology::mig::MigProfile& p : geometry.profiles()) {
+      const std::string name = absl::StrCat(kResourceMigPrefix, p.name);
+      Resource& r = migs[name];
+      r.name = name;
+      r.socket = SocketName(name);
+      for (int start = 0; start + p.memory_slots <= geometry.memory_slots(); ++start) {
+        if (!p.IsLegalStart(start)) continue;
+        r.devices.push_back({MigSlotDeviceId(gpu.uuid, {gpu.index, std::string(p.name), start}),
+                             gpu.index, gpu.numa_node});
+      }
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares,
+                                           MigMode mig_mode) {
   if (nvml.gpus.size() > static_cast<size_t>(topology::kMaxGpus)) {
     return absl::InvalidArgumentError(absl::StrCat(
         nvml.gpus.size(), " GPUs: accelsched models at most ", topology::kMaxGpus, " per node"));
   }
   Inventory inv;
   inv.nvml_ = std::move(nvml);
+  inv.mig_mode_ = mig_mode;
   if (!inv.nvml_.gpus.empty()) {
     const NvmlGpu& first = inv.nvml_.gpus[0];
     // NVML says "NVIDIA H100 80GB HBM3"; GPU feature discovery "NVIDIA-H100-80GB-HBM3".
@@ -87,7 +117,11 @@ absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares)
   inv.resources_.push_back(std::move(whole));
   if (with_shares) inv.resources_.push_back(std::move(milli));
   std::map<std::string, Resource> migs;
+  if (mig_mode == MigMode::kDynamic && inv.geometry_ != nullptr) {
+    AddMigSlotDevices(inv, *inv.geometry_, migs);
+  }
   for (const NvmlMigDevice& m : inv.nvml_.migs) {
+    if (mig_mode == MigMode::kDynamic) break;  // Offered as slots above.
     const std::string profile = inv.MigProfileName(m);
     if (profile.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("MIG device ", m.uuid, " on GPU ", m.parent,
@@ -106,6 +140,7 @@ absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares)
 }
 
 std::optional<std::string> MigInstancesAnnotation(const Inventory& inventory) {
+  if (inventory.mig_mode() == MigMode::kDynamic) return std::nullopt;
   bool any = false;
   for (const NvmlGpu& g : inventory.nvml().gpus) any = any || g.mig_enabled;
   if (!any) return std::nullopt;
@@ -132,6 +167,27 @@ std::string Inventory::MigProfileName(const NvmlMigDevice& mig) const {
   if (geometry_ == nullptr) return "";
   absl::StatusOr<const topology::mig::MigProfile*> p = geometry_->ProfileById(mig.profile_id);
   return p.ok() ? std::string((*p)->name) : "";
+}
+
+const topology::mig::MigProfile* Inventory::MigProfileNamed(const std::string& name) const {
+  if (geometry_ == nullptr) return nullptr;
+  absl::StatusOr<const topology::mig::MigProfile*> p = geometry_->ProfileByName(name);
+  return p.ok() ? *p : nullptr;
+}
+
+std::optional<MigSlot> Inventory::ParseMigSlotDeviceId(const std::string& id) const {
+  const size_t sep = id.rfind("::");
+  const size_t at = id.rfind('@');
+  if (sep == std::string::npos || at == std::string::npos || at < sep) return std::nullopt;
+  MigSlot slot;
+  slot.profile = id.substr(sep + 2, at - sep - 2);
+  if (!absl::SimpleAtoi(id.substr(at + 1), &slot.start)) return std::nullopt;
+  for (const NvmlGpu& g : nvml_.gpus) {
+    if (g.uuid == absl::string_view(id.data(), sep)) slot.gpu = g.index;
+  }
+  const topology::mig::MigProfile* p = MigProfileNamed(slot.profile);
+  if (slot.gpu < 0 || p == nullptr || !p->IsLegalStart(slot.start)) return std::nullopt;
+  return slot;
 }
 
 const NvmlMigDevice* Inventory::FindMig(int gpu, const std::string& profile, int start) const {

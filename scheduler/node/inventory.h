@@ -2,7 +2,11 @@
 // from NVML, as device-plugin resources, each with its device IDs:
 //
 //   nvidia.com/gpu           one device per GPU not in MIG mode; ID = the GPU's UUID
-//   nvidia.com/mig-<profile> one device per MIG instance of that profile; ID = the MIG UUID
+//   nvidia.com/mig-<profile> static MIG: one device per MIG instance of that profile; ID =
+//                            the MIG UUID. Dynamic MIG: one device per place an instance of
+//                            the profile may start on each GPU in MIG mode; ID =
+//                            "<GPU UUID>::<profile>@<start>" (the kubelet can only hand out IDs
+//                            it was offered; the instance is made at Allocate, DynamicMig).
 //   accelsched.io/gpu-milli  kMilliPerGpu virtual devices per GPU not in MIG mode; ID =
 //                            "<GPU UUID>::<k>", k = 0..999. A pod asking
 //                            `accelsched.io/gpu-milli: 250` gets 250 of them, all on the GPU the
@@ -38,6 +42,23 @@ struct PluginDevice {
   int numa = -1;
 };
 
+// How MIG instances come to be on this node (node label accelsched.io/mig-mode).
+enum class MigMode {
+  kStatic,   // Made ahead (mig-parted, by hand); pods get the existing ones.
+  kDynamic,  // Made by accelsched-node at the placement the extender chose; destroyed unused.
+};
+
+// Where a MIG instance is (or is to be): GPU index, profile name, first memory slot.
+struct MigSlot {
+  int gpu = -1;
+  std::string profile;
+  int start = -1;
+  friend auto operator<=>(const MigSlot&, const MigSlot&) = default;
+};
+
+// "<GPU UUID>::<profile>@<start>", the dynamic MIG device ID.
+std::string MigSlotDeviceId(const std::string& gpu_uuid, const MigSlot& slot);
+
 struct Resource {
   std::string name;    // "nvidia.com/gpu".
   std::string socket;  // The endpoint's socket file name: "accelsched-gpu.sock".
@@ -48,7 +69,8 @@ class Inventory {
  public:
   // `with_shares`: advertise accelsched.io/gpu-milli. InvalidArgument for more GPUs than the
   // topology model holds (16) or a MIG instance whose profile the GPU model does not have.
-  static absl::StatusOr<Inventory> Build(NvmlInventory nvml, bool with_shares);
+  static absl::StatusOr<Inventory> Build(NvmlInventory nvml, bool with_shares,
+                                         MigMode mig_mode = MigMode::kStatic);
 
   const NvmlInventory& nvml() const { return nvml_; }
   const std::vector<Resource>& resources() const { return resources_; }
@@ -68,11 +90,17 @@ class Inventory {
   const NvmlMigDevice* FindMig(int gpu, const std::string& profile, int start) const;
   // The profile name of a MIG device ("3g.40gb"), "" if the model has no such profile.
   std::string MigProfileName(const NvmlMigDevice& mig) const;
+  // The model's MIG profile named `name`, null if it has none.
+  const topology::mig::MigProfile* MigProfileNamed(const std::string& name) const;
+  MigMode mig_mode() const { return mig_mode_; }
+  // The slot of dynamic MIG device `id` on this node, nullopt if it is not one.
+  std::optional<MigSlot> ParseMigSlotDeviceId(const std::string& id) const;
 
  private:
   NvmlInventory nvml_;
   std::string model_;
   const topology::mig::MigGeometry* geometry_ = nullptr;  // Null: the model has no MIG.
+  MigMode mig_mode_ = MigMode::kStatic;
   std::vector<Resource> resources_;
   std::optional<topology::Topology> topology_;
   std::optional<topology::DeviceSetSearch> search_;
@@ -86,7 +114,8 @@ absl::StatusOr<std::string> TopologyAnnotationFromNvml(const NvmlInventory& nvml
 
 // The node annotation accelsched.io/mig-instances of the node's MIG instances
 // ("0:3g.40gb@0,0:3g.40gb@4", GPU:profile@start), which tells the extender to place MIG pods only
-// onto them (static MIG); nullopt when no GPU is in MIG mode.
+// onto them (static MIG); nullopt when no GPU is in MIG mode or MIG is dynamic (the extender then
+// partitions freely).
 std::optional<std::string> MigInstancesAnnotation(const Inventory& inventory);
 
 // "nvidia.com/mig-3g.40gb" -> "accelsched-mig-3g.40gb.sock" and so on.

@@ -32,12 +32,16 @@ void PublishNodeFacts(const kube::KubeClient& client, const std::string& node,
     spdlog::warn("node {}: {} not published: {}", node, kAnnotationMigGpus,
                  std::string(r.status().message()));
   }
-  if (std::optional<std::string> migs = MigInstancesAnnotation(inv); migs.has_value()) {
-    absl::StatusOr<std::string> r =
-        client.MergePatch(absl::StrCat("/api/v1/nodes/", node),
-                          codec::EncodeAnnotationPatch(kAnnotationMigInstances, *migs));
+  const std::optional<std::string> migs = MigInstancesAnnotation(inv);
+  if (migs.has_value() || inv.mig_mode() == MigMode::kDynamic) {
+    // Dynamic MIG: no list (the extender partitions freely), and none left from static days.
+    absl::StatusOr<std::string> r = client.MergePatch(
+        absl::StrCat("/api/v1/nodes/", node),
+        migs.has_value() ? codec::EncodeAnnotationPatch(kAnnotationMigInstances, *migs)
+                         : codec::EncodeAnnotationRemovalPatch(kAnnotationMigInstances));
     if (r.ok()) {
-      spdlog::info("node {}: published {}: {}", node, kAnnotationMigInstances, *migs);
+      spdlog::info("node {}: {} {}: {}", node, migs.has_value() ? "published" : "removed (dynamic MIG)",
+                   kAnnotationMigInstances, migs.value_or(""));
     } else {
       spdlog::warn("node {}: {} not published: {}", node, kAnnotationMigInstances,
                    std::string(r.status().message()));

@@ -22,7 +22,8 @@ using topology::SmiCell;
 
 // Four GPUs "GPU-t-<i>": 0-1 and 2-3 are NVLink pairs (NV2), everything else SYS; NUMA 0, 0, 1,
 // 1. `mig_gpu0`: GPU 0 in MIG mode with 3g.40gb instances at slots 0 and 4 (A100-80GB).
-std::shared_ptr<const Inventory> FourGpus(bool mig_gpu0 = false, bool shares = true) {
+std::shared_ptr<const Inventory> FourGpus(bool mig_gpu0 = false, bool shares = true,
+                                          MigMode mig_mode = MigMode::kStatic) {
   NvmlInventory nvml;
   nvml.matrix.num_gpus = 4;
   nvml.matrix.cpu_affinity.assign(4, "");
@@ -48,7 +49,7 @@ std::shared_ptr<const Inventory> FourGpus(bool mig_gpu0 = false, bool shares = t
     nvml.migs.push_back({0, "MIG-t-0-a", 1, 9, 0, 4});
     nvml.migs.push_back({0, "MIG-t-0-b", 2, 9, 4, 4});
   }
-  absl::StatusOr<Inventory> inv = Inventory::Build(nvml, shares);
+  absl::StatusOr<Inventory> inv = Inventory::Build(nvml, shares, mig_mode);
   EXPECT_TRUE(inv.ok()) << inv.status();
   return std::make_shared<const Inventory>(*std::move(inv));
 }
@@ -96,10 +97,17 @@ class AssignerTest : public ::testing::Test {
         std::move(inv), options,
         [this](const std::string& uid, const std::string&, const std::set<std::string>& c) {
           recorded_.push_back({uid, c});
+        },
+        [this](const MigSlot& slot) -> absl::StatusOr<std::string> {
+          made_.push_back(slot);
+          if (!make_mig_error_.empty()) return absl::UnavailableError(make_mig_error_);
+          return absl::StrCat("MIG-new-", slot.gpu, "-", slot.profile, "-", slot.start);
         });
   }
   std::unique_ptr<Assigner> assigner_;
   std::vector<Recorded> recorded_;
+  std::vector<MigSlot> made_;  // Dynamic MIG instances asked for.
+  std::string make_mig_error_;
 };
 
 TEST_F(AssignerTest, TheOldestBoundPodGetsItsOwnGpusWhateverTheKubeletPicked) {
@@ -283,6 +291,64 @@ TEST_F(AssignerTest, AMigPlacementWithoutSuchAnInstanceFailsNamingIt) {
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().message(),
             "pod ml/m container c: GPU 0 has no MIG instance 3g.40gb at memory slot 2");
+}
+
+TEST_F(AssignerTest, DynamicMigOffersEverySlotAndMakesThePodsInstanceAtAllocate) {
+  Make(FourGpus(/*mig_gpu0=*/true, /*shares=*/false, MigMode::kDynamic));
+  // A100-80GB: 3g.40gb starts at slot 0 or 4, 1g.10gb at 0..6, 7g.80gb at 0; the instances that
+  // exist are not offered by UUID (they are slots like any other).
+  std::vector<std::string> ids;
+  for (const DeviceState& d : assigner_->Devices("nvidia.com/mig-3g.40gb")) ids.push_back(d.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"GPU-t-0::3g.40gb@0", "GPU-t-0::3g.40gb@4"}));
+  EXPECT_EQ(assigner_->Devices("nvidia.com/mig-1g.10gb").size(), 7u);
+  EXPECT_EQ(assigner_->Devices("nvidia.com/mig-7g.80gb").size(), 1u);
+  EXPECT_EQ(assigner_->HeldMigSlots(), std::nullopt);  // Pods not listed yet.
+
+  assigner_->ReplacePods(
+      {MakePod("m", {{"c", {{"nvidia.com/mig-1g.10gb", "1"}}}},
+               {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:1g.10gb@5"}}),
+       MakePod("done", {{"c", {{"nvidia.com/mig-3g.40gb", "1"}}}},
+               {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:3g.40gb@0"}},
+               "Succeeded")});
+  EXPECT_EQ(assigner_->HeldMigSlots(), (std::set<MigSlot>{{0, "1g.10gb", 5}}));
+  absl::StatusOr<std::vector<std::string>> preferred = assigner_->Preferred(
+      "nvidia.com/mig-1g.10gb", {"GPU-t-0::1g.10gb@0", "GPU-t-0::1g.10gb@5"}, {}, 1);
+  ASSERT_TRUE(preferred.ok()) << preferred.status();
+  EXPECT_EQ(*preferred, (std::vector<std::string>{"GPU-t-0::1g.10gb@5"}));
+  EXPECT_TRUE(made_.empty());  // Nothing is made before Allocate.
+  absl::StatusOr<ContainerAnswer> a =
+      assigner_->Allocate("nvidia.com/mig-1g.10gb", {"GPU-t-0::1g.10gb@5"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(made_, (std::vector<MigSlot>{{0, "1g.10gb", 5}}));
+  EXPECT_EQ(a->uuids, (std::vector<std::string>{"MIG-new-0-1g.10gb-5"}));
+  // CDI specs do not know an instance made now: the runtime resolves the variable at start.
+  EXPECT_TRUE(a->cdi_devices.empty());
+  EXPECT_EQ(a->envs.at("NVIDIA_VISIBLE_DEVICES"), "MIG-new-0-1g.10gb-5");
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].uid, "uid-m");
+}
+
+TEST_F(AssignerTest, DynamicMigFailuresNameThePodAndOtherSchedulersPodsAreRefused) {
+  Make(FourGpus(/*mig_gpu0=*/true, /*shares=*/false, MigMode::kDynamic));
+  make_mig_error_ = "NVML says no";
+  assigner_->ReplacePods(
+      {MakePod("m", {{"c", {{"nvidia.com/mig-3g.40gb", "1"}}}},
+               {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:3g.40gb@4"}})});
+  absl::StatusOr<ContainerAnswer> a =
+      assigner_->Allocate("nvidia.com/mig-3g.40gb", {"GPU-t-0::3g.40gb@4"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().message(),
+            "pod ml/m container c: cannot make MIG instance 3g.40gb@4 on GPU 0: NVML says no");
+  ASSERT_EQ(recorded_.size(), 1u);  // Served (failed): the next Allocate is another pod's.
+
+  made_.clear();
+  a = assigner_->Allocate("nvidia.com/mig-3g.40gb", {"GPU-t-0::3g.40gb@0"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(a.status()));
+  EXPECT_NE(a.status().message().find("no pod placed by accelsched waits for it"),
+            absl::string_view::npos)
+      << a.status();
+  EXPECT_TRUE(made_.empty());
 }
 
 TEST_F(AssignerTest, AnUnhealthyGpuFailsTheAllocationNamingPodAndDevice) {

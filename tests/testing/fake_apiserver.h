@@ -36,6 +36,17 @@
 
 namespace accelsched::testing {
 
+// RFC 7386 on metadata.annotations: a null value removes the key.
+inline void MergeAnnotations(const nlohmann::json& patch, nlohmann::json& object) {
+  for (const auto& [k, v] : patch["metadata"]["annotations"].items()) {
+    if (v.is_null()) {
+      object["metadata"]["annotations"].erase(k);
+    } else {
+      object["metadata"]["annotations"][k] = v;
+    }
+  }
+}
+
 class FakeApiServer {
  public:
   using Json = nlohmann::json;
@@ -125,9 +136,7 @@ class FakeApiServer {
                        res.status = it == pods_.end() ? 404 : 415;
                        return;
                      }
-                     for (auto& [k, v] : patch["metadata"]["annotations"].items()) {
-                       it->second["metadata"]["annotations"][k] = v;
-                     }
+                     MergeAnnotations(patch, it->second);
                      EmitLocked("pods", "MODIFIED", it->second);
                      res.set_content(it->second.dump(), "application/json");
                    });
@@ -142,9 +151,7 @@ class FakeApiServer {
                        res.status = it == nodes_.end() ? 404 : 415;
                        return;
                      }
-                     for (auto& [k, v] : patch["metadata"]["annotations"].items()) {
-                       it->second["metadata"]["annotations"][k] = v;
-                     }
+                     MergeAnnotations(patch, it->second);
                      EmitLocked("nodes", "MODIFIED", it->second);
                      res.set_content(it->second.dump(), "application/json");
                    });

@@ -1,0 +1,106 @@
+#include "scheduler/node/dynamic_mig.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace accelsched::scheduler::node {
+
+namespace {
+
+// "3g.40gb@4 on GPU 0".
+std::string SlotName(const MigSlot& slot) {
+  return absl::StrCat(slot.profile.empty() ? "?" : slot.profile, "@", slot.start, " on GPU ",
+                      slot.gpu);
+}
+
+bool Overlap(int start_a, int size_a, int start_b, int size_b) {
+  return start_a < start_b + size_b && start_b < start_a + size_a;
+}
+
+}  // namespace
+
+DynamicMig::DynamicMig(Nvml& nvml, std::shared_ptr<const Inventory> inventory)
+    : nvml_(nvml), inventory_(std::move(inventory)) {}
+
+absl::StatusOr<std::vector<std::pair<MigSlot, NvmlMigDevice>>> DynamicMig::Instances(
+    int gpu) const {
+  absl::StatusOr<std::vector<NvmlMigDevice>> migs = nvml_.ReadMigs(gpu);
+  if (!migs.ok()) return migs.status();
+  std::vector<std::pair<MigSlot, NvmlMigDevice>> out;
+  for (NvmlMigDevice& m : *migs) {
+    MigSlot slot{gpu, inventory_->MigProfileName(m), m.start};
+    out.emplace_back(std::move(slot), std::move(m));
+  }
+  return out;
+}
+
+absl::Status DynamicMig::Destroy(const MigSlot& slot, const NvmlMigDevice& mig) {
+  absl::Status s = nvml_.DestroyMig(slot.gpu, mig.gpu_instance_id);
+  if (s.ok()) {
+    spdlog::info("dynamic MIG: destroyed {} ({}): no pod holds it", SlotName(slot), mig.uuid);
+    last_error_.erase(slot);
+  }
+  return s;
+}
+
+absl::StatusOr<std::string> DynamicMig::Ensure(const MigSlot& slot, const HeldSlots& held) {
+  const topology::mig::MigProfile* profile = inventory_->MigProfileNamed(slot.profile);
+  if (profile == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(inventory_->model(), " has no MIG profile ", slot.profile));
+  }
+  if (slot.gpu < 0 || slot.gpu >= inventory_->gpu_count() ||
+      !inventory_->nvml().gpus[static_cast<size_t>(slot.gpu)].mig_enabled) {
+    return absl::FailedPreconditionError(absl::StrCat("GPU ", slot.gpu, " is not in MIG mode"));
+  }
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::vector<std::pair<MigSlot, NvmlMigDevice>>> instances = Instances(slot.gpu);
+  if (!instances.ok()) return instances.status();
+  const std::optional<std::set<MigSlot>> holders = held();
+  for (const auto& [at, mig] : *instances) {
+    if (at == slot) return mig.uuid;  // Made before (another container, or before a restart).
+    if (!Overlap(mig.start, mig.size, slot.start, profile->memory_slots)) continue;
+    if (!holders.has_value() || holders->count(at) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("GPU ", slot.gpu, ": MIG instance ", SlotName(at), " (", mig.uuid,
+                       ") is in the way of ", slot.profile, "@", slot.start,
+                       holders.has_value() ? " and a pod holds it" : " (pods not listed yet)"));
+    }
+    if (absl::Status s = Destroy(at, mig); !s.ok()) return s;
+  }
+  absl::StatusOr<NvmlMigDevice> made = nvml_.CreateMig(
+      slot.gpu, profile->id, slot.start, profile->memory_slots, profile->compute_slices);
+  if (!made.ok()) return made.status();
+  spdlog::info("dynamic MIG: made {} ({})", SlotName(slot), made->uuid);
+  return made->uuid;
+}
+
+std::vector<MigSlot> DynamicMig::Reconcile(const HeldSlots& held) {
+  std::vector<MigSlot> destroyed;
+  absl::MutexLock lock(&mu_);
+  const std::optional<std::set<MigSlot>> holders = held();
+  if (!holders.has_value()) return destroyed;
+  for (const NvmlGpu& gpu : inventory_->nvml().gpus) {
+    if (!gpu.mig_enabled) continue;
+    absl::StatusOr<std::vector<std::pair<MigSlot, NvmlMigDevice>>> instances =
+        Instances(gpu.index);
+    if (!instances.ok()) {
+      spdlog::warn("dynamic MIG: GPU {}: {}", gpu.index, std::string(instances.status().message()));
+      continue;
+    }
+    for (const auto& [slot, mig] : *instances) {
+      if (holders->count(slot) != 0) continue;
+      if (absl::Status s = Destroy(slot, mig); s.ok()) {
+        destroyed.push_back(slot);
+      } else if (std::string& last = last_error_[slot]; last != s.message()) {
+        last = std::string(s.message());
+        spdlog::warn("dynamic MIG: {} not destroyed (retried): {}", SlotName(slot), last);
+      }
+    }
+  }
+  return destroyed;
+}
+
+}  // namespace accelsched::scheduler::node
