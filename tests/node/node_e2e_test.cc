@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
@@ -26,6 +29,7 @@
 #include "scheduler/node/pod_watch.h"
 #include "tests/node/fake_kubelet.h"
 #include "tests/node/fake_nvml_config.h"
+#include "tests/node/node_process.h"
 #include "tests/scheduler/kube_test_util.h"
 #include "tests/testing/fake_apiserver.h"
 
@@ -392,6 +396,97 @@ TEST(NodeStaticMigTest, MigPodsGoOnlyOntoTheInstancesTheNodeHas) {
   node.reset();
   kubelet.reset();
   rmdir(dir.c_str());
+}
+
+// "profile@start" of GPU 0's MIG instances in the fake NVML's state (19 = 1g.10gb, 9 = 3g.40gb),
+// with each one's UUID after a space.
+std::vector<std::string> Gpu0Instances() {
+  std::vector<std::string> out;
+  const testing::NvmlJson state = testing::ReadFakeNvml();
+  for (const auto& m : state["migs"]) {
+    if (m["parent"] == 0) {
+      out.push_back(absl::StrCat(m["profile"].get<int>(), "@", m["start"].get<int>(), " ",
+                                 m["uuid"].get<std::string>()));
+    }
+  }
+  return out;
+}
+
+// The real accelsched-node binary on a node labelled for dynamic MIG and MPS shares.
+TEST(NodeDynamicMigTest, TheExtendersPlacementIsMadeAtAllocateAndDestroyedWhenThePodGoes) {
+  char path[] = "/tmp/accelsched-e2e-XXXXXX";
+  const std::string dir = mkdtemp(path);
+  testing::NvmlJson nvml = testing::A100WithMig();
+  // A leftover 1g.10gb at slot 6 that no pod holds (its pod went while the plugin was down).
+  nvml["migs"] = {{{"parent", 0}, {"uuid", "MIG-old"}, {"gi", 3}, {"profile", 19},
+                   {"start", 6}, {"size", 1}}};
+  testing::UseFakeNvml(nvml);
+  FakeApiServer api;
+  Json n = GpuNode("a100-1", "NVIDIA-A100-SXM4-80GB", 4);
+  n["metadata"]["labels"]["accelsched.io/mig-mode"] = "dynamic";
+  n["metadata"]["labels"]["accelsched.io/gpu-sharing"] = "mps";
+  n["metadata"]["annotations"]["accelsched.io/mig-instances"] = "0:3g.40gb@0";  // Stale.
+  api.PutNode(n);
+  testing::WriteKubeconfig(api.port(), dir);
+  auto kubelet = std::make_unique<FakeKubelet>(dir);
+  const pid_t pid = testing::StartNodeProcess(ACCELSCHED_NODE_BINARY,
+                                              ACCELSCHED_FAKE_NVML_LIBRARY, "a100-1", dir,
+                                              {"--mig-reconcile-ms=50"});
+  ASSERT_GT(pid, 0);
+  kubelet->WaitForDevices("nvidia.com/gpu", std::chrono::seconds(30));
+  // Every slot of every profile is offered; the stale list is gone; the leftover is destroyed.
+  EXPECT_EQ(kubelet->WaitForDevices("nvidia.com/mig-1g.10gb").size(), 7u);
+  EXPECT_TRUE(Eventually([&] {
+    return !api.Node("a100-1")["metadata"]["annotations"].contains("accelsched.io/mig-instances");
+  }));
+  EXPECT_TRUE(Eventually([&] { return Gpu0Instances().empty(); }));
+  auto extender = std::make_unique<Instance>(api.port());
+  ASSERT_TRUE(extender->StartAndRun().ok());
+  ASSERT_TRUE(Eventually([&] {
+    const plugins::NodeInfo& info = extender->ledger->Snapshot()->node(0);
+    return info.mig_enabled == 1u && info.mig_instances == nullptr;  // Freely partitioned.
+  }));
+
+  std::vector<std::string> want;  // The instances that should exist, as Gpu0Instances says.
+  for (const auto& [name, profile, id] : {std::tuple{"small", "1g.10gb", 19},
+                                          std::tuple{"big", "3g.40gb", 9}}) {
+    Json pod = kube::Pod(name, 0);
+    const std::string resource = absl::StrCat("nvidia.com/mig-", profile);
+    pod["spec"]["containers"][0]["resources"]["limits"] = {{resource, 1}};
+    api.PutPod(pod);
+    ASSERT_TRUE(extender->Schedule(pod, "a100-1").ok()) << name;
+    const std::string placement = api.Pod(absl::StrCat("ml/", name))["metadata"]["annotations"]
+                                                                     ["accelsched.io/mig-placement"];
+    const std::string start = placement.substr(placement.find('@') + 1);
+    kubelet->WaitForDevices(resource);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // The node's pod watch.
+    FakeKubelet::Admission a = kubelet->Admit(resource, 1);
+    ASSERT_TRUE(a.status.ok()) << name << ": " << a.status.error_message();
+    // The kubelet took the slot the extender chose, and the container gets the instance made.
+    EXPECT_EQ(a.ids, (std::vector<std::string>{absl::StrCat("GPU-a100-0::", profile, "@", start)}));
+    const std::string uuid = a.response.envs().at("NVIDIA_VISIBLE_DEVICES");
+    want.push_back(absl::StrCat(id, "@", start, " ", uuid));
+    EXPECT_EQ(Gpu0Instances(), want) << placement;
+  }
+  EXPECT_NE(want[0].substr(want[0].find(' ')), want[1].substr(want[1].find(' ')));
+
+  // A share on a whole GPU: MPS limits, because of the node's label.
+  Json share = SharePod("share", 500);
+  api.PutPod(share);
+  ASSERT_TRUE(extender->Schedule(share, "a100-1").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  FakeKubelet::Admission s = kubelet->Admit("accelsched.io/gpu-milli", 500);
+  ASSERT_TRUE(s.status.ok()) << s.status.error_message();
+  EXPECT_EQ(s.response.envs().at("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"), "50");
+
+  // The small pod goes: its instance is destroyed, the big one's stays.
+  api.DeletePod("ml/small");
+  EXPECT_TRUE(Eventually([&] { return Gpu0Instances() == std::vector<std::string>{want[1]}; }))
+      << absl::StrJoin(Gpu0Instances(), "; ");
+  extender.reset();
+  testing::StopNodeProcess(pid);
+  kubelet.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

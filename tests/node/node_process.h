@@ -27,12 +27,15 @@ inline std::string WriteKubeconfig(int port, const std::string& dir) {
 }
 
 // Starts `binary` serve for `node` with the kubeconfig and plugin directory in `dir` and NVML from
-// `nvml` (its config in $ACCELSCHED_FAKE_NVML); its log goes to `dir`/node.log. The pid, or -1.
+// `nvml` (its config in $ACCELSCHED_FAKE_NVML) and the `extra` flags; its log goes to
+// `dir`/node.log. The pid, or -1.
 inline pid_t StartNodeProcess(const std::string& binary, const std::string& nvml,
-                              const std::string& node, const std::string& dir) {
+                              const std::string& node, const std::string& dir,
+                              const std::vector<std::string>& extra = {}) {
   std::vector<std::string> argv = {binary,           "serve",
                                    "--node=" + node, "--kubeconfig=" + dir + "/kubeconfig",
                                    "--nvml=" + nvml, "--plugin-dir=" + dir};
+  argv.insert(argv.end(), extra.begin(), extra.end());
   std::vector<char*> c;
   for (std::string& s : argv) c.push_back(s.data());
   c.push_back(nullptr);
