@@ -21,8 +21,8 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <string>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -240,8 +240,8 @@ absl::StatusOr<node::MigMode> ParseMigMode(const CliFlags& flags) {
   if (mig == "static") return node::MigMode::kStatic;
   if (mig == "dynamic") return node::MigMode::kDynamic;
   return absl::InvalidArgumentError(absl::StrCat("--mig must be static or dynamic, not '", mig,
-                                                 "' (from --mig or the node label ",
-                                                 kLabelMigMode, ")"));
+                                                 "' (from --mig or the node label ", kLabelMigMode,
+                                                 ")"));
 }
 
 absl::StatusOr<std::shared_ptr<const node::Inventory>> LoadInventory(const CliFlags& flags,

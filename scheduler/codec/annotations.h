@@ -43,9 +43,9 @@
 //   accelsched.io/unhealthy-gpus: "5:XID 79"  GPUs accelsched-node took out of service (index:
 //                                reason, comma-separated), written by accelsched-node
 //   accelsched.io/mig-instances: "0:3g.40gb@0,0:3g.40gb@4"  the node's MIG instances, made
-//                                ahead (static MIG, e.g. by mig-parted), written by accelsched-node;
-//                                MIG pods go only onto them. Without it MIG GPUs are partitioned
-//                                freely.
+//                                ahead (static MIG, e.g. by mig-parted), written by
+//                                accelsched-node; MIG pods go only onto them. Without it MIG GPUs
+//                                are partitioned freely.
 //   accelsched.io/gpu-sharing: time-slicing|mps  (label) how accelsched-node runs GPU shares
 //   accelsched.io/mig-mode: static|dynamic  (label) whether accelsched-node makes MIG instances
 //                                where the extender places pods (dynamic) or hands out those

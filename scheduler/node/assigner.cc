@@ -346,8 +346,8 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
   if (inventory_->Find(resource) == nullptr) {
     return absl::NotFoundError(absl::StrCat("this node does not serve ", resource));
   }
-  const bool dynamic_mig = absl::StartsWith(resource, kResourceMigPrefix) &&
-                           inventory_->mig_mode() == MigMode::kDynamic;
+  const bool dynamic_mig =
+      absl::StartsWith(resource, kResourceMigPrefix) && inventory_->mig_mode() == MigMode::kDynamic;
   absl::StatusOr<ContainerAnswer> answer;
   std::string uid, key;
   std::set<std::string> served;
@@ -404,10 +404,10 @@ void Assigner::MakeMigInstance(absl::StatusOr<ContainerAnswer>& answer) const {
   absl::StatusOr<std::string> uuid =
       make_mig_ ? make_mig_(slot) : absl::FailedPreconditionError("dynamic MIG is not set up");
   if (!uuid.ok()) {
-    answer = absl::Status(uuid.status().code(),
-                          absl::StrCat(who, ": cannot make MIG instance ", slot.profile, "@",
-                                       slot.start, " on GPU ", slot.gpu, ": ",
-                                       uuid.status().message()));
+    answer =
+        absl::Status(uuid.status().code(),
+                     absl::StrCat(who, ": cannot make MIG instance ", slot.profile, "@", slot.start,
+                                  " on GPU ", slot.gpu, ": ", uuid.status().message()));
     return;
   }
   answer->uuids.push_back(*uuid);

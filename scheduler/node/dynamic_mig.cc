@@ -84,8 +84,7 @@ std::vector<MigSlot> DynamicMig::Reconcile(const HeldSlots& held) {
   if (!holders.has_value()) return destroyed;
   for (const NvmlGpu& gpu : inventory_->nvml().gpus) {
     if (!gpu.mig_enabled) continue;
-    absl::StatusOr<std::vector<std::pair<MigSlot, NvmlMigDevice>>> instances =
-        Instances(gpu.index);
+    absl::StatusOr<std::vector<std::pair<MigSlot, NvmlMigDevice>>> instances = Instances(gpu.index);
     if (!instances.ok()) {
       spdlog::warn("dynamic MIG: GPU {}: {}", gpu.index, std::string(instances.status().message()));
       continue;

@@ -74,8 +74,7 @@ void AddMigSlotDevices(const Inventory& inv, const topology::mig::MigGeometry& g
 
 }  // namespace
 
-absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares,
-                                           MigMode mig_mode) {
+absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares, MigMode mig_mode) {
   if (nvml.gpus.size() > static_cast<size_t>(topology::kMaxGpus)) {
     return absl::InvalidArgumentError(absl::StrCat(
         nvml.gpus.size(), " GPUs: accelsched models at most ", topology::kMaxGpus, " per node"));

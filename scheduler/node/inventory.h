@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -53,7 +54,10 @@ struct MigSlot {
   int gpu = -1;
   std::string profile;
   int start = -1;
-  friend auto operator<=>(const MigSlot&, const MigSlot&) = default;
+  friend bool operator==(const MigSlot&, const MigSlot&) = default;
+  friend bool operator<(const MigSlot& a, const MigSlot& b) {
+    return std::tie(a.gpu, a.profile, a.start) < std::tie(b.gpu, b.profile, b.start);
+  }
 };
 
 // "<GPU UUID>::<profile>@<start>", the dynamic MIG device ID.

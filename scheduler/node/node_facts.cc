@@ -40,7 +40,8 @@ void PublishNodeFacts(const kube::KubeClient& client, const std::string& node,
         migs.has_value() ? codec::EncodeAnnotationPatch(kAnnotationMigInstances, *migs)
                          : codec::EncodeAnnotationRemovalPatch(kAnnotationMigInstances));
     if (r.ok()) {
-      spdlog::info("node {}: {} {}: {}", node, migs.has_value() ? "published" : "removed (dynamic MIG)",
+      spdlog::info("node {}: {} {}: {}", node,
+                   migs.has_value() ? "published" : "removed (dynamic MIG)",
                    kAnnotationMigInstances, migs.value_or(""));
     } else {
       spdlog::warn("node {}: {} not published: {}", node, kAnnotationMigInstances,

@@ -255,7 +255,7 @@ absl::StatusOr<NvmlGpu> ReadGpu(const Nvml::Api& api, unsigned index, Dev dev) {
 }
 
 absl::Status ReadMigDevices(const Nvml::Api& api, const NvmlGpu& gpu, Dev dev,
-                      std::vector<NvmlMigDevice>& out) {
+                            std::vector<NvmlMigDevice>& out) {
   const std::string who = absl::StrCat("(GPU ", gpu.index);
   unsigned max = 0;
   if (Ret r = api.max_mig(dev, &max); r != kSuccess) {

@@ -21,8 +21,10 @@ or a duplicate mapping key fails, naming the file) and checks:
     extension-apiserver-authentication-reader (kube-system) and may use its leader-election
     lease; accelsched-node's may get+patch nodes and list+watch+patch pods; every service
     account used exists;
-  - accelsched-node's DaemonSet mounts the kubelet's device-plugin directory (hostPath
-    /var/lib/kubelet/device-plugins) at the same path and uses the nvidia runtime class;
+  - accelsched-node's DaemonSets mount the kubelet's device-plugin directory (hostPath
+    /var/lib/kubelet/device-plugins) at the same path and use the nvidia runtime class; one
+    is static, at most one runs --mig=dynamic (privileged, only on nodes labelled
+    accelsched.io/mig-mode=dynamic), and the static one keeps off those nodes;
   - every Deployment/DaemonSet/StatefulSet/Job container has runAsNonRoot and
     readOnlyRootFilesystem, except accelsched-node, which runs as root (the device-plugin
     directory is root's) and must then drop every capability and forbid privilege escalation;
@@ -572,8 +574,11 @@ class Checker:
                                       + (f" in {ref[2]}" if ref[2] != "*" else ""))
 
         nodes = self.containers_running("accelsched-node")
-        self.expect(len(nodes) == 1, f"want one workload running accelsched-node (the device "
-                                     f"plugin), found {len(nodes)}")
+        static = [wc for wc in nodes if self.flag(wc[1], "mig") != "dynamic"]
+        self.expect(len(static) == 1, f"want one workload running accelsched-node (the device "
+                                      f"plugin) without --mig=dynamic, found {len(static)}")
+        self.expect(len(nodes) - len(static) <= 1, "want at most one workload running "
+                                                   "accelsched-node --mig=dynamic")
         for wt, _ in nodes:
             sa, ns = self.service_account_of(wt)
             rules, _ = self.bound_rules(sa, ns)
@@ -603,7 +608,15 @@ class Checker:
                 sc = c.get("securityContext") or {}
                 non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
                 argv = self.argv(c)
-                if argv and posixpath.basename(argv[0]) == "accelsched-node":
+                if (argv and posixpath.basename(argv[0]) == "accelsched-node"
+                        and self.flag(c, "mig") == "dynamic"):
+                    # Making MIG instances needs the caps devices: privileged, on opted-in nodes.
+                    selector = spec.get("nodeSelector") or {}
+                    self.expect(selector.get("accelsched.io/mig-mode") == "dynamic",
+                                f"{w.label()} container {c.get('name')}: runs --mig=dynamic "
+                                "privileged, so it must select only nodes labelled "
+                                "accelsched.io/mig-mode=dynamic")
+                elif argv and posixpath.basename(argv[0]) == "accelsched-node":
                     caps = (sc.get("capabilities") or {}).get("drop") or []
                     self.expect(caps == ["ALL"] and sc.get("allowPrivilegeEscalation") is False
                                 and not sc.get("privileged"),
@@ -617,7 +630,27 @@ class Checker:
                             "is not true")
 
     def check_device_plugin(self) -> None:
-        w, c = self.one_container("accelsched-node")
+        found = self.containers_running("accelsched-node")
+        if not found:
+            raise CannotCheck("no workload container runs accelsched-node")
+        for w, c in found:
+            self.check_device_plugin_workload(w, c)
+        dynamic = [w for w, c in found if self.flag(c, "mig") == "dynamic"]
+        for w, c in found:
+            if self.flag(c, "mig") == "dynamic" or not dynamic:
+                continue
+            # The static plugin keeps off dynamic nodes: two plugins must not serve one node.
+            terms = ((((self.pod_spec(w).get("affinity") or {}).get("nodeAffinity") or {})
+                      .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+                     .get("nodeSelectorTerms") or [])
+            self.expect(terms and all(
+                any(e.get("key") == "accelsched.io/mig-mode" and e.get("operator") == "NotIn"
+                    and "dynamic" in (e.get("values") or [])
+                    for e in t.get("matchExpressions") or []) for t in terms),
+                f"{w.label()}: must keep off nodes labelled accelsched.io/mig-mode=dynamic "
+                "(nodeAffinity NotIn), which the --mig=dynamic DaemonSet serves")
+
+    def check_device_plugin_workload(self, w, c) -> None:
         spec = self.pod_spec(w)
         self.expect(spec.get("runtimeClassName") == "nvidia",
                     f"{w.label()}: runtimeClassName must be nvidia (NVML comes from the driver)")

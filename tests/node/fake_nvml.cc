@@ -207,8 +207,8 @@ int nvmlDeviceGetUUID(void* dev, char* out, unsigned size) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (int f = Fail("nvmlDeviceGetUUID")) return f;
   const Handle* h = AsHandle(dev);
-  const Json* object = h->kind == Kind::kGpu ? &Gpus()[static_cast<size_t>(h->gpu)]
-                                             : MigEntry(h->gpu, h->gi);
+  const Json* object =
+      h->kind == Kind::kGpu ? &Gpus()[static_cast<size_t>(h->gpu)] : MigEntry(h->gpu, h->gi);
   return object != nullptr ? CopyText(Field(*object, "uuid"), out, size) : 6;
 }
 
@@ -358,8 +358,8 @@ int nvmlDeviceCreateGpuInstanceWithPlacement(void* dev, unsigned profile, const 
 }
 
 struct ComputeProfileInfo {
-  unsigned id, slice_count, instance_count, multiprocessor_count, copy_engines, decoders,
-      encoders, jpegs, ofas;
+  unsigned id, slice_count, instance_count, multiprocessor_count, copy_engines, decoders, encoders,
+      jpegs, ofas;
 };
 
 int nvmlGpuInstanceGetComputeInstanceProfileInfo(void*, unsigned profile, unsigned engines,

@@ -418,8 +418,8 @@ TEST(NodeDynamicMigTest, TheExtendersPlacementIsMadeAtAllocateAndDestroyedWhenTh
   const std::string dir = mkdtemp(path);
   testing::NvmlJson nvml = testing::A100WithMig();
   // A leftover 1g.10gb at slot 6 that no pod holds (its pod went while the plugin was down).
-  nvml["migs"] = {{{"parent", 0}, {"uuid", "MIG-old"}, {"gi", 3}, {"profile", 19},
-                   {"start", 6}, {"size", 1}}};
+  nvml["migs"] = {
+      {{"parent", 0}, {"uuid", "MIG-old"}, {"gi", 3}, {"profile", 19}, {"start", 6}, {"size", 1}}};
   testing::UseFakeNvml(nvml);
   FakeApiServer api;
   Json n = GpuNode("a100-1", "NVIDIA-A100-SXM4-80GB", 4);
@@ -429,9 +429,8 @@ TEST(NodeDynamicMigTest, TheExtendersPlacementIsMadeAtAllocateAndDestroyedWhenTh
   api.PutNode(n);
   testing::WriteKubeconfig(api.port(), dir);
   auto kubelet = std::make_unique<FakeKubelet>(dir);
-  const pid_t pid = testing::StartNodeProcess(ACCELSCHED_NODE_BINARY,
-                                              ACCELSCHED_FAKE_NVML_LIBRARY, "a100-1", dir,
-                                              {"--mig-reconcile-ms=50"});
+  const pid_t pid = testing::StartNodeProcess(ACCELSCHED_NODE_BINARY, ACCELSCHED_FAKE_NVML_LIBRARY,
+                                              "a100-1", dir, {"--mig-reconcile-ms=50"});
   ASSERT_GT(pid, 0);
   kubelet->WaitForDevices("nvidia.com/gpu", std::chrono::seconds(30));
   // Every slot of every profile is offered; the stale list is gone; the leftover is destroyed.
@@ -448,15 +447,15 @@ TEST(NodeDynamicMigTest, TheExtendersPlacementIsMadeAtAllocateAndDestroyedWhenTh
   }));
 
   std::vector<std::string> want;  // The instances that should exist, as Gpu0Instances says.
-  for (const auto& [name, profile, id] : {std::tuple{"small", "1g.10gb", 19},
-                                          std::tuple{"big", "3g.40gb", 9}}) {
+  for (const auto& [name, profile, id] :
+       {std::tuple{"small", "1g.10gb", 19}, std::tuple{"big", "3g.40gb", 9}}) {
     Json pod = kube::Pod(name, 0);
     const std::string resource = absl::StrCat("nvidia.com/mig-", profile);
     pod["spec"]["containers"][0]["resources"]["limits"] = {{resource, 1}};
     api.PutPod(pod);
     ASSERT_TRUE(extender->Schedule(pod, "a100-1").ok()) << name;
-    const std::string placement = api.Pod(absl::StrCat("ml/", name))["metadata"]["annotations"]
-                                                                     ["accelsched.io/mig-placement"];
+    const std::string placement = api.Pod(
+        absl::StrCat("ml/", name))["metadata"]["annotations"]["accelsched.io/mig-placement"];
     const std::string start = placement.substr(placement.find('@') + 1);
     kubelet->WaitForDevices(resource);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // The node's pod watch.

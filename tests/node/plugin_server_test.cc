@@ -152,6 +152,10 @@ TEST_F(PluginServerTest, AKubeletRestartIsFollowedByANewRegistration) {
   ASSERT_EQ(kubelet_->registrations().size(), 1u);  // The restarted kubelet's list.
   EXPECT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 2u);
   EXPECT_TRUE(Exists(dir_ + "/accelsched-gpu.sock"));
+  // The server counts a registration once the kubelet's answer is back.
+  for (int i = 0; i < 500 && server_->registrations() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(server_->registrations(), 2);
 }
 
