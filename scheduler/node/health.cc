@@ -36,8 +36,25 @@ absl::Status PublishUnhealthyGpus(const kube::KubeClient& client, const std::str
   return r.status();
 }
 
+namespace {
+
+// NVML said a GPU is lost: that one (or, if NVML could not tell which, every GPU) is
+// unhealthy, as the NVIDIA device plugin does.
+void MarkLost(int gpu, int gpus, Assigner& assigner, const OnHealthChange& on_change) {
+  const std::map<int, std::string> before = assigner.UnhealthyGpus();
+  for (int g = gpu < 0 ? 0 : gpu; g < (gpu < 0 ? gpus : gpu + 1); ++g) {
+    if (before.count(g) != 0) continue;
+    spdlog::error("GPU {}: NVML says the GPU is lost: marked unhealthy", g);
+    assigner.SetGpuHealth(g, "GPU is lost");
+  }
+  if (assigner.UnhealthyGpus() != before && on_change) on_change(assigner.UnhealthyGpus());
+}
+
+}  // namespace
+
 void WatchGpuHealth(Nvml& nvml, Assigner& assigner, const std::atomic<bool>& stop,
                     const OnHealthChange& on_change) {
+  const int nvml_gpus = assigner.inventory().gpu_count();
   if (absl::Status s = nvml.WatchXid(); !s.ok()) {
     spdlog::warn("GPU health is not watched: {}", std::string(s.message()));
     while (!stop) SleepUnlessStopped(stop, 1000);
@@ -52,6 +69,10 @@ void WatchGpuHealth(Nvml& nvml, Assigner& assigner, const std::atomic<bool>& sto
     }
     if (!e->has_value()) continue;
     const XidEvent& x = **e;
+    if (x.lost) {
+      MarkLost(x.gpu, nvml_gpus, assigner, on_change);
+      continue;
+    }
     if (!IsCriticalXid(x.xid) || x.gpu < 0) {
       spdlog::info("GPU {} ({}): XID {} (not critical)", x.gpu, x.uuid, x.xid);
       continue;

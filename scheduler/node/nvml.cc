@@ -26,6 +26,7 @@ constexpr Ret kNotSupported = 3;
 constexpr Ret kNotFound = 6;
 constexpr Ret kTimeout = 10;
 constexpr Ret kFunctionNotFound = 13;
+constexpr Ret kGpuIsLost = 15;
 constexpr unsigned kMaxNvlinks = 18;                   // NVML_NVLINK_MAX_LINKS.
 constexpr unsigned long long kXidCriticalEvent = 0x8;  // nvmlEventTypeXidCriticalError.
 
@@ -421,6 +422,17 @@ absl::StatusOr<std::optional<XidEvent>> Nvml::WaitXid(int timeout_ms) {
   EventData data{};
   Ret r = api_->event_wait(event_set_, &data, static_cast<unsigned>(std::max(timeout_ms, 0)));
   if (r == kTimeout) return std::nullopt;
+  if (r == kGpuIsLost) {  // Which one: the GPU that no longer answers.
+    XidEvent event;
+    event.lost = true;
+    char buffer[96] = {};
+    for (size_t i = 0; i < watched_.size() && event.gpu < 0; ++i) {
+      if (api_->uuid(watched_[i], buffer, sizeof(buffer)) == kGpuIsLost) {
+        event.gpu = static_cast<int>(i);
+      }
+    }
+    return event;
+  }
   if (r != kSuccess) return api_->Error("nvmlEventSetWait_v2", r);
   XidEvent event;
   event.xid = data.event_data;

@@ -64,6 +64,9 @@ struct XidEvent {
   int gpu = -1;  // Index; -1 if the event names no known GPU.
   std::string uuid;
   uint64_t xid = 0;
+  // The wait said NVML_ERROR_GPU_IS_LOST: GPU `gpu` answers "GPU is lost" (-1: none could be
+  // told apart, so every GPU must be taken as lost).
+  bool lost = false;
 };
 
 class Nvml {
@@ -91,7 +94,7 @@ class Nvml {
 
   // Registers every GPU for critical XID events (once; later calls are no-ops).
   absl::Status WatchXid();
-  // The next critical XID event, or nullopt after `timeout_ms` without one.
+  // The next critical XID event (or a lost GPU), or nullopt after `timeout_ms` without one.
   absl::StatusOr<std::optional<XidEvent>> WaitXid(int timeout_ms);
 
   struct Api;  // The resolved entry points (nvml.cc).

@@ -11,7 +11,9 @@
 //              "ci": 0,         // compute instance id (default 0; -1: none yet, no MIG device)
 //              "busy": true}],  // a process runs on it: destroying it is NVML_ERROR_IN_USE
 //    "fail": {"nvmlDeviceGetUUID": 15},    // calls that return this NVML error
-//    "events": [{"gpu": 2, "xid": 79}]}    // XID events, delivered once each, in order
+//    "events": [{"gpu": 2, "xid": 79},     // XID events, delivered once each, in order;
+//               {"lost": true}]}           // the wait fails with NVML_ERROR_GPU_IS_LOST
+//   (a GPU with "lost": true answers nvmlDeviceGetUUID with NVML_ERROR_GPU_IS_LOST)
 //
 // The file is read again on each nvmlEventSetWait_v2, so a test injects an event by rewriting
 // it. Without the variable (or with an unreadable file) nvmlInit_v2 fails with
@@ -207,6 +209,9 @@ int nvmlDeviceGetUUID(void* dev, char* out, unsigned size) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (int f = Fail("nvmlDeviceGetUUID")) return f;
   const Handle* h = AsHandle(dev);
+  if (h->kind == Kind::kGpu && Gpus()[static_cast<size_t>(h->gpu)].value("lost", false)) {
+    return 15;  // NVML_ERROR_GPU_IS_LOST.
+  }
   const Json* object =
       h->kind == Kind::kGpu ? &Gpus()[static_cast<size_t>(h->gpu)] : MigEntry(h->gpu, h->gi);
   return object != nullptr ? CopyText(Field(*object, "uuid"), out, size) : 6;
@@ -470,6 +475,7 @@ int nvmlEventSetWait_v2(void*, void* out, unsigned timeout_ms) {
       const Json events = g_config.value("events", Json::array());
       if (g_events_delivered < events.size()) {
         const Json& e = events[g_events_delivered++];
+        if (e.value("lost", false)) return 15;  // A GPU fell off: no event data.
         *data = EventData{NewHandle(Int(e, "gpu", 0)), 0x8,
                           static_cast<unsigned long long>(Int(e, "xid", 0)), 0, 0};
         return 0;

@@ -3,8 +3,15 @@
 
 #include <stdlib.h>
 
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
 #include "gtest/gtest.h"
 
+#include "scheduler/node/assigner.h"
+#include "scheduler/node/health.h"
 #include "scheduler/node/inventory.h"
 #include "tests/node/fake_nvml_config.h"
 #include "topology/annotation.h"
@@ -217,6 +224,44 @@ TEST(NvmlTest, XidEventsArriveInOrderAndTimeOutWhenThereAreNone) {
   EXPECT_TRUE(IsCriticalXid(48));   // Double-bit ECC error.
   EXPECT_FALSE(IsCriticalXid(13));  // Graphics engine exception: the application's fault.
   EXPECT_FALSE(IsCriticalXid(43));
+}
+
+// GPU health as the watcher sees it after the fake's events of `config` (4 GPUs).
+std::map<int, std::string> HealthAfter(testing::NvmlJson config, size_t want) {
+  UseFakeNvml(HgxH100(4));
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  EXPECT_TRUE(nvml.ok()) << nvml.status();
+  if (!nvml.ok()) return {};
+  absl::StatusOr<Inventory> inv = Inventory::Build(*(*nvml)->Read(), false);
+  Assigner assigner(std::make_shared<const Inventory>(*inv), AssignerOptions{});
+  std::atomic<bool> stop{false};
+  std::vector<std::map<int, std::string>> published;
+  std::thread watcher([&] {
+    WatchGpuHealth(**nvml, assigner, stop,
+                   [&](const std::map<int, std::string>& b) { published.push_back(b); });
+  });
+  UseFakeNvml(config);
+  for (int i = 0; i < 500 && assigner.UnhealthyGpus().size() < want; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  watcher.join();
+  EXPECT_EQ(published.size(), 1u);  // Once, with every lost GPU.
+  return assigner.UnhealthyGpus();
+}
+
+TEST(NvmlTest, ALostGpuIsTakenOutOfServiceAndEveryGpuIfNvmlCannotSayWhich) {
+  testing::NvmlJson config = HgxH100(4);
+  config["gpus"][2]["lost"] = true;
+  config["events"] = {{{"lost", true}}, {{"lost", true}}};  // Said again: marked once.
+  EXPECT_EQ(HealthAfter(config, 1), (std::map<int, std::string>{{2, "GPU is lost"}}));
+
+  config["gpus"][2].erase("lost");  // Every GPU still answers: which one is unknown.
+  config["events"] = {{{"lost", true}}};
+  EXPECT_EQ(HealthAfter(config, 4), (std::map<int, std::string>{{0, "GPU is lost"},
+                                                                 {1, "GPU is lost"},
+                                                                 {2, "GPU is lost"},
+                                                                 {3, "GPU is lost"}}));
 }
 
 }  // namespace
