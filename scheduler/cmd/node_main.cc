@@ -323,9 +323,9 @@ int ServeDevices(const CliFlags& flags, kube::KubeClient& client, node::Nvml& nv
               const std::set<std::string>& containers) {
         if (pods != nullptr) pods->RecordAllocated(uid, key, containers);
       },
-      [&](const node::MigSlot& slot) -> absl::StatusOr<std::string> {
+      [&](const node::MigSlot& slot, const std::string& uid) -> absl::StatusOr<std::string> {
         if (dynamic_mig == nullptr) return absl::FailedPreconditionError("MIG is static here");
-        return dynamic_mig->Ensure(slot, [&assigner] { return assigner.HeldMigSlots(); });
+        return dynamic_mig->Ensure(slot, uid, [&assigner] { return assigner.HeldMigSlots(); });
       });
   pods = std::make_unique<node::PodWatch>(client, node_name, assigner);
   pods->Start();

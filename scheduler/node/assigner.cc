@@ -138,8 +138,9 @@ uint64_t Assigner::WaitForChange(uint64_t seen, absl::Duration timeout) const {
   return version_;
 }
 
-std::optional<Assigner::Match> Assigner::FindMatch(const std::string& resource, int size,
-                                                   const std::vector<std::string>* ids) const {
+std::optional<Assigner::Match> Assigner::FindMatch(
+    const std::string& resource, int size, const std::vector<std::string>* ids,
+    const std::vector<std::string>& available) const {
   std::vector<Match> candidates;
   for (const auto& [uid, pod] : pods_) {
     if (!Waiting(*pod) || (pod->assignment.ok() && !pod->assignment->has_value())) continue;
@@ -169,7 +170,23 @@ std::optional<Assigner::Match> Assigner::FindMatch(const std::string& resource, 
       if (DevicesAgree(resource, m, *ids)) return m;
     }
   }
+  // Dynamic MIG: a slot ID names the pod's instance, so only its own slot identifies a pod (a
+  // wrong guess would hand one pod's instance to another, and destroy it under it later).
+  if (IsDynamicMig(resource)) {
+    if (ids != nullptr) return std::nullopt;
+    for (const Match& m : candidates) {
+      for (const std::string& id : available) {
+        if (DevicesAgree(resource, m, {id})) return m;
+      }
+    }
+    return std::nullopt;
+  }
   return candidates.front();
+}
+
+bool Assigner::IsDynamicMig(const std::string& resource) const {
+  return absl::StartsWith(resource, kResourceMigPrefix) &&
+         inventory_->mig_mode() == MigMode::kDynamic;
 }
 
 bool Assigner::DevicesAgree(const std::string& resource, const Match& m,
@@ -269,7 +286,7 @@ absl::StatusOr<ContainerAnswer> Assigner::Answer(const std::string& resource,
                                                       " but the pod has no ", kAnnotationGpuShare));
   }
   if (absl::StartsWith(resource, kResourceMigPrefix)) {
-    const std::string profile = resource.substr(sizeof(kResourceMigPrefix) - 1);
+    const std::string profile = MigProfileOfResource(resource);
     if (a.mig_gpu < 0 || a.mig_profile != profile) {
       return absl::FailedPreconditionError(absl::StrCat(who, "asks for ", resource, " but ",
                                                         kAnnotationMigPlacement, " names ",
@@ -353,12 +370,18 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
   std::set<std::string> served;
   {
     absl::MutexLock lock(&mu_);
+    if (!listed_) {  // Any pod could be one accelsched placed: never guess.
+      return absl::UnavailableError(
+          absl::StrCat("Allocate of ", resource,
+                       ": the pods of this node are not listed yet (is the API "
+                       "server reachable?), so which pod this is for is unknown"));
+    }
     std::optional<Match> m = FindMatch(resource, static_cast<int>(ids.size()), &ids);
     if (!m.has_value() && dynamic_mig) {
       return absl::FailedPreconditionError(absl::StrCat(
           "Allocate of ", resource, " [", absl::StrJoin(ids, ","),
-          "]: no pod placed by accelsched waits for it, and dynamic MIG instances are made only "
-          "for those (nothing would say when another scheduler's pod is done with one)"));
+          "]: no pod placed by accelsched waits for this slot (dynamic MIG instances are made "
+          "only for the slot the extender chose for a pod)"));
     }
     if (!m.has_value()) {
       answer = AnswerForeign(resource, ids);
@@ -384,7 +407,7 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
       }
     }
   }
-  if (answer.ok() && answer->mig_slot.has_value()) MakeMigInstance(answer);
+  if (answer.ok() && answer->mig_slot.has_value()) MakeMigInstance(uid, answer);
   if (!uid.empty() && on_allocated_) on_allocated_(uid, key, served);
   if (!answer.ok()) {
     spdlog::error("Allocate {}: {}", resource, std::string(answer.status().message()));
@@ -398,11 +421,12 @@ absl::StatusOr<ContainerAnswer> Assigner::Allocate(const std::string& resource,
   return answer;
 }
 
-void Assigner::MakeMigInstance(absl::StatusOr<ContainerAnswer>& answer) const {
+void Assigner::MakeMigInstance(const std::string& uid,
+                               absl::StatusOr<ContainerAnswer>& answer) const {
   const std::string who = absl::StrCat("pod ", answer->pod, " container ", answer->container);
   const MigSlot& slot = *answer->mig_slot;
   absl::StatusOr<std::string> uuid =
-      make_mig_ ? make_mig_(slot) : absl::FailedPreconditionError("dynamic MIG is not set up");
+      make_mig_ ? make_mig_(slot, uid) : absl::FailedPreconditionError("dynamic MIG is not set up");
   if (!uuid.ok()) {
     answer =
         absl::Status(uuid.status().code(),
@@ -495,7 +519,7 @@ absl::StatusOr<std::vector<std::string>> Assigner::Preferred(
                                                    " available devices"));
   }
   absl::ReaderMutexLock lock(&mu_);
-  std::optional<Match> m = FindMatch(resource, size);
+  std::optional<Match> m = FindMatch(resource, size, nullptr, available);
   absl::StatusOr<ContainerAnswer> answer =
       m.has_value() ? Answer(resource, *m) : absl::NotFoundError("no pod");
   if (answer.ok() && resource == kResourceGpuMilli) {

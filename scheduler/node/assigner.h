@@ -28,6 +28,9 @@
 // A pod accelsched did not place (another scheduler's): the kubelet's own choice is served, and
 // GetPreferredAllocation offers the topology-best set (NVLink, NUMA; topology/device_set.h).
 //
+// Until the pods have been listed once, Allocate fails (Unavailable): any container could be one
+// of a pod accelsched placed, and guessing could hand it other devices.
+//
 // Failures name the pod, the container and the device: a device that is unhealthy or not on
 // this node, a malformed annotation. Such a container is marked served, so the next Allocate
 // goes to the next pod.
@@ -104,8 +107,10 @@ class Assigner {
   // record on the pod (accelsched.io/allocated).
   using OnAllocated = std::function<void(const std::string& uid, const std::string& key,
                                          const std::set<std::string>& containers)>;
-  // Dynamic MIG: the UUID of the instance at a slot, made if need be (called outside the lock).
-  using MakeMig = std::function<absl::StatusOr<std::string>(const MigSlot& slot)>;
+  // Dynamic MIG: the UUID of the instance at a slot for pod `uid`, made if need be (called
+  // outside the lock).
+  using MakeMig =
+      std::function<absl::StatusOr<std::string>(const MigSlot& slot, const std::string& uid)>;
 
   Assigner(std::shared_ptr<const Inventory> inventory, AssignerOptions options,
            OnAllocated on_allocated = nullptr, MakeMig make_mig = nullptr);
@@ -152,9 +157,13 @@ class Assigner {
   struct Match;
   // The container an Allocate (or GetPreferredAllocation) of `size` devices is for: among the
   // waiting candidates, the one whose devices are `ids` if given, else the oldest bind.
+  // Dynamic MIG only matches a pod by its slot: the one in `ids` (Allocate) or in `available`
+  // (GetPreferredAllocation).
   std::optional<Match> FindMatch(const std::string& resource, int size,
-                                 const std::vector<std::string>* ids = nullptr) const
+                                 const std::vector<std::string>* ids,
+                                 const std::vector<std::string>& available = {}) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool IsDynamicMig(const std::string& resource) const;
   bool DevicesAgree(const std::string& resource, const Match& m,
                     const std::vector<std::string>& ids) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<int>> MatchedGpus(const Match& m) const
@@ -163,7 +172,7 @@ class Assigner {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Dynamic MIG: makes the instance of `answer`'s slot and adds its UUID, or turns `answer`
   // into the error naming pod, container and slot.
-  void MakeMigInstance(absl::StatusOr<ContainerAnswer>& answer) const;
+  void MakeMigInstance(const std::string& uid, absl::StatusOr<ContainerAnswer>& answer) const;
   ContainerAnswer AnswerForeign(const std::string& resource,
                                 const std::vector<std::string>& ids) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -41,39 +41,61 @@ absl::Status DynamicMig::Destroy(const MigSlot& slot, const NvmlMigDevice& mig) 
   if (s.ok()) {
     spdlog::info("dynamic MIG: destroyed {} ({}): no pod holds it", SlotName(slot), mig.uuid);
     last_error_.erase(slot);
+    owner_.erase(slot);
   }
   return s;
 }
 
-absl::StatusOr<std::string> DynamicMig::Ensure(const MigSlot& slot, const HeldSlots& held) {
-  const topology::mig::MigProfile* profile = inventory_->MigProfileNamed(slot.profile);
+absl::Status DynamicMig::CheckSlot(const MigSlot& slot,
+                                   const topology::mig::MigProfile* profile) const {
   if (profile == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat(inventory_->model(), " has no MIG profile ", slot.profile));
+  }
+  if (!profile->IsLegalStart(slot.start) ||
+      slot.start + profile->memory_slots > topology::mig::kMaxMemorySlots) {
+    return absl::FailedPreconditionError(absl::StrCat(slot.profile, " cannot start at memory slot ",
+                                                      slot.start, " on ", inventory_->model()));
   }
   if (slot.gpu < 0 || slot.gpu >= inventory_->gpu_count() ||
       !inventory_->nvml().gpus[static_cast<size_t>(slot.gpu)].mig_enabled) {
     return absl::FailedPreconditionError(absl::StrCat("GPU ", slot.gpu, " is not in MIG mode"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DynamicMig::Ensure(const MigSlot& slot, const std::string& uid,
+                                               const HeldSlots& held) {
+  const topology::mig::MigProfile* profile = inventory_->MigProfileNamed(slot.profile);
+  if (absl::Status s = CheckSlot(slot, profile); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   absl::StatusOr<std::vector<std::pair<MigSlot, NvmlMigDevice>>> instances = Instances(slot.gpu);
   if (!instances.ok()) return instances.status();
   const std::optional<std::set<MigSlot>> holders = held();
   for (const auto& [at, mig] : *instances) {
-    if (at == slot) return mig.uuid;  // Made before (another container, or before a restart).
     if (!Overlap(mig.start, mig.size, slot.start, profile->memory_slots)) continue;
-    if (!holders.has_value() || holders->count(at) != 0) {
+    auto owner = owner_.find(at);
+    const bool another_pods = owner != owner_.end() && owner->second != uid;
+    if (at == slot && !another_pods) {  // Made before: another container, or a restart.
+      owner_[slot] = uid;
+      return mig.uuid;
+    }
+    if (at != slot && (!holders.has_value() || holders->count(at) != 0)) {
       return absl::FailedPreconditionError(
           absl::StrCat("GPU ", slot.gpu, ": MIG instance ", SlotName(at), " (", mig.uuid,
                        ") is in the way of ", slot.profile, "@", slot.start,
                        holders.has_value() ? " and a pod holds it" : " (pods not listed yet)"));
     }
-    if (absl::Status s = Destroy(at, mig); !s.ok()) return s;
+    if (absl::Status s = Destroy(at, mig); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("MIG instance ", SlotName(at), " (", mig.uuid,
+                                                 ") no pod holds is still in use: ", s.message()));
+    }
   }
   absl::StatusOr<NvmlMigDevice> made = nvml_.CreateMig(
       slot.gpu, profile->id, slot.start, profile->memory_slots, profile->compute_slices);
   if (!made.ok()) return made.status();
-  spdlog::info("dynamic MIG: made {} ({})", SlotName(slot), made->uuid);
+  spdlog::info("dynamic MIG: made {} ({}) for pod {}", SlotName(slot), made->uuid, uid);
+  owner_[slot] = uid;
   return made->uuid;
 }
 

@@ -38,10 +38,13 @@ class DynamicMig {
 
   DynamicMig(Nvml& nvml, std::shared_ptr<const Inventory> inventory);
 
-  // The MIG UUID of the instance at `slot`, made now if it does not exist. FailedPrecondition if
-  // a pod holds an instance overlapping it, or the GPU is not in MIG mode; NVML's errors name
-  // the call and the placement.
-  absl::StatusOr<std::string> Ensure(const MigSlot& slot, const HeldSlots& held);
+  // The MIG UUID of the instance at `slot` for pod `uid`, made now if it does not exist. An
+  // instance there that was made for another pod (one force-deleted while its container ran)
+  // is destroyed and made anew, never handed on; Unavailable while a process still runs on it.
+  // FailedPrecondition if a pod holds an instance overlapping it, the placement is not legal or
+  // the GPU is not in MIG mode; NVML's errors name the call and the placement.
+  absl::StatusOr<std::string> Ensure(const MigSlot& slot, const std::string& uid,
+                                     const HeldSlots& held);
 
   // Destroys every instance that no pod holds; the slots destroyed. Failures are logged (once per
   // slot and message) and retried on the next call.
@@ -53,11 +56,15 @@ class DynamicMig {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Destroy(const MigSlot& slot, const NvmlMigDevice& mig)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A profile of the model, a legal start, a GPU in MIG mode.
+  absl::Status CheckSlot(const MigSlot& slot, const topology::mig::MigProfile* profile) const;
 
   Nvml& nvml_;
   const std::shared_ptr<const Inventory> inventory_;
   absl::Mutex mu_;
   std::map<MigSlot, std::string> last_error_ ABSL_GUARDED_BY(mu_);
+  // Which pod each instance was handed to (pod uid), since this process started.
+  std::map<MigSlot, std::string> owner_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace accelsched::scheduler::node

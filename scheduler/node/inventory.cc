@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
@@ -25,6 +24,17 @@ std::string SocketName(const std::string& resource) {
                         ".sock");
   }
   return absl::StrCat("accelsched-", absl::StrReplaceAll(resource, {{"/", "-"}}), ".sock");
+}
+
+std::string MigResourceName(const std::string& profile) {
+  return absl::StrCat(kResourceMigPrefix, absl::StrReplaceAll(profile, {{"+", "."}}));
+}
+
+std::string MigProfileOfResource(const std::string& resource) {
+  if (!absl::StartsWith(resource, kResourceMigPrefix)) return "";
+  std::string profile = resource.substr(sizeof(kResourceMigPrefix) - 1);
+  if (absl::EndsWith(profile, ".me")) profile.replace(profile.size() - 3, 1, "+");
+  return profile;
 }
 
 std::string MigSlotDeviceId(const std::string& gpu_uuid, const MigSlot& slot) {
@@ -59,7 +69,7 @@ void AddMigSlotDevices(const Inventory& inv, const topology::mig::MigGeometry& g
   for (const NvmlGpu& gpu : inv.nvml().gpus) {
     if (!gpu.mig_enabled) continue;
     for (const topology::mig::MigProfile& p : geometry.profiles()) {
-      const std::string name = absl::StrCat(kResourceMigPrefix, p.name);
+      const std::string name = MigResourceName(std::string(p.name));
       Resource& r = migs[name];
       r.name = name;
       r.socket = SocketName(name);
@@ -127,7 +137,7 @@ absl::StatusOr<Inventory> Inventory::Build(NvmlInventory nvml, bool with_shares,
                                                      ": profile id ", m.profile_id,
                                                      " is not a profile of ", inv.model_));
     }
-    const std::string name = absl::StrCat(kResourceMigPrefix, profile);
+    const std::string name = MigResourceName(profile);
     Resource& r = migs[name];
     r.name = name;
     r.socket = SocketName(name);
@@ -172,21 +182,6 @@ const topology::mig::MigProfile* Inventory::MigProfileNamed(const std::string& n
   if (geometry_ == nullptr) return nullptr;
   absl::StatusOr<const topology::mig::MigProfile*> p = geometry_->ProfileByName(name);
   return p.ok() ? *p : nullptr;
-}
-
-std::optional<MigSlot> Inventory::ParseMigSlotDeviceId(const std::string& id) const {
-  const size_t sep = id.rfind("::");
-  const size_t at = id.rfind('@');
-  if (sep == std::string::npos || at == std::string::npos || at < sep) return std::nullopt;
-  MigSlot slot;
-  slot.profile = id.substr(sep + 2, at - sep - 2);
-  if (!absl::SimpleAtoi(id.substr(at + 1), &slot.start)) return std::nullopt;
-  for (const NvmlGpu& g : nvml_.gpus) {
-    if (g.uuid == absl::string_view(id.data(), sep)) slot.gpu = g.index;
-  }
-  const topology::mig::MigProfile* p = MigProfileNamed(slot.profile);
-  if (slot.gpu < 0 || p == nullptr || !p->IsLegalStart(slot.start)) return std::nullopt;
-  return slot;
 }
 
 const NvmlMigDevice* Inventory::FindMig(int gpu, const std::string& profile, int start) const {

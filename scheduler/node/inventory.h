@@ -60,6 +60,13 @@ struct MigSlot {
   }
 };
 
+// "nvidia.com/mig-1g.10gb" for profile "1g.10gb"; a media-extension profile "1g.10gb+me" is
+// "nvidia.com/mig-1g.10gb.me" ('+' is not allowed in a resource name; the extender reads both).
+std::string MigResourceName(const std::string& profile);
+// The profile of a MIG resource name ("nvidia.com/mig-1g.10gb.me" -> "1g.10gb+me"), "" if it is
+// not one.
+std::string MigProfileOfResource(const std::string& resource);
+
 // "<GPU UUID>::<profile>@<start>", the dynamic MIG device ID.
 std::string MigSlotDeviceId(const std::string& gpu_uuid, const MigSlot& slot);
 
@@ -97,8 +104,6 @@ class Inventory {
   // The model's MIG profile named `name`, null if it has none.
   const topology::mig::MigProfile* MigProfileNamed(const std::string& name) const;
   MigMode mig_mode() const { return mig_mode_; }
-  // The slot of dynamic MIG device `id` on this node, nullopt if it is not one.
-  std::optional<MigSlot> ParseMigSlotDeviceId(const std::string& id) const;
 
  private:
   NvmlInventory nvml_;

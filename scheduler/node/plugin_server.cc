@@ -183,6 +183,7 @@ bool PluginServer::Impl::RegisterAll() {
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel("unix:" + kubelet, grpc::InsecureChannelCredentials());
   std::unique_ptr<v1beta1::Registration::Stub> stub = v1beta1::Registration::NewStub(channel);
+  bool all = true;
   for (const Endpoint& e : endpoints) {
     v1beta1::RegisterRequest request;
     request.set_version(kDevicePluginVersion);
@@ -194,15 +195,16 @@ bool PluginServer::Impl::RegisterAll() {
                          absl::ToChronoMilliseconds(options.register_timeout));
     v1beta1::Empty empty;
     grpc::Status s = stub->Register(&context, request, &empty);
-    if (!s.ok()) {
+    if (!s.ok()) {  // The others are still registered: one refusal must not hide them.
       spdlog::warn("registering {} with the kubelet ({}) failed: {}; retrying", e.resource, kubelet,
                    s.error_message());
-      return false;
+      all = false;
+      continue;
     }
     ++registrations;
     spdlog::info("registered {} with the kubelet (endpoint {})", e.resource, request.endpoint());
   }
-  return true;
+  return all;
 }
 
 // Every watch_interval: serve again if one of our sockets is gone, register again if the kubelet

@@ -98,7 +98,7 @@ class AssignerTest : public ::testing::Test {
         [this](const std::string& uid, const std::string&, const std::set<std::string>& c) {
           recorded_.push_back({uid, c});
         },
-        [this](const MigSlot& slot) -> absl::StatusOr<std::string> {
+        [this](const MigSlot& slot, const std::string&) -> absl::StatusOr<std::string> {
           made_.push_back(slot);
           if (!make_mig_error_.empty()) return absl::UnavailableError(make_mig_error_);
           return absl::StrCat("MIG-new-", slot.gpu, "-", slot.profile, "-", slot.start);
@@ -328,6 +328,48 @@ TEST_F(AssignerTest, DynamicMigOffersEverySlotAndMakesThePodsInstanceAtAllocate)
   EXPECT_EQ(recorded_[0].uid, "uid-m");
 }
 
+TEST_F(AssignerTest, DynamicMigMatchesAPodOnlyByItsOwnSlot) {
+  Make(FourGpus(/*mig_gpu0=*/true, /*shares=*/false, MigMode::kDynamic));
+  auto pod = [](const std::string& name, const std::string& placement, const std::string& at) {
+    return MakePod(name, {{"c", {{"nvidia.com/mig-1g.10gb", "1"}}}},
+                   {{"accelsched.io/gpu-ids", "0"},
+                    {"accelsched.io/mig-placement", placement},
+                    {"accelsched.io/bound-at", at}});
+  };
+  assigner_->ReplacePods({pod("a", "0:1g.10gb@0", "t1"), pod("b", "0:1g.10gb@3", "t2")});
+  // The kubelet still counts slot 0 as in use: GetPreferredAllocation offers b's slot, not a
+  // slot of a's that it cannot take.
+  absl::StatusOr<std::vector<std::string>> preferred = assigner_->Preferred(
+      "nvidia.com/mig-1g.10gb", {"GPU-t-0::1g.10gb@2", "GPU-t-0::1g.10gb@3"}, {}, 1);
+  ASSERT_TRUE(preferred.ok()) << preferred.status();
+  EXPECT_EQ(*preferred, (std::vector<std::string>{"GPU-t-0::1g.10gb@3"}));
+  // A slot that is no pod's is refused, though a (older) waits: no guessing.
+  absl::StatusOr<ContainerAnswer> x =
+      assigner_->Allocate("nvidia.com/mig-1g.10gb", {"GPU-t-0::1g.10gb@2"});
+  ASSERT_FALSE(x.ok());
+  EXPECT_TRUE(made_.empty());
+  // b is admitted first (the kubelet's order need not be the binds'): it gets its own slot.
+  absl::StatusOr<ContainerAnswer> b =
+      assigner_->Allocate("nvidia.com/mig-1g.10gb", {"GPU-t-0::1g.10gb@3"});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->pod, "ml/b");
+  EXPECT_EQ(made_, (std::vector<MigSlot>{{0, "1g.10gb", 3}}));
+}
+
+TEST_F(AssignerTest, AMediaExtensionProfileIsAdvertisedWithAValidResourceName) {
+  Make(FourGpus(/*mig_gpu0=*/true, /*shares=*/false, MigMode::kDynamic));
+  EXPECT_TRUE(assigner_->Devices("nvidia.com/mig-1g.10gb+me").empty());
+  EXPECT_EQ(assigner_->Devices("nvidia.com/mig-1g.10gb.me").size(), 7u);
+  EXPECT_EQ(MigProfileOfResource("nvidia.com/mig-1g.10gb.me"), "1g.10gb+me");
+  assigner_->ReplacePods({MakePod(
+      "me", {{"c", {{"nvidia.com/mig-1g.10gb.me", "1"}}}},
+      {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:1g.10gb+me@6"}})});
+  absl::StatusOr<ContainerAnswer> a =
+      assigner_->Allocate("nvidia.com/mig-1g.10gb.me", {"GPU-t-0::1g.10gb+me@6"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(made_, (std::vector<MigSlot>{{0, "1g.10gb+me", 6}}));
+}
+
 TEST_F(AssignerTest, DynamicMigFailuresNameThePodAndOtherSchedulersPodsAreRefused) {
   Make(FourGpus(/*mig_gpu0=*/true, /*shares=*/false, MigMode::kDynamic));
   make_mig_error_ = "NVML says no";
@@ -345,7 +387,7 @@ TEST_F(AssignerTest, DynamicMigFailuresNameThePodAndOtherSchedulersPodsAreRefuse
   a = assigner_->Allocate("nvidia.com/mig-3g.40gb", {"GPU-t-0::3g.40gb@0"});
   ASSERT_FALSE(a.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(a.status()));
-  EXPECT_NE(a.status().message().find("no pod placed by accelsched waits for it"),
+  EXPECT_NE(a.status().message().find("no pod placed by accelsched waits for this slot"),
             absl::string_view::npos)
       << a.status();
   EXPECT_TRUE(made_.empty());
@@ -433,6 +475,12 @@ TEST_F(AssignerTest, EnvModeNamesTheGpusInNvidiaVisibleDevices) {
 TEST_F(AssignerTest, UnknownResourcesAndDevicesAreErrors) {
   Make(FourGpus(false, /*shares=*/false));
   EXPECT_TRUE(absl::IsNotFound(assigner_->Allocate("accelsched.io/gpu-milli", {"x"}).status()));
+  // Before the pods are listed, no Allocate is guessed: any container could be a placed pod's.
+  absl::StatusOr<ContainerAnswer> early = assigner_->Allocate("nvidia.com/gpu", {"GPU-t-0"});
+  EXPECT_TRUE(absl::IsUnavailable(early.status())) << early.status();
+  EXPECT_NE(early.status().message().find("the pods of this node are not listed yet"),
+            absl::string_view::npos);
+  assigner_->ReplacePods({});
   absl::StatusOr<ContainerAnswer> a = assigner_->Allocate("nvidia.com/gpu", {"GPU-nope"});
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().message(),

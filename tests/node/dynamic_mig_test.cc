@@ -59,13 +59,13 @@ class DynamicMigTest : public ::testing::Test {
 TEST_F(DynamicMigTest, AnExistingInstanceIsReusedAndAFreeSlotIsMade) {
   Start();
   const std::set<MigSlot> held = {{0, "3g.40gb", 0}, {0, "3g.40gb", 4}};
-  absl::StatusOr<std::string> uuid = mig_->Ensure({0, "3g.40gb", 4}, Held(held));
+  absl::StatusOr<std::string> uuid = mig_->Ensure({0, "3g.40gb", 4}, "uid-a", Held(held));
   ASSERT_TRUE(uuid.ok()) << uuid.status();
   EXPECT_EQ(*uuid, "MIG-a100-0-gi2");
   EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0", "9@4"}));  // Nothing made or destroyed.
 
   // Slots 4-7 are held by a pod: a 1g.10gb at 5 cannot be made, and nothing is destroyed.
-  uuid = mig_->Ensure({0, "1g.10gb", 5}, Held(held));
+  uuid = mig_->Ensure({0, "1g.10gb", 5}, "uid-a", Held(held));
   ASSERT_FALSE(uuid.ok());
   EXPECT_EQ(uuid.status().message(),
             "GPU 0: MIG instance 3g.40gb@4 on GPU 0 (MIG-a100-0-gi2) is in the way of "
@@ -77,19 +77,44 @@ TEST_F(DynamicMigTest, AnUnheldInstanceInTheWayIsDestroyedFirst) {
   Start();
   // Only the instance at 0 is held: the one at 4 goes, then 2g.20gb@4 and 1g.10gb@6 are made.
   const std::set<MigSlot> held = {{0, "3g.40gb", 0}};
-  absl::StatusOr<std::string> uuid = mig_->Ensure({0, "2g.20gb", 4}, Held(held));
+  absl::StatusOr<std::string> uuid = mig_->Ensure({0, "2g.20gb", 4}, "uid-a", Held(held));
   ASSERT_TRUE(uuid.ok()) << uuid.status();
-  EXPECT_EQ(*uuid, "MIG-GPU-a100-0-gi2");  // The fake reuses the freed id 2.
+  EXPECT_EQ(*uuid, "MIG-GPU-a100-0-1");
   EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0", "14@4"}));
-  uuid = mig_->Ensure({0, "1g.10gb", 6}, Held(held));
+  uuid = mig_->Ensure({0, "1g.10gb", 6}, "uid-a", Held(held));
   ASSERT_TRUE(uuid.ok()) << uuid.status();
   EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0", "14@4", "19@6"}));
 
   // Not a profile of the model, a GPU not in MIG mode: errors, nothing touched.
-  EXPECT_EQ(mig_->Ensure({0, "5g.50gb", 0}, Held(held)).status().message(),
+  EXPECT_EQ(mig_->Ensure({0, "5g.50gb", 0}, "uid-a", Held(held)).status().message(),
             "A100-80GB has no MIG profile 5g.50gb");
-  EXPECT_EQ(mig_->Ensure({1, "1g.10gb", 0}, Held(held)).status().message(),
+  EXPECT_EQ(mig_->Ensure({1, "1g.10gb", 0}, "uid-a", Held(held)).status().message(),
             "GPU 1 is not in MIG mode");
+  // 3g.40gb starts only at 0 or 4: nothing is destroyed for an illegal placement.
+  EXPECT_EQ(mig_->Ensure({0, "3g.40gb", 2}, "uid-a", Held(std::set<MigSlot>{})).status().message(),
+            "3g.40gb cannot start at memory slot 2 on A100-80GB");
+  EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0", "14@4", "19@6"}));
+}
+
+TEST_F(DynamicMigTest, AnInstanceMadeForOnePodIsNeverHandedToAnother) {
+  Start(/*busy0=*/true);
+  const std::set<MigSlot> held = {{0, "3g.40gb", 4}};
+  absl::StatusOr<std::string> a = mig_->Ensure({0, "3g.40gb", 4}, "uid-a", Held(held));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a, "MIG-a100-0-gi2");  // It existed: pod a's (unknown owner after a start).
+  EXPECT_EQ(*mig_->Ensure({0, "3g.40gb", 4}, "uid-a", Held(held)), *a);  // Its 2nd container.
+  // Pod a was force-deleted while its container ran; pod b is placed on the same slot: the
+  // instance is made anew (a new UUID), not handed on.
+  absl::StatusOr<std::string> b = mig_->Ensure({0, "3g.40gb", 4}, "uid-b", Held(held));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_NE(*b, *a);
+  EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0", "9@4"}));
+  // The instance at 0 runs a process: it cannot be made anew for another pod.
+  ASSERT_TRUE(mig_->Ensure({0, "3g.40gb", 0}, "uid-c", Held(held)).ok());
+  absl::StatusOr<std::string> d = mig_->Ensure({0, "3g.40gb", 0}, "uid-d", Held(held));
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(absl::IsUnavailable(d.status())) << d.status();
+  EXPECT_NE(d.status().message().find("In use"), absl::string_view::npos) << d.status();
 }
 
 TEST_F(DynamicMigTest, ReconcileDestroysWhatNoPodHoldsAndRetriesABusyInstance) {
@@ -103,7 +128,7 @@ TEST_F(DynamicMigTest, ReconcileDestroysWhatNoPodHoldsAndRetriesABusyInstance) {
   EXPECT_EQ(destroyed, (std::vector<MigSlot>{{0, "3g.40gb", 4}}));
   EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0"}));
   // A held instance stays.
-  ASSERT_TRUE(mig_->Ensure({0, "3g.40gb", 4}, Held(std::set<MigSlot>{})).ok());
+  ASSERT_TRUE(mig_->Ensure({0, "3g.40gb", 4}, "uid-a", Held(std::set<MigSlot>{})).ok());
   destroyed = mig_->Reconcile(Held(std::set<MigSlot>{{0, "3g.40gb", 4}}));
   EXPECT_TRUE(destroyed.empty());
   EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0", "9@4"}));

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -42,6 +43,13 @@ class FakeKubelet final : public v1beta1::Registration::Service {
                         v1beta1::Empty*) override {
     if (request->version() != "v1beta1") {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unsupported version");
+    }
+    // The kubelet accepts extended resource names only (v1helper.IsExtendedResourceName).
+    static const std::regex kName("[^/]+/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+    if (!std::regex_match(request->resource_name(), kName) ||
+        request->resource_name().find("kubernetes.io/") != std::string::npos) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the ResourceName \"" + request->resource_name() + "\" is invalid");
     }
     auto plugin = std::make_shared<Plugin>();
     plugin->request = *request;

@@ -21,8 +21,10 @@
 //
 // Dynamic MIG: creating and destroying GPU and compute instances changes "migs" and writes the
 // file back, so a test sees the node's instances there. A new GPU instance gets the smallest
-// free id from 1 and the UUID "MIG-<GPU UUID>-gi<id>"; a placement that overlaps an instance
-// (or leaves the 8 memory slots) is NVML_ERROR_INSUFFICIENT_RESOURCES, as the driver answers.
+// free id from 1 and the UUID "MIG-<GPU UUID>-<n>" (the n-th made since nvmlInit_v2, so an
+// instance made again at the same place has a new UUID, as on a GPU); a placement that overlaps an
+// instance (or leaves the 8 memory slots) is NVML_ERROR_INSUFFICIENT_RESOURCES, as the driver
+// answers.
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -51,6 +53,7 @@ std::mutex g_mu;
 Json g_config;
 std::deque<Handle> g_handles;  // Stable addresses: handles are pointers into this.
 size_t g_events_delivered = 0;
+int g_instances_made = 0;  // Since nvmlInit_v2: makes each new instance's UUID unique.
 
 bool LoadConfig() {
   const char* path = std::getenv("ACCELSCHED_FAKE_NVML");  // NOLINT(concurrency-mt-unsafe)
@@ -160,6 +163,7 @@ int nvmlInit_v2() {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!LoadConfig()) return 9;  // NVML_ERROR_DRIVER_NOT_LOADED.
   g_events_delivered = 0;
+  g_instances_made = 0;
   return Fail("nvmlInit_v2");
 }
 
@@ -348,8 +352,8 @@ int nvmlDeviceCreateGpuInstanceWithPlacement(void* dev, unsigned profile, const 
     }
   }
   while (MigEntry(gpu, gi) != nullptr) ++gi;
-  const std::string uuid =
-      "MIG-" + Field(Gpus()[static_cast<size_t>(gpu)], "uuid") + "-gi" + std::to_string(gi);
+  const std::string uuid = "MIG-" + Field(Gpus()[static_cast<size_t>(gpu)], "uuid") + "-" +
+                           std::to_string(++g_instances_made);
   g_config["migs"].push_back({{"parent", gpu},
                               {"uuid", uuid},
                               {"gi", gi},

@@ -117,7 +117,7 @@ TEST(NvmlTest, CreatesAMigInstanceAtItsPlacementAndDestroysIt) {
   // 2g.20gb (profile 14, 2 compute slices) on memory slots 4-5.
   absl::StatusOr<NvmlMigDevice> made = (*nvml)->CreateMig(0, 14, 4, 2, 2);
   ASSERT_TRUE(made.ok()) << made.status();
-  EXPECT_EQ(made->uuid, "MIG-GPU-a100-0-gi2");
+  EXPECT_EQ(made->uuid, "MIG-GPU-a100-0-1");
   EXPECT_EQ(made->gpu_instance_id, 2);
   EXPECT_EQ(made->profile_id, 14);
   EXPECT_EQ(made->start, 4);
@@ -258,10 +258,9 @@ TEST(NvmlTest, ALostGpuIsTakenOutOfServiceAndEveryGpuIfNvmlCannotSayWhich) {
 
   config["gpus"][2].erase("lost");  // Every GPU still answers: which one is unknown.
   config["events"] = {{{"lost", true}}};
-  EXPECT_EQ(HealthAfter(config, 4), (std::map<int, std::string>{{0, "GPU is lost"},
-                                                                 {1, "GPU is lost"},
-                                                                 {2, "GPU is lost"},
-                                                                 {3, "GPU is lost"}}));
+  EXPECT_EQ(HealthAfter(config, 4),
+            (std::map<int, std::string>{
+                {0, "GPU is lost"}, {1, "GPU is lost"}, {2, "GPU is lost"}, {3, "GPU is lost"}}));
 }
 
 }  // namespace
