@@ -61,9 +61,10 @@ bool Waiting(const Assigner::Pod& pod) { return pod.phase.empty() || pod.phase =
 
 }  // namespace
 
-void Assigner::ReplacePods(const std::vector<codec::PodObject>& pods) {
+void Assigner::ReplacePods(const std::vector<codec::PodObject>& pods, int unreadable) {
   absl::MutexLock lock(&mu_);
   listed_ = true;
+  unreadable_ = unreadable;
   pods_.clear();
   for (const codec::PodObject& p : pods) pods_[p.uid] = MakePod(p, inventory_->gpu_count());
   // Served containers of pods that are gone are forgotten.
@@ -85,7 +86,7 @@ void Assigner::RemovePod(const std::string& uid) {
 
 std::optional<std::set<MigSlot>> Assigner::HeldMigSlots() const {
   absl::ReaderMutexLock lock(&mu_);
-  if (!listed_) return std::nullopt;
+  if (!listed_ || unreadable_ > 0) return std::nullopt;
   std::set<MigSlot> held;
   for (const auto& [uid, pod] : pods_) {
     if (pod->phase == "Succeeded" || pod->phase == "Failed") continue;
@@ -320,6 +321,14 @@ void AddDevices(DeviceMode mode, ContainerAnswer& answer) {
     answer.envs["NVIDIA_VISIBLE_DEVICES"] = "void";
   } else {
     answer.envs["NVIDIA_VISIBLE_DEVICES"] = absl::StrJoin(answer.uuids, ",");
+  }
+  if (answer.mig_slot.has_value()) {
+    // The NVIDIA toolkit's volume-mounts device list: honoured for unprivileged pods where the
+    // variable is not (accept-nvidia-visible-devices-as-volume-mounts = true).
+    for (const std::string& uuid : answer.uuids) {
+      answer.mounts.push_back(
+          {absl::StrCat("/var/run/nvidia-container-devices/", uuid), "/dev/null", true});
+    }
   }
 }
 

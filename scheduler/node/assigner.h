@@ -21,9 +21,11 @@
 //
 // Dynamic MIG (Inventory::mig_mode()): the kubelet hands out slot IDs
 // ("<GPU UUID>::3g.40gb@4"); the pod's instance is made at Allocate (`make_mig`, DynamicMig) and
-// reaches the container by NVIDIA_VISIBLE_DEVICES=<MIG UUID> in either device mode: CDI specs are
-// generated ahead of time and do not know an instance made later. Only pods accelsched placed
-// get one (nothing would say when another scheduler's pod no longer needs it).
+// reaches the container through the NVIDIA runtime, which resolves it when the container starts:
+// NVIDIA_VISIBLE_DEVICES=<MIG UUID> and the volume-mount list
+// (/var/run/nvidia-container-devices/<MIG UUID>), in either device mode: CDI specs are generated
+// ahead of time and do not know an instance made later. Only pods accelsched placed get one, and
+// only by their own slot (nothing would say when another scheduler's pod no longer needs one).
 //
 // A pod accelsched did not place (another scheduler's): the kubelet's own choice is served, and
 // GetPreferredAllocation offers the topology-best set (NVLink, NUMA; topology/device_set.h).
@@ -119,12 +121,14 @@ class Assigner {
   Assigner& operator=(const Assigner&) = delete;
 
   // The pods bound to this node, from the watch: all at once (after a list) or one by one.
-  void ReplacePods(const std::vector<codec::PodObject>& pods);
+  // `unreadable`: pods of the list that could not be decoded (they may hold MIG instances).
+  void ReplacePods(const std::vector<codec::PodObject>& pods, int unreadable = 0);
   void UpsertPod(const codec::PodObject& pod);
   void RemovePod(const std::string& uid);
 
   // The MIG slots that pods on this node hold (placed here by accelsched, not finished);
-  // nullopt until the pods have been listed once.
+  // nullopt while that is not known: before the pods are listed, or while the last list had a
+  // pod that could not be read.
   std::optional<std::set<MigSlot>> HeldMigSlots() const;
 
   // GPU `gpu` is unhealthy for `reason` (an XID event), or healthy again (empty reason).
@@ -183,6 +187,7 @@ class Assigner {
   const MakeMig make_mig_;
   mutable absl::Mutex mu_;
   bool listed_ ABSL_GUARDED_BY(mu_) = false;  // ReplacePods was called.
+  int unreadable_ ABSL_GUARDED_BY(mu_) = 0;   // Pods of the last list not decoded.
   std::map<std::string, std::unique_ptr<Pod>> pods_ ABSL_GUARDED_BY(mu_);  // By uid.
   // Containers served by this process, by pod uid (the annotation may lag behind).
   std::map<std::string, std::set<std::string>> served_ ABSL_GUARDED_BY(mu_);

@@ -84,7 +84,8 @@ absl::StatusOr<std::string> DynamicMig::Ensure(const MigSlot& slot, const std::s
       return absl::FailedPreconditionError(
           absl::StrCat("GPU ", slot.gpu, ": MIG instance ", SlotName(at), " (", mig.uuid,
                        ") is in the way of ", slot.profile, "@", slot.start,
-                       holders.has_value() ? " and a pod holds it" : " (pods not listed yet)"));
+                       holders.has_value() ? " and a pod holds it"
+                                           : " (which pods hold what is not known yet)"));
     }
     if (absl::Status s = Destroy(at, mig); !s.ok()) {
       return absl::UnavailableError(absl::StrCat("MIG instance ", SlotName(at), " (", mig.uuid,
@@ -112,16 +113,32 @@ std::vector<MigSlot> DynamicMig::Reconcile(const HeldSlots& held) {
       continue;
     }
     for (const auto& [slot, mig] : *instances) {
-      if (holders->count(slot) != 0) continue;
-      if (absl::Status s = Destroy(slot, mig); s.ok()) {
-        destroyed.push_back(slot);
-      } else if (std::string& last = last_error_[slot]; last != s.message()) {
-        last = std::string(s.message());
-        spdlog::warn("dynamic MIG: {} not destroyed (retried): {}", SlotName(slot), last);
+      if (holders->count(slot) == 0) DestroyUnheld(slot, mig, destroyed);
+    }
+    // GPU instances without a compute instance (a make cut short) are no MIG device: no pod
+    // can be using one.
+    absl::StatusOr<std::vector<NvmlMigDevice>> all =
+        nvml_.ReadGpuInstances(gpu.index, inventory_->MigProfileIds());
+    for (const NvmlMigDevice& gi : all.ok() ? *all : std::vector<NvmlMigDevice>{}) {
+      bool has_device = false;
+      for (const auto& [slot, mig] : *instances) {
+        has_device = has_device || mig.gpu_instance_id == gi.gpu_instance_id;
       }
+      if (!has_device)
+        DestroyUnheld({gpu.index, inventory_->MigProfileName(gi), gi.start}, gi, destroyed);
     }
   }
   return destroyed;
+}
+
+void DynamicMig::DestroyUnheld(const MigSlot& slot, const NvmlMigDevice& mig,
+                               std::vector<MigSlot>& destroyed) {
+  if (absl::Status s = Destroy(slot, mig); s.ok()) {
+    destroyed.push_back(slot);
+  } else if (std::string& last = last_error_[slot]; last != s.message()) {
+    last = std::string(s.message());
+    spdlog::warn("dynamic MIG: {} not destroyed (retried): {}", SlotName(slot), last);
+  }
 }
 
 }  // namespace accelsched::scheduler::node

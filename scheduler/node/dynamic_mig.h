@@ -6,6 +6,7 @@
 // (left over from a pod that went while accelsched-node was down) is destroyed first. Reconcile,
 // run every few seconds against the pods on this node, destroys every instance no pod holds;
 // NVML refuses while a process still runs on one ("In use"), and the next round tries again.
+// GPU instances without a compute instance (a make cut short by a crash) are destroyed too.
 // On a dynamic node accelsched-node owns the MIG layout: instances made by hand go too.
 //
 // Thread-safety: thread-safe; one MIG change at a time (a reconcile round holds the lock from
@@ -33,7 +34,7 @@ namespace accelsched::scheduler::node {
 class DynamicMig {
  public:
   // The slots the pods on this node hold (Assigner::HeldMigSlots); nullopt while unknown (the
-  // pods are not listed yet): then nothing is destroyed.
+  // pods are not listed yet, or one could not be read): then nothing is destroyed.
   using HeldSlots = std::function<std::optional<std::set<MigSlot>>()>;
 
   DynamicMig(Nvml& nvml, std::shared_ptr<const Inventory> inventory);
@@ -55,6 +56,9 @@ class DynamicMig {
   absl::StatusOr<std::vector<std::pair<MigSlot, NvmlMigDevice>>> Instances(int gpu) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Destroy(const MigSlot& slot, const NvmlMigDevice& mig)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Destroy, adding `slot` to `destroyed` or logging why not (once per slot and message).
+  void DestroyUnheld(const MigSlot& slot, const NvmlMigDevice& mig, std::vector<MigSlot>& destroyed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A profile of the model, a legal start, a GPU in MIG mode.
   absl::Status CheckSlot(const MigSlot& slot, const topology::mig::MigProfile* profile) const;

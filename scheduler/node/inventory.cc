@@ -184,6 +184,13 @@ const topology::mig::MigProfile* Inventory::MigProfileNamed(const std::string& n
   return p.ok() ? *p : nullptr;
 }
 
+std::vector<int> Inventory::MigProfileIds() const {
+  std::vector<int> ids;
+  if (geometry_ == nullptr) return ids;
+  for (const topology::mig::MigProfile& p : geometry_->profiles()) ids.push_back(p.id);
+  return ids;
+}
+
 const NvmlMigDevice* Inventory::FindMig(int gpu, const std::string& profile, int start) const {
   for (const NvmlMigDevice& m : nvml_.migs) {
     if (m.parent == gpu && m.start == start && MigProfileName(m) == profile) return &m;

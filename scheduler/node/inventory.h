@@ -103,6 +103,8 @@ class Inventory {
   std::string MigProfileName(const NvmlMigDevice& mig) const;
   // The model's MIG profile named `name`, null if it has none.
   const topology::mig::MigProfile* MigProfileNamed(const std::string& name) const;
+  // The NVIDIA profile IDs of the model's MIG profiles (none without MIG).
+  std::vector<int> MigProfileIds() const;
   MigMode mig_mode() const { return mig_mode_; }
 
  private:

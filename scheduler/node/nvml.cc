@@ -92,6 +92,7 @@ struct Nvml::Api {
   Ret (*ci_by_id)(void*, unsigned, void**) = nullptr;
   Ret (*ci_destroy)(void*) = nullptr;
   Ret (*gi_destroy)(void*) = nullptr;
+  Ret (*gi_list)(Dev, unsigned, void**, unsigned*) = nullptr;
 
   // "nvmlDeviceGetUUID(GPU 2): GPU is lost".
   absl::Status Error(absl::string_view call, Ret ret) const {
@@ -149,6 +150,7 @@ std::string ResolveAll(void* l, Nvml::Api& a) {
   Resolve(l, "nvmlGpuInstanceGetComputeInstanceById", a.ci_by_id);
   Resolve(l, "nvmlComputeInstanceDestroy", a.ci_destroy);
   Resolve(l, "nvmlGpuInstanceDestroy", a.gi_destroy);
+  Resolve(l, "nvmlDeviceGetGpuInstances", a.gi_list);
   for (const auto& [symbol, found] : required) {
     if (!found) return symbol;
   }
@@ -478,6 +480,7 @@ absl::Status HasDynamicMig(const Nvml::Api& a) {
       {"nvmlGpuInstanceGetComputeInstanceById", a.ci_by_id != nullptr},
       {"nvmlComputeInstanceDestroy", a.ci_destroy != nullptr},
       {"nvmlGpuInstanceDestroy", a.gi_destroy != nullptr},
+      {"nvmlDeviceGetGpuInstances", a.gi_list != nullptr},
   };
   for (const auto& [symbol, found] : needed) {
     if (!found) {
@@ -527,8 +530,12 @@ absl::StatusOr<NvmlMigDevice> Nvml::CreateMig(int gpu, int profile_id, int start
   absl::Status s = api_->gi_info(gi, &info) == kSuccess
                        ? CreateComputeInstance(*api_, gi, compute_slices, where)
                        : absl::InternalError(absl::StrCat("nvmlGpuInstanceGetInfo", where));
-  if (!s.ok()) {
-    api_->gi_destroy(gi);  // No half-made instance is left behind.
+  if (!s.ok()) {  // No half-made instance is left behind (else Reconcile finds it).
+    if (Ret r = api_->gi_destroy(gi); r != kSuccess) {
+      return absl::Status(s.code(),
+                          absl::StrCat(s.message(), "; and then ",
+                                       api_->Error("nvmlGpuInstanceDestroy", r).message()));
+    }
     return s;
   }
   absl::StatusOr<std::vector<NvmlMigDevice>> migs = ReadMigs(gpu);
@@ -538,6 +545,38 @@ absl::StatusOr<NvmlMigDevice> Nvml::CreateMig(int gpu, int profile_id, int start
   }
   return absl::InternalError(
       absl::StrCat("GPU ", gpu, ": GPU instance ", info.id, " made but no MIG device lists it"));
+}
+
+absl::StatusOr<std::vector<NvmlMigDevice>> Nvml::ReadGpuInstances(
+    int gpu, const std::vector<int>& profile_ids) const {
+  if (absl::Status s = HasDynamicMig(*api_); !s.ok()) return s;
+  Dev dev = nullptr;
+  if (Ret r = api_->handle_by_index(static_cast<unsigned>(gpu), &dev); r != kSuccess) {
+    return api_->Error(absl::StrCat("nvmlDeviceGetHandleByIndex_v2(GPU ", gpu, ")"), r);
+  }
+  std::vector<NvmlMigDevice> out;
+  for (int profile : profile_ids) {
+    void* instances[8] = {};  // At most 7 GPU instances exist on a GPU.
+    unsigned count = 0;
+    Ret r = api_->gi_list(dev, static_cast<unsigned>(profile), instances, &count);
+    if (r == kNotSupported || r == kNotFound) continue;
+    if (r != kSuccess) {
+      return api_->Error(
+          absl::StrCat("nvmlDeviceGetGpuInstances(GPU ", gpu, ", profile ", profile, ")"), r);
+    }
+    for (unsigned i = 0; i < count && i < std::size(instances); ++i) {
+      GpuInstanceInfo info{};
+      if (api_->gi_info(instances[i], &info) != kSuccess) continue;
+      NvmlMigDevice m;
+      m.parent = gpu;
+      m.gpu_instance_id = static_cast<int>(info.id);
+      m.profile_id = static_cast<int>(info.profile_id);
+      m.start = static_cast<int>(info.start);
+      m.size = static_cast<int>(info.size);
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
 }
 
 absl::Status Nvml::DestroyMig(int gpu, int gpu_instance_id) {

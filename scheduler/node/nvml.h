@@ -45,7 +45,7 @@ struct NvmlMigDevice {
   int parent = 0;            // Index of the parent GPU.
   std::string uuid;          // "MIG-..." (R470+ form).
   int gpu_instance_id = -1;  // The GPU instance's id on its parent.
-  int profile_id = -1;       // GPU instance profile id (NVML_GPU_INSTANCE_PROFILE_*).
+  int profile_id = -1;       // GPU instance profile ID (`nvidia-smi mig -lgip`: 9 = 3g.40gb).
   int start = -1;            // Placement: first memory slice.
   int size = 0;              // Placement: memory slices.
 };
@@ -81,6 +81,10 @@ class Nvml {
   absl::StatusOr<NvmlInventory> Read() const;
   // The MIG devices of GPU `gpu` (one per compute instance), by MIG device index.
   absl::StatusOr<std::vector<NvmlMigDevice>> ReadMigs(int gpu) const;
+  // The GPU instances of GPU `gpu` of these profile IDs, compute instance or not (`uuid` empty,
+  // `gpu_instance_id`, `profile_id` and the placement set).
+  absl::StatusOr<std::vector<NvmlMigDevice>> ReadGpuInstances(
+      int gpu, const std::vector<int>& profile_ids) const;
 
   // Dynamic MIG (needs root and the /dev/nvidia-caps devices). CreateMig makes a GPU instance
   // of profile `profile_id` on memory slots [start, start + size) of GPU `gpu` and one compute

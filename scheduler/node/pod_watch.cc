@@ -57,14 +57,17 @@ absl::Status PodWatch::ListAndWatchOnce() {
   absl::StatusOr<codec::ObjectList<codec::PodObject>> list = codec::DecodePodList(*text);
   if (!list.ok()) return list.status();
   std::vector<codec::PodObject> pods;
+  int unreadable = 0;
   for (const absl::StatusOr<codec::PodObject>& p : list->items) {
     if (p.ok()) {
       pods.push_back(*p);
     } else {
-      spdlog::warn("node {}: pod ignored: {}", node_, std::string(p.status().message()));
+      ++unreadable;
+      spdlog::warn("node {}: pod ignored (dynamic MIG destroys nothing while it is there): {}",
+                   node_, std::string(p.status().message()));
     }
   }
-  assigner_.ReplacePods(pods);
+  assigner_.ReplacePods(pods, unreadable);
   synced_ = true;
   spdlog::info("node {}: {} pods listed (resourceVersion {})", node_, pods.size(),
                list->resource_version);

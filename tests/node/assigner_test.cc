@@ -311,6 +311,11 @@ TEST_F(AssignerTest, DynamicMigOffersEverySlotAndMakesThePodsInstanceAtAllocate)
                {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:3g.40gb@0"}},
                "Succeeded")});
   EXPECT_EQ(assigner_->HeldMigSlots(), (std::set<MigSlot>{{0, "1g.10gb", 5}}));
+  assigner_->ReplacePods({}, /*unreadable=*/1);  // A pod that could not be read may hold one.
+  EXPECT_EQ(assigner_->HeldMigSlots(), std::nullopt);
+  assigner_->ReplacePods(
+      {MakePod("m", {{"c", {{"nvidia.com/mig-1g.10gb", "1"}}}},
+               {{"accelsched.io/gpu-ids", "0"}, {"accelsched.io/mig-placement", "0:1g.10gb@5"}})});
   absl::StatusOr<std::vector<std::string>> preferred = assigner_->Preferred(
       "nvidia.com/mig-1g.10gb", {"GPU-t-0::1g.10gb@0", "GPU-t-0::1g.10gb@5"}, {}, 1);
   ASSERT_TRUE(preferred.ok()) << preferred.status();
@@ -324,6 +329,10 @@ TEST_F(AssignerTest, DynamicMigOffersEverySlotAndMakesThePodsInstanceAtAllocate)
   // CDI specs do not know an instance made now: the runtime resolves the variable at start.
   EXPECT_TRUE(a->cdi_devices.empty());
   EXPECT_EQ(a->envs.at("NVIDIA_VISIBLE_DEVICES"), "MIG-new-0-1g.10gb-5");
+  ASSERT_EQ(a->mounts.size(), 1u);  // The toolkit's volume-mounts list, for unprivileged pods.
+  EXPECT_EQ(a->mounts[0].container_path, "/var/run/nvidia-container-devices/MIG-new-0-1g.10gb-5");
+  EXPECT_EQ(a->mounts[0].host_path, "/dev/null");
+  EXPECT_TRUE(a->mounts[0].read_only);
   ASSERT_EQ(recorded_.size(), 1u);
   EXPECT_EQ(recorded_[0].uid, "uid-m");
 }

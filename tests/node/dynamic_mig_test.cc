@@ -134,5 +134,22 @@ TEST_F(DynamicMigTest, ReconcileDestroysWhatNoPodHoldsAndRetriesABusyInstance) {
   EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0", "9@4"}));
 }
 
+TEST_F(DynamicMigTest, AGpuInstanceLeftWithoutItsComputeInstanceIsDestroyed) {
+  testing::NvmlJson config = A100WithMig();
+  config["migs"][1]["ci"] = -1;  // accelsched-node died between the two creates.
+  UseFakeNvml(config);
+  absl::StatusOr<std::unique_ptr<Nvml>> nvml = Nvml::Load(ACCELSCHED_FAKE_NVML_LIBRARY);
+  ASSERT_TRUE(nvml.ok()) << nvml.status();
+  absl::StatusOr<Inventory> inv = Inventory::Build(*(*nvml)->Read(), false, MigMode::kDynamic);
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  DynamicMig mig(**nvml, std::make_shared<const Inventory>(*inv));
+  // Held: 3g.40gb@0 (a MIG device) and even 3g.40gb@4; the one at 4 has no compute instance,
+  // so it is no MIG device and no pod can be using it.
+  const std::set<MigSlot> held = {{0, "3g.40gb", 0}, {0, "3g.40gb", 4}};
+  EXPECT_EQ(mig.Reconcile([&] { return std::optional<std::set<MigSlot>>(held); }),
+            (std::vector<MigSlot>{{0, "3g.40gb", 4}}));
+  EXPECT_EQ(Gpu0(), (std::vector<std::string>{"9@0"}));
+}
+
 }  // namespace
 }  // namespace accelsched::scheduler::node

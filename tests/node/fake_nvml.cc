@@ -366,6 +366,18 @@ int nvmlDeviceCreateGpuInstanceWithPlacement(void* dev, unsigned profile, const 
   return 0;
 }
 
+int nvmlDeviceGetGpuInstances(void* dev, unsigned profile, void** out, unsigned* count) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const int gpu = AsHandle(dev)->gpu;
+  *count = 0;
+  for (const Json& m : Migs()) {
+    if (Int(m, "parent", -1) == gpu && Int(m, "profile", -1) == static_cast<int>(profile)) {
+      out[(*count)++] = NewHandle(gpu, Kind::kGpuInstance, Int(m, "gi", -1));
+    }
+  }
+  return 0;
+}
+
 struct ComputeProfileInfo {
   unsigned id, slice_count, instance_count, multiprocessor_count, copy_engines, decoders, encoders,
       jpegs, ofas;
