@@ -119,13 +119,18 @@ std::vector<MigSlot> DynamicMig::Reconcile(const HeldSlots& held) {
     // can be using one.
     absl::StatusOr<std::vector<NvmlMigDevice>> all =
         nvml_.ReadGpuInstances(gpu.index, inventory_->MigProfileIds());
-    for (const NvmlMigDevice& gi : all.ok() ? *all : std::vector<NvmlMigDevice>{}) {
+    if (!all.ok()) {
+      spdlog::warn("dynamic MIG: GPU {}: {}", gpu.index, std::string(all.status().message()));
+      continue;
+    }
+    for (const NvmlMigDevice& gi : *all) {
       bool has_device = false;
       for (const auto& [slot, mig] : *instances) {
         has_device = has_device || mig.gpu_instance_id == gi.gpu_instance_id;
       }
-      if (!has_device)
+      if (!has_device) {
         DestroyUnheld({gpu.index, inventory_->MigProfileName(gi), gi.start}, gi, destroyed);
+      }
     }
   }
   return destroyed;
