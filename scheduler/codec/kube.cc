@@ -201,6 +201,13 @@ std::string EncodeAnnotationPatch(absl::string_view key, absl::string_view value
   return Dump(Json{{"metadata", {{"annotations", {{std::string(key), std::string(value)}}}}}});
 }
 
+std::string EncodeAnnotationPatchForUid(absl::string_view uid, absl::string_view key,
+                                        absl::string_view value) {
+  return Dump(Json{
+      {"metadata",
+       {{"uid", std::string(uid)}, {"annotations", {{std::string(key), std::string(value)}}}}}});
+}
+
 std::string EncodeAnnotationRemovalPatch(absl::string_view key) {
   return Dump(Json{{"metadata", {{"annotations", {{std::string(key), nullptr}}}}}});
 }

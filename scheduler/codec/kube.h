@@ -83,6 +83,10 @@ absl::StatusOr<std::string> DecodePodNodeName(absl::string_view text);
 std::string EncodeAnnotationPatch(absl::string_view key, absl::string_view value);
 // The merge patch that removes annotation `key` (null).
 std::string EncodeAnnotationRemovalPatch(absl::string_view key);
+// The merge patch that sets annotation `key` on the object with metadata.uid `uid` only: the API
+// server refuses it (409 Conflict) if the object was replaced by one of the same name.
+std::string EncodeAnnotationPatchForUid(absl::string_view uid, absl::string_view key,
+                                        absl::string_view value);
 
 }  // namespace accelsched::scheduler::codec
 

@@ -142,11 +142,12 @@ void PodWatch::RunPatches() {
     const std::vector<std::string> ns_name = absl::StrSplit(p.key, absl::MaxSplits('/', 1));
     const absl::StatusOr<std::string> r = client_.MergePatch(
         absl::StrCat("/api/v1/namespaces/", ns_name[0], "/pods/", ns_name.back()),
-        codec::EncodeAnnotationPatch(kAnnotationAllocated, p.value));
-    // Gone (NotFound), or refused for good (no permission, an invalid patch): retrying would
-    // block every later record.
-    const bool permanent =
-        absl::IsPermissionDenied(r.status()) || absl::IsInvalidArgument(r.status());
+        codec::EncodeAnnotationPatchForUid(p.uid, kAnnotationAllocated, p.value));
+    // Gone (NotFound), replaced by a pod of the same name (409: the uid precondition), or
+    // refused for good (no permission, an invalid patch): retrying would block every later
+    // record.
+    const bool permanent = absl::IsPermissionDenied(r.status()) ||
+                           absl::IsInvalidArgument(r.status()) || absl::IsAlreadyExists(r.status());
     if (r.ok() || absl::IsNotFound(r.status()) || permanent) {
       if (permanent) {
         spdlog::error("pod {}: recording {}={} refused: {}; dropped", p.key, kAnnotationAllocated,

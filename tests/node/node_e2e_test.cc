@@ -262,6 +262,17 @@ TEST_F(NodeE2eTest, APluginRestartHandsNothingOutTwice) {
   for (const std::string& u : CdiUuids(again)) EXPECT_EQ(first.count(u), 0u) << u;
 }
 
+TEST_F(NodeE2eTest, TheAllocatedRecordGoesOnlyToThePodItWasFor) {
+  api_.PutPod(WholePod("r", 1));  // uid-r.
+  // A record for an earlier pod of the same name (replaced meanwhile): the uid precondition
+  // makes the API server refuse it, and it is dropped rather than retried forever.
+  node_->pods->RecordAllocated("uid-r-before", "ml/r", {"c"});
+  ASSERT_TRUE(Eventually([&] { return node_->pods->pending_patches() == 0; }));
+  EXPECT_EQ(Allocated(api_, "r"), "");
+  node_->pods->RecordAllocated("uid-r", "ml/r", {"c"});
+  EXPECT_TRUE(Eventually([&] { return Allocated(api_, "r") == "c"; }));
+}
+
 TEST_F(NodeE2eTest, AKubeletRestartReRegistersAndAllocationGoesOn) {
   ASSERT_EQ(kubelet_->WaitForDevices("nvidia.com/gpu").size(), 8u);
   kubelet_->Restart();

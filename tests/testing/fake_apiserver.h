@@ -125,21 +125,31 @@ class FakeApiServer {
                    res.set_content(it->second.dump(), "application/json");
                  });
     // Merge patch of a pod's annotations (what accelsched-node sends).
-    server_->Patch("/api/v1/namespaces/([^/]+)/pods/([^/]+)",
-                   [this](const httplib::Request& req, httplib::Response& res) {
-                     Json patch = Json::parse(req.body, nullptr, false);
-                     std::lock_guard<std::mutex> lock(mu_);
-                     ++pod_patches_;
-                     auto it = pods_.find(req.matches[1].str() + "/" + req.matches[2].str());
-                     if (it == pods_.end() || patch.is_discarded() ||
-                         req.get_header_value("Content-Type") != "application/merge-patch+json") {
-                       res.status = it == pods_.end() ? 404 : 415;
-                       return;
-                     }
-                     MergeAnnotations(patch, it->second);
-                     EmitLocked("pods", "MODIFIED", it->second);
-                     res.set_content(it->second.dump(), "application/json");
-                   });
+    server_->Patch("/api/v1/namespaces/([^/]+)/pods/([^/]+)", [this](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+      Json patch = Json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++pod_patches_;
+      auto it = pods_.find(req.matches[1].str() + "/" + req.matches[2].str());
+      if (it == pods_.end() || patch.is_discarded() ||
+          req.get_header_value("Content-Type") != "application/merge-patch+json") {
+        res.status = it == pods_.end() ? 404 : 415;
+        return;
+      }
+      // A uid in the patch is a precondition (as the kubelet's status patches
+      // use it): another object of the same name is a 409 Conflict.
+      const Json uid = patch["metadata"].value("uid", Json());
+      if (uid.is_string() && uid != it->second["metadata"].value("uid", "")) {
+        res.status = 409;
+        res.set_content(R"({"kind":"Status","code":409,"reason":"Conflict","message":)"
+                        R"("Precondition failed: UID in precondition"})",
+                        "application/json");
+        return;
+      }
+      MergeAnnotations(patch, it->second);
+      EmitLocked("pods", "MODIFIED", it->second);
+      res.set_content(it->second.dump(), "application/json");
+    });
     // Merge patch of a node's annotations (what the topology agent sends).
     server_->Patch("/api/v1/nodes/([^/]+)",
                    [this](const httplib::Request& req, httplib::Response& res) {
