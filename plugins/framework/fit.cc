@@ -231,11 +231,18 @@ std::optional<FitProblem> CapacityProblem(const CycleState& state, const PodRequ
     }
     if (!ModelAllowed(state, pod, node)) {
       return Problem(state, true, FitCode::kModelNotAllowed, [&] {
+        const std::string models = absl::StrJoin(pod.allowed_models, ", ");
+        if (pod.mig.has_value() && !pod.models_from_pod) {  // The pod named no model.
+          return absl::StrCat("the pod's MIG profile exists only on ", models);
+        }
+        if (pod.mig.has_value()) {
+          return absl::StrCat("GPU model not allowed: the pod's MIG profile and its ",
+                              "accelsched.io/gpu-models allow only ", models);
+        }
         if (pod.allowed_models.empty()) {
           return std::string("GPU model not allowed by the pod");
         }
-        return absl::StrCat("GPU model not allowed by the pod (it accepts ",
-                            absl::StrJoin(pod.allowed_models, ", "), ")");
+        return absl::StrCat("GPU model not allowed by the pod (it accepts ", models, ")");
       });
     }
   }

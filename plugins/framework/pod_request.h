@@ -58,7 +58,11 @@ struct PodRequest {
   std::optional<MigRequest> mig;
 
   // Acceptable GPU models (nvidia.com/gpu.product values or trace model names); empty = any.
+  // For a MIG pod, the models that have its profile (intersected with the pod's own list).
   std::vector<std::string> allowed_models;
+  // `allowed_models` is (also) the pod's own constraint (accelsched.io/gpu-models), not only
+  // the models its MIG profile exists on: the reasons say which.
+  bool models_from_pod = false;
 
   TopologyPreference nvlink = TopologyPreference::kNone;
   bool require_close_nic = false;  // Every GPU has a NIC at PIX/PXB (GPUDirect RDMA).

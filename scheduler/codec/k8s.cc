@@ -457,6 +457,7 @@ absl::Status ApplyModelsAnnotation(const std::string& mpath, PodObject* out) {
   for (absl::string_view m : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
     models.push_back(std::string(absl::StripAsciiWhitespace(m)));
   }
+  r.models_from_pod = true;
   if (r.allowed_models.empty()) {
     r.allowed_models = models;
     return absl::OkStatus();

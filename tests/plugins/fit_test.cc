@@ -125,6 +125,14 @@ TEST(CheckFitTest, ReasonsAndResolvability) {
        Pod().Mig(3, /*double_memory=*/false, /*media_extensions=*/true), 2, kAll, false, true,
        "no MIG-enabled GPU with a 3g+me profile"},
       {"MIG 3g fits at start 4", Pod().Mig(3), 2, kAll, true, false, ""},
+      // The models of a MIG pod that names none come from its profile: the reason says so
+      // (issue 16, finding 5), and names the pod's own list only when it has one.
+      {"MIG pod on a model without its profile", Pod().Mig(1).Models({"A100-80GB", "H100-80GB"}), 0,
+       uint64_t{2}, false, true, "the pod's MIG profile exists only on A100-80GB, H100-80GB"},
+      {"MIG pod with its own model list", Pod().Mig(1).Models({"A100-80GB"}).ModelsFromPod(), 0,
+       uint64_t{2}, false, true,
+       "GPU model not allowed: the pod's MIG profile and its accelsched.io/gpu-models allow only "
+       "A100-80GB"},
       {"MIG 4g has no free start", Pod().Mig(4), 2, kAll, false, false,
        "no MIG-enabled GPU has a free legal start for a 4g instance"},
       {"share on an all-MIG node", Pod().Share(100), 2, kAll, false, true,

@@ -119,6 +119,11 @@ class Pod {
     p_.allowed_models = std::move(m);
     return *this;
   }
+  // The models are (also) the pod's own list (accelsched.io/gpu-models).
+  Pod& ModelsFromPod() {
+    p_.models_from_pod = true;
+    return *this;
+  }
   Pod& Nvlink(plugins::TopologyPreference t) {
     p_.nvlink = t;
     return *this;
