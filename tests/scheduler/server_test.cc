@@ -325,6 +325,59 @@ TEST_F(ServerTest, BadRequestsGetJsonErrorsAndChangeNothing) {
             std::string::npos);
 }
 
+// Issue 16, findings 2 and 6. kube-scheduler sends victims as MetaPods (nodeCacheCapable) or as
+// full Pods, and newer releases send nodes with no victims ("Pods": [] or null). A node whose
+// eviction does not help gets no entry; one where the pod fits without evicting anything gets an
+// empty list. Every successful answer is counted in /metrics with code="200" (the httplib server
+// counted filter, prioritize and preempt as code="-1").
+TEST_F(ServerTest, PreemptTakesBothVictimShapesAndEmptyLists) {
+  server_->SetReady(true);
+  const std::string args = R"({"Pod": )" + PodJson("train", 8) + R"(, "NodeNames": ["h1"]})";
+  ASSERT_EQ(Post("/v1/extender/filter", args).first, 200);
+  ASSERT_EQ(Post("/v1/extender/prioritize", args).first, 200);
+  auto [bcode, bind] =
+      Post("/v1/extender/bind",
+           R"({"PodName": "train", "PodNamespace": "ml", "PodUID": "uid-train", "Node": "h1"})");
+  ASSERT_EQ(bcode, 200);
+  ASSERT_EQ(bind["Error"], "") << bind.dump();
+  const std::string pod = PodJson("train2", 8);
+  const struct {
+    std::string name;
+    std::string victims;
+    Json want;
+  } cases[] = {
+      {"meta, empty lists",
+       R"("NodeNameToMetaVictims": {"h1": {"Pods": []}, "h2": {"Pods": null}})",
+       Json::parse(R"({"h2": {"Pods": [], "NumPDBViolations": 0}})")},
+      {"meta, the holder", R"("NodeNameToMetaVictims": {"h1": {"Pods": [{"UID": "uid-train"}]}})",
+       Json::parse(R"({"h1": {"Pods": [{"UID": "uid-train"}], "NumPDBViolations": 0}})")},
+      {"full pods",
+       R"("NodeNameToVictims": {"h1": {"Pods": [)" + PodJson("train", 8) +
+           R"(], "NumPDBViolations": 1}, "h2": {"Pods": null}, "h3": {}})",
+       Json::parse(R"({"h1": {"Pods": [{"UID": "uid-train"}], "NumPDBViolations": 1},
+                       "h2": {"Pods": [], "NumPDBViolations": 0}})")},
+      {"full pods, empty list only", R"("NodeNameToVictims": {"h1": {"Pods": []}})",
+       Json::object()},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto [code, body] = Post("/v1/extender/preempt", R"({"Pod": )" + pod + ", " + tc.victims + "}");
+    ASSERT_EQ(code, 200) << body.dump();
+    EXPECT_EQ(body["NodeNameToMetaVictims"], tc.want) << body.dump();
+  }
+  // Nothing was evicted for real: h1 still holds the first pod.
+  EXPECT_EQ(cluster_.ledger->num_pods(), 1u);
+  const std::string metrics = client_->Get("/metrics")->body;
+  for (const char* verb : {"filter", "prioritize", "bind", "preempt"}) {
+    EXPECT_NE(
+        metrics.find(absl::StrCat("accelsched_requests_total{verb=\"", verb, "\",code=\"200\"}")),
+        std::string::npos)
+        << verb << "\n"
+        << metrics;
+  }
+  EXPECT_EQ(metrics.find("code=\"-1\""), std::string::npos) << metrics;
+}
+
 TEST_F(ServerTest, BindErrorsAreAnsweredInTheErrorField) {
   server_->SetReady(true);
   // Never filtered: kube-scheduler gets 200 with an Error and retries the cycle.
