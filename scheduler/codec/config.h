@@ -13,6 +13,8 @@
 //   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
 //   gangReservationSeconds: 300  # how long a gang's reservation waits for its members
+//   unresolvableAsFailedNodes: false  # true for kube-scheduler before 1.20, which has no
+//                             # FailedAndUnresolvableNodes and drops those reasons
 //   networkLevels:            # gangs: network domains, innermost first (names are what
 //     - {name: host, label: kubernetes.io/hostname}       # accelsched.io/network-required and
 //     - {name: clique, label: nvidia.com/gpu.clique}      # network-preferred take)
@@ -78,6 +80,10 @@ struct ExtenderConfig {
   int max_connections = kDefaultMaxConnections;  // maxConnections
   std::vector<NetworkLevel> network_levels = DefaultNetworkLevels();
   double gang_reservation_seconds = kDefaultGangReservationSeconds;  // gangReservationSeconds
+  // unresolvableAsFailedNodes: filter answers every refused node in FailedNodes, for
+  // kube-scheduler releases without FailedAndUnresolvableNodes (before 1.20), which drop the
+  // reasons given there. Preemption then also visits those nodes; preempt answers them nothing.
+  bool unresolvable_as_failed_nodes = false;
 };
 
 // Parses and validates `text` (YAML or JSON); `file` names it in errors.

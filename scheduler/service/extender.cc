@@ -53,6 +53,7 @@ ExtenderOptions ExtenderOptionsFrom(const ExtenderConfig& config) {
   o.pod_cache_size = static_cast<size_t>(config.pod_cache_size);
   o.memo_shapes = config.memo_shapes;
   o.gangs = GangOptionsFrom(config);
+  o.unresolvable_as_failed_nodes = config.unresolvable_as_failed_nodes;
   return o;
 }
 
@@ -63,6 +64,7 @@ Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Bind
       binder_(binder),
       metrics_(metrics),
       clock_(options.clock ? options.clock : Clock(SteadySeconds)),
+      unresolvable_as_failed_nodes_(options.unresolvable_as_failed_nodes),
       pods_(options.pod_cache_size),
       gangs_(solver_.get(), ledger, OnClock(std::move(options.gangs), clock_)),
       memo_(solver_.get(), options.memo_shapes),
@@ -161,17 +163,37 @@ codec::FilterResult Extender::GangFilterResult(const codec::ExtenderArgs& args,
   return out;
 }
 
+namespace {
+
+// Older kube-scheduler releases read FailedNodes only: every refused node goes there, in
+// candidate order.
+void MoveUnresolvableToFailed(codec::FilterResult* r) {
+  if (r->failed_unresolvable.empty()) return;
+  r->failed.insert(r->failed.end(), r->failed_unresolvable.begin(), r->failed_unresolvable.end());
+  r->failed_unresolvable.clear();
+  std::sort(r->failed.begin(), r->failed.end());
+}
+
+}  // namespace
+
 absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
+  codec::FilterResult answer;
+  std::optional<GangCoordinator::Admission> admission;
   if (args.pod.gang.has_value()) {
-    ACCELSCHED_ASSIGN_OR_RETURN(GangCoordinator::Admission admission, gangs_.Admit(args.pod));
-    if (admission.kind != GangCoordinator::Admission::Kind::kOrdinary) {
-      return GangFilterResult(args, admission);
-    }
+    ACCELSCHED_ASSIGN_OR_RETURN(admission, gangs_.Admit(args.pod));
+    if (admission->kind == GangCoordinator::Admission::Kind::kOrdinary) admission.reset();
   }
-  std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
-  ACCELSCHED_ASSIGN_OR_RETURN(Screened s, RunFilter(args, *snapshot, NameResolver::Kind::kFilter));
-  return std::move(s.answer);
+  if (admission.has_value()) {
+    answer = GangFilterResult(args, *admission);
+  } else {
+    std::shared_ptr<const ClusterSnapshot> snapshot = ledger_->Snapshot();
+    ACCELSCHED_ASSIGN_OR_RETURN(Screened s,
+                                RunFilter(args, *snapshot, NameResolver::Kind::kFilter));
+    answer = std::move(s.answer);
+  }
+  if (unresolvable_as_failed_nodes_) MoveUnresolvableToFailed(&answer);
+  return answer;
 }
 
 absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderArgs& args) {

@@ -92,6 +92,9 @@ struct ExtenderOptions {
   int memo_shapes = kDefaultMemoShapes;
   // Network levels and reservation deadline of gangs (its clock defaults to `clock`).
   GangOptions gangs;
+  // Filter answers unresolvable nodes in FailedNodes too (ExtenderConfig's
+  // unresolvable_as_failed_nodes, for kube-scheduler before 1.20).
+  bool unresolvable_as_failed_nodes = false;
   // The service's clock; the steady clock when empty (tests inject their own).
   Clock clock;
 };
@@ -245,6 +248,7 @@ class Extender {
   Binder* binder_;
   Metrics* metrics_;
   const Clock clock_;
+  const bool unresolvable_as_failed_nodes_;
   PodCache pods_;
   GangCoordinator gangs_;             // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.

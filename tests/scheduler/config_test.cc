@@ -39,6 +39,7 @@ memoShapes: 0
 threads: 2
 maxConnections: 64
 gangReservationSeconds: 60
+unresolvableAsFailedNodes: true
 networkLevels:
   - {name: node, label: kubernetes.io/hostname}
   - {name: nvl72, label: nvidia.com/gpu.clique}
@@ -56,6 +57,7 @@ networkLevels:
   EXPECT_EQ(c->threads, 2);
   EXPECT_EQ(c->max_connections, 64);
   EXPECT_EQ(c->gang_reservation_seconds, 60);
+  EXPECT_TRUE(c->unresolvable_as_failed_nodes);
   const std::vector<NetworkLevel> want = {{"node", "kubernetes.io/hostname"},
                                           {"nvl72", "nvidia.com/gpu.clique"}};
   EXPECT_EQ(c->network_levels, want);
@@ -90,6 +92,7 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
       {"networkLevels: [{name: r, label: a}, {name: b, label: a}]",
        "networkLevels[1].label: 'a' given twice"},
       {"gangReservationSeconds: 0", "gangReservationSeconds"},
+      {"unresolvableAsFailedNodes: 1", "unresolvableAsFailedNodes: must be true or false"},
       {"- just a list", "(top level): must be a mapping"},
   };
   for (const auto& tc : cases) {

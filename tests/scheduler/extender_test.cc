@@ -125,6 +125,30 @@ TEST(ExtenderFilterTest, EveryNodeAccountedForWithTheRightKindOfFailure) {
   EXPECT_EQ(f->cluster.ledger->num_pods(), 1u);  // Filter changes nothing.
 }
 
+// Issue 16, finding 4: kube-scheduler before 1.20 has no FailedAndUnresolvableNodes and drops
+// the reasons given there (an impossible pod's event said only "Insufficient memory"). With
+// unresolvableAsFailedNodes every refused node is in FailedNodes, in candidate order, with its
+// own reason.
+TEST(ExtenderFilterTest, UnresolvableAsFailedNodesPutsEveryReasonInFailedNodes) {
+  ExtenderConfig config;
+  config.unresolvable_as_failed_nodes = true;
+  auto f = Load(ThreeNodes(), nullptr, config);
+  ASSERT_NE(f, nullptr);
+  const codec::ExtenderArgs args = Args(GpuPod("p", "uid-p", 8), {"ghost", "n1", "n2", "v1"});
+  absl::StatusOr<codec::FilterResult> r = f->extender().Filter(args);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->survivors, std::vector<int>{2});
+  EXPECT_TRUE(r->failed_unresolvable.empty());
+  const auto failed = r->Named(args, /*unresolvable=*/false);
+  ASSERT_EQ(failed.size(), 3u);
+  EXPECT_EQ(failed[0].first, "ghost");
+  EXPECT_NE(failed[0].second.find("unknown to accelsched"), std::string::npos) << failed[0].second;
+  EXPECT_EQ(failed[1].first, "n1");
+  EXPECT_NE(failed[1].second.find("insufficient GPUs"), std::string::npos) << failed[1].second;
+  EXPECT_EQ(failed[2].first, "v1");
+  EXPECT_NE(failed[2].second.find("more than the node has"), std::string::npos) << failed[2].second;
+}
+
 TEST(ExtenderPrioritizeTest, SolverChoiceGetsTenInfeasibleZero) {
   auto f = Load(ThreeNodes());
   ASSERT_NE(f, nullptr);
