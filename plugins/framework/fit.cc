@@ -1,7 +1,10 @@
 #include "plugins/framework/fit.h"
 
+#include <algorithm>
 #include <bit>
+#include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -171,6 +174,9 @@ enum class FitCode {
   kGpuMemoryCapacity,
   kNoShareGpu,
   kNoMigStart,
+  kWholeGpusNotAdvertised,
+  kGpuMilliNotAdvertised,
+  kMigNotAdvertised,
 };
 
 std::string TopologyNeeds(const PodRequest& pod) {
@@ -317,6 +323,34 @@ std::optional<FitProblem> ShareProblem(const CycleState& state, const PodRequest
   return std::nullopt;
 }
 
+// A resource the pod asks that the node's allocatable does not advertise: no device plugin
+// serves it there, so the kubelet would start the container without the device. Unresolvable.
+std::optional<FitProblem> AdvertisedProblem(const CycleState& state, const PodRequest& pod,
+                                            const NodeInfo& node,
+                                            const mig::MigProfile* mig_profile) {
+  if (node.advertised == nullptr) return std::nullopt;
+  const AdvertisedResources& a = *node.advertised;
+  if (pod.WantsWholeGpus() && !a.whole_gpus) {
+    return Problem(state, true, FitCode::kWholeGpusNotAdvertised, [] {
+      return std::string("the node does not advertise nvidia.com/gpu in allocatable");
+    });
+  }
+  if (pod.WantsShare() && !a.gpu_milli) {
+    return Problem(state, true, FitCode::kGpuMilliNotAdvertised, [] {
+      return std::string("the node does not advertise accelsched.io/gpu-milli in allocatable");
+    });
+  }
+  if (mig_profile != nullptr && std::find(a.mig_profiles.begin(), a.mig_profiles.end(),
+                                          mig_profile->name) == a.mig_profiles.end()) {
+    return Problem(state, true, FitCode::kMigNotAdvertised, [&] {
+      std::string name(mig_profile->name);
+      if (absl::EndsWith(name, "+me")) name.replace(name.size() - 3, 1, ".");
+      return absl::StrCat("the node does not advertise nvidia.com/mig-", name, " in allocatable");
+    });
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& pod,
@@ -337,6 +371,9 @@ std::optional<FitProblem> CheckFit(const CycleState& state, const PodRequest& po
     return Problem(state, true, FitCode::kAllMig, [] {
       return std::string("every GPU is in MIG mode; a share needs a non-MIG GPU");
     });
+  }
+  if (std::optional<FitProblem> p = AdvertisedProblem(state, pod, node, mig_profile)) {
+    return p;
   }
   if (pod.cpu_milli > node.cpu_free_milli) {
     return Problem(state, false, FitCode::kInsufficientCpu, [&] {

@@ -231,6 +231,7 @@ absl::StatusOr<ClusterSnapshot> ClusterSnapshotBuilder::Build() && {
                                           " GPUs but the node has ", spec.gpu_count));
     }
     n.topology = std::move(spec.topology);
+    n.advertised = std::move(spec.advertised);
     n.labels = spec.labels.empty() ? shared_empty_labels
                                    : std::make_shared<const Labels>(std::move(spec.labels));
     auto [it, inserted] = by_name->emplace(n.name, static_cast<NodeIndex>(nodes.size()));

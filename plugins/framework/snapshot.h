@@ -65,6 +65,16 @@ struct NodeTopology {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
+// The accelerator resources a node's allocatable advertises (its device plugins). The kubelet
+// hands a container devices only of a resource some device plugin serves on the node, so a pod
+// goes only where each resource it asks is advertised.
+struct AdvertisedResources {
+  bool whole_gpus = false;  // nvidia.com/gpu
+  bool gpu_milli = false;   // accelsched.io/gpu-milli
+  // nvidia.com/mig-<profile>: NVIDIA's profile names ("1g.10gb+me" for mig-1g.10gb.me).
+  std::vector<std::string> mig_profiles;
+};
+
 // What a node has, as given to the builder. Everything starts free.
 // One existing MIG instance: GPU, NVIDIA GPU-instance profile id, start memory slot.
 struct MigInstanceSpec {
@@ -90,6 +100,8 @@ struct NodeSpec {
   std::vector<MigInstanceSpec> mig_instances;
   std::shared_ptr<const NodeTopology> topology;  // Null = unknown (all GPUs equal).
   Labels labels;
+  // Null = not known (the simulator's nodes): every resource counts as advertised.
+  std::shared_ptr<const AdvertisedResources> advertised;
 };
 
 // One node's capacity and current free resources. Plain data; see ClusterSnapshot for the rules.
@@ -119,8 +131,9 @@ struct NodeInfo {
   // Static MIG: the instances MIG pods may use (NodeSpec::mig_instances); null = dynamic.
   std::shared_ptr<const std::vector<MigInstanceSpec>> mig_instances;
 
-  std::shared_ptr<const NodeTopology> topology;  // Null = unknown.
-  std::shared_ptr<const Labels> labels;          // Never null.
+  std::shared_ptr<const NodeTopology> topology;           // Null = unknown.
+  std::shared_ptr<const Labels> labels;                   // Never null.
+  std::shared_ptr<const AdvertisedResources> advertised;  // Null = not checked.
 
   int32_t pods = 0;  // Pods placed here.
   // Pods placed here by GPU class (see GpuClassOf): [0] shares, [k] k whole GPUs (1..16),

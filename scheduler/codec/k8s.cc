@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <memory>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -676,6 +679,52 @@ void DecodeMigInstances(NodeObject* out) {
   }
 }
 
+// What the node's allocatable advertises (nvidia.com/gpu, accelsched.io/gpu-milli,
+// nvidia.com/mig-*; a resource at 0 is not advertised). MIG names are kept as NVIDIA's profile
+// names: the device plugin's "mig-1g.10gb.me" is "1g.10gb+me".
+std::shared_ptr<const plugins::AdvertisedResources> AdvertisedOf(const Amounts& amounts) {
+  auto out = std::make_shared<plugins::AdvertisedResources>();
+  for (const auto& [name, thousandths] : amounts) {
+    if (thousandths <= 0) continue;
+    if (name == kResourceGpu) {
+      out->whole_gpus = true;
+    } else if (name == kResourceGpuMilli) {
+      out->gpu_milli = true;
+    } else if (absl::StartsWith(name, kResourceMigPrefix)) {
+      std::string profile = name.substr(std::string_view(kResourceMigPrefix).size());
+      for (const char* suffix : {".me", "-me"}) {
+        if (absl::EndsWith(profile, suffix)) profile.replace(profile.size() - 3, 1, "+");
+      }
+      out->mig_profiles.push_back(std::move(profile));
+    }
+  }
+  return out;
+}
+
+// The ledger never uses more GPUs outside MIG mode than allocatable nvidia.com/gpu advertises:
+// when the device plugin withholds some (unhealthy, or not yet registered) and the node's
+// annotations do not say which, the highest-index healthy ones are taken out of service.
+void LimitToAdvertisedGpus(std::optional<int64_t> allocatable_gpus, NodeObject* out) {
+  plugins::NodeSpec& spec = out->spec;
+  if (!allocatable_gpus.has_value()) return;
+  std::vector<int> healthy;
+  for (int g = 0; g < spec.gpu_count; ++g) {
+    if (((spec.mig_enabled >> g) & 1u) == 0 && spec.unhealthy_gpus.count(g) == 0) {
+      healthy.push_back(g);
+    }
+  }
+  const int64_t excess = static_cast<int64_t>(healthy.size()) - *allocatable_gpus;
+  if (excess <= 0 || !out->spec.advertised->whole_gpus) return;
+  for (int64_t k = 0; k < excess; ++k) {
+    spec.unhealthy_gpus[healthy[healthy.size() - 1 - static_cast<size_t>(k)]] =
+        absl::StrCat("not advertised: allocatable ", kResourceGpu, " is ", *allocatable_gpus,
+                     " of the ", healthy.size(), " healthy GPUs outside MIG mode");
+  }
+  out->warnings.push_back(
+      absl::StrCat("allocatable ", kResourceGpu, " is ", *allocatable_gpus, " but ", healthy.size(),
+                   " healthy GPUs are outside MIG mode; the last ", excess, " are not used"));
+}
+
 absl::Status DecodeMigMode(const std::string& mpath, int64_t allocatable_gpus, NodeObject* out) {
   plugins::NodeSpec& spec = out->spec;
   const bool has_geometry = topology::mig::GeometryForModel(spec.gpu_model).ok();
@@ -762,6 +811,11 @@ absl::StatusOr<NodeObject> DecodeNode(const Json& node, absl::string_view path_v
   }
   ACCELSCHED_RETURN_IF_ERROR(DecodeMigMode(mpath, allocatable_gpus, &out));
   DecodeUnhealthyGpus(&out);
+  spec.advertised = AdvertisedOf(amounts);
+  LimitToAdvertisedGpus(amounts.count(std::string(kResourceGpu))
+                            ? std::optional<int64_t>(allocatable_gpus)
+                            : std::nullopt,
+                        &out);
   DecodeMigInstances(&out);
   ACCELSCHED_RETURN_IF_ERROR(DecodeNodeTopology(product, topologies, &out));
   return out;

@@ -89,6 +89,19 @@ Json GpuNode(const std::string& name, const std::string& product, int gpus) {
 
 Json WholePod(const std::string& name, int gpus) { return kube::Pod(name, gpus); }
 
+// What the kubelet does once device plugins registered: node `name`'s allocatable shows each of
+// `resources` with its count of healthy devices (kube-scheduler and the extender read it there).
+void PublishAllocatable(FakeApiServer& api, FakeKubelet& kubelet, const std::string& name,
+                        const std::vector<std::string>& resources) {
+  Json n = api.Node(name);
+  for (const std::string& r : resources) {
+    int healthy = 0;
+    for (const auto& [id, health] : kubelet.WaitForDevices(r)) healthy += health == "Healthy";
+    n["status"]["allocatable"][r] = std::to_string(healthy);
+  }
+  api.PutNode(n);
+}
+
 Json SharePod(const std::string& name, int milli) {
   Json p = kube::Pod(name, 0);
   p["spec"]["containers"][0]["resources"]["limits"] = {{"accelsched.io/gpu-milli", milli}};
@@ -375,6 +388,7 @@ TEST(NodeStaticMigTest, MigPodsGoOnlyOntoTheInstancesTheNodeHas) {
   api.PutNode(GpuNode("a100-1", "NVIDIA-A100-SXM4-80GB", 4));
   auto kubelet = std::make_unique<FakeKubelet>(dir);
   auto node = std::make_unique<NodeSide>(api.port(), "a100-1", dir);
+  PublishAllocatable(api, *kubelet, "a100-1", {"nvidia.com/mig-3g.40gb"});
   auto extender = std::make_unique<Instance>(api.port());
   ASSERT_TRUE(extender->StartAndRun().ok());
   ASSERT_TRUE(Eventually([&] {
@@ -450,6 +464,7 @@ TEST(NodeDynamicMigTest, TheExtendersPlacementIsMadeAtAllocateAndDestroyedWhenTh
     return !api.Node("a100-1")["metadata"]["annotations"].contains("accelsched.io/mig-instances");
   }));
   EXPECT_TRUE(Eventually([&] { return Gpu0Instances().empty(); }));
+  PublishAllocatable(api, *kubelet, "a100-1", {"nvidia.com/mig-1g.10gb", "nvidia.com/mig-3g.40gb"});
   auto extender = std::make_unique<Instance>(api.port());
   ASSERT_TRUE(extender->StartAndRun().ok());
   ASSERT_TRUE(Eventually([&] {

@@ -149,6 +149,84 @@ TEST(ExtenderFilterTest, UnresolvableAsFailedNodesPutsEveryReasonInFailedNodes) 
   EXPECT_NE(failed[2].second.find("more than the node has"), std::string::npos) << failed[2].second;
 }
 
+// Issue 16, finding 1: kube-scheduler does not check accelsched.io/gpu-milli (ignoredByScheduler)
+// and counted GPUs from the nvidia.com/gpu.count label, so pods went to nodes whose allocatable
+// does not advertise what they ask; the kubelet then starts them without the device. Filter
+// refuses such a node (unresolvable), naming the resource, and never uses more GPUs outside MIG
+// mode than allocatable nvidia.com/gpu advertises.
+TEST(ExtenderFilterTest, NodesMustAdvertiseEveryAcceleratorResourceThePodAsks) {
+  Json nothing = GpuNode("bare", "NVIDIA-H100-80GB-HBM3", 8, 81559);  // GPUs from labels only.
+  nothing["status"]["allocatable"].erase("nvidia.com/gpu");
+  Json whole = GpuNode("whole", "NVIDIA-H100-80GB-HBM3", 8, 81559);  // No gpu-milli.
+  Json shares = GpuNode("shares", "NVIDIA-H100-80GB-HBM3", 8, 81559);
+  shares["status"]["allocatable"]["accelsched.io/gpu-milli"] = "8000";
+  Json fewer = GpuNode("fewer", "NVIDIA-H100-80GB-HBM3", 8, 81559);  // 2 GPUs withheld.
+  fewer["status"]["allocatable"]["nvidia.com/gpu"] = "6";
+  Json mig = GpuNode("mig", "NVIDIA-A100-SXM4-80GB", 8, 81920);
+  mig["metadata"]["annotations"] = {{"accelsched.io/mig-gpus", "0"}};
+  mig["status"]["allocatable"]["nvidia.com/gpu"] = "7";
+  mig["status"]["allocatable"]["nvidia.com/mig-3g.40gb"] = "2";
+  mig["status"]["allocatable"]["nvidia.com/mig-1g.10gb.me"] = "1";  // The device plugin's name.
+  auto f = Load(Json::array({nothing, whole, shares, fewer, mig}));
+  ASSERT_NE(f, nullptr);
+  const std::vector<std::string> nodes = {"bare", "whole", "shares", "fewer", "mig"};
+  auto mig_pod = [](const std::string& resource) {
+    Json p = GpuPod("m", "uid-m", 0);
+    p["spec"]["containers"][0]["resources"]["limits"][resource] = 1;
+    return p;
+  };
+  const struct {
+    std::string name;
+    Json pod;
+    std::vector<int> survivors;
+    std::map<std::string, std::string> refused;  // Node -> part of its reason.
+  } cases[] = {
+      {"whole GPU",
+       GpuPod("w", "uid-w", 1),
+       {1, 2, 3, 4},
+       {{"bare", "does not advertise nvidia.com/gpu in allocatable"}}},
+      {"share",
+       GpuPod("s", "uid-s", 0, 250),
+       {2},
+       {{"bare", "does not advertise accelsched.io/gpu-milli"},
+        {"whole", "does not advertise accelsched.io/gpu-milli in allocatable"},
+        {"fewer", "does not advertise accelsched.io/gpu-milli"},
+        {"mig", "does not advertise accelsched.io/gpu-milli"}}},
+      {"8 GPUs where 6 are advertised",
+       GpuPod("e", "uid-e", 8),
+       {1, 2},
+       {{"bare", "nvidia.com/gpu"}, {"fewer", "unhealthy"}, {"mig", "outside MIG mode"}}},
+      {"advertised MIG profile", mig_pod("nvidia.com/mig-3g.40gb"), {4}, {}},
+      {"advertised +me profile", mig_pod("nvidia.com/mig-1g.10gb.me"), {4}, {}},
+      {"MIG profile not advertised",
+       mig_pod("nvidia.com/mig-1g.10gb"),
+       {},
+       {{"mig", "does not advertise nvidia.com/mig-1g.10gb in allocatable"}}},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    const codec::ExtenderArgs args = Args(tc.pod, nodes);
+    absl::StatusOr<codec::FilterResult> r = f->extender().Filter(args);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->survivors, tc.survivors);
+    const auto unresolvable = r->Named(args, /*unresolvable=*/true);
+    const auto failed = r->Named(args, /*unresolvable=*/false);
+    std::map<std::string, std::string> reasons(unresolvable.begin(), unresolvable.end());
+    reasons.insert(failed.begin(), failed.end());
+    for (const auto& [node, fragment] : tc.refused) {
+      ASSERT_TRUE(reasons.count(node)) << node;
+      EXPECT_NE(reasons.at(node).find(fragment), std::string::npos)
+          << node << ": " << reasons.at(node);
+    }
+  }
+  // "fewer" holds 6 usable GPUs: a 6-GPU pod fits, and after it nothing whole is left.
+  const codec::ExtenderArgs six = Args(GpuPod("six", "uid-six", 6), {"fewer"});
+  ASSERT_EQ(f->extender().Filter(six)->survivors, std::vector<int>{0});
+  ASSERT_TRUE(f->extender().Bind(Binding("six", "uid-six", "fewer")).ok());
+  EXPECT_TRUE(
+      f->extender().Filter(Args(GpuPod("one", "uid-one", 1), {"fewer"}))->survivors.empty());
+}
+
 TEST(ExtenderPrioritizeTest, SolverChoiceGetsTenInfeasibleZero) {
   auto f = Load(ThreeNodes());
   ASSERT_NE(f, nullptr);

@@ -25,7 +25,12 @@ Json Node1Gpu(const std::string& name) {
        {{"name", name},
         {"labels",
          {{"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"}, {"nvidia.com/gpu.count", "1"}}}}},
-      {"status", {{"allocatable", {{"cpu", "32"}, {"memory", "256Gi"}, {"nvidia.com/gpu", "1"}}}}}};
+      {"status",
+       {{"allocatable",
+         {{"cpu", "32"},
+          {"memory", "256Gi"},
+          {"nvidia.com/gpu", "1"},
+          {"accelsched.io/gpu-milli", "1000"}}}}}};
 }
 
 Json Namespace(const std::string& name, const std::string& isolation) {
