@@ -128,6 +128,9 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
   } else if (key == "gangReservationSeconds") {
     ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 86400));
     config->gang_reservation_seconds = static_cast<double>(t);
+  } else if (key == "tentativeHoldSeconds") {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 0, 600));
+    config->tentative_hold_seconds = static_cast<double>(t);
   } else if (key == "unresolvableAsFailedNodes") {
     if (!v.is_boolean()) return Bad(file, key, "must be true or false");
     config->unresolvable_as_failed_nodes = v.get<bool>();
@@ -142,7 +145,7 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
         file, key,
         "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames, podCacheSize, "
         "memoShapes, threads, maxConnections, networkLevels, gangReservationSeconds, "
-        "unresolvableAsFailedNodes)");
+        "tentativeHoldSeconds, unresolvableAsFailedNodes)");
   }
   return absl::OkStatus();
 }

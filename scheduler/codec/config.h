@@ -13,6 +13,7 @@
 //   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
 //   gangReservationSeconds: 300  # how long a gang's reservation waits for its members
+//   tentativeHoldSeconds: 15  # prioritize's choice held for the pod's bind; 0 = off
 //   unresolvableAsFailedNodes: false  # true for kube-scheduler before 1.20, which has no
 //                             # FailedAndUnresolvableNodes and drops those reasons
 //   networkLevels:            # gangs: network domains, innermost first (names are what
@@ -68,6 +69,7 @@ inline constexpr int kDefaultMemoShapes = 16;
 inline constexpr int kDefaultThreads = 8;
 inline constexpr int kDefaultMaxConnections = 1024;
 inline constexpr double kDefaultGangReservationSeconds = 300;
+inline constexpr double kDefaultTentativeHoldSeconds = 15;
 
 struct ExtenderConfig {
   plugins::PolicyConfig policy;
@@ -84,6 +86,8 @@ struct ExtenderConfig {
   // kube-scheduler releases without FailedAndUnresolvableNodes (before 1.20), which drop the
   // reasons given there. Preemption then also visits those nodes; preempt answers them nothing.
   bool unresolvable_as_failed_nodes = false;
+  // tentativeHoldSeconds: how long prioritize's choice is held for the pod's bind (0 = off).
+  double tentative_hold_seconds = kDefaultTentativeHoldSeconds;
 };
 
 // Parses and validates `text` (YAML or JSON); `file` names it in errors.

@@ -297,6 +297,12 @@ HttpResponse Handlers::MetricsPage(const HttpRequest& /*req*/) const {
       metrics_->Render(*extender_->ledger().Snapshot(), extender_->ledger().num_pods(),
                        GangFigures(extender_->gang_stats()), extender_->TenantGpuMilli());
   page += Metrics::RenderConflicts(extender_->conflicts().size());
+  const TentativeHolds::Counts h = extender_->holds().counts();
+  page += Metrics::RenderTentativeHolds({.held = extender_->holds().size(),
+                                         .made = h.made,
+                                         .bound = h.bound,
+                                         .dropped = h.dropped,
+                                         .expired = h.expired});
   page += Metrics::RenderConnections({.open = c.open,
                                       .accepted = c.accepted,
                                       .refused = c.refused,

@@ -54,6 +54,7 @@ ExtenderOptions ExtenderOptionsFrom(const ExtenderConfig& config) {
   o.memo_shapes = config.memo_shapes;
   o.gangs = GangOptionsFrom(config);
   o.unresolvable_as_failed_nodes = config.unresolvable_as_failed_nodes;
+  o.tentative_hold_seconds = config.tentative_hold_seconds;
   return o;
 }
 
@@ -67,6 +68,7 @@ Extender::Extender(std::unique_ptr<plugins::Solver> solver, Ledger* ledger, Bind
       unresolvable_as_failed_nodes_(options.unresolvable_as_failed_nodes),
       pods_(options.pod_cache_size),
       gangs_(solver_.get(), ledger, OnClock(std::move(options.gangs), clock_)),
+      holds_(ledger, clock_, options.tentative_hold_seconds),
       memo_(solver_.get(), options.memo_shapes),
       binds_(clock_) {}
 
@@ -178,6 +180,9 @@ void MoveUnresolvableToFailed(codec::FilterResult* r) {
 
 absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
+  // A new cycle of this pod: what an earlier prioritize held for it is not its to see.
+  holds_.Expire();
+  holds_.Drop(args.pod.uid);
   codec::FilterResult answer;
   std::optional<GangCoordinator::Admission> admission;
   if (args.pod.gang.has_value()) {
@@ -198,6 +203,8 @@ absl::StatusOr<codec::FilterResult> Extender::Filter(const codec::ExtenderArgs& 
 
 absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderArgs& args) {
   pods_.Put(args.pod);
+  holds_.Expire();
+  holds_.Drop(args.pod.uid);
   if (std::optional<std::string> slot = gangs_.SlotNode(args.pod); slot.has_value()) {
     std::vector<int64_t> out(args.node_names.size(), 0);
     for (size_t i = 0; i < args.node_names.size(); ++i) {
@@ -222,6 +229,12 @@ absl::StatusOr<std::vector<int64_t>> Extender::Prioritize(const codec::ExtenderA
     if (*hi != *lo) score = (totals[k] - *lo) * kTop / (*hi - *lo);
     if (static_cast<int>(k) == best) score = kMaxExtenderPriority;
     out[static_cast<size_t>(f.answer.survivors[k])] = score;
+  }
+  if (best >= 0 && holds_.enabled()) {
+    // Hold the top node's devices until the bind: kube-scheduler binds in the background, and
+    // the next pods' filters must not be offered the same capacity.
+    const std::string& node = args.node_names[static_cast<size_t>(f.answer.survivors[best])];
+    holds_.Hold(args.pod, node, BindChooser(args.pod, node));
   }
   return out;
 }
@@ -273,6 +286,9 @@ absl::StatusOr<PlacedPod> Extender::PlaceForBind(const codec::PodObject& pod,
                               gangs_.BindMember(pod, node, existed));
   *gang_slot = member.has_value();
   if (*gang_slot) return *std::move(member);
+  // What prioritize held for this pod on this node becomes its placement (a hold elsewhere is
+  // given back).
+  if (std::optional<PlacedPod> held = holds_.Convert(pod, node)) return *std::move(held);
   // The chooser filters again on the live state under the ledger's lock, so that two tenants
   // binding to one node at once cannot both pass tenancy.
   return ledger_->Place(pod.uid, pod.Key(), pod.request, node, BindChooser(pod, node), existed);
@@ -399,7 +415,7 @@ absl::Status Extender::Bind(const codec::BindingArgs& args) {
 std::map<std::string, int64_t> Extender::TenantGpuMilli() const {
   std::map<std::string, int64_t> out;
   for (const PlacedPod& p : ledger_->Pods()) {
-    if (p.holder == Holder::kGangSlot) continue;
+    if (p.holder != Holder::kPod) continue;
     if (const int64_t m = p.request.GpuMilli(); m > 0) out[NamespaceOfKey(p.key)] += m;
   }
   return out;
@@ -407,6 +423,7 @@ std::map<std::string, int64_t> Extender::TenantGpuMilli() const {
 
 void Extender::Reconcile() {
   (void)gangs_.Reconcile();
+  holds_.Expire();
   const double now = clock_();
   double since = 0;
   {
@@ -422,6 +439,7 @@ bool Extender::BindInFlight(const std::string& uid, double listed_at) const {
 }
 
 absl::Status Extender::Adopt(const codec::PodObject& pod) {
+  holds_.Drop(pod.uid);  // Bound (through the API): a hold of it is no longer needed.
   const plugins::Solver& solver = *solver_;
   auto choose = [&](const ClusterSnapshot& view, NodeIndex node) -> absl::StatusOr<Assignment> {
     ACCELSCHED_ASSIGN_OR_RETURN(

@@ -48,6 +48,7 @@
 #include "scheduler/service/bind_tracker.h"
 #include "scheduler/service/conflict_book.h"
 #include "scheduler/service/metrics.h"
+#include "scheduler/service/tentative_holds.h"
 #include "scheduler/state/clock.h"
 #include "scheduler/state/ledger.h"
 #include "scheduler/state/name_resolver.h"
@@ -95,6 +96,8 @@ struct ExtenderOptions {
   // Filter answers unresolvable nodes in FailedNodes too (ExtenderConfig's
   // unresolvable_as_failed_nodes, for kube-scheduler before 1.20).
   bool unresolvable_as_failed_nodes = false;
+  // Prioritize's choice is held for the pod's bind this long (TentativeHolds; 0 = off).
+  double tentative_hold_seconds = kDefaultTentativeHoldSeconds;
   // The service's clock; the steady clock when empty (tests inject their own).
   Clock clock;
 };
@@ -172,6 +175,7 @@ class Extender {
   // GPU milli held per namespace (pods, not gang slots).
   std::map<std::string, int64_t> TenantGpuMilli() const;
   GangCoordinator::Stats gang_stats() const { return gangs_.stats(); }
+  const TentativeHolds& holds() const { return holds_; }
   // Tenancy: the isolation of namespace `ns` (its accelsched.io/isolation label; shared when
   // unset or removed).
   void SetIsolation(const std::string& ns, plugins::Isolation isolation) {
@@ -251,6 +255,7 @@ class Extender {
   const bool unresolvable_as_failed_nodes_;
   PodCache pods_;
   GangCoordinator gangs_;             // Thread-safe.
+  TentativeHolds holds_;              // Thread-safe.
   mutable NameResolver names_;        // Thread-safe.
   mutable plugins::SolverMemo memo_;  // Thread-safe.
   absl::Mutex accounting_mu_;

@@ -190,6 +190,20 @@ std::string Metrics::RenderConflicts(size_t conflicts) {
       conflicts, "\n");
 }
 
+std::string Metrics::RenderTentativeHolds(const HoldFigures& h) {
+  return absl::StrCat(
+      "# HELP accelsched_tentative_holds Devices held for a pod between prioritize and its bind.\n"
+      "# TYPE accelsched_tentative_holds gauge\naccelsched_tentative_holds ",
+      h.held,
+      "\n# HELP accelsched_tentative_holds_total Tentative holds made, taken over by the pod's "
+      "bind, given back (bound elsewhere, new cycle) and expired.\n"
+      "# TYPE accelsched_tentative_holds_total counter\n"
+      "accelsched_tentative_holds_total{outcome=\"made\"} ",
+      h.made, "\naccelsched_tentative_holds_total{outcome=\"bound\"} ", h.bound,
+      "\naccelsched_tentative_holds_total{outcome=\"dropped\"} ", h.dropped,
+      "\naccelsched_tentative_holds_total{outcome=\"expired\"} ", h.expired, "\n");
+}
+
 std::string Metrics::RenderConnections(const ConnectionFigures& c) {
   return absl::StrCat(
       "# HELP accelsched_http_connections_open HTTP connections open.\n"

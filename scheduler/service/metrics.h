@@ -17,6 +17,9 @@
 //                                                    pods (MIG: compute slices / 7)
 //   accelsched_tenant_gpu_seconds_total{namespace}   counter: GPU-seconds allocated, summed by
 //                                                    the extender's housekeeping every 5 s
+//   accelsched_tentative_holds                       gauge: devices held between prioritize
+//                                                    and bind (service/tentative_holds.h)
+//   accelsched_tentative_holds_total{outcome}        counter: made, bound, dropped, expired
 //
 // Thread-safety: thread-safe.
 #ifndef ACCELSCHED_SCHEDULER_SERVICE_METRICS_H_
@@ -60,6 +63,12 @@ class Metrics {
   static std::string RenderConnections(const ConnectionFigures& c);
   // accelsched_placement_conflicts: pods bound on devices another pod holds (conflict_book.h).
   static std::string RenderConflicts(size_t conflicts);
+  // The tentative holds' gauge and counters.
+  struct HoldFigures {
+    size_t held = 0;
+    int64_t made = 0, bound = 0, dropped = 0, expired = 0;
+  };
+  static std::string RenderTentativeHolds(const HoldFigures& h);
 
   // The whole exposition, with the gauges computed from `snapshot`, `pods_placed` and `gangs`.
   // `tenant_milli`: GPU milli held per namespace now.

@@ -32,9 +32,10 @@
 
 namespace accelsched::scheduler {
 
-// Who holds a placement: a pod, or a gang reservation's slot (scheduler/gang/gang_book.h) that a
-// member takes over at its bind (Ledger::Transfer).
-enum class Holder { kPod, kGangSlot };
+// Who holds a placement: a pod, a gang reservation's slot (scheduler/gang/gang_book.h) that a
+// member takes over at its bind (Ledger::Transfer), or the devices prioritize chose for a pod,
+// held until its bind (scheduler/service/tentative_holds.h).
+enum class Holder { kPod, kGangSlot, kTentative };
 
 struct PlacedPod {
   std::string uid;  // The pod's UID; for a slot, GangBook::SlotUid.

@@ -231,8 +231,9 @@ absl::StatusOr<std::string> KubeSync::ApplyPodList(absl::string_view text, doubl
   // binding is younger than the list (their uid is not in `present` but the bind is in flight):
   // the next event or relist settles them.
   for (const PlacedPod& p : ledger_->Pods()) {
-    // Gang reservation slots are not pods: GangCoordinator::Reconcile owns them.
-    if (p.holder == Holder::kGangSlot) continue;
+    // Gang reservation slots and tentative holds are not pods: GangCoordinator::Reconcile and
+    // TentativeHolds own them.
+    if (p.holder != Holder::kPod) continue;
     if (present.count(p.uid) == 0 && !extender_->BindInFlight(p.uid, listed_at)) {
       (void)ledger_->Release(p.uid);
       spdlog::info("released pod {} (no longer running)", p.key);

@@ -20,6 +20,8 @@ TEST(ConfigTest, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c->pod_cache_size, 10000);
     EXPECT_EQ(c->memo_shapes, 16);
     EXPECT_EQ(c->threads, 8);
+    EXPECT_EQ(c->tentative_hold_seconds, 15);
+    EXPECT_FALSE(c->unresolvable_as_failed_nodes);
     ASSERT_EQ(c->network_levels.size(), 4u);
     EXPECT_EQ(c->network_levels[0], (NetworkLevel{"host", "kubernetes.io/hostname"}));
     EXPECT_EQ(c->network_levels[1], (NetworkLevel{"clique", "nvidia.com/gpu.clique"}));
@@ -40,6 +42,7 @@ threads: 2
 maxConnections: 64
 gangReservationSeconds: 60
 unresolvableAsFailedNodes: true
+tentativeHoldSeconds: 0
 networkLevels:
   - {name: node, label: kubernetes.io/hostname}
   - {name: nvl72, label: nvidia.com/gpu.clique}
@@ -58,6 +61,7 @@ networkLevels:
   EXPECT_EQ(c->max_connections, 64);
   EXPECT_EQ(c->gang_reservation_seconds, 60);
   EXPECT_TRUE(c->unresolvable_as_failed_nodes);
+  EXPECT_EQ(c->tentative_hold_seconds, 0);
   const std::vector<NetworkLevel> want = {{"node", "kubernetes.io/hostname"},
                                           {"nvl72", "nvidia.com/gpu.clique"}};
   EXPECT_EQ(c->network_levels, want);
@@ -92,6 +96,7 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
       {"networkLevels: [{name: r, label: a}, {name: b, label: a}]",
        "networkLevels[1].label: 'a' given twice"},
       {"gangReservationSeconds: 0", "gangReservationSeconds"},
+      {"tentativeHoldSeconds: 601", "tentativeHoldSeconds: 601 is outside 0..600"},
       {"unresolvableAsFailedNodes: 1", "unresolvableAsFailedNodes: must be true or false"},
       {"- just a list", "(top level): must be a mapping"},
   };

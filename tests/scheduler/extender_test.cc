@@ -341,6 +341,71 @@ class FailingBinder final : public Binder {
   int calls = 0;
 };
 
+// Issue 16, finding 3: kube-scheduler binds in the background, so pod B's filter and prioritize
+// run before pod A's bind arrives. Without holds the extender offered A's devices to B too, and
+// the later bind was rejected ("no longer fits"). With them, prioritize holds A's devices: B is
+// refused at filter (and goes elsewhere), and A's bind takes exactly the held devices.
+TEST(ExtenderBindTest, PrioritizeHoldsTheDevicesUntilTheBindArrives) {
+  for (const bool hold : {false, true}) {
+    SCOPED_TRACE(hold ? "holds on" : "holds off (the race)");
+    ExtenderConfig config;
+    config.tentative_hold_seconds = hold ? 15 : 0;
+    Json one = GpuNode("one", "NVIDIA-H100-80GB-HBM3", 8, 81559);
+    one["status"]["allocatable"]["accelsched.io/gpu-milli"] = "8000";
+    Json two = one;
+    two["metadata"]["name"] = "two";
+    auto f = Load(Json::array({one, two}), nullptr, config);
+    ASSERT_NE(f, nullptr);
+    const codec::ExtenderArgs a = Args(GpuPod("a", "uid-a", 6), {"one", "two"});
+    const codec::ExtenderArgs b = Args(GpuPod("b", "uid-b", 6), {"one", "two"});
+    ASSERT_EQ(f->extender().Filter(a)->survivors, (std::vector<int>{0, 1}));
+    ASSERT_EQ(*f->extender().Prioritize(a), (std::vector<int64_t>{10, 9}));
+    // B's cycle runs before A's bind.
+    absl::StatusOr<codec::FilterResult> fb = f->extender().Filter(b);
+    absl::StatusOr<std::vector<int64_t>> pb = f->extender().Prioritize(b);
+    ASSERT_TRUE(fb.ok() && pb.ok());
+    const std::string b_node = (*pb)[0] == 10 ? "one" : "two";
+    const absl::Status bind_b = f->extender().Bind(Binding("b", "uid-b", b_node));
+    const absl::Status bind_a = f->extender().Bind(Binding("a", "uid-a", "one"));
+    if (!hold) {
+      // The control: B was offered "one" too, took it, and A's bind is rejected.
+      EXPECT_EQ(fb->survivors, (std::vector<int>{0, 1}));
+      EXPECT_EQ(b_node, "one");
+      EXPECT_TRUE(bind_b.ok()) << bind_b;
+      EXPECT_EQ(bind_a.code(), absl::StatusCode::kFailedPrecondition) << bind_a;
+      continue;
+    }
+    EXPECT_EQ(fb->survivors, std::vector<int>{1});  // "one" is held for A.
+    EXPECT_EQ(b_node, "two");
+    EXPECT_TRUE(bind_b.ok()) << bind_b;
+    EXPECT_TRUE(bind_a.ok()) << bind_a;
+    EXPECT_EQ(f->cluster.ledger->num_pods(), 2u);
+    EXPECT_EQ(f->cluster.ledger->Find("uid-a")->node, "one");
+    EXPECT_EQ(f->extender().holds().size(), 0u);
+    EXPECT_EQ(f->extender().holds().counts().bound, 2);
+  }
+}
+
+// A hold does not stand in its own pod's way: the pod's next cycle gives it back first, and a
+// bind on another node than the top one gives it back too.
+TEST(ExtenderBindTest, AHoldIsGivenBackByTheNextCycleOrABindElsewhere) {
+  auto f = Load(Json::array({GpuNode("one", "NVIDIA-H100-80GB-HBM3", 8, 81559),
+                             GpuNode("two", "NVIDIA-H100-80GB-HBM3", 8, 81559)}));
+  ASSERT_NE(f, nullptr);
+  const codec::ExtenderArgs a = Args(GpuPod("a", "uid-a", 8), {"one", "two"});
+  ASSERT_EQ(*f->extender().Prioritize(a), (std::vector<int64_t>{10, 9}));
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), 8000);
+  // Retried (e.g. kube-scheduler's own plugins failed it later): both nodes are open to it.
+  EXPECT_EQ(f->extender().Filter(a)->survivors, (std::vector<int>{0, 1}));
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), 0);
+  ASSERT_EQ(*f->extender().Prioritize(a), (std::vector<int64_t>{10, 9}));
+  // kube-scheduler's own scores chose "two": the hold on "one" goes back.
+  ASSERT_TRUE(f->extender().Bind(Binding("a", "uid-a", "two")).ok());
+  EXPECT_EQ(f->cluster.ledger->Snapshot()->gpu_used_milli(), 8000);
+  EXPECT_EQ(f->cluster.ledger->num_pods(), 1u);
+  EXPECT_EQ(f->cluster.ledger->Find("uid-a")->node, "two");
+}
+
 TEST(ExtenderBindTest, FailedApiBindRollsBack) {
   FailingBinder binder;
   auto f = Load(ThreeNodes(), &binder);
