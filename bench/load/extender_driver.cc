@@ -9,19 +9,27 @@
 //   accelsched-load latency --url URL [--requests N] [--gpus 8]
 //       round-trip latency of filter+prioritize for one pod over every node (NodeNames, as
 //       nodeCacheCapable: true), and of GET /healthz (an empty handler) on the same server.
+//   accelsched-load schedule --url URL [--pods N] [--bind-delay-ms D]
+//       kube-scheduler's loop with its asynchronous binding: each pod's filter and prioritize,
+//       then its bind handed to a binder thread (after D ms, kube-scheduler's binding cycle)
+//       while the next pod is scheduled; counts rejected binds and pods per second.
 //
 // Exit codes: 0 success, 1 bad usage, 2 the extender misbehaved (HTTP error, malformed answer).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -51,6 +59,16 @@ commands:
   gen-cluster --nodes N --out FILE [--busy F]
       write a static cluster file of N HGX H100 nodes (8 GPUs); a fraction F (default 1) of
       them has 4 GPUs in use
+  schedule --url URL [--pods N] [--bind-delay-ms D] [--binders K] [--prefix /v1/extender]
+      kube-scheduler's loop with asynchronous binding: for each of N pods (default 1000; a
+      repeating mix of 1, 2 and 4 whole GPUs and 250, 500 and 750 milli-GPU shares) filter
+      over every node, prioritize the survivors, take the best score, and hand the bind to one
+      of K binder threads (default 16) that sends it after D ms (default 20), while the next
+      pod is scheduled. Pods whose bind was rejected are scheduled again after --backoff-ms
+      (default 1000, kube-scheduler's initial backoff). Prints one JSON line: pods bound, binds
+      rejected, unschedulable, rounds, cycles, seconds until every pod was bound, cycles per
+      second within rounds (without the backoff), pods bound per second. kube-scheduler's own filters are not emulated (the extender
+      is the only filter), which makes the race wider than in a real scheduler.
   latency --url URL [--requests N] [--gpus G] [--prefix /v1/extender] [--full-nodes]
           [--churn true|false] [--hold N]
       as kube-scheduler: filter over every node, then prioritize over the survivors (timed
@@ -481,18 +499,21 @@ int GenCluster(const Flags& flags) {
   Json items = Json::array();
   for (int i = 0; i < nodes; ++i) {
     const std::string name = absl::StrFormat("node-%05d", i);
-    items.push_back(
-        {{"apiVersion", "v1"},
-         {"kind", "Node"},
-         {"metadata",
-          {{"name", name},
-           {"labels",
-            {{"kubernetes.io/hostname", name},
-             {"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"},
-             {"nvidia.com/gpu.count", "8"},
-             {"nvidia.com/gpu.memory", "81559"}}}}},
-         {"status",
-          {{"allocatable", {{"cpu", "224"}, {"memory", "2Ti"}, {"nvidia.com/gpu", "8"}}}}}});
+    items.push_back({{"apiVersion", "v1"},
+                     {"kind", "Node"},
+                     {"metadata",
+                      {{"name", name},
+                       {"labels",
+                        {{"kubernetes.io/hostname", name},
+                         {"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"},
+                         {"nvidia.com/gpu.count", "8"},
+                         {"nvidia.com/gpu.memory", "81559"}}}}},
+                     {"status",
+                      {{"allocatable",
+                        {{"cpu", "224"},
+                         {"memory", "2Ti"},
+                         {"nvidia.com/gpu", "8"},
+                         {"accelsched.io/gpu-milli", "8000"}}}}}});
     // Busy nodes: a 4-GPU pod on GPUs 0-3, or on 4-7 for odd nodes.
     if (i >= busy_nodes) {
       continue;
@@ -836,6 +857,201 @@ int Latency(const Flags& flags) {
   return 0;
 }
 
+// The `schedule` command's binders: the binds kube-scheduler's binding goroutines send, each
+// after `delay`, on their own connections.
+class Binders {
+ public:
+  struct Job {
+    std::string name, uid, node;
+  };
+  Binders(const Target& target, int threads, std::chrono::milliseconds delay) : delay_(delay) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, target] { Work(target); });
+    }
+  }
+  ~Binders() { Finish(); }
+  void Add(Job job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back({std::move(job), std::chrono::steady_clock::now() + delay_});
+    }
+    cv_.notify_one();
+  }
+  // Waits for every bind to be answered.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+  int bound() const { return bound_; }
+  int rejected() const { return rejected_; }
+  int failed() const { return failed_; }
+  const std::string& first_rejection() const { return first_rejection_; }
+  // The binds rejected (after Finish()).
+  const std::vector<Job>& rejected_jobs() const { return rejected_jobs_; }
+
+ private:
+  void Work(const Target& target) {
+    Driver d(target);
+    for (;;) {
+      std::pair<Job, std::chrono::steady_clock::time_point> next;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return done_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        next = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      std::this_thread::sleep_until(next.second);
+      const Job& j = next.first;
+      std::optional<Json> r = d.Call(
+          "bind",
+          {{"PodName", j.name}, {"PodNamespace", "load"}, {"PodUID", j.uid}, {"Node", j.node}});
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!r) {
+        ++failed_;
+      } else if (r->value("Error", "").empty()) {
+        ++bound_;
+      } else {
+        if (rejected_++ == 0) first_rejection_ = r->value("Error", "");
+        rejected_jobs_.push_back(j);
+      }
+    }
+  }
+
+  const std::chrono::milliseconds delay_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Job, std::chrono::steady_clock::time_point>> queue_;
+  bool done_ = false;
+  int bound_ = 0, rejected_ = 0, failed_ = 0;
+  std::string first_rejection_;
+  std::vector<Job> rejected_jobs_;
+  std::vector<std::thread> threads_;
+};
+
+// Pod `i` of the `schedule` mix: 1, 2 or 4 whole GPUs, or a 250, 500 or 750 milli-GPU share.
+Json SchedulePod(int i) {
+  static constexpr int kWhole[] = {1, 2, 4};
+  static constexpr int kMilli[] = {250, 500, 750};
+  Json limits = {{"cpu", "2"}, {"memory", "8Gi"}};
+  if (i % 2 == 0) {
+    limits["nvidia.com/gpu"] = kWhole[(i / 2) % 3];
+  } else {
+    limits["accelsched.io/gpu-milli"] = kMilli[(i / 2) % 3];
+  }
+  return Json{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", absl::StrFormat("pod-%05d", i)},
+        {"namespace", "load"},
+        {"uid", absl::StrFormat("sched-%05d", i)}}},
+      {"spec",
+       {{"containers", Json::array({{{"name", "c"}, {"resources", {{"limits", limits}}}}})}}}};
+}
+
+// One scheduling cycle of `pod`: the chosen node, "" if no node passed filter; nullopt if the
+// extender misbehaved.
+std::optional<std::string> ScheduleCycle(Driver& d, const Json& pod, const Json& names) {
+  std::optional<Json> filter = d.Call("filter", {{"Pod", pod}, {"NodeNames", names}});
+  if (!filter) return std::nullopt;
+  const Json survivors = filter->value("NodeNames", Json::array());
+  if (!survivors.is_array() || survivors.empty()) return std::string();
+  std::optional<Json> prio = d.Call("prioritize", {{"Pod", pod}, {"NodeNames", survivors}});
+  if (!prio || !prio->is_array() || prio->empty()) return std::nullopt;
+  return (*prio)[BestScore(*prio)].at("Host").get<std::string>();
+}
+
+// What a `schedule` run did, over all its rounds.
+struct ScheduleTally {
+  int cycles = 0, bound = 0, rejected = 0, unschedulable = 0, rounds = 0;
+  double round_seconds = 0;  // In rounds, without the backoff between them.
+  std::string first_rejection;
+};
+
+// One round: schedules `serials` (pods of the mix) and binds them in the background; the pods
+// whose bind was rejected, to retry; nullopt if the extender misbehaved.
+std::optional<std::vector<int>> ScheduleRound(Driver& d, const Json& names,
+                                              const std::vector<int>& serials, int binders,
+                                              int delay_ms, ScheduleTally& t) {
+  const auto start = std::chrono::steady_clock::now();
+  Binders b(d.target(), binders, std::chrono::milliseconds(delay_ms));
+  for (int i : serials) {
+    const Json pod = SchedulePod(i);
+    std::optional<std::string> node = ScheduleCycle(d, pod, names);
+    if (!node) return std::nullopt;
+    ++t.cycles;
+    if (node->empty()) {
+      ++t.unschedulable;
+      continue;
+    }
+    b.Add({pod["metadata"]["name"], pod["metadata"]["uid"], *node});
+  }
+  b.Finish();
+  t.round_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (b.failed() > 0) return std::nullopt;
+  t.bound += b.bound();
+  t.rejected += b.rejected();
+  if (t.first_rejection.empty()) t.first_rejection = b.first_rejection();
+  ++t.rounds;
+  std::vector<int> retry;
+  for (const Binders::Job& j : b.rejected_jobs()) {
+    retry.push_back(std::stoi(j.name.substr(4)));  // "pod-00042"
+  }
+  std::sort(retry.begin(), retry.end());
+  return retry;
+}
+
+int Schedule(const Flags& flags) {
+  std::optional<Target> target = ParseUrl(flags.Get("--url"));
+  int pods = 0, delay_ms = 0, binders = 0, backoff_ms = 0;
+  if (!target || !absl::SimpleAtoi(flags.Get("--pods", "1000"), &pods) || pods < 1 ||
+      pods > 99999 || !absl::SimpleAtoi(flags.Get("--bind-delay-ms", "20"), &delay_ms) ||
+      delay_ms < 0 || !absl::SimpleAtoi(flags.Get("--binders", "16"), &binders) || binders < 1 ||
+      binders > 1024 || !absl::SimpleAtoi(flags.Get("--backoff-ms", "1000"), &backoff_ms) ||
+      backoff_ms < 0) {
+    std::cerr << "accelsched-load schedule: --url http://HOST:PORT [--pods 1..99999] "
+                 "[--bind-delay-ms D] [--binders 1..1024] [--backoff-ms B]\n";
+    return 1;
+  }
+  target->prefix = flags.Get("--prefix", target->prefix);
+  Driver d(*target);
+  std::optional<Json> names = NodeNames(d);
+  if (!names) return 2;
+  ScheduleTally t;
+  std::vector<int> serials(static_cast<size_t>(pods));
+  for (int i = 0; i < pods; ++i) serials[static_cast<size_t>(i)] = i;
+  const auto start = std::chrono::steady_clock::now();
+  // Rejected pods are retried after kube-scheduler's initial backoff, as its queue does.
+  while (!serials.empty() && t.rounds < 50) {
+    if (t.rounds > 0) std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    std::optional<std::vector<int>> retry = ScheduleRound(d, *names, serials, binders, delay_ms, t);
+    if (!retry) return 2;
+    serials = std::move(*retry);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << Json{{"pods", pods},
+                    {"bound", t.bound},
+                    {"binds_rejected", t.rejected},
+                    {"first_rejection", t.first_rejection},
+                    {"unschedulable", t.unschedulable},
+                    {"rounds", t.rounds},
+                    {"cycles", t.cycles},
+                    {"seconds", seconds},
+                    {"cycles_per_second", t.cycles / t.round_seconds},
+                    {"pods_bound_per_second", t.bound / seconds}}
+                   .dump()
+            << "\n";
+  return 0;
+}
+
 // The command line; the exit codes are in the file comment.
 int Run(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
@@ -856,6 +1072,9 @@ int Run(int argc, char** argv) {
   }
   if (cmd == "latency") {
     return Latency(*flags);
+  }
+  if (cmd == "schedule") {
+    return Schedule(*flags);
   }
   std::cerr << "accelsched-load: unknown command '" << cmd << "'\n" << kHelp;
   return 1;
