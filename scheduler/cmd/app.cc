@@ -3,12 +3,24 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 #include "plugins/share_fragmentation/fragmentation.h"
 #include "scheduler/codec/k8s.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler {
+
+std::optional<std::string> DegradedReason(const std::optional<kube::KubeSync::Outage>& outage,
+                                          double now, double threshold) {
+  if (!outage.has_value() || threshold <= 0 || now - outage->since < threshold) {
+    return std::nullopt;
+  }
+  return absl::StrFormat(
+      "the watch of %s has failed for %.0f s (watchFailureSeconds %.0f; last error: %s); the "
+      "cluster state may be stale",
+      outage->kind, now - outage->since, threshold, outage->error);
+}
 
 plugins::WorkloadModel WorkloadFrom(const std::vector<plugins::PodRequest>& running) {
   std::vector<plugins::PodRequest> pods = running;

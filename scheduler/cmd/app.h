@@ -15,6 +15,7 @@
 #define ACCELSCHED_SCHEDULER_CMD_APP_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,12 @@ struct StaticCluster {
 // of the pods the cluster already runs plus a default mix (1, 2, 4, 8 whole GPUs, shares of
 // 250 and 500 milli, CPU-only), so that an empty cluster still has a sensible model.
 plugins::WorkloadModel WorkloadFrom(const std::vector<plugins::PodRequest>& running);
+
+// Kubernetes mode's health: why the service must stop serving (Server::SetDegraded) at steady
+// time `now`, given the sync's longest watch outage, or nullopt. An outage counts once it has
+// lasted `threshold` seconds (watchFailureSeconds; 0 = never).
+std::optional<std::string> DegradedReason(const std::optional<kube::KubeSync::Outage>& outage,
+                                          double now, double threshold);
 
 // Parses `text` (`file` names it in errors), builds the ledger and the extender, and adopts
 // every pod that holds resources. InvalidArgument naming the item for anything malformed or

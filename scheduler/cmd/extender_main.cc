@@ -31,6 +31,7 @@
 #include "scheduler/kube/endpoint.h"
 #include "scheduler/service/extender.h"
 #include "scheduler/service/metrics.h"
+#include "scheduler/state/clock.h"
 #include "scheduler/state/ledger.h"
 #include "scheduler/sync/kube_sync.h"
 #include "topology/status_macros.h"
@@ -58,7 +59,8 @@ Serving:
   --bind-address A     listen address (default 0.0.0.0)
   --config FILE        YAML config: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames,
                        podCacheSize, memoShapes, threads, maxConnections, networkLevels,
-                       gangReservationSeconds (see deploy/base/ and README.md)
+                       gangReservationSeconds, tentativeHoldSeconds, watchFailureSeconds,
+                       unresolvableAsFailedNodes (see deploy/base/ and README.md)
   --tls-cert FILE      serve HTTPS with this certificate (PEM) ...
   --tls-key FILE       ... and this private key (PEM)
   --client-ca FILE     require client certificates signed by this CA (kube-scheduler's
@@ -204,6 +206,26 @@ void SyncThenWatch(kube::KubeSync& sync, Server& server, const std::atomic<bool>
   sync.Run();
 }
 
+// Kubernetes mode: not ready (/readyz and the verbs 503) while a watch has failed for
+// `threshold` seconds, ready again once it works; checked every 250 ms.
+void WatchHealth(kube::KubeSync& sync, Server& server, double threshold,
+                 const std::atomic<bool>& stopping) {
+  std::optional<std::string> was;
+  while (!stopping) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::optional<std::string> reason =
+        DegradedReason(sync.LongestOutage(), SteadySeconds(), threshold);
+    if (reason.has_value() == was.has_value()) continue;
+    if (reason.has_value()) {
+      spdlog::error("not ready: {}", *reason);
+    } else {
+      spdlog::info("ready again: the API server's watches work");
+    }
+    server.SetDegraded(reason);
+    was = std::move(reason);
+  }
+}
+
 // Housekeeping: gang reservations past their deadline, or whose slots the cluster lost, are
 // released (gang filters also do this; this covers gangs whose members stopped coming), and the
 // tenants' GPU-seconds are summed. Once a minute, freed memory goes back to the system: the
@@ -256,7 +278,7 @@ void AwaitStopSignal(const sigset_t& signals, App& app, Server& server, std::ato
 }
 
 // Serves until SIGINT or SIGTERM (handled on a thread of their own, AwaitStopSignal).
-void Serve(App& app, Server& server, const ServerOptions& options) {
+void Serve(App& app, Server& server, const ServerOptions& options, double watch_failure_seconds) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -267,8 +289,11 @@ void Serve(App& app, Server& server, const ServerOptions& options) {
   std::atomic<bool> served{false};
   std::thread waiter([&] { AwaitStopSignal(signals, app, server, stopping, served); });
   std::thread syncer;
+  std::thread health;
   if (app.sync() != nullptr) {
     syncer = std::thread([&] { SyncThenWatch(*app.sync(), server, stopping); });
+    health =
+        std::thread([&] { WatchHealth(*app.sync(), server, watch_failure_seconds, stopping); });
   } else {
     server.SetReady(true);
   }
@@ -283,6 +308,7 @@ void Serve(App& app, Server& server, const ServerOptions& options) {
   waiter.join();
   if (syncer.joinable()) syncer.join();
   stopping = true;
+  if (health.joinable()) health.join();
   housekeeper.join();
 }
 
@@ -314,7 +340,7 @@ int Main(int argc, char** argv) {
     std::cerr << "accelsched-extender: " << s.message() << "\n";
     return absl::IsInvalidArgument(s) ? 1 : 2;
   }
-  Serve(**app, server, options);
+  Serve(**app, server, options, config->watch_failure_seconds);
   return 0;
 }
 

@@ -128,6 +128,9 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
   } else if (key == "gangReservationSeconds") {
     ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 86400));
     config->gang_reservation_seconds = static_cast<double>(t);
+  } else if (key == "watchFailureSeconds") {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 0, 86400));
+    config->watch_failure_seconds = static_cast<double>(t);
   } else if (key == "tentativeHoldSeconds") {
     ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 0, 600));
     config->tentative_hold_seconds = static_cast<double>(t);
@@ -145,7 +148,7 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
         file, key,
         "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames, podCacheSize, "
         "memoShapes, threads, maxConnections, networkLevels, gangReservationSeconds, "
-        "tentativeHoldSeconds, unresolvableAsFailedNodes)");
+        "tentativeHoldSeconds, unresolvableAsFailedNodes, watchFailureSeconds)");
   }
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 //   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
 //   gangReservationSeconds: 300  # how long a gang's reservation waits for its members
+//   watchFailureSeconds: 60  # not ready after the API's watches failed this long; 0 = never
 //   tentativeHoldSeconds: 15  # prioritize's choice held for the pod's bind; 0 = off
 //   unresolvableAsFailedNodes: false  # true for kube-scheduler before 1.20, which has no
 //                             # FailedAndUnresolvableNodes and drops those reasons
@@ -70,6 +71,7 @@ inline constexpr int kDefaultThreads = 8;
 inline constexpr int kDefaultMaxConnections = 1024;
 inline constexpr double kDefaultGangReservationSeconds = 300;
 inline constexpr double kDefaultTentativeHoldSeconds = 15;
+inline constexpr double kDefaultWatchFailureSeconds = 60;
 
 struct ExtenderConfig {
   plugins::PolicyConfig policy;
@@ -88,6 +90,9 @@ struct ExtenderConfig {
   bool unresolvable_as_failed_nodes = false;
   // tentativeHoldSeconds: how long prioritize's choice is held for the pod's bind (0 = off).
   double tentative_hold_seconds = kDefaultTentativeHoldSeconds;
+  // watchFailureSeconds: Kubernetes mode turns not ready (/readyz and the verbs 503) once a
+  // watch of the API server has failed this long without a success (0 = never).
+  double watch_failure_seconds = kDefaultWatchFailureSeconds;
 };
 
 // Parses and validates `text` (YAML or JSON); `file` names it in errors.

@@ -129,7 +129,7 @@ class Handlers {
  public:
   Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
            const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
-           const EventServer* connections);
+           const Server::Degraded* degraded, const EventServer* connections);
 
   // Every request but the probes, on a worker thread.
   HttpResponse Route(const HttpRequest& req) const;
@@ -161,18 +161,20 @@ class Handlers {
   const ServerOptions* options_;
   const std::atomic<bool>* ready_;
   const std::atomic<bool>* stopping_;
+  const Server::Degraded* degraded_;
   const EventServer* connections_;
   absl::flat_hash_map<std::string, Endpoint> endpoints_;  // By exact path.
 };
 
 Handlers::Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
                    const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
-                   const EventServer* connections)
+                   const Server::Degraded* degraded, const EventServer* connections)
     : extender_(extender),
       metrics_(metrics),
       options_(options),
       ready_(ready),
       stopping_(stopping),
+      degraded_(degraded),
       connections_(connections) {
   // The URL prefix is a literal path (config validation keeps it one): matched exactly.
   const std::string& prefix = options->url_prefix;
@@ -190,6 +192,9 @@ std::optional<HttpResponse> Handlers::Probe(const HttpRequest& req) const {
   if (req.path == "/healthz") return Text(200, "ok\n");
   if (req.path != "/readyz") return std::nullopt;
   if (*stopping_) return Text(503, "stopping\n");
+  if (std::optional<std::string> why = degraded_->Get()) {
+    return Text(503, absl::StrCat("not ready: ", *why, "\n"));
+  }
   if (*ready_) return Text(200, "ok\n");
   return Text(503, "not ready: the cluster state is not synced yet\n");
 }
@@ -212,10 +217,14 @@ HttpResponse Handlers::Route(const HttpRequest& req) const {
 HttpResponse Handlers::Verb(const std::string& name, VerbHandler handle,
                             const HttpRequest& req) const {
   const auto start = std::chrono::steady_clock::now();
-  HttpResponse res =
-      *ready_
-          ? (this->*handle)(req.body)
-          : ErrorAnswer(absl::UnavailableError("not ready: the cluster state is not synced yet"));
+  HttpResponse res;
+  if (!*ready_) {
+    res = ErrorAnswer(absl::UnavailableError("not ready: the cluster state is not synced yet"));
+  } else if (std::optional<std::string> why = degraded_->Get()) {
+    res = ErrorAnswer(absl::UnavailableError(absl::StrCat("not ready: ", *why)));
+  } else {
+    res = (this->*handle)(req.body);
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_->ObserveRequest(name, res.status, seconds);
@@ -378,7 +387,7 @@ absl::Status Server::Listen() {
       std::move(*o), [&impl](const HttpRequest& req) { return impl.handlers->Route(req); },
       [&impl](const HttpRequest& req) { return impl.handlers->Probe(req); });
   impl.handlers = std::make_unique<Handlers>(extender_, metrics_, &options_, &ready_, &stopping_,
-                                             impl.connections.get());
+                                             &degraded_, impl.connections.get());
   if (absl::Status s = impl.connections->Listen(); !s.ok()) return s;
   port_ = impl.connections->port();
   return absl::OkStatus();

@@ -28,9 +28,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 #include "scheduler/codec/config.h"
 #include "scheduler/service/extender.h"
@@ -69,6 +73,31 @@ class Server {
   void Stop();
   // Ready: the cluster state is synced, the verbs are answered. Not ready: they get 503.
   void SetReady(bool ready) { ready_ = ready; }
+  // Degraded: the cluster state can no longer be trusted (the watches have failed too long):
+  // /readyz and the verbs answer 503 with `reason` until SetDegraded(nullopt).
+  void SetDegraded(std::optional<std::string> reason) { degraded_.Set(std::move(reason)); }
+
+  // Why a synced server does not serve (Server::SetDegraded); thread-safe.
+  class Degraded {
+   public:
+    void Set(std::optional<std::string> reason) ABSL_LOCKS_EXCLUDED(mu_) {
+      absl::MutexLock lock(&mu_);
+      on_ = reason.has_value();
+      reason_ = reason.value_or("");
+    }
+    // The reason, or nullopt when serving normally.
+    std::optional<std::string> Get() const ABSL_LOCKS_EXCLUDED(mu_) {
+      if (!on_) return std::nullopt;
+      absl::MutexLock lock(&mu_);
+      if (!on_) return std::nullopt;
+      return reason_;
+    }
+
+   private:
+    mutable absl::Mutex mu_;
+    std::atomic<bool> on_{false};
+    std::string reason_ ABSL_GUARDED_BY(mu_);
+  };
   // Stopping: /readyz answers 503 so that traffic moves elsewhere, while the verbs still answer
   // what reaches them until Stop() has drained the connections.
   void SetStopping() { stopping_ = true; }
@@ -82,6 +111,7 @@ class Server {
   int port_ = 0;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
+  Degraded degraded_;
 };
 
 // Keeps large blocks on glibc's heap: request bodies (a 500-node NodeList is about 3 MB), their

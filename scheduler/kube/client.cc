@@ -170,9 +170,9 @@ absl::StatusOr<std::string> KubeClient::MergePatch(const std::string& path,
   return std::move(r->body);
 }
 
-absl::Status KubeClient::Watch(
-    const std::string& path,
-    const std::function<absl::Status(absl::string_view line)>& on_line) const {
+absl::Status KubeClient::Watch(const std::string& path,
+                               const std::function<absl::Status(absl::string_view line)>& on_line,
+                               const std::function<void()>& on_open) const {
   absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);
   if (!client.ok()) return client.status();
   (*client)->set_read_timeout(330, 0);  // Longer than the watch's timeoutSeconds.
@@ -201,6 +201,7 @@ absl::Status KubeClient::Watch(
       path.c_str(), {{"Accept", "application/json"}},
       [&](const httplib::Response& response) {
         status = response.status;
+        if (status == 200 && on_open) on_open();
         // A Stop() that came before the socket existed could not shut it (httplib stops only a
         // request in flight): the watch would have waited for its first event, or for
         // timeoutSeconds on a quiet kind. Checked once the answer has begun.

@@ -44,9 +44,11 @@ class KubeClient {
   // {type, object}) as it arrives, until the server ends the stream (OK), Stop() is called
   // (Cancelled), HTTP status 410 says the resourceVersion is too old (Aborted), the connection
   // fails (Unavailable), or `on_line` returns an error (that error; e.g. Aborted for an ERROR
-  // event with code 410, Cancelled to stop).
+  // event with code 410, Cancelled to stop). `on_open`, if set, is called once the server has
+  // answered 200 (the watch is established, before any event).
   absl::Status Watch(const std::string& path,
-                     const std::function<absl::Status(absl::string_view line)>& on_line) const;
+                     const std::function<absl::Status(absl::string_view line)>& on_line,
+                     const std::function<void()>& on_open = nullptr) const;
 
   // Ends running watches (closes their connections) and makes later ones return Cancelled.
   void Stop() const;

@@ -11,6 +11,7 @@
 #include "plugins/framework/tenants.h"
 #include "scheduler/codec/annotations.h"
 #include "scheduler/gang/gang_coordinator.h"
+#include "scheduler/state/clock.h"
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler::kube {
@@ -358,13 +359,17 @@ void KubeSync::WatchLoop(Informer& informer) {
     const std::string path = absl::StrCat(
         informer.path, "?watch=true&allowWatchBookmarks=true&timeoutSeconds=", kWatchTimeoutSeconds,
         version.empty() ? "" : "&resourceVersion=", version);
-    absl::Status s = client_->Watch(path, [&](absl::string_view line) -> absl::Status {
-      ACCELSCHED_ASSIGN_OR_RETURN(std::string v, informer.apply_event(line));
-      SetVersion(informer.kind, v);
-      backoff.Reset();
-      SetRetryDelay(informer.kind, backoff.seconds());
-      return absl::OkStatus();
-    });
+    absl::Status s = client_->Watch(
+        path,
+        [&](absl::string_view line) -> absl::Status {
+          MarkWorking(informer.kind);
+          ACCELSCHED_ASSIGN_OR_RETURN(std::string v, informer.apply_event(line));
+          SetVersion(informer.kind, v);
+          backoff.Reset();
+          SetRetryDelay(informer.kind, backoff.seconds());
+          return absl::OkStatus();
+        },
+        [&] { MarkWorking(informer.kind); });
     if (stopped_) break;
     // An unreadable line is taken for a damaged stream and the watch resumes; if the line comes
     // again from the same version it is the API's, and only a relist gets past it (issue 14: the
@@ -376,19 +381,46 @@ void KubeSync::WatchLoop(Informer& informer) {
       spdlog::info("watch {}: {}; relisting", informer.kind, std::string(s.message()));
       absl::Status relist = List(informer);
       if (relist.ok()) {
+        MarkWorking(informer.kind);
         backoff.Reset();  // Caught up: a later failure starts again from the shortest delay.
         SetRetryDelay(informer.kind, backoff.seconds());
         continue;
       }
       s = relist;
     }
+    if (s.ok()) MarkWorking(informer.kind);  // The stream ended cleanly (timeoutSeconds).
     if (!s.ok()) {
+      MarkFailing(informer.kind, s);
       spdlog::warn("watch {}: {}; retrying in {:.1f} s", informer.kind, std::string(s.message()),
                    backoff.seconds());
       backoff.Wait(stopped_);
       SetRetryDelay(informer.kind, backoff.seconds());
     }
   }
+}
+
+void KubeSync::MarkFailing(const std::string& kind, const absl::Status& error) {
+  absl::MutexLock lock(&mu_);
+  auto [it, fresh] = outages_.try_emplace(kind);
+  if (fresh) {
+    it->second.since = SteadySeconds();
+    it->second.kind = kind;
+  }
+  it->second.error = std::string(error.message());
+}
+
+void KubeSync::MarkWorking(const std::string& kind) {
+  absl::MutexLock lock(&mu_);
+  outages_.erase(kind);
+}
+
+std::optional<KubeSync::Outage> KubeSync::LongestOutage() {
+  absl::MutexLock lock(&mu_);
+  std::optional<Outage> out;
+  for (const auto& [kind, o] : outages_) {
+    if (!out.has_value() || o.since < out->since) out = o;
+  }
+  return out;
 }
 
 void KubeSync::Run() {

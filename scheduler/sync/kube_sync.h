@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,17 @@ class KubeSync {
   // an event or a successful relist (issue 14: it stayed at its ceiling after an outage).
   double RetryDelay(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The longest failure going on: since when a kind's watch (and relist) has failed without a
+  // success in between (an event, a bookmark, a clean end of the stream or a relist), which
+  // kind, and its last error; nullopt when every watch works. Time is the steady clock's
+  // (SteadySeconds).
+  struct Outage {
+    double since = 0;
+    std::string kind;
+    std::string error;
+  };
+  std::optional<Outage> LongestOutage() ABSL_LOCKS_EXCLUDED(mu_);
+
   // A watch's timeoutSeconds: the server ends the stream after it and the watch reconnects.
   static constexpr int kWatchTimeoutSeconds = 300;
 
@@ -92,6 +104,10 @@ class KubeSync {
   void WatchLoop(Informer& informer);
   void SetVersion(const std::string& kind, const std::string& version) ABSL_LOCKS_EXCLUDED(mu_);
   void SetRetryDelay(const std::string& kind, double seconds) ABSL_LOCKS_EXCLUDED(mu_);
+  // Records a failure of `kind`'s watch (the first since its last success starts an outage), or
+  // a success (ending it).
+  void MarkFailing(const std::string& kind, const absl::Status& error) ABSL_LOCKS_EXCLUDED(mu_);
+  void MarkWorking(const std::string& kind) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Per kind: the list and the events.
   absl::StatusOr<std::string> ApplyNodeList(absl::string_view text) ABSL_LOCKS_EXCLUDED(mu_);
@@ -120,6 +136,7 @@ class KubeSync {
   std::map<std::string, std::string> versions_ ABSL_GUARDED_BY(mu_);  // By kind.
   std::map<std::string, bool> available_ ABSL_GUARDED_BY(mu_);        // Optional kinds.
   std::map<std::string, double> retry_delays_ ABSL_GUARDED_BY(mu_);   // By kind, seconds.
+  std::map<std::string, Outage> outages_ ABSL_GUARDED_BY(mu_);        // Failing kinds.
 };
 
 }  // namespace accelsched::scheduler::kube

@@ -5,9 +5,12 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
+#include "scheduler/cmd/app.h"
 #include "scheduler/service/metrics.h"
+#include "scheduler/state/clock.h"
 #include "tests/scheduler/kube_test_util.h"
 #include "tests/testing/fake_apiserver.h"
 
@@ -161,6 +164,37 @@ TEST(KubeDriftTest, RetryDelayResetsAfterASuccessfulRelist) {
   api.SetOutage(false);
   ASSERT_TRUE(Eventually([&] { return x.sync->relists() > relists; }));
   EXPECT_TRUE(Eventually([&] { return x.sync->RetryDelay("pods") == 0.5; }));
+}
+
+// Issue 16: /readyz stayed 200 forever once synced. The sync reports how long its watches have
+// failed, and the service turns not ready past watchFailureSeconds (DegradedReason), ready again
+// once they work.
+TEST(KubeDriftTest, AWatchOutageIsReportedUntilTheWatchesWorkAgain) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 4));
+  Instance x(api.port());
+  ASSERT_TRUE(x.StartAndRun().ok());
+  EXPECT_FALSE(x.sync->LongestOutage().has_value());
+  const double before = SteadySeconds();
+  api.SetOutage(true);
+  ASSERT_TRUE(Eventually([&] { return x.sync->LongestOutage().has_value(); }));
+  const std::optional<KubeSync::Outage> o = x.sync->LongestOutage();
+  ASSERT_TRUE(o.has_value());
+  EXPECT_GE(o->since, before);
+  EXPECT_FALSE(o->kind.empty());
+  EXPECT_FALSE(o->error.empty());
+  // The service's verdict: not yet at 60 s, degraded past it, never with 0.
+  EXPECT_FALSE(DegradedReason(o, o->since + 59, 60).has_value());
+  const std::optional<std::string> why = DegradedReason(o, o->since + 75, 60);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find(absl::StrCat("the watch of ", o->kind, " has failed for 75 s")),
+            std::string::npos)
+      << *why;
+  EXPECT_NE(why->find(o->error), std::string::npos) << *why;
+  EXPECT_FALSE(DegradedReason(o, o->since + 1e6, 0).has_value());
+  api.SetOutage(false);
+  EXPECT_TRUE(Eventually([&] { return !x.sync->LongestOutage().has_value(); }));
+  EXPECT_FALSE(DegradedReason(x.sync->LongestOutage(), SteadySeconds() + 1e6, 60).has_value());
 }
 
 }  // namespace

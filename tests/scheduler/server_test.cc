@@ -142,6 +142,25 @@ TEST_F(ServerTest, ReadyzIsUnavailableUntilReady) {
 
 // Issue 14, item 10: stopping turns /readyz to 503 so that traffic moves away, but what still
 // arrives is answered (before, a stop made the verbs answer 503, as if the state were not synced).
+// Issue 16: a synced server whose cluster view went stale (the watches failed for
+// watchFailureSeconds) answers /readyz and the verbs 503 with why, until it recovers.
+TEST_F(ServerTest, DegradedIsNotReadyAndRefusesTheVerbsWithTheReason) {
+  server_->SetReady(true);
+  const std::string args = R"({"Pod": )" + PodJson("p", 1) + R"(, "NodeNames": ["h1"]})";
+  server_->SetDegraded("the watch of pods has failed for 61 s");
+  httplib::Result readyz = client_->Get("/readyz");
+  ASSERT_TRUE(readyz);
+  EXPECT_EQ(readyz->status, 503);
+  EXPECT_EQ(readyz->body, "not ready: the watch of pods has failed for 61 s\n");
+  auto [code, body] = Post("/v1/extender/filter", args);
+  EXPECT_EQ(code, 503);
+  EXPECT_EQ(body.value("Error", ""), "not ready: the watch of pods has failed for 61 s");
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);  // Alive: no restart for an API outage.
+  server_->SetDegraded(std::nullopt);
+  EXPECT_EQ(client_->Get("/readyz")->status, 200);
+  EXPECT_EQ(Post("/v1/extender/filter", args).first, 200);
+}
+
 TEST_F(ServerTest, StoppingIsNotReadyButStillAnswersTheVerbs) {
   server_->SetReady(true);
   server_->SetStopping();

@@ -87,6 +87,7 @@ class HttpTestServer {
   // As Server::SetReady: the verbs answer 503 until SetReady(true).
   void SetReady(bool ready) { server_->SetReady(ready); }
   void SetStopping() { server_->SetStopping(); }
+  void SetDegraded(std::optional<std::string> reason) { server_->SetDegraded(std::move(reason)); }
 
  private:
   absl::Status WaitUntilServing() {
