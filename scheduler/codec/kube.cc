@@ -212,4 +212,46 @@ std::string EncodeAnnotationRemovalPatch(absl::string_view key) {
   return Dump(Json{{"metadata", {{"annotations", {{std::string(key), nullptr}}}}}});
 }
 
+absl::StatusOr<LeaseRecord> DecodeLease(absl::string_view text) {
+  ACCELSCHED_ASSIGN_OR_RETURN(Json j, ParseJson(text, "Lease: not valid JSON"));
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(j, "Lease"));
+  LeaseRecord r;
+  const Json* metadata = Find(j, "metadata");
+  if (metadata == nullptr) return absl::InvalidArgumentError("Lease.metadata: required");
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*metadata, "Lease.metadata"));
+  ACCELSCHED_ASSIGN_OR_RETURN(r.resource_version,
+                              GetString(*metadata, "resourceVersion", "Lease.metadata", true));
+  const Json* spec = Find(j, "spec");
+  if (spec == nullptr) return r;  // An empty Lease: nobody holds it.
+  ACCELSCHED_RETURN_IF_ERROR(ExpectObject(*spec, "Lease.spec"));
+  ACCELSCHED_ASSIGN_OR_RETURN(r.holder, GetString(*spec, "holderIdentity", "Lease.spec", false));
+  ACCELSCHED_ASSIGN_OR_RETURN(r.acquire_time, GetString(*spec, "acquireTime", "Lease.spec", false));
+  ACCELSCHED_ASSIGN_OR_RETURN(r.renew_time, GetString(*spec, "renewTime", "Lease.spec", false));
+  for (const auto& [key, out] :
+       {std::pair<const char*, int64_t*>{"leaseDurationSeconds", &r.lease_duration_seconds},
+        {"leaseTransitions", &r.transitions}}) {
+    const Json* n = Find(*spec, key);
+    if (n == nullptr) continue;
+    if (!n->is_number_integer() || n->get<int64_t>() < 0) {
+      return WrongType(absl::StrCat("Lease.spec.", key), "a non-negative integer", *n);
+    }
+    *out = n->get<int64_t>();
+  }
+  return r;
+}
+
+std::string EncodeLease(const std::string& ns, const std::string& name, const LeaseRecord& record) {
+  Json metadata = {{"name", name}, {"namespace", ns}};
+  if (!record.resource_version.empty()) metadata["resourceVersion"] = record.resource_version;
+  Json spec = {{"holderIdentity", record.holder},
+               {"leaseDurationSeconds", record.lease_duration_seconds},
+               {"leaseTransitions", record.transitions}};
+  if (!record.acquire_time.empty()) spec["acquireTime"] = record.acquire_time;
+  if (!record.renew_time.empty()) spec["renewTime"] = record.renew_time;
+  return Dump(Json{{"apiVersion", "coordination.k8s.io/v1"},
+                   {"kind", "Lease"},
+                   {"metadata", std::move(metadata)},
+                   {"spec", std::move(spec)}});
+}
+
 }  // namespace accelsched::scheduler::codec

@@ -88,6 +88,24 @@ std::string EncodeAnnotationRemovalPatch(absl::string_view key);
 std::string EncodeAnnotationPatchForUid(absl::string_view uid, absl::string_view key,
                                         absl::string_view value);
 
+// A coordination.k8s.io/v1 Lease as leader election uses it (spec.holderIdentity,
+// leaseDurationSeconds, acquireTime, renewTime, leaseTransitions; times are MicroTime text as
+// TimestampMicrosNow gives them) and the metadata.resourceVersion it was read at.
+struct LeaseRecord {
+  std::string holder;  // "" = released.
+  int64_t lease_duration_seconds = 0;
+  std::string acquire_time;
+  std::string renew_time;
+  int64_t transitions = 0;
+  std::string resource_version;  // Empty for a Lease to create.
+  friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
+};
+// A Lease's text; InvalidArgument naming the field for anything malformed.
+absl::StatusOr<LeaseRecord> DecodeLease(absl::string_view text);
+// The Lease `ns`/`name` holding `record` (with metadata.resourceVersion when it has one: the API
+// server then refuses the update with 409 if the Lease changed since).
+std::string EncodeLease(const std::string& ns, const std::string& name, const LeaseRecord& record);
+
 }  // namespace accelsched::scheduler::codec
 
 #endif  // ACCELSCHED_SCHEDULER_CODEC_KUBE_H_

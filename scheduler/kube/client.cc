@@ -157,6 +157,18 @@ absl::StatusOr<std::string> KubeClient::Post(const std::string& path,
   return std::move(r->body);
 }
 
+absl::StatusOr<std::string> KubeClient::Put(const std::string& path,
+                                            const std::string& body) const {
+  absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);
+  if (!client.ok()) return client.status();
+  httplib::Result r = (*client)->Put(path.c_str(), body, "application/json");
+  if (!r) {
+    return absl::UnavailableError(absl::StrCat("PUT ", path, ": ", httplib::to_string(r.error())));
+  }
+  if (r->status != 200 && r->status != 201) return FromHttp(r->status, "PUT " + path, r->body);
+  return std::move(r->body);
+}
+
 absl::StatusOr<std::string> KubeClient::MergePatch(const std::string& path,
                                                    const std::string& patch) const {
   absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> client = Connect(endpoint_, read_);

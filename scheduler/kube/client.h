@@ -37,6 +37,9 @@ class KubeClient {
   // The answer's body (JSON text, not checked here).
   absl::StatusOr<std::string> Get(const std::string& path) const;
   absl::StatusOr<std::string> Post(const std::string& path, const std::string& body) const;
+  // Replaces the object at `path` (an update: with metadata.resourceVersion, 409 AlreadyExists if
+  // it changed since).
+  absl::StatusOr<std::string> Put(const std::string& path, const std::string& body) const;
   // A JSON merge patch (RFC 7386), e.g. to set one annotation.
   absl::StatusOr<std::string> MergePatch(const std::string& path, const std::string& patch) const;
 

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -206,6 +207,7 @@ class FakeApiServer {
                     res.status = 201;
                     res.set_content(R"({"kind":"Status","status":"Success"})", "application/json");
                   });
+    RouteLeases();
     port_ = server_->bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_->listen_after_bind(); });
   }
@@ -346,7 +348,81 @@ class FakeApiServer {
     return bind_calls_;
   }
 
+  // A network partition of the Lease holder `identity`: its Lease writes (creates and updates
+  // naming it holder) fail with 503 while `cut`; reads still work.
+  void PartitionLeaseHolder(const std::string& identity, bool cut) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cut) {
+      partitioned_.insert(identity);
+    } else {
+      partitioned_.erase(identity);
+    }
+  }
+  // The Lease `ns`/`name` (null if absent).
+  Json Lease(const std::string& ns, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = leases_.find(ns + "/" + name);
+    return it == leases_.end() ? Json() : it->second;
+  }
+  int lease_writes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lease_writes_;
+  }
+
  private:
+  // coordination.k8s.io/v1 Leases as the API server keeps them: GET, POST (409 if it exists),
+  // PUT (409 unless metadata.resourceVersion is the stored one, 404 if absent); each write gets a
+  // new resourceVersion.
+  void RouteLeases() {
+    static const char* kOne = "/apis/coordination.k8s.io/v1/namespaces/([^/]+)/leases/([^/]+)";
+    static const char* kAll = "/apis/coordination.k8s.io/v1/namespaces/([^/]+)/leases";
+    server_->Get(kOne, [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = leases_.find(req.matches[1].str() + "/" + req.matches[2].str());
+      if (it == leases_.end()) {
+        res.status = 404;
+        res.set_content(R"({"kind":"Status","code":404,"reason":"NotFound"})", "application/json");
+        return;
+      }
+      res.set_content(it->second.dump(), "application/json");
+    });
+    server_->Post(kAll, [this](const httplib::Request& req, httplib::Response& res) {
+      WriteLease(req, res, req.matches[1].str(), /*create=*/true);
+    });
+    server_->Put(kOne, [this](const httplib::Request& req, httplib::Response& res) {
+      WriteLease(req, res, req.matches[1].str(), /*create=*/false);
+    });
+  }
+  void WriteLease(const httplib::Request& req, httplib::Response& res, const std::string& ns,
+                  bool create) {
+    Json lease = Json::parse(req.body, nullptr, false);
+    if (lease.is_discarded() || !lease.contains("metadata")) {
+      res.status = 400;
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string holder = lease.value("/spec/holderIdentity"_json_pointer, std::string());
+    if (partitioned_.count(holder) > 0) {
+      res.status = 503;
+      return;
+    }
+    const std::string key = ns + "/" + lease["metadata"].value("name", "");
+    auto it = leases_.find(key);
+    const std::string sent = lease["metadata"].value("resourceVersion", "");
+    if (create ? it != leases_.end()
+               : it == leases_.end() || it->second["metadata"]["resourceVersion"] != sent) {
+      res.status = !create && it == leases_.end() ? 404 : 409;
+      res.set_content(R"({"kind":"Status","code":409,"reason":"Conflict"})", "application/json");
+      return;
+    }
+    lease["metadata"]["namespace"] = ns;
+    lease["metadata"]["resourceVersion"] = std::to_string(++version_);
+    leases_[key] = lease;
+    ++lease_writes_;
+    res.status = create ? 201 : 200;
+    res.set_content(lease.dump(), "application/json");
+  }
+
   struct Event {
     int64_t version;
     std::string kind, type;
@@ -482,6 +558,9 @@ class FakeApiServer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Json> nodes_, pods_, pod_groups_, namespaces_;
+  std::map<std::string, Json> leases_;  // "namespace/name".
+  std::set<std::string> partitioned_;   // Lease holders whose writes fail.
+  int lease_writes_ = 0;
   std::atomic<bool> pod_groups_installed_{true};
   std::vector<Event> events_;
   int64_t version_ = 100;
