@@ -1,6 +1,10 @@
 #include "scheduler/cmd/app.h"
 
+#include <array>
+#include <random>
 #include <utility>
+
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,6 +14,35 @@
 #include "topology/status_macros.h"
 
 namespace accelsched::scheduler {
+
+kube::LeaderElectionOptions LeaderElectionOptionsFrom(const LeaderElectionConfig& config,
+                                                      std::string identity) {
+  kube::LeaderElectionOptions o;
+  o.lease_namespace = config.resource_namespace;
+  o.lease_name = config.resource_name;
+  o.identity = std::move(identity);
+  o.lease_seconds = config.lease_duration_seconds;
+  o.renew_deadline_seconds = config.renew_deadline_seconds;
+  o.retry_seconds = config.retry_period_seconds;
+  return o;
+}
+
+std::string ReplicaIdentity() {
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  std::random_device random;
+  return absl::StrFormat("%s_%08x", host[0] != '\0' ? host.data() : "accelsched-extender",
+                         random());
+}
+
+std::optional<std::string> StandbyReason(const kube::LeaderElector& elector,
+                                         const LeaderElectionConfig& config) {
+  if (elector.IsLeader()) return std::nullopt;
+  const std::string holder = elector.Holder();
+  return absl::StrCat("standby: the Lease ", config.resource_namespace, "/", config.resource_name,
+                      holder.empty() ? " has no holder yet" : " is held by " + holder,
+                      "; this replica is ", elector.identity());
+}
 
 std::optional<std::string> DegradedReason(const std::optional<kube::KubeSync::Outage>& outage,
                                           double now, double threshold) {

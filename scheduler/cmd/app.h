@@ -26,6 +26,7 @@
 #include "plugins/policy.h"
 #include "scheduler/codec/config.h"
 #include "scheduler/kube/client.h"
+#include "scheduler/kube/leader_election.h"
 #include "scheduler/service/extender.h"
 #include "scheduler/service/metrics.h"
 #include "scheduler/state/ledger.h"
@@ -44,6 +45,15 @@ struct StaticCluster {
 // of the pods the cluster already runs plus a default mix (1, 2, 4, 8 whole GPUs, shares of
 // 250 and 500 milli, CPU-only), so that an empty cluster still has a sensible model.
 plugins::WorkloadModel WorkloadFrom(const std::vector<plugins::PodRequest>& running);
+
+// The leader elector's options from the config; `identity` names this replica.
+kube::LeaderElectionOptions LeaderElectionOptionsFrom(const LeaderElectionConfig& config,
+                                                      std::string identity);
+// This replica's identity in the Lease: the host name (the pod's name) and 8 random hex digits.
+std::string ReplicaIdentity();
+// The server's gate with leader election: nullopt for the leader, else why it does not serve.
+std::optional<std::string> StandbyReason(const kube::LeaderElector& elector,
+                                         const LeaderElectionConfig& config);
 
 // Kubernetes mode's health: why the service must stop serving (Server::SetDegraded) at steady
 // time `now`, given the sync's longest watch outage, or nullopt. An outage counts once it has
@@ -73,6 +83,8 @@ class App {
   Metrics& metrics() { return metrics_; }
   // Kubernetes mode's informers; null in static mode.
   kube::KubeSync* sync() { return sync_.get(); }
+  // Kubernetes mode's API client; null in static mode.
+  const kube::KubeClient* client() const { return client_.get(); }
   // Start-up warnings (per node: unknown product, topology fallback, ...).
   const std::vector<std::string>& warnings() const { return warnings_; }
 

@@ -252,7 +252,8 @@ constexpr auto kDrainBound = std::chrono::seconds(5);
 // stops: /readyz 503, no new connections, the sync stopped, requests in progress answered. If the
 // server has not finished its open connections within kDrainBound, exits 0 regardless (a slow
 // client must not hold a stop).
-void AwaitStopSignal(const sigset_t& signals, App& app, Server& server, std::atomic<bool>& stopping,
+void AwaitStopSignal(const sigset_t& signals, App& app, Server& server,
+                     kube::LeaderElector* elector, std::atomic<bool>& stopping,
                      std::atomic<bool>& served) {
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
@@ -272,13 +273,17 @@ void AwaitStopSignal(const sigset_t& signals, App& app, Server& server, std::ato
   if (!served) {
     spdlog::warn("connections still open after {} s: exiting without them",
                  std::chrono::seconds(kDrainBound).count());
+    if (elector != nullptr) elector->Release();  // A standby takes over without waiting.
     spdlog::default_logger()->flush();
     std::_Exit(0);
   }
 }
 
 // Serves until SIGINT or SIGTERM (handled on a thread of their own, AwaitStopSignal).
-void Serve(App& app, Server& server, const ServerOptions& options, double watch_failure_seconds) {
+// Serves until SIGINT or SIGTERM; with `elector` (leader election), campaigns meanwhile and gives
+// the Lease back after the drain.
+void Serve(App& app, Server& server, const ServerOptions& options, double watch_failure_seconds,
+           kube::LeaderElector* elector) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -287,7 +292,9 @@ void Serve(App& app, Server& server, const ServerOptions& options, double watch_
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::atomic<bool> stopping{false};
   std::atomic<bool> served{false};
-  std::thread waiter([&] { AwaitStopSignal(signals, app, server, stopping, served); });
+  std::thread waiter([&] { AwaitStopSignal(signals, app, server, elector, stopping, served); });
+  std::thread campaign;
+  if (elector != nullptr) campaign = std::thread([elector] { elector->Run(); });
   std::thread syncer;
   std::thread health;
   if (app.sync() != nullptr) {
@@ -310,6 +317,28 @@ void Serve(App& app, Server& server, const ServerOptions& options, double watch_
   stopping = true;
   if (health.joinable()) health.join();
   housekeeper.join();
+  if (elector != nullptr) {
+    elector->Stop(/*release=*/true);  // Drained: the Lease goes back (Run releases it).
+    campaign.join();
+  }
+}
+
+// The leader elector when the config asks for one (null otherwise); InvalidArgument in static
+// mode.
+absl::StatusOr<std::unique_ptr<kube::LeaderElector>> MakeElector(const App& app,
+                                                                 const ExtenderConfig& config) {
+  if (!config.leader_election.leader_elect) return nullptr;
+  if (app.client() == nullptr) {
+    return absl::InvalidArgumentError(
+        "config: leaderElection.leaderElect needs Kubernetes mode (not --cluster)");
+  }
+  kube::LeaderElectionOptions o =
+      LeaderElectionOptionsFrom(config.leader_election, ReplicaIdentity());
+  ACCELSCHED_RETURN_IF_ERROR(kube::ValidateLeaderElection(o));
+  spdlog::info("leader election on Lease {}/{} as {} (lease {} s, renew deadline {} s, retry {} s)",
+               o.lease_namespace, o.lease_name, o.identity, o.lease_seconds,
+               o.renew_deadline_seconds, o.retry_seconds);
+  return std::make_unique<kube::LeaderElector>(app.client(), std::move(o));
 }
 
 int Main(int argc, char** argv) {
@@ -336,11 +365,20 @@ int Main(int argc, char** argv) {
   }
   const ServerOptions options = ServerOptionsFrom(*flags, *config);
   Server server(&(*app)->extender(), &(*app)->metrics(), options);
+  absl::StatusOr<std::unique_ptr<kube::LeaderElector>> elector = MakeElector(**app, *config);
+  if (!elector.ok()) {
+    std::cerr << "accelsched-extender: " << elector.status().message() << "\n";
+    return 1;
+  }
+  if (*elector != nullptr) {
+    server.SetGate(
+        [e = elector->get(), le = config->leader_election] { return StandbyReason(*e, le); });
+  }
   if (absl::Status s = server.Listen(); !s.ok()) {
     std::cerr << "accelsched-extender: " << s.message() << "\n";
     return absl::IsInvalidArgument(s) ? 1 : 2;
   }
-  Serve(**app, server, options, config->watch_failure_seconds);
+  Serve(**app, server, options, config->watch_failure_seconds, elector->get());
   return 0;
 }
 

@@ -103,6 +103,47 @@ absl::StatusOr<std::vector<NetworkLevel>> ParseNetworkLevels(const Json& v,
   return levels;
 }
 
+// One key of leaderElection into `le`.
+absl::Status ParseLeaderElectionKey(const std::string& key, const Json& v, absl::string_view file,
+                                    LeaderElectionConfig* le) {
+  const std::string at = "leaderElection." + key;
+  if (key == "leaderElect") {
+    if (!v.is_boolean()) return Bad(file, at, "must be true or false");
+    le->leader_elect = v.get<bool>();
+  } else if (key == "leaseDurationSeconds" || key == "renewDeadlineSeconds" ||
+             key == "retryPeriodSeconds") {
+    ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, at, 1, 3600));
+    (key == "leaseDurationSeconds"   ? le->lease_duration_seconds
+     : key == "renewDeadlineSeconds" ? le->renew_deadline_seconds
+                                     : le->retry_period_seconds) = static_cast<double>(t);
+  } else if (key == "resourceName" || key == "resourceNamespace") {
+    if (!v.is_string() || v.get<std::string>().empty()) {
+      return Bad(file, at, "must be a non-empty string");
+    }
+    (key == "resourceName" ? le->resource_name : le->resource_namespace) = v.get<std::string>();
+  } else {
+    return Bad(file, at,
+               "unknown key (known: leaderElect, leaseDurationSeconds, renewDeadlineSeconds, "
+               "retryPeriodSeconds, resourceName, resourceNamespace)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LeaderElectionConfig> ParseLeaderElection(const Json& v, absl::string_view file) {
+  if (!v.is_object()) return Bad(file, "leaderElection", "must be a mapping");
+  LeaderElectionConfig le;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    ACCELSCHED_RETURN_IF_ERROR(ParseLeaderElectionKey(it.key(), *it, file, &le));
+  }
+  if (!(le.retry_period_seconds < le.renew_deadline_seconds &&
+        le.renew_deadline_seconds < le.lease_duration_seconds)) {
+    return Bad(file, "leaderElection",
+               "need retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds (a leader "
+               "must stop before its Lease can expire for the others)");
+  }
+  return le;
+}
+
 // One top-level key of the config into `config`.
 absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view file,
                       ExtenderConfig* config) {
@@ -128,6 +169,8 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
   } else if (key == "gangReservationSeconds") {
     ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 1, 86400));
     config->gang_reservation_seconds = static_cast<double>(t);
+  } else if (key == "leaderElection") {
+    ACCELSCHED_ASSIGN_OR_RETURN(config->leader_election, ParseLeaderElection(v, file));
   } else if (key == "watchFailureSeconds") {
     ACCELSCHED_ASSIGN_OR_RETURN(int64_t t, Integer(v, file, key, 0, 86400));
     config->watch_failure_seconds = static_cast<double>(t);
@@ -148,7 +191,7 @@ absl::Status ParseKey(const std::string& key, const Json& v, absl::string_view f
         file, key,
         "unknown key (known: policy, weights, urlPrefix, maxBodyBytes, maxNodeNames, podCacheSize, "
         "memoShapes, threads, maxConnections, networkLevels, gangReservationSeconds, "
-        "tentativeHoldSeconds, unresolvableAsFailedNodes, watchFailureSeconds)");
+        "tentativeHoldSeconds, unresolvableAsFailedNodes, watchFailureSeconds, leaderElection)");
   }
   return absl::OkStatus();
 }

@@ -13,6 +13,13 @@
 //   memoShapes: 16            # pod shapes whose verdicts and scores are remembered; 0 = off
 //   threads: 8                # HTTP worker threads
 //   gangReservationSeconds: 300  # how long a gang's reservation waits for its members
+//   leaderElection:           # replicas: one leader serves, the others stand by
+//     leaderElect: false
+//     leaseDurationSeconds: 15
+//     renewDeadlineSeconds: 10
+//     retryPeriodSeconds: 2
+//     resourceName: accelsched-extender      # the coordination.k8s.io/v1 Lease
+//     resourceNamespace: accelsched-system
 //   watchFailureSeconds: 60  # not ready after the API's watches failed this long; 0 = never
 //   tentativeHoldSeconds: 15  # prioritize's choice held for the pod's bind; 0 = off
 //   unresolvableAsFailedNodes: false  # true for kube-scheduler before 1.20, which has no
@@ -73,6 +80,17 @@ inline constexpr double kDefaultGangReservationSeconds = 300;
 inline constexpr double kDefaultTentativeHoldSeconds = 15;
 inline constexpr double kDefaultWatchFailureSeconds = 60;
 
+// leaderElection: several replicas, one serving (Kubernetes mode; kube/leader_election.h).
+// The durations are kube-scheduler's defaults.
+struct LeaderElectionConfig {
+  bool leader_elect = false;                             // leaderElect
+  double lease_duration_seconds = 15;                    // leaseDurationSeconds
+  double renew_deadline_seconds = 10;                    // renewDeadlineSeconds
+  double retry_period_seconds = 2;                       // retryPeriodSeconds
+  std::string resource_name = "accelsched-extender";     // resourceName (the Lease)
+  std::string resource_namespace = "accelsched-system";  // resourceNamespace
+};
+
 struct ExtenderConfig {
   plugins::PolicyConfig policy;
   std::string url_prefix = kDefaultUrlPrefix;
@@ -93,6 +111,7 @@ struct ExtenderConfig {
   // watchFailureSeconds: Kubernetes mode turns not ready (/readyz and the verbs 503) once a
   // watch of the API server has failed this long without a success (0 = never).
   double watch_failure_seconds = kDefaultWatchFailureSeconds;
+  LeaderElectionConfig leader_election;
 };
 
 // Parses and validates `text` (YAML or JSON); `file` names it in errors.

@@ -129,7 +129,8 @@ class Handlers {
  public:
   Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
            const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
-           const Server::Degraded* degraded, const EventServer* connections);
+           const Server::Degraded* degraded, const Server::Gate* gate,
+           const EventServer* connections);
 
   // Every request but the probes, on a worker thread.
   HttpResponse Route(const HttpRequest& req) const;
@@ -154,6 +155,12 @@ class Handlers {
   HttpResponse Preempt(const std::string& body) const;
   HttpResponse Noop(const HttpRequest& req) const;
   HttpResponse MetricsPage(const HttpRequest& req) const;
+  // Why a synced server does not serve: degraded (SetDegraded), or its gate (SetGate).
+  std::optional<std::string> Unavailable() const {
+    if (std::optional<std::string> why = degraded_->Get()) return why;
+    if (*gate_) return (*gate_)();
+    return std::nullopt;
+  }
   HttpResponse DebugState(const HttpRequest& req) const;
 
   Extender* extender_;
@@ -162,19 +169,22 @@ class Handlers {
   const std::atomic<bool>* ready_;
   const std::atomic<bool>* stopping_;
   const Server::Degraded* degraded_;
+  const Server::Gate* gate_;
   const EventServer* connections_;
   absl::flat_hash_map<std::string, Endpoint> endpoints_;  // By exact path.
 };
 
 Handlers::Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
                    const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
-                   const Server::Degraded* degraded, const EventServer* connections)
+                   const Server::Degraded* degraded, const Server::Gate* gate,
+                   const EventServer* connections)
     : extender_(extender),
       metrics_(metrics),
       options_(options),
       ready_(ready),
       stopping_(stopping),
       degraded_(degraded),
+      gate_(gate),
       connections_(connections) {
   // The URL prefix is a literal path (config validation keeps it one): matched exactly.
   const std::string& prefix = options->url_prefix;
@@ -192,7 +202,7 @@ std::optional<HttpResponse> Handlers::Probe(const HttpRequest& req) const {
   if (req.path == "/healthz") return Text(200, "ok\n");
   if (req.path != "/readyz") return std::nullopt;
   if (*stopping_) return Text(503, "stopping\n");
-  if (std::optional<std::string> why = degraded_->Get()) {
+  if (std::optional<std::string> why = Unavailable()) {
     return Text(503, absl::StrCat("not ready: ", *why, "\n"));
   }
   if (*ready_) return Text(200, "ok\n");
@@ -220,7 +230,7 @@ HttpResponse Handlers::Verb(const std::string& name, VerbHandler handle,
   HttpResponse res;
   if (!*ready_) {
     res = ErrorAnswer(absl::UnavailableError("not ready: the cluster state is not synced yet"));
-  } else if (std::optional<std::string> why = degraded_->Get()) {
+  } else if (std::optional<std::string> why = Unavailable()) {
     res = ErrorAnswer(absl::UnavailableError(absl::StrCat("not ready: ", *why)));
   } else {
     res = (this->*handle)(req.body);
@@ -387,7 +397,7 @@ absl::Status Server::Listen() {
       std::move(*o), [&impl](const HttpRequest& req) { return impl.handlers->Route(req); },
       [&impl](const HttpRequest& req) { return impl.handlers->Probe(req); });
   impl.handlers = std::make_unique<Handlers>(extender_, metrics_, &options_, &ready_, &stopping_,
-                                             &degraded_, impl.connections.get());
+                                             &degraded_, &gate_, impl.connections.get());
   if (absl::Status s = impl.connections->Listen(); !s.ok()) return s;
   port_ = impl.connections->port();
   return absl::OkStatus();

@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,6 +77,11 @@ class Server {
   // Degraded: the cluster state can no longer be trusted (the watches have failed too long):
   // /readyz and the verbs answer 503 with `reason` until SetDegraded(nullopt).
   void SetDegraded(std::optional<std::string> reason) { degraded_.Set(std::move(reason)); }
+  // Asked on every /readyz and verb: a reason not to serve (e.g. "standby: the leader is x"), or
+  // nullopt to serve. Set before Listen(); it must be thread-safe and fast (it runs on the
+  // connection thread for /readyz).
+  using Gate = std::function<std::optional<std::string>()>;
+  void SetGate(Gate gate) { gate_ = std::move(gate); }
 
   // Why a synced server does not serve (Server::SetDegraded); thread-safe.
   class Degraded {
@@ -112,6 +118,7 @@ class Server {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   Degraded degraded_;
+  Gate gate_;
 };
 
 // Keeps large blocks on glibc's heap: request bodies (a 500-node NodeList is about 3 MB), their

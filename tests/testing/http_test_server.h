@@ -88,6 +88,8 @@ class HttpTestServer {
   void SetReady(bool ready) { server_->SetReady(ready); }
   void SetStopping() { server_->SetStopping(); }
   void SetDegraded(std::optional<std::string> reason) { server_->SetDegraded(std::move(reason)); }
+  // As Server::SetGate; call before Start().
+  void SetGate(scheduler::Server::Gate gate) { server_->SetGate(std::move(gate)); }
 
  private:
   absl::Status WaitUntilServing() {

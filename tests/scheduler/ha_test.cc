@@ -1,0 +1,238 @@
+// High availability (issue 16): extender replicas with leader election over one fake API server,
+// driven over HTTP as kube-scheduler drives them (it reaches whichever replica is ready). Short
+// durations (lease 2 s, renew deadline 1.5 s, retry 0.25 s) keep the tests quick; with
+// ACCELSCHED_HA_DEFAULT_DURATIONS=1 they use kube-scheduler's (15 / 10 / 2 s) and print the
+// failover time for bench/RESULTS.md.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+
+#include "scheduler/cmd/app.h"
+#include "tests/scheduler/kube_test_util.h"
+#include "tests/testing/fake_apiserver.h"
+#include "tests/testing/http_test_server.h"
+
+namespace accelsched::scheduler::kube {
+namespace {
+
+using ::accelsched::testing::FakeApiServer;
+using ::accelsched::testing::HttpTestServer;
+
+LeaderElectionConfig Durations() {
+  LeaderElectionConfig le;
+  le.leader_elect = true;
+  const char* defaults =
+      std::getenv("ACCELSCHED_HA_DEFAULT_DURATIONS");  // NOLINT(concurrency-mt-unsafe)
+  if (defaults == nullptr || std::string(defaults) != "1") {
+    le.lease_duration_seconds = 2;
+    le.renew_deadline_seconds = 1.5;
+    le.retry_period_seconds = 0.25;
+  }
+  return le;
+}
+
+// One extender replica: Kubernetes mode, its HTTP server gated by its elector, as
+// accelsched-extender runs it.
+struct Replica {
+  std::unique_ptr<App> app;
+  std::unique_ptr<LeaderElector> elector;
+  std::unique_ptr<HttpTestServer> server;
+  std::thread syncer, campaign;
+
+  Replica(int port, const std::string& identity, const LeaderElectionConfig& le) {
+    ExtenderConfig config;
+    config.leader_election = le;
+    app = *App::Kubernetes(*KubeClient::Create(PlainEndpoint(port)), config);
+    elector =
+        std::make_unique<LeaderElector>(app->client(), LeaderElectionOptionsFrom(le, identity));
+    server = std::make_unique<HttpTestServer>(&app->extender(), &app->metrics());
+    server->SetGate([e = elector.get(), le] { return StandbyReason(*e, le); });
+    EXPECT_TRUE(server->Start().ok());
+    EXPECT_TRUE(app->sync()->Start().ok());
+    server->SetReady(true);
+    syncer = std::thread([this] { app->sync()->Run(); });
+    campaign = std::thread([this] { elector->Run(); });
+  }
+  // Killed: nothing is released, the Lease expires on its own.
+  void Kill() {
+    if (!campaign.joinable()) return;
+    elector->Stop(/*release=*/false);
+    campaign.join();
+    server.reset();
+    app->sync()->Stop();
+    syncer.join();
+  }
+  ~Replica() { Kill(); }
+  bool Ready() { return server != nullptr && server->client().Get("/readyz")->status == 200; }
+
+  // filter, prioritize and bind of `pod` over `nodes`, as kube-scheduler: the bind's HTTP
+  // status and Error ("" = bound); 503 if this replica does not serve.
+  std::pair<int, std::string> Schedule(const Json& pod, const std::vector<std::string>& nodes) {
+    httplib::Client& c = server->client();
+    const std::string args = Json{{"Pod", pod}, {"NodeNames", nodes}}.dump();
+    httplib::Result f = c.Post("/v1/extender/filter", args, "application/json");
+    if (!f || f->status != 200) return {f ? f->status : -1, f ? f->body : "filter failed"};
+    const Json survivors = Json::parse(f->body)["NodeNames"];
+    if (survivors.empty()) return {200, "no node fits"};
+    httplib::Result p =
+        c.Post("/v1/extender/prioritize", Json{{"Pod", pod}, {"NodeNames", survivors}}.dump(),
+               "application/json");
+    if (!p || p->status != 200) return {p ? p->status : -1, "prioritize failed"};
+    std::string best;
+    int64_t top = -1;
+    for (const Json& h : Json::parse(p->body)) {
+      if (h["Score"].get<int64_t>() > top) {
+        top = h["Score"].get<int64_t>();
+        best = h["Host"];
+      }
+    }
+    httplib::Result b = c.Post("/v1/extender/bind",
+                               Json{{"PodName", pod["metadata"]["name"]},
+                                    {"PodNamespace", "ml"},
+                                    {"PodUID", pod["metadata"]["uid"]},
+                                    {"Node", best}}
+                                   .dump(),
+                               "application/json");
+    if (!b) return {-1, "bind failed"};
+    return {b->status, b->status == 200 ? Json::parse(b->body).value("Error", "") : b->body};
+  }
+};
+
+const std::vector<std::string> kNodes = {"n1", "n2", "n3", "n4"};
+
+// Every pod bound in the API, and no GPU of a node given to two pods.
+void ExpectBoundOnceEach(FakeApiServer& api, int pods) {
+  std::set<std::string> gpus_taken;
+  for (int i = 0; i < pods; ++i) {
+    const Json p = api.Pod(absl::StrCat("ml/p", i));
+    ASSERT_TRUE(p["spec"].contains("nodeName")) << "p" << i << " is not bound";
+    const std::string node = p["spec"]["nodeName"];
+    const std::string ids = p["metadata"]["annotations"].value("accelsched.io/gpu-ids", "");
+    for (absl::string_view g : absl::StrSplit(ids, ',')) {
+      EXPECT_TRUE(gpus_taken.insert(absl::StrCat(node, "/", g)).second)
+          << "GPU " << g << " of " << node << " given twice (p" << i << ")";
+    }
+  }
+}
+
+TEST(HaTest, TheStandbyTakesOverAKilledLeaderWithoutLosingOrDoublingABind) {
+  FakeApiServer api;
+  for (const std::string& n : kNodes) api.PutNode(Node(n, 8));
+  constexpr int kPods = 20;  // 30 of the 32 GPUs.
+  for (int i = 0; i < kPods; ++i) api.PutPod(Pod(absl::StrCat("p", i), 1 + i % 2));
+  const LeaderElectionConfig le = Durations();
+  Replica a(api.port(), "a", le);
+  ASSERT_TRUE(Eventually([&] { return a.Ready(); }));
+  Replica b(api.port(), "b", le);
+  // b stands by: not ready, and its verbs say who leads.
+  ASSERT_TRUE(Eventually([&] { return b.elector->Holder() == "a"; }));
+  EXPECT_FALSE(b.Ready());
+  auto [code, error] = b.Schedule(api.Pod("ml/p0"), kNodes);
+  EXPECT_EQ(code, 503);
+  EXPECT_NE(error.find("standby: the Lease accelsched-system/accelsched-extender is held by a"),
+            std::string::npos)
+      << error;
+  for (int i = 0; i < kPods / 2; ++i) {
+    EXPECT_EQ(a.Schedule(api.Pod(absl::StrCat("ml/p", i)), kNodes),
+              std::make_pair(200, std::string()))
+        << "p" << i;
+  }
+  a.Kill();
+  const auto killed = std::chrono::steady_clock::now();
+  // kube-scheduler retries the next pod until a ready replica binds it.
+  const Json next = api.Pod(absl::StrCat("ml/p", kPods / 2));
+  double failover = -1;
+  for (int attempt = 0; attempt < 1000 && failover < 0; ++attempt) {
+    if (b.Schedule(next, kNodes) == std::make_pair(200, std::string())) {
+      failover = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(failover, 0) << "the standby never took over";
+  std::printf(
+      "failover: %.2f s from the leader's death to the first bind on the new leader "
+      "(lease %.0f s)\n",
+      failover, le.lease_duration_seconds);
+  EXPECT_LE(failover, le.lease_duration_seconds + 2);
+  for (int i = kPods / 2 + 1; i < kPods; ++i) {
+    EXPECT_EQ(b.Schedule(api.Pod(absl::StrCat("ml/p", i)), kNodes),
+              std::make_pair(200, std::string()))
+        << "p" << i;
+  }
+  ExpectBoundOnceEach(api, kPods);
+  EXPECT_EQ(b.app->ledger().num_pods(), static_cast<size_t>(kPods));  // Synced while standing by.
+}
+
+// The leader's Lease renewals fail: it stops serving (not ready, verbs 503) before the standby
+// can take the Lease, so the two never serve at once; the standby then takes over.
+TEST(HaTest, APartitionedLeaderStopsServingBeforeTheStandbyStarts) {
+  FakeApiServer api;
+  for (const std::string& n : kNodes) api.PutNode(Node(n, 8));
+  const LeaderElectionConfig le = Durations();
+  Replica a(api.port(), "a", le);
+  ASSERT_TRUE(Eventually([&] { return a.Ready(); }));
+  Replica b(api.port(), "b", le);
+  api.PartitionLeaseHolder("a", true);
+  const auto start = std::chrono::steady_clock::now();
+  double a_stopped = -1, b_started = -1;
+  bool both = false;
+  while (b_started < 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(40)) {
+    const bool ra = a.Ready(), rb = b.Ready();
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    both = both || (ra && rb);
+    if (!ra && a_stopped < 0) a_stopped = t;
+    if (rb) b_started = t;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(both);
+  ASSERT_GE(a_stopped, 0);
+  ASSERT_GE(b_started, 0);
+  EXPECT_LT(a_stopped, b_started);
+  EXPECT_LE(a_stopped, le.renew_deadline_seconds + 0.5);
+  api.PartitionLeaseHolder("a", false);
+}
+
+// Both replicas go down; two new ones rebuild the ledger from the pods' annotations, one leads,
+// and new binds take only free GPUs.
+TEST(HaTest, AfterBothRestartTheNewLeaderKnowsEveryBind) {
+  FakeApiServer api;
+  for (const std::string& n : kNodes) api.PutNode(Node(n, 8));
+  constexpr int kPods = 16;
+  for (int i = 0; i < kPods; ++i) api.PutPod(Pod(absl::StrCat("p", i), 2));
+  const LeaderElectionConfig le = Durations();
+  {
+    Replica a(api.port(), "a", le);
+    Replica b(api.port(), "b", le);
+    ASSERT_TRUE(Eventually([&] { return a.Ready() || b.Ready(); }));
+    Replica& leader = a.Ready() ? a : b;
+    for (int i = 0; i < kPods / 2; ++i) {
+      EXPECT_EQ(leader.Schedule(api.Pod(absl::StrCat("ml/p", i)), kNodes).first, 200);
+    }
+  }  // Both killed (no release).
+  Replica c(api.port(), "c", le);
+  Replica d(api.port(), "d", le);
+  ASSERT_TRUE(Eventually([&] { return c.Ready() || d.Ready(); }));
+  Replica& leader = c.Ready() ? c : d;
+  EXPECT_FALSE((c.Ready() && d.Ready()));
+  for (int i = kPods / 2; i < kPods; ++i) {
+    EXPECT_EQ(leader.Schedule(api.Pod(absl::StrCat("ml/p", i)), kNodes),
+              std::make_pair(200, std::string()))
+        << "p" << i;
+  }
+  ExpectBoundOnceEach(api, kPods);
+}
+
+}  // namespace
+}  // namespace accelsched::scheduler::kube
