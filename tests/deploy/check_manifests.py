@@ -549,6 +549,25 @@ class Checker:
                 self.expect(str(ecfg["urlPrefix"]).rstrip("/") == u.path.rstrip("/"),
                             f"{ecm.label()}: urlPrefix {ecfg['urlPrefix']!r} differs from the "
                             f"kube-scheduler extender path {u.path!r}")
+            self.check_extender_replicas(we, ecm, ecfg)
+
+    def check_extender_replicas(self, we: Obj, ecm: Obj, ecfg: dict) -> None:
+        """More than one extender replica needs leader election (two ledgers must never bind at
+        once), with the Lease in its service account's RBAC."""
+        replicas = (we.doc.get("spec") or {}).get("replicas", 1)
+        le = ecfg.get("leaderElection") or {}
+        if replicas > 1:
+            self.expect(le.get("leaderElect") is True,
+                        f"{we.label()}: {replicas} replicas need leaderElection.leaderElect: true "
+                        f"in {ecm.label()}")
+        if le.get("leaderElect") is True:
+            name = le.get("resourceName", "accelsched-extender")
+            sa, ns = self.service_account_of(we)
+            rules, _ = self.bound_rules(sa, ns)
+            for verb in ("get", "create", "update"):
+                self.expect(self.allows(rules, "coordination.k8s.io", "leases", verb, name),
+                            f"RBAC: ServiceAccount {ns}/{sa} (extender) cannot {verb} lease "
+                            f"{name}")
 
     def check_rbac(self) -> None:
         we, _ = self.one_container("accelsched-extender")
