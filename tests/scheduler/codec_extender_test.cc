@@ -1,5 +1,7 @@
 // Tests of scheduler/codec/extender.h: the kube-scheduler extender wire types (ExtenderArgs,
 // FilterResult, HostPriority, Binding, Preemption), against golden files and decoding rules.
+#include "scheduler/codec/extender.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -17,7 +19,6 @@
 #include "gtest/gtest.h"
 
 #include "plugins/framework/pod_request.h"
-#include "scheduler/codec/extender.h"
 #include "scheduler/codec/json.h"
 #include "tests/scheduler/codec_test_util.h"
 #include "tests/testing/builders.h"

@@ -1,5 +1,7 @@
 // Tests of scheduler/codec/json_util.h: case-insensitive lookup, strings, string maps and
 // quantities in JSON objects, with errors that name the path.
+#include "scheduler/codec/json_util.h"
+
 #include <map>
 #include <string>
 
@@ -7,7 +9,6 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 
-#include "scheduler/codec/json_util.h"
 #include "tests/scheduler/codec_test_util.h"
 
 namespace accelsched::scheduler::codec {

@@ -1,5 +1,7 @@
 // Tests of scheduler/codec/quantity.h: Kubernetes quantities. Every expected value is derived by
 // hand from the Kubernetes semantics (the arithmetic is in the comments).
+#include "scheduler/codec/quantity.h"
+
 #include <cstdint>
 #include <string>
 
@@ -7,7 +9,6 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 
-#include "scheduler/codec/quantity.h"
 #include "tests/scheduler/codec_test_util.h"
 
 namespace accelsched::scheduler::codec {
