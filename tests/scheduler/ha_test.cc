@@ -3,9 +3,16 @@
 // durations (lease 2 s, renew deadline 1.5 s, retry 0.25 s) keep the tests quick; with
 // ACCELSCHED_HA_DEFAULT_DURATIONS=1 they use kube-scheduler's (15 / 10 / 2 s) and print the
 // failover time for bench/RESULTS.md.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -18,6 +25,7 @@
 #include "gtest/gtest.h"
 
 #include "scheduler/cmd/app.h"
+#include "tests/node/node_process.h"
 #include "tests/scheduler/kube_test_util.h"
 #include "tests/testing/fake_apiserver.h"
 #include "tests/testing/http_test_server.h"
@@ -232,6 +240,50 @@ TEST(HaTest, AfterBothRestartTheNewLeaderKnowsEveryBind) {
         << "p" << i;
   }
   ExpectBoundOnceEach(api, kPods);
+}
+
+// The accelsched-extender binary: it campaigns in Kubernetes mode, and on SIGTERM drains, gives
+// the Lease back (holder "", 1 s) and exits 0, so a standby need not wait for expiry.
+TEST(HaProcessTest, SigtermGivesTheLeaseBackAfterTheDrain) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  char dir_template[] = "/tmp/accelsched-ha-XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  const std::string kubeconfig = ::accelsched::testing::WriteKubeconfig(api.port(), dir);
+  std::ofstream(dir + "/config.yaml")
+      << "leaderElection: {leaderElect: true, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, "
+         "retryPeriodSeconds: 1}\n";
+  std::vector<std::string> argv = {ACCELSCHED_EXTENDER_BINARY, "--kubeconfig=" + kubeconfig,
+                                   "--config=" + dir + "/config.yaml", "--port=0",
+                                   "--bind-address=127.0.0.1"};
+  std::vector<char*> c;
+  for (std::string& s : argv) c.push_back(s.data());
+  c.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, (dir + "/extender.log").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, c[0], &actions, nullptr, c.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  auto holder = [&] {
+    const Json lease = api.Lease("accelsched-system", "accelsched-extender");
+    return lease.is_null() ? std::string("<none>")
+                           : lease["spec"].value("holderIdentity", std::string());
+  };
+  const bool led = Eventually([&] { return holder() != "<none>" && !holder().empty(); });
+  kill(pid, SIGTERM);
+  int status = -1;
+  waitpid(pid, &status, 0);
+  std::ifstream log(dir + "/extender.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(led) << text;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
+  const Json lease = api.Lease("accelsched-system", "accelsched-extender");
+  EXPECT_EQ(lease["spec"]["holderIdentity"], "") << text;
+  EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 1);
+  EXPECT_NE(text.find("released by"), std::string::npos) << text;
 }
 
 }  // namespace
