@@ -870,10 +870,14 @@ class Binders {
     }
   }
   ~Binders() { Finish(); }
+  Binders(const Binders&) = delete;
+  Binders& operator=(const Binders&) = delete;
+  Binders(Binders&&) = delete;
+  Binders& operator=(Binders&&) = delete;
   void Add(Job job) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back({std::move(job), std::chrono::steady_clock::now() + delay_});
+      queue_.emplace_back(std::move(job), std::chrono::steady_clock::now() + delay_);
     }
     cv_.notify_one();
   }
