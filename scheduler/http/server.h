@@ -89,7 +89,7 @@ class Server {
     void Set(std::optional<std::string> reason) ABSL_LOCKS_EXCLUDED(mu_) {
       absl::MutexLock lock(&mu_);
       on_ = reason.has_value();
-      reason_ = reason.value_or("");
+      reason_ = reason.has_value() ? std::move(*reason) : std::string();
     }
     // The reason, or nullopt when serving normally.
     std::optional<std::string> Get() const ABSL_LOCKS_EXCLUDED(mu_) {
