@@ -81,6 +81,10 @@ struct Replica {
     syncer.join();
   }
   ~Replica() { Kill(); }
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+  Replica(Replica&&) = delete;
+  Replica& operator=(Replica&&) = delete;
   bool Ready() { return server != nullptr && server->client().Get("/readyz")->status == 200; }
 
   // filter, prioritize and bind of `pod` over `nodes`, as kube-scheduler: the bind's HTTP
