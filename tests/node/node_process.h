@@ -10,6 +10,7 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -26,6 +27,21 @@ inline std::string WriteKubeconfig(int port, const std::string& dir) {
   return path;
 }
 
+// Starts `argv` (argv[0] the binary's path) with stdout and stderr to `log`. The pid, or -1.
+inline pid_t StartProcess(std::vector<std::string> argv, const std::string& log) {
+  std::vector<char*> c;
+  for (std::string& s : argv) c.push_back(s.data());
+  c.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, c[0], &actions, nullptr, c.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
 // Starts `binary` serve for `node` with the kubeconfig and plugin directory in `dir` and NVML from
 // `nvml` (its config in $ACCELSCHED_FAKE_NVML) and the `extra` flags; its log goes to
 // `dir`/node.log. The pid, or -1.
@@ -36,18 +52,7 @@ inline pid_t StartNodeProcess(const std::string& binary, const std::string& nvml
                                    "--node=" + node, "--kubeconfig=" + dir + "/kubeconfig",
                                    "--nvml=" + nvml, "--plugin-dir=" + dir};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  std::vector<char*> c;
-  for (std::string& s : argv) c.push_back(s.data());
-  c.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, (dir + "/node.log").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, c[0], &actions, nullptr, c.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
+  return StartProcess(std::move(argv), dir + "/node.log");
 }
 
 inline void StopNodeProcess(pid_t pid) {

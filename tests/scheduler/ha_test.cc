@@ -257,20 +257,11 @@ TEST(HaProcessTest, SigtermGivesTheLeaseBackAfterTheDrain) {
   std::ofstream(dir + "/config.yaml")
       << "leaderElection: {leaderElect: true, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, "
          "retryPeriodSeconds: 1}\n";
-  std::vector<std::string> argv = {ACCELSCHED_EXTENDER_BINARY, "--kubeconfig=" + kubeconfig,
-                                   "--config=" + dir + "/config.yaml", "--port=0",
-                                   "--bind-address=127.0.0.1"};
-  std::vector<char*> c;
-  for (std::string& s : argv) c.push_back(s.data());
-  c.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, (dir + "/extender.log").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, c[0], &actions, nullptr, c.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = ::accelsched::testing::StartProcess(
+      {ACCELSCHED_EXTENDER_BINARY, "--kubeconfig=" + kubeconfig, "--config=" + dir + "/config.yaml",
+       "--port=0", "--bind-address=127.0.0.1"},
+      dir + "/extender.log");
+  ASSERT_GT(pid, 0);
   auto holder = [&] {
     const Json lease = api.Lease("accelsched-system", "accelsched-extender");
     return lease.is_null() ? std::string("<none>")
