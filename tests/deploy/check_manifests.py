@@ -433,12 +433,7 @@ class Checker:
             self.expect(name != "kube-scheduler",
                         f"{where}: leaderElection.resourceName must not be the default "
                         "scheduler's lease kube-scheduler")
-            sa, ns = self.service_account_of(w)
-            rules, _ = self.bound_rules(sa, ns)
-            for verb in ("get", "create", "update"):
-                self.expect(self.allows(rules, "coordination.k8s.io", "leases", verb, name),
-                            f"RBAC: ServiceAccount {ns}/{sa} (kube-scheduler) cannot {verb} "
-                            f"lease {name}")
+            self.expect_lease_rbac(w, name, "kube-scheduler")
 
         exts = cfg.get("extenders")
         if not isinstance(exts, list) or len(exts) != 1:
@@ -561,13 +556,15 @@ class Checker:
                         f"{we.label()}: {replicas} replicas need leaderElection.leaderElect: true "
                         f"in {ecm.label()}")
         if le.get("leaderElect") is True:
-            name = le.get("resourceName", "accelsched-extender")
-            sa, ns = self.service_account_of(we)
-            rules, _ = self.bound_rules(sa, ns)
-            for verb in ("get", "create", "update"):
-                self.expect(self.allows(rules, "coordination.k8s.io", "leases", verb, name),
-                            f"RBAC: ServiceAccount {ns}/{sa} (extender) cannot {verb} lease "
-                            f"{name}")
+            self.expect_lease_rbac(we, le.get("resourceName", "accelsched-extender"), "extender")
+
+    def expect_lease_rbac(self, w: Obj, name: str, who: str) -> None:
+        """Workload `w`'s service account may get, create and update Lease `name`."""
+        sa, ns = self.service_account_of(w)
+        rules, _ = self.bound_rules(sa, ns)
+        for verb in ("get", "create", "update"):
+            self.expect(self.allows(rules, "coordination.k8s.io", "leases", verb, name),
+                        f"RBAC: ServiceAccount {ns}/{sa} ({who}) cannot {verb} lease {name}")
 
     def check_rbac(self) -> None:
         we, _ = self.one_container("accelsched-extender")
