@@ -22,6 +22,9 @@ TEST(ConfigTest, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c->threads, 8);
     EXPECT_EQ(c->tentative_hold_seconds, 15);
     EXPECT_FALSE(c->unresolvable_as_failed_nodes);
+    EXPECT_EQ(c->watch_failure_seconds, 60);
+    EXPECT_FALSE(c->leader_election.leader_elect);
+    EXPECT_EQ(c->leader_election.lease_duration_seconds, 15);
     ASSERT_EQ(c->network_levels.size(), 4u);
     EXPECT_EQ(c->network_levels[0], (NetworkLevel{"host", "kubernetes.io/hostname"}));
     EXPECT_EQ(c->network_levels[1], (NetworkLevel{"clique", "nvidia.com/gpu.clique"}));
@@ -43,6 +46,8 @@ maxConnections: 64
 gangReservationSeconds: 60
 unresolvableAsFailedNodes: true
 tentativeHoldSeconds: 0
+leaderElection: {leaderElect: true, leaseDurationSeconds: 30, renewDeadlineSeconds: 20,
+                 retryPeriodSeconds: 4, resourceName: ext, resourceNamespace: ns}
 networkLevels:
   - {name: node, label: kubernetes.io/hostname}
   - {name: nvl72, label: nvidia.com/gpu.clique}
@@ -62,6 +67,12 @@ networkLevels:
   EXPECT_EQ(c->gang_reservation_seconds, 60);
   EXPECT_TRUE(c->unresolvable_as_failed_nodes);
   EXPECT_EQ(c->tentative_hold_seconds, 0);
+  EXPECT_TRUE(c->leader_election.leader_elect);
+  EXPECT_EQ(c->leader_election.lease_duration_seconds, 30);
+  EXPECT_EQ(c->leader_election.renew_deadline_seconds, 20);
+  EXPECT_EQ(c->leader_election.retry_period_seconds, 4);
+  EXPECT_EQ(c->leader_election.resource_name, "ext");
+  EXPECT_EQ(c->leader_election.resource_namespace, "ns");
   const std::vector<NetworkLevel> want = {{"node", "kubernetes.io/hostname"},
                                           {"nvl72", "nvidia.com/gpu.clique"}};
   EXPECT_EQ(c->network_levels, want);
@@ -96,6 +107,14 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
       {"networkLevels: [{name: r, label: a}, {name: b, label: a}]",
        "networkLevels[1].label: 'a' given twice"},
       {"gangReservationSeconds: 0", "gangReservationSeconds"},
+      {"leaderElection: true", "leaderElection: must be a mapping"},
+      {"leaderElection: {leaderElect: yes please}",
+       "leaderElection.leaderElect: must be true or false"},
+      {"leaderElection: {lease: 15}", "leaderElection.lease: unknown key (known: leaderElect"},
+      {"leaderElection: {renewDeadlineSeconds: 15}",
+       "leaderElection: need retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds"},
+      {"leaderElection: {resourceName: ''}", "leaderElection.resourceName: must be a non-empty"},
+      {"watchFailureSeconds: -1", "watchFailureSeconds: -1 is outside 0..86400"},
       {"tentativeHoldSeconds: 601", "tentativeHoldSeconds: 601 is outside 0..600"},
       {"unresolvableAsFailedNodes: 1", "unresolvableAsFailedNodes: must be true or false"},
       {"- just a list", "(top level): must be a mapping"},
