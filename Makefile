@@ -9,6 +9,10 @@
 #   make bench   run the Google Benchmark suite (figures go to bench/RESULTS.md by hand)
 #   make paper-matrix   the FGD paper's 6 policies x 17 traces x 10 seeds in accelsched-sim
 #   make format / make lint   clang-format in place / clang-tidy over the sources (CI runs lint)
+#   make image   the container image $(IMAGE) from deploy/image/Containerfile, compiled inside
+#                (podman, buildah or docker; podman is installed when none is)
+#   make image-test   the image from this build's binaries, checked without running a
+#                container (deploy/image/check.sh; needs root and podman; CI runs it)
 
 SHELL := /bin/bash
 JOBS ?= 2
@@ -25,7 +29,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config ccache clang clang-form
 
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build test test-gcc test-san fuzz demo demo-topology bench paper-matrix format lint clean
+.PHONY: all deps configure build test test-gcc test-san fuzz demo demo-topology bench paper-matrix format lint image image-deps image-test clean
 
 all: build
 
@@ -111,6 +115,22 @@ lint: configure
 	@git ls-files $(addsuffix /*.cc,$(LINT_PATHS)) | \
 	  xargs -P $(JOBS) -n 4 clang-tidy -p $(BUILD) --quiet 2>&1 | \
 	  grep -v '^[0-9]* warnings\? generated\.$$'; test $${PIPESTATUS[1]} -eq 0 && echo "lint: clean"
+
+# The image: name and tag as deploy/ uses them (the tag is the project version in CMakeLists.txt).
+VERSION := $(shell grep -m1 -o 'accelsched VERSION [0-9.]*' CMakeLists.txt | cut -d' ' -f3)
+IMAGE ?= accelsched/accelsched:$(VERSION)
+image-deps:
+	@if command -v podman >/dev/null || command -v buildah >/dev/null || \
+	    docker info >/dev/null 2>&1; then :; else $(MAKE) --no-print-directory deps PACKAGES=podman; fi
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps PACKAGES=debootstrap; fi
+
+image: image-deps
+	./deploy/image/build.sh $(IMAGE) source
+
+image-test: build
+	@$(MAKE) --no-print-directory deps PACKAGES="podman debootstrap"
+	ENGINE=podman ./deploy/image/build.sh $(IMAGE) prebuilt $(BUILD)
+	./deploy/image/check.sh $(IMAGE)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

@@ -55,6 +55,7 @@ EXTENDER_PATH_SUFFIX = "/v1/extender"
 GPU_RESOURCE = "nvidia.com/gpu"
 MILLI_RESOURCE = "accelsched.io/gpu-milli"
 DEMO_CLUSTER = "deploy/examples/demo-cluster.yaml"
+CONTAINERFILE = "deploy/image/Containerfile"
 WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "ReplicaSet")
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 
@@ -700,6 +701,33 @@ class Checker:
                         self.expect(name in lim, f"{p.label()}: extended resource {name} "
                                                  "needs a limit equal to its request")
 
+    def check_images(self) -> None:
+        """Our containers run a binary the image ships, from the image `make image` builds:
+        accelsched/accelsched:<project version in CMakeLists.txt>."""
+        with open(os.path.join(self.root, "CMakeLists.txt"), encoding="utf-8") as f:
+            m = re.search(r"project\(accelsched VERSION ([0-9.]+)", f.read())
+        if not m:
+            raise CannotCheck("CMakeLists.txt: no project(accelsched VERSION x.y.z)")
+        want = f"accelsched/accelsched:{m.group(1)}"
+        with open(os.path.join(self.root, CONTAINERFILE), encoding="utf-8") as f:
+            shipped = set(re.findall(r"/build/[a-z]+/(accelsched-[a-z]+)", f.read()))
+        if not shipped:
+            raise CannotCheck(f"{CONTAINERFILE}: installs no accelsched-* binary")
+        ours = 0
+        for w in self.workloads():
+            for c in self.pod_spec(w).get("containers") or []:
+                argv = self.argv(c)
+                binary = posixpath.basename(argv[0]) if argv else ""
+                if not binary.startswith("accelsched-"):
+                    continue
+                ours += 1
+                self.expect(binary in shipped, f"{w.label()} container {c.get('name')}: runs "
+                                               f"{binary}, which {CONTAINERFILE} does not ship")
+                self.expect(c.get("image") == want,
+                            f"{w.label()} container {c.get('name')}: image "
+                            f"{c.get('image')!r}, but `make image` builds {want}")
+        self.expect(ours > 0, "no container in deploy/ runs an accelsched-* binary")
+
     def check_demo_cluster(self) -> None:
         path = os.path.join(self.root, DEMO_CLUSTER)
         if not os.path.isfile(path):
@@ -771,6 +799,7 @@ class Checker:
                          ("container security", self.check_security),
                          ("device plugin", self.check_device_plugin),
                          ("example pods", self.check_example_pods),
+                         ("images", self.check_images),
                          ("demo cluster", self.check_demo_cluster)):
             self.run(name, fn)
         if self.failures:
