@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "scheduler/kube/backoff.h"
 #include "scheduler/kube/client.h"
 #include "scheduler/kube/endpoint.h"
+#include "scheduler/kube/leader_label.h"
 #include "scheduler/service/extender.h"
 #include "scheduler/service/metrics.h"
 #include "scheduler/state/clock.h"
@@ -69,7 +71,11 @@ Serving:
   --help               this text
 
 Endpoints: POST <urlPrefix>/{filter,prioritize,bind,preempt}; GET /healthz, /readyz, /metrics,
-/debug/state.
+/debug/state. /readyz answers 200 on the replica that serves the verbs; /readyz?role=any also
+on a synced standby.
+
+Environment: with leaderElection, POD_NAMESPACE and POD_NAME (the downward API) make the leader
+label its own pod accelsched.io/leader=true, for a Service that selects the leader by it.
 )";
 
 struct Flags {
@@ -248,12 +254,33 @@ void Housekeep(Extender& extender, const std::atomic<bool>& stopping) {
 // senders) before the process exits anyway.
 constexpr auto kDrainBound = std::chrono::seconds(5);
 
+// Leader election (both null without it): the elector, and the label on this replica's pod that
+// a Service selects the leader by (null when POD_NAME / POD_NAMESPACE are not set).
+struct Leadership {
+  kube::LeaderElector* elector = nullptr;
+  kube::LeaderLabel* label = nullptr;
+
+  // Gives the Lease back and takes the label off (after the drain; best effort).
+  void Release() const {
+    if (elector != nullptr) elector->Release();
+    if (label != nullptr) label->Sync(false);
+  }
+};
+
+// Keeps the label in step with the Lease every 250 ms until `stopping`.
+void MarkLeader(const Leadership& l, const std::atomic<bool>& stopping) {
+  while (!stopping) {
+    l.label->Sync(l.elector->IsLeader());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
 // Waits for SIGINT or SIGTERM (SIGHUP is logged and ignored: there is nothing to reload), then
 // stops: /readyz 503, no new connections, the sync stopped, requests in progress answered. If the
 // server has not finished its open connections within kDrainBound, exits 0 regardless (a slow
 // client must not hold a stop).
 void AwaitStopSignal(const sigset_t& signals, App& app, Server& server,
-                     kube::LeaderElector* elector, std::atomic<bool>& stopping,
+                     const Leadership& leadership, std::atomic<bool>& stopping,
                      std::atomic<bool>& served) {
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
@@ -273,17 +300,17 @@ void AwaitStopSignal(const sigset_t& signals, App& app, Server& server,
   if (!served) {
     spdlog::warn("connections still open after {} s: exiting without them",
                  std::chrono::seconds(kDrainBound).count());
-    if (elector != nullptr) elector->Release();  // A standby takes over without waiting.
+    leadership.Release();  // A standby takes over without waiting.
     spdlog::default_logger()->flush();
     std::_Exit(0);
   }
 }
 
 // Serves until SIGINT or SIGTERM (handled on a thread of their own, AwaitStopSignal).
-// Serves until SIGINT or SIGTERM; with `elector` (leader election), campaigns meanwhile and gives
-// the Lease back after the drain.
+// Serves until SIGINT or SIGTERM; with leader election, campaigns meanwhile (and keeps the
+// leader's label in step) and gives the Lease back after the drain.
 void Serve(App& app, Server& server, const ServerOptions& options, double watch_failure_seconds,
-           kube::LeaderElector* elector) {
+           const Leadership& leadership) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -292,9 +319,12 @@ void Serve(App& app, Server& server, const ServerOptions& options, double watch_
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::atomic<bool> stopping{false};
   std::atomic<bool> served{false};
-  std::thread waiter([&] { AwaitStopSignal(signals, app, server, elector, stopping, served); });
-  std::thread campaign;
+  std::thread waiter(
+      [&] { AwaitStopSignal(signals, app, server, leadership, stopping, served); });
+  kube::LeaderElector* elector = leadership.elector;
+  std::thread campaign, marker;
   if (elector != nullptr) campaign = std::thread([elector] { elector->Run(); });
+  if (leadership.label != nullptr) marker = std::thread([&] { MarkLeader(leadership, stopping); });
   std::thread syncer;
   std::thread health;
   if (app.sync() != nullptr) {
@@ -317,9 +347,11 @@ void Serve(App& app, Server& server, const ServerOptions& options, double watch_
   stopping = true;
   if (health.joinable()) health.join();
   housekeeper.join();
+  if (marker.joinable()) marker.join();
   if (elector != nullptr) {
     elector->Stop(/*release=*/true);  // Drained: the Lease goes back (Run releases it).
     campaign.join();
+    if (leadership.label != nullptr) leadership.label->Sync(false);
   }
 }
 
@@ -339,6 +371,21 @@ absl::StatusOr<std::unique_ptr<kube::LeaderElector>> MakeElector(const App& app,
                o.lease_namespace, o.lease_name, o.identity, o.lease_seconds,
                o.renew_deadline_seconds, o.retry_seconds);
   return std::make_unique<kube::LeaderElector>(app.client(), std::move(o));
+}
+
+// The leader's label on this replica's pod, named by the downward API's POD_NAMESPACE and
+// POD_NAME (deploy/base/extender.yaml); null when they are not set.
+std::unique_ptr<kube::LeaderLabel> MakeLeaderLabel(const App& app) {
+  const char* ns = std::getenv("POD_NAMESPACE");  // NOLINT(concurrency-mt-unsafe): before threads.
+  const char* name = std::getenv("POD_NAME");     // NOLINT(concurrency-mt-unsafe)
+  if (ns == nullptr || name == nullptr || *ns == '\0' || *name == '\0') {
+    spdlog::info("POD_NAMESPACE / POD_NAME not set: no leader label on the pod (route to the "
+                 "leader by /readyz)");
+    return nullptr;
+  }
+  spdlog::info("the leader labels its pod {}/{} with {}={}", ns, name, kube::LeaderLabel::kKey,
+               kube::LeaderLabel::kValue);
+  return std::make_unique<kube::LeaderLabel>(app.client(), ns, name);
 }
 
 int Main(int argc, char** argv) {
@@ -370,15 +417,21 @@ int Main(int argc, char** argv) {
     std::cerr << "accelsched-extender: " << elector.status().message() << "\n";
     return 1;
   }
+  std::unique_ptr<kube::LeaderLabel> label;
   if (*elector != nullptr) {
     server.SetGate(
         [e = elector->get(), le = config->leader_election] { return StandbyReason(*e, le); });
+    label = MakeLeaderLabel(**app);
+    if (label != nullptr) {
+      server.SetStandbyGate(
+          [e = elector->get(), l = label.get()] { return l->StaleReason(e->IsLeader()); });
+    }
   }
   if (absl::Status s = server.Listen(); !s.ok()) {
     std::cerr << "accelsched-extender: " << s.message() << "\n";
     return absl::IsInvalidArgument(s) ? 1 : 2;
   }
-  Serve(**app, server, options, config->watch_failure_seconds, elector->get());
+  Serve(**app, server, options, config->watch_failure_seconds, {elector->get(), label.get()});
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ctime>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -210,6 +211,12 @@ std::string EncodeAnnotationPatchForUid(absl::string_view uid, absl::string_view
 
 std::string EncodeAnnotationRemovalPatch(absl::string_view key) {
   return Dump(Json{{"metadata", {{"annotations", {{std::string(key), nullptr}}}}}});
+}
+
+std::string EncodeLabelPatch(absl::string_view key, std::optional<absl::string_view> value) {
+  return Dump(Json{{"metadata",
+                    {{"labels", {{std::string(key), value.has_value() ? Json(std::string(*value))
+                                                                      : Json(nullptr)}}}}}});
 }
 
 absl::StatusOr<LeaseRecord> DecodeLease(absl::string_view text) {

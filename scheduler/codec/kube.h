@@ -12,6 +12,7 @@
 #define ACCELSCHED_SCHEDULER_CODEC_KUBE_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,8 @@ absl::StatusOr<std::string> DecodePodNodeName(absl::string_view text);
 std::string EncodeAnnotationPatch(absl::string_view key, absl::string_view value);
 // The merge patch that removes annotation `key` (null).
 std::string EncodeAnnotationRemovalPatch(absl::string_view key);
+// The merge patch that sets label `key` to `value`, or removes it (null) without a value.
+std::string EncodeLabelPatch(absl::string_view key, std::optional<absl::string_view> value);
 // The merge patch that sets annotation `key` on the object with metadata.uid `uid` only: the API
 // server refuses it (409 Conflict) if the object was replaced by one of the same name.
 std::string EncodeAnnotationPatchForUid(absl::string_view uid, absl::string_view key,

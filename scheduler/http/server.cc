@@ -129,7 +129,7 @@ class Handlers {
  public:
   Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
            const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
-           const Server::Degraded* degraded, const Server::Gate* gate,
+           const Server::Degraded* degraded, const Server::Gates* gates,
            const EventServer* connections);
 
   // Every request but the probes, on a worker thread.
@@ -158,7 +158,7 @@ class Handlers {
   // Why a synced server does not serve: degraded (SetDegraded), or its gate (SetGate).
   std::optional<std::string> Unavailable() const {
     if (std::optional<std::string> why = degraded_->Get()) return why;
-    if (*gate_) return (*gate_)();
+    if (gates_->serve) return gates_->serve();
     return std::nullopt;
   }
   HttpResponse DebugState(const HttpRequest& req) const;
@@ -169,14 +169,14 @@ class Handlers {
   const std::atomic<bool>* ready_;
   const std::atomic<bool>* stopping_;
   const Server::Degraded* degraded_;
-  const Server::Gate* gate_;
+  const Server::Gates* gates_;
   const EventServer* connections_;
   absl::flat_hash_map<std::string, Endpoint> endpoints_;  // By exact path.
 };
 
 Handlers::Handlers(Extender* extender, Metrics* metrics, const ServerOptions* options,
                    const std::atomic<bool>* ready, const std::atomic<bool>* stopping,
-                   const Server::Degraded* degraded, const Server::Gate* gate,
+                   const Server::Degraded* degraded, const Server::Gates* gates,
                    const EventServer* connections)
     : extender_(extender),
       metrics_(metrics),
@@ -184,7 +184,7 @@ Handlers::Handlers(Extender* extender, Metrics* metrics, const ServerOptions* op
       ready_(ready),
       stopping_(stopping),
       degraded_(degraded),
-      gate_(gate),
+      gates_(gates),
       connections_(connections) {
   // The URL prefix is a literal path (config validation keeps it one): matched exactly.
   const std::string& prefix = options->url_prefix;
@@ -202,9 +202,12 @@ std::optional<HttpResponse> Handlers::Probe(const HttpRequest& req) const {
   if (req.path == "/healthz") return Text(200, "ok\n");
   if (req.path != "/readyz") return std::nullopt;
   if (*stopping_) return Text(503, "stopping\n");
-  if (std::optional<std::string> why = Unavailable()) {
-    return Text(503, absl::StrCat("not ready: ", *why, "\n"));
-  }
+  // role=any: ready to serve or to stand by (the pod readiness when a label picks the leader).
+  const bool any_role = req.QueryParam("role") == "any";
+  std::optional<std::string> why = degraded_->Get();
+  if (!why && any_role && gates_->standby) why = gates_->standby();
+  if (!why && !any_role && gates_->serve) why = gates_->serve();
+  if (why) return Text(503, absl::StrCat("not ready: ", *why, "\n"));
   if (*ready_) return Text(200, "ok\n");
   return Text(503, "not ready: the cluster state is not synced yet\n");
 }
@@ -397,7 +400,7 @@ absl::Status Server::Listen() {
       std::move(*o), [&impl](const HttpRequest& req) { return impl.handlers->Route(req); },
       [&impl](const HttpRequest& req) { return impl.handlers->Probe(req); });
   impl.handlers = std::make_unique<Handlers>(extender_, metrics_, &options_, &ready_, &stopping_,
-                                             &degraded_, &gate_, impl.connections.get());
+                                             &degraded_, &gates_, impl.connections.get());
   if (absl::Status s = impl.connections->Listen(); !s.ok()) return s;
   port_ = impl.connections->port();
   return absl::OkStatus();

@@ -7,7 +7,10 @@
 //   GET  /healthz                                        200 while the process serves
 //   GET  /readyz                                         503 until SetReady(true), and
 //                                                        once Stop() began (the verbs are still
-//                                                        answered while draining)
+//                                                        answered while draining), and while
+//                                                        the gate says not to serve (standby)
+//   GET  /readyz?role=any                                the same, but a standby counts as
+//                                                        ready unless its standby gate objects
 //   GET  /metrics                                        Prometheus text (metrics.h)
 //   GET  /debug/state                                    JSON: nodes, devices, free, placed pods
 //   POST /debug/noop                                     reads the body, answers {} (the
@@ -81,7 +84,14 @@ class Server {
   // nullopt to serve. Set before Listen(); it must be thread-safe and fast (it runs on the
   // connection thread for /readyz).
   using Gate = std::function<std::optional<std::string>()>;
-  void SetGate(Gate gate) { gate_ = std::move(gate); }
+  void SetGate(Gate gate) { gates_.serve = std::move(gate); }
+  // Asked by /readyz?role=any instead of the gate: a reason a synced replica cannot even stand
+  // by (e.g. it may still carry the leader's label), or nullopt. Same rules as SetGate.
+  void SetStandbyGate(Gate gate) { gates_.standby = std::move(gate); }
+  struct Gates {
+    Gate serve;
+    Gate standby;
+  };
 
   // Why a synced server does not serve (Server::SetDegraded); thread-safe.
   class Degraded {
@@ -118,7 +128,7 @@ class Server {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   Degraded degraded_;
-  Gate gate_;
+  Gates gates_;
 };
 
 // Keeps large blocks on glibc's heap: request bodies (a 500-node NodeList is about 3 MB), their

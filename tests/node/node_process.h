@@ -27,17 +27,23 @@ inline std::string WriteKubeconfig(int port, const std::string& dir) {
   return path;
 }
 
-// Starts `argv` (argv[0] the binary's path) with stdout and stderr to `log`. The pid, or -1.
-inline pid_t StartProcess(std::vector<std::string> argv, const std::string& log) {
+// Starts `argv` (argv[0] the binary's path) with stdout and stderr to `log`, in this process's
+// environment plus `env` ("NAME=value" each). The pid, or -1.
+inline pid_t StartProcess(std::vector<std::string> argv, const std::string& log,
+                          std::vector<std::string> env = {}) {
   std::vector<char*> c;
   for (std::string& s : argv) c.push_back(s.data());
   c.push_back(nullptr);
+  std::vector<char*> e;
+  for (char** v = environ; *v != nullptr; ++v) e.push_back(*v);
+  for (std::string& s : env) e.push_back(s.data());
+  e.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 2, 1);
   pid_t pid = -1;
-  if (posix_spawn(&pid, c[0], &actions, nullptr, c.data(), environ) != 0) pid = -1;
+  if (posix_spawn(&pid, c[0], &actions, nullptr, c.data(), e.data()) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&actions);
   return pid;
 }

@@ -86,6 +86,10 @@ struct Replica {
   Replica(Replica&&) = delete;
   Replica& operator=(Replica&&) = delete;
   bool Ready() { return server != nullptr && server->client().Get("/readyz")->status == 200; }
+  // The pod readiness when a label picks the leader: synced, leader or standby.
+  bool ReadyAsReplica() {
+    return server != nullptr && server->client().Get("/readyz?role=any")->status == 200;
+  }
 
   // filter, prioritize and bind of `pod` over `nodes`, as kube-scheduler: the bind's HTTP
   // status and Error ("" = bound); 503 if this replica does not serve.
@@ -149,6 +153,8 @@ TEST(HaTest, TheStandbyTakesOverAKilledLeaderWithoutLosingOrDoublingABind) {
   // b stands by: not ready, and its verbs say who leads.
   ASSERT_TRUE(Eventually([&] { return b.elector->Holder() == "a"; }));
   EXPECT_FALSE(b.Ready());
+  EXPECT_TRUE(b.ReadyAsReplica());
+  EXPECT_TRUE(a.ReadyAsReplica());
   auto [code, error] = b.Schedule(api.Pod("ml/p0"), kNodes);
   EXPECT_EQ(code, 503);
   EXPECT_NE(error.find("standby: the Lease accelsched-system/accelsched-extender is held by a"),
@@ -279,6 +285,74 @@ TEST(HaProcessTest, SigtermGivesTheLeaseBackAfterTheDrain) {
   EXPECT_EQ(lease["spec"]["holderIdentity"], "") << text;
   EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 1);
   EXPECT_NE(text.find("released by"), std::string::npos) << text;
+}
+
+// The port a process serves on, from its log ("serving http://127.0.0.1:PORT/..."), or -1.
+int ServingPort(const std::string& log_path) {
+  std::ifstream log(log_path);
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const std::string mark = "serving http://127.0.0.1:";
+  const size_t at = text.find(mark);
+  return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + mark.size());
+}
+
+int ReadyzStatus(int port, const std::string& path) {
+  httplib::Client c("127.0.0.1", port);
+  httplib::Result r = c.Get(path);
+  return r ? r->status : -1;
+}
+
+// With POD_NAMESPACE / POD_NAME, the leader labels its pod accelsched.io/leader=true and every
+// other replica's pod carries no such label (a leftover from a restart is taken off); the label
+// moves with the Lease on SIGTERM. The standby is ready as a replica (/readyz?role=any) but not
+// as the server of the verbs (/readyz).
+TEST(HaProcessTest, TheLeaderLabelsItsPodAndTheLabelFollowsTheLease) {
+  FakeApiServer api;
+  api.PutNode(Node("n1", 8));
+  api.PutPod(ExtenderPod("ext-a", /*leader=*/false));
+  api.PutPod(ExtenderPod("ext-b", /*leader=*/true));  // Left by a container that led before.
+  char dir_template[] = "/tmp/accelsched-ha-XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  const std::string kubeconfig = ::accelsched::testing::WriteKubeconfig(api.port(), dir);
+  std::ofstream(dir + "/config.yaml")
+      << "leaderElection: {leaderElect: true, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, "
+         "retryPeriodSeconds: 1}\n";
+  auto start = [&](const std::string& pod) {
+    return ::accelsched::testing::StartProcess(
+        {ACCELSCHED_EXTENDER_BINARY, "--kubeconfig=" + kubeconfig,
+         "--config=" + dir + "/config.yaml", "--port=0", "--bind-address=127.0.0.1"},
+        dir + "/" + pod + ".log", {"POD_NAMESPACE=accelsched-system", "POD_NAME=" + pod});
+  };
+  auto leader_label = [&](const std::string& pod) {
+    return api.Pod("accelsched-system/" + pod)["metadata"]["labels"].value(
+        "accelsched.io/leader", std::string("<none>"));
+  };
+  auto stop = [](pid_t pid) {
+    kill(pid, SIGTERM);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  };
+  const pid_t a = start("ext-a");
+  ASSERT_GT(a, 0);
+  // a leads and labels its pod; b's leftover label is taken off as it stands by.
+  ASSERT_TRUE(Eventually([&] { return ServingPort(dir + "/ext-a.log") > 0; }));
+  const pid_t b = start("ext-b");
+  ASSERT_GT(b, 0);
+  ASSERT_TRUE(Eventually([&] { return leader_label("ext-b") == "<none>"; }));
+  const int port_a = ServingPort(dir + "/ext-a.log"), port_b = ServingPort(dir + "/ext-b.log");
+  ASSERT_TRUE(Eventually([&] { return ReadyzStatus(port_a, "/readyz") == 200; }));
+  EXPECT_TRUE(Eventually([&] { return leader_label("ext-a") == "true"; }));
+  ASSERT_TRUE(Eventually([&] { return ReadyzStatus(port_b, "/readyz?role=any") == 200; }));
+  EXPECT_EQ(ReadyzStatus(port_b, "/readyz"), 503);
+  EXPECT_EQ(ReadyzStatus(port_a, "/readyz?role=any"), 200);
+
+  EXPECT_TRUE(stop(a));
+  EXPECT_EQ(leader_label("ext-a"), "<none>");  // Taken off before the process exited.
+  EXPECT_TRUE(Eventually([&] { return leader_label("ext-b") == "true"; }));
+  EXPECT_EQ(ReadyzStatus(port_b, "/readyz"), 200);
+  EXPECT_TRUE(stop(b));
+  EXPECT_EQ(leader_label("ext-b"), "<none>");
 }
 
 }  // namespace

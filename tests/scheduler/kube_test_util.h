@@ -71,6 +71,20 @@ inline Json Pod(const std::string& name, int gpus, const std::string& node = "",
   return p;
 }
 
+// The extender's own pod, as the Deployment makes it; `leader` = a leftover label.
+inline Json ExtenderPod(const std::string& name, bool leader) {
+  Json labels = {{"app.kubernetes.io/name", "accelsched-extender"}};
+  if (leader) labels["accelsched.io/leader"] = "true";
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", "accelsched-system"},
+            {"uid", "uid-" + name},
+            {"labels", labels}}},
+          {"spec", {{"containers", Json::array()}}}};
+}
+
 inline Endpoint PlainEndpoint(int port) {
   Endpoint e;
   e.host = "127.0.0.1";

@@ -8,7 +8,7 @@
 //        compaction; the stream ends at timeoutSeconds or when DropWatches() is called
 //   GET  /api/v1/pods?fieldSelector=spec.nodeName=N    (list and watch) only the pods on node N
 //   PATCH /api/v1/nodes/{name}, /api/v1/namespaces/{ns}/pods/{name} (merge patch)
-//                                                      merges metadata.annotations
+//                                                      merges metadata.annotations and labels
 //   POST /api/v1/namespaces/{ns}/pods/{name}/binding   sets spec.nodeName and the Binding's
 //        annotations; 404 unknown pod, 409 already bound
 //   POST /api/v1/namespaces/{ns}/events                stores a core/v1 Event (events())
@@ -37,13 +37,17 @@
 
 namespace accelsched::testing {
 
-// RFC 7386 on metadata.annotations: a null value removes the key.
+// RFC 7386 on metadata.annotations and metadata.labels: a null value removes the key.
 inline void MergeAnnotations(const nlohmann::json& patch, nlohmann::json& object) {
-  for (const auto& [k, v] : patch["metadata"]["annotations"].items()) {
-    if (v.is_null()) {
-      object["metadata"]["annotations"].erase(k);
-    } else {
-      object["metadata"]["annotations"][k] = v;
+  const nlohmann::json& metadata = patch.value("metadata", nlohmann::json::object());
+  for (const char* field : {"annotations", "labels"}) {
+    if (!metadata.contains(field)) continue;
+    for (const auto& [k, v] : metadata[field].items()) {
+      if (v.is_null()) {
+        if (object["metadata"].contains(field)) object["metadata"][field].erase(k);
+      } else {
+        object["metadata"][field][k] = v;
+      }
     }
   }
 }
@@ -125,7 +129,7 @@ class FakeApiServer {
                    }
                    res.set_content(it->second.dump(), "application/json");
                  });
-    // Merge patch of a pod's annotations (what accelsched-node sends).
+    // Merge patch of a pod's annotations (what accelsched-node sends) or labels (the leader's).
     server_->Patch("/api/v1/namespaces/([^/]+)/pods/([^/]+)", [this](const httplib::Request& req,
                                                                      httplib::Response& res) {
       Json patch = Json::parse(req.body, nullptr, false);

@@ -90,6 +90,8 @@ class HttpTestServer {
   void SetDegraded(std::optional<std::string> reason) { server_->SetDegraded(std::move(reason)); }
   // As Server::SetGate; call before Start().
   void SetGate(scheduler::Server::Gate gate) { server_->SetGate(std::move(gate)); }
+  // As Server::SetStandbyGate; call before Start().
+  void SetStandbyGate(scheduler::Server::Gate gate) { server_->SetStandbyGate(std::move(gate)); }
 
  private:
   absl::Status WaitUntilServing() {
