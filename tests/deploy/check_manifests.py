@@ -56,6 +56,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 MILLI_RESOURCE = "accelsched.io/gpu-milli"
 DEMO_CLUSTER = "deploy/examples/demo-cluster.yaml"
 CONTAINERFILE = "deploy/image/Containerfile"
+LEADER_LABEL = "accelsched.io/leader"
 WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "ReplicaSet")
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 
@@ -503,9 +504,12 @@ class Checker:
         if not selector:
             raise CannotCheck(f"{svc.label()}: has no selector")
         we, ce = self.one_container("accelsched-extender")
-        labels = self.pod_labels(we)
+        labels = dict(self.pod_labels(we))
+        if self.labels_itself(ce):
+            labels[LEADER_LABEL] = "true"  # The leader's, set at run time.
         self.expect(all(labels.get(k) == v for k, v in selector.items()),
                     f"{svc.label()}: selector {selector} does not select {we.label()}")
+        by_label = selector.get(LEADER_LABEL) == "true"
         self.expect(we.namespace == svc_ns,
                     f"{we.label()}: namespace {we.namespace} differs from the Service's {svc_ns}")
         port_flag = self.flag(ce, "port")
@@ -518,8 +522,10 @@ class Checker:
         self.expect(url_port == port, f"{ew}: urlPrefix port {url_port} differs from the "
                                       f"extender's --port={port}")
 
-        # Probes on the extender's port.
-        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        # Probes on the extender's port. With the Service on the leader's label every synced
+        # replica is Ready (/readyz?role=any); without it, readiness is what picks the leader.
+        ready_path = "/readyz?role=any" if by_label else "/readyz"
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", ready_path)):
             get = (ce.get(probe) or {}).get("httpGet")
             if not self.expect(isinstance(get, dict),
                                f"{we.label()}: extender has no {probe}.httpGet"):
@@ -545,19 +551,53 @@ class Checker:
                 self.expect(str(ecfg["urlPrefix"]).rstrip("/") == u.path.rstrip("/"),
                             f"{ecm.label()}: urlPrefix {ecfg['urlPrefix']!r} differs from the "
                             f"kube-scheduler extender path {u.path!r}")
-            self.check_extender_replicas(we, ecm, ecfg)
+            self.check_extender_replicas(we, ecm, ecfg, by_label)
 
-    def check_extender_replicas(self, we: Obj, ecm: Obj, ecfg: dict) -> None:
+    @staticmethod
+    def labels_itself(c: dict) -> bool:
+        """The container gets POD_NAMESPACE and POD_NAME from the downward API (the leader then
+        labels its pod)."""
+        refs = {e.get("name"): ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+                for e in c.get("env") or []}
+        return (refs.get("POD_NAMESPACE") == "metadata.namespace"
+                and refs.get("POD_NAME") == "metadata.name")
+
+    def check_extender_replicas(self, we: Obj, ecm: Obj, ecfg: dict, by_label: bool) -> None:
         """More than one extender replica needs leader election (two ledgers must never bind at
-        once), with the Lease in its service account's RBAC."""
+        once), with the Lease in its service account's RBAC; the leader's label needs pods patch;
+        a PodDisruptionBudget keeps one replica, which only works when standbys can be Ready."""
         replicas = (we.doc.get("spec") or {}).get("replicas", 1)
         le = ecfg.get("leaderElection") or {}
         if replicas > 1:
             self.expect(le.get("leaderElect") is True,
                         f"{we.label()}: {replicas} replicas need leaderElection.leaderElect: true "
                         f"in {ecm.label()}")
+            self.check_extender_pdb(we, replicas, by_label)
         if le.get("leaderElect") is True:
             self.expect_lease_rbac(we, le.get("resourceName", "accelsched-extender"), "extender")
+        if by_label:
+            sa, ns = self.service_account_of(we)
+            rules, _ = self.bound_rules(sa, ns)
+            self.expect(self.allows(rules, "", "pods", "patch"),
+                        f"RBAC: ServiceAccount {ns}/{sa} (extender) cannot patch pods, so the "
+                        f"leader cannot set {LEADER_LABEL} that the Service selects")
+
+    def check_extender_pdb(self, we: Obj, replicas: int, by_label: bool) -> None:
+        labels = self.pod_labels(we)
+        pdbs = [p for p in self.find("PodDisruptionBudget", None, we.namespace)
+                if all(labels.get(k) == v for k, v in
+                       (((p.doc.get("spec") or {}).get("selector") or {}).get("matchLabels")
+                        or {}).items())]
+        if not self.expect(len(pdbs) == 1, f"{we.label()}: {replicas} replicas want one "
+                                           f"PodDisruptionBudget, found {len(pdbs)}"):
+            return
+        spec = pdbs[0].doc.get("spec") or {}
+        self.expect(spec.get("minAvailable") == 1 and "maxUnavailable" not in spec,
+                    f"{pdbs[0].label()}: want minAvailable: 1 (one warm replica)")
+        # Counted by readiness: if only the leader can be Ready, the leader can never be evicted.
+        self.expect(by_label, f"{pdbs[0].label()}: with readiness picking the leader (/readyz),"
+                              " no standby is ever Ready and the budget blocks every drain of "
+                              f"the leader's node; select the Service on {LEADER_LABEL}")
 
     def expect_lease_rbac(self, w: Obj, name: str, who: str) -> None:
         """Workload `w`'s service account may get, create and update Lease `name`."""
