@@ -319,8 +319,7 @@ void Serve(App& app, Server& server, const ServerOptions& options, double watch_
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::atomic<bool> stopping{false};
   std::atomic<bool> served{false};
-  std::thread waiter(
-      [&] { AwaitStopSignal(signals, app, server, leadership, stopping, served); });
+  std::thread waiter([&] { AwaitStopSignal(signals, app, server, leadership, stopping, served); });
   kube::LeaderElector* elector = leadership.elector;
   std::thread campaign, marker;
   if (elector != nullptr) campaign = std::thread([elector] { elector->Run(); });
@@ -379,8 +378,9 @@ std::unique_ptr<kube::LeaderLabel> MakeLeaderLabel(const App& app) {
   const char* ns = std::getenv("POD_NAMESPACE");  // NOLINT(concurrency-mt-unsafe): before threads.
   const char* name = std::getenv("POD_NAME");     // NOLINT(concurrency-mt-unsafe)
   if (ns == nullptr || name == nullptr || *ns == '\0' || *name == '\0') {
-    spdlog::info("POD_NAMESPACE / POD_NAME not set: no leader label on the pod (route to the "
-                 "leader by /readyz)");
+    spdlog::info(
+        "POD_NAMESPACE / POD_NAME not set: no leader label on the pod (route to the "
+        "leader by /readyz)");
     return nullptr;
   }
   spdlog::info("the leader labels its pod {}/{} with {}={}", ns, name, kube::LeaderLabel::kKey,

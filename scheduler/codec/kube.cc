@@ -214,9 +214,10 @@ std::string EncodeAnnotationRemovalPatch(absl::string_view key) {
 }
 
 std::string EncodeLabelPatch(absl::string_view key, std::optional<absl::string_view> value) {
-  return Dump(Json{{"metadata",
-                    {{"labels", {{std::string(key), value.has_value() ? Json(std::string(*value))
-                                                                      : Json(nullptr)}}}}}});
+  return Dump(Json{
+      {"metadata",
+       {{"labels",
+         {{std::string(key), value.has_value() ? Json(std::string(*value)) : Json(nullptr)}}}}}});
 }
 
 absl::StatusOr<LeaseRecord> DecodeLease(absl::string_view text) {

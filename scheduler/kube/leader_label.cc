@@ -1,7 +1,5 @@
 #include "scheduler/kube/leader_label.h"
 
-#include <utility>
-
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -9,8 +7,8 @@
 
 namespace accelsched::scheduler::kube {
 
-LeaderLabel::LeaderLabel(const KubeClient* client, std::string pod_namespace,
-                         std::string pod_name)
+LeaderLabel::LeaderLabel(const KubeClient* client, const std::string& pod_namespace,
+                         const std::string& pod_name)
     : client_(client),
       path_(absl::StrCat("/api/v1/namespaces/", pod_namespace, "/pods/", pod_name)),
       pod_(absl::StrCat(pod_namespace, "/", pod_name)) {}

@@ -28,7 +28,8 @@ class LeaderLabel {
   static constexpr const char* kValue = "true";
 
   // `client` is not owned and must outlive this.
-  LeaderLabel(const KubeClient* client, std::string pod_namespace, std::string pod_name);
+  LeaderLabel(const KubeClient* client, const std::string& pod_namespace,
+              const std::string& pod_name);
 
   // Brings the pod's label in line with `leader`: sets it while leading, takes it off otherwise.
   // True when the pod is known to match (a patch was not needed or succeeded).
@@ -42,8 +43,8 @@ class LeaderLabel {
   enum Mark : int { kUnknown, kOn, kOff };
 
   const KubeClient* client_;
-  std::string path_;  // /api/v1/namespaces/{ns}/pods/{name}
-  std::string pod_;   // {ns}/{name}
+  std::string path_;                 // /api/v1/namespaces/{ns}/pods/{name}
+  std::string pod_;                  // {ns}/{name}
   std::atomic<int> mark_{kUnknown};  // What the pod carries, as far as this process knows.
   bool failing_ = false;             // The last patch failed (logged once per streak).
 };

@@ -324,8 +324,8 @@ TEST(HaProcessTest, TheLeaderLabelsItsPodAndTheLabelFollowsTheLease) {
         dir + "/" + pod + ".log", {"POD_NAMESPACE=accelsched-system", "POD_NAME=" + pod});
   };
   auto leader_label = [&](const std::string& pod) {
-    return api.Pod("accelsched-system/" + pod)["metadata"]["labels"].value(
-        "accelsched.io/leader", std::string("<none>"));
+    return api.Pod("accelsched-system/" + pod)["metadata"]["labels"].value("accelsched.io/leader",
+                                                                           std::string("<none>"));
   };
   auto stop = [](pid_t pid) {
     kill(pid, SIGTERM);

@@ -1,10 +1,12 @@
 // The leader's label on its own pod (scheduler/kube/leader_label.h) against the fake API server.
 #include "scheduler/kube/leader_label.h"
 
+#include <optional>
 #include <string>
 
 #include "gtest/gtest.h"
 
+#include "scheduler/codec/kube.h"
 #include "tests/scheduler/kube_test_util.h"
 #include "tests/testing/fake_apiserver.h"
 
@@ -15,6 +17,14 @@ using ::accelsched::testing::FakeApiServer;
 
 Json Labels(FakeApiServer& api, const std::string& name) {
   return api.Pod("accelsched-system/" + name)["metadata"]["labels"];
+}
+
+// RFC 7386: a value sets the label, null removes it.
+TEST(LeaderLabelTest, ThePatchesSetAndRemoveTheLabel) {
+  EXPECT_EQ(codec::EncodeLabelPatch("accelsched.io/leader", "true"),
+            R"({"metadata":{"labels":{"accelsched.io/leader":"true"}}})");
+  EXPECT_EQ(codec::EncodeLabelPatch("accelsched.io/leader", std::nullopt),
+            R"({"metadata":{"labels":{"accelsched.io/leader":null}}})");
 }
 
 TEST(LeaderLabelTest, OnWhileLeadingOffOtherwiseAndALeftoverIsTakenOff) {
