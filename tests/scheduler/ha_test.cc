@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -252,21 +253,34 @@ TEST(HaTest, AfterBothRestartTheNewLeaderKnowsEveryBind) {
   ExpectBoundOnceEach(api, kPods);
 }
 
+// A directory with a kubeconfig for `api` and a config with short leader election durations.
+std::string ProcessDir(const FakeApiServer& api) {
+  char dir_template[] = "/tmp/accelsched-ha-XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  ::accelsched::testing::WriteKubeconfig(api.port(), dir);
+  std::ofstream(dir + "/config.yaml")
+      << "leaderElection: {leaderElect: true, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, "
+         "retryPeriodSeconds: 1}\n";
+  return dir;
+}
+
+// accelsched-extender in Kubernetes mode on a free port, with the files of ProcessDir(`dir`);
+// its log goes to `log`.
+pid_t StartExtender(const std::string& dir, const std::string& log,
+                    std::vector<std::string> env = {}) {
+  return ::accelsched::testing::StartProcess(
+      {ACCELSCHED_EXTENDER_BINARY, "--kubeconfig=" + dir + "/kubeconfig",
+       "--config=" + dir + "/config.yaml", "--port=0", "--bind-address=127.0.0.1"},
+      log, std::move(env));
+}
+
 // The accelsched-extender binary: it campaigns in Kubernetes mode, and on SIGTERM drains, gives
 // the Lease back (holder "", 1 s) and exits 0, so a standby need not wait for expiry.
 TEST(HaProcessTest, SigtermGivesTheLeaseBackAfterTheDrain) {
   FakeApiServer api;
   api.PutNode(Node("n1", 8));
-  char dir_template[] = "/tmp/accelsched-ha-XXXXXX";
-  const std::string dir = mkdtemp(dir_template);
-  const std::string kubeconfig = ::accelsched::testing::WriteKubeconfig(api.port(), dir);
-  std::ofstream(dir + "/config.yaml")
-      << "leaderElection: {leaderElect: true, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, "
-         "retryPeriodSeconds: 1}\n";
-  const pid_t pid = ::accelsched::testing::StartProcess(
-      {ACCELSCHED_EXTENDER_BINARY, "--kubeconfig=" + kubeconfig, "--config=" + dir + "/config.yaml",
-       "--port=0", "--bind-address=127.0.0.1"},
-      dir + "/extender.log");
+  const std::string dir = ProcessDir(api);
+  const pid_t pid = StartExtender(dir, dir + "/extender.log");
   ASSERT_GT(pid, 0);
   auto holder = [&] {
     const Json lease = api.Lease("accelsched-system", "accelsched-extender");
@@ -311,17 +325,10 @@ TEST(HaProcessTest, TheLeaderLabelsItsPodAndTheLabelFollowsTheLease) {
   api.PutNode(Node("n1", 8));
   api.PutPod(ExtenderPod("ext-a", /*leader=*/false));
   api.PutPod(ExtenderPod("ext-b", /*leader=*/true));  // Left by a container that led before.
-  char dir_template[] = "/tmp/accelsched-ha-XXXXXX";
-  const std::string dir = mkdtemp(dir_template);
-  const std::string kubeconfig = ::accelsched::testing::WriteKubeconfig(api.port(), dir);
-  std::ofstream(dir + "/config.yaml")
-      << "leaderElection: {leaderElect: true, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, "
-         "retryPeriodSeconds: 1}\n";
+  const std::string dir = ProcessDir(api);
   auto start = [&](const std::string& pod) {
-    return ::accelsched::testing::StartProcess(
-        {ACCELSCHED_EXTENDER_BINARY, "--kubeconfig=" + kubeconfig,
-         "--config=" + dir + "/config.yaml", "--port=0", "--bind-address=127.0.0.1"},
-        dir + "/" + pod + ".log", {"POD_NAMESPACE=accelsched-system", "POD_NAME=" + pod});
+    return StartExtender(dir, dir + "/" + pod + ".log",
+                         {"POD_NAMESPACE=accelsched-system", "POD_NAME=" + pod});
   };
   auto leader_label = [&](const std::string& pod) {
     return api.Pod("accelsched-system/" + pod)["metadata"]["labels"].value("accelsched.io/leader",
