@@ -354,9 +354,12 @@ TEST(HaProcessTest, TheLeaderLabelsItsPodAndTheLabelFollowsTheLease) {
   EXPECT_EQ(ReadyzStatus(port_b, "/readyz"), 503);
   EXPECT_EQ(ReadyzStatus(port_a, "/readyz?role=any"), 200);
 
+  const auto sigterm = std::chrono::steady_clock::now();
   EXPECT_TRUE(stop(a));
   EXPECT_EQ(leader_label("ext-a"), "<none>");  // Taken off before the process exited.
   EXPECT_TRUE(Eventually([&] { return leader_label("ext-b") == "true"; }));
+  std::printf("label moved %.2f s after the leader's SIGTERM (retry period 1 s)\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - sigterm).count());
   EXPECT_EQ(ReadyzStatus(port_b, "/readyz"), 200);
   EXPECT_TRUE(stop(b));
   EXPECT_EQ(leader_label("ext-b"), "<none>");
