@@ -5,6 +5,7 @@
 # apt sources for bookworm, bookworm-updates and bookworm-security, no docs, no apt lists).
 #
 #   deploy/image/base.sh [IMAGE]          needs root (debootstrap), debootstrap and podman
+#                                         (ENGINE=buildah or ENGINE=docker to use those)
 #   MIRROR=http://deb.debian.org/debian   the mirror to build from
 set -euo pipefail
 
@@ -44,6 +45,14 @@ find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
 rm -rf "$root"/usr/share/{man,info,locale}/* "$root"/var/lib/apt/lists/* \
   "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb "$root"/var/log/*.log
 
-tar --numeric-owner -C "$root" -c . |
-  "$engine" import --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
+if [ "$engine" = buildah ]; then  # No `import`: a scratch container filled from the tree.
+  ctr=$(buildah from scratch)
+  tar --numeric-owner -C "$root" -c . | tar --numeric-owner -C "$(buildah mount "$ctr")" -x
+  buildah config --cmd '["/bin/bash"]' "$ctr"
+  buildah commit -q "$ctr" "$image" >/dev/null
+  buildah rm "$ctr" >/dev/null
+else
+  tar --numeric-owner -C "$root" -c . |
+    "$engine" import --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
+fi
 echo "base.sh: imported $image"

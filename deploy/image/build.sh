@@ -33,7 +33,8 @@ fi
 have_image() {
   case $engine in
     docker) docker image inspect "$1" >/dev/null 2>&1 ;;
-    *) "$engine" image exists "$1" 2>/dev/null ;;
+    buildah) buildah inspect --type image "$1" >/dev/null 2>&1 ;;
+    *) podman image exists "$1" 2>/dev/null ;;
   esac
 }
 
