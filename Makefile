@@ -109,12 +109,14 @@ format:
 
 # clang-tidy with .clang-tidy (every finding is an error; tests/.clang-tidy lets test bodies be
 # long), JOBS files at a time, over every tracked .cc file under LINT_PATHS (default: all of
-# them). CI runs it (.ci/run).
+# them). A file clean before with the same content, includes, flags, config and clang-tidy is
+# not checked again (tests/lint/clang_tidy_cached.py; markers in LINT_CACHE). CI runs it
+# (.ci/run).
 LINT_PATHS ?= .
-lint: configure
-	@git ls-files $(addsuffix /*.cc,$(LINT_PATHS)) | \
-	  xargs -P $(JOBS) -n 4 clang-tidy -p $(BUILD) --quiet 2>&1 | \
-	  grep -v '^[0-9]* warnings\? generated\.$$'; test $${PIPESTATUS[1]} -eq 0 && echo "lint: clean"
+LINT_CACHE ?= $(HOME)/.cache/accelsched/clang-tidy
+lint: build
+	@./tests/lint/clang_tidy_cached.py $(BUILD) $(JOBS) $(LINT_CACHE) \
+	  $$(git ls-files $(addsuffix /*.cc,$(LINT_PATHS)))
 
 # The image: name and tag as deploy/ uses them (the tag is the project version in CMakeLists.txt).
 VERSION := $(shell grep -m1 -o 'accelsched VERSION [0-9.]*' CMakeLists.txt | cut -d' ' -f3)
