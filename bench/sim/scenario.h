@@ -85,6 +85,9 @@ struct ScenarioResult {
   int gangs = 0, gangs_placed = 0, gangs_in_rack = 0, gangs_in_block = 0;
   int large = 0, large_placed = 0, large_in_rack = 0, large_in_block = 0;
   double large_mean_wait_s = 0;
+  // Large gangs that fit within one rack of the empty cluster (planned with the rack required):
+  // no policy can place more of them within one rack, so large_fit_rack / large bounds the share.
+  int large_fit_rack = 0;
 };
 
 struct ScenarioOptions {

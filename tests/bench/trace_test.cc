@@ -301,6 +301,33 @@ TEST(ScenarioTest, GangsAreAllOrNothingAndThePlannerKeepsThemInOneRack) {
     EXPECT_EQ(r->large_in_rack, 0);   // Four nodes: two racks.
     EXPECT_EQ(r->large_in_block, 1);  // One block of two racks.
     EXPECT_DOUBLE_EQ(r->large_mean_wait_s, 98.0);
+    EXPECT_EQ(r->large_fit_rack, 0);  // Four 8-GPU members, racks of two 8-GPU nodes.
+  }
+}
+
+// The bound on large gangs within one rack: of the pair (two 8-GPU members) and the quad, only
+// the pair fits the two nodes of a rack; with four members of 4 GPUs each it fits as well (two
+// per node). By hand from the layout, whatever the policy.
+TEST(ScenarioTest, LargeGangsThatFitOneRackBoundTheRackShare) {
+  Scenario s = HandMadeGangs();
+  for (const char* policy : {"firstfit", "accelsched"}) {
+    SCOPED_TRACE(policy);
+    plugins::PolicyConfig config;
+    config.policy = policy;
+    auto solver = plugins::BuildSolver(config, s.workload);
+    ASSERT_TRUE(solver.ok()) << solver.status();
+    ScenarioOptions options;
+    options.large_gang = 2;
+    auto r = RunScenario(**solver, s, 1, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->large, 2);
+    EXPECT_EQ(r->large_fit_rack, 1);
+    EXPECT_LE(r->large_in_rack, r->large_fit_rack);
+    Scenario half = s;
+    half.pods[2].request.gpu_count = 4;  // The quad: four members of 4 GPUs.
+    r = RunScenario(**solver, half, 1, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->large_fit_rack, 2);
   }
 }
 
