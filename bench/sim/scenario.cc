@@ -6,10 +6,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <tuple>
 #include <queue>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -487,6 +487,8 @@ absl::StatusOr<bool> ScenarioRun::PlaceSinglePod(size_t i) {
       }
       ring_sum_ += node.topology->search.Quality(p.assignment->gpus).ring_mbps / 1000.0;
       ++ring_count_;
+      ++r_.multi_gpu_on_topology;
+      r_.multi_gpu_best_set += plugins::IsBestSet(*node.topology, p.assignment->gpus);
     }
   }
   return true;
@@ -638,7 +640,9 @@ Event-driven run of a scenario (bench/scenarios/*.json): node groups with built-
 profiles and MIG GPUs; pods from weighted classes with exponential arrivals and durations.
 Pods that do not fit wait in a FIFO queue, retried after every departure.
 Prints per policy (means over seeds): pods placed, never placed, mean wait, time-averaged GPU
-allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG placements.
+allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG placements,
+and best-set%: of the multi-GPU pods on nodes with a topology, those given a best set (the best
+ring bottleneck the node model offers for that many GPUs when empty).
 
 Gangs (classes with gang_sizes) are placed all or nothing: by the gang planner over the
 network domains (smallest rack/block that fits) for policy accelsched, member by member with
@@ -702,6 +706,8 @@ void AddResult(const ScenarioResult& r, ScenarioResult& sum) {
   sum.mean_alloc_pct += r.mean_alloc_pct;
   sum.multi_gpu_placed += r.multi_gpu_placed;
   sum.multi_gpu_nvlink_ring += r.multi_gpu_nvlink_ring;
+  sum.multi_gpu_on_topology += r.multi_gpu_on_topology;
+  sum.multi_gpu_best_set += r.multi_gpu_best_set;
   sum.mean_ring_gbps += r.mean_ring_gbps;
   sum.mig_placed += r.mig_placed;
   sum.gangs += r.gangs;
@@ -747,16 +753,18 @@ absl::StatusOr<ScenarioResult> SumOverSeeds(absl::string_view p, const ScenarioF
 
 std::string PolicyRow(absl::string_view p, const ScenarioResult& sum, double n) {
   return absl::StrFormat(
-      "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d\n", p, sum.pods, sum.placed, sum.waited,
-      sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,
+      "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d %9.1f\n", p, sum.pods, sum.placed,
+      sum.waited, sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,
       sum.multi_gpu_placed > 0 ? 100.0 * sum.multi_gpu_nvlink_ring / sum.multi_gpu_placed : 0.0,
-      sum.mean_ring_gbps / n, sum.mig_placed);
+      sum.mean_ring_gbps / n, sum.mig_placed,
+      sum.multi_gpu_on_topology > 0 ? 100.0 * sum.multi_gpu_best_set / sum.multi_gpu_on_topology
+                                    : 0.0);
 }
 
 std::string GangRow(absl::string_view p, const ScenarioResult& sum, double n) {
   auto pct = [](int part, int whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
-  return absl::StrFormat("%-13s %10.2f %6d %7d %7.1f %7.1f %6d %7d %7.1f %7.1f %10.1f %9.1f\n",
-                         p, sum.arrival_alloc_pct / n, sum.gangs, sum.gangs_placed,
+  return absl::StrFormat("%-13s %10.2f %6d %7d %7.1f %7.1f %6d %7d %7.1f %7.1f %10.1f %9.1f\n", p,
+                         sum.arrival_alloc_pct / n, sum.gangs, sum.gangs_placed,
                          pct(sum.gangs_in_rack, sum.gangs_placed),
                          pct(sum.gangs_in_block, sum.gangs_placed), sum.large, sum.large_placed,
                          pct(sum.large_in_rack, sum.large_placed),
@@ -829,9 +837,9 @@ int RunScenarioCommand(int argc, char** argv) {
   if (!seeds.ok()) {
     return ScenarioFail(seeds.status().message(), 1);
   }
-  std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s\n", "policy", "pods",
-                               "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
-                               "ring_GBs", "mig");
+  std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s %9s\n", "policy",
+                               "pods", "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
+                               "ring_GBs", "mig", "best-set%");
   std::string gang_table;
   for (absl::string_view p : absl::StrSplit(flags->policies, ',')) {
     options.gangs = p == "accelsched" ? GangMethod::kPlanner : GangMethod::kPodByPod;
@@ -845,9 +853,9 @@ int RunScenarioCommand(int argc, char** argv) {
     absl::StrAppend(&gang_table, GangRow(p, *sum, n));
   }
   if (absl::StrContains(*text, "gang_sizes")) {
-    std::cout << absl::StrFormat("\n%-13s %10s %6s %7s %7s %7s %6s %7s %7s %7s %10s %9s\n",
-                                 "gangs", "load_alloc%", "gangs", "placed", "rack%", "block%",
-                                 "large", "placed", "rack%", "block%", "wait_s", "fit1rack%")
+    std::cout << absl::StrFormat("\n%-13s %10s %6s %7s %7s %7s %6s %7s %7s %7s %10s %9s\n", "gangs",
+                                 "load_alloc%", "gangs", "placed", "rack%", "block%", "large",
+                                 "placed", "rack%", "block%", "wait_s", "fit1rack%")
               << gang_table;
   }
   return 0;

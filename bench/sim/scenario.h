@@ -79,6 +79,10 @@ struct ScenarioResult {
   int multi_gpu_placed = 0;
   int multi_gpu_nvlink_ring = 0;
   double mean_ring_gbps = 0;  // Over multi-GPU pods on nodes with a topology.
+  // Multi-GPU pods on nodes with a topology, and those of them given a best set (IsBestSet: the
+  // best ring bottleneck the node model offers for that many GPUs).
+  int multi_gpu_on_topology = 0;
+  int multi_gpu_best_set = 0;
   int mig_placed = 0;
   // Gangs (arrivals with members > 1): placed, within one rack, within one block; the same for
   // large gangs (members >= the large threshold), with their mean wait.

@@ -73,6 +73,17 @@ bool IsNvlinkRing(const NodeTopology& topo, GpuMask set) {
   return set < topo.nvlink_ring.size() && topo.nvlink_ring[set] != 0;
 }
 
+bool IsBestSet(const NodeTopology& topo, GpuMask set) {
+  const int g = topo.search.num_gpus();
+  const int k = std::popcount(set);
+  if (set == 0 || g == 0 || k > g) {
+    return false;
+  }
+  const GpuMask all = static_cast<GpuMask>((GpuMask{1} << g) - 1);
+  const GpuMask best = topo.search.BestUnconstrained(all, k);
+  return topo.search.Quality(set).ring_mbps >= topo.search.Quality(best).ring_mbps;
+}
+
 namespace {
 
 // Lowest k set bits of `free`, or 0 if it has fewer.

@@ -42,6 +42,9 @@ GpuMask MigCandidates(const topology::mig::MigProfile& profile, const NodeInfo& 
 // Subsets of the node's GPUs whose members can form a ring of NVLink hops (k = 1 counts).
 // Only meaningful with a topology.
 bool IsNvlinkRing(const NodeTopology& topo, GpuMask set);
+// True if `set`'s ring bottleneck (SetQuality::ring_mbps) equals the best that any set of its
+// size offers on this node when all its GPUs are free: a "best set" (issue 17).
+bool IsBestSet(const NodeTopology& topo, GpuMask set);
 
 // The best k-GPU set among the node's whole free GPUs that satisfies the pod's topology
 // constraints (NVLink ring if required, close NIC, same NUMA), by the device-set objective

@@ -331,6 +331,38 @@ TEST(ScenarioTest, LargeGangsThatFitOneRackBoundTheRackShare) {
   }
 }
 
+// A 2-GPU pod, then a 4-GPU pod, on an empty DGX-1 V100: both count as on a topology, and both
+// get a best set (accelsched-topo best-set --profile dgx1-v100 gives GPUs 1,2 at 50 GB/s and
+// 0-3 at 25 GB/s, the best of their sizes), under first fit as under accelsched: every policy
+// takes its devices with the topology-aware device-set search. (IsBestSetTest checks the
+// judgement itself, on every subset.)
+TEST(ScenarioTest, BestSetsAreCountedAgainstTheBestTheNodeModelOffers) {
+  absl::StatusOr<Scenario> s = ParseScenario(R"({
+    "nodes": [{"name": "v", "count": 1, "profile": "dgx1-v100", "gpu_model": "V100"}],
+    "workload": {"pods": 1, "classes": [{"gpus": 2}]}})",
+                                             -1);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ScenarioPod pair, quad;
+  pair.request.gpu_count = 2;
+  pair.arrival = 1;
+  pair.duration = 10;
+  quad.request.gpu_count = 4;
+  quad.arrival = 20;
+  quad.duration = 10;
+  s->pods = {pair, quad};
+  for (const auto& [policy, best_sets] : {std::pair{"firstfit", 2}, std::pair{"accelsched", 2}}) {
+    SCOPED_TRACE(policy);
+    plugins::PolicyConfig config;
+    config.policy = policy;
+    auto solver = plugins::BuildSolver(config, s->workload);
+    ASSERT_TRUE(solver.ok()) << solver.status();
+    auto r = RunScenario(**solver, *s, 1);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->multi_gpu_on_topology, 2);
+    EXPECT_EQ(r->multi_gpu_best_set, best_sets);
+  }
+}
+
 TEST(ScenarioTest, GangFieldsAreChecked) {
   const struct {
     const char* json;

@@ -1,6 +1,7 @@
 #include "plugins/framework/fit.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <memory>
@@ -408,6 +409,30 @@ bool RingOracle(const topology::Topology& t, GpuMask set) {
     }
   } while (std::next_permutation(m.begin() + 1, m.end()));
   return false;
+}
+
+// A best set has the best ring bottleneck of any set of its size on the empty node: checked
+// against the maximum over every subset of the DGX-1 V100, and by hand (accelsched-topo
+// best-set --profile dgx1-v100): GPUs 1 and 2 share two NVLinks (50 GB/s), 0 and 1 one (25).
+TEST(IsBestSetTest, MatchesTheBestRingOfEverySubsetOfItsSize) {
+  const NodeTopology& topo = *Dgx1();
+  std::array<uint32_t, 9> best_ring{};
+  for (GpuMask s = 1; s < 256; ++s) {
+    const size_t k = static_cast<size_t>(std::popcount(s));
+    best_ring[k] = std::max(best_ring[k], topo.search.Quality(s).ring_mbps);
+  }
+  int best_sets = 0;
+  for (GpuMask s = 1; s < 256; ++s) {
+    SCOPED_TRACE(s);
+    const bool want =
+        topo.search.Quality(s).ring_mbps == best_ring[static_cast<size_t>(std::popcount(s))];
+    EXPECT_EQ(IsBestSet(topo, s), want);
+    best_sets += want;
+  }
+  EXPECT_LT(best_sets, 255);  // Not every set is best on this topology.
+  EXPECT_TRUE(IsBestSet(topo, 0b0110));
+  EXPECT_FALSE(IsBestSet(topo, 0b0011));
+  EXPECT_FALSE(IsBestSet(topo, 0));
 }
 
 TEST(IsNvlinkRingTest, MatchesBruteForceOnEveryDgx1Subset) {
