@@ -276,25 +276,36 @@ Scenario HandMadeGangs() {
   return *s;
 }
 
+// Scenario `s` under `policy` (gangs by the planner for accelsched, member by member otherwise),
+// seed 1, gangs from `large_gang` members counted as large.
+absl::StatusOr<ScenarioResult> RunPolicy(const std::string& policy, const Scenario& s,
+                                         int large_gang = 16) {
+  plugins::PolicyConfig config;
+  config.policy = policy;
+  absl::StatusOr<std::unique_ptr<plugins::Solver>> solver =
+      plugins::BuildSolver(config, s.workload);
+  if (!solver.ok()) {
+    return solver.status();
+  }
+  ScenarioOptions options;
+  options.gangs = policy == "accelsched" ? GangMethod::kPlanner : GangMethod::kPodByPod;
+  options.large_gang = large_gang;
+  return RunScenario(**solver, s, 1, options);
+}
+
 TEST(ScenarioTest, GangsAreAllOrNothingAndThePlannerKeepsThemInOneRack) {
   const Scenario s = HandMadeGangs();
   for (const char* policy : {"firstfit", "accelsched"}) {
     SCOPED_TRACE(policy);
-    plugins::PolicyConfig config;
-    config.policy = policy;
-    auto solver = plugins::BuildSolver(config, s.workload);
-    ASSERT_TRUE(solver.ok()) << solver.status();
-    ScenarioOptions options;
-    options.gangs = config.policy == "accelsched" ? GangMethod::kPlanner : GangMethod::kPodByPod;
-    options.large_gang = 4;
-    auto r = RunScenario(**solver, s, 1, options);
+    const std::string p = policy;
+    auto r = RunPolicy(p, s, /*large_gang=*/4);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->placed, 3);
     EXPECT_EQ(r->gangs, 2);
     EXPECT_EQ(r->gangs_placed, 2);
     // First fit by node puts the single pod on s-0 and the pair on s-1 and s-2: across racks.
     // The planner puts the pair in the rack the single pod left whole.
-    EXPECT_EQ(r->gangs_in_rack, config.policy == "accelsched" ? 1 : 0);
+    EXPECT_EQ(r->gangs_in_rack, p == "accelsched" ? 1 : 0);
     // The quad fits only on the empty cluster: it waits for the single pod (t=101), so 98 s.
     EXPECT_EQ(r->large, 1);
     EXPECT_EQ(r->large_placed, 1);
@@ -312,20 +323,14 @@ TEST(ScenarioTest, LargeGangsThatFitOneRackBoundTheRackShare) {
   Scenario s = HandMadeGangs();
   for (const char* policy : {"firstfit", "accelsched"}) {
     SCOPED_TRACE(policy);
-    plugins::PolicyConfig config;
-    config.policy = policy;
-    auto solver = plugins::BuildSolver(config, s.workload);
-    ASSERT_TRUE(solver.ok()) << solver.status();
-    ScenarioOptions options;
-    options.large_gang = 2;
-    auto r = RunScenario(**solver, s, 1, options);
+    auto r = RunPolicy(policy, s, /*large_gang=*/2);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->large, 2);
     EXPECT_EQ(r->large_fit_rack, 1);
     EXPECT_LE(r->large_in_rack, r->large_fit_rack);
     Scenario half = s;
     half.pods[2].request.gpu_count = 4;  // The quad: four members of 4 GPUs.
-    r = RunScenario(**solver, half, 1, options);
+    r = RunPolicy(policy, half, /*large_gang=*/2);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->large_fit_rack, 2);
   }
@@ -352,11 +357,7 @@ TEST(ScenarioTest, BestSetsAreCountedAgainstTheBestTheNodeModelOffers) {
   s->pods = {pair, quad};
   for (const auto& [policy, best_sets] : {std::pair{"firstfit", 2}, std::pair{"accelsched", 2}}) {
     SCOPED_TRACE(policy);
-    plugins::PolicyConfig config;
-    config.policy = policy;
-    auto solver = plugins::BuildSolver(config, s->workload);
-    ASSERT_TRUE(solver.ok()) << solver.status();
-    auto r = RunScenario(**solver, *s, 1);
+    auto r = RunPolicy(policy, *s);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->multi_gpu_on_topology, 2);
     EXPECT_EQ(r->multi_gpu_best_set, best_sets);
