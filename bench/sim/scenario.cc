@@ -406,6 +406,7 @@ class ScenarioRun {
   absl::StatusOr<bool> FitsOneRackWhenEmpty(const ScenarioPod& job);
   absl::Status CountGangs();
   absl::StatusOr<bool> PlaceSinglePod(size_t i);
+  absl::StatusOr<bool> BestSetAvailable(const PodRequest& pod) const;
   absl::StatusOr<bool> TryPlace(size_t i);
   absl::Status DepartAndRetry();
   ScenarioResult Finish();
@@ -466,9 +467,34 @@ absl::StatusOr<std::vector<plugins::Assignment>> ScenarioRun::PlaceGang(const Sc
   return slots;
 }
 
+// Whether some node with a topology where `pod` fits has a best set of its size free now.
+absl::StatusOr<bool> ScenarioRun::BestSetAvailable(const PodRequest& pod) const {
+  ACCELSCHED_ASSIGN_OR_RETURN(const plugins::CycleState state,
+                              solver_.PreFilter(pod, view_, /*explain=*/false));
+  for (const plugins::NodeInfo& node : view_.nodes()) {
+    if (node.topology == nullptr || std::popcount(node.WholeFreeGpus()) < pod.gpu_count) {
+      continue;
+    }
+    const plugins::GpuMask set =
+        node.topology->search.BestUnconstrained(node.WholeFreeGpus(), pod.gpu_count);
+    if (set == 0 || !plugins::IsBestSet(*node.topology, set)) {
+      continue;
+    }
+    ACCELSCHED_ASSIGN_OR_RETURN(plugins::FilterVerdict v, solver_.FilterNode(state, pod, node));
+    if (v.feasibility == plugins::Feasibility::kFeasible) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // A single pod (not a gang): placed by the solver, counted for the MIG and multi-GPU figures.
 absl::StatusOr<bool> ScenarioRun::PlaceSinglePod(size_t i) {
   const PodRequest& pod = s_.pods[i].request;
+  bool best_available = false;
+  if (pod.gpu_count >= 2) {
+    ACCELSCHED_ASSIGN_OR_RETURN(best_available, BestSetAvailable(pod));
+  }
   ACCELSCHED_ASSIGN_OR_RETURN(plugins::Placement p, solver_.Place(pod, view_, &rng_));
   if (!p.assignment.has_value()) {
     return false;
@@ -489,6 +515,7 @@ absl::StatusOr<bool> ScenarioRun::PlaceSinglePod(size_t i) {
       ++ring_count_;
       ++r_.multi_gpu_on_topology;
       r_.multi_gpu_best_set += plugins::IsBestSet(*node.topology, p.assignment->gpus);
+      r_.multi_gpu_best_available += best_available;
     }
   }
   return true;
@@ -642,7 +669,9 @@ Pods that do not fit wait in a FIFO queue, retried after every departure.
 Prints per policy (means over seeds): pods placed, never placed, mean wait, time-averaged GPU
 allocation, multi-GPU pods on an NVLink ring and their mean ring bandwidth, MIG placements,
 and best-set%: of the multi-GPU pods on nodes with a topology, those given a best set (the best
-ring bottleneck the node model offers for that many GPUs when empty).
+ring bottleneck the node model offers for that many GPUs when empty); best-avail%: those for
+which some node where they fit had a best set free when they were placed (no node choice could
+give the others one).
 
 Gangs (classes with gang_sizes) are placed all or nothing: by the gang planner over the
 network domains (smallest rack/block that fits) for policy accelsched, member by member with
@@ -708,6 +737,7 @@ void AddResult(const ScenarioResult& r, ScenarioResult& sum) {
   sum.multi_gpu_nvlink_ring += r.multi_gpu_nvlink_ring;
   sum.multi_gpu_on_topology += r.multi_gpu_on_topology;
   sum.multi_gpu_best_set += r.multi_gpu_best_set;
+  sum.multi_gpu_best_available += r.multi_gpu_best_available;
   sum.mean_ring_gbps += r.mean_ring_gbps;
   sum.mig_placed += r.mig_placed;
   sum.gangs += r.gangs;
@@ -753,12 +783,15 @@ absl::StatusOr<ScenarioResult> SumOverSeeds(absl::string_view p, const ScenarioF
 
 std::string PolicyRow(absl::string_view p, const ScenarioResult& sum, double n) {
   return absl::StrFormat(
-      "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d %9.1f\n", p, sum.pods, sum.placed,
+      "%-13s %6d %7d %7d %7d %10.1f %9.2f %10.1f %9.1f %6d %9.1f %11.1f\n", p, sum.pods, sum.placed,
       sum.waited, sum.never_placed, sum.mean_wait_s / n, sum.mean_alloc_pct / n,
       sum.multi_gpu_placed > 0 ? 100.0 * sum.multi_gpu_nvlink_ring / sum.multi_gpu_placed : 0.0,
       sum.mean_ring_gbps / n, sum.mig_placed,
       sum.multi_gpu_on_topology > 0 ? 100.0 * sum.multi_gpu_best_set / sum.multi_gpu_on_topology
-                                    : 0.0);
+                                    : 0.0,
+      sum.multi_gpu_on_topology > 0
+          ? 100.0 * sum.multi_gpu_best_available / sum.multi_gpu_on_topology
+          : 0.0);
 }
 
 std::string GangRow(absl::string_view p, const ScenarioResult& sum, double n) {
@@ -837,9 +870,9 @@ int RunScenarioCommand(int argc, char** argv) {
   if (!seeds.ok()) {
     return ScenarioFail(seeds.status().message(), 1);
   }
-  std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s %9s\n", "policy",
+  std::cout << absl::StrFormat("%-13s %6s %7s %7s %7s %10s %9s %10s %9s %6s %9s %11s\n", "policy",
                                "pods", "placed", "waited", "never", "wait_s", "alloc%", "nvl-ring%",
-                               "ring_GBs", "mig", "best-set%");
+                               "ring_GBs", "mig", "best-set%", "best-avail%");
   std::string gang_table;
   for (absl::string_view p : absl::StrSplit(flags->policies, ',')) {
     options.gangs = p == "accelsched" ? GangMethod::kPlanner : GangMethod::kPodByPod;

@@ -83,6 +83,9 @@ struct ScenarioResult {
   // best ring bottleneck the node model offers for that many GPUs).
   int multi_gpu_on_topology = 0;
   int multi_gpu_best_set = 0;
+  // Those of them for which, when they were placed, some node where they fit had a best set
+  // free: no node choice could have given a best set to the others.
+  int multi_gpu_best_available = 0;
   int mig_placed = 0;
   // Gangs (arrivals with members > 1): placed, within one rack, within one block; the same for
   // large gangs (members >= the large threshold), with their mean wait.

@@ -361,6 +361,29 @@ TEST(ScenarioTest, BestSetsAreCountedAgainstTheBestTheNodeModelOffers) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->multi_gpu_on_topology, 2);
     EXPECT_EQ(r->multi_gpu_best_set, best_sets);
+    EXPECT_EQ(r->multi_gpu_best_available, 2);  // The node is empty for each.
+  }
+}
+
+// Under contention, every pod given a best set had one available, and not every pod had one:
+// best set <= best available <= on a topology, for every policy.
+TEST(ScenarioTest, ABestSetIsGivenOnlyWhereOneWasAvailable) {
+  absl::StatusOr<Scenario> s = ParseScenario(R"({
+    "nodes": [{"name": "v", "count": 3, "profile": "dgx1-v100", "gpu_model": "V100"}],
+    "workload": {"pods": 300, "mean_interarrival_s": 10, "classes": [
+      {"weight": 2, "gpus": 1, "mean_duration_s": 100},
+      {"weight": 1, "gpus": 2, "mean_duration_s": 100},
+      {"weight": 1, "gpus": 3, "mean_duration_s": 100}]}})",
+                                             -1);
+  ASSERT_TRUE(s.ok()) << s.status();
+  for (const char* policy : {"firstfit", "bestfit", "fgd", "accelsched"}) {
+    SCOPED_TRACE(policy);
+    auto r = RunPolicy(policy, *s);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_GT(r->multi_gpu_on_topology, 100);
+    EXPECT_EQ(r->multi_gpu_on_topology, r->multi_gpu_placed);
+    EXPECT_LE(r->multi_gpu_best_set, r->multi_gpu_best_available);
+    EXPECT_LT(r->multi_gpu_best_available, r->multi_gpu_on_topology);
   }
 }
 
